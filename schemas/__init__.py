@@ -1,0 +1,1 @@
+"""The one contract every service shares: topic messages, the ingest payload, identifiers."""

@@ -1,0 +1,216 @@
+"""Messages on the topics after ``episode-events`` (DESIGN §1). All frozen, versioned by name."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from schemas.base import Frozen, Message
+from schemas.episode import EventType, PoliceContactV1
+
+
+class OrgKind(StrEnum):
+    SCHOOL = "school"
+    GP_PRACTICE = "gp-practice"
+    YOT = "yot"
+    LOCAL_AUTHORITY = "local-authority"
+    MSET_PANEL = "mset-panel"
+
+
+class AlertKind(StrEnum):
+    """What an alert tells; one template set per recipient kind covers every alert kind."""
+
+    REPORTED = "reported"
+    RISK_CHANGED = "risk-changed"
+    STILL_MISSING = "still-missing"
+    FOUND = "found"
+    RETURNED = "returned"
+    CLOSED = "closed"
+    REPEAT_MISSING = "repeat-missing"
+
+
+class RecipientV1(Frozen):
+    code: str
+    kind: OrgKind
+    name: str
+    email: str
+    escalation_email: str | None = None
+    la_code: str | None = None
+
+
+class ChildSummaryV1(Frozen):
+    """The only facts about a child that leave the partnership's systems in an email."""
+
+    given_name: str
+    family_name: str
+    date_of_birth: date
+
+
+class EpisodeRefV1(Frozen):
+    force_code: str
+    episode_ref: str
+    event_id: str
+    event_message_id: str
+    event_type: EventType
+    occurred_at: datetime
+
+
+class AlertRequestedV1(Message):
+    """``alerts-requested.v1``: tell one organisation about one event. ``message_id`` is
+    the alert id, derived from (event message id, recipient code, alert kind)."""
+
+    alert_id: str
+    kind: AlertKind
+    recipient: RecipientV1
+    child: ChildSummaryV1
+    episode: EpisodeRefV1
+    police_contact: PoliceContactV1 | None = None
+    reason: Annotated[str, StringConstraints(max_length=200)]
+    policy_rule: str
+    roll_record_id: str | None = None
+    requested_at: datetime
+
+
+class RhiTaskRequestedV1(Message):
+    """``rhi-tasks-requested.v1``: the responsible authority must offer a return home
+    interview; due 72 hours after the return."""
+
+    task_id: str
+    authority: RecipientV1
+    child: ChildSummaryV1
+    episode: EpisodeRefV1
+    looked_after: bool = False
+    returned_at: datetime
+    due_at: datetime
+    requested_at: datetime
+
+
+class IdentityCandidateV1(Frozen):
+    org_code: str
+    roll_record_id: str
+    score: float
+    explanation: dict[str, str] = Field(default_factory=dict)
+
+
+class IdentityReviewV1(Message):
+    """``identity-reviews.v1``: the router could not decide who the child is for an org."""
+
+    review_id: str
+    episode: EpisodeRefV1
+    child: ChildSummaryV1
+    candidates: list[IdentityCandidateV1]
+    requested_at: datetime
+
+
+class IdentityDecisionV1(Message):
+    """``identity-decisions.v1``: a person decided a review."""
+
+    review_id: str
+    decision: Literal["match", "no-match"]
+    roll_record_id: str | None = None
+    decided_by: str
+    decided_at: datetime
+
+
+class AlertState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    TEMPORARY_FAILURE = "temporary-failure"
+    PERMANENT_FAILURE = "permanent-failure"
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"
+
+
+class AlertStatusV1(Message):
+    """``alert-status.v1``: an alert changed state."""
+
+    alert_id: str
+    state: AlertState
+    kind: AlertKind
+    recipient_code: str
+    recipient_kind: OrgKind
+    force_code: str
+    episode_ref: str
+    event_message_id: str
+    attempt: int = 0
+    detail: Annotated[str, StringConstraints(max_length=500)] | None = None
+    at: datetime
+
+
+class RhiTaskState(StrEnum):
+    OPEN = "open"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    NOT_POSSIBLE = "not-possible"
+
+
+class RhiTaskStatusV1(Message):
+    """``rhi-task-status.v1``: an RHI task was opened or changed."""
+
+    task_id: str
+    state: RhiTaskState
+    authority_code: str
+    force_code: str
+    episode_ref: str
+    due_at: datetime
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+    at: datetime
+
+
+class AcknowledgementV1(Message):
+    """``acknowledgements.v1``: a recipient confirmed an alert."""
+
+    alert_id: str
+    acknowledged_at: datetime
+    by: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class RhiOutcome(StrEnum):
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    NOT_POSSIBLE = "not-possible"
+
+
+class RhiTaskOutcomeV1(Message):
+    """``rhi-task-outcomes.v1``: the result of a return home interview."""
+
+    task_id: str
+    outcome: RhiOutcome
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class FieldErrorV1(Frozen):
+    field: str
+    message: str
+
+
+class IngestRejectedV1(Message):
+    """``ingest-rejected.v1``: input that ingest refused, with every reason."""
+
+    received_at: datetime
+    channel: Literal["http", "file", "kafka"]
+    source: str
+    force_code: str | None = None
+    event_id: str | None = None
+    errors: list[FieldErrorV1]
+
+
+class DeadLetterV1(Message):
+    """``<topic>.dlq``: a message a consumer could not process, with the reason."""
+
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    consumer: str
+    error: Annotated[str, StringConstraints(max_length=2000)]
+    failed_at: datetime
+    payload: Any = None

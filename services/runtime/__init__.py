@@ -1,0 +1,1 @@
+"""Wiring every service shares: settings, database, broker, inbox/outbox, process life."""

@@ -1,0 +1,173 @@
+"""Idempotent consumers (DESIGN §2) on FastStream subscribers.
+
+``subscribe`` registers a handler ``(session, message, out) -> None`` for one catalogue
+topic. Per message: parse; open a transaction; skip a message id already in the inbox;
+run the handler; commit; only then does FastStream commit the offset (``AckPolicy``
+``NACK_ON_ERROR``: a failure seeks back, and the message comes again). A message that
+can never be processed (it does not parse, or the handler raises ``UnprocessableError``)
+goes to the topic's ``.dlq`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.catalogue import Topic
+from schemas.messages import DeadLetterV1
+from services.runtime.database import Database, utcnow
+from services.runtime.messaging import (
+    MessagingTables,
+    OutboxRelay,
+    first_delivery,
+    publish_later,
+)
+from services.runtime.settings import RelaySettings
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class UnprocessableError(Exception):
+    """This message can never be processed as it is: dead-letter it, do not retry."""
+
+
+@dataclass
+class Outbox:
+    """What a handler may publish; written in the handler's own transaction."""
+
+    session: AsyncSession
+    tables: MessagingTables
+    settings: RelaySettings
+
+    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
+        await publish_later(self.session, self.tables, self.settings.topic(topic.wire), key,
+                            message)
+
+
+Handler = Callable[[AsyncSession, Any, Outbox], Awaitable[None]]
+
+
+@dataclass
+class ConsumerCounters:
+    processed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    by_topic: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Consumers:
+    """The subscribers of one service, with shared wiring and counters."""
+
+    service: str
+    broker: KafkaBroker
+    db: Database
+    tables: MessagingTables
+    relay: OutboxRelay
+    settings: RelaySettings
+    counters: ConsumerCounters = field(default_factory=ConsumerCounters)
+    retry_delay_s: float = 1.0
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.settings.topic_prefix}relay-{self.service}"
+
+    def subscribe(self, topic: Topic, handler: Handler, group_suffix: str = "") -> None:
+        wire = self.settings.topic(topic.wire)
+
+        @self.broker.subscriber(
+            wire,
+            group_id=self.group_id + group_suffix,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            max_poll_interval_ms=600_000,
+            title=f"{self.service}:{wire}",
+        )
+        async def _consume(msg: KafkaMessage) -> None:
+            await self.consume(topic, handler, msg.body, msg)
+
+    async def consume(self, topic: Topic, handler: Handler, body: bytes, msg: Any) -> None:
+        try:
+            message = topic.model.model_validate_json(body)
+        except ValidationError as exc:
+            await self.dead_letter(topic, body, msg, f"does not match {topic.model.__name__}: "
+                                   f"{exc.error_count()} error(s): {_short(exc)}")
+            return
+        message_id = str(getattr(message, "message_id", "") or "")
+        try:
+            async with self.db.transaction() as session:
+                if message_id and not await first_delivery(
+                    session, self.tables, message_id, topic.wire
+                ):
+                    self.counters.duplicates += 1
+                    return
+                await handler(session, message, Outbox(session, self.tables, self.settings))
+        except UnprocessableError as exc:
+            await self.dead_letter(topic, body, msg, str(exc))
+            return
+        except IntegrityError:
+            # Another copy of this consumer committed the same message id first.
+            self.counters.duplicates += 1
+            log.info("%s: %s already handled elsewhere", self.service, message_id)
+            return
+        except Exception as exc:
+            # Transient (database away, broker hiccup): roll back, wait, let it come again.
+            self.counters.retried += 1
+            log.warning("%s: %s on %s, will retry: %s", self.service, type(exc).__name__,
+                        topic.wire, _first_line(exc))
+            await asyncio.sleep(self.retry_delay_s)
+            raise
+        self.counters.processed += 1
+        self.counters.by_topic[topic.wire] = self.counters.by_topic.get(topic.wire, 0) + 1
+        self.relay.wake()
+
+    async def dead_letter(self, topic: Topic, body: bytes, msg: Any, reason: str) -> None:
+        raw = getattr(msg, "raw_message", None)
+        key = getattr(raw, "key", None)
+        offset = getattr(raw, "offset", None)
+        partition = getattr(raw, "partition", None)
+        letter = DeadLetterV1(
+            message_id=f"dlq:{self.service}:{topic.wire}:{partition}:{offset}",
+            topic=topic.wire,
+            partition=partition,
+            offset=offset,
+            key=key.decode(errors="replace") if isinstance(key, bytes) else key,
+            consumer=self.service,
+            error=reason[:2000],
+            failed_at=utcnow(),
+            payload=body.decode(errors="replace")[:100_000],
+        )
+        await self.broker.publish(
+            letter.model_dump_json().encode(),
+            topic=self.settings.topic(topic.dlq),
+            key=letter.key.encode() if letter.key else None,
+            headers={"message_id": letter.message_id, "content-type": "application/json"},
+        )
+        self.counters.dead_lettered += 1
+        log.error("%s: dead-lettered %s partition %s offset %s: %s", self.service, topic.wire,
+                  partition, offset, reason[:200])
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:200]
+
+
+def _short(exc: ValidationError) -> str:
+    # Field names and messages only: the input may hold a child's details.
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+        for e in exc.errors(include_url=False, include_input=False)[:5]
+    )

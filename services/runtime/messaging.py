@@ -1,0 +1,192 @@
+"""Inbox and outbox (DESIGN §2): effects exactly once over at-least-once delivery.
+
+A consumer records each message id in its inbox in the same transaction as the effect,
+and writes what it must publish to its outbox; the :class:`OutboxRelay` publishes after
+the commit. A redelivered message finds its id in the inbox and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.runtime.database import Database, UtcDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MessagingTables:
+    inbox: Table
+    outbox: Table
+
+
+def messaging_tables(metadata: MetaData, prefix: str) -> MessagingTables:
+    """Add ``<prefix>_inbox`` and ``<prefix>_outbox`` to a service's metadata."""
+    inbox = Table(
+        f"{prefix}_inbox",
+        metadata,
+        Column("message_id", String(64), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("received_at", UtcDateTime(), nullable=False),
+    )
+    outbox = Table(
+        f"{prefix}_outbox",
+        metadata,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+               autoincrement=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(300), nullable=True),
+        Column("message_id", String(64), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), nullable=True),
+        Index(f"ix_{prefix}_outbox_pending", "published_at", "id"),
+    )
+    return MessagingTables(inbox, outbox)
+
+
+async def first_delivery(
+    session: AsyncSession, tables: MessagingTables, message_id: str, topic: str
+) -> bool:
+    """Record ``message_id`` in the inbox; False when it was seen before (skip it)."""
+    seen = await session.scalar(
+        select(tables.inbox.c.message_id).where(tables.inbox.c.message_id == message_id)
+    )
+    if seen is not None:
+        return False
+    await session.execute(
+        tables.inbox.insert().values(message_id=message_id, topic=topic, received_at=utcnow())
+    )
+    return True
+
+
+async def publish_later(
+    session: AsyncSession, tables: MessagingTables, topic: str, key: str | None,
+    message: BaseModel,
+) -> None:
+    """Queue ``message`` for the outbox relay, inside the caller's transaction."""
+    await session.execute(
+        tables.outbox.insert().values(
+            topic=topic,
+            key=key,
+            message_id=getattr(message, "message_id", ""),
+            payload=message.model_dump_json(),
+            created_at=utcnow(),
+        )
+    )
+
+
+class Publisher(Protocol):
+    async def send(self, topic: str, key: str | None, payload: bytes,
+                   headers: dict[str, str]) -> None:
+        """Send one message and return once the broker acknowledged it."""
+
+
+class OutboxRelay:
+    """Publishes outbox rows in id order, marks them published. Wake it after a commit."""
+
+    def __init__(
+        self, db: Database, tables: MessagingTables, publisher: Publisher,
+        poll_interval_s: float = 0.5, batch_size: int = 200,
+    ) -> None:
+        self._db = db
+        self._outbox = tables.outbox
+        self._publisher = publisher
+        self._poll = poll_interval_s
+        self._batch = batch_size
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def replay(self, since: datetime | None = None) -> int:
+        """Mark rows (created since ``since``) unpublished so they go out again, e.g. to
+        a fresh memory-only broker. Consumers' inboxes absorb the repeats."""
+        query = update(self._outbox).values(published_at=None)
+        if since is not None:
+            query = query.where(self._outbox.c.created_at >= since)
+        async with self._db.transaction() as session:
+            result = await session.execute(query)
+        self.wake()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def publish_pending(self) -> int:
+        """Publish what is pending now; returns how many rows went out."""
+        total = 0
+        while True:
+            async with self._db.transaction() as session:
+                rows = (
+                    await session.execute(
+                        select(self._outbox)
+                        .where(self._outbox.c.published_at.is_(None))
+                        .order_by(self._outbox.c.id)
+                        .limit(self._batch)
+                    )
+                ).all()
+            if not rows:
+                return total
+            for row in rows:
+                await self._publisher.send(
+                    row.topic, row.key, row.payload.encode(), {"message_id": row.message_id}
+                )
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(self._outbox)
+                    .where(self._outbox.c.id.in_([row.id for row in rows]))
+                    .values(published_at=utcnow())
+                )
+            total += len(rows)
+            self.published += len(rows)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.publish_pending()
+            except (DBAPIError, OSError, ConnectionError) as exc:
+                log.warning("outbox relay: %s; retrying", type(exc).__name__)
+            except Exception as exc:  # the broker's own errors: keep trying, never exit
+                log.warning("outbox relay: publish failed (%s); retrying", type(exc).__name__)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def purge_published(self, older_than: timedelta) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                self._outbox.delete().where(
+                    self._outbox.c.published_at.is_not(None),
+                    self._outbox.c.published_at < utcnow() - older_than,
+                )
+            )
+
+
+def dump(model: BaseModel) -> bytes:
+    return model.model_dump_json().encode()
+
+
+def load_json(raw: bytes | str) -> object:
+    return json.loads(raw)

@@ -1,0 +1,126 @@
+"""The life of one service process: start the broker and background loops in the app's
+lifespan, and drain on the way out (in-flight messages finish, the outbox empties)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Response
+from faststream.kafka import KafkaBroker
+from sqlalchemy import MetaData, text
+
+from services.runtime.consumer import Consumers
+from services.runtime.database import Database
+from services.runtime.kafka import BrokerPublisher, create_broker, ensure_topics
+from services.runtime.messaging import MessagingTables, OutboxRelay, messaging_tables
+from services.runtime.settings import RelaySettings, ServiceName
+
+log = logging.getLogger(__name__)
+
+Loop = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything one service process holds: database, broker, outbox relay, consumers,
+    and its background loops (schedulers)."""
+
+    name: ServiceName
+    settings: RelaySettings
+    db: Database
+    broker: KafkaBroker
+    tables: MessagingTables
+    relay: OutboxRelay
+    consumers: Consumers
+    loops: list[Loop] = field(default_factory=list)
+    gauges: dict[str, Callable[[], Awaitable[float]]] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    started: bool = False
+
+    @classmethod
+    def build(cls, name: ServiceName, settings: RelaySettings, metadata: MetaData,
+              db: Database | None = None, broker: KafkaBroker | None = None) -> ServiceRuntime:
+        db = db or Database(settings.database_url_for(name))
+        broker = broker or create_broker(settings, client_id=f"relay-{name}")
+        tables = messaging_tables(metadata, name) if f"{name}_inbox" not in metadata.tables \
+            else MessagingTables(metadata.tables[f"{name}_inbox"],
+                                 metadata.tables[f"{name}_outbox"])
+        relay = OutboxRelay(db, tables, BrokerPublisher(broker), settings.poll_interval_s)
+        consumers = Consumers(name, broker, db, tables, relay, settings)
+        return cls(name, settings, db, broker, tables, relay, consumers)
+
+    async def start(self) -> None:
+        await ensure_topics(self.settings)
+        await self.broker.start()
+        if self.settings.replay_on_start:
+            count = await self.relay.replay()
+            log.info("%s: replaying %d outbox messages to a fresh broker", self.name, count)
+        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox"))
+        for loop in self.loops:
+            self._tasks.append(asyncio.create_task(_forever(self.name, loop)))
+        self.started = True
+        log.info("%s: started", self.name)
+
+    async def stop(self) -> None:
+        log.info("%s: draining", self.name)
+        await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
+        for task in self._tasks[1:]:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.relay.publish_pending(), timeout=10)
+        self._tasks[0].cancel() if self._tasks else None
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.db.dispose()
+        self.started = False
+        log.info("%s: stopped", self.name)
+
+    def health_router(self) -> APIRouter:
+        router = APIRouter(include_in_schema=False)
+
+        @router.get("/healthz")
+        async def healthz() -> Response:
+            try:
+                async with self.db.transaction() as session:
+                    await session.execute(text("SELECT 1"))
+            except Exception:
+                return Response('{"status": "database unavailable"}', 503,
+                                media_type="application/json")
+            status = "ok" if self.started else "starting"
+            return Response(f'{{"status": "{status}"}}', 200 if self.started else 503,
+                            media_type="application/json")
+
+        @router.get("/metrics")
+        async def metrics() -> Response:
+            c = self.consumers.counters
+            lines = [
+                f'relay_messages_processed_total{{service="{self.name}"}} {c.processed}',
+                f'relay_messages_duplicate_total{{service="{self.name}"}} {c.duplicates}',
+                f'relay_messages_dead_lettered_total{{service="{self.name}"}} {c.dead_lettered}',
+                f'relay_messages_retried_total{{service="{self.name}"}} {c.retried}',
+                f'relay_outbox_published_total{{service="{self.name}"}} {self.relay.published}',
+            ]
+            for name, gauge in self.gauges.items():
+                with contextlib.suppress(Exception):
+                    lines.append(f'relay_{name}{{service="{self.name}"}} {await gauge()}')
+            return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+        return router
+
+
+async def _forever(service: str, loop: Loop) -> None:
+    """Run a scheduler loop; a crash is logged and the loop restarted, never lost."""
+    while True:
+        try:
+            await loop()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("%s: loop %s failed (%s); restarting", service,
+                          getattr(loop, "__name__", loop), type(exc).__name__)
+            await asyncio.sleep(1)

@@ -1,0 +1,82 @@
+"""Settings from the environment, prefix ``RELAY_`` (DESIGN §3), with laptop defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["ingest", "router", "notifier", "console"]
+SERVICES: tuple[ServiceName, ...] = ("ingest", "router", "notifier", "console")
+
+
+class RelaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset = the embedded broker"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL shared by every service; unset = SQLite files"
+    )
+    ingest_database_url: str | None = None
+    router_database_url: str | None = None
+    notifier_database_url: str | None = None
+    console_database_url: str | None = None
+    smtp_url: str | None = Field(default=None, description="smtp[s]://user:pass@host:port")
+    smtp_from: str = "Missing Episode Relay <relay@localhost>"
+    var_dir: Path = Path("var")
+    public_url: str = "http://127.0.0.1:8080"
+    policy_file: Path | None = None
+    topic_prefix: str = Field(default="", description="prepended to every topic name (tests)")
+    partitions: int = 3
+
+    embedded_kafka_port: int = 9092
+    embedded_smtp_port: int = 8025
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8000
+    console_host: str = "127.0.0.1"
+    console_port: int = 8080
+
+    replay_on_start: bool = Field(
+        default=False, description="republish the outbox (and ingest's log) at start: set by "
+        "`relay up` after starting a fresh memory-only broker",
+    )
+    poll_interval_s: float = 0.5
+    log_level: str = "INFO"
+
+    def database_url_for(self, service: ServiceName) -> str:
+        own = getattr(self, f"{service}_database_url")
+        url = own or self.database_url
+        if url is None:
+            return f"sqlite+aiosqlite:///{(self.var_dir / f'{service}.db').resolve()}"
+        return async_url(url)
+
+    def topic(self, wire: str) -> str:
+        return f"{self.topic_prefix}{wire}"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.embedded_kafka_port}"
+
+    @property
+    def smtp(self) -> str:
+        return self.smtp_url or f"smtp://127.0.0.1:{self.embedded_smtp_port}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"
+
+
+def async_url(url: str) -> str:
+    """Accept the URL an operator would write and pick the async driver for it."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain):]
+    return url
