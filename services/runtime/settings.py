@@ -39,6 +39,8 @@ class RelaySettings(BaseSettings):
     ingest_port: int = 8000
     console_host: str = "127.0.0.1"
     console_port: int = 8080
+    router_port: int = 8001
+    notifier_port: int = 8002
 
     replay_on_start: bool = Field(
         default=False, description="republish the outbox (and ingest's log) at start: set by "
@@ -64,6 +66,10 @@ class RelaySettings(BaseSettings):
     @property
     def smtp(self) -> str:
         return self.smtp_url or f"smtp://127.0.0.1:{self.embedded_smtp_port}"
+
+    def listen(self, service: ServiceName) -> tuple[str, int]:
+        host = self.console_host if service == "console" else self.ingest_host
+        return host, getattr(self, f"{service}_port")
 
     @property
     def outbox_dir(self) -> Path:
