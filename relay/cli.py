@@ -79,3 +79,6 @@ for _service in SERVICES:
             raise
         continue
     _cli.register(app)
+
+for _extra in ("relay.schemas_cli", "relay.demo_cli"):
+    importlib.import_module(_extra).register(app)

@@ -4,8 +4,12 @@
 topic. Per message: parse; open a transaction; skip a message id already in the inbox;
 run the handler; commit; only then does FastStream commit the offset (``AckPolicy``
 ``NACK_ON_ERROR``: a failure seeks back, and the message comes again). A message that
-can never be processed (it does not parse, or the handler raises ``UnprocessableError``)
-goes to the topic's ``.dlq`` with the reason.
+can never be processed (it does not parse, the handler raises ``UnprocessableError``, or
+the database refuses its values) goes to the topic's ``.dlq`` with the reason.
+
+All of a service's topics share one FastStream subscriber (one consumer, one group join):
+subscribers start one after another, each waiting seconds for its group, so one per
+topic made a service with many topics slow to start.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.catalogue import Topic
@@ -30,6 +34,7 @@ from services.runtime.messaging import (
     MessagingTables,
     OutboxRelay,
     first_delivery,
+    in_inbox,
     publish_later,
 )
 from services.runtime.settings import RelaySettings
@@ -80,24 +85,36 @@ class Consumers:
     settings: RelaySettings
     counters: ConsumerCounters = field(default_factory=ConsumerCounters)
     retry_delay_s: float = 1.0
+    routes: dict[str, tuple[Topic, Handler]] = field(default_factory=dict)
+    attached: bool = False
 
     @property
     def group_id(self) -> str:
         return f"{self.settings.topic_prefix}relay-{self.service}"
 
-    def subscribe(self, topic: Topic, handler: Handler, group_suffix: str = "") -> None:
-        wire = self.settings.topic(topic.wire)
+    def subscribe(self, topic: Topic, handler: Handler) -> None:
+        """Handle ``topic`` with ``handler``; call before the runtime starts."""
+        self.routes[self.settings.topic(topic.wire)] = (topic, handler)
+
+    def attach(self) -> None:
+        """Register the one subscriber for every subscribed topic (at start)."""
+        if not self.routes or self.attached:
+            return
+        routes = dict(self.routes)
 
         @self.broker.subscriber(
-            wire,
-            group_id=self.group_id + group_suffix,
+            *routes,
+            group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_poll_interval_ms=600_000,
-            title=f"{self.service}:{wire}",
+            title=f"{self.service}:consumer",
         )
         async def _consume(msg: KafkaMessage) -> None:
+            topic, handler = routes[msg.raw_message.topic]  # type: ignore[union-attr]
             await self.consume(topic, handler, msg.body, msg)
+
+        self.attached = True
 
     async def consume(self, topic: Topic, handler: Handler, body: bytes, msg: Any) -> None:
         try:
@@ -118,10 +135,18 @@ class Consumers:
         except UnprocessableError as exc:
             await self.dead_letter(topic, body, msg, str(exc))
             return
-        except IntegrityError:
-            # Another copy of this consumer committed the same message id first.
-            self.counters.duplicates += 1
-            log.info("%s: %s already handled elsewhere", self.service, message_id)
+        except IntegrityError as exc:
+            if message_id and await self._in_inbox(message_id, topic):
+                # Another copy of this consumer committed the same message id first.
+                self.counters.duplicates += 1
+                log.info("%s: %s already handled elsewhere", self.service, message_id)
+                return
+            await self.dead_letter(topic, body, msg, f"refused by the database: "
+                                   f"{type(exc.orig).__name__}")
+            return
+        except DataError as exc:
+            await self.dead_letter(topic, body, msg, f"refused by the database: "
+                                   f"{type(exc.orig).__name__}")
             return
         except Exception as exc:
             # Transient (database away, broker hiccup): roll back, wait, let it come again.
@@ -133,6 +158,10 @@ class Consumers:
         self.counters.processed += 1
         self.counters.by_topic[topic.wire] = self.counters.by_topic.get(topic.wire, 0) + 1
         self.relay.wake()
+
+    async def _in_inbox(self, message_id: str, topic: Topic) -> bool:
+        async with self.db.transaction() as session:
+            return await in_inbox(session, self.tables, message_id, topic.wire)
 
     async def dead_letter(self, topic: Topic, body: bytes, msg: Any, reason: str) -> None:
         raw = getattr(msg, "raw_message", None)

@@ -46,8 +46,8 @@ def messaging_tables(metadata: MetaData, prefix: str) -> MessagingTables:
     inbox = Table(
         f"{prefix}_inbox",
         metadata,
-        Column("message_id", String(64), primary_key=True),
-        Column("topic", String(200), nullable=False),
+        Column("message_id", String(200), primary_key=True),
+        Column("topic", String(200), primary_key=True),
         Column("received_at", UtcDateTime(), nullable=False),
     )
     outbox = Table(
@@ -57,7 +57,7 @@ def messaging_tables(metadata: MetaData, prefix: str) -> MessagingTables:
                autoincrement=True),
         Column("topic", String(200), nullable=False),
         Column("key", String(300), nullable=True),
-        Column("message_id", String(64), nullable=False),
+        Column("message_id", String(200), nullable=False),
         Column("payload", Text, nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
         Column("published_at", UtcDateTime(), nullable=True),
@@ -70,15 +70,24 @@ async def first_delivery(
     session: AsyncSession, tables: MessagingTables, message_id: str, topic: str
 ) -> bool:
     """Record ``message_id`` in the inbox; False when it was seen before (skip it)."""
-    seen = await session.scalar(
-        select(tables.inbox.c.message_id).where(tables.inbox.c.message_id == message_id)
-    )
-    if seen is not None:
+    if await in_inbox(session, tables, message_id, topic):
         return False
     await session.execute(
         tables.inbox.insert().values(message_id=message_id, topic=topic, received_at=utcnow())
     )
     return True
+
+
+async def in_inbox(
+    session: AsyncSession, tables: MessagingTables, message_id: str, topic: str
+) -> bool:
+    return (
+        await session.scalar(
+            select(tables.inbox.c.message_id).where(
+                tables.inbox.c.message_id == message_id, tables.inbox.c.topic == topic
+            )
+        )
+    ) is not None
 
 
 async def publish_later(

@@ -55,6 +55,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await ensure_topics(self.settings)
+        self.consumers.attach()
         await self.broker.start()
         if self.settings.replay_on_start:
             count = await self.relay.replay()

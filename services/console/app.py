@@ -1,0 +1,48 @@
+"""The console's composition root: ``create_app(settings)``; nothing runs at import.
+
+The runtime (engine, broker client) is built in ``create_app`` rather than in the
+lifespan so that ``/healthz`` and ``/metrics`` can be mounted with the pages; building it
+opens no connection. Consumers start, and stop, in the lifespan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from services.console import handlers, pages
+from services.console.rendering import STATIC, templates
+from services.console.tables import metadata
+from services.runtime.service import ServiceRuntime
+from services.runtime.settings import RelaySettings
+
+
+def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
+    """Overrides: ``db``, ``broker`` (for the runtime), ``page_size``, ``refresh_ms``."""
+    runtime = ServiceRuntime.build(
+        "console", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
+    )
+    for topic, handler in handlers.subscriptions():
+        runtime.consumers.subscribe(topic, handler)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title="Missing Episode Relay console", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.templates = templates()
+    app.state.page_size = int(overrides.get("page_size", pages.PAGE_SIZE))
+    app.state.refresh_ms = int(overrides.get("refresh_ms", pages.REFRESH_MS))
+    app.include_router(runtime.health_router())
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,179 @@
+"""Thin handlers: one message in, its projection written to the read model.
+
+The console only reads these streams, so no handler publishes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import DataError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.catalogue import (
+    ALERT_STATUS,
+    ALERTS_REQUESTED,
+    EPISODE_EVENTS,
+    IDENTITY_DECISIONS,
+    IDENTITY_REVIEWS,
+    INGEST_REJECTED,
+    RHI_TASK_STATUS,
+    RHI_TASKS_REQUESTED,
+    TOPICS,
+    Topic,
+)
+from schemas.episode import EpisodeEventV1
+from schemas.messages import (
+    AlertRequestedV1,
+    AlertStatusV1,
+    DeadLetterV1,
+    IdentityDecisionV1,
+    IdentityReviewV1,
+    IngestRejectedV1,
+    RhiTaskRequestedV1,
+    RhiTaskStatusV1,
+)
+from services.console import projections, repository
+from services.console.tables import (
+    alerts,
+    dead_letters,
+    episodes,
+    identity_reviews,
+    rejects,
+    rhi_tasks,
+)
+from services.runtime.consumer import Handler, Outbox, UnprocessableError
+from services.runtime.database import utcnow
+
+
+async def on_episode_event(session: AsyncSession, message: EpisodeEventV1, out: Outbox) -> None:
+    await repository.record_event(
+        session, projections.event_row(message), message.force_code, message.episode_ref
+    )
+
+
+async def on_alert_requested(session: AsyncSession, message: AlertRequestedV1, out: Outbox) -> None:
+    await repository.insert_ignore(
+        session, episodes, projections.episode_placeholder(message, utcnow())
+    )
+    await repository.upsert(session, alerts, projections.alert_request_row(message))
+
+
+async def on_alert_status(session: AsyncSession, message: AlertStatusV1, out: Outbox) -> None:
+    await repository.record_alert_state(
+        session, projections.alert_from_status(message), projections.alert_state_row(message)
+    )
+
+
+async def on_rhi_task_requested(
+    session: AsyncSession, message: RhiTaskRequestedV1, out: Outbox
+) -> None:
+    await repository.insert_ignore(
+        session, episodes, projections.episode_placeholder(message, utcnow())
+    )
+    await repository.upsert(session, rhi_tasks, projections.rhi_request_row(message))
+
+
+async def on_rhi_task_status(session: AsyncSession, message: RhiTaskStatusV1, out: Outbox) -> None:
+    row = projections.rhi_status_row(message)
+    current = await repository.rhi_task_state(session, message.task_id)
+    if current is None or projections.rhi_status_is_newer(
+        current["state"], current["state_at"], message
+    ):
+        await repository.upsert(session, rhi_tasks, row)
+
+
+async def on_identity_review(session: AsyncSession, message: IdentityReviewV1, out: Outbox) -> None:
+    await repository.upsert(session, identity_reviews, projections.review_row(message))
+
+
+async def on_identity_decision(
+    session: AsyncSession, message: IdentityDecisionV1, out: Outbox
+) -> None:
+    await repository.upsert(session, identity_reviews, projections.decision_row(message))
+
+
+async def on_ingest_rejected(session: AsyncSession, message: IngestRejectedV1, out: Outbox) -> None:
+    await repository.insert_ignore(session, rejects, projections.reject_row(message))
+
+
+@dataclass(frozen=True)
+class DeadLetterTopic(Topic):
+    """The ``.dlq`` twin of a catalogue topic, as a topic the console subscribes to.
+
+    A dead letter that itself cannot be parsed is wrapped again and published to the
+    same ``.dlq`` (not to a ``.dlq.dlq`` that nobody creates), where it now parses and
+    is shown like any other."""
+
+    source: Topic | None = None
+
+    @property
+    def wire(self) -> str:
+        assert self.source is not None
+        return self.source.dlq
+
+    @property
+    def dlq(self) -> str:
+        return self.wire
+
+
+def dead_letter_topic(topic: Topic) -> DeadLetterTopic:
+    return DeadLetterTopic(
+        name=f"{topic.name}-dead-letters",
+        version=topic.version,
+        model=DeadLetterV1,
+        producers=topic.consumers,
+        consumers=("console",),
+        key=topic.key,
+        description=f"Messages of {topic.wire} that a consumer could not process.",
+        source=topic,
+    )
+
+
+DEAD_LETTER_TOPICS: tuple[DeadLetterTopic, ...] = tuple(dead_letter_topic(t) for t in TOPICS)
+
+
+def on_dead_letter(topic: DeadLetterTopic) -> Handler:
+    async def handle(session: AsyncSession, message: DeadLetterV1, out: Outbox) -> None:
+        await repository.insert_ignore(
+            session, dead_letters, projections.dead_letter_row(message, topic.wire)
+        )
+
+    handle.__name__ = f"on_dead_letter_{topic.wire}"
+    return handle
+
+
+def refusing_bad_data(handler: Handler) -> Handler:
+    """A value the database refuses (too long, out of range) will be refused every time:
+    dead-letter the message rather than retry it for ever."""
+
+    async def handle(session: AsyncSession, message: Any, out: Outbox) -> None:
+        try:
+            await handler(session, message, out)
+        except DataError as exc:
+            raise UnprocessableError(
+                f"console read model refused a value: {type(exc.orig).__name__}"
+            ) from exc
+
+    handle.__name__ = getattr(handler, "__name__", "handle")
+    return handle
+
+
+def subscriptions() -> list[tuple[Topic, Handler]]:
+    """Every topic the console reads, with its handler."""
+    return [(topic, refusing_bad_data(handler)) for topic, handler in _subscriptions()]
+
+
+def _subscriptions() -> list[tuple[Topic, Any]]:
+    return [
+        (EPISODE_EVENTS, on_episode_event),
+        (ALERTS_REQUESTED, on_alert_requested),
+        (ALERT_STATUS, on_alert_status),
+        (RHI_TASKS_REQUESTED, on_rhi_task_requested),
+        (RHI_TASK_STATUS, on_rhi_task_status),
+        (IDENTITY_REVIEWS, on_identity_review),
+        (IDENTITY_DECISIONS, on_identity_decision),
+        (INGEST_REJECTED, on_ingest_rejected),
+        *((topic, on_dead_letter(topic)) for topic in DEAD_LETTER_TOPICS),
+    ]

@@ -1,0 +1,258 @@
+"""Pure projections from topic messages to read-model rows (no I/O).
+
+Rows are plain dicts keyed by column name; the repository writes them with upserts.
+Messages arrive at least once and in any order across topics, so every decision here is
+a function of the facts, never of arrival order: an episode's summary is computed from
+all its events, an alert's state is the latest by the time the notifier stamped on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.episode import EpisodeEventV1
+from schemas.messages import (
+    AlertRequestedV1,
+    AlertState,
+    AlertStatusV1,
+    DeadLetterV1,
+    IdentityDecisionV1,
+    IdentityReviewV1,
+    IngestRejectedV1,
+    RhiTaskRequestedV1,
+    RhiTaskState,
+    RhiTaskStatusV1,
+)
+from services.console.privacy import birth_year, initials
+
+Row = dict[str, Any]
+
+# Tie-break for two statuses stamped with the same time: the one further along wins.
+_ALERT_STATE_ORDER = {
+    AlertState.QUEUED: 0,
+    AlertState.SENDING: 1,
+    AlertState.TEMPORARY_FAILURE: 2,
+    AlertState.SENT: 3,
+    AlertState.PERMANENT_FAILURE: 4,
+    AlertState.ESCALATED: 5,
+    AlertState.ACKNOWLEDGED: 6,
+}
+_RHI_STATE_ORDER = {
+    RhiTaskState.OPEN: 0,
+    RhiTaskState.REMINDED: 1,
+    RhiTaskState.ESCALATED: 2,
+    RhiTaskState.COMPLETED: 3,
+    RhiTaskState.DECLINED: 3,
+    RhiTaskState.NOT_POSSIBLE: 3,
+}
+OPEN_RHI_STATES = frozenset({"open", "reminded", "escalated"})
+
+
+def aware(moment: datetime) -> datetime:
+    """Times on topics should carry an offset; one without is taken as UTC, not refused."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def episode_key(force_code: str, episode_ref: str) -> str:
+    return f"{force_code}:{episode_ref}"
+
+
+def event_row(event: EpisodeEventV1) -> Row:
+    """An episode event, without the child's details beyond initials and birth year."""
+    return {
+        "message_id": event.message_id,
+        "episode_key": event.episode_key,
+        "event_id": event.event_id,
+        "type": event.type.value,
+        "occurred_at": event.occurred_at,
+        "accepted_at": aware(event.accepted_at),
+        "risk_grade": event.risk.grade.value if event.risk and event.risk.grade else None,
+        "missing_from": event.missing_from.value if event.missing_from else None,
+        "source": event.source,
+        "initials": initials(event.child.given_name, event.child.family_name),
+        "birth_year": birth_year(event.child.date_of_birth),
+        "looked_after": event.child.looked_after,
+    }
+
+
+def summarise_episode(
+    force_code: str, episode_ref: str, events: Iterable[Mapping[Any, Any]], now: datetime
+) -> Row:
+    """The episode row from all its event rows (as :func:`event_row` gives them)."""
+    ordered = sorted(events, key=lambda e: (e["occurred_at"], e["accepted_at"], e["message_id"]))
+    if not ordered:
+        raise ValueError("an episode summary needs at least one event")
+    latest = ordered[-1]
+    graded = [e for e in ordered if e["risk_grade"]]
+    return {
+        "episode_key": episode_key(force_code, episode_ref),
+        "force_code": force_code,
+        "episode_ref": episode_ref,
+        "initials": latest["initials"],
+        "birth_year": latest["birth_year"],
+        "looked_after": latest["looked_after"],
+        "risk_grade": graded[-1]["risk_grade"] if graded else None,
+        "latest_event_type": latest["type"],
+        "latest_event_at": latest["occurred_at"],
+        "first_event_at": ordered[0]["occurred_at"],
+        "event_count": len(ordered),
+        "updated_at": now,
+    }
+
+
+def episode_placeholder(alert: AlertRequestedV1 | RhiTaskRequestedV1, now: datetime) -> Row:
+    """An episode row from an alert or task that overtook the episode's own events."""
+    ref = alert.episode
+    return {
+        "episode_key": episode_key(ref.force_code, ref.episode_ref),
+        "force_code": ref.force_code,
+        "episode_ref": ref.episode_ref,
+        "initials": initials(alert.child.given_name, alert.child.family_name),
+        "birth_year": birth_year(alert.child.date_of_birth),
+        "looked_after": None,
+        "risk_grade": None,
+        "latest_event_type": ref.event_type.value,
+        "latest_event_at": aware(ref.occurred_at),
+        "first_event_at": aware(ref.occurred_at),
+        "event_count": 0,
+        "updated_at": now,
+    }
+
+
+def alert_request_row(alert: AlertRequestedV1) -> Row:
+    ref = alert.episode
+    return {
+        "alert_id": alert.alert_id,
+        "episode_key": episode_key(ref.force_code, ref.episode_ref),
+        "kind": alert.kind.value,
+        "recipient_code": alert.recipient.code,
+        "recipient_kind": alert.recipient.kind.value,
+        "recipient_name": alert.recipient.name,
+        "event_message_id": ref.event_message_id,
+        "event_type": ref.event_type.value,
+        "reason": alert.reason,
+        "policy_rule": alert.policy_rule,
+        "requested_at": aware(alert.requested_at),
+    }
+
+
+def alert_from_status(status: AlertStatusV1) -> Row:
+    """The alert row as far as a status tells it (for a status that overtook its request)."""
+    return {
+        "alert_id": status.alert_id,
+        "episode_key": episode_key(status.force_code, status.episode_ref),
+        "kind": status.kind.value,
+        "recipient_code": status.recipient_code,
+        "recipient_kind": status.recipient_kind.value,
+        "event_message_id": status.event_message_id,
+    }
+
+
+def alert_state_row(status: AlertStatusV1) -> Row:
+    return {
+        "message_id": status.message_id,
+        "alert_id": status.alert_id,
+        "state": status.state.value,
+        "at": aware(status.at),
+        "attempt": status.attempt,
+        "detail": status.detail,
+    }
+
+
+def latest_alert_state(states: Iterable[Mapping[Any, Any]]) -> Row:
+    """The alert's current state from every status seen: the latest ``at`` wins; at the
+    same time, the state further along its life wins."""
+    latest = max(
+        states,
+        key=lambda s: (
+            s["at"],
+            _ALERT_STATE_ORDER.get(AlertState(s["state"]), -1),
+            s["message_id"],
+        ),
+    )
+    return {"state": latest["state"], "state_at": latest["at"], "attempt": latest["attempt"]}
+
+
+def rhi_request_row(task: RhiTaskRequestedV1) -> Row:
+    ref = task.episode
+    return {
+        "task_id": task.task_id,
+        "episode_key": episode_key(ref.force_code, ref.episode_ref),
+        "authority_code": task.authority.code,
+        "authority_name": task.authority.name,
+        "returned_at": aware(task.returned_at),
+        "due_at": aware(task.due_at),
+        "requested_at": aware(task.requested_at),
+    }
+
+
+def rhi_status_row(status: RhiTaskStatusV1) -> Row:
+    return {
+        "task_id": status.task_id,
+        "episode_key": episode_key(status.force_code, status.episode_ref),
+        "authority_code": status.authority_code,
+        "due_at": aware(status.due_at),
+        "state": status.state.value,
+        "state_at": aware(status.at),
+        "note": status.note,
+    }
+
+
+def rhi_status_is_newer(
+    current_state: str | None, current_at: datetime | None, status: RhiTaskStatusV1
+) -> bool:
+    """Whether ``status`` replaces the task's current state (same rule as alerts)."""
+    if current_state is None or current_at is None:
+        return True
+    at = aware(status.at)
+    if at != current_at:
+        return at > current_at
+    return _RHI_STATE_ORDER[status.state] > _RHI_STATE_ORDER[RhiTaskState(current_state)]
+
+
+def review_row(review: IdentityReviewV1) -> Row:
+    ref = review.episode
+    return {
+        "review_id": review.review_id,
+        "episode_key": episode_key(ref.force_code, ref.episode_ref),
+        "requested_at": aware(review.requested_at),
+        "candidate_count": len(review.candidates),
+    }
+
+
+def decision_row(decision: IdentityDecisionV1) -> Row:
+    return {
+        "review_id": decision.review_id,
+        "decision": decision.decision,
+        "decided_at": aware(decision.decided_at),
+    }
+
+
+def reject_row(reject: IngestRejectedV1) -> Row:
+    return {
+        "message_id": reject.message_id,
+        "received_at": aware(reject.received_at),
+        "channel": reject.channel,
+        "source": reject.source,
+        "force_code": reject.force_code,
+        "event_id": reject.event_id,
+        "errors": json.dumps([e.model_dump() for e in reject.errors]),
+    }
+
+
+def dead_letter_row(letter: DeadLetterV1, dlq_topic: str) -> Row:
+    """A dead letter without its payload (the payload may hold a child's details)."""
+    return {
+        "message_id": letter.message_id,
+        "dlq_topic": dlq_topic,
+        "topic": letter.topic,
+        "consumer": letter.consumer,
+        "error": letter.error,
+        "failed_at": aware(letter.failed_at),
+        "kafka_partition": letter.partition,
+        "kafka_offset": letter.offset,
+        "key": letter.key,
+    }

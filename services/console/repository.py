@@ -1,0 +1,262 @@
+"""Reads and writes of the console's read model over an AsyncSession.
+
+Writes are upserts (``INSERT … ON CONFLICT``) because different topics touch the same row
+from concurrent consumers; a plain select-then-insert would race into an IntegrityError,
+which the runtime takes for a duplicate message (and so would lose the message).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.console import projections
+from services.console.tables import (
+    alert_states,
+    alerts,
+    dead_letters,
+    episode_events,
+    episodes,
+    identity_reviews,
+    rejects,
+    rhi_tasks,
+)
+from services.runtime.database import utcnow
+
+Row = Mapping[Any, Any]
+
+
+# --- writes -------------------------------------------------------------------------
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"the console's read model needs PostgreSQL or SQLite, not {dialect}")
+
+
+async def insert_ignore(session: AsyncSession, table: Table, row: Row) -> None:
+    """Insert ``row`` unless its primary key exists."""
+    await session.execute(_insert(session, table).values(**row).on_conflict_do_nothing())
+
+
+async def upsert(session: AsyncSession, table: Table, row: Row) -> None:
+    """Insert ``row``, or update the existing row's columns that ``row`` names."""
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = _insert(session, table).values(**row)
+    changes = {name: stmt.excluded[name] for name in row if name not in keys}
+    await session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
+async def record_event(session: AsyncSession, row: Row, force_code: str, ref: str) -> None:
+    await insert_ignore(session, episode_events, row)
+    events = (
+        (
+            await session.execute(
+                select(episode_events).where(episode_events.c.episode_key == row["episode_key"])
+            )
+        )
+        .mappings()
+        .all()
+    )
+    await upsert(
+        session, episodes, projections.summarise_episode(force_code, ref, events, utcnow())
+    )
+
+
+async def record_alert_state(session: AsyncSession, skeleton: Row, state: Row) -> None:
+    await insert_ignore(session, alerts, skeleton)
+    await insert_ignore(session, alert_states, state)
+    states = (
+        (
+            await session.execute(
+                select(alert_states).where(alert_states.c.alert_id == state["alert_id"])
+            )
+        )
+        .mappings()
+        .all()
+    )
+    await session.execute(
+        update(alerts)
+        .where(alerts.c.alert_id == state["alert_id"])
+        .values(**projections.latest_alert_state(states))
+    )
+
+
+async def rhi_task_state(session: AsyncSession, task_id: str) -> Row | None:
+    return (
+        (
+            await session.execute(
+                select(rhi_tasks.c.state, rhi_tasks.c.state_at)
+                .where(rhi_tasks.c.task_id == task_id)
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+# --- reads --------------------------------------------------------------------------
+
+
+@dataclass
+class EpisodeView:
+    episode: Row
+    events: list[Row] = field(default_factory=list)
+    alerts: list[Row] = field(default_factory=list)
+    rhi_tasks: list[Row] = field(default_factory=list)
+
+
+@dataclass
+class Counts:
+    episodes: int
+    dead_letters: int
+    rejects: int
+    pending_reviews: int
+    open_rhi_tasks: int
+
+
+async def count_all(session: AsyncSession) -> Counts:
+    async def count(table: Table, *where: Any) -> int:
+        query = select(func.count()).select_from(table)
+        if where:
+            query = query.where(*where)
+        return int(await session.scalar(query) or 0)
+
+    return Counts(
+        episodes=await count(episodes),
+        dead_letters=await count(dead_letters),
+        rejects=await count(rejects),
+        pending_reviews=await count(
+            identity_reviews,
+            identity_reviews.c.decision.is_(None),
+            identity_reviews.c.requested_at.is_not(None),
+        ),
+        open_rhi_tasks=await count(
+            rhi_tasks,
+            rhi_tasks.c.state.is_(None) | rhi_tasks.c.state.in_(projections.OPEN_RHI_STATES),
+        ),
+    )
+
+
+async def episode_page(session: AsyncSession, limit: int, offset: int) -> list[EpisodeView]:
+    """Newest first: by the time of the latest event, then by reference."""
+    rows = (
+        (
+            await session.execute(
+                select(episodes)
+                .order_by(episodes.c.latest_event_at.desc(), episodes.c.episode_key)
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return await _with_details(session, rows)
+
+
+async def episode(session: AsyncSession, force_code: str, ref: str) -> EpisodeView | None:
+    key = projections.episode_key(force_code, ref)
+    rows = (
+        (await session.execute(select(episodes).where(episodes.c.episode_key == key)))
+        .mappings()
+        .all()
+    )
+    views = await _with_details(session, rows)
+    return views[0] if views else None
+
+
+async def _with_details(session: AsyncSession, rows: Sequence[Row]) -> list[EpisodeView]:
+    views = {row["episode_key"]: EpisodeView(dict(row)) for row in rows}
+    if not views:
+        return []
+    keys = list(views)
+    for event in (
+        await session.execute(
+            select(episode_events)
+            .where(episode_events.c.episode_key.in_(keys))
+            .order_by(episode_events.c.occurred_at, episode_events.c.accepted_at)
+        )
+    ).mappings():
+        views[event["episode_key"]].events.append(dict(event))
+    for alert in (
+        await session.execute(
+            select(alerts)
+            .where(alerts.c.episode_key.in_(keys))
+            .order_by(
+                alerts.c.recipient_kind,
+                alerts.c.recipient_code,
+                alerts.c.requested_at,
+                alerts.c.alert_id,
+            )
+        )
+    ).mappings():
+        views[alert["episode_key"]].alerts.append(dict(alert))
+    for task in (
+        await session.execute(
+            select(rhi_tasks).where(rhi_tasks.c.episode_key.in_(keys)).order_by(rhi_tasks.c.due_at)
+        )
+    ).mappings():
+        views[task["episode_key"]].rhi_tasks.append(dict(task))
+    return list(views.values())
+
+
+async def alert(session: AsyncSession, alert_id: str) -> tuple[Row, list[Row]] | None:
+    row = (
+        (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    history = (
+        (
+            await session.execute(
+                select(alert_states)
+                .where(alert_states.c.alert_id == alert_id)
+                .order_by(alert_states.c.at, alert_states.c.message_id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return dict(row), [dict(h) for h in history]
+
+
+async def dead_letter_page(session: AsyncSession, limit: int, offset: int) -> list[Row]:
+    return [
+        dict(r)
+        for r in (
+            await session.execute(
+                select(dead_letters)
+                .order_by(dead_letters.c.failed_at.desc(), dead_letters.c.message_id)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).mappings()
+    ]
+
+
+async def reject_page(session: AsyncSession, limit: int, offset: int) -> list[Row]:
+    out: list[Row] = []
+    for r in (
+        await session.execute(
+            select(rejects)
+            .order_by(rejects.c.received_at.desc(), rejects.c.message_id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).mappings():
+        out.append({**r, "errors": json.loads(r["errors"])})
+    return out

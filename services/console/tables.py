@@ -1,0 +1,149 @@
+"""The console's read model (DESIGN §8). Built only from topics; no other service's tables.
+
+Privacy: until login exists the console holds no child identifiers at all, only
+initials and year of birth. Every row is keyed by an id from its message so that
+messages arriving in any order, or twice, converge on the same rows (upserts).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+
+from services.runtime.database import UtcDateTime
+from services.runtime.messaging import messaging_tables
+
+metadata = MetaData()
+
+# One row per episode, ``episode_key`` = ``<force_code>:<episode_ref>`` (the topic key).
+# Summary columns are recomputed from ``console_episode_events`` on every event, so the
+# order events arrive in does not matter. A row may first come from an alert that
+# overtook its episode event: then ``event_count`` is 0 and the summary is the alert's.
+episodes = Table(
+    "console_episodes",
+    metadata,
+    Column("episode_key", String(300), primary_key=True),
+    Column("force_code", String(20), nullable=False),
+    Column("episode_ref", String(200), nullable=False),
+    Column("initials", String(8), nullable=True),
+    Column("birth_year", Integer, nullable=True),
+    Column("looked_after", Boolean, nullable=True),
+    Column("risk_grade", String(20), nullable=True),
+    Column("latest_event_type", String(20), nullable=True),
+    Column("latest_event_at", UtcDateTime(), nullable=True),
+    Column("first_event_at", UtcDateTime(), nullable=True),
+    Column("event_count", Integer, nullable=False, default=0),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_console_episodes_latest", "latest_event_at"),
+)
+
+episode_events = Table(
+    "console_episode_events",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("episode_key", String(300), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("accepted_at", UtcDateTime(), nullable=False),
+    Column("risk_grade", String(20), nullable=True),
+    Column("missing_from", String(20), nullable=True),
+    Column("source", String(100), nullable=False),
+    Column("initials", String(8), nullable=False),
+    Column("birth_year", Integer, nullable=False),
+    Column("looked_after", Boolean, nullable=False),
+    Index("ix_console_episode_events_episode", "episode_key", "occurred_at"),
+)
+
+# One row per alert. Request columns come from alerts-requested, state columns from
+# alert-status; either may arrive first.
+alerts = Table(
+    "console_alerts",
+    metadata,
+    Column("alert_id", String(200), primary_key=True),
+    Column("episode_key", String(300), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("recipient_code", String(100), nullable=False),
+    Column("recipient_kind", String(20), nullable=False),
+    Column("recipient_name", String(300), nullable=True),
+    Column("event_message_id", String(200), nullable=False),
+    Column("event_type", String(20), nullable=True),
+    Column("reason", String(200), nullable=True),
+    Column("policy_rule", String(200), nullable=True),
+    Column("requested_at", UtcDateTime(), nullable=True),
+    Column("state", String(20), nullable=True),
+    Column("state_at", UtcDateTime(), nullable=True),
+    Column("attempt", Integer, nullable=True),
+    Index("ix_console_alerts_episode", "episode_key"),
+)
+
+# Every alert-status message, for the alert page's history and to pick the latest state
+# whatever order the statuses came in.
+alert_states = Table(
+    "console_alert_states",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("alert_id", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("detail", String(500), nullable=True),
+    Index("ix_console_alert_states_alert", "alert_id", "at"),
+)
+
+rhi_tasks = Table(
+    "console_rhi_tasks",
+    metadata,
+    Column("task_id", String(200), primary_key=True),
+    Column("episode_key", String(300), nullable=False),
+    Column("authority_code", String(100), nullable=False),
+    Column("authority_name", String(300), nullable=True),
+    Column("returned_at", UtcDateTime(), nullable=True),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("requested_at", UtcDateTime(), nullable=True),
+    Column("state", String(20), nullable=True),
+    Column("state_at", UtcDateTime(), nullable=True),
+    Column("note", String(500), nullable=True),
+    Index("ix_console_rhi_tasks_episode", "episode_key"),
+)
+
+identity_reviews = Table(
+    "console_identity_reviews",
+    metadata,
+    Column("review_id", String(200), primary_key=True),
+    Column("episode_key", String(300), nullable=True),
+    Column("requested_at", UtcDateTime(), nullable=True),
+    Column("candidate_count", Integer, nullable=True),
+    Column("decision", String(20), nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=True),
+)
+
+rejects = Table(
+    "console_rejects",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("force_code", String(20), nullable=True),
+    Column("event_id", String(300), nullable=True),
+    Column("errors", Text, nullable=False),  # JSON: [{"field", "message"}]
+    Index("ix_console_rejects_received", "received_at"),
+)
+
+# The payload of a dead letter is not kept: it may hold a child's details.
+dead_letters = Table(
+    "console_dead_letters",
+    metadata,
+    Column("message_id", String(300), primary_key=True),
+    Column("dlq_topic", String(200), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("consumer", String(100), nullable=False),
+    Column("error", String(2000), nullable=False),
+    Column("failed_at", UtcDateTime(), nullable=False),
+    Column("kafka_partition", Integer, nullable=True),
+    Column("kafka_offset", BigInteger, nullable=True),
+    Column("key", Text, nullable=True),
+    Index("ix_console_dead_letters_failed", "failed_at"),
+)
+
+messaging = messaging_tables(metadata, "console")

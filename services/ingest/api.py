@@ -1,0 +1,194 @@
+"""The HTTP API police systems post to (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from schemas.episode import EpisodeEventSubmissionV1
+from services.ingest import repository
+from services.ingest.intake import Channel, Intake, Item, ItemResult, items_from_json_text
+from services.ingest.keys import hash_key
+from services.ingest.repository import ApiKey
+
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_BATCH_BYTES = 10 * 1024 * 1024
+MAX_BATCH_ITEMS = 5000
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+
+router = APIRouter()
+bearer = HTTPBearer(auto_error=False, description="An ingest API key: `mer_<force>_…`")
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        self.status, self.body, self.headers = status, body, headers
+
+
+def _intake(request: Request) -> Intake:
+    return request.app.state.intake  # type: ignore[no-any-return]
+
+
+async def api_key(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiKey:
+    """401 for a missing, unknown or revoked key."""
+    if credentials is None or not credentials.credentials:
+        raise RequestError(
+            401,
+            {"error": "missing API key: send Authorization: Bearer <key>"},
+            {"WWW-Authenticate": "Bearer"},
+        )
+    async with _intake(request).db.transaction() as session:
+        key = await repository.active_key(session, hash_key(credentials.credentials))
+    if key is None:
+        raise RequestError(
+            401,
+            {"error": "unknown or revoked API key"},
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return key
+
+
+Key = Annotated[ApiKey, Depends(api_key)]
+
+_SINGLE = {
+    "accepted": 202,
+    "duplicate": 200,
+    "rejected": 422,
+    "forbidden": 403,
+    "unavailable": 503,
+}
+
+
+@router.post(
+    "/v1/episode-events",
+    summary="Submit one missing-episode event",
+    responses={
+        202: {"description": "Accepted: the broker has the event"},
+        200: {"description": "Duplicate: this event_id was accepted before"},
+        401: {"description": "Missing, unknown or revoked API key"},
+        403: {"description": "force_code is not the API key's force"},
+        413: {"description": "Body too large"},
+        422: {"description": "Invalid, with every field's error; kept as a reject"},
+        503: {"description": "The broker cannot take the event; nothing was accepted; retry"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/EpisodeEventSubmissionV1"}
+                }
+            },
+        }
+    },
+)
+async def submit_event(request: Request, key: Key) -> JSONResponse:
+    body = await _read(request, MAX_EVENT_BYTES)
+    item = items_from_json_text(body.decode(errors="replace"))
+    [result] = await _intake(request).submit(
+        [item], key_force=key.force_code, source=key.name, channel="http"
+    )
+    status = _SINGLE[result.status]
+    if result.status in ("accepted", "duplicate"):
+        return JSONResponse({"status": result.status, "event_id": result.event_id}, status)
+    if result.status == "rejected":
+        return JSONResponse({"errors": result.errors}, status)
+    return JSONResponse({"error": result.errors[0]["message"]}, status)
+
+
+@router.post(
+    "/v1/episode-events:batch",
+    summary="Submit many events: a JSON array, or NDJSON (application/x-ndjson)",
+    description=f"At most {MAX_BATCH_ITEMS} items and {MAX_BATCH_BYTES // 1024 // 1024} MB. "
+    "Answers per item: accepted, duplicate, rejected (with errors; kept as a reject) or "
+    "unavailable (the broker did not take it: retry that item). `index` counts items from "
+    "0 (NDJSON: non-blank lines).",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/EpisodeEventSubmissionV1"},
+                    }
+                },
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def submit_batch(request: Request, key: Key) -> JSONResponse:
+    body = (await _read(request, MAX_BATCH_BYTES)).decode(errors="replace")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    channel: Channel = "file" if request.headers.get("x-relay-channel") == "file" else "http"
+    intake = _intake(request)
+    if content_type in NDJSON_TYPES:
+        items = [items_from_json_text(line) for line in body.splitlines() if line.strip()]
+    else:
+        whole = items_from_json_text(body)
+        if whole.parse_errors or not isinstance(whole.data, list):
+            errors = whole.parse_errors or [
+                {
+                    "field": "(body)",
+                    "message": "expected a JSON array of events (or NDJSON "
+                    "with Content-Type: application/x-ndjson)",
+                }
+            ]
+            await intake.submit(
+                [Item(None, body, errors)],
+                key_force=key.force_code,
+                source=key.name,
+                channel=channel,
+            )
+            return JSONResponse({"errors": errors}, 422)
+        items = [Item(data, json.dumps(data)) for data in whole.data]
+    if len(items) > MAX_BATCH_ITEMS:
+        raise RequestError(
+            413,
+            {
+                "error": f"a batch holds at most {MAX_BATCH_ITEMS} items; "
+                f"this one has {len(items)}: split it"
+            },
+        )
+    results = await intake.submit(items, key_force=key.force_code, source=key.name, channel=channel)
+    return JSONResponse({"results": [_batch_item(r) for r in results]}, 200)
+
+
+def _batch_item(result: ItemResult) -> dict[str, Any]:
+    # A foreign force code in a batch is that item's fault, not the request's.
+    if result.status == "forbidden":
+        result.status = "rejected"
+    return result.as_json()
+
+
+async def _read(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestError:
+    return RequestError(413, {"error": f"the body is over {limit // 1024 // 1024} MB: split it"})
+
+
+def openapi_components() -> dict[str, Any]:
+    """The submission model and its parts, for ``/openapi.json``."""
+    schema = EpisodeEventSubmissionV1.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {"EpisodeEventSubmissionV1": schema, **defs}

@@ -1,0 +1,125 @@
+"""The ingest service's composition root: ``create_app(settings)``; nothing at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from services.ingest import api, repository
+from services.ingest.handlers import RAW_POLICE_EVENTS, on_police_event
+from services.ingest.intake import Intake
+from services.ingest.publishing import DEFAULT_ACK_TIMEOUT_S, DirectPublisher
+from services.ingest.replay import replay
+from services.ingest.tables import metadata
+from services.runtime.service import ServiceRuntime
+from services.runtime.settings import RelaySettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
+    """Overrides: ``db``, ``broker`` (the runtime's), ``publisher`` (a
+    :class:`DirectPublisher` for the accept path, e.g. one whose broker is away),
+    ``ack_timeout_s``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = ServiceRuntime.build(
+            "ingest", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
+        )
+        runtime.consumers.subscribe(RAW_POLICE_EVENTS, on_police_event)
+        publisher = overrides.get("publisher") or DirectPublisher(
+            runtime.broker, overrides.get("ack_timeout_s", DEFAULT_ACK_TIMEOUT_S)
+        )
+        intake = Intake(runtime.db, publisher, settings, runtime.relay)
+        _gauges(runtime, intake)
+        app.state.runtime = runtime
+        app.state.intake = intake
+        await runtime.start()
+        try:
+            if settings.replay_on_start:
+                # A fresh memory-only broker: refill episode-events with the whole log.
+                count = await replay(runtime.db, runtime.broker, settings)
+                log.info("ingest: replayed %d accepted events at start", count)
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Missing Episode Relay: ingest",
+        version="1",
+        lifespan=lifespan,
+        description="Police systems submit missing-child episode events here.",
+    )
+    app.include_router(api.router)
+    app.include_router(_health_routes(app))
+
+    @app.exception_handler(api.RequestError)
+    async def _request_error(_request: Request, exc: api.RequestError) -> JSONResponse:
+        return JSONResponse(exc.body, exc.status, headers=exc.headers)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                api.openapi_components()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _health_routes(app: FastAPI) -> Any:
+    """``/healthz`` and ``/metrics`` come from the runtime, which exists only once the
+    lifespan runs: delegate to it then."""
+    from fastapi import APIRouter, Response
+
+    router = APIRouter(include_in_schema=False)
+
+    async def _delegate(path: str, request: Request) -> Any:
+        runtime = getattr(app.state, "runtime", None)
+        if runtime is None:
+            return Response('{"status": "starting"}', 503, media_type="application/json")
+        for route in runtime.health_router().routes:
+            if route.path == path:
+                return await route.endpoint()
+        raise AssertionError(path)
+
+    @router.get("/healthz")
+    async def healthz(request: Request) -> Any:
+        return await _delegate("/healthz", request)
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Any:
+        return await _delegate("/metrics", request)
+
+    return router
+
+
+def _gauges(runtime: ServiceRuntime, intake: Intake) -> None:
+    counters = intake.counters
+    for status in ("accepted", "duplicate", "rejected", "forbidden", "unavailable"):
+        runtime.gauges[f"ingest_events_{status}_total"] = _counter(counters, status)
+
+    async def logged() -> float:
+        async with runtime.db.transaction() as session:
+            return float(await repository.count_events(session))
+
+    runtime.gauges["ingest_event_log_size"] = logged
+
+
+def _counter(counters: Any, name: str) -> Any:
+    async def read() -> float:
+        return float(getattr(counters, name))
+
+    return read

@@ -1,0 +1,255 @@
+"""The acceptance use case shared by the HTTP API and files: decide each item, keep
+rejects, drop duplicates, publish the rest to the broker awaiting acks, log them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.catalogue import EPISODE_EVENTS, INGEST_REJECTED
+from schemas.episode import EpisodeEventV1
+from schemas.messages import IngestRejectedV1
+from services.ingest import repository
+from services.ingest.acceptance import (
+    FieldErrors,
+    Forbidden,
+    Invalid,
+    Valid,
+    accepted_event,
+    decide,
+)
+from services.ingest.publishing import DirectPublisher, Outgoing
+from services.ingest.tables import messaging
+from services.runtime.consumer import Outbox
+from services.runtime.database import Database, utcnow
+from services.runtime.messaging import OutboxRelay
+from services.runtime.settings import RelaySettings
+
+log = logging.getLogger(__name__)
+
+Status = Literal["accepted", "duplicate", "rejected", "forbidden", "unavailable"]
+Channel = Literal["http", "file", "kafka"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One submitted item: its decoded JSON, or the errors decoding it; and its raw text."""
+
+    data: Any
+    raw: str
+    parse_errors: FieldErrors = field(default_factory=list)
+
+
+@dataclass
+class ItemResult:
+    index: int
+    event_id: str | None
+    status: Status
+    errors: FieldErrors = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "status": self.status,
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class IntakeCounters:
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    forbidden: int = 0
+    unavailable: int = 0
+
+    def count(self, results: list[ItemResult]) -> None:
+        for result in results:
+            setattr(self, result.status, getattr(self, result.status) + 1)
+
+
+async def record_reject(
+    session: AsyncSession,
+    out: Outbox,
+    *,
+    channel: Channel,
+    source: str,
+    force_code: str | None,
+    event_id: str | None,
+    errors: FieldErrors,
+    raw: str,
+) -> None:
+    """Keep a reject and announce it on ``ingest-rejected`` (through the outbox)."""
+    reject = await repository.add_reject(
+        session,
+        channel=channel,
+        source=source,
+        force_code=force_code,
+        event_id=event_id,
+        errors=errors,
+        payload=raw,
+    )
+    await out.publish(
+        INGEST_REJECTED,
+        force_code or "unknown",
+        IngestRejectedV1(
+            message_id=reject.id,
+            received_at=reject.received_at,
+            channel=channel,
+            source=source,
+            force_code=force_code,
+            event_id=event_id,
+            errors=errors,  # type: ignore[arg-type]
+        ),
+    )
+    log.info(
+        "ingest: rejected event %s of force %s from %s (%s): %s",
+        event_id,
+        force_code,
+        source,
+        channel,
+        ", ".join(e["field"] for e in errors),
+    )
+
+
+@dataclass
+class Intake:
+    db: Database
+    publisher: DirectPublisher
+    settings: RelaySettings
+    relay: OutboxRelay
+    counters: IntakeCounters = field(default_factory=IntakeCounters)
+
+    async def submit(
+        self, items: list[Item], *, key_force: str, source: str, channel: Channel
+    ) -> list[ItemResult]:
+        """Decide, de-duplicate, publish and log ``items``; a result per item, in order."""
+        results: list[ItemResult] = []
+        valid: dict[int, Valid] = {}
+        invalid: dict[int, Invalid] = {}
+        for index, item in enumerate(items):
+            decision = (
+                Invalid(item.parse_errors, None, None)
+                if item.parse_errors
+                else decide(item.data, key_force)
+            )
+            if isinstance(decision, Valid):
+                valid[index] = decision
+                event_id: str | None = decision.submission.event_id
+                results.append(ItemResult(index, event_id, "accepted"))
+            elif isinstance(decision, Invalid):
+                invalid[index] = decision
+                results.append(ItemResult(index, decision.event_id, "rejected", decision.errors))
+            else:
+                results.append(_forbidden(index, item, decision))
+
+        if invalid:
+            await self._keep_rejects(items, invalid, source, channel)
+        if valid:
+            await self._accept(valid, results, source)
+        self.counters.count(results)
+        return results
+
+    async def _keep_rejects(
+        self, items: list[Item], invalid: dict[int, Invalid], source: str, channel: Channel
+    ) -> None:
+        async with self.db.transaction() as session:
+            out = Outbox(session, messaging, self.settings)
+            for index, decision in invalid.items():
+                await record_reject(
+                    session,
+                    out,
+                    channel=channel,
+                    source=source,
+                    force_code=decision.force_code,
+                    event_id=decision.event_id,
+                    errors=decision.errors,
+                    raw=items[index].raw,
+                )
+        self.relay.wake()
+
+    async def _accept(
+        self, valid: dict[int, Valid], results: list[ItemResult], source: str
+    ) -> None:
+        async with self.db.transaction() as session:
+            known = await repository.seen(
+                session, ((v.submission.force_code, v.submission.event_id) for v in valid.values())
+            )
+        fresh: dict[int, EpisodeEventV1] = {}
+        in_batch: set[tuple[str, str]] = set()
+        for index, decision in valid.items():
+            pair = (decision.submission.force_code, decision.submission.event_id)
+            if pair in known or pair in in_batch:
+                results[index].status = "duplicate"
+                continue
+            in_batch.add(pair)
+            fresh[index] = accepted_event(decision.submission, source, utcnow())
+        if not fresh:
+            return
+
+        topic = self.settings.topic(EPISODE_EVENTS.wire)
+        errors = await self.publisher.send_all(
+            [
+                Outgoing(
+                    topic, event.episode_key, event.message_id, event.model_dump_json().encode()
+                )
+                for event in fresh.values()
+            ]
+        )
+        acked: dict[int, EpisodeEventV1] = {}
+        for (index, event), error in zip(fresh.items(), errors, strict=True):
+            if error is None:
+                acked[index] = event
+            else:
+                results[index].status = "unavailable"
+                results[index].errors = [{"field": "(broker)", "message": f"{error}; retry"}]
+                log.warning(
+                    "ingest: broker refused event %s of force %s: %s",
+                    event.event_id,
+                    event.force_code,
+                    error,
+                )
+        # The broker has these events now. If this process dies before the insert below,
+        # no 202 was sent and the client retries: the event is published a second time
+        # with the same message_id, which every consumer's inbox absorbs.
+        await self._log(acked, results)
+
+    async def _log(self, acked: dict[int, EpisodeEventV1], results: list[ItemResult]) -> None:
+        if not acked:
+            return
+        try:
+            async with self.db.transaction() as session:
+                for event in acked.values():
+                    await repository.add_event(session, event)
+            return
+        except IntegrityError:
+            pass  # a concurrent request logged one of them first: sort them out one by one
+        for index, event in acked.items():
+            try:
+                async with self.db.transaction() as session:
+                    await repository.add_event(session, event)
+            except IntegrityError:
+                results[index].status = "duplicate"
+
+
+def _forbidden(index: int, item: Item, decision: Forbidden) -> ItemResult:
+    event_id = item.data.get("event_id") if isinstance(item.data, dict) else None
+    return ItemResult(
+        index,
+        event_id if isinstance(event_id, str) else None,
+        "forbidden",
+        [{"field": "force_code", "message": decision.message}],
+    )
+
+
+def items_from_json_text(raw: str) -> Item:
+    try:
+        return Item(json.loads(raw), raw)
+    except ValueError as exc:
+        return Item(None, raw, [{"field": "(body)", "message": f"not valid JSON: {exc}"}])

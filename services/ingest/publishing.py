@@ -1,0 +1,91 @@
+"""Publishing accepted events straight to the broker, awaiting its acknowledgement: the
+HTTP 202 must mean the broker has the event, so this path does not go through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from faststream.kafka import KafkaBroker
+
+DEFAULT_ACK_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: str
+    message_id: str
+    payload: bytes
+
+
+class BrokerUnavailableError(Exception):
+    """The broker did not take a message (an error, or no acknowledgement in time)."""
+
+
+class DirectPublisher:
+    def __init__(self, broker: KafkaBroker, ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S) -> None:
+        self.broker = broker
+        self.ack_timeout_s = ack_timeout_s
+
+    async def send_all(self, messages: Sequence[Outgoing]) -> list[BaseException | None]:
+        """Send every message, then await every acknowledgement; per message, None when
+        the broker acknowledged it, else the error. Messages are handed to the producer
+        one after another so that one episode's events keep their order on its partition;
+        the acknowledgements are awaited together."""
+        if not messages:
+            return []
+        deadline = asyncio.get_running_loop().time() + self.ack_timeout_s
+        pending: list[asyncio.Future[object] | BaseException] = []
+        for message in messages:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError("no room in the producer in time")
+                future = await asyncio.wait_for(
+                    self.broker.publish(
+                        message.payload,
+                        topic=message.topic,
+                        key=message.key.encode(),
+                        headers={
+                            "message_id": message.message_id,
+                            "content-type": "application/json",
+                        },
+                        no_confirm=True,
+                    ),
+                    remaining,
+                )
+                # A late failure after we gave up must not warn "never retrieved".
+                future.add_done_callback(_retrieve)  # type: ignore[union-attr]
+                pending.append(future)  # type: ignore[arg-type]
+            except Exception as exc:
+                pending.append(BrokerUnavailableError(_describe(exc)))
+
+        async def ack(item: asyncio.Future[object] | BaseException) -> BaseException | None:
+            if isinstance(item, BaseException):
+                return item
+            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+            try:
+                await asyncio.wait_for(asyncio.shield(item), remaining)
+            except Exception as exc:
+                return BrokerUnavailableError(_describe(exc))
+            return None
+
+        return list(await asyncio.gather(*(ack(item) for item in pending)))
+
+    async def send(self, message: Outgoing) -> None:
+        [error] = await self.send_all([message])
+        if error is not None:
+            raise error
+
+
+def _retrieve(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "the broker did not acknowledge in time"
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"

@@ -1,0 +1,212 @@
+"""Queries over ingest's tables, inside a caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.episode import EpisodeEventV1
+from services.ingest.tables import api_keys, events, rejects
+from services.runtime.database import Database, utcnow
+
+# Raw payloads of rejects are capped: enough to diagnose, not a storage attack.
+MAX_REJECT_PAYLOAD = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    force_code: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Reject:
+    id: str
+    received_at: datetime
+    channel: str
+    source: str
+    force_code: str | None
+    event_id: str | None
+    errors: list[dict[str, str]]
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+async def add_key(session: AsyncSession, name: str, force_code: str, key_hash: str) -> ApiKey:
+    key = ApiKey(str(uuid.uuid4()), name, force_code, utcnow(), None)
+    await session.execute(
+        api_keys.insert().values(
+            id=key.id,
+            name=name,
+            force_code=force_code,
+            key_hash=key_hash,
+            created_at=key.created_at,
+            revoked_at=None,
+        )
+    )
+    return key
+
+
+async def active_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    row = (
+        await session.execute(
+            select(api_keys).where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+        )
+    ).first()
+    return _key(row) if row else None
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKey]:
+    rows = (await session.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
+    return [_key(row) for row in rows]
+
+
+async def revoke_key(session: AsyncSession, key_id: str) -> bool:
+    result = await session.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(row.id, row.name, row.force_code, row.created_at, row.revoked_at)
+
+
+# --- the accepted-event log ---------------------------------------------------------------
+
+
+async def seen(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (force_code, event_id) pairs are already in the log."""
+    wanted = list(dict.fromkeys(pairs))
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(wanted), 500):  # keep the IN list within every backend's limit
+        chunk = wanted[start : start + 500]
+        rows = await session.execute(
+            select(events.c.force_code, events.c.event_id).where(
+                or_(*(and_(events.c.force_code == f, events.c.event_id == e) for f, e in chunk))
+            )
+        )
+        found.update((row.force_code, row.event_id) for row in rows)
+    return found
+
+
+async def is_seen(session: AsyncSession, force_code: str, event_id: str) -> bool:
+    return (force_code, event_id) in await seen(session, [(force_code, event_id)])
+
+
+async def add_event(session: AsyncSession, event: EpisodeEventV1) -> None:
+    await session.execute(
+        events.insert().values(
+            message_id=event.message_id,
+            force_code=event.force_code,
+            event_id=event.event_id,
+            episode_ref=event.episode_ref,
+            type=event.type.value,
+            occurred_at=event.occurred_at,
+            accepted_at=event.accepted_at,
+            payload=event.model_dump_json(),
+        )
+    )
+
+
+async def count_events(session: AsyncSession, since: datetime | None = None) -> int:
+    query = select(func.count()).select_from(events)
+    if since is not None:
+        query = query.where(events.c.accepted_at >= since)
+    return int(await session.scalar(query) or 0)
+
+
+async def events_since(
+    db: Database, since: datetime | None, page: int = 500
+) -> AsyncIterator[tuple[str, str, str]]:
+    """``(key, message_id, payload)`` of logged events in accepted order, a page per
+    transaction so a long replay holds no transaction open."""
+    after: tuple[datetime, str] | None = None
+    while True:
+        query = select(
+            events.c.accepted_at,
+            events.c.message_id,
+            events.c.force_code,
+            events.c.episode_ref,
+            events.c.payload,
+        )
+        if since is not None:
+            query = query.where(events.c.accepted_at >= since)
+        if after is not None:
+            query = query.where(tuple_(events.c.accepted_at, events.c.message_id) > after)
+        query = query.order_by(events.c.accepted_at, events.c.message_id).limit(page)
+        async with db.transaction() as session:
+            rows = (await session.execute(query)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield f"{row.force_code}:{row.episode_ref}", row.message_id, row.payload
+        after = (rows[-1].accepted_at, rows[-1].message_id)
+
+
+# --- rejects ------------------------------------------------------------------------------
+
+
+async def add_reject(
+    session: AsyncSession,
+    *,
+    channel: str,
+    source: str,
+    force_code: str | None,
+    event_id: str | None,
+    errors: list[dict[str, str]],
+    payload: str,
+) -> Reject:
+    reject = Reject(
+        str(uuid.uuid4()), utcnow(), channel, source[:200], force_code, event_id, errors
+    )
+    await session.execute(
+        rejects.insert().values(
+            id=reject.id,
+            received_at=reject.received_at,
+            channel=channel,
+            source=reject.source,
+            force_code=force_code,
+            event_id=event_id,
+            errors=json.dumps(errors),
+            payload=payload[:MAX_REJECT_PAYLOAD],
+        )
+    )
+    return reject
+
+
+async def list_rejects(session: AsyncSession, limit: int = 100) -> list[Reject]:
+    rows = (
+        await session.execute(
+            select(
+                rejects.c.id,
+                rejects.c.received_at,
+                rejects.c.channel,
+                rejects.c.source,
+                rejects.c.force_code,
+                rejects.c.event_id,
+                rejects.c.errors,
+            )
+            .order_by(rejects.c.received_at.desc(), rejects.c.id)
+            .limit(limit)
+        )
+    ).all()
+    return [
+        Reject(
+            r.id, r.received_at, r.channel, r.source, r.force_code, r.event_id, json.loads(r.errors)
+        )
+        for r in rows
+    ]

@@ -1,0 +1,80 @@
+"""The notifier's composition root: ``create_app(settings, **overrides)``; nothing
+happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from schemas.catalogue import (
+    ACKNOWLEDGEMENTS,
+    ALERTS_REQUESTED,
+    RHI_TASK_OUTCOMES,
+    RHI_TASKS_REQUESTED,
+)
+from services.notifier import handlers, repository
+from services.notifier.rendering import Renderer
+from services.notifier.scheduler import DeliveryScheduler
+from services.notifier.smtp import Mailer, SmtpMailer
+from services.notifier.tables import metadata
+from services.runtime.database import utcnow
+from services.runtime.service import ServiceRuntime
+from services.runtime.settings import RelaySettings
+
+
+def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
+    """Overrides (for tests and partnerships): ``now`` (a clock), ``mailer``,
+    ``template_dirs`` (folders searched before the built-in templates), ``batch_size``.
+    The running scheduler and runtime are on ``app.state`` once started."""
+    now: Callable[[], datetime] = overrides.get("now", utcnow)
+    template_dirs: list[Path] = [Path(p) for p in overrides.get("template_dirs", ())]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = ServiceRuntime.build("notifier", settings, metadata)
+        mailer: Mailer = overrides.get("mailer") or SmtpMailer(settings.smtp)
+        scheduler = DeliveryScheduler(
+            runtime.db,
+            runtime.tables,
+            settings,
+            Renderer(settings.public_url, settings.smtp_from, template_dirs),
+            mailer,
+            relay=runtime.relay,
+            now=now,
+            batch_size=overrides.get("batch_size", 50),
+        )
+        subscribe = runtime.consumers.subscribe
+        subscribe(
+            ALERTS_REQUESTED,
+            partial(handlers.on_alert_requested, now=now, wake=scheduler.wake),
+        )
+        subscribe(RHI_TASKS_REQUESTED, partial(handlers.on_rhi_task_requested, now=now))
+        subscribe(ACKNOWLEDGEMENTS, partial(handlers.on_acknowledgement, now=now))
+        subscribe(RHI_TASK_OUTCOMES, partial(handlers.on_rhi_task_outcome, now=now))
+        runtime.loops.append(scheduler.run)
+
+        async def alerts_due() -> float:
+            async with runtime.db.transaction() as session:
+                return float(await repository.count_due(session, now()))
+
+        runtime.gauges["notifier_alerts_due"] = alerts_due
+        # Routes are looked up per request, so adding them here (where the runtime
+        # exists) serves /healthz and /metrics from the first request on.
+        app.include_router(runtime.health_router())
+        app.state.runtime = runtime
+        app.state.scheduler = scheduler
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title="Missing Episode Relay — notifier", lifespan=lifespan)
+
+    return app

@@ -1,0 +1,201 @@
+"""Building an alert email, pure (templates to subject, text and HTML; no sending).
+
+Templates live in ``templates/<recipient kind>/{subject.txt,body.txt,body.html}``
+(DESIGN §7); a partnership may give folders searched first. Autoescape is on for HTML,
+undefined variables are errors, and every header value is stripped of control
+characters so nothing in an alert can add a header.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from schemas.messages import AlertKind, AlertRequestedV1, OrgKind
+from services.notifier.delivery import message_id
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+LONDON = ZoneInfo("Europe/London")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+_ADDR_SPEC = re.compile(r"^[^@\s,;<>()\[\]\"\\]+@[^@\s,;<>()\[\]\"\\]+$")
+
+
+class RenderError(ValueError):
+    """The alert cannot be made into an email (bad address, missing wording)."""
+
+
+@dataclass(frozen=True)
+class AlertContent:
+    """What an email may say about an alert: nothing else reaches the templates."""
+
+    alert_id: str
+    kind: str
+    recipient_kind: str
+    recipient_name: str
+    recipient_email: str
+    child_given_name: str
+    child_family_name: str
+    child_date_of_birth: date
+    force_code: str
+    episode_ref: str
+    occurred_at: datetime
+    police_contact_name: str | None = None
+    police_contact_phone: str | None = None
+    police_contact_email: str | None = None
+
+    @classmethod
+    def from_request(cls, m: AlertRequestedV1) -> AlertContent:
+        contact = m.police_contact
+        return cls(
+            alert_id=m.alert_id,
+            kind=m.kind.value,
+            recipient_kind=m.recipient.kind.value,
+            recipient_name=m.recipient.name,
+            recipient_email=m.recipient.email,
+            child_given_name=m.child.given_name,
+            child_family_name=m.child.family_name,
+            child_date_of_birth=m.child.date_of_birth,
+            force_code=m.episode.force_code,
+            episode_ref=m.episode.episode_ref,
+            occurred_at=m.episode.occurred_at,
+            police_contact_name=contact.name if contact else None,
+            police_contact_phone=contact.phone if contact else None,
+            police_contact_email=contact.email if contact else None,
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> AlertContent:
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def header_value(value: str) -> str:
+    """One line, no control characters: CR/LF in any value cannot start a new header."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def police_ref(force_code: str, episode_ref: str) -> str:
+    return header_value(f"{force_code}/{episode_ref}")
+
+
+def long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def local_time(at: datetime) -> str:
+    """E.g. ``Monday 23 November 2026 at 17:39 (GMT)``, in Europe/London time."""
+    local = at.astimezone(LONDON)
+    return f"{local:%A} {long_date(local.date())} at {local:%H:%M} ({local.tzname()})"
+
+
+def _one_line(value: str | None) -> str | None:
+    return header_value(value) if value else None
+
+
+def _fail(message: str) -> NoReturn:
+    raise RenderError(message)
+
+
+def _paragraphs(text: str) -> Markup:
+    """Plain text (blank-line separated) to escaped HTML paragraphs."""
+    parts = [" ".join(p.split()) for p in re.split(r"\n\s*\n", str(text))]
+    return Markup("\n").join(Markup("<p>{}</p>").format(escape(p)) for p in parts if p)
+
+
+class Renderer:
+    """Renders alerts with one Jinja2 environment. ``template_dirs`` (a partnership's
+    own templates) are searched before the built-in ones."""
+
+    def __init__(self, public_url: str, sender: str, template_dirs: Sequence[Path] = ()) -> None:
+        self.public_url = public_url.rstrip("/")
+        self.sender = header_value(sender)
+        self.env = Environment(
+            loader=FileSystemLoader([*map(str, template_dirs), str(TEMPLATES)]),
+            autoescape=select_autoescape(
+                enabled_extensions=("html",), default=False, default_for_string=False
+            ),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.globals["fail"] = _fail
+        self.env.filters["paragraphs"] = _paragraphs
+
+    def link(self, alert_id: str) -> str:
+        # A plain link for now; the signed single-use acknowledgement link comes later.
+        return f"{self.public_url}/alerts/{alert_id}"
+
+    def context(self, alert: AlertContent) -> dict[str, Any]:
+        AlertKind(alert.kind)  # an unknown kind is an error, not an odd email
+        OrgKind(alert.recipient_kind)
+        # Every value on one line: a value cannot fake a line of the email either.
+        contact = {
+            "name": _one_line(alert.police_contact_name),
+            "phone": _one_line(alert.police_contact_phone),
+            "email": _one_line(alert.police_contact_email),
+        }
+        return {
+            "kind": alert.kind,
+            "recipient_kind": alert.recipient_kind,
+            "recipient_name": header_value(alert.recipient_name),
+            "child_name": header_value(f"{alert.child_given_name} {alert.child_family_name}"),
+            "date_of_birth": long_date(alert.child_date_of_birth),
+            "occurred": local_time(alert.occurred_at),
+            "police_ref": police_ref(alert.force_code, alert.episode_ref),
+            "contact": contact,
+            "has_contact": any(contact.values()),
+            "link": self.link(alert.alert_id),
+            "alert_id": alert.alert_id,
+        }
+
+    def render(self, alert: AlertContent) -> RenderedEmail:
+        ctx = self.context(alert)
+        folder = alert.recipient_kind
+        subject = self.env.get_template(f"{folder}/subject.txt").render(ctx)
+        return RenderedEmail(
+            subject=header_value(subject),
+            text=self.env.get_template(f"{folder}/body.txt").render(ctx),
+            html=self.env.get_template(f"{folder}/body.html").render(ctx),
+        )
+
+    def build(self, alert: AlertContent, now: datetime) -> EmailMessage:
+        """The complete message; raises :class:`RenderError` for a bad address."""
+        address = header_value(alert.recipient_email)
+        if not _ADDR_SPEC.match(address):
+            raise RenderError("recipient email is not a single valid address")
+        try:
+            to = Address(display_name=header_value(alert.recipient_name), addr_spec=address)
+        except (ValueError, IndexError) as exc:
+            raise RenderError("recipient email is not a single valid address") from exc
+        rendered = self.render(alert)
+        msg = EmailMessage(policy=email.policy.SMTP)
+        msg["Subject"] = rendered.subject
+        msg["From"] = self.sender
+        msg["To"] = to
+        msg["Date"] = format_datetime(now)
+        msg["Message-ID"] = message_id(header_value(alert.alert_id))
+        msg["X-Relay-Alert-Id"] = header_value(alert.alert_id)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(rendered.text)
+        msg.add_alternative(rendered.html, subtype="html")
+        return msg

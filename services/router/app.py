@@ -1,0 +1,51 @@
+"""The router's composition root: ``create_app(settings)``; nothing happens at import."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from schemas.catalogue import EPISODE_EVENTS
+from services.router.handlers import on_episode_event
+from services.router.policy import Policy
+from services.router.tables import metadata, roll
+from services.runtime.service import ServiceRuntime
+from services.runtime.settings import RelaySettings
+
+
+def load_policy(settings: RelaySettings) -> Policy:
+    return Policy.from_toml(settings.policy_file) if settings.policy_file else Policy()
+
+
+def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
+    """``overrides``: ``policy`` (a :class:`Policy`), ``db`` and ``broker`` for tests."""
+    policy: Policy = overrides.get("policy") or load_policy(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = ServiceRuntime.build(
+            "router", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
+        )
+        runtime.consumers.subscribe(
+            EPISODE_EVENTS, functools.partial(on_episode_event, policy=policy)
+        )
+
+        async def roll_rows() -> float:
+            async with runtime.db.transaction() as session:
+                return float(await session.scalar(select(func.count()).select_from(roll)) or 0)
+
+        runtime.gauges["router_roll_rows"] = roll_rows
+        app.state.runtime = runtime
+        app.include_router(runtime.health_router())
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    return FastAPI(title="Missing Episode Relay: router", lifespan=lifespan)

@@ -1,0 +1,346 @@
+"""Who must be told about an event (DESIGN §6; pure): the routing policy.
+
+:func:`route` turns one episode event, the child's match decisions and the directory's
+organisations into a :class:`RoutingPlan` of alerts, RHI tasks and identity reviews.
+Alerts carry only the child's name and date of birth and the episode reference: never
+risk factors, locations, associates or police free text.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from schemas.base import derived_id
+from schemas.episode import EXPLOITATION_FACTORS, EpisodeEventV1, EventType, RiskGrade
+from schemas.identifiers import validate_gss_code
+from schemas.messages import (
+    AlertKind,
+    AlertRequestedV1,
+    ChildSummaryV1,
+    EpisodeRefV1,
+    IdentityCandidateV1,
+    IdentityReviewV1,
+    OrgKind,
+    RecipientV1,
+    RhiTaskRequestedV1,
+)
+from services.router.directory import Organisation
+from services.router.matching import MatchDecision
+
+# Events that reach the child's school, GP practice, YOT and local authority.
+SUPPORT_EVENTS = frozenset(
+    {EventType.REPORTED, EventType.STILL_MISSING, EventType.FOUND, EventType.RETURNED}
+)
+_MATCHED_KINDS = {
+    OrgKind.SCHOOL: ("school", "on the school roll"),
+    OrgKind.GP_PRACTICE: ("gp", "registered patient"),
+    OrgKind.YOT: ("yot", "open YOT case"),
+}
+
+
+class PolicyError(ValueError):
+    """A policy file is wrong; the message names the key."""
+
+
+class NoResponsibleAuthorityError(Exception):
+    """No local authority can be found for an event: it must not vanish silently."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A partnership's routing choices; the defaults are DESIGN §6."""
+
+    repeat_threshold: int = 3
+    repeat_window_days: int = 90
+    default_la: str | None = None
+    rhi_due_hours: int = 72
+
+    @classmethod
+    def from_toml(cls, path: Path) -> Policy:
+        """Read ``[routing]`` (or top-level) keys from a TOML file."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise PolicyError(f"{path}: {exc}") from exc
+        table = data.get("routing", data)
+        known = {f.name for f in fields(cls)}
+        values: dict[str, object] = {}
+        for key, value in table.items():
+            if key not in known:
+                if isinstance(value, dict):
+                    continue  # another section (e.g. [deadlines]) belongs to another service
+                raise PolicyError(f"{path}: unknown key {key!r}; known: {', '.join(sorted(known))}")
+            if key == "default_la":
+                if not isinstance(value, str):
+                    raise PolicyError(f"{path}: default_la: a GSS code string, e.g. E06000057")
+                try:
+                    values[key] = validate_gss_code(value)
+                except ValueError as exc:
+                    raise PolicyError(f"{path}: default_la: {exc}") from exc
+            else:
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise PolicyError(f"{path}: {key}: a whole number of at least 1")
+                values[key] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class History:
+    """What the router remembers about the child: when its episodes were reported."""
+
+    reported_at: Sequence[datetime] = ()
+    repeat_already_flagged: bool = False
+
+
+@dataclass
+class RoutingPlan:
+    alerts: list[AlertRequestedV1] = field(default_factory=list)
+    rhi_tasks: list[RhiTaskRequestedV1] = field(default_factory=list)
+    reviews: list[IdentityReviewV1] = field(default_factory=list)
+
+    @property
+    def flags_repeat(self) -> bool:
+        return any(a.kind is AlertKind.REPEAT_MISSING for a in self.alerts)
+
+
+def recipient(org: Organisation) -> RecipientV1:
+    return RecipientV1(
+        code=org.code,
+        kind=org.kind,
+        name=org.name,
+        email=org.email,
+        escalation_email=org.escalation_email,
+        la_code=org.la_code,
+    )
+
+
+def high_risk(event: EpisodeEventV1) -> bool:
+    if event.risk is None:
+        return False
+    return event.risk.grade is RiskGrade.HIGH or bool(
+        EXPLOITATION_FACTORS.intersection(event.risk.factors)
+    )
+
+
+def responsible_authority(
+    event: EpisodeEventV1,
+    matched: Sequence[Organisation],
+    organisations: Mapping[str, Organisation],
+    policy: Policy,
+) -> Organisation:
+    """``child.responsible_la``, else the matched organisations' authority, else the
+    policy's default, else the only local authority in the directory."""
+    las = {c: o for c, o in organisations.items() if o.kind is OrgKind.LOCAL_AUTHORITY}
+    tried: list[str] = []
+    codes: list[str | None] = [event.child.responsible_la]
+    # Prefer the school's authority, then the GP's, then the YOT's, for a stable answer.
+    order = {
+        OrgKind.LOCAL_AUTHORITY: 0,
+        OrgKind.SCHOOL: 1,
+        OrgKind.GP_PRACTICE: 2,
+        OrgKind.YOT: 3,
+        OrgKind.MSET_PANEL: 4,
+    }
+    codes += [o.la_code for o in sorted(matched, key=lambda o: (order[o.kind], o.code))]
+    codes.append(policy.default_la)
+    for code in codes:
+        if code is None:
+            continue
+        if code in las:
+            return las[code]
+        tried.append(code)
+    if len(las) == 1:
+        return next(iter(las.values()))
+    detail = (
+        f" (not in the directory: {', '.join(dict.fromkeys(tried))})"
+        if tried
+        else f" ({len(las)} local authorities imported, none named for this child)"
+    )
+    raise NoResponsibleAuthorityError(
+        f"no responsible local authority for event {event.message_id}{detail}"
+    )
+
+
+def mset_panel(
+    responsible: Organisation | None, organisations: Mapping[str, Organisation]
+) -> Organisation | None:
+    panels = [o for o in organisations.values() if o.kind is OrgKind.MSET_PANEL]
+    if responsible is not None:
+        for panel in panels:
+            if panel.la_code == responsible.code:
+                return panel
+    return panels[0] if len(panels) == 1 else None
+
+
+def repeat_count(event: EpisodeEventV1, history: History, policy: Policy) -> int:
+    since = event.occurred_at - timedelta(days=policy.repeat_window_days)
+    return sum(1 for at in history.reported_at if since <= at <= event.occurred_at)
+
+
+def route(
+    event: EpisodeEventV1,
+    matches: Sequence[MatchDecision],
+    organisations: Mapping[str, Organisation],
+    history: History,
+    policy: Policy,
+    now: datetime | None = None,
+) -> RoutingPlan:
+    """The default policy of DESIGN §6. Raises :class:`NoResponsibleAuthorityError` when
+    the event must reach a local authority and none can be found."""
+    now = now or event.accepted_at
+    plan = RoutingPlan()
+    child = ChildSummaryV1(
+        given_name=event.child.given_name,
+        family_name=event.child.family_name,
+        date_of_birth=event.child.date_of_birth,
+    )
+    episode = EpisodeRefV1(
+        force_code=event.force_code,
+        episode_ref=event.episode_ref,
+        event_id=event.event_id,
+        event_message_id=event.message_id,
+        event_type=event.type,
+        occurred_at=event.occurred_at,
+    )
+    matched = [
+        (d, organisations[d.org_code])
+        for d in matches
+        if d.decision == "match" and d.org_code in organisations
+    ]
+    matched_orgs = [org for _, org in matched]
+    type_ = event.type.value
+    sent: set[tuple[str, AlertKind]] = set()
+
+    def alert(
+        org: Organisation,
+        reason: str,
+        rule: str,
+        record_id: str | None = None,
+        kind: AlertKind | None = None,
+    ) -> None:
+        kind = kind or AlertKind(type_)
+        if (org.code, kind) in sent:
+            return  # one alert per organisation and kind; the first reason stands
+        sent.add((org.code, kind))
+        alert_id = derived_id(event.message_id, org.code, kind.value)
+        plan.alerts.append(
+            AlertRequestedV1(
+                message_id=alert_id,
+                alert_id=alert_id,
+                kind=kind,
+                recipient=recipient(org),
+                child=child,
+                episode=episode,
+                police_contact=event.police_contact,
+                reason=reason,
+                policy_rule=rule,
+                roll_record_id=record_id,
+                requested_at=now,
+            )
+        )
+
+    def authority() -> Organisation:
+        return responsible_authority(event, matched_orgs, organisations, policy)
+
+    if event.type in SUPPORT_EVENTS:
+        la = authority()
+        for decision, org in matched:
+            if org.kind in _MATCHED_KINDS:
+                rule, reason = _MATCHED_KINDS[org.kind]
+                alert(org, reason, f"{type_}.{rule}", decision.roll_record_id)
+        alert(la, "responsible local authority", f"{type_}.la")
+        if event.child.looked_after:
+            for org in matched_orgs:
+                lives = organisations.get(org.la_code or "")
+                if (
+                    lives is not None
+                    and lives.kind is OrgKind.LOCAL_AUTHORITY
+                    and lives.code != la.code
+                ):
+                    alert(lives, "local authority where the child lives", f"{type_}.la-resident")
+        if event.type is EventType.REPORTED:
+            panel = mset_panel(la, organisations)
+            if high_risk(event):
+                alert(panel or la, "MSET: high risk or exploitation", "reported.mset")
+            if (
+                not history.repeat_already_flagged
+                and repeat_count(event, history, policy) >= policy.repeat_threshold
+            ):
+                alert(
+                    panel or la,
+                    "MSET: repeat missing",
+                    "repeat.mset",
+                    kind=AlertKind.REPEAT_MISSING,
+                )
+        if event.type is EventType.RETURNED:
+            task_id = derived_id(event.message_id, la.code, "rhi")
+            plan.rhi_tasks.append(
+                RhiTaskRequestedV1(
+                    message_id=task_id,
+                    task_id=task_id,
+                    authority=recipient(la),
+                    child=child,
+                    episode=episode,
+                    looked_after=event.child.looked_after,
+                    returned_at=event.occurred_at,
+                    due_at=event.occurred_at + timedelta(hours=policy.rhi_due_hours),
+                    requested_at=now,
+                )
+            )
+    elif event.type is EventType.RISK_CHANGED:
+        if high_risk(event):
+            la = authority()
+            for decision, org in matched:
+                if org.kind is OrgKind.YOT:
+                    alert(org, "open YOT case", "risk-changed.yot", decision.roll_record_id)
+            alert(la, "responsible local authority", "risk-changed.la")
+            panel = mset_panel(la, organisations)
+            if panel is not None:
+                alert(panel, "MSET: high risk or exploitation", "risk-changed.mset")
+    elif event.type is EventType.CLOSED:
+        alert(authority(), "responsible local authority", "closed.la")
+
+    if event.type in SUPPORT_EVENTS or (event.type is EventType.RISK_CHANGED and high_risk(event)):
+        # Only events that would reach matched organisations ask who the child is.
+        plan.reviews = _reviews(event, matches, child, episode, now)
+    return plan
+
+
+def _reviews(
+    event: EpisodeEventV1,
+    matches: Sequence[MatchDecision],
+    child: ChildSummaryV1,
+    episode: EpisodeRefV1,
+    now: datetime,
+) -> list[IdentityReviewV1]:
+    """One review per organisation with undecided candidates; that organisation is not
+    alerted until a person decides."""
+    by_org: dict[str, list[IdentityCandidateV1]] = {}
+    for d in matches:
+        if d.decision == "review":
+            by_org.setdefault(d.org_code, []).append(
+                IdentityCandidateV1(
+                    org_code=d.org_code,
+                    roll_record_id=d.roll_record_id,
+                    score=d.score,
+                    explanation=dict(d.explanation),
+                )
+            )
+    reviews = []
+    for org_code, candidates in by_org.items():
+        review_id = derived_id(event.message_id, org_code, "review")
+        reviews.append(
+            IdentityReviewV1(
+                message_id=review_id,
+                review_id=review_id,
+                episode=episode,
+                child=child,
+                candidates=candidates,
+                requested_at=now,
+            )
+        )
+    return reviews

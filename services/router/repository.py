@@ -1,0 +1,263 @@
+"""The router's queries over an AsyncSession: directory reads and writes, episodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from schemas.episode import ChildV1
+from schemas.messages import OrgKind
+from services.router.directory import Organisation, RollRecord
+from services.router.names import normalise_name
+from services.router.tables import episodes, organisations, roll
+from services.runtime.database import utcnow
+
+_ROLL_COLUMNS = (
+    roll.c.org_code,
+    roll.c.record_id,
+    roll.c.given_name,
+    roll.c.family_name,
+    roll.c.date_of_birth,
+    roll.c.norm_given,
+    roll.c.norm_family,
+    roll.c.nhs_number,
+    roll.c.upn,
+    roll.c.postcode,
+    roll.c.valid_from,
+    roll.c.valid_to,
+)
+
+
+async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
+    """Every roll record that could be ``child``: same NHS number, same UPN, or same
+    normalised family name and date of birth (also with given and family swapped)."""
+    given = normalise_name(child.given_name)
+    family = normalise_name(child.family_name)
+    conditions: list[ColumnElement[bool]] = [
+        (roll.c.norm_family == family) & (roll.c.date_of_birth == child.date_of_birth),
+        (roll.c.norm_family == given) & (roll.c.date_of_birth == child.date_of_birth),
+    ]
+    if child.nhs_number:
+        conditions.append(roll.c.nhs_number == child.nhs_number)
+    if child.upn:
+        conditions.append(roll.c.upn == child.upn)
+    rows = (
+        await session.execute(
+            select(*_ROLL_COLUMNS)
+            .where(or_(*conditions))
+            .order_by(roll.c.org_code, roll.c.record_id)
+        )
+    ).all()
+    return [RollRecord(**row._mapping) for row in rows]
+
+
+def _organisation(row: Any) -> Organisation:
+    return Organisation(
+        code=row.code,
+        kind=OrgKind(row.kind),
+        name=row.name,
+        email=row.email,
+        escalation_email=row.escalation_email,
+        phone=row.phone,
+        la_code=row.la_code,
+    )
+
+
+async def organisations_for_routing(
+    session: AsyncSession, codes: Iterable[str]
+) -> dict[str, Organisation]:
+    """The given organisations plus every local authority and MSET panel."""
+    rows = (
+        await session.execute(
+            select(organisations).where(
+                or_(
+                    organisations.c.code.in_(list(codes)),
+                    organisations.c.kind.in_(
+                        [OrgKind.LOCAL_AUTHORITY.value, OrgKind.MSET_PANEL.value]
+                    ),
+                )
+            )
+        )
+    ).all()
+    return {row.code: _organisation(row) for row in rows}
+
+
+async def organisation_codes(session: AsyncSession) -> set[str]:
+    return set((await session.scalars(select(organisations.c.code))).all())
+
+
+async def upsert_organisations(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace organisations by code (portable: update existing, insert new)."""
+    if not rows:
+        return
+    now = utcnow()
+    existing = set(
+        (
+            await session.scalars(
+                select(organisations.c.code).where(
+                    organisations.c.code.in_([r["code"] for r in rows])
+                )
+            )
+        ).all()
+    )
+    new = [{**r, "updated_at": now} for r in rows if r["code"] not in existing]
+    if new:
+        await session.execute(organisations.insert(), new)
+    for r in rows:
+        if r["code"] in existing:
+            await session.execute(
+                update(organisations)
+                .where(organisations.c.code == r["code"])
+                .values(**r, updated_at=now)
+            )
+
+
+async def delete_roll(session: AsyncSession, org_code: str) -> int:
+    result = await session.execute(roll.delete().where(roll.c.org_code == org_code))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+ROLL_INSERT_COLUMNS = (
+    "org_code",
+    "record_id",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "nhs_number",
+    "upn",
+    "postcode",
+    "address",
+    "valid_from",
+    "valid_to",
+    "norm_given",
+    "norm_family",
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO {roll.name} ({', '.join(ROLL_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in ROLL_INSERT_COLUMNS)})"
+)
+
+
+async def insert_roll(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert, in the session's transaction. Imports run to millions of rows, so
+    this uses each driver's bulk path (PostgreSQL COPY; one sqlite3 executemany) rather
+    than SQLAlchemy's per-row parameter processing, which costs more than the database."""
+    if not rows:
+        return
+    conn = await session.connection()
+    dialect = conn.dialect.name
+    if dialect not in ("postgresql", "sqlite") or conn.dialect.driver not in (
+        "asyncpg",
+        "aiosqlite",
+    ):
+        await session.execute(roll.insert(), rows)
+        return
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    if dialect == "postgresql":
+        await driver.copy_records_to_table(
+            roll.name,
+            records=[tuple(r[c] for c in ROLL_INSERT_COLUMNS) for r in rows],
+            columns=ROLL_INSERT_COLUMNS,
+        )
+        return
+    # SQLite keeps dates as ISO text, the same format SQLAlchemy's Date type writes.
+    await driver.executemany(
+        _SQLITE_INSERT,
+        [
+            tuple(
+                v.isoformat() if isinstance(v, date) else v
+                for v in (r[c] for c in ROLL_INSERT_COLUMNS)
+            )
+            for r in rows
+        ],
+    )
+
+
+async def record_reported(
+    session: AsyncSession, force_code: str, episode_ref: str, child_key: str, reported_at: datetime
+) -> None:
+    """Remember a reported episode once (a second ``reported`` for it changes nothing)."""
+    exists = await session.scalar(
+        select(episodes.c.id).where(
+            episodes.c.force_code == force_code, episodes.c.episode_ref == episode_ref
+        )
+    )
+    if exists is None:
+        await session.execute(
+            episodes.insert().values(
+                force_code=force_code,
+                episode_ref=episode_ref,
+                child_key=child_key,
+                reported_at=reported_at,
+                repeat_flagged=False,
+            )
+        )
+
+
+async def reported_history(
+    session: AsyncSession, child_key: str, force_code: str, episode_ref: str
+) -> tuple[list[datetime], bool]:
+    """When the child's episodes were reported, and whether this episode was already
+    flagged as repeat missing."""
+    rows = (
+        await session.execute(
+            select(
+                episodes.c.reported_at,
+                episodes.c.force_code,
+                episodes.c.episode_ref,
+                episodes.c.repeat_flagged,
+            ).where(episodes.c.child_key == child_key)
+        )
+    ).all()
+    flagged = any(
+        r.repeat_flagged for r in rows if (r.force_code, r.episode_ref) == (force_code, episode_ref)
+    )
+    return [r.reported_at for r in rows], flagged
+
+
+async def mark_repeat_flagged(session: AsyncSession, force_code: str, episode_ref: str) -> None:
+    await session.execute(
+        update(episodes)
+        .where(
+            episodes.c.force_code == force_code,
+            episodes.c.episode_ref == episode_ref,
+        )
+        .values(repeat_flagged=True)
+    )
+
+
+async def directory_stats(session: AsyncSession) -> dict[str, Any]:
+    kinds = (
+        await session.execute(
+            select(organisations.c.kind, func.count())
+            .group_by(organisations.c.kind)
+            .order_by(organisations.c.kind)
+        )
+    ).all()
+    per_org = (
+        await session.execute(
+            select(
+                organisations.c.code,
+                organisations.c.kind,
+                organisations.c.name,
+                func.count(roll.c.id),
+            )
+            .select_from(organisations.outerjoin(roll, roll.c.org_code == organisations.c.code))
+            .group_by(organisations.c.code, organisations.c.kind, organisations.c.name)
+            .order_by(organisations.c.code)
+        )
+    ).all()
+    return {
+        "organisations_by_kind": {k: int(n) for k, n in kinds},
+        "roll_rows_by_organisation": [
+            {"code": c, "kind": k, "name": name, "rows": int(n)} for c, k, name, n in per_org
+        ],
+        "roll_rows_total": sum(int(n) for *_, n in per_org),
+    }

@@ -1,0 +1,96 @@
+"""The router's own tables: the directory (organisations and their rolls) and the
+episodes it has seen (for repeat-missing counts). No other service reads them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+
+from services.runtime.database import UtcDateTime
+from services.runtime.messaging import messaging_tables
+
+metadata = MetaData()
+
+organisations = Table(
+    "router_organisations",
+    metadata,
+    Column("code", String(20), primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("escalation_email", String(254), nullable=True),
+    Column("phone", String(40), nullable=True),
+    Column("la_code", String(9), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_router_organisations_kind", "kind"),
+)
+
+roll = Table(
+    "router_roll",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    # No foreign key: the importer checks every org_code, and a per-row check would
+    # cost more than the insert itself on a roll of millions.
+    Column("org_code", String(20), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("given_name", String(100), nullable=False),
+    Column("family_name", String(100), nullable=False),
+    Column("date_of_birth", Date, nullable=False),
+    Column("sex", String(20), nullable=True),
+    Column("nhs_number", String(10), nullable=True),
+    Column("upn", String(13), nullable=True),
+    Column("postcode", String(8), nullable=True),
+    Column("address", String(300), nullable=True),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
+    # Normalised names (names.normalise_name) so lookups need no function index.
+    Column("norm_given", String(100), nullable=False),
+    Column("norm_family", String(100), nullable=False),
+    # Also the org_code index: org_code leads it (replacing a roll deletes by org_code).
+    UniqueConstraint("org_code", "record_id", name="uq_router_roll_org_record"),
+    # Identifiers are often missing from rolls: index only the rows that have one.
+    Index(
+        "ix_router_roll_nhs_number",
+        "nhs_number",
+        sqlite_where=text("nhs_number IS NOT NULL"),
+        postgresql_where=text("nhs_number IS NOT NULL"),
+    ),
+    Index(
+        "ix_router_roll_upn",
+        "upn",
+        sqlite_where=text("upn IS NOT NULL"),
+        postgresql_where=text("upn IS NOT NULL"),
+    ),
+    Index("ix_router_roll_family_dob", "norm_family", "date_of_birth"),
+)
+
+episodes = Table(
+    "router_episodes",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("force_code", String(2), nullable=False),
+    Column("episode_ref", String(64), nullable=False),
+    # NHS number when known, else normalised family|given|dob (matching.child_key).
+    Column("child_key", String(250), nullable=False),
+    Column("reported_at", UtcDateTime(), nullable=False),
+    Column("repeat_flagged", Boolean, nullable=False, default=False),
+    UniqueConstraint("force_code", "episode_ref", name="uq_router_episodes_ref"),
+    Index("ix_router_episodes_child", "child_key", "reported_at"),
+)
+
+messaging = messaging_tables(metadata, "router")
