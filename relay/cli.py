@@ -13,7 +13,9 @@ import typer
 from services.runtime.settings import SERVICES, RelaySettings, ServiceName
 
 app = typer.Typer(
-    name="relay", no_args_is_help=True, add_completion=False,
+    name="relay",
+    no_args_is_help=True,
+    add_completion=False,
     help="Missing Episode Relay: tell a missing child's school, GP, YOT and council.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
@@ -42,9 +44,10 @@ def db_upgrade(
 
 
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help="ingest | router | notifier | console")],
-          port: Annotated[int | None, typer.Option(help="HTTP port; 0 picks a free one")] = None,
-          ) -> None:
+def serve(
+    service: Annotated[str, typer.Argument(help="ingest | router | notifier | console")],
+    port: Annotated[int | None, typer.Option(help="HTTP port; 0 picks a free one")] = None,
+) -> None:
     """Run one service against RELAY_KAFKA_BOOTSTRAP, RELAY_DATABASE_URL, RELAY_SMTP_URL."""
     import uvicorn
 
@@ -55,16 +58,23 @@ def serve(service: Annotated[str, typer.Argument(help="ingest | router | notifie
     configure_logging(settings)
     host, default_port = settings.listen(name)
     module = importlib.import_module(f"services.{name}.app")
-    server = uvicorn.Server(uvicorn.Config(
-        module.create_app(settings), host=host, port=default_port if port is None else port,
-        log_level="warning", lifespan="on", timeout_graceful_shutdown=30,
-    ))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            module.create_app(settings),
+            host=host,
+            port=default_port if port is None else port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=30,
+        )
+    )
     asyncio.run(server.serve())
 
 
 @app.command()
-def up(demo: Annotated[bool, typer.Option(help="load a synthetic area and play a feed")] = False,
-       ) -> None:
+def up(
+    demo: Annotated[bool, typer.Option(help="load a synthetic area and play a feed")] = False,
+) -> None:
     """Start everything on this machine: broker, SMTP sink, the four services."""
     from relay.up import run_up
 

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,8 +21,9 @@ EVENTS_PER_SECOND = 5.0
 
 def _relay(settings: RelaySettings, *args: str) -> str:
     env = {**os.environ, "RELAY_VAR_DIR": str(settings.var_dir.resolve())}
-    done = subprocess.run([sys.executable, "-m", "relay", *args], env=env, text=True,
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "relay", *args], env=env, text=True, capture_output=True, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"relay {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
@@ -39,8 +39,11 @@ def prepare(settings: RelaySettings) -> tuple[Path, str]:
         _relay(settings, "directory", "import", "roll", str(roll))
     key_file = folder / "api-key"
     if not key_file.exists():
-        created = json.loads(_relay(settings, "keys", "create", "--force-code", "10",
-                                    "--name", "demo feed", "--json"))
+        created = json.loads(
+            _relay(
+                settings, "keys", "create", "--force-code", "10", "--name", "demo feed", "--json"
+            )
+        )
         key_file.write_text(created["key"])
         key_file.chmod(0o600)
     return folder / "feed.ndjson", key_file.read_text().strip()
@@ -49,15 +52,20 @@ def prepare(settings: RelaySettings) -> tuple[Path, str]:
 def play(feed: Path, key: str, ingest_url: str, stopping: threading.Event) -> Counter[str]:
     outcomes: Counter[str] = Counter()
     lines = [line for line in feed.read_text().splitlines() if line.strip()]
-    with httpx.Client(base_url=ingest_url, timeout=30,
-                      headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(
+        base_url=ingest_url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+    ) as client:
         for n, line in enumerate(lines, start=1):
             if stopping.is_set():
                 break
-            answer = client.post("/v1/episode-events", content=line,
-                                 headers={"Content-Type": "application/json"})
-            outcomes[{202: "accepted", 200: "duplicate", 422: "rejected"}.get(
-                answer.status_code, f"http {answer.status_code}")] += 1
+            answer = client.post(
+                "/v1/episode-events", content=line, headers={"Content-Type": "application/json"}
+            )
+            outcomes[
+                {202: "accepted", 200: "duplicate", 422: "rejected"}.get(
+                    answer.status_code, f"http {answer.status_code}"
+                )
+            ] += 1
             if n % 25 == 0 or n == len(lines):
                 summary = ", ".join(f"{v} {k}" for k, v in sorted(outcomes.items()))
                 print(f"demo: {n}/{len(lines)} police events posted ({summary})", flush=True)
@@ -70,12 +78,18 @@ def start_demo(settings: RelaySettings, ingest_url: str, stopping: threading.Eve
         try:
             print("demo: loading the synthetic area ...", flush=True)
             feed, key = prepare(settings)
-            print(f"demo: playing {feed} at {EVENTS_PER_SECOND:.0f} events/s; "
-                  f"alerts land in {settings.outbox_dir}/", flush=True)
+            print(
+                f"demo: playing {feed} at {EVENTS_PER_SECOND:.0f} events/s; "
+                f"alerts land in {settings.outbox_dir}/",
+                flush=True,
+            )
             outcomes = play(feed, key, ingest_url, stopping)
             if outcomes and set(outcomes) == {"duplicate"}:
-                print("demo: this feed was played before (all duplicates, nothing sent "
-                      "twice). `rm -r var` for a fresh start.", flush=True)
+                print(
+                    "demo: this feed was played before (all duplicates, nothing sent "
+                    "twice). `rm -r var` for a fresh start.",
+                    flush=True,
+                )
         except (RuntimeError, httpx.HTTPError, OSError) as exc:
             print(f"demo: stopped: {exc}", flush=True)
 

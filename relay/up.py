@@ -65,7 +65,9 @@ class Stack:
         out = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115 (the child keeps it)
         return subprocess.Popen(
             [sys.executable, "-m", "relay", "serve", service],
-            stdout=out, stderr=subprocess.STDOUT, env=self.child_env(replay),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=self.child_env(replay),
             start_new_session=True,  # Ctrl-C reaches us, and we drain the children in order
         )
 
@@ -96,8 +98,9 @@ class Stack:
 
     def supervise_once(self) -> None:
         if self.broker and self.broker.process and self.broker.process.poll() is not None:
-            print("The embedded broker stopped; starting a new one and replaying into it.",
-                  flush=True)
+            print(
+                "The embedded broker stopped; starting a new one and replaying into it.", flush=True
+            )
             self.stop_services()
             self.broker.start()
             asyncio.run(ensure_topics(self.settings))
@@ -106,9 +109,11 @@ class Stack:
         for child in self.children.values():
             if child.process.poll() is not None and not self.stopping.is_set():
                 child.restarts += 1
-                print(f"{child.service} exited ({child.process.returncode}); restarting "
-                      f"(restart {child.restarts}). Log: {self.logs / (child.service + '.log')}",
-                      flush=True)
+                print(
+                    f"{child.service} exited ({child.process.returncode}); restarting "
+                    f"(restart {child.restarts}). Log: {self.logs / (child.service + '.log')}",
+                    flush=True,
+                )
                 child.process = self.spawn(child.service, replay=False)
 
     def stop_services(self) -> None:
@@ -121,8 +126,9 @@ class Stack:
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                print(f"{child.service} did not drain in {DRAIN_TIMEOUT_S}s; killing it",
-                      flush=True)
+                print(
+                    f"{child.service} did not drain in {DRAIN_TIMEOUT_S}s; killing it", flush=True
+                )
                 child.process.kill()
                 child.process.wait()
 
@@ -140,18 +146,24 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
     fresh_broker = False
     try:
         if settings.kafka_bootstrap is None:
-            stack.broker = EmbeddedBroker(settings.embedded_kafka_port,
-                                          settings.var_dir / "broker.log")
+            stack.broker = EmbeddedBroker(
+                settings.embedded_kafka_port, settings.var_dir / "broker.log"
+            )
             print(f"Starting the embedded broker on {stack.broker.bootstrap} ...", flush=True)
             stack.broker.start()
             fresh_broker = True
         if settings.smtp_url is None:
             if port_open("127.0.0.1", settings.embedded_smtp_port):
-                raise RuntimeError(f"port {settings.embedded_smtp_port} is taken; set "
-                                   "RELAY_EMBEDDED_SMTP_PORT or RELAY_SMTP_URL")
+                raise RuntimeError(
+                    f"port {settings.embedded_smtp_port} is taken; set "
+                    "RELAY_EMBEDDED_SMTP_PORT or RELAY_SMTP_URL"
+                )
             sink, _ = start_sink("127.0.0.1", settings.embedded_smtp_port, settings.outbox_dir)
-            print(f"SMTP sink on 127.0.0.1:{settings.embedded_smtp_port}, "
-                  f"mail in {settings.outbox_dir}/", flush=True)
+            print(
+                f"SMTP sink on 127.0.0.1:{settings.embedded_smtp_port}, "
+                f"mail in {settings.outbox_dir}/",
+                flush=True,
+            )
         for service in SERVICES:
             upgrade(service, settings.database_url_for(service))
         asyncio.run(ensure_topics(settings))
@@ -160,9 +172,12 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
         stack.wait_healthy()
         ingest = "http://{}:{}".format(*settings.listen("ingest"))
         console = "http://{}:{}".format(*settings.listen("console"))
-        print(f"\nReady.\n  ingest API  {ingest}  (docs at {ingest}/docs)\n"
-              f"  console     {console}\n  mail        {settings.outbox_dir}/\n"
-              f"  logs        {stack.logs}/\nPress Ctrl-C to stop.\n", flush=True)
+        print(
+            f"\nReady.\n  ingest API  {ingest}  (docs at {ingest}/docs)\n"
+            f"  console     {console}\n  mail        {settings.outbox_dir}/\n"
+            f"  logs        {stack.logs}/\nPress Ctrl-C to stop.\n",
+            flush=True,
+        )
         if demo:
             from relay.demo import start_demo
 

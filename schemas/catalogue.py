@@ -44,48 +44,103 @@ class Topic:
 
 
 POLICE_EVENTS_RAW = Topic(
-    "police-events-raw", 1, EpisodeEventSubmissionV1, ("police systems",), ("ingest",),
-    EPISODE_KEY, "Events a police system publishes straight to Kafka, in the HTTP payload form.",
+    "police-events-raw",
+    1,
+    EpisodeEventSubmissionV1,
+    ("police systems",),
+    ("ingest",),
+    EPISODE_KEY,
+    "Events a police system publishes straight to Kafka, in the HTTP payload form.",
 )
 EPISODE_EVENTS = Topic(
-    "episode-events", 1, EpisodeEventV1, ("ingest",), ("router", "console"),
-    EPISODE_KEY, "Accepted missing-episode events, in order per episode.",
+    "episode-events",
+    1,
+    EpisodeEventV1,
+    ("ingest",),
+    ("router", "console"),
+    EPISODE_KEY,
+    "Accepted missing-episode events, in order per episode.",
 )
 INGEST_REJECTED = Topic(
-    "ingest-rejected", 1, IngestRejectedV1, ("ingest",), ("console",),
-    "<force_code or 'unknown'>", "Input that ingest refused, with every reason.",
+    "ingest-rejected",
+    1,
+    IngestRejectedV1,
+    ("ingest",),
+    ("console",),
+    "<force_code or 'unknown'>",
+    "Input that ingest refused, with every reason.",
 )
 ALERTS_REQUESTED = Topic(
-    "alerts-requested", 1, AlertRequestedV1, ("router",), ("notifier", "console"),
-    EPISODE_KEY, "One organisation to be told about one event.",
+    "alerts-requested",
+    1,
+    AlertRequestedV1,
+    ("router",),
+    ("notifier", "console"),
+    EPISODE_KEY,
+    "One organisation to be told about one event.",
 )
 RHI_TASKS_REQUESTED = Topic(
-    "rhi-tasks-requested", 1, RhiTaskRequestedV1, ("router",), ("notifier", "console"),
-    EPISODE_KEY, "A return home interview the responsible authority must offer.",
+    "rhi-tasks-requested",
+    1,
+    RhiTaskRequestedV1,
+    ("router",),
+    ("notifier", "console"),
+    EPISODE_KEY,
+    "A return home interview the responsible authority must offer.",
 )
 IDENTITY_REVIEWS = Topic(
-    "identity-reviews", 1, IdentityReviewV1, ("router",), ("console",),
-    EPISODE_KEY, "Children the router could not match with confidence.",
+    "identity-reviews",
+    1,
+    IdentityReviewV1,
+    ("router",),
+    ("console",),
+    EPISODE_KEY,
+    "Children the router could not match with confidence.",
 )
 IDENTITY_DECISIONS = Topic(
-    "identity-decisions", 1, IdentityDecisionV1, ("console",), ("router",),
-    "<review_id>", "A person's decision on an identity review.",
+    "identity-decisions",
+    1,
+    IdentityDecisionV1,
+    ("console",),
+    ("router",),
+    "<review_id>",
+    "A person's decision on an identity review.",
 )
 ALERT_STATUS = Topic(
-    "alert-status", 1, AlertStatusV1, ("notifier",), ("console",),
-    "<alert_id>", "Every state change of an alert.",
+    "alert-status",
+    1,
+    AlertStatusV1,
+    ("notifier",),
+    ("console",),
+    "<alert_id>",
+    "Every state change of an alert.",
 )
 RHI_TASK_STATUS = Topic(
-    "rhi-task-status", 1, RhiTaskStatusV1, ("notifier",), ("console",),
-    "<task_id>", "Every state change of an RHI task.",
+    "rhi-task-status",
+    1,
+    RhiTaskStatusV1,
+    ("notifier",),
+    ("console",),
+    "<task_id>",
+    "Every state change of an RHI task.",
 )
 ACKNOWLEDGEMENTS = Topic(
-    "acknowledgements", 1, AcknowledgementV1, ("console",), ("notifier",),
-    "<alert_id>", "A recipient confirmed an alert.",
+    "acknowledgements",
+    1,
+    AcknowledgementV1,
+    ("console",),
+    ("notifier",),
+    "<alert_id>",
+    "A recipient confirmed an alert.",
 )
 RHI_TASK_OUTCOMES = Topic(
-    "rhi-task-outcomes", 1, RhiTaskOutcomeV1, ("console",), ("notifier",),
-    "<task_id>", "The recorded outcome of a return home interview.",
+    "rhi-task-outcomes",
+    1,
+    RhiTaskOutcomeV1,
+    ("console",),
+    ("notifier",),
+    "<task_id>",
+    "The recorded outcome of a return home interview.",
 )
 
 TOPICS: tuple[Topic, ...] = (

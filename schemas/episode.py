@@ -76,9 +76,9 @@ class PersonV1(Frozen):
 class PoliceContactV1(Frozen):
     name: ShortText | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = (
-        None
-    )
+    email: (
+        Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None
+    ) = None
 
 
 class EpisodeEventSubmissionV1(Frozen):

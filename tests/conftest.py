@@ -96,12 +96,16 @@ def smtp_server() -> Iterator[tuple[str, SinkHandler]]:
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, kafka_bootstrap: str, database_url: Callable[[str], str],
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    database_url: Callable[[str], str],
     smtp_server: tuple[str, SinkHandler],
 ) -> RelaySettings:
     """Settings for one test: its own topics, databases, SMTP server and var dir."""
-    urls = {f"{name}_database_url": database_url(name)
-            for name in ("ingest", "router", "notifier", "console")}
+    urls = {
+        f"{name}_database_url": database_url(name)
+        for name in ("ingest", "router", "notifier", "console")
+    }
     return RelaySettings(
         kafka_bootstrap=kafka_bootstrap,
         smtp_url=smtp_server[0],
@@ -113,8 +117,9 @@ def settings(
     )
 
 
-async def eventually(check: Callable[[], Any], timeout_s: float = 30.0,
-                     interval_s: float = 0.1) -> Any:
+async def eventually(
+    check: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.1
+) -> Any:
     """Wait until ``check()`` (sync or async) returns something truthy; return it."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:

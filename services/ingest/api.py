@@ -109,7 +109,8 @@ async def submit_event(request: Request, key: Key) -> JSONResponse:
     description=f"At most {MAX_BATCH_ITEMS} items and {MAX_BATCH_BYTES // 1024 // 1024} MB. "
     "Answers per item: accepted, duplicate, rejected (with errors; kept as a reject) or "
     "unavailable (the broker did not take it: retry that item). `index` counts items from "
-    "0 (NDJSON: non-blank lines).",
+    "0 (NDJSON: non-blank lines). `relay ingest` sends `X-Relay-Channel: file` so its "
+    "rejects are kept as from a file.",
     openapi_extra={
         "requestBody": {
             "required": True,

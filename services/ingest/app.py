@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
@@ -40,6 +40,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         intake = Intake(runtime.db, publisher, settings, runtime.relay)
         _gauges(runtime, intake)
         app.state.runtime = runtime
+        app.state.health = runtime.health_router()
         app.state.intake = intake
         await runtime.start()
         try:
@@ -79,29 +80,25 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     return app
 
 
-def _health_routes(app: FastAPI) -> Any:
-    """``/healthz`` and ``/metrics`` come from the runtime, which exists only once the
-    lifespan runs: delegate to it then."""
-    from fastapi import APIRouter, Response
-
+def _health_routes(app: FastAPI) -> APIRouter:
+    """``/healthz`` and ``/metrics`` are the runtime's, which exists only once the lifespan
+    runs: answer "starting" until then."""
     router = APIRouter(include_in_schema=False)
 
-    async def _delegate(path: str, request: Request) -> Any:
-        runtime = getattr(app.state, "runtime", None)
-        if runtime is None:
+    async def delegate(path: str) -> Any:
+        health: APIRouter | None = getattr(app.state, "health", None)
+        if health is None:
             return Response('{"status": "starting"}', 503, media_type="application/json")
-        for route in runtime.health_router().routes:
-            if route.path == path:
-                return await route.endpoint()
-        raise AssertionError(path)
+        [route] = [r for r in health.routes if getattr(r, "path", None) == path]
+        return await route.endpoint()  # type: ignore[attr-defined]
 
     @router.get("/healthz")
-    async def healthz(request: Request) -> Any:
-        return await _delegate("/healthz", request)
+    async def healthz() -> Any:
+        return await delegate("/healthz")
 
     @router.get("/metrics")
-    async def metrics(request: Request) -> Any:
-        return await _delegate("/metrics", request)
+    async def metrics() -> Any:
+        return await delegate("/metrics")
 
     return router
 

@@ -35,13 +35,3 @@ def hash_key(key: str) -> str:
 
 def looks_like_key(key: str) -> bool:
     return bool(_KEY.fullmatch(key))
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The key from an ``Authorization: Bearer <key>`` header, or None."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()

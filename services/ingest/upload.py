@@ -59,11 +59,12 @@ async def upload(
 ) -> Summary:
     """Send ``path`` in batches of 500 through ``client`` (its base URL is the ingest
     API). ``progress`` gets the number of file lines done so far."""
-    summary = Summary(rejects_file=rejects_path(path))
+    rejects_file = rejects_path(path)
+    summary = Summary(rejects_file=rejects_file)
     headers = {"Authorization": f"Bearer {key}", "X-Relay-Channel": "file"}
     with (
         path.open(newline="", encoding="utf-8-sig") as source,
-        summary.rejects_file.open("w", newline="", encoding="utf-8") as out,
+        rejects_file.open("w", newline="", encoding="utf-8") as out,
     ):
         writer = csv.writer(out)
         writer.writerow(["line", "event_id", "field", "message"])

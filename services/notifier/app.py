@@ -34,6 +34,8 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     The running scheduler and runtime are on ``app.state`` once started."""
     now: Callable[[], datetime] = overrides.get("now", utcnow)
     template_dirs: list[Path] = [Path(p) for p in overrides.get("template_dirs", ())]
+    if settings.template_dir is not None:
+        template_dirs.append(settings.template_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

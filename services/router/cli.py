@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from services.router import importing, repository
 from services.router.directory import ColumnsError
@@ -35,6 +39,56 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print the summary as JSON
 
 def register(app: typer.Typer) -> None:
     app.add_typer(directory_app, name="directory")
+    app.command("link")(link)
+
+
+def link(
+    roll: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="a roll CSV file")],
+    records: Annotated[
+        Path,
+        typer.Option(
+            exists=True, dir_okay=False, help="records to match: roll columns, org_code unused"
+        ),
+    ],
+    out: Annotated[Path, typer.Option(dir_okay=False, help="DECISIONS.csv to write")],
+    on: Annotated[
+        str | None, typer.Option(help="date the rolls are read on (YYYY-MM-DD); default today")
+    ] = None,
+) -> None:
+    """Match records against a roll file without touching any store (DESIGN §5)."""
+    from services.router.linking import DECISION_COLUMNS, load_roll
+    from services.router.linking import link as link_records
+
+    err = Console(stderr=True)
+    try:
+        day = date.fromisoformat(on) if on else date.today()
+    except ValueError as exc:
+        raise typer.BadParameter(f"--on: {on!r} is not a date (YYYY-MM-DD)") from exc
+    try:
+        index, roll_issues = load_roll(roll)
+    except ColumnsError as exc:
+        err.print(f"[red]{roll}: refused: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    counts: Counter[str] = Counter()
+    issues = [f"{roll.name}: {i}" for i in roll_issues]
+    try:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, DECISION_COLUMNS)
+            writer.writeheader()
+            for item in link_records(index, records, day):
+                if isinstance(item, dict):
+                    writer.writerow(item)
+                    counts[item["decision"]] += 1
+                else:
+                    issues.append(f"{records.name}: {item}")
+    except ColumnsError as exc:
+        out.unlink(missing_ok=True)
+        err.print(f"[red]{records}: refused: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    for issue in issues[:ISSUES_SHOWN]:
+        err.print(f"  {issue}", style="yellow", highlight=False)
+    summary = ", ".join(f"{counts[d]} {d}" for d in ("match", "review", "no-match"))
+    Console().print(f"{out}: {summary}; {len(issues)} problem(s) in the input")
 
 
 def _run_import(
@@ -69,13 +123,24 @@ def _run_import(
         err.print(f"[red]{path}: refused, nothing changed: {exc}[/red]")
         raise typer.Exit(2) from exc
     except UnicodeDecodeError as exc:
-        err.print(
-            f"[red]{path}: refused, nothing changed: not UTF-8 text ({exc.reason} "
-            f"at byte {exc.start})[/red]"
-        )
+        # Found part-way through: the one transaction rolled back.
+        err.print(f"[red]{path}: refused, nothing changed: not UTF-8 text ({exc.reason})[/red]")
+        raise typer.Exit(2) from exc
+    except DBAPIError as exc:
+        _database_error(err, exc)
+    except csv.Error as exc:
+        err.print(f"[red]{path}: refused, nothing changed: not a readable CSV file ({exc})[/red]")
         raise typer.Exit(2) from exc
     _report(summary, as_json)
     return summary
+
+
+def _database_error(err: Console, exc: DBAPIError) -> NoReturn:
+    first = (str(exc.orig) or type(exc.orig).__name__).splitlines()[0][:300]
+    err.print(f"[red]router database: {first}[/red]")
+    if "no such table" in first or "does not exist" in first:
+        err.print("the router's tables are missing: run `relay db upgrade router` first")
+    raise typer.Exit(1) from exc
 
 
 def _report(summary: importing.ImportSummary, as_json: bool) -> None:
@@ -130,7 +195,10 @@ def stats(as_json: JsonOpt = False) -> None:
         finally:
             await db.dispose()
 
-    data = asyncio.run(run())
+    try:
+        data = asyncio.run(run())
+    except DBAPIError as exc:
+        _database_error(Console(stderr=True), exc)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return

@@ -234,6 +234,8 @@ class RollParser:
             valid_from,
             valid_to,
         ) = [row[i].strip() if 0 <= i < width else "" for i in self._positions]
+        if "\x00" in "".join(row):  # PostgreSQL text cannot hold NUL; nor should a roll
+            return _skipped(line, "(row)", "contains a NUL character")
         org_code = org_code.upper()
         if not org_code:
             return _skipped(line, "org_code", "empty")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -163,21 +164,27 @@ async def insert_roll(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     if dialect == "postgresql":
         await driver.copy_records_to_table(
             roll.name,
-            records=[tuple(r[c] for c in ROLL_INSERT_COLUMNS) for r in rows],
+            records=list(map(_roll_tuple, rows)),
             columns=ROLL_INSERT_COLUMNS,
         )
         return
     # SQLite keeps dates as ISO text, the same format SQLAlchemy's Date type writes.
     await driver.executemany(
         _SQLITE_INSERT,
-        [
-            tuple(
-                v.isoformat() if isinstance(v, date) else v
-                for v in (r[c] for c in ROLL_INSERT_COLUMNS)
-            )
-            for r in rows
-        ],
+        [_sqlite_tuple(r) for r in rows],
     )
+
+
+_roll_tuple = itemgetter(*ROLL_INSERT_COLUMNS)
+_DATES = tuple(ROLL_INSERT_COLUMNS.index(c) for c in ("date_of_birth", "valid_from", "valid_to"))
+
+
+def _sqlite_tuple(row: dict[str, Any]) -> list[Any]:
+    values = list(_roll_tuple(row))
+    for i in _DATES:
+        if values[i] is not None:
+            values[i] = values[i].isoformat()
+    return values
 
 
 async def record_reported(

@@ -57,8 +57,9 @@ class Outbox:
     settings: RelaySettings
 
     async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
-        await publish_later(self.session, self.tables, self.settings.topic(topic.wire), key,
-                            message)
+        await publish_later(
+            self.session, self.tables, self.settings.topic(topic.wire), key, message
+        )
 
 
 Handler = Callable[[AsyncSession, Any, Outbox], Awaitable[None]]
@@ -120,8 +121,13 @@ class Consumers:
         try:
             message = topic.model.model_validate_json(body)
         except ValidationError as exc:
-            await self.dead_letter(topic, body, msg, f"does not match {topic.model.__name__}: "
-                                   f"{exc.error_count()} error(s): {_short(exc)}")
+            await self.dead_letter(
+                topic,
+                body,
+                msg,
+                f"does not match {topic.model.__name__}: "
+                f"{exc.error_count()} error(s): {_short(exc)}",
+            )
             return
         message_id = str(getattr(message, "message_id", "") or "")
         try:
@@ -141,18 +147,25 @@ class Consumers:
                 self.counters.duplicates += 1
                 log.info("%s: %s already handled elsewhere", self.service, message_id)
                 return
-            await self.dead_letter(topic, body, msg, f"refused by the database: "
-                                   f"{type(exc.orig).__name__}")
+            await self.dead_letter(
+                topic, body, msg, f"refused by the database: {type(exc.orig).__name__}"
+            )
             return
         except DataError as exc:
-            await self.dead_letter(topic, body, msg, f"refused by the database: "
-                                   f"{type(exc.orig).__name__}")
+            await self.dead_letter(
+                topic, body, msg, f"refused by the database: {type(exc.orig).__name__}"
+            )
             return
         except Exception as exc:
             # Transient (database away, broker hiccup): roll back, wait, let it come again.
             self.counters.retried += 1
-            log.warning("%s: %s on %s, will retry: %s", self.service, type(exc).__name__,
-                        topic.wire, _first_line(exc))
+            log.warning(
+                "%s: %s on %s, will retry: %s",
+                self.service,
+                type(exc).__name__,
+                topic.wire,
+                _first_line(exc),
+            )
             await asyncio.sleep(self.retry_delay_s)
             raise
         self.counters.processed += 1
@@ -186,8 +199,14 @@ class Consumers:
             headers={"message_id": letter.message_id, "content-type": "application/json"},
         )
         self.counters.dead_lettered += 1
-        log.error("%s: dead-lettered %s partition %s offset %s: %s", self.service, topic.wire,
-                  partition, offset, reason[:200])
+        log.error(
+            "%s: dead-lettered %s partition %s offset %s: %s",
+            self.service,
+            topic.wire,
+            partition,
+            offset,
+            reason[:200],
+        )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ and the publisher the outbox relay uses."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -25,6 +26,7 @@ def create_broker(settings: RelaySettings, client_id: str) -> KafkaBroker:
         enable_idempotence=False,
         acks="all",
         graceful_timeout=30.0,
+        log_level=logging.DEBUG,  # per-message "Received"/"Processed" lines: debug only
         logger=logging.getLogger(f"relay.{client_id}.kafka"),
     )
 
@@ -46,12 +48,10 @@ async def ensure_topics(settings: RelaySettings, timeout_s: float = 60.0) -> Non
             existing = set(await admin.list_topics())
             missing = [name for name in wire_names(settings) if name not in existing]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # a racing copy made it
                     await admin.create_topics(
                         [NewTopic(name, settings.partitions, 1) for name in missing]
                     )
-                except TopicAlreadyExistsError:
-                    pass
             return
         except (KafkaError, OSError) as exc:
             if asyncio.get_running_loop().time() > deadline:

@@ -8,6 +8,7 @@ the commit. A redelivered message finds its id in the inbox and changes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -53,8 +54,9 @@ def messaging_tables(metadata: MetaData, prefix: str) -> MessagingTables:
     outbox = Table(
         f"{prefix}_outbox",
         metadata,
-        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-               autoincrement=True),
+        Column(
+            "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         Column("topic", String(200), nullable=False),
         Column("key", String(300), nullable=True),
         Column("message_id", String(200), nullable=False),
@@ -91,7 +93,10 @@ async def in_inbox(
 
 
 async def publish_later(
-    session: AsyncSession, tables: MessagingTables, topic: str, key: str | None,
+    session: AsyncSession,
+    tables: MessagingTables,
+    topic: str,
+    key: str | None,
     message: BaseModel,
 ) -> None:
     """Queue ``message`` for the outbox relay, inside the caller's transaction."""
@@ -107,8 +112,9 @@ async def publish_later(
 
 
 class Publisher(Protocol):
-    async def send(self, topic: str, key: str | None, payload: bytes,
-                   headers: dict[str, str]) -> None:
+    async def send(
+        self, topic: str, key: str | None, payload: bytes, headers: dict[str, str]
+    ) -> None:
         """Send one message and return once the broker acknowledged it."""
 
 
@@ -116,8 +122,12 @@ class OutboxRelay:
     """Publishes outbox rows in id order, marks them published. Wake it after a commit."""
 
     def __init__(
-        self, db: Database, tables: MessagingTables, publisher: Publisher,
-        poll_interval_s: float = 0.5, batch_size: int = 200,
+        self,
+        db: Database,
+        tables: MessagingTables,
+        publisher: Publisher,
+        poll_interval_s: float = 0.5,
+        batch_size: int = 200,
     ) -> None:
         self._db = db
         self._outbox = tables.outbox
@@ -177,10 +187,8 @@ class OutboxRelay:
                 log.warning("outbox relay: %s; retrying", type(exc).__name__)
             except Exception as exc:  # the broker's own errors: keep trying, never exit
                 log.warning("outbox relay: publish failed (%s); retrying", type(exc).__name__)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def purge_published(self, older_than: timedelta) -> None:

@@ -48,9 +48,9 @@ def run_env(metadata: MetaData, service: str) -> None:
             target_metadata=metadata,
             version_table=version_table,
             render_as_batch=connection.dialect.name == "sqlite",
-            include_name=lambda name, type_, _parent: type_ != "table"
-            or name is None
-            or name in metadata.tables,
+            include_name=lambda name, type_, _parent: (
+                type_ != "table" or name is None or name in metadata.tables
+            ),
         )
         with context.begin_transaction():
             context.run_migrations()

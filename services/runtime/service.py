@@ -42,13 +42,23 @@ class ServiceRuntime:
     started: bool = False
 
     @classmethod
-    def build(cls, name: ServiceName, settings: RelaySettings, metadata: MetaData,
-              db: Database | None = None, broker: KafkaBroker | None = None) -> ServiceRuntime:
+    def build(
+        cls,
+        name: ServiceName,
+        settings: RelaySettings,
+        metadata: MetaData,
+        db: Database | None = None,
+        broker: KafkaBroker | None = None,
+    ) -> ServiceRuntime:
         db = db or Database(settings.database_url_for(name))
         broker = broker or create_broker(settings, client_id=f"relay-{name}")
-        tables = messaging_tables(metadata, name) if f"{name}_inbox" not in metadata.tables \
-            else MessagingTables(metadata.tables[f"{name}_inbox"],
-                                 metadata.tables[f"{name}_outbox"])
+        tables = (
+            messaging_tables(metadata, name)
+            if f"{name}_inbox" not in metadata.tables
+            else MessagingTables(
+                metadata.tables[f"{name}_inbox"], metadata.tables[f"{name}_outbox"]
+            )
+        )
         relay = OutboxRelay(db, tables, BrokerPublisher(broker), settings.poll_interval_s)
         consumers = Consumers(name, broker, db, tables, relay, settings)
         return cls(name, settings, db, broker, tables, relay, consumers)
@@ -89,11 +99,15 @@ class ServiceRuntime:
                 async with self.db.transaction() as session:
                     await session.execute(text("SELECT 1"))
             except Exception:
-                return Response('{"status": "database unavailable"}', 503,
-                                media_type="application/json")
+                return Response(
+                    '{"status": "database unavailable"}', 503, media_type="application/json"
+                )
             status = "ok" if self.started else "starting"
-            return Response(f'{{"status": "{status}"}}', 200 if self.started else 503,
-                            media_type="application/json")
+            return Response(
+                f'{{"status": "{status}"}}',
+                200 if self.started else 503,
+                media_type="application/json",
+            )
 
         @router.get("/metrics")
         async def metrics() -> Response:
@@ -122,6 +136,10 @@ async def _forever(service: str, loop: Loop) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("%s: loop %s failed (%s); restarting", service,
-                          getattr(loop, "__name__", loop), type(exc).__name__)
+            log.exception(
+                "%s: loop %s failed (%s); restarting",
+                service,
+                getattr(loop, "__name__", loop),
+                type(exc).__name__,
+            )
             await asyncio.sleep(1)

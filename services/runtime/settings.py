@@ -30,6 +30,9 @@ class RelaySettings(BaseSettings):
     var_dir: Path = Path("var")
     public_url: str = "http://127.0.0.1:8080"
     policy_file: Path | None = None
+    template_dir: Path | None = Field(
+        default=None, description="a partnership's alert templates, searched before ours"
+    )
     topic_prefix: str = Field(default="", description="prepended to every topic name (tests)")
     partitions: int = 3
 
@@ -43,7 +46,8 @@ class RelaySettings(BaseSettings):
     notifier_port: int = 8002
 
     replay_on_start: bool = Field(
-        default=False, description="republish the outbox (and ingest's log) at start: set by "
+        default=False,
+        description="republish the outbox (and ingest's log) at start: set by "
         "`relay up` after starting a fresh memory-only broker",
     )
     poll_interval_s: float = 0.5
@@ -84,5 +88,5 @@ def async_url(url: str) -> str:
         ("sqlite://", "sqlite+aiosqlite://"),
     ):
         if url.startswith(plain):
-            return driver + url[len(plain):]
+            return driver + url[len(plain) :]
     return url

@@ -28,13 +28,18 @@ ORGANISATIONS = """code,kind,name,email,escalation_email,phone,la_code
 100002,school,Blyth High,dsl@blyth.example.org,,,E06000057
 A81001,gp-practice,Wansbeck Surgery,safeguarding@wansbeck.example.org,,,E06000057
 YOT01,yot,Northumberland YOT,yot@northumberland.example.org,,,E06000057
-E06000057,local-authority,Northumberland County Council,missing@northumberland.example.org,,,E06000057
+E06000057,local-authority,Northumberland CC,missing@northumberland.example.org,,,E06000057
 """
-ROLL = """org_code,record_id,given_name,family_name,date_of_birth,sex,nhs_number,upn,postcode,address,from,to
-100001,S1,Amelia,Hart,2012-03-04,F,,B801200005001,NE61 1AA,,2020-09-01,
+ROLL = (
+    (
+        "org_code,record_id,given_name,family_name,date_of_birth,sex,nhs_number,upn,postcode,"
+        "address,from,to\n"
+    )
+    + """100001,S1,Amelia,Hart,2012-03-04,F,,B801200005001,NE61 1AA,,2020-09-01,
 A81001,G1,Amelia,Hart,2012-03-04,F,9434765919,,NE61 1AA,,,
 100002,S2,Oliver,Reed,2011-07-19,M,,,NE24 2BB,,2019-09-01,2025-07-20
 """
+)
 
 
 @dataclass
@@ -45,8 +50,14 @@ class Stack:
     process: subprocess.Popen[bytes]
 
     def relay(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "relay", *args], env=self.env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "relay", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, f"relay {' '.join(args)}: {done.stdout}\n{done.stderr}"
         return done.stdout
 
@@ -58,14 +69,17 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     var = tmp_path_factory.mktemp("relay") / "var"
-    ports = {name: free_port() for name in
-             ("INGEST", "CONSOLE", "ROUTER", "NOTIFIER", "EMBEDDED_KAFKA", "EMBEDDED_SMTP")}
+    ports = {
+        name: free_port()
+        for name in ("INGEST", "CONSOLE", "ROUTER", "NOTIFIER", "EMBEDDED_KAFKA", "EMBEDDED_SMTP")
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update({f"RELAY_{name}_PORT": str(port) for name, port in ports.items()})
     env.update(RELAY_VAR_DIR=str(var), RELAY_POLL_INTERVAL_S="0.2", PYTHONUNBUFFERED="1")
     log = open(var.parent / "up.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "relay", "up"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "relay", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     ingest = f"http://127.0.0.1:{ports['INGEST']}"
     deadline = time.monotonic() + 120
     while b"Ready." not in (var.parent / "up.log").read_bytes():
@@ -90,18 +104,25 @@ def api_key(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
     (files / "roll.csv").write_text(ROLL)
     stack.relay("directory", "import", "organisations", str(files / "organisations.csv"))
     stack.relay("directory", "import", "roll", str(files / "roll.csv"))
-    created = json.loads(stack.relay("keys", "create", "--force-code", "10", "--name", "e2e",
-                                     "--json"))
+    created = json.loads(
+        stack.relay("keys", "create", "--force-code", "10", "--name", "e2e", "--json")
+    )
     return str(created["key"])
 
 
 def event(event_id: str, kind: str, child: dict[str, object], **extra: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "event_id": event_id, "type": kind, "force_code": "10",
+        "event_id": event_id,
+        "type": kind,
+        "force_code": "10",
         "occurred_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
-        "episode_ref": f"10-E2E-{event_id.split('-')[0]}", "child": child,
-        "police_contact": {"name": "PC Jones", "phone": "101",
-                           "email": "jones@northumbria.police.example"},
+        "episode_ref": f"10-E2E-{event_id.split('-')[0]}",
+        "child": child,
+        "police_contact": {
+            "name": "PC Jones",
+            "phone": "101",
+            "email": "jones@northumbria.police.example",
+        },
     }
     if kind in ("reported", "risk-changed"):
         body["risk"] = {"grade": "medium", "factors": ["county-lines"]}
@@ -114,15 +135,22 @@ NOBODY = {"given_name": "Zara", "family_name": "Quill", "date_of_birth": "2013-0
 
 
 def post(stack: Stack, key: str, body: dict[str, object]) -> httpx.Response:
-    return httpx.post(f"{stack.ingest}/v1/episode-events", json=body,
-                      headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return httpx.post(
+        f"{stack.ingest}/v1/episode-events",
+        json=body,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
 
 
-def wait_for_mail(stack: Stack, episode_ref: str, count: int, timeout_s: float = 10) -> list[Message]:
+def wait_for_mail(
+    stack: Stack, episode_ref: str, count: int, timeout_s: float = 10
+) -> list[Message]:
     deadline = time.monotonic() + timeout_s
     while True:
-        found = [m for m in stack.mail() if episode_ref in (m.get_body(("plain",)) or m)
-                 .get_content()]
+        found = [
+            m for m in stack.mail() if episode_ref in (m.get_body(("plain",)) or m).get_content()
+        ]
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
@@ -131,17 +159,24 @@ def wait_for_mail(stack: Stack, episode_ref: str, count: int, timeout_s: float =
 def test_reported_child_on_rolls_alerts_school_gp_and_authority_once(
     stack: Stack, api_key: str
 ) -> None:
-    body = event("A1-reported", "reported", {**AMELIA, "nhs_number": "9434765919"},
-                 location={"postcode": "NE61 1AA", "description": "seen near the bus station"},
-                 found_with=[{"given_name": "Kai", "family_name": "Stone"}])
+    body = event(
+        "A1-reported",
+        "reported",
+        {**AMELIA, "nhs_number": "9434765919"},
+        location={"postcode": "NE61 1AA", "description": "seen near the bus station"},
+        found_with=[{"given_name": "Kai", "family_name": "Stone"}],
+    )
     answer = post(stack, api_key, body)
     assert answer.status_code == 202, answer.text
     assert answer.json() == {"status": "accepted", "event_id": "A1-reported"}
 
     mail = wait_for_mail(stack, "10-E2E-A1", 3, timeout_s=10)  # within 10 s of the 202
     recipients = sorted(m["To"] for m in mail)
-    assert recipients == ["dsl@ashington.example.org", "missing@northumberland.example.org",
-                          "safeguarding@wansbeck.example.org"]
+    assert recipients == [
+        "dsl@ashington.example.org",
+        "missing@northumberland.example.org",
+        "safeguarding@wansbeck.example.org",
+    ]
     for message in mail:
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
@@ -160,8 +195,11 @@ def test_returned_creates_rhi_task_due_72_hours_after_return(stack: Stack, api_k
     assert post(stack, api_key, body).status_code == 202
     deadline = time.monotonic() + 15
     while True:
-        tasks = [t for t in json.loads(stack.relay("tasks", "list", "--json"))
-                 if t["episode_ref"] == "10-E2E-B1"]
+        tasks = [
+            t
+            for t in json.loads(stack.relay("tasks", "list", "--json"))
+            if t["episode_ref"] == "10-E2E-B1"
+        ]
         if tasks or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -174,8 +212,9 @@ def test_returned_creates_rhi_task_due_72_hours_after_return(stack: Stack, api_k
 def test_invalid_nhs_number_is_refused_naming_the_field_and_kept(
     stack: Stack, api_key: str
 ) -> None:
-    answer = post(stack, api_key, event("C1-reported", "reported",
-                                        {**AMELIA, "nhs_number": "9434765918"}))
+    answer = post(
+        stack, api_key, event("C1-reported", "reported", {**AMELIA, "nhs_number": "9434765918"})
+    )
     assert answer.status_code == 422
     assert [e["field"] for e in answer.json()["errors"]] == ["child.nhs_number"]
     rejects = json.loads(stack.relay("rejects", "list", "--json"))
@@ -187,6 +226,15 @@ def test_child_on_no_roll_reaches_only_the_local_authority(stack: Stack, api_key
     mail = wait_for_mail(stack, "10-E2E-D1", 1, timeout_s=10)
     time.sleep(2)
     mail = wait_for_mail(stack, "10-E2E-D1", 2, timeout_s=0)
+    assert [m["To"] for m in mail] == ["missing@northumberland.example.org"]
+
+
+def test_pupil_who_left_school_is_not_alerted_to_that_school(stack: Stack, api_key: str) -> None:
+    oliver = {"given_name": "Oliver", "family_name": "Reed", "date_of_birth": "2011-07-19"}
+    assert post(stack, api_key, event("F1-reported", "reported", oliver)).status_code == 202
+    wait_for_mail(stack, "10-E2E-F1", 1, timeout_s=10)
+    time.sleep(2)
+    mail = wait_for_mail(stack, "10-E2E-F1", 2, timeout_s=0)
     assert [m["To"] for m in mail] == ["missing@northumberland.example.org"]
 
 

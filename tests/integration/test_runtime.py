@@ -21,9 +21,16 @@ seen = Table("probe_seen", metadata, Column("id", String(64), primary_key=True))
 
 def status(message_id: str) -> AlertStatusV1:
     return AlertStatusV1(
-        message_id=message_id, alert_id="a1", state=AlertState.SENT, kind=AlertKind.REPORTED,
-        recipient_code="100001", recipient_kind=OrgKind.SCHOOL, force_code="10",
-        episode_ref="E1", event_message_id="m", at=datetime.now(UTC),
+        message_id=message_id,
+        alert_id="a1",
+        state=AlertState.SENT,
+        kind=AlertKind.REPORTED,
+        recipient_code="100001",
+        recipient_kind=OrgKind.SCHOOL,
+        force_code="10",
+        episode_ref="E1",
+        event_message_id="m",
+        at=datetime.now(UTC),
     )
 
 
@@ -47,7 +54,8 @@ async def test_consumer_applies_each_message_once_and_publishes_after_commit(
         for message_id in [*ids, ids[0], ids[3]]:  # two redeliveries
             await runtime.broker.publish(
                 status(message_id).model_dump_json().encode(),
-                topic=settings.topic(ALERT_STATUS.wire), key=b"k",
+                topic=settings.topic(ALERT_STATUS.wire),
+                key=b"k",
             )
         await runtime.broker.publish(b'{"not": "valid"}', topic=settings.topic(ALERT_STATUS.wire))
 
@@ -60,13 +68,16 @@ async def test_consumer_applies_each_message_once_and_publishes_after_commit(
         assert runtime.consumers.counters.duplicates == 2
 
         consumer = AIOKafkaConsumer(
-            settings.topic(EPISODE_EVENTS.wire), settings.topic(ALERT_STATUS.dlq),
-            bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest",
+            settings.topic(EPISODE_EVENTS.wire),
+            settings.topic(ALERT_STATUS.dlq),
+            bootstrap_servers=settings.bootstrap,
+            auto_offset_reset="earliest",
             group_id=f"probe-{uuid.uuid4().hex}",
         )
         await consumer.start()
         got: list[str] = []
         try:
+
             async def drained() -> bool:
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():

@@ -8,7 +8,6 @@ import pytest
 
 from services.ingest.keys import (
     ForceCodeError,
-    bearer_token,
     check_force_code,
     generate_key,
     hash_key,
@@ -35,18 +34,3 @@ def test_force_codes_are_two_digits(force: str) -> None:
         generate_key(force)
     with pytest.raises(ForceCodeError):
         check_force_code(force)
-
-
-@pytest.mark.parametrize(
-    ("header", "token"),
-    [
-        ("Bearer mer_10_x", "mer_10_x"),
-        ("bearer  mer_10_x ", "mer_10_x"),
-        (None, None),
-        ("", None),
-        ("Basic abc", None),
-        ("Bearer ", None),
-    ],
-)
-def test_bearer_token(header: str | None, token: str | None) -> None:
-    assert bearer_token(header) == token

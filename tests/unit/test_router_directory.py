@@ -114,6 +114,11 @@ def test_unknown_organisation_skips_the_row() -> None:
     assert "unknown organisation 999999" in parsed.issues[0].message
 
 
+def test_a_nul_character_skips_the_row() -> None:
+    parsed = parse(address="1 High\x00St")
+    assert parsed.values is None and parsed.issues[0].message == "contains a NUL character"
+
+
 def test_from_after_to_skips_the_row() -> None:
     assert parse(**{"from": "2021-01-01", "to": "2020-01-01"}).values is None
 

@@ -9,6 +9,8 @@ from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
+
+import services.runtime.database  # UtcDateTime, rendered by autogenerate
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.
