@@ -225,8 +225,7 @@ class Intake:
             return
         try:
             async with self.db.transaction() as session:
-                for event in acked.values():
-                    await repository.add_event(session, event)
+                await repository.add_events(session, acked.values())
             return
         except IntegrityError:
             pass  # a concurrent request logged one of them first: sort them out one by one

@@ -107,19 +107,26 @@ async def is_seen(session: AsyncSession, force_code: str, event_id: str) -> bool
     return (force_code, event_id) in await seen(session, [(force_code, event_id)])
 
 
+async def add_events(session: AsyncSession, accepted: Iterable[EpisodeEventV1]) -> None:
+    rows = [
+        {
+            "message_id": event.message_id,
+            "force_code": event.force_code,
+            "event_id": event.event_id,
+            "episode_ref": event.episode_ref,
+            "type": event.type.value,
+            "occurred_at": event.occurred_at,
+            "accepted_at": event.accepted_at,
+            "payload": event.model_dump_json(),
+        }
+        for event in accepted
+    ]
+    if rows:
+        await session.execute(events.insert(), rows)
+
+
 async def add_event(session: AsyncSession, event: EpisodeEventV1) -> None:
-    await session.execute(
-        events.insert().values(
-            message_id=event.message_id,
-            force_code=event.force_code,
-            event_id=event.event_id,
-            episode_ref=event.episode_ref,
-            type=event.type.value,
-            occurred_at=event.occurred_at,
-            accepted_at=event.accepted_at,
-            payload=event.model_dump_json(),
-        )
-    )
+    await add_events(session, [event])
 
 
 async def count_events(session: AsyncSession, since: datetime | None = None) -> int:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from services.runtime.database import create_engine
+from services.runtime.database import UtcDateTime, create_engine
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,14 @@ def revision(service: str, url: str, message: str) -> None:
     command.revision(alembic_config(service, url), message=message, autogenerate=True)
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    # Our own column type, rendered with its import so generated migrations run as-is.
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        autogen_context.imports.add("from services.runtime.database import UtcDateTime")
+        return "UtcDateTime()"
+    return False
+
+
 def run_env(metadata: MetaData, service: str) -> None:
     """The body of every service's ``env.py``."""
     url = context.config.get_main_option("sqlalchemy.url")
@@ -48,6 +57,7 @@ def run_env(metadata: MetaData, service: str) -> None:
             target_metadata=metadata,
             version_table=version_table,
             render_as_batch=connection.dialect.name == "sqlite",
+            render_item=_render_item,
             include_name=lambda name, type_, _parent: (
                 type_ != "table" or name is None or name in metadata.tables
             ),

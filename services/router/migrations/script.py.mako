@@ -10,7 +10,6 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 
-import services.runtime.database  # UtcDateTime, rendered by autogenerate
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.

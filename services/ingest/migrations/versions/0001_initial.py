@@ -2,15 +2,14 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 17:41:31.152762
+Create Date: 2026-11-23 17:55:50.964614
 
 """
 from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
-import services.runtime.database
-
+from services.runtime.database import UtcDateTime
 
 # revision identifiers, used by Alembic.
 revision: str = '0001'
@@ -27,8 +26,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('force_code', sa.String(length=2), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', services.runtime.database.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', services.runtime.database.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UtcDateTime(), nullable=False),
+    sa.Column('revoked_at', UtcDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key_hash')
     )
@@ -38,8 +37,8 @@ def upgrade() -> None:
     sa.Column('event_id', sa.String(length=128), nullable=False),
     sa.Column('episode_ref', sa.String(length=64), nullable=False),
     sa.Column('type', sa.String(length=20), nullable=False),
-    sa.Column('occurred_at', services.runtime.database.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('accepted_at', services.runtime.database.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', UtcDateTime(), nullable=False),
+    sa.Column('accepted_at', UtcDateTime(), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('message_id'),
     sa.UniqueConstraint('force_code', 'event_id', name='uq_ingest_events_force_event')
@@ -48,19 +47,19 @@ def upgrade() -> None:
         batch_op.create_index('ix_ingest_events_accepted_at', ['accepted_at'], unique=False)
 
     op.create_table('ingest_inbox',
-    sa.Column('message_id', sa.String(length=64), nullable=False),
+    sa.Column('message_id', sa.String(length=200), nullable=False),
     sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('received_at', services.runtime.database.UtcDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('message_id')
+    sa.Column('received_at', UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('message_id', 'topic')
     )
     op.create_table('ingest_outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('topic', sa.String(length=200), nullable=False),
     sa.Column('key', sa.String(length=300), nullable=True),
-    sa.Column('message_id', sa.String(length=64), nullable=False),
+    sa.Column('message_id', sa.String(length=200), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('created_at', services.runtime.database.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', services.runtime.database.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UtcDateTime(), nullable=False),
+    sa.Column('published_at', UtcDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('ingest_outbox', schema=None) as batch_op:
@@ -68,7 +67,7 @@ def upgrade() -> None:
 
     op.create_table('ingest_rejects',
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('received_at', services.runtime.database.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', UtcDateTime(), nullable=False),
     sa.Column('channel', sa.String(length=10), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=False),
     sa.Column('force_code', sa.String(length=10), nullable=True),
