@@ -29,11 +29,18 @@ def _relay(settings: RelaySettings, *args: str) -> str:
     return done.stdout
 
 
-def prepare(settings: RelaySettings) -> tuple[Path, str]:
-    """Generate the area once, import the directory, and get an API key for force 10."""
+def generate(settings: RelaySettings) -> Path:
+    """Generate the synthetic area once; returns its routing policy file."""
     folder = settings.var_dir / "demo"
-    if not (folder / "feed.ndjson").exists():
+    if not (folder / "feed.ndjson").exists() or not (folder / "policy.toml").exists():
+        print(f"demo: generating a synthetic area of {DEMO_CHILDREN} children ...", flush=True)
         _relay(settings, "demo-data", "--children", str(DEMO_CHILDREN), "--out", str(folder))
+    return folder / "policy.toml"
+
+
+def prepare(settings: RelaySettings) -> tuple[Path, str]:
+    """Import the directory, and get an API key for force 10."""
+    folder = settings.var_dir / "demo"
     _relay(settings, "directory", "import", "organisations", str(folder / "organisations.csv"))
     for roll in sorted(folder.glob("roll_*.csv")):
         _relay(settings, "directory", "import", "roll", str(roll))

@@ -857,4 +857,10 @@ def write_area(area: DemoArea, out: Path) -> dict[str, int]:
         for event in area.feed:
             handle.write(json.dumps(event, ensure_ascii=False) + "\n")
     counts["feed.ndjson"] = len(area.feed)
+    # The area's own authority hears of every episode nobody else claims (DESIGN §6).
+    (out / "policy.toml").write_text(
+        "# Routing policy of the demo partnership (RELAY_POLICY_FILE).\n"
+        f'[routing]\ndefault_la = "{LA_CODE}"\n',
+        encoding="utf-8",
+    )
     return counts

@@ -58,6 +58,8 @@ class Stack:
         env["RELAY_VAR_DIR"] = str(self.settings.var_dir.resolve())
         env["RELAY_REPLAY_ON_START"] = "true" if replay else "false"
         env["PYTHONUNBUFFERED"] = "1"
+        if self.settings.policy_file is not None:
+            env["RELAY_POLICY_FILE"] = str(self.settings.policy_file.resolve())
         return env
 
     def spawn(self, service: ServiceName, replay: bool) -> subprocess.Popen[bytes]:
@@ -164,6 +166,13 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
                 f"mail in {settings.outbox_dir}/",
                 flush=True,
             )
+        if demo:
+            from relay.demo import generate
+
+            policy = generate(settings)
+            if settings.policy_file is None:
+                settings = settings.model_copy(update={"policy_file": policy})
+                stack.settings = settings
         for service in SERVICES:
             upgrade(service, settings.database_url_for(service))
         asyncio.run(ensure_topics(settings))

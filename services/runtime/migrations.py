@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command, context
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
@@ -37,7 +38,7 @@ def revision(service: str, url: str, message: str) -> None:
     command.revision(alembic_config(service, url), message=message, autogenerate=True)
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Our own column type, rendered with its import so generated migrations run as-is.
     if type_ == "type" and isinstance(obj, UtcDateTime):
         autogen_context.imports.add("from services.runtime.database import UtcDateTime")

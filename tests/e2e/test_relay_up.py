@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -61,9 +61,12 @@ class Stack:
         assert done.returncode == 0, f"relay {' '.join(args)}: {done.stdout}\n{done.stderr}"
         return done.stdout
 
-    def mail(self) -> list[Message]:
+    def mail(self) -> list[EmailMessage]:
         folder = self.var / "outbox"
-        return [message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
+        return [
+            message_from_bytes(p.read_bytes(), _class=EmailMessage, policy=policy.default)
+            for p in sorted(folder.glob("*.eml"))
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +137,10 @@ AMELIA = {"given_name": "Amelia", "family_name": "Hart", "date_of_birth": "2012-
 NOBODY = {"given_name": "Zara", "family_name": "Quill", "date_of_birth": "2013-01-01"}
 
 
+def to(message: EmailMessage) -> str:
+    return str(message["To"].addresses[0].addr_spec)
+
+
 def post(stack: Stack, key: str, body: dict[str, object]) -> httpx.Response:
     return httpx.post(
         f"{stack.ingest}/v1/episode-events",
@@ -145,12 +152,10 @@ def post(stack: Stack, key: str, body: dict[str, object]) -> httpx.Response:
 
 def wait_for_mail(
     stack: Stack, episode_ref: str, count: int, timeout_s: float = 10
-) -> list[Message]:
+) -> list[EmailMessage]:
     deadline = time.monotonic() + timeout_s
     while True:
-        found = [
-            m for m in stack.mail() if episode_ref in (m.get_body(("plain",)) or m).get_content()
-        ]
+        found = [m for m in stack.mail() if episode_ref in m.get_body(("plain",)).get_content()]
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
@@ -171,7 +176,7 @@ def test_reported_child_on_rolls_alerts_school_gp_and_authority_once(
     assert answer.json() == {"status": "accepted", "event_id": "A1-reported"}
 
     mail = wait_for_mail(stack, "10-E2E-A1", 3, timeout_s=10)  # within 10 s of the 202
-    recipients = sorted(m["To"] for m in mail)
+    recipients = sorted(to(m) for m in mail)
     assert recipients == [
         "dsl@ashington.example.org",
         "missing@northumberland.example.org",
@@ -226,7 +231,7 @@ def test_child_on_no_roll_reaches_only_the_local_authority(stack: Stack, api_key
     mail = wait_for_mail(stack, "10-E2E-D1", 1, timeout_s=10)
     time.sleep(2)
     mail = wait_for_mail(stack, "10-E2E-D1", 2, timeout_s=0)
-    assert [m["To"] for m in mail] == ["missing@northumberland.example.org"]
+    assert [to(m) for m in mail] == ["missing@northumberland.example.org"]
 
 
 def test_pupil_who_left_school_is_not_alerted_to_that_school(stack: Stack, api_key: str) -> None:
@@ -235,7 +240,7 @@ def test_pupil_who_left_school_is_not_alerted_to_that_school(stack: Stack, api_k
     wait_for_mail(stack, "10-E2E-F1", 1, timeout_s=10)
     time.sleep(2)
     mail = wait_for_mail(stack, "10-E2E-F1", 2, timeout_s=0)
-    assert [m["To"] for m in mail] == ["missing@northumberland.example.org"]
+    assert [to(m) for m in mail] == ["missing@northumberland.example.org"]
 
 
 def test_unknown_key_is_refused(stack: Stack) -> None:
