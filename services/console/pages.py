@@ -6,6 +6,7 @@ identifying is held or shown.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import repository
 from services.console.repository import EpisodeView
@@ -129,29 +131,28 @@ async def alert_page(request: Request, alert_id: str) -> HTMLResponse:
 
 @router.get("/dead-letters", response_class=HTMLResponse)
 async def dead_letters_page(request: Request, page: Page = 1) -> HTMLResponse:
-    size = _size(request)
-    async with _db(request).transaction() as session:
-        counts = await repository.count_all(session)
-        rows = await repository.dead_letter_page(session, size + 1, (page - 1) * size)
-    rows, paging = _paged(rows, page, size)
-    return _templates(request).TemplateResponse(
-        request,
-        "dead_letters.html",
-        {"counts": counts, "rows": rows, "paging": paging},
-    )
+    return await _listing(request, page, repository.dead_letter_page, "dead_letters.html")
 
 
 @router.get("/rejects", response_class=HTMLResponse)
 async def rejects_page(request: Request, page: Page = 1) -> HTMLResponse:
+    return await _listing(request, page, repository.reject_page, "rejects.html")
+
+
+async def _listing(
+    request: Request,
+    page: int,
+    fetch: Callable[[AsyncSession, int, int], Awaitable[list[Any]]],
+    template: str,
+) -> HTMLResponse:
+    """A paginated table page with the count bar."""
     size = _size(request)
     async with _db(request).transaction() as session:
         counts = await repository.count_all(session)
-        rows = await repository.reject_page(session, size + 1, (page - 1) * size)
+        rows = await fetch(session, size + 1, (page - 1) * size)
     rows, paging = _paged(rows, page, size)
     return _templates(request).TemplateResponse(
-        request,
-        "rejects.html",
-        {"counts": counts, "rows": rows, "paging": paging},
+        request, template, {"counts": counts, "rows": rows, "paging": paging}
     )
 
 
