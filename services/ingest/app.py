@@ -11,8 +11,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from schemas.catalogue import POLICE_EVENTS_RAW
 from services.ingest import api, repository
-from services.ingest.handlers import RAW_POLICE_EVENTS, on_police_event
+from services.ingest.handlers import on_police_event
 from services.ingest.intake import Intake
 from services.ingest.publishing import DEFAULT_ACK_TIMEOUT_S, DirectPublisher
 from services.ingest.replay import replay
@@ -33,7 +34,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         runtime = ServiceRuntime.build(
             "ingest", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
         )
-        runtime.consumers.subscribe(RAW_POLICE_EVENTS, on_police_event)
+        runtime.consumers.subscribe(POLICE_EVENTS_RAW, on_police_event, raw=True)
         publisher = overrides.get("publisher") or DirectPublisher(
             runtime.broker, overrides.get("ack_timeout_s", DEFAULT_ACK_TIMEOUT_S)
         )

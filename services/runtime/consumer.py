@@ -15,6 +15,7 @@ topic made a service with many topics slow to start.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.base import derived_id
 from schemas.catalogue import Topic
 from schemas.messages import DeadLetterV1
 from services.runtime.database import Database, utcnow
@@ -65,6 +67,18 @@ class Outbox:
 Handler = Callable[[AsyncSession, Any, Outbox], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class RawMessage:
+    """The undecoded body, for a handler that validates it itself (``raw=True``); its
+    message id is the body's digest, so a redelivery of the same bytes is skipped."""
+
+    body: bytes
+
+    @property
+    def message_id(self) -> str:
+        return derived_id("raw", hashlib.sha256(self.body).hexdigest())
+
+
 @dataclass
 class ConsumerCounters:
     processed: int = 0
@@ -86,16 +100,18 @@ class Consumers:
     settings: RelaySettings
     counters: ConsumerCounters = field(default_factory=ConsumerCounters)
     retry_delay_s: float = 1.0
-    routes: dict[str, tuple[Topic, Handler]] = field(default_factory=dict)
+    routes: dict[str, tuple[Topic, Handler, bool]] = field(default_factory=dict)
     attached: bool = False
 
     @property
     def group_id(self) -> str:
         return f"{self.settings.topic_prefix}relay-{self.service}"
 
-    def subscribe(self, topic: Topic, handler: Handler) -> None:
-        """Handle ``topic`` with ``handler``; call before the runtime starts."""
-        self.routes[self.settings.topic(topic.wire)] = (topic, handler)
+    def subscribe(self, topic: Topic, handler: Handler, raw: bool = False) -> None:
+        """Handle ``topic`` with ``handler``; call before the runtime starts. With ``raw``
+        the handler gets a :class:`RawMessage` and does its own validation (ingest turns
+        bad police input into rejects the police can see, not dead letters)."""
+        self.routes[self.settings.topic(topic.wire)] = (topic, handler, raw)
 
     def attach(self) -> None:
         """Register the one subscriber for every subscribed topic (at start)."""
@@ -112,14 +128,16 @@ class Consumers:
             title=f"{self.service}:consumer",
         )
         async def _consume(msg: KafkaMessage) -> None:
-            topic, handler = routes[msg.raw_message.topic]  # type: ignore[union-attr]
-            await self.consume(topic, handler, msg.body, msg)
+            topic, handler, raw = routes[msg.raw_message.topic]  # type: ignore[union-attr]
+            await self.consume(topic, handler, msg.body, msg, raw)
 
         self.attached = True
 
-    async def consume(self, topic: Topic, handler: Handler, body: bytes, msg: Any) -> None:
+    async def consume(
+        self, topic: Topic, handler: Handler, body: bytes, msg: Any, raw: bool = False
+    ) -> None:
         try:
-            message = topic.model.model_validate_json(body)
+            message = RawMessage(body) if raw else topic.model.model_validate_json(body)
         except ValidationError as exc:
             await self.dead_letter(
                 topic,
