@@ -118,12 +118,12 @@ class Stack:
                 )
                 child.process = self.spawn(child.service, replay=False)
 
-    def stop_services(self) -> None:
+    def stop_services(self, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
         """SIGTERM every service; each drains in-flight work, then exits."""
         for child in self.children.values():
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         for child in self.children.values():
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -166,13 +166,16 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
                 f"mail in {settings.outbox_dir}/",
                 flush=True,
             )
+        demo_policy = settings.var_dir / "demo" / "policy.toml"
         if demo:
             from relay.demo import generate
 
-            policy = generate(settings)
-            if settings.policy_file is None:
-                settings = settings.model_copy(update={"policy_file": policy})
-                stack.settings = settings
+            demo_policy = generate(settings)
+        if settings.policy_file is None and demo_policy.exists():
+            # The demo's directory lives in this var dir; so does its routing policy.
+            print(f"Routing policy: {demo_policy} (the demo area's)", flush=True)
+            settings = settings.model_copy(update={"policy_file": demo_policy})
+            stack.settings = settings
         for service in SERVICES:
             upgrade(service, settings.database_url_for(service))
         asyncio.run(ensure_topics(settings))
