@@ -22,6 +22,7 @@ from schemas.identifiers import (
     validate_upn,
 )
 from schemas.messages import OrgKind
+from services.router.blocking import roll_keys
 from services.router.names import normalise_name
 
 ORGANISATION_REQUIRED = ("code", "kind", "name", "email")
@@ -84,6 +85,8 @@ class RollRecord:
     nhs_number: str | None = None
     upn: str | None = None
     postcode: str | None = None
+    address: str | None = None
+    sex: str | None = None
     valid_from: date | None = None
     valid_to: date | None = None
 
@@ -305,6 +308,7 @@ class RollParser:
                 "valid_to": end,
                 "norm_given": normalise_name(given),
                 "norm_family": normalise_name(family),
+                **roll_keys(given, family, date_of_birth, checked_postcode).as_dict(),
             },
             issues,
         )

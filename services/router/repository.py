@@ -13,8 +13,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.episode import ChildV1
 from schemas.messages import OrgKind
+from services.router.blocking import probe_keys
 from services.router.directory import Organisation, RollRecord
-from services.router.names import normalise_name
 from services.router.tables import episodes, organisations, roll
 from services.runtime.database import utcnow
 
@@ -29,19 +29,19 @@ _ROLL_COLUMNS = (
     roll.c.nhs_number,
     roll.c.upn,
     roll.c.postcode,
+    roll.c.address,
+    roll.c.sex,
     roll.c.valid_from,
     roll.c.valid_to,
 )
 
 
 async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
-    """Every roll record that could be ``child``: same NHS number, same UPN, or same
-    normalised family name and date of birth (also with given and family swapped)."""
-    given = normalise_name(child.given_name)
-    family = normalise_name(child.family_name)
+    """Every roll record that could be ``child``: the same NHS number or UPN, or sharing a
+    blocking key with it (blocking.probe_keys). A few rows, whatever the roll's size."""
+    probes = probe_keys(child.given_name, child.family_name, child.date_of_birth, child.postcode)
     conditions: list[ColumnElement[bool]] = [
-        (roll.c.norm_family == family) & (roll.c.date_of_birth == child.date_of_birth),
-        (roll.c.norm_family == given) & (roll.c.date_of_birth == child.date_of_birth),
+        roll.c[column].in_(sorted(values)) for column, values in probes.items() if values
     ]
     if child.nhs_number:
         conditions.append(roll.c.nhs_number == child.nhs_number)
@@ -138,6 +138,9 @@ ROLL_INSERT_COLUMNS = (
     "valid_to",
     "norm_given",
     "norm_family",
+    "key_family_dob",
+    "key_names",
+    "key_place",
 )
 _SQLITE_INSERT = (
     f"INSERT INTO {roll.name} ({', '.join(ROLL_INSERT_COLUMNS)}) "

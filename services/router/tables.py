@@ -59,6 +59,10 @@ roll = Table(
     # Normalised names (names.normalise_name) so lookups need no function index.
     Column("norm_given", String(100), nullable=False),
     Column("norm_family", String(100), nullable=False),
+    # Blocking keys (blocking.roll_keys): a lookup probes these, never the whole roll.
+    Column("key_family_dob", String(80), nullable=False),
+    Column("key_names", String(140), nullable=False),
+    Column("key_place", String(20), nullable=True),
     # Also the org_code index: org_code leads it (replacing a roll deletes by org_code).
     UniqueConstraint("org_code", "record_id", name="uq_router_roll_org_record"),
     # Identifiers are often missing from rolls: index only the rows that have one.
@@ -74,7 +78,14 @@ roll = Table(
         sqlite_where=text("upn IS NOT NULL"),
         postgresql_where=text("upn IS NOT NULL"),
     ),
-    Index("ix_router_roll_family_dob", "norm_family", "date_of_birth"),
+    Index("ix_router_roll_key_family_dob", "key_family_dob"),
+    Index("ix_router_roll_key_names", "key_names"),
+    Index(
+        "ix_router_roll_key_place",
+        "key_place",
+        sqlite_where=text("key_place IS NOT NULL"),
+        postgresql_where=text("key_place IS NOT NULL"),
+    ),
 )
 
 episodes = Table(

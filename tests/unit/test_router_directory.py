@@ -78,6 +78,10 @@ def test_a_good_row_becomes_normalised_columns() -> None:
         "valid_to": None,
         "norm_given": "zoe",
         "norm_family": "obrien smith",
+        # blocking keys: last part of the family name + DOB, given + first part, place
+        "key_family_dob": "SM0|2012-05-31",
+        "key_names": "zoe|OBRN",
+        "key_place": "NE61 1AA|2012",
     }
 
 

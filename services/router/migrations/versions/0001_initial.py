@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 17:55:03.120510
+Create Date: 2026-11-23 18:45:48.114850
 
 """
 
@@ -107,12 +107,21 @@ def upgrade() -> None:
         sa.Column("valid_to", sa.Date(), nullable=True),
         sa.Column("norm_given", sa.String(length=100), nullable=False),
         sa.Column("norm_family", sa.String(length=100), nullable=False),
+        sa.Column("key_family_dob", sa.String(length=80), nullable=False),
+        sa.Column("key_names", sa.String(length=140), nullable=False),
+        sa.Column("key_place", sa.String(length=20), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("org_code", "record_id", name="uq_router_roll_org_record"),
     )
     with op.batch_alter_table("router_roll", schema=None) as batch_op:
+        batch_op.create_index("ix_router_roll_key_family_dob", ["key_family_dob"], unique=False)
+        batch_op.create_index("ix_router_roll_key_names", ["key_names"], unique=False)
         batch_op.create_index(
-            "ix_router_roll_family_dob", ["norm_family", "date_of_birth"], unique=False
+            "ix_router_roll_key_place",
+            ["key_place"],
+            unique=False,
+            sqlite_where=sa.text("key_place IS NOT NULL"),
+            postgresql_where=sa.text("key_place IS NOT NULL"),
         )
         batch_op.create_index(
             "ix_router_roll_nhs_number",
@@ -146,7 +155,13 @@ def downgrade() -> None:
             sqlite_where=sa.text("nhs_number IS NOT NULL"),
             postgresql_where=sa.text("nhs_number IS NOT NULL"),
         )
-        batch_op.drop_index("ix_router_roll_family_dob")
+        batch_op.drop_index(
+            "ix_router_roll_key_place",
+            sqlite_where=sa.text("key_place IS NOT NULL"),
+            postgresql_where=sa.text("key_place IS NOT NULL"),
+        )
+        batch_op.drop_index("ix_router_roll_key_names")
+        batch_op.drop_index("ix_router_roll_key_family_dob")
 
     op.drop_table("router_roll")
     with op.batch_alter_table("router_outbox", schema=None) as batch_op:

@@ -1,0 +1,84 @@
+"""Blocking keys: how a lookup finds a few candidate roll records, not the whole roll
+(pure). Each roll row stores three keys at import; a police record probes them with its
+own values and the variants police records get wrong (given and family names swapped,
+day and month swapped, a double-barrelled surname given in part).
+
+- ``key_family_dob``: phonetic last part of the family name + date of birth (typos in
+  names, nicknames)
+- ``key_names``: canonical given name + phonetic first part of the family name (typos in
+  the date of birth)
+- ``key_place``: postcode + year of birth (a changed name, e.g. after adoption)
+
+A double-barrelled name on the roll (Smith-Jones) is met by a police record holding
+either part: "Jones" through its last part, "Smith" through its first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+import jellyfish
+
+from services.router.names import normalise_name
+from services.router.nicknames import canonical_given
+
+KEY_COLUMNS = ("key_family_dob", "key_names", "key_place")
+
+
+@lru_cache(maxsize=131_072)
+def phonetic(name: str) -> str:
+    """Metaphone of a normalised name with its spaces removed ('' for an empty name)."""
+    compact = normalise_name(name).replace(" ", "")
+    return jellyfish.metaphone(compact) if compact else ""
+
+
+@dataclass(frozen=True)
+class BlockingKeys:
+    key_family_dob: str
+    key_names: str
+    key_place: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "key_family_dob": self.key_family_dob,
+            "key_names": self.key_names,
+            "key_place": self.key_place,
+        }
+
+
+def _parts(name: str) -> list[str]:
+    return normalise_name(name).split() or [""]
+
+
+def roll_keys(given: str, family: str, born: date, postcode: str | None) -> BlockingKeys:
+    """The keys stored with one roll row."""
+    parts = _parts(family)
+    return BlockingKeys(
+        key_family_dob=f"{phonetic(parts[-1])}|{born.isoformat()}",
+        key_names=f"{canonical_given(given)}|{phonetic(parts[0])}",
+        key_place=f"{postcode}|{born.year}" if postcode else None,
+    )
+
+
+def _swapped_day_month(born: date) -> date | None:
+    if born.day > 12 or born.day == born.month:
+        return None
+    return date(born.year, born.day, born.month)
+
+
+def probe_keys(given: str, family: str, born: date, postcode: str | None) -> dict[str, set[str]]:
+    """Values of each key column that a police record's candidates may hold."""
+    dobs = [born] + [d for d in (_swapped_day_month(born),) if d is not None]
+    families = _parts(family)
+    probes: dict[str, set[str]] = {column: set() for column in KEY_COLUMNS}
+    for part in [*families, _parts(given)[-1]]:  # the given name: the names were swapped
+        for d in dobs:
+            probes["key_family_dob"].add(f"{phonetic(part)}|{d.isoformat()}")
+    for part in families:
+        probes["key_names"].add(f"{canonical_given(given)}|{phonetic(part)}")
+    probes["key_names"].add(f"{canonical_given(family)}|{phonetic(_parts(given)[0])}")
+    if postcode:
+        probes["key_place"].add(f"{postcode}|{born.year}")
+    return probes
