@@ -39,6 +39,7 @@ class ServiceRuntime:
     loops: list[Loop] = field(default_factory=list)
     gauges: dict[str, Callable[[], Awaitable[float]]] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _relay_task: asyncio.Task[None] | None = None
     started: bool = False
 
     @classmethod
@@ -70,7 +71,7 @@ class ServiceRuntime:
         if self.settings.replay_on_start:
             count = await self.relay.replay()
             log.info("%s: replaying %d outbox messages to a fresh broker", self.name, count)
-        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox"))
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox")
         for loop in self.loops:
             self._tasks.append(asyncio.create_task(_forever(self.name, loop)))
         self.started = True
@@ -78,14 +79,23 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         log.info("%s: draining", self.name)
-        await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
-        for task in self._tasks[1:]:
+        # Stop consuming first (in-flight handlers finish, up to graceful_timeout), then the
+        # schedulers, then empty the outbox while the producer still runs, then close.
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()
+        for task in self._tasks:
             task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.relay.publish_pending(), timeout=10)
-        self._tasks[0].cancel() if self._tasks else None
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            await asyncio.gather(self._relay_task, return_exceptions=True)
+            self._relay_task = None
+            try:
+                await asyncio.wait_for(self.relay.publish_pending(), timeout=10)
+            except Exception as exc:  # kept in the outbox: it goes out at the next start
+                log.warning("%s: outbox not emptied at stop (%s)", self.name, type(exc).__name__)
+        await self.broker.stop()
         await self.db.dispose()
         self.started = False
         log.info("%s: stopped", self.name)
