@@ -90,5 +90,5 @@ for _service in SERVICES:
         continue
     _cli.register(app)
 
-for _extra in ("relay.schemas_cli", "relay.demo_cli"):
+for _extra in ("relay.schemas_cli", "relay.demo_cli", "relay.bench_cli"):
     importlib.import_module(_extra).register(app)

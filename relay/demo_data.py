@@ -1,15 +1,25 @@
-"""A synthetic area for demos and matching tests: organisations, rolls, a police feed.
+"""A synthetic area for demos and matching tests: organisations, rolls, a police feed,
+and the ground truth that says who each police record really is.
 
-Everything is made up: names from common lists, numbers from the check-digit rules,
-phone numbers from Ofcom's drama ranges, e-mail under ``.example.org``. The generation
-is pure (one seeded ``random.Random`` and a fixed reference date give the same area
-every time); :func:`write_area` is the only part that touches files.
+Everything is made up: names from common lists (and surnames composed from English
+place-name parts, so a national-size roll has as many surnames as a real one), numbers
+from the check-digit rules, phone numbers from Ofcom's drama ranges, e-mail under
+``.example.org``. The generation is pure (one seeded ``random.Random`` and a fixed
+reference date give the same area every time); :func:`write_area` and
+:func:`write_bench_area` are the only parts that touch files.
 
 The area: Northumberland (E06000057) with its MSET panel, YOT, schools and GP practices;
 every child on one school roll and one GP list, a few on the YOT roll, a few who changed
-school, a few looked after and placed here by Newcastle (E08000021). The feed holds the
-police events of DESIGN §4 for about 5% of the children, plus events for children on no
-roll and a few deliberately invalid events, so a demo shows matches, gaps and rejects.
+school, a few looked after and placed here by Newcastle (E08000021), twins (same family
+name, birth date and address, both on one school roll), siblings, double-barrelled
+surnames. The feed holds the police events of DESIGN §4 for about 5% of the children,
+plus events for children on no roll and a few deliberately invalid events.
+
+Police records are typed in a hurry, so about 40% of them carry one error (rarely two):
+a nickname, a misspelt family name, given and family names swapped, day and month
+swapped, a one-digit typo in the date of birth, no postcode, an old postcode, one part of
+a double-barrelled surname, a new family name. ``truth.csv`` names, per event, the child
+and the roll record it truly is on each roll on that date, and which errors it carries.
 """
 
 from __future__ import annotations
@@ -17,12 +27,16 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from schemas.identifiers import nhs_number_check_digit, upn_check_letter
+from services.router.names import normalise_name
+from services.router.nicknames import _GROUPS as _NICKNAME_GROUPS  # the router's own table
+from services.router.nicknames import are_variants
 
 LA_CODE = "E06000057"
 LA_NAME = "Northumberland County Council"
@@ -55,6 +69,14 @@ TRUTH_COLUMNS = (
     "yot_code",
     "responsible_la",
     "valid",
+    # The roll records the child truly is on each roll on the event's date ('' if none),
+    # the errors in the police record ('|'-separated, '' when clean), and whether the
+    # child is a twin (whose sibling shares family name, birth date and address).
+    "school_record_id",
+    "gp_record_id",
+    "yot_record_id",
+    "corruption",
+    "twin",
 )
 
 # Shares of the population and of the feed (DOMAIN.md volumes, scaled to a small area).
@@ -69,6 +91,35 @@ OFF_ROLL_EVENT_SHARE = 0.02
 INVALID_EVENT_SHARE = 0.01
 REPEAT_SHARE = 0.15  # of missing children: three episodes in the window
 FEED_DAYS = 6
+TWIN_SHARE = 0.015  # of households: a pair of twins (about 3% of children)
+SIBLING_SHARE = 0.08  # of households: two siblings, different birth dates
+DOUBLE_BARREL_SHARE = 0.04
+REAL_SURNAME_SHARE = 0.35  # the rest composed from place-name parts
+TWIN_MISSING_SHARE = 0.04  # of the missing: twins, so every feed has twin cases
+
+# Police-record errors (DOMAIN: records typed in a hurry). CLEAN_SHARE of records carry
+# none; of the rest, TWO_ERRORS_SHARE carry two. Weights say how common each error is
+# among those that can apply to a record.
+CLEAN_SHARE = 0.60
+TWO_ERRORS_SHARE = 0.10
+CORRUPTION_WEIGHTS: dict[str, float] = {
+    "nickname": 4.0,
+    "family-typo": 3.0,
+    "double-barrel-part": 6.0,  # applies only to double-barrelled names: usually given in part
+    "name-change": 0.6,
+    "names-swapped": 1.0,
+    "dob-swap": 1.2,
+    "dob-typo": 1.5,
+    "no-postcode": 2.0,
+    "old-postcode": 1.5,
+}
+CORRUPTIONS = tuple(CORRUPTION_WEIGHTS)
+# Errors that cannot meet in one record (both touch the same field).
+_CONFLICTS = (
+    {"dob-swap", "dob-typo"},
+    {"family-typo", "name-change", "double-barrel-part"},
+    {"no-postcode", "old-postcode", "name-change"},
+)
 
 _GIVEN = {
     "female": (
@@ -269,6 +320,217 @@ _OFFICERS = (
     "PS David Bowman",
 )
 
+# More given names, so a national-size roll is not a few dozen names; the canonical forms
+# of the nickname table are here so nicknames are common in the feed, as in life.
+_MORE_GIVEN = {
+    "female": (
+        "Elizabeth",
+        "Alexandra",
+        "Samantha",
+        "Rebecca",
+        "Katherine",
+        "Eleanor",
+        "Abigail",
+        "Victoria",
+        "Jennifer",
+        "Gabriella",
+        "Margaret",
+        "Emma",
+        "Lucy",
+        "Phoebe",
+        "Matilda",
+        "Harriet",
+        "Florence",
+        "Willow",
+        "Aria",
+        "Maisie",
+        "Scarlett",
+        "Layla",
+        "Daisy",
+        "Imogen",
+        "Lola",
+        "Esme",
+        "Heidi",
+        "Thea",
+        "Bethany",
+        "Courtney",
+        "Jade",
+        "Paige",
+        "Amber",
+        "Caitlin",
+        "Lauren",
+        "Natalie",
+        "Kayleigh",
+        "Tegan",
+        "Nadia",
+        "Fatima",
+        "Maryam",
+        "Hafsa",
+        "Oliwia",
+        "Julia",
+        "Hanna",
+        "Roisin",
+        "Aoife",
+        "Morven",
+        "Isobel",
+        "Nancy",
+        "Beatrice",
+        "Violet",
+        "Penelope",
+        "Clara",
+        "Edith",
+        "Alice",
+        "Martha",
+    ),
+    "male": (
+        "William",
+        "Alexander",
+        "Samuel",
+        "Benjamin",
+        "Daniel",
+        "Matthew",
+        "James",
+        "Edward",
+        "Henry",
+        "Nicholas",
+        "Joseph",
+        "Michael",
+        "Robert",
+        "Richard",
+        "Christopher",
+        "Anthony",
+        "Frederick",
+        "Zachary",
+        "Nathaniel",
+        "Patrick",
+        "Stephen",
+        "Theodore",
+        "Jonathan",
+        "Harrison",
+        "Aaron",
+        "Bradley",
+        "Cameron",
+        "Declan",
+        "Elliot",
+        "Felix",
+        "Gabriel",
+        "Hugo",
+        "Isaac",
+        "Jasper",
+        "Kai",
+        "Luca",
+        "Max",
+        "Nathan",
+        "Ollie",
+        "Reuben",
+        "Sebastian",
+        "Toby",
+        "Tyler",
+        "Zain",
+        "Ibrahim",
+        "Yusuf",
+        "Omar",
+        "Bilal",
+        "Filip",
+        "Szymon",
+        "Mateusz",
+        "Ciaran",
+        "Sean",
+        "Euan",
+        "Fraser",
+        "Angus",
+        "Brodie",
+    ),
+}
+_SURNAME_HEADS = (
+    "Ash",
+    "Black",
+    "Brad",
+    "Bram",
+    "Brook",
+    "Cald",
+    "Cres",
+    "Dun",
+    "Ed",
+    "Fair",
+    "Green",
+    "Hart",
+    "Hol",
+    "Kirk",
+    "Lang",
+    "Mar",
+    "Mid",
+    "Mil",
+    "New",
+    "North",
+    "Rad",
+    "Red",
+    "Ros",
+    "Shel",
+    "South",
+    "Stan",
+    "Stock",
+    "Sut",
+    "Thorn",
+    "Wake",
+    "West",
+    "Whit",
+    "Wood",
+    "Bel",
+    "Carl",
+    "Dal",
+    "Elm",
+    "Fen",
+    "Gold",
+    "Hal",
+    "Ing",
+    "Lin",
+    "Mor",
+    "Ock",
+    "Pen",
+    "Rock",
+    "Sand",
+    "Tal",
+    "Wal",
+    "Wither",
+    "Cor",
+    "Har",
+    "Hep",
+    "Lumb",
+    "Sow",
+)
+_SURNAME_TAILS = (
+    "ley",
+    "ton",
+    "field",
+    "wood",
+    "worth",
+    "by",
+    "ham",
+    "well",
+    "ford",
+    "burn",
+    "dale",
+    "land",
+    "more",
+    "hurst",
+    "shaw",
+    "wick",
+    "combe",
+    "bridge",
+    "stone",
+    "thwaite",
+    "croft",
+    "holme",
+    "den",
+    "gate",
+    "ridge",
+    "low",
+)
+_FAMILY_COMPOSED = tuple(h + t for h in _SURNAME_HEADS for t in _SURNAME_TAILS)
+_GIVEN_ALL = {sex: names + _MORE_GIVEN[sex] for sex, names in _GIVEN.items()}
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
 
 @dataclass(frozen=True)
 class Organisation:
@@ -279,6 +541,17 @@ class Organisation:
     escalation_email: str
     phone: str
     la_code: str
+
+    def as_csv(self) -> list[str]:
+        return [
+            self.code,
+            self.kind,
+            self.name,
+            self.email,
+            self.escalation_email,
+            self.phone,
+            self.la_code,
+        ]
 
 
 @dataclass(frozen=True)
@@ -313,6 +586,20 @@ class RollRow:
         ]
 
 
+@dataclass(frozen=True)
+class RollRef:
+    """Where a child is on one roll, and when."""
+
+    kind: str  # school | gp | yot
+    org_code: str
+    record_id: str
+    from_: date | None
+    to: date | None
+
+    def on_roll(self, on: date) -> bool:
+        return (self.from_ is None or self.from_ <= on) and (self.to is None or on <= self.to)
+
+
 @dataclass
 class Child:
     """One synthetic child, with the facts the rolls and the police partly know."""
@@ -331,6 +618,13 @@ class Child:
     yot: bool = False
     looked_after: bool = False
     responsible_la: str = LA_CODE
+    twin_of: str = ""  # the twin's child id
+    sibling_of: str = ""
+    refs: list[RollRef] = field(default_factory=list)
+
+    def record_on(self, kind: str, on: date) -> str:
+        """The child's record id on its ``kind`` roll on ``on`` ('' if on none)."""
+        return next((r.record_id for r in self.refs if r.kind == kind and r.on_roll(on)), "")
 
 
 @dataclass(frozen=True)
@@ -342,6 +636,11 @@ class TruthRow:
     yot_code: str
     responsible_la: str
     valid: bool
+    school_record_id: str = ""
+    gp_record_id: str = ""
+    yot_record_id: str = ""
+    corruption: tuple[str, ...] = ()
+    twin: bool = False
 
     def as_csv(self) -> list[str]:
         return [
@@ -352,6 +651,11 @@ class TruthRow:
             self.yot_code,
             self.responsible_la,
             "true" if self.valid else "false",
+            self.school_record_id,
+            self.gp_record_id,
+            self.yot_record_id,
+            "|".join(self.corruption),
+            "true" if self.twin else "false",
         ]
 
 
@@ -369,6 +673,10 @@ class DemoArea:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower().replace("'", "")).strip("-")
+
+
+def _local_date(when: datetime) -> date:
+    return when.astimezone(_london()).date()
 
 
 class _Generator:
@@ -407,16 +715,28 @@ class _Generator:
         body = f"{DFE_LA_NUMBER}{establishment}{year % 100:02d}{serial:03d}"
         return upn_check_letter(body) + body
 
-    def postcode(self) -> tuple[str, str]:
-        outward = self.rng.choice(list(_TOWNS))
+    def postcode(self, outward: str | None = None) -> tuple[str, str]:
+        outward = outward or self.rng.choice(list(_TOWNS))
         inward = f"{self.rng.randrange(1, 10)}{self.rng.choice(_INWARD_LETTERS)}" + (
             self.rng.choice(_INWARD_LETTERS)
         )
         street = f"{self.rng.randrange(1, 180)} {self.rng.choice(_STREETS)}"
         return f"{outward} {inward}", f"{street}, {_TOWNS[outward]}"
 
+    def family_name(self) -> str:
+        rng = self.rng
+        pool = _FAMILY if rng.random() < REAL_SURNAME_SHARE else _FAMILY_COMPOSED
+        name = rng.choice(pool)
+        if rng.random() < DOUBLE_BARREL_SHARE:
+            other = rng.choice(_FAMILY_COMPOSED if rng.random() < 0.6 else _FAMILY)
+            if normalise_name(other) != normalise_name(name):
+                name = f"{name}-{other}"
+        return name
+
     # organisations ------------------------------------------------------------------
-    def organisations(self, schools: int, gps: int) -> tuple[list[Organisation], ...]:
+    def organisations(
+        self, schools: int, gps: int
+    ) -> tuple[list[Organisation], list[Organisation], list[Organisation]]:
         la_domain = "northumberland.example.org"
         fixed = [
             Organisation(
@@ -497,18 +817,32 @@ class _Generator:
         return fixed, school_orgs, gp_orgs
 
     # children -----------------------------------------------------------------------
-    def child(self, child_id: str) -> Child:
+    def born(self) -> date:
+        # Ages 5 to 17 on the reference date, with room for a week-long feed before it.
+        return self.today - timedelta(days=self.rng.randrange(5 * 366, 17 * 365 + 300))
+
+    def child(
+        self,
+        child_id: str,
+        family: str | None = None,
+        born: date | None = None,
+        home: tuple[str, str] | None = None,
+        not_like: str = "",
+    ) -> Child:
+        """A new child; ``family``/``born``/``home`` fixed for twins and siblings, whose
+        given name is never a form of ``not_like`` (the other child's)."""
         sex = self.rng.choice(("female", "male"))
-        while True:
-            given = self.rng.choice(_GIVEN[sex])
-            family = self.rng.choice(_FAMILY)
-            # Ages 5 to 17 on the reference date, with room for a week-long feed before it.
-            born = self.today - timedelta(days=self.rng.randrange(5 * 366, 17 * 365 + 300))
-            if (given, family, born) not in self.people:
-                self.people.add((given, family, born))
+        for attempt in range(1000):
+            given = self.rng.choice(_GIVEN_ALL[sex])
+            if not_like and are_variants(normalise_name(given), normalise_name(not_like)):
+                continue
+            fam = family if family is not None else self.family_name()
+            dob = born if born is not None else self.born()
+            if (given, fam, dob) not in self.people or attempt == 999:
+                self.people.add((given, fam, dob))
                 break
-        postcode, address = self.postcode()
-        return Child(child_id, given, family, born, sex, self.nhs_number(), postcode, address)
+        postcode, address = home or self.postcode()
+        return Child(child_id, given, fam, dob, sex, self.nhs_number(), postcode, address)
 
     def school_start(self, child: Child) -> date:
         # Joined in the September after they turned 4, 9 or 13 (first/middle/high school).
@@ -517,106 +851,191 @@ class _Generator:
         started = date(child.date_of_birth.year + stage_age, 9, 1)
         return started if started <= self.today else started.replace(year=started.year - 1)
 
+    def sibling_born(self, born: date) -> date:
+        """A birth date one to six years from ``born``, still of school age."""
+        low, high = (
+            self.today - timedelta(days=17 * 365 + 300),
+            self.today - timedelta(days=5 * 366),
+        )
+        for _ in range(20):
+            gap = timedelta(days=self.rng.randrange(365, 6 * 365))
+            other = born + gap if self.rng.random() < 0.5 else born - gap
+            if low <= other <= high:
+                return other
+        return self.born()
 
-def generate(children: int, seed: int = 0, now: datetime | None = None) -> DemoArea:
-    """A synthetic area of ``children`` children whose police feed ends at ``now`` (default:
-    the current minute, Europe/London). The same ``seed`` and ``now`` give the same area."""
-    if children < 1:
-        raise ValueError("children: at least 1")
-    if now is None:
-        now = datetime.now(_london()).replace(second=0, microsecond=0)
-    elif now.tzinfo is None:
-        raise ValueError("now: needs a time zone")
-    rng = random.Random(seed)
-    today = now.date()
-    gen = _Generator(rng, now)
-    fixed, schools, gps = gen.organisations(
-        schools=max(20, -(-children // 400)), gps=max(8, -(-children // 1500))
-    )
-    establishment = {s.code: f"{2000 + i * 7:04d}" for i, s in enumerate(schools)}
-    school_roll: list[RollRow] = []
-    gp_roll: list[RollRow] = []
-    yot_roll: list[RollRow] = []
-    population: list[Child] = []
-    record_counter: dict[str, int] = {}
 
-    def record_id(org: str) -> str:
-        record_counter[org] = record_counter.get(org, 0) + 1
-        return f"{org}-{record_counter[org]:06d}"
+class _Population:
+    """Children and their roll rows, one household at a time (so a national-size roll
+    can be written as it is generated)."""
 
-    for n in range(1, children + 1):
-        child = gen.child(f"C{n:06d}")
-        population.append(child)
-        school = rng.choice(schools)
+    def __init__(
+        self, gen: _Generator, schools: list[Organisation], gps: list[Organisation]
+    ) -> None:
+        self.gen = gen
+        self.rng = gen.rng
+        self.schools = schools
+        self.gps = gps
+        # Four digits of the UPN name the school; two schools may share them (the serial
+        # is kept per establishment and year, so UPNs stay unique).
+        self.establishment = {s.code: f"{2000 + (i * 7) % 7900:04d}" for i, s in enumerate(schools)}
+        self.record_counter: dict[str, int] = {}
+        self.made = 0
+
+    def record_id(self, org: str) -> str:
+        self.record_counter[org] = self.record_counter.get(org, 0) + 1
+        return f"{org}-{self.record_counter[org]:06d}"
+
+    def children(self, count: int) -> Iterator[tuple[Child, list[tuple[str, RollRow]]]]:
+        """``count`` children with their ``(roll kind, row)`` pairs."""
+        rng, gen = self.rng, self.gen
+        while self.made < count:
+            draw = rng.random()
+            first = gen.child(self._next_id())
+            if draw < TWIN_SHARE and self.made < count:
+                twin = gen.child(
+                    self._next_id(),
+                    family=first.family_name,
+                    born=first.date_of_birth,
+                    home=(first.postcode, first.address),
+                    not_like=first.given_name,
+                )
+                first.twin_of, twin.twin_of = twin.child_id, first.child_id
+                school = rng.choice(self.schools)  # twins: one school, one GP
+                gp = rng.choice(self.gps)
+                yield first, self._rows(first, school, gp, leaver=False)
+                yield twin, self._rows(twin, school, gp, leaver=False)
+            elif draw < TWIN_SHARE + SIBLING_SHARE and self.made < count:
+                sibling = gen.child(
+                    self._next_id(),
+                    family=first.family_name,
+                    born=gen.sibling_born(first.date_of_birth),
+                    home=(first.postcode, first.address),
+                    not_like=first.given_name,
+                )
+                first.sibling_of, sibling.sibling_of = sibling.child_id, first.child_id
+                gp = rng.choice(self.gps)
+                yield first, self._rows(first, rng.choice(self.schools), gp)
+                yield sibling, self._rows(sibling, rng.choice(self.schools), gp)
+            else:
+                yield first, self._rows(first, rng.choice(self.schools), rng.choice(self.gps))
+
+    def _next_id(self) -> str:
+        self.made += 1
+        return f"C{self.made:06d}"
+
+    def _rows(
+        self, child: Child, school: Organisation, gp: Organisation, leaver: bool = True
+    ) -> list[tuple[str, RollRow]]:
+        rng, gen, today = self.rng, self.gen, self.gen.today
+        rows: list[tuple[str, RollRow]] = []
         started = gen.school_start(child)
         # A UPN is for life: allocated by the first school, kept when the child moves.
-        child.upn = gen.upn(establishment[school.code], started.year)
-        if rng.random() < LEAVER_SHARE:
+        child.upn = gen.upn(self.establishment[school.code], started.year)
+        if leaver and rng.random() < LEAVER_SHARE:
             # Left one school a while ago and is now on another school's roll.
             old = school
-            school = rng.choice([s for s in schools if s.code != old.code])
+            school = rng.choice([s for s in self.schools[:50] if s.code != old.code])
             left = today - timedelta(days=rng.randrange(14, 200))
             started = min(started, left - timedelta(days=365))
-            school_roll.append(_school_row(old, record_id(old.code), child, started, left))
-            started = left + timedelta(days=1)
-        school_roll.append(_school_row(school, record_id(school.code), child, started, None))
-        child.school_urn = school.code
-        gp = rng.choice(gps)
-        child.gp_code = gp.code
-        gp_roll.append(
-            RollRow(
-                gp.code,
-                record_id(gp.code),
-                child.given_name,
-                child.family_name,
-                child.date_of_birth,
-                child.sex,
-                child.nhs_number if rng.random() < GP_NHS_SHARE else "",
-                "",
-                child.postcode,
-                child.address,
-                child.date_of_birth + timedelta(days=rng.randrange(0, 60)),
-                None,
+            rows.append(
+                ("school", _school_row(old, self.record_id(old.code), child, started, left))
             )
-        )
-        if rng.random() < YOT_SHARE and (today - child.date_of_birth).days > 10 * 365:
-            child.yot = True
-            yot_roll.append(
+            started = left + timedelta(days=1)
+        rows.append(("school", _school_row(school, self.record_id(school.code), child, started)))
+        child.school_urn = school.code
+        child.gp_code = gp.code
+        rows.append(
+            (
+                "gp",
                 RollRow(
-                    YOT_CODE,
-                    record_id(YOT_CODE),
+                    gp.code,
+                    self.record_id(gp.code),
                     child.given_name,
                     child.family_name,
                     child.date_of_birth,
                     child.sex,
-                    child.nhs_number,
+                    child.nhs_number if rng.random() < GP_NHS_SHARE else "",
                     "",
                     child.postcode,
                     child.address,
-                    today - timedelta(days=rng.randrange(20, 400)),
+                    child.date_of_birth + timedelta(days=rng.randrange(0, 60)),
                     None,
+                ),
+            )
+        )
+        if rng.random() < YOT_SHARE and (today - child.date_of_birth).days > 10 * 365:
+            child.yot = True
+            rows.append(
+                (
+                    "yot",
+                    RollRow(
+                        YOT_CODE,
+                        self.record_id(YOT_CODE),
+                        child.given_name,
+                        child.family_name,
+                        child.date_of_birth,
+                        child.sex,
+                        child.nhs_number,
+                        "",
+                        child.postcode,
+                        child.address,
+                        today - timedelta(days=rng.randrange(20, 400)),
+                        None,
+                    ),
                 )
             )
         if rng.random() < LOOKED_AFTER_SHARE:
             child.looked_after = True
             if rng.random() < PLACED_FROM_ELSEWHERE_SHARE:
                 child.responsible_la = PLACING_LA_CODE
+        child.refs = [RollRef(kind, r.org_code, r.record_id, r.from_, r.to) for kind, r in rows]
+        return rows
 
-    feed, truth, invalid = _feed(gen, population, schools)
+
+def _area_organisations(
+    gen: _Generator, children: int
+) -> tuple[list[Organisation], list[Organisation], list[Organisation]]:
+    return gen.organisations(schools=max(20, -(-children // 400)), gps=max(8, -(-children // 1500)))
+
+
+def generate(children: int, seed: int = 0, now: datetime | None = None) -> DemoArea:
+    """A synthetic area of ``children`` children whose police feed ends at ``now`` (default:
+    the current minute, Europe/London). The same ``seed`` and ``now`` give the same area."""
+    if children < 1:
+        raise ValueError("children: at least 1")
+    now = _reference_now(now)
+    gen = _Generator(random.Random(seed), now)
+    fixed, schools, gps = _area_organisations(gen, children)
+    rolls: dict[str, list[RollRow]] = {"school": [], "gp": [], "yot": []}
+    population: list[Child] = []
+    for child, rows in _Population(gen, schools, gps).children(children):
+        population.append(child)
+        for kind, row in rows:
+            rolls[kind].append(row)
+    feed, truth, invalid = _feed(gen, population)
     return DemoArea(
         organisations=fixed + schools + gps,
         children=population,
-        school_roll=school_roll,
-        gp_roll=gp_roll,
-        yot_roll=yot_roll,
+        school_roll=rolls["school"],
+        gp_roll=rolls["gp"],
+        yot_roll=rolls["yot"],
         feed=feed,
         truth=truth,
         invalid_event_ids=invalid,
     )
 
 
+def _reference_now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(_london()).replace(second=0, microsecond=0)
+    if now.tzinfo is None:
+        raise ValueError("now: needs a time zone")
+    return now
+
+
 def _school_row(
-    school: Organisation, rid: str, child: Child, started: date, left: date | None
+    school: Organisation, rid: str, child: Child, started: date, left: date | None = None
 ) -> RollRow:
     return RollRow(
         school.code,
@@ -643,6 +1062,163 @@ def _london() -> tzinfo:
         return UTC
 
 
+# Police-record errors ------------------------------------------------------------------
+
+
+def _nicknames(given: str) -> list[str]:
+    """Other forms of ``given`` in the router's nickname table (Bill for William,
+    William for Bill), capitalised as a police record would write them."""
+    norm = normalise_name(given)
+    forms: set[str] = set()
+    for canonical, variants in _NICKNAME_GROUPS.items():
+        group = (canonical, *variants)
+        if norm in group:
+            forms.update(group)
+    forms.discard(norm)
+    return sorted(f.capitalize() for f in forms if are_variants(f, norm))
+
+
+def _one_edit(name: str, rng: random.Random) -> str:
+    """``name`` with one typing error (insertion, deletion, substitution or
+    transposition) in one of its letters after the first; the result always differs."""
+    letters = [i for i, c in enumerate(name) if c.isalpha() and i > 0]
+    for _ in range(20):
+        i = rng.choice(letters)
+        kind = rng.choice(("insertion", "deletion", "substitution", "transposition"))
+        if kind == "insertion":
+            typo = name[:i] + rng.choice(_LETTERS) + name[i:]
+        elif kind == "deletion" and len(letters) > 2:
+            typo = name[:i] + name[i + 1 :]
+        elif kind == "substitution":
+            typo = name[:i] + rng.choice(_LETTERS.replace(name[i].lower(), "")) + name[i + 1 :]
+        elif kind == "transposition" and i + 1 < len(name) and name[i + 1].isalpha():
+            typo = name[:i] + name[i + 1] + name[i] + name[i + 2 :]
+        else:
+            continue
+        if normalise_name(typo) != normalise_name(name):
+            return typo
+    return name + rng.choice(_LETTERS)
+
+
+def _dob_typo(born: date, today: date, rng: random.Random) -> date:
+    """``born`` with one digit of its day, month or year's last digit mistyped: still a
+    real, past date of a school-age child."""
+    text = born.isoformat()  # YYYY-MM-DD
+    for _ in range(50):
+        i = rng.choice((3, 5, 6, 8, 9))
+        typo = text[:i] + str(rng.randrange(10)) + text[i + 1 :]
+        try:
+            other = date.fromisoformat(typo)
+        except ValueError:
+            continue
+        if other != born and 3 * 365 < (today - other).days < 19 * 365:
+            return other
+    return born + timedelta(days=1 if born.day < 28 else -1)
+
+
+def _swappable(born: date) -> bool:
+    return born.day <= 12 and born.day != born.month
+
+
+def _applicable(child: Child) -> list[str]:
+    kinds = [k for k in CORRUPTIONS if k not in ("nickname", "double-barrel-part", "dob-swap")]
+    if _nicknames(child.given_name):
+        kinds.append("nickname")
+    if "-" in child.family_name:
+        kinds.append("double-barrel-part")
+    if _swappable(child.date_of_birth):
+        kinds.append("dob-swap")
+    return kinds
+
+
+def choose_corruption(child: Child, rng: random.Random) -> tuple[str, ...]:
+    """Which errors a police record of ``child`` carries (none for most)."""
+    if rng.random() < CLEAN_SHARE:
+        return ()
+    wanted = 2 if rng.random() < TWO_ERRORS_SHARE else 1
+    chosen: list[str] = []
+    options = _applicable(child)
+    while len(chosen) < wanted and options:
+        pick = rng.choices(options, [CORRUPTION_WEIGHTS[k] for k in options])[0]
+        chosen.append(pick)
+        clash = set().union(*(group for group in _CONFLICTS if pick in group)) | {pick}
+        options = [k for k in options if k not in clash]
+    return tuple(k for k in CORRUPTIONS if k in chosen)  # a fixed order: easy to count
+
+
+def police_child(
+    child: Child, gen: _Generator, kinds: tuple[str, ...], with_nhs: bool
+) -> dict[str, Any]:
+    """The ``child`` block a police record gives for ``child``, with the errors ``kinds``."""
+    rng = gen.rng
+    given, family, born = child.given_name, child.family_name, child.date_of_birth
+    postcode: str | None = child.postcode
+    address: str | None = child.address if rng.random() < 0.5 else None
+    for kind in kinds:  # CORRUPTIONS order: name changes before a swap of the names
+        if kind == "nickname":
+            given = rng.choice(_nicknames(given))
+        elif kind == "family-typo":
+            family = _one_edit(family, rng)
+        elif kind == "double-barrel-part":
+            family = rng.choice(family.split("-"))
+        elif kind == "name-change":
+            # A new family name (adoption, a parent's marriage); same birth date and home.
+            while normalise_name(new := gen.family_name()) == normalise_name(family):
+                pass
+            family = new
+        elif kind == "names-swapped":
+            given, family = family, given
+        elif kind == "dob-swap":
+            born = date(born.year, born.day, born.month)
+        elif kind == "dob-typo":
+            born = _dob_typo(born, gen.today, rng)
+        elif kind == "no-postcode":
+            postcode = address = None
+        elif kind == "old-postcode":
+            # The family moved; police still hold the old address (often in the same town).
+            same_town = rng.random() < 0.5
+            outward = child.postcode.split()[0] if same_town else None
+            while (old := gen.postcode(outward))[0] == child.postcode:
+                pass
+            postcode, address = old[0], (old[1] if address else None)
+    block: dict[str, Any] = {
+        "given_name": given,
+        "family_name": family,
+        "date_of_birth": born.isoformat(),
+        "sex": child.sex,
+    }
+    if postcode:
+        block["postcode"] = postcode
+    if address:
+        block["address"] = address
+    if with_nhs:
+        block["nhs_number"] = child.nhs_number
+    if child.looked_after:
+        block["looked_after"] = True
+        block["responsible_la"] = child.responsible_la
+    return block
+
+
+def _truth(event_id: str, child: Child, on: date, valid: bool, kinds: tuple[str, ...]) -> TruthRow:
+    school = child.record_on("school", on)
+    gp = child.record_on("gp", on)
+    yot = child.record_on("yot", on)
+    return TruthRow(
+        event_id,
+        child.child_id,
+        child.school_urn if school else "",
+        child.gp_code if gp else "",
+        YOT_CODE if yot else "",
+        child.responsible_la,
+        valid,
+        school,
+        gp,
+        yot,
+        kinds,
+        bool(child.twin_of),
+    )
+
+
 class _Episodes:
     """Builds each episode's events in time order, with unique ids and references."""
 
@@ -665,35 +1241,21 @@ class _Episodes:
             "email": f"{local}@northumbria.police.example",
         }
 
-    def child_block(self, child: Child, with_nhs: bool) -> dict[str, Any]:
-        block: dict[str, Any] = {
-            "given_name": child.given_name,
-            "family_name": child.family_name,
-            "date_of_birth": child.date_of_birth.isoformat(),
-            "sex": child.sex,
-            "postcode": child.postcode,
-        }
-        if self.rng.random() < 0.5:
-            block["address"] = child.address
-        if with_nhs:
-            block["nhs_number"] = child.nhs_number
-        if child.looked_after:
-            block["looked_after"] = True
-            block["responsible_la"] = child.responsible_la
-        return block
-
     def episode(
         self,
         child: Child,
         start: datetime,
         companions: list[Child],
         ends_before: datetime | None = None,
+        kinds: tuple[str, ...] = (),
     ) -> list[dict[str, Any]]:
         """One episode's events from ``start``; squeezed to end before ``ends_before`` (a
-        child's next episode), cut at ``now`` (what has not happened stays open)."""
+        child's next episode), cut at ``now`` (what has not happened stays open). Every
+        event of the episode repeats the child as first recorded, with the errors
+        ``kinds``."""
         rng = self.rng
         ref = self.next_ref(start)
-        block = self.child_block(child, rng.random() < POLICE_NHS_SHARE)
+        block = police_child(child, self.gen, kinds, rng.random() < POLICE_NHS_SHARE)
         contact = self.contact()
         grade = rng.choices(("no-apparent-risk", "low", "medium", "high"), (1, 3, 5, 1))[0]
         factors = sorted(rng.sample(_FACTORS, rng.choice((0, 0, 0, 1, 2))))
@@ -764,36 +1326,33 @@ class _Episodes:
 
 
 def _feed(
-    gen: _Generator, population: list[Child], schools: list[Organisation]
+    gen: _Generator, population: list[Child]
 ) -> tuple[list[dict[str, Any]], list[TruthRow], set[str]]:
     rng = gen.rng
     episodes = _Episodes(gen)
     window_start = episodes.now - timedelta(days=FEED_DAYS)
-    # Looked-after children go missing far more often (DOMAIN.md): weight them up.
+    # Looked-after children go missing far more often (DOMAIN.md): weight them up. A few
+    # twins always, so that every feed tests the one case that must never auto-match.
     looked_after = [c for c in population if c.looked_after]
-    others = [c for c in population if not c.looked_after]
+    twins = [c for c in population if c.twin_of and not c.looked_after]
     wanted = max(1, round(len(population) * MISSING_SHARE))
     chosen = rng.sample(looked_after, min(len(looked_after), max(1, wanted // 5)))
+    chosen += rng.sample(twins, min(len(twins), max(1, round(wanted * TWIN_MISSING_SHARE))))
+    taken = {c.child_id for c in chosen}
+    others = [c for c in population if c.child_id not in taken and not c.looked_after]
     chosen += rng.sample(others, min(len(others), max(0, wanted - len(chosen))))
     rng.shuffle(chosen)
 
     feed: list[dict[str, Any]] = []
     truth: list[TruthRow] = []
 
-    def add(events: list[dict[str, Any]], child: Child, on_roll: bool, valid: bool) -> None:
+    def add(
+        events: list[dict[str, Any]], child: Child, kinds: tuple[str, ...], valid: bool
+    ) -> None:
         for event in events:
             feed.append(event)
-            truth.append(
-                TruthRow(
-                    event["event_id"],
-                    child.child_id,
-                    child.school_urn if on_roll else "",
-                    child.gp_code if on_roll else "",
-                    YOT_CODE if child.yot else "",
-                    child.responsible_la,
-                    valid,
-                )
-            )
+            on = _local_date(datetime.fromisoformat(event["occurred_at"]))
+            truth.append(_truth(event["event_id"], child, on, valid, kinds))
 
     for i, child in enumerate(chosen):
         repeats = 3 if rng.random() < REPEAT_SHARE else 1
@@ -803,15 +1362,16 @@ def _feed(
             first = window_start + slot * r
             start = episodes.start_between(first, first + slot * 0.6)
             ends_before = first + slot if r < repeats - 1 else None
-            add(episodes.episode(child, start, companions, ends_before), child, True, True)
+            kinds = choose_corruption(child, rng)
+            add(episodes.episode(child, start, companions, ends_before, kinds), child, kinds, True)
 
     # Children on no roll: visiting from elsewhere, or missed by every organisation.
     off_roll = max(1, round(len(feed) * OFF_ROLL_EVENT_SHARE / 3))
     for n in range(1, off_roll + 1):
         stranger = gen.child(f"X{n:06d}")
-        stranger.school_urn = stranger.gp_code = ""
         start = episodes.start_between(window_start, episodes.now - timedelta(hours=1))
-        add(episodes.episode(stranger, start, []), stranger, False, True)
+        kinds = choose_corruption(stranger, rng)
+        add(episodes.episode(stranger, start, [], kinds=kinds), stranger, kinds, True)
 
     # Deliberately invalid: the NHS number's check digit is wrong, so ingest rejects it.
     invalid_ids: set[str] = set()
@@ -823,36 +1383,56 @@ def _feed(
         bad = good[:9] + str((int(good[9]) + rng.randrange(1, 10)) % 10)
         event["child"] = {**event["child"], "nhs_number": bad}
         invalid_ids.add(event["event_id"])
-        add([event], child, True, False)
+        add([event], child, (), False)
 
     order = sorted(range(len(feed)), key=lambda k: (feed[k]["occurred_at"], feed[k]["event_id"]))
     return [feed[k] for k in order], [truth[k] for k in order], invalid_ids
+
+
+def record_row(record_id: str, child: dict[str, Any]) -> list[str]:
+    """A police record as a row of ``records.csv`` (roll columns, ``org_code`` empty)."""
+    return [
+        "",
+        record_id,
+        child["given_name"],
+        child["family_name"],
+        child["date_of_birth"],
+        child.get("sex", ""),
+        child.get("nhs_number", ""),
+        child.get("upn", ""),
+        child.get("postcode", ""),
+        child.get("address", ""),
+        "",
+        "",
+    ]
+
+
+def _write_csv(path: Path, header: tuple[str, ...], rows: Any) -> int:
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
 
 
 def write_area(area: DemoArea, out: Path) -> dict[str, int]:
     """Write the area's files into ``out``; returns the rows written per file."""
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-
-    def write_csv(name: str, header: tuple[str, ...], rows: list[list[str]]) -> None:
-        with (out / name).open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        counts[name] = len(rows)
-
-    write_csv(
-        "organisations.csv",
-        ORGANISATION_COLUMNS,
-        [
-            [o.code, o.kind, o.name, o.email, o.escalation_email, o.phone, o.la_code]
-            for o in area.organisations
-        ],
-    )
-    write_csv("roll_schools.csv", ROLL_COLUMNS, [r.as_csv() for r in area.school_roll])
-    write_csv("roll_gps.csv", ROLL_COLUMNS, [r.as_csv() for r in area.gp_roll])
-    write_csv("roll_yot.csv", ROLL_COLUMNS, [r.as_csv() for r in area.yot_roll])
-    write_csv("truth.csv", TRUTH_COLUMNS, [t.as_csv() for t in area.truth])
+    files: list[tuple[str, tuple[str, ...], Any]] = [
+        ("organisations.csv", ORGANISATION_COLUMNS, (o.as_csv() for o in area.organisations)),
+        ("roll_schools.csv", ROLL_COLUMNS, (r.as_csv() for r in area.school_roll)),
+        ("roll_gps.csv", ROLL_COLUMNS, (r.as_csv() for r in area.gp_roll)),
+        ("roll_yot.csv", ROLL_COLUMNS, (r.as_csv() for r in area.yot_roll)),
+        ("truth.csv", TRUTH_COLUMNS, (t.as_csv() for t in area.truth)),
+        # The police records alone, to score `relay link` against truth.csv.
+        ("records.csv", ROLL_COLUMNS, (record_row(e["event_id"], e["child"]) for e in area.feed)),
+    ]
+    for name, header, rows in files:
+        counts[name] = _write_csv(out / name, header, rows)
     with (out / "feed.ndjson").open("w", encoding="utf-8") as handle:
         for event in area.feed:
             handle.write(json.dumps(event, ensure_ascii=False) + "\n")
@@ -864,3 +1444,90 @@ def write_area(area: DemoArea, out: Path) -> dict[str, int]:
         encoding="utf-8",
     )
     return counts
+
+
+# The benchmark's national-size roll --------------------------------------------------
+
+
+@dataclass
+class BenchArea:
+    """What :func:`write_bench_area` wrote, and the police records to look up."""
+
+    organisations: Path
+    rolls: list[Path]
+    roll_rows: int
+    children: int
+    on: date
+    records: list[dict[str, Any]]  # {"record_id": ..., "child": {...}} (ChildV1 fields)
+    truth: list[TruthRow]
+
+
+def write_bench_area(
+    out: Path,
+    roll_rows: int,
+    records: int = 2000,
+    seed: int = 0,
+    now: datetime | None = None,
+    off_roll_share: float = OFF_ROLL_EVENT_SHARE,
+) -> BenchArea:
+    """Stream a school roll and a GP list totalling about ``roll_rows`` rows into ``out``
+    (``organisations.csv``, ``roll_schools.csv``, ``roll_gps.csv``), keeping in memory
+    only the few children drawn for ``records`` police records (with errors, as in the
+    feed) and their truth. Also writes ``records.csv`` and ``truth.csv``."""
+    now = _reference_now(now)
+    on = now.date()
+    children = max(2, round(roll_rows / (2 + LEAVER_SHARE)))
+    gen = _Generator(random.Random(seed), now)
+    fixed, schools, gps = _area_organisations(gen, children)
+    out.mkdir(parents=True, exist_ok=True)
+    organisations = out / "organisations.csv"
+    _write_csv(organisations, ORGANISATION_COLUMNS, (o.as_csv() for o in fixed + schools + gps))
+    # Who to keep is drawn from its own generator, so the rolls do not depend on it.
+    keep_rng = random.Random(seed + 1)
+    keep_share = min(1.0, 2.0 * records / children)
+    kept: list[Child] = []
+    twins: list[Child] = []
+    paths = {"school": out / "roll_schools.csv", "gp": out / "roll_gps.csv"}
+    written = 0
+    with (
+        paths["school"].open("w", newline="", encoding="utf-8") as school_file,
+        paths["gp"].open("w", newline="", encoding="utf-8") as gp_file,
+    ):
+        writers = {
+            "school": csv.writer(school_file, lineterminator="\n"),
+            "gp": csv.writer(gp_file, lineterminator="\n"),
+        }
+        for writer in writers.values():
+            writer.writerow(ROLL_COLUMNS)
+        for child, rows in _Population(gen, schools, gps).children(children):
+            for kind, row in rows:
+                if kind in writers:
+                    writers[kind].writerow(row.as_csv())
+                    written += 1
+            if child.twin_of:
+                twins.append(child)  # about 3% of children; ids and a few fields only
+            elif keep_rng.random() < keep_share:
+                kept.append(child)
+    twin_cases = min(len(twins), max(1, round(records * TWIN_MISSING_SHARE)))
+    strangers = round(records * off_roll_share)
+    chosen = keep_rng.sample(twins, twin_cases)
+    chosen += keep_rng.sample(kept, min(len(kept), max(0, records - twin_cases - strangers)))
+    chosen += [gen.child(f"X{n:06d}") for n in range(1, records - len(chosen) + 1)]
+    keep_rng.shuffle(chosen)
+    police: list[dict[str, Any]] = []
+    truth: list[TruthRow] = []
+    for n, child in enumerate(chosen, start=1):
+        kinds = choose_corruption(child, gen.rng)
+        record_id = f"R{n:07d}"
+        block = police_child(child, gen, kinds, gen.rng.random() < POLICE_NHS_SHARE)
+        police.append({"record_id": record_id, "child": block})
+        truth.append(_truth(record_id, child, on, True, kinds))
+    _write_csv(
+        out / "records.csv",
+        ROLL_COLUMNS,
+        (record_row(p["record_id"], p["child"]) for p in police),
+    )
+    _write_csv(out / "truth.csv", TRUTH_COLUMNS, (t.as_csv() for t in truth))
+    return BenchArea(
+        organisations, [paths["school"], paths["gp"]], written, children, on, police, truth
+    )

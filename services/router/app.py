@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from schemas.catalogue import EPISODE_EVENTS
-from services.router.handlers import on_episode_event
+from schemas.catalogue import EPISODE_EVENTS, IDENTITY_DECISIONS
+from services.router.handlers import on_episode_event, on_identity_decision
 from services.router.policy import Policy
-from services.router.tables import metadata, roll
+from services.router.tables import metadata, reviews, roll
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
@@ -34,12 +34,25 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         runtime.consumers.subscribe(
             EPISODE_EVENTS, functools.partial(on_episode_event, policy=policy)
         )
+        runtime.consumers.subscribe(IDENTITY_DECISIONS, on_identity_decision)
 
         async def roll_rows() -> float:
             async with runtime.db.transaction() as session:
                 return float(await session.scalar(select(func.count()).select_from(roll)) or 0)
 
+        async def pending_reviews() -> float:
+            async with runtime.db.transaction() as session:
+                return float(
+                    await session.scalar(
+                        select(func.count())
+                        .select_from(reviews)
+                        .where(reviews.c.state == "pending")
+                    )
+                    or 0
+                )
+
         runtime.gauges["router_roll_rows"] = roll_rows
+        runtime.gauges["router_reviews_pending"] = pending_reviews
         app.state.runtime = runtime
         app.include_router(runtime.health_router())
         await runtime.start()

@@ -68,6 +68,18 @@ def _swapped_day_month(born: date) -> date | None:
     return date(born.year, born.day, born.month)
 
 
+@lru_cache(maxsize=65_536)
+def _misspelt_codes(word: str) -> frozenset[str]:
+    """Phonetic codes of ``word`` with one letter dropped or two neighbours swapped: a
+    police record's extra letter or transposition (Hraris, Harriss for Harris) then
+    still meets the roll's key. Extra values in an IN list cost an index probe each."""
+    if len(word) < 4:
+        return frozenset()
+    variants = {word[:i] + word[i + 1 :] for i in range(len(word))}
+    variants |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+    return frozenset(phonetic(v) for v in variants) - {phonetic(word)}
+
+
 def probe_keys(given: str, family: str, born: date, postcode: str | None) -> dict[str, set[str]]:
     """Values of each key column that a police record's candidates may hold."""
     dobs = [born] + [d for d in (_swapped_day_month(born),) if d is not None]
@@ -76,6 +88,8 @@ def probe_keys(given: str, family: str, born: date, postcode: str | None) -> dic
     for part in [*families, _parts(given)[-1]]:  # the given name: the names were swapped
         for d in dobs:
             probes["key_family_dob"].add(f"{phonetic(part)}|{d.isoformat()}")
+    for code in _misspelt_codes(families[-1]):
+        probes["key_family_dob"].add(f"{code}|{born.isoformat()}")
     for part in families:
         probes["key_names"].add(f"{canonical_given(given)}|{phonetic(part)}")
     probes["key_names"].add(f"{canonical_given(family)}|{phonetic(_parts(given)[0])}")

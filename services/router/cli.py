@@ -27,6 +27,9 @@ directory_app = typer.Typer(
 )
 import_app = typer.Typer(no_args_is_help=True, help="Import a directory CSV file.")
 directory_app.add_typer(import_app, name="import")
+reviews_app = typer.Typer(
+    no_args_is_help=True, help="Identity reviews: children the router could not match surely."
+)
 
 ISSUES_SHOWN = 50
 
@@ -40,6 +43,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print the summary as JSON
 def register(app: typer.Typer) -> None:
     app.add_typer(directory_app, name="directory")
     app.command("link")(link)
+    app.add_typer(reviews_app, name="reviews")
 
 
 def link(
@@ -212,3 +216,166 @@ def stats(as_json: JsonOpt = False) -> None:
         rolls.add_row(row["code"], row["kind"], row["name"], str(row["rows"]))
     out.print(rolls)
     out.print(f"{data['roll_rows_total']} roll row(s) in all")
+
+
+# -- relay reviews: the identity-review queue (DESIGN §6) -------------------------------
+
+
+def _with_router_db(work: Callable[[Database], Awaitable[Any]]) -> Any:
+    async def run() -> Any:
+        db = Database(RelaySettings().database_url_for("router"))
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DBAPIError as exc:
+        _database_error(Console(stderr=True), exc)
+
+
+@reviews_app.command("list")
+def reviews_list(
+    state: Annotated[
+        str | None, typer.Option(help="pending, matched or no-match; default: every review")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="show at most this many")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List identity reviews, oldest first.
+
+    Review ids, candidate roll records, scores and which fields agreed: never the
+    child's name or date of birth (those sit behind the console's login).
+    """
+    from services.router import review_store
+
+    if state is not None and state not in review_store.STATES:
+        raise typer.BadParameter(
+            f"{state!r} is not a review state; one of {', '.join(review_store.STATES)}",
+            param_hint="--state",
+        )
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        async with db.transaction() as session:
+            held = await review_store.listing(session, state, limit)  # type: ignore[arg-type]
+        return [r.summary() for r in held]
+
+    rows: list[dict[str, Any]] = _with_router_db(work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(f"no {state + ' ' if state else ''}identity reviews")
+        return
+    # Plain lines, not a table: review and record ids must print whole, to be copied
+    # into `relay reviews decide`.
+    for r in rows:
+        decided = (
+            f" {r['roll_record_id'] or ''} by {r['decided_by']} at {r['decided_at'][:19]}"
+            if r["state"] != "pending"
+            else ""
+        )
+        typer.echo(
+            f"{r['review_id']}  {r['state']}{decided}  created {r['created_at'][:19]}  "
+            f"org {r['org_code']}  episode {r['force_code']}:{r['episode_ref']} "
+            f"({r['event_type']})"
+        )
+        for c in r["candidates"]:
+            # Fields with nothing to compare add noise: show what agreed or not.
+            why = " ".join(
+                f"{k}={v}" for k, v in c["explanation"].items() if not str(v).startswith("missing")
+            )
+            typer.echo(f"    {c['roll_record_id']}  score {c['score']:.2f}  {why}")
+    typer.echo(f"{len(rows)} review(s)")
+
+
+@reviews_app.command("decide")
+def reviews_decide(
+    review_id: Annotated[str, typer.Argument(help="the review id (relay reviews list)")],
+    record: Annotated[
+        str | None,
+        typer.Option("--record", help="the candidate roll record id that is this child"),
+    ] = None,
+    none: Annotated[
+        bool, typer.Option("--none", help="none of the candidates is this child")
+    ] = False,
+    by: Annotated[str | None, typer.Option("--by", help="who decides; default: your login")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide a pending identity review.
+
+    Publishes the decision to identity-decisions; the router then routes the held event
+    to the organisation (--record) or tells nobody (--none).
+    """
+    import getpass
+
+    from schemas.base import derived_id
+    from schemas.catalogue import IDENTITY_DECISIONS
+    from schemas.messages import IdentityDecisionV1
+    from services.router import review_store
+    from services.runtime.database import utcnow
+    from services.runtime.kafka import create_broker, ensure_topics
+
+    if (record is None) == (not none):
+        raise typer.BadParameter("give exactly one of --record ROLL_RECORD_ID or --none")
+    if record is not None and not record.strip():
+        raise typer.BadParameter("an empty roll record id", param_hint="--record")
+    decision: str = "no-match" if none else "match"
+    decided_by = (by or "").strip() or getpass.getuser()
+    settings = RelaySettings()
+    err = Console(stderr=True, soft_wrap=True)  # whole lines: ids must stay copyable
+
+    async def check(db: Database) -> tuple[str, str | None]:
+        async with db.transaction() as session:
+            held = await review_store.get(session, review_id)
+        # A pending review refuses only the record; otherwise the review id is wrong.
+        option = "--record" if held is not None and held.state == "pending" else "REVIEW_ID"
+        return option, review_store.refusal(held, review_id, decision, record)
+
+    option, refused = _with_router_db(check)
+    if refused is not None:
+        err.print(f"[red]{option}: {refused}[/red]", highlight=False)
+        raise typer.Exit(2)
+
+    # The id derives from the review: deciding twice before the router has applied the
+    # first publishes the same message again, which the router skips.
+    message = IdentityDecisionV1(
+        message_id=derived_id(review_id, "decision"),
+        review_id=review_id,
+        decision=decision,  # type: ignore[arg-type]
+        roll_record_id=record,
+        decided_by=decided_by,
+        decided_at=utcnow(),
+    )
+
+    async def publish() -> None:
+        await ensure_topics(settings, timeout_s=15)
+        broker = create_broker(settings, client_id="relay-reviews")
+        await broker.start()
+        try:
+            await broker.publish(
+                message.model_dump_json().encode(),
+                topic=settings.topic(IDENTITY_DECISIONS.wire),
+                key=review_id.encode(),
+                headers={"message_id": message.message_id, "content-type": "application/json"},
+            )
+        finally:
+            await broker.stop()
+
+    try:
+        asyncio.run(publish())
+    except Exception as exc:  # the broker did not take it: nothing was decided
+        err.print(
+            f"[red]Kafka at {settings.bootstrap}: decision not published "
+            f"({type(exc).__name__}: {exc}); nothing changed, try again[/red]"
+        )
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(message.model_dump(mode="json"), indent=2))
+        return
+    what = f"match to roll record {record}" if record else "no match"
+    Console().print(
+        f"review {review_id}: {what} published by {decided_by}; the router applies it "
+        f"when it reads {settings.topic(IDENTITY_DECISIONS.wire)}"
+    )

@@ -1,12 +1,18 @@
 """``relay link`` (DESIGN §5): match a file of records against a roll file without
-touching any store, so a partnership can measure matching on its own data."""
+touching any store, so a partnership can measure matching on its own data.
+
+The roll is held in memory behind the same blocking keys the router stores per roll row
+(:func:`services.router.blocking.roll_keys`, probed with
+:func:`~services.router.blocking.probe_keys`) plus NHS number and UPN, and every record
+is decided by the router's own :func:`services.router.matching.match_child`: what
+``relay link`` measures is what the router does. The records file is streamed.
+"""
 
 from __future__ import annotations
 
 import csv
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,10 +20,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.episode import ChildV1
+from services.router.blocking import probe_keys, roll_keys
 from services.router.directory import RollParser, RollRecord, RowIssue
-from services.router.matching import match_child
+from services.router.matching import MatchDecision, match_child
 
 DECISION_COLUMNS = ("record_id", "decision", "roll_record_id", "org_code", "score")
+
+_RANK = {"match": 2, "review": 1, "no-match": 0}
 
 
 class _Anything:
@@ -25,73 +34,107 @@ class _Anything:
         return True
 
 
-@dataclass
 class RollIndex:
-    """The lookups the router's repository does, over an in-memory roll."""
+    """The lookups the router's repository does (blocking keys, NHS number, UPN), over
+    an in-memory roll."""
 
-    by_nhs: dict[str, list[RollRecord]] = field(default_factory=lambda: defaultdict(list))
-    by_upn: dict[str, list[RollRecord]] = field(default_factory=lambda: defaultdict(list))
-    by_family_dob: dict[tuple[str, date], list[RollRecord]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str], list[RollRecord]] = defaultdict(list)
+        self.size = 0
 
     def add(self, record: RollRecord) -> None:
+        self.size += 1
+        keys = roll_keys(
+            record.given_name, record.family_name, record.date_of_birth, record.postcode
+        )
+        for column, value in keys.as_dict().items():
+            if value is not None:
+                self._keys[(column, value)].append(record)
         if record.nhs_number:
-            self.by_nhs[record.nhs_number].append(record)
+            self._keys[("nhs_number", record.nhs_number)].append(record)
         if record.upn:
-            self.by_upn[record.upn].append(record)
-        self.by_family_dob[(record.norm_family, record.date_of_birth)].append(record)
+            self._keys[("upn", record.upn)].append(record)
 
-    def candidates(self, norm_given: str, norm_family: str, child: ChildV1) -> list[RollRecord]:
-        found = [
-            *self.by_family_dob.get((norm_family, child.date_of_birth), []),
-            *self.by_family_dob.get((norm_given, child.date_of_birth), []),
-            *(self.by_nhs.get(child.nhs_number, []) if child.nhs_number else []),
-            *(self.by_upn.get(child.upn, []) if child.upn else []),
-        ]
-        return found
+    def candidates(self, child: ChildV1) -> list[RollRecord]:
+        """Every roll record sharing a blocking key, the NHS number or the UPN with
+        ``child`` (each once)."""
+        probes = probe_keys(
+            child.given_name, child.family_name, child.date_of_birth, child.postcode
+        )
+        wanted = [(column, value) for column, values in probes.items() for value in values]
+        if child.nhs_number:
+            wanted.append(("nhs_number", child.nhs_number))
+        if child.upn:
+            wanted.append(("upn", child.upn))
+        found: dict[int, RollRecord] = {}
+        for key in wanted:
+            for record in self._keys.get(key, ()):
+                found.setdefault(id(record), record)
+        return list(found.values())
 
 
 def _rows(path: Path, fill_org: bool) -> Iterator[tuple[RollParser, list[str], int]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None) or []
-        pad = fill_org and "org_code" not in [h.strip().lower() for h in header]
+        names = [h.strip().lower() for h in header]
+        pad = fill_org and "org_code" not in names
         parser = RollParser([*header, "org_code"] if pad else header, _Anything())
+        # A records file's org_code is unused (DESIGN §5): absent or empty, it is filled.
+        org = names.index("org_code") if fill_org and not pad else None
         for row in reader:
-            if any(row):
-                yield parser, [*row, "-"] if pad else row, reader.line_num
+            if not any(row):
+                continue
+            if pad:
+                row = [*row, "-"]
+            elif org is not None and org < len(row) and not row[org].strip():
+                row[org] = "-"
+            yield parser, row, reader.line_num
+
+
+def _record(v: dict[str, Any]) -> RollRecord:
+    return RollRecord(
+        org_code=v["org_code"],
+        record_id=v["record_id"],
+        given_name=v["given_name"],
+        family_name=v["family_name"],
+        date_of_birth=v["date_of_birth"],
+        norm_given=v["norm_given"],
+        norm_family=v["norm_family"],
+        nhs_number=v["nhs_number"],
+        upn=v["upn"],
+        postcode=v["postcode"],
+        address=v["address"],
+        sex=v["sex"],
+        valid_from=v["valid_from"],
+        valid_to=v["valid_to"],
+    )
 
 
 def load_roll(path: Path) -> tuple[RollIndex, list[RowIssue]]:
+    """The roll file in memory (raises ``ColumnsError`` when required columns lack)."""
     index, issues = RollIndex(), []
     for parser, row, line in _rows(path, fill_org=False):
         parsed = parser.parse(row, line)
         issues += parsed.issues
         if parsed.values is not None:
-            v = parsed.values
-            index.add(
-                RollRecord(
-                    org_code=v["org_code"],
-                    record_id=v["record_id"],
-                    given_name=v["given_name"],
-                    family_name=v["family_name"],
-                    date_of_birth=v["date_of_birth"],
-                    norm_given=v["norm_given"],
-                    norm_family=v["norm_family"],
-                    nhs_number=v["nhs_number"],
-                    upn=v["upn"],
-                    postcode=v["postcode"],
-                    valid_from=v["valid_from"],
-                    valid_to=v["valid_to"],
-                )
-            )
+            index.add(_record(parsed.values))
     return index, issues
 
 
+def best_decision(decisions: list[MatchDecision]) -> MatchDecision | None:
+    """The strongest decision across organisations: a match over a review over a
+    no-match, then the higher score."""
+    if not decisions:
+        return None
+    return max(decisions, key=lambda d: (_RANK[d.decision], d.score))
+
+
 def link(index: RollIndex, records: Path, on: date) -> Iterator[dict[str, Any] | RowIssue]:
-    """Decision rows for every record (one per candidate organisation, or one
-    ``no-match``), and the records' problems."""
+    """One decision row per record (:data:`DECISION_COLUMNS`; the best decision across
+    organisations, ``no-match`` with empty roll record and organisation), and the
+    records' problems, in file order. ``score`` is the match weight in bits; for a
+    ``no-match`` it is the best candidate's, empty when blocking found none."""
     for parser, row, line in _rows(records, fill_org=True):
         parsed = parser.parse(row, line)
         yield from parsed.issues
@@ -103,30 +146,29 @@ def link(index: RollIndex, records: Path, on: date) -> Iterator[dict[str, Any] |
                 given_name=v["given_name"],
                 family_name=v["family_name"],
                 date_of_birth=v["date_of_birth"],
+                sex=v["sex"],
                 nhs_number=v["nhs_number"],
                 upn=v["upn"],
                 postcode=v["postcode"],
+                address=v["address"],
             )
         except ValidationError:
             yield RowIssue(line, "(row)", "not a valid child record", skipped=True)
             continue
-        decisions = match_child(
-            child, index.candidates(v["norm_given"], v["norm_family"], child), on
-        )
-        useful = [d for d in decisions if d.decision != "no-match"]
-        if not useful:
+        best = best_decision(match_child(child, index.candidates(child), on))
+        if best is None or best.decision == "no-match":
             yield {
                 "record_id": v["record_id"],
                 "decision": "no-match",
                 "roll_record_id": "",
                 "org_code": "",
-                "score": "0.00",
+                "score": f"{best.score:.2f}" if best else "",
             }
-        for d in useful:
+        else:
             yield {
                 "record_id": v["record_id"],
-                "decision": d.decision,
-                "roll_record_id": d.roll_record_id,
-                "org_code": d.org_code,
-                "score": f"{d.score:.2f}",
+                "decision": best.decision,
+                "roll_record_id": best.roll_record_id,
+                "org_code": best.org_code,
+                "score": f"{best.score:.2f}",
             }

@@ -1,24 +1,71 @@
 """Who is this child on each organisation's roll? (DESIGN §6; pure.)
 
-:func:`match_child` is the one entry point: a later version replaces its insides with a
-probabilistic matcher, so callers depend on nothing else here. Precision comes first: a
-wrong match discloses a child to the wrong school, so anything uncertain is a ``review``.
+:func:`match_child` is the one entry point. For each candidate roll record (found by
+blocking, :mod:`services.router.blocking`) it compares every field
+(:mod:`services.router.comparisons`), sums Fellegi-Sunter match weights
+(:mod:`services.router.weights`) and decides against two thresholds; then identifier
+rules, twins and ambiguity within one organisation can only lower a decision to
+``review``. Precision comes first: a wrong match discloses a child to the wrong school,
+so anything uncertain is a ``review`` for a person to decide.
+
+A decision's ``score`` is the summed match weight in bits (log2 of the likelihood
+ratio: +10 means the agreement pattern is about a thousand times likelier for the same
+child than for a different candidate). Its ``explanation`` maps each field to
+``agree:<level>``, ``partial:<level>``, ``disagree`` or ``missing``, and ``rule`` to
+what decided (``threshold``, ``identifier``, ``identifier-conflict``, ``twin``,
+``ambiguous``, ``outranked``: another record of the organisation is the match).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 from schemas.episode import ChildV1
+from services.router.comparisons import (
+    AGREEMENT,
+    compare_address,
+    compare_dob,
+    compare_family,
+    compare_given,
+    compare_identifier,
+    compare_postcode,
+    compare_sex,
+    phonetic_code,
+)
 from services.router.directory import RollRecord
 from services.router.names import normalise_name
+from services.router.weights import SWAP_PENALTY, weight
 
 Decision = Literal["match", "review", "no-match"]
-Agreement = Literal["agree", "disagree", "missing"]
+
+# Thresholds on the summed weight (bits), tuned on generated data for precision first
+# (tests/unit/test_router_matching_quality.py). The prior odds that a given roll row is
+# the child are about 1 in the roll's size (2^-10 for a school, 2^-14 for a large GP
+# list), so MATCH asks for about 2^18: names and date of birth agreeing exactly (+24.5)
+# match; a misspelt name with a mistyped birth date needs the postcode as well.
+MATCH_THRESHOLD = 18.0
+REVIEW_THRESHOLD = 8.0
+# Within one organisation, a runner-up this close to the best (and above REVIEW) makes
+# the best ambiguous.
+AMBIGUITY_MARGIN = 5.0
+# An agreeing NHS number or UPN is overridden when names and date of birth together weigh
+# below this (both strongly disagree: a mistyped or borrowed identifier).
+IDENTIFIER_CONFLICT = 0.0
+# A disagreeing NHS number or UPN with names and date of birth weighing at least this
+# (all agree) is two children or a typo: a person decides.
+STRONG_DEMOGRAPHICS = 15.0
+
+_DEMOGRAPHIC = ("given_name", "family_name", "date_of_birth")
+_GIVEN_FOR_TWINS = ("exact", "nickname")
+# Without an agreeing identifier, a match needs given name and birth date at least to
+# partly agree.
+# A short form of several names (Harry) fits the child's twin at another school as well.
+_NOT_FOR_MATCH = ("disagree", "year", "initial", "shared_nickname")
 
 
 @dataclass(frozen=True)
@@ -27,7 +74,7 @@ class MatchDecision:
     org_code: str
     roll_record_id: str
     score: float
-    explanation: dict[str, Agreement] = field(default_factory=dict)
+    explanation: dict[str, str] = field(default_factory=dict)
 
 
 def child_key(child: ChildV1) -> str:
@@ -40,79 +87,204 @@ def child_key(child: ChildV1) -> str:
     )
 
 
-def _agreement(ours: object, theirs: object) -> Agreement:
-    if ours is None or theirs is None:
-        return "missing"
-    return "agree" if ours == theirs else "disagree"
+@dataclass(frozen=True)
+class Comparison:
+    """One police record against one roll record: a level and weight per field."""
+
+    record: RollRecord
+    levels: dict[str, str]
+    weights: dict[str, float]
+    swapped: bool
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values())
+
+    @property
+    def demographic(self) -> float:
+        return sum(self.weights[f] for f in _DEMOGRAPHIC)
+
+    def explain(self, rule: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, level in self.levels.items():
+            agreement = AGREEMENT[level]
+            if agreement in ("agree", "partial"):
+                prefix = (
+                    "swapped-" if self.swapped and name in ("given_name", "family_name") else ""
+                )
+                out[name] = f"{agreement}:{prefix}{level}"
+            else:
+                out[name] = agreement
+        out["rule"] = rule
+        return out
 
 
-def _explain(child: ChildV1, given: str, family: str, record: RollRecord) -> dict[str, Agreement]:
-    return {
-        "nhs_number": _agreement(child.nhs_number, record.nhs_number),
-        "upn": _agreement(child.upn, record.upn),
-        "given_name": _agreement(given, record.norm_given),
-        "family_name": _agreement(family, record.norm_family),
-        "date_of_birth": _agreement(child.date_of_birth, record.date_of_birth),
-        "postcode": _agreement(child.postcode, record.postcode),
+@lru_cache(maxsize=65_536)
+def _names(given: str, family: str) -> tuple[str, str]:
+    return normalise_name(given), normalise_name(family)
+
+
+def compare(child: ChildV1, record: RollRecord) -> Comparison:
+    """Every field of ``child`` against ``record`` (given and family names also crosswise,
+    for police records that swapped them)."""
+    given, family = _names(child.given_name, child.family_name)
+    g, f = compare_given(given, record.norm_given), compare_family(family, record.norm_family)
+    names = weight("given_name", g) + weight("family_name", f)
+    swapped = False
+    if "disagree" in (g, f):
+        sg = compare_given(family, record.norm_given)
+        sf = compare_family(given, record.norm_family)
+        crossed = weight("given_name", sg) + weight("family_name", sf) - SWAP_PENALTY
+        if "disagree" not in (sg, sf) and crossed > names:
+            g, f, swapped = sg, sf, True
+    levels = {
+        "nhs_number": compare_identifier(child.nhs_number, record.nhs_number),
+        "upn": compare_identifier(child.upn, record.upn),
+        "given_name": g,
+        "family_name": f,
+        "date_of_birth": compare_dob(child.date_of_birth, record.date_of_birth),
+        "postcode": compare_postcode(child.postcode, record.postcode),
+        "address": compare_address(child.address, record.address),
+        "sex": compare_sex(child.sex, record.sex),
     }
+    weights = {name: weight(name, level) for name, level in levels.items()}
+    if swapped:
+        weights["family_name"] -= SWAP_PENALTY
+    if weights["postcode"] > 0 and weights["address"] > 0:
+        # One household, one piece of evidence: an agreeing address says little more
+        # than the agreeing postcode (and siblings share both).
+        weights["address"] = max(weights["address"] - weights["postcode"], 0.0)
+    return Comparison(record, levels, weights, swapped)
 
 
-def _decide(child: ChildV1, given: str, family: str, record: RollRecord) -> MatchDecision:
-    why = _explain(child, given, family, record)
-    strong_agree = "agree" in (why["nhs_number"], why["upn"])
-    strong_disagree = "disagree" in (why["nhs_number"], why["upn"])
-    names_dob_agree = all(why[f] == "agree" for f in ("given_name", "family_name", "date_of_birth"))
+def _decide(c: Comparison) -> tuple[Decision, str]:
+    """One candidate on its own: the identifier rules, then the thresholds."""
+    ids = (c.levels["nhs_number"], c.levels["upn"])
+    total = c.total
+    if "agree" in ids and "disagree" in ids:
+        return "review", "identifier-conflict"  # NHS number agrees, UPN does not (or reverse)
+    if "agree" in ids:
+        names_disagree = c.levels["given_name"] == c.levels["family_name"] == "disagree"
+        if c.demographic < IDENTIFIER_CONFLICT or names_disagree:
+            return "review", "identifier-conflict"
+        return "match", "identifier"
+    if "disagree" in ids:
+        # A checked identifier that differs is never auto-matched past.
+        if c.demographic >= STRONG_DEMOGRAPHICS or total >= REVIEW_THRESHOLD:
+            return "review", "identifier-conflict"
+        return "no-match", "threshold"
+    if total >= MATCH_THRESHOLD:
+        if c.levels["given_name"] in _NOT_FOR_MATCH or c.levels["date_of_birth"] in _NOT_FOR_MATCH:
+            # Another given name or birth date at the same place and family: a sibling,
+            # a twin at another school, or a changed name. Never automatic.
+            return "review", "threshold"
+        if (
+            AGREEMENT[c.levels["given_name"]] == "partial"
+            and AGREEMENT[c.levels["date_of_birth"]] == "partial"
+            and c.levels["given_name"] != "nickname"
+        ):
+            # A misspelt given name and a wrong birth date together fit a twin or a
+            # sibling with a similar name as well as the child.
+            return "review", "threshold"
+        return "match", "threshold"
+    if total >= REVIEW_THRESHOLD:
+        return "review", "threshold"
+    return "no-match", "threshold"
 
-    def decided(decision: Decision, score: float) -> MatchDecision:
-        return MatchDecision(decision, record.org_code, record.record_id, score, why)
 
-    if strong_agree and strong_disagree:
-        # The NHS number agrees and the UPN does not (or the other way round).
-        return decided("review", 0.6)
-    if strong_agree:
-        if why["family_name"] == "disagree" and why["date_of_birth"] == "disagree":
-            return decided("review", 0.5)
-        return decided("match", 1.0)
-    if names_dob_agree:
-        # Same name and birth date but a different NHS number or UPN: two children, or a
-        # typo in an identifier. A person decides.
-        return decided("review", 0.6) if strong_disagree else decided("match", 0.9)
-    swapped = (
-        record.norm_given == family
-        and record.norm_family == given
-        and why["date_of_birth"] == "agree"
+def _is_twin(best: RollRecord, other: RollRecord) -> bool:
+    """Same family name and date of birth, a different given name: twins (or triplets)
+    on one roll. Address is not required: a roll without one must not hide a twin."""
+    return (
+        other.date_of_birth == best.date_of_birth
+        and (
+            other.norm_family == best.norm_family
+            or phonetic_code(other.norm_family) == phonetic_code(best.norm_family)
+        )
+        and other.norm_given.split(" ", 1)[:1] != best.norm_given.split(" ", 1)[:1]
     )
-    if swapped and not strong_disagree:
-        return decided("review", 0.7)
-    return decided("no-match", 0.0)
+
+
+def _decide_organisation(comparisons: list[Comparison]) -> list[MatchDecision]:
+    ranked = sorted(comparisons, key=lambda c: (-c.total, c.record.record_id))
+    decided = [(c, *_decide(c)) for c in ranked]
+    best, best_decision, best_rule = decided[0]
+    lowered: dict[int, str] = {}  # index in ranked -> rule that lowered it to review
+    if best_decision == "match" and best_rule != "identifier":
+        # Twins share everything but the given name (and their NHS numbers, so an
+        # agreeing identifier already tells them apart).
+        twins = [i for i, (c, _, _) in enumerate(decided[1:], 1) if _is_twin(best.record, c.record)]
+        given_ok = not best.swapped and best.levels["given_name"] in _GIVEN_FOR_TWINS
+        if twins and not (
+            given_ok and all(decided[i][0].levels["given_name"] == "disagree" for i in twins)
+        ):
+            lowered.update({0: "twin", **{i: "twin" for i in twins}})
+    if best_decision == "match":
+        rivals = [
+            i
+            for i, (c, decision, _) in enumerate(decided[1:], 1)
+            if decision == "match"
+            or "agree" in (c.levels["nhs_number"], c.levels["upn"])
+            or (
+                (decision == "review" or c.total >= REVIEW_THRESHOLD)
+                and best.total - c.total < AMBIGUITY_MARGIN
+            )
+        ]
+        if rivals:
+            lowered.setdefault(0, "ambiguous")
+            for i in rivals:
+                lowered.setdefault(i, "ambiguous")
+    # An organisation either has one match and the rest no-match, or no match: a review
+    # left beside a match would hold back an organisation that is already told.
+    outranked = 0 not in lowered and best_decision == "match"
+    out = []
+    for i, (c, decision, rule) in enumerate(decided):
+        if i in lowered:
+            decision, rule = "review", lowered[i]
+        elif outranked and i > 0:
+            decision, rule = "no-match", "outranked"
+        elif i > 0 and decision == "match":
+            # The best is not a match (an identifier conflict) yet a lesser one is: who
+            # the child is on this roll is unclear.
+            decision, rule = "review", "ambiguous"
+        out.append(
+            MatchDecision(
+                decision, c.record.org_code, c.record.record_id, round(c.total, 2), c.explain(rule)
+            )
+        )
+    return sorted(out, key=lambda d: d.roll_record_id)
 
 
 def match_child(child: ChildV1, candidates: Sequence[RollRecord], on: date) -> list[MatchDecision]:
     """Decide, for every candidate roll record on roll on ``on``, whether it is ``child``.
 
-    Per organisation at most one record is a ``match``: when two records of one
-    organisation match (twins, a duplicate on the roll), or one matches and another needs
-    review, all of them become ``review``.
+    Returns one decision per distinct candidate, grouped by organisation (sorted by
+    organisation code, then record id). Per organisation at most one record is a
+    ``match``: a close runner-up, a second match or a twin on the same roll turns them
+    into ``review``.
     """
-    given = normalise_name(child.given_name)
-    family = normalise_name(child.family_name)
-    by_org: dict[str, list[MatchDecision]] = defaultdict(list)
+    by_org: dict[str, list[Comparison]] = defaultdict(list)
     seen: set[tuple[str, str]] = set()
     for record in candidates:
-        if (record.org_code, record.record_id) in seen or not record.on_roll(on):
+        key = (record.org_code, record.record_id)
+        if key in seen or not record.on_roll(on):
             continue
-        seen.add((record.org_code, record.record_id))
-        by_org[record.org_code].append(_decide(child, given, family, record))
+        seen.add(key)
+        by_org[record.org_code].append(compare(child, record))
     decisions: list[MatchDecision] = []
     for org_code in sorted(by_org):
-        org_decisions = by_org[org_code]
-        kinds = [d.decision for d in org_decisions]
-        if kinds.count("match") > 1 or ("match" in kinds and "review" in kinds):
-            org_decisions = [
-                replace(d, decision="review", score=min(d.score, 0.5))
-                if d.decision == "match"
-                else d
-                for d in org_decisions
-            ]
-        decisions.extend(org_decisions)
+        decisions.extend(_decide_organisation(by_org[org_code]))
     return decisions
+
+
+__all__ = [
+    "AMBIGUITY_MARGIN",
+    "MATCH_THRESHOLD",
+    "REVIEW_THRESHOLD",
+    "Comparison",
+    "Decision",
+    "MatchDecision",
+    "child_key",
+    "compare",
+    "match_child",
+]

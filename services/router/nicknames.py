@@ -101,3 +101,13 @@ def are_variants(a: str, b: str) -> bool:
         return True
     groups = _groups_of()
     return bool(groups.get(first_a, frozenset()) & groups.get(first_b, frozenset()))
+
+
+def shared_variant(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` are variants only through a short form that belongs to
+    more than one name (Harry: Henry and Harrison; Sam: Samuel and Samantha): the short
+    form alone cannot say which child, e.g. of twins Henry and Harrison, is meant."""
+    first_a, first_b = a.split(" ", 1)[0], b.split(" ", 1)[0]
+    groups = _groups_of()
+    ga, gb = groups.get(first_a, frozenset()), groups.get(first_b, frozenset())
+    return bool(ga & gb) and (len(ga) > 1 or len(gb) > 1)

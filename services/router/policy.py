@@ -181,18 +181,7 @@ def repeat_count(event: EpisodeEventV1, history: History, policy: Policy) -> int
     return sum(1 for at in history.reported_at if since <= at <= event.occurred_at)
 
 
-def route(
-    event: EpisodeEventV1,
-    matches: Sequence[MatchDecision],
-    organisations: Mapping[str, Organisation],
-    history: History,
-    policy: Policy,
-    now: datetime | None = None,
-) -> RoutingPlan:
-    """The default policy of DESIGN §6. Raises :class:`NoResponsibleAuthorityError` when
-    the event must reach a local authority and none can be found."""
-    now = now or event.accepted_at
-    plan = RoutingPlan()
+def _summaries(event: EpisodeEventV1) -> tuple[ChildSummaryV1, EpisodeRefV1]:
     child = ChildSummaryV1(
         given_name=event.child.given_name,
         family_name=event.child.family_name,
@@ -206,6 +195,107 @@ def route(
         event_type=event.type,
         occurred_at=event.occurred_at,
     )
+    return child, episode
+
+
+def build_alert(
+    event: EpisodeEventV1,
+    org: Organisation,
+    kind: AlertKind,
+    reason: str,
+    rule: str,
+    record_id: str | None,
+    now: datetime,
+) -> AlertRequestedV1:
+    """One alert; its id derives from (event, organisation, kind), so the same facts
+    routed twice (a replay, a decision delivered again) give the same alert."""
+    child, episode = _summaries(event)
+    alert_id = derived_id(event.message_id, org.code, kind.value)
+    return AlertRequestedV1(
+        message_id=alert_id,
+        alert_id=alert_id,
+        kind=kind,
+        recipient=recipient(org),
+        child=child,
+        episode=episode,
+        police_contact=event.police_contact,
+        reason=reason,
+        policy_rule=rule,
+        roll_record_id=record_id,
+        requested_at=now,
+    )
+
+
+def matched_rule(event: EpisodeEventV1, org: Organisation) -> tuple[str, str] | None:
+    """``(policy rule, reason)`` when ``event`` must reach ``org`` because the child is
+    on its roll, else None. The one place that says which matched organisations are told."""
+    if event.type in SUPPORT_EVENTS and org.kind in _MATCHED_KINDS:
+        rule, reason = _MATCHED_KINDS[org.kind]
+        return f"{event.type.value}.{rule}", reason
+    if event.type is EventType.RISK_CHANGED and high_risk(event) and org.kind is OrgKind.YOT:
+        return "risk-changed.yot", "open YOT case"
+    return None
+
+
+def route_decided(
+    event: EpisodeEventV1,
+    org_code: str,
+    roll_record_id: str,
+    organisations: Mapping[str, Organisation],
+    now: datetime,
+) -> list[AlertRequestedV1]:
+    """The alerts a person's ``match`` decision releases for a held event: what
+    :func:`route` would have sent ``org_code`` had the child matched ``roll_record_id``.
+
+    The responsible authority was told when the event arrived and is not told again. For
+    a looked-after child the authority where the child lives (the organisation's
+    ``la_code``) is told too, as :func:`route` does; if that is the responsible authority,
+    the alert id is the one it already had, so nobody hears twice.
+    """
+    org = organisations.get(org_code)
+    if org is None:
+        return []
+    told = matched_rule(event, org)
+    if told is None:
+        return []
+    rule, reason = told
+    kind = AlertKind(event.type.value)
+    alerts = [build_alert(event, org, kind, reason, rule, roll_record_id, now)]
+    lives = organisations.get(org.la_code or "")
+    if (
+        event.child.looked_after
+        and event.type in SUPPORT_EVENTS
+        and lives is not None
+        and lives.kind is OrgKind.LOCAL_AUTHORITY
+        and lives.code != event.child.responsible_la
+    ):
+        alerts.append(
+            build_alert(
+                event,
+                lives,
+                kind,
+                "local authority where the child lives",
+                f"{event.type.value}.la-resident",
+                None,
+                now,
+            )
+        )
+    return alerts
+
+
+def route(
+    event: EpisodeEventV1,
+    matches: Sequence[MatchDecision],
+    organisations: Mapping[str, Organisation],
+    history: History,
+    policy: Policy,
+    now: datetime | None = None,
+) -> RoutingPlan:
+    """The default policy of DESIGN §6. Raises :class:`NoResponsibleAuthorityError` when
+    the event must reach a local authority and none can be found."""
+    now = now or event.accepted_at
+    plan = RoutingPlan()
+    child, episode = _summaries(event)
     matched = [
         (d, organisations[d.org_code])
         for d in matches
@@ -226,22 +316,7 @@ def route(
         if (org.code, kind) in sent:
             return  # one alert per organisation and kind; the first reason stands
         sent.add((org.code, kind))
-        alert_id = derived_id(event.message_id, org.code, kind.value)
-        plan.alerts.append(
-            AlertRequestedV1(
-                message_id=alert_id,
-                alert_id=alert_id,
-                kind=kind,
-                recipient=recipient(org),
-                child=child,
-                episode=episode,
-                police_contact=event.police_contact,
-                reason=reason,
-                policy_rule=rule,
-                roll_record_id=record_id,
-                requested_at=now,
-            )
-        )
+        plan.alerts.append(build_alert(event, org, kind, reason, rule, record_id, now))
 
     def authority() -> Organisation:
         return responsible_authority(event, matched_orgs, organisations, policy)
@@ -249,9 +324,9 @@ def route(
     if event.type in SUPPORT_EVENTS:
         la = authority()
         for decision, org in matched:
-            if org.kind in _MATCHED_KINDS:
-                rule, reason = _MATCHED_KINDS[org.kind]
-                alert(org, reason, f"{type_}.{rule}", decision.roll_record_id)
+            told = matched_rule(event, org)
+            if told is not None:
+                alert(org, told[1], told[0], decision.roll_record_id)
         alert(la, "responsible local authority", f"{type_}.la")
         if event.child.looked_after:
             for org in matched_orgs:
@@ -295,8 +370,9 @@ def route(
         if high_risk(event):
             la = authority()
             for decision, org in matched:
-                if org.kind is OrgKind.YOT:
-                    alert(org, "open YOT case", "risk-changed.yot", decision.roll_record_id)
+                told = matched_rule(event, org)
+                if told is not None:
+                    alert(org, told[1], told[0], decision.roll_record_id)
             alert(la, "responsible local authority", "risk-changed.la")
             panel = mset_panel(la, organisations)
             if panel is not None:

@@ -1,9 +1,11 @@
-"""The router's own tables: the directory (organisations and their rolls) and the
-episodes it has seen (for repeat-missing counts). No other service reads them."""
+"""The router's own tables: the directory (organisations and their rolls), the
+episodes it has seen (for repeat-missing counts) and the identity reviews it holds for a
+person's decision. No other service reads them."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -102,6 +104,32 @@ episodes = Table(
     Column("repeat_flagged", Boolean, nullable=False, default=False),
     UniqueConstraint("force_code", "episode_ref", name="uq_router_episodes_ref"),
     Index("ix_router_episodes_child", "child_key", "reported_at"),
+)
+
+# Identity reviews (DESIGN §6): an organisation the router could not decide for. The
+# held event is kept whole so that a person's decision can route it later; a decision
+# is applied once (state moves from pending, never back).
+reviews = Table(
+    "router_reviews",
+    metadata,
+    # derived_id(event message id, org_code, "review"): a replayed event finds its row.
+    Column("review_id", String(64), primary_key=True),
+    Column("event_message_id", String(64), nullable=False),
+    Column("org_code", String(20), nullable=False),
+    Column("force_code", String(2), nullable=False),
+    Column("episode_ref", String(64), nullable=False),
+    Column("event_type", String(20), nullable=False),
+    # EpisodeEventV1 as JSON (holds the child's details: never printed or logged).
+    Column("event", JSON, nullable=False),
+    # [{roll_record_id, score, explanation}]: ids and field agreements only.
+    Column("candidates", JSON, nullable=False),
+    Column("state", String(10), nullable=False),  # pending | matched | no-match
+    Column("roll_record_id", String(64), nullable=True),  # the record decided, if matched
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_router_reviews_state", "state", "created_at"),
+    Index("ix_router_reviews_episode", "force_code", "episode_ref"),
 )
 
 messaging = messaging_tables(metadata, "router")

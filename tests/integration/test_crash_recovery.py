@@ -25,6 +25,65 @@ from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
 
 CHILDREN = 60
+# Distinct, realistic names: the matcher rightly holds look-alikes for review.
+GIVEN = [
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "Noah",
+    "Ava",
+    "Leo",
+    "Freya",
+    "Arthur",
+    "Mia",
+    "Harry",
+    "Ivy",
+    "Theo",
+    "Grace",
+    "Jack",
+    "Lily",
+    "Oscar",
+    "Ella",
+    "George",
+    "Rosie",
+    "Alfie",
+    "Sophie",
+    "Finley",
+    "Evie",
+    "Jacob",
+    "Poppy",
+    "Archie",
+    "Daisy",
+    "Logan",
+    "Ruby",
+    "Ethan",
+]
+FAMILY = [
+    "Hart",
+    "Reed",
+    "Dixon",
+    "Shaw",
+    "Fenwick",
+    "Armstrong",
+    "Robson",
+    "Charlton",
+    "Milburn",
+    "Elliott",
+    "Ridley",
+    "Hetherington",
+    "Forster",
+    "Errington",
+    "Coulson",
+]
+
+
+def child(i: int) -> tuple[str, str, str]:
+    """The i-th child's given name, family name and date of birth."""
+    return (
+        GIVEN[i % len(GIVEN)],
+        FAMILY[(i + i // len(GIVEN)) % len(FAMILY)],
+        f"2012-{1 + i % 12:02d}-{1 + i % 28:02d}",
+    )
 
 
 def directory(folder: Path) -> tuple[Path, Path]:
@@ -40,9 +99,7 @@ def directory(folder: Path) -> tuple[Path, Path]:
     rows = ["org_code,record_id,given_name,family_name,date_of_birth"]
     for i in range(CHILDREN):
         for org in ("100001", "A81001"):
-            rows.append(
-                f"{org},{org}-{i},Child{chr(65 + i % 26)}{i},Family{i},2012-01-{1 + i % 28:02d}"
-            )
+            rows.append(f"{org},{org}-{i},{','.join(child(i))}")
     roll.write_text("\n".join(rows) + "\n")
     return organisations, roll
 
@@ -58,11 +115,9 @@ def episode(i: int) -> EpisodeEventV1:
             "force_code": "10",
             "episode_ref": f"10-CR-{i}",
             "risk": {"grade": "medium"},
-            "child": {
-                "given_name": f"Child{chr(65 + i % 26)}{i}",
-                "family_name": f"Family{i}",
-                "date_of_birth": f"2012-01-{1 + i % 28:02d}",
-            },
+            "child": dict(
+                zip(("given_name", "family_name", "date_of_birth"), child(i), strict=True)
+            ),
             "accepted_at": datetime.now(UTC),
             "source": "test",
         }

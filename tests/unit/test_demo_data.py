@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,26 +13,30 @@ from pathlib import Path
 import pytest
 import typer
 from pydantic import ValidationError
+from rapidfuzz.distance import Levenshtein
 from typer.testing import CliRunner
 
 from relay.demo_cli import register
 from relay.demo_data import (
+    CORRUPTIONS,
     LA_CODE,
     ORGANISATION_COLUMNS,
     PLACING_LA_CODE,
     ROLL_COLUMNS,
     DemoArea,
+    RollRow,
     generate,
     write_area,
+    write_bench_area,
 )
 from schemas.episode import EpisodeEventSubmissionV1
 from schemas.errors import field_errors
 from schemas.identifiers import (
     normalise_postcode,
-    validate_gss_code,
     validate_nhs_number,
     validate_upn,
 )
+from services.router.nicknames import are_variants
 
 NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 
@@ -172,20 +177,155 @@ def test_episodes_run_in_order_and_do_not_overlap(area: DemoArea) -> None:
             assert end <= start
 
 
-def test_police_records_match_the_roll_exactly(area: DemoArea) -> None:
-    school = {(r.org_code, r.given_name, r.family_name, r.date_of_birth) for r in area.school_roll}
+def _roll_index(area: DemoArea) -> dict[str, RollRow]:
+    return {r.record_id: r for r in area.school_roll + area.gp_roll + area.yot_roll}
+
+
+def test_truth_names_the_roll_records_the_child_is_on_that_day(area: DemoArea) -> None:
+    by_id = _roll_index(area)
+    children = {c.child_id: c for c in area.children}
     for event, truth in zip(area.feed, area.truth, strict=True):
-        child = event["child"]
-        facts = (
-            child["given_name"],
-            child["family_name"],
-            date.fromisoformat(child["date_of_birth"]),
+        on = datetime.fromisoformat(event["occurred_at"]).date()
+        if truth.child_id.startswith("X"):  # on no roll
+            assert not (truth.school_record_id or truth.gp_record_id or truth.school_urn)
+            continue
+        child = children[truth.child_id]
+        school, gp = by_id[truth.school_record_id], by_id[truth.gp_record_id]
+        assert (school.org_code, gp.org_code) == (truth.school_urn, truth.gp_code)
+        for row in (school, gp):
+            assert (row.given_name, row.family_name, row.date_of_birth) == (
+                child.given_name,
+                child.family_name,
+                child.date_of_birth,
+            )
+            assert (row.from_ or on) <= on <= (row.to or on)
+        if truth.yot_record_id:
+            assert by_id[truth.yot_record_id].org_code == truth.yot_code == "YOT-E06000057"
+        assert truth.twin == bool(child.twin_of)
+
+
+def test_clean_police_records_match_the_roll_exactly(area: DemoArea) -> None:
+    by_id = _roll_index(area)
+    for event, truth in zip(area.feed, area.truth, strict=True):
+        if truth.corruption or not truth.school_record_id:
+            continue
+        child, row = event["child"], by_id[truth.school_record_id]
+        assert (child["given_name"], child["family_name"], child["date_of_birth"]) == (
+            row.given_name,
+            row.family_name,
+            row.date_of_birth.isoformat(),
         )
-        if truth.school_urn:
-            assert (truth.school_urn, *facts) in school
-        else:
-            assert not any(key[1:] == facts for key in school)
-        validate_gss_code(truth.responsible_la)
+        assert child["postcode"] == row.postcode
+
+
+def test_every_kind_of_error_appears_at_realistic_rates(area: DemoArea) -> None:
+    episodes = {}
+    for event, truth in zip(area.feed, area.truth, strict=True):
+        episodes[event["episode_ref"]] = truth.corruption
+    per_episode = Counter(len(kinds) for kinds in episodes.values())
+    assert set(per_episode) <= {0, 1, 2}
+    assert 0.5 < per_episode[0] / len(episodes) < 0.7
+    assert 0 < per_episode[2] < per_episode[1]
+    kinds = Counter(k for ks in episodes.values() for k in ks)
+    assert set(kinds) == set(CORRUPTIONS), kinds
+
+
+def test_each_error_is_what_it_says(area: DemoArea) -> None:
+    by_id = _roll_index(area)
+    seen = Counter()
+    for event, truth in zip(area.feed, area.truth, strict=True):
+        if len(truth.corruption) != 1 or not truth.school_record_id:
+            continue
+        (kind,) = truth.corruption
+        police, row = event["child"], by_id[truth.school_record_id]
+        given, family = police["given_name"], police["family_name"]
+        born = date.fromisoformat(police["date_of_birth"])
+        if kind == "nickname":
+            assert given != row.given_name and are_variants(given.lower(), row.given_name.lower())
+        elif kind == "family-typo":
+            assert family != row.family_name
+            assert Levenshtein.distance(family, row.family_name) == 1 or (
+                len(family) == len(row.family_name) and sorted(family) == sorted(row.family_name)
+            )
+        elif kind == "names-swapped":
+            assert (given, family) == (row.family_name, row.given_name)
+        elif kind == "dob-swap":
+            assert (born.year, born.month, born.day) == (
+                row.date_of_birth.year,
+                row.date_of_birth.day,
+                row.date_of_birth.month,
+            )
+        elif kind == "dob-typo":
+            a, b = born.isoformat(), row.date_of_birth.isoformat()
+            assert sum(x != y for x, y in zip(a, b, strict=True)) == 1
+        elif kind == "no-postcode":
+            assert "postcode" not in police and "address" not in police
+        elif kind == "old-postcode":
+            assert police["postcode"] != row.postcode
+        elif kind == "double-barrel-part":
+            assert "-" in row.family_name and family in row.family_name.split("-")
+        elif kind == "name-change":
+            assert family != row.family_name and police["postcode"] == row.postcode
+        if kind not in ("dob-swap", "dob-typo"):
+            assert born == row.date_of_birth
+        seen[kind] += 1
+    assert len(seen) >= 8, seen
+
+
+def test_twins_and_siblings(area: DemoArea) -> None:
+    children = {c.child_id: c for c in area.children}
+    twins = [c for c in area.children if c.twin_of]
+    assert 0.015 < len(twins) / len(area.children) < 0.05
+    for child in twins:
+        other = children[child.twin_of]
+        assert other.twin_of == child.child_id
+        assert (child.family_name, child.date_of_birth, child.postcode, child.address) == (
+            other.family_name,
+            other.date_of_birth,
+            other.postcode,
+            other.address,
+        )
+        assert not are_variants(child.given_name.lower(), other.given_name.lower())
+        assert child.school_urn == other.school_urn and child.nhs_number != other.nhs_number
+    siblings = [c for c in area.children if c.sibling_of]
+    assert siblings
+    for child in siblings:
+        other = children[child.sibling_of]
+        assert (child.family_name, child.address) == (other.family_name, other.address)
+        assert child.date_of_birth != other.date_of_birth
+    assert any(t.twin for t in area.truth)  # every feed has twin cases
+    assert any("-" in c.family_name for c in area.children)
+
+
+def test_three_thousand_children_in_well_under_a_second() -> None:
+    started = time.perf_counter()
+    generate(3000, seed=3, now=NOW)
+    # Generous bound (a loaded CI machine); typically about 0.15 s.
+    assert time.perf_counter() - started < 1.5
+
+
+def test_bench_area_streams_a_roll_with_records_and_truth(tmp_path: Path) -> None:
+    bench = write_bench_area(tmp_path, roll_rows=4000, records=200, seed=2, now=NOW)
+    assert 3900 <= bench.roll_rows <= 4100
+    with bench.rolls[0].open(encoding="utf-8") as handle:
+        school = {r["record_id"]: r for r in csv.DictReader(handle)}
+    with bench.rolls[1].open(encoding="utf-8") as handle:
+        gp = {r["record_id"]: r for r in csv.DictReader(handle)}
+    assert len(school) + len(gp) == bench.roll_rows
+    assert len(bench.records) == len(bench.truth) == 200
+    assert any(t.twin for t in bench.truth)
+    assert any(not t.school_record_id for t in bench.truth)  # children on no roll
+    for record, truth in zip(bench.records, bench.truth, strict=True):
+        assert record["record_id"] == truth.event_id
+        if truth.school_record_id:
+            row = school[truth.school_record_id]
+            assert gp[truth.gp_record_id]["date_of_birth"] == row["date_of_birth"]
+            if not truth.corruption:
+                assert record["child"]["family_name"] == row["family_name"]
+    with (tmp_path / "records.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["record_id"] for r in rows] == [r["record_id"] for r in bench.records]
+    assert {r["org_code"] for r in rows} == {""}
 
 
 def test_same_seed_same_area_other_seed_other_area() -> None:

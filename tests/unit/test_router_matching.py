@@ -1,4 +1,5 @@
-"""Matching rules: strong identifiers, exact names and birth date, validity, ambiguity."""
+"""Matching rules: strong identifiers, names and birth date with their usual errors,
+twins, validity, ambiguity, explanations."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from schemas.episode import ChildV1
 from services.router.directory import RollRecord
-from services.router.matching import child_key, match_child
+from services.router.matching import MATCH_THRESHOLD, child_key, match_child
 from services.router.names import normalise_name
 
 ON = date(2026, 3, 10)
@@ -46,13 +47,20 @@ def decide(c: ChildV1, *records: RollRecord) -> list[tuple[str, str, str]]:
 def test_exact_normalised_name_and_birth_date_match() -> None:
     [d] = match_child(child(), [record()], ON)
     assert (d.decision, d.org_code, d.roll_record_id) == ("match", "100001", "R1")
-    assert d.explanation["given_name"] == "agree"
+    assert d.explanation["given_name"] == "agree:exact"
+    assert d.explanation["date_of_birth"] == "agree:exact"
     assert d.explanation["nhs_number"] == "missing"
-    assert 0 < d.score <= 1
+    assert d.explanation["rule"] == "threshold"
+    assert d.score >= MATCH_THRESHOLD
 
 
-def test_a_different_birth_date_alone_is_no_match() -> None:
-    assert decide(child(), record(date_of_birth=date(2012, 5, 30)))[0][0] == "no-match"
+def test_a_different_birth_date_is_never_a_match() -> None:
+    assert decide(child(), record(date_of_birth=date(2010, 1, 17)))[0][0] == "no-match"
+    # Same name, same household, another birth date: a review at most.
+    placed = {"postcode": "NE61 1AA", "address": "3 Mill Lane"}
+    assert decide(child(**placed), record(date_of_birth=date(2010, 1, 17), **placed))[0][0] != (
+        "match"
+    )
 
 
 def test_nhs_number_matches_despite_a_different_name() -> None:
@@ -72,15 +80,18 @@ def test_strong_disagreement_on_name_and_birth_date_overrides_the_nhs_number() -
     assert d.decision == "review"
     assert d.explanation["family_name"] == "disagree"
     assert d.explanation["date_of_birth"] == "disagree"
+    assert d.explanation["rule"] == "identifier-conflict"
 
 
 def test_same_name_and_birth_date_but_a_different_nhs_number_is_a_review() -> None:
     assert decide(child(nhs_number=NHS), record(nhs_number="4010232137"))[0][0] == "review"
 
 
-def test_swapped_given_and_family_names_go_to_review() -> None:
+def test_swapped_given_and_family_names_are_compared_crosswise() -> None:
     c = child(given_name="Obrien", family_name="Zoe")
-    assert decide(c, record())[0][0] == "review"
+    [d] = match_child(c, [record()], ON)
+    assert d.decision == "match"
+    assert d.explanation["given_name"] == "agree:swapped-exact"
 
 
 def test_a_record_outside_its_validity_is_not_considered() -> None:
@@ -94,6 +105,8 @@ def test_a_record_outside_its_validity_is_not_considered() -> None:
 def test_two_matching_records_in_one_organisation_are_a_review() -> None:
     result = decide(child(), record(), record(record_id="R2"))
     assert result == [("review", "100001", "R1"), ("review", "100001", "R2")]
+    decisions = match_child(child(), [record(), record(record_id="R2")], ON)
+    assert {d.explanation["rule"] for d in decisions} == {"ambiguous"}
 
 
 def test_each_organisation_is_decided_independently() -> None:
@@ -108,3 +121,116 @@ def test_the_same_record_twice_is_one_candidate() -> None:
 def test_child_key_prefers_the_nhs_number() -> None:
     assert child_key(child(nhs_number=NHS)) == f"nhs:{NHS}"
     assert child_key(child()) == "name:obrien|zoe|2012-05-31"
+
+
+PLACE = {"postcode": "NE61 1AA", "address": "3 Mill Lane, Morpeth"}
+
+
+def test_a_nickname_matches() -> None:
+    c = child(given_name="Bill", family_name="Hart", date_of_birth=date(2012, 5, 31))
+    [d] = match_child(c, [record(given_name="William", family_name="Hart")], ON)
+    assert d.decision == "match"
+    assert d.explanation["given_name"] == "partial:nickname"
+
+
+def test_a_short_form_of_several_names_is_never_matched_alone() -> None:
+    # Harry: Henry or Harrison. With a twin Harrison at another school, "Harry" must
+    # not be told to Henry's school without a person deciding.
+    c = child(given_name="Harry", family_name="Allen", **PLACE)
+    [d] = match_child(c, [record(given_name="Henry", family_name="Allen", **PLACE)], ON)
+    assert d.decision == "review"
+    assert d.explanation["given_name"] == "partial:shared_nickname"
+
+
+def test_one_part_of_a_double_barrelled_family_name_matches_with_the_place() -> None:
+    roll = record(given_name="Amelia", family_name="Smith-Jones", **PLACE)
+    [d] = match_child(child(given_name="Amelia", family_name="Jones", **PLACE), [roll], ON)
+    assert d.decision == "match"
+    assert d.explanation["family_name"] == "partial:part"
+    [d] = match_child(child(given_name="Amelia", family_name="Smith Jones"), [roll], ON)
+    assert (d.decision, d.explanation["family_name"]) == ("match", "agree:exact")
+
+
+def test_day_and_month_swapped_matches_with_the_place_or_exact_names() -> None:
+    roll = record(date_of_birth=date(2012, 3, 4), **PLACE)
+    [d] = match_child(child(date_of_birth=date(2012, 4, 3), **PLACE), [roll], ON)
+    assert (d.decision, d.explanation["date_of_birth"]) == ("match", "partial:day_month_swap")
+    c = child(given_name="Zoey", date_of_birth=date(2012, 4, 3))
+    assert decide(c, roll)[0][0] == "review"
+
+
+def test_a_misspelt_family_name_matches() -> None:
+    [d] = match_child(child(family_name="OBrein"), [record()], ON)
+    assert d.decision == "match"
+    assert d.explanation["family_name"].startswith("partial:")
+
+
+def test_a_misspelt_given_name_with_a_mistyped_birth_date_is_a_review() -> None:
+    c = child(given_name="Zoey", date_of_birth=date(2012, 5, 30), **PLACE)
+    assert decide(c, record(**PLACE))[0][0] == "review"
+
+
+def test_twins_are_never_matched_on_a_partial_given_name() -> None:
+    ann = record(record_id="T1", given_name="Ann", family_name="Lee", **PLACE)
+    anna = record(record_id="T2", given_name="Anna", family_name="Lee", **PLACE)
+    c = child(given_name="Anne", family_name="Lee", date_of_birth=date(2012, 5, 31), **PLACE)
+    result = match_child(c, [ann, anna], ON)
+    assert [d.decision for d in result] == ["review", "review"]
+    assert {d.explanation["rule"] for d in result} <= {"twin", "ambiguous"}
+
+
+def test_a_twin_named_exactly_is_matched_when_the_other_twin_disagrees() -> None:
+    ann = record(record_id="T1", given_name="Ann", family_name="Lee", **PLACE)
+    tom = record(record_id="T2", given_name="Thomas", family_name="Lee", **PLACE)
+    c = child(given_name="Ann", family_name="Lee", **PLACE)
+    assert decide(c, ann, tom) == [("match", "100001", "T1"), ("no-match", "100001", "T2")]
+    # Tom for Thomas is a nickname: matched, the other twin's name disagrees.
+    c = child(given_name="Tom", family_name="Lee", **PLACE)
+    assert decide(c, ann, tom) == [("no-match", "100001", "T1"), ("match", "100001", "T2")]
+
+
+def test_a_twins_sibling_with_another_given_name_is_not_matched_to_the_twin() -> None:
+    # The child is not on this roll; the twin is. Same family, birth date and home.
+    twin = record(given_name="Oliver", family_name="Hart", **PLACE)
+    c = child(given_name="Jacob", family_name="Hart", **PLACE)
+    assert decide(c, twin)[0][0] != "match"
+
+
+def test_an_agreeing_nhs_number_with_a_conflicting_upn_is_a_review() -> None:
+    c = child(nhs_number=NHS, upn=UPN)
+    assert decide(c, record(nhs_number=NHS))[0][0] == "match"  # no UPN on the roll
+    [d] = match_child(c, [record(nhs_number=NHS, upn="Q801200005002")], ON)
+    assert (d.decision, d.explanation["rule"]) == ("review", "identifier-conflict")
+
+
+def test_explanations_name_every_field() -> None:
+    [d] = match_child(child(**PLACE, sex="F"), [record(**PLACE, sex="female")], ON)
+    assert set(d.explanation) == {
+        "nhs_number",
+        "upn",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "postcode",
+        "address",
+        "sex",
+        "rule",
+    }
+    assert d.explanation["postcode"] == "agree:unit"
+    assert d.explanation["address"] == "agree:same"
+
+
+def test_an_agreeing_nhs_number_tells_twins_apart() -> None:
+    ann = record(record_id="T1", given_name="Ann", family_name="Lee", nhs_number=NHS, **PLACE)
+    anna = record(
+        record_id="T2", given_name="Anna", family_name="Lee", nhs_number="4010232137", **PLACE
+    )
+    c = child(given_name="Anne", family_name="Lee", nhs_number=NHS, **PLACE)
+    assert decide(c, ann, anna) == [("match", "100001", "T1"), ("no-match", "100001", "T2")]
+
+
+def test_a_lesser_candidate_holding_the_nhs_number_makes_the_organisation_a_review() -> None:
+    named = record(record_id="R1", **PLACE)
+    numbered = record(record_id="R2", given_name="Kai", family_name="Ng", nhs_number=NHS)
+    c = child(nhs_number=NHS, **PLACE)
+    assert [d for d, *_ in decide(c, named, numbered)] == ["review", "review"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 18:45:48.114850
+Create Date: 2026-11-23 18:48:36.408027
 
 """
 
@@ -86,6 +86,29 @@ def upgrade() -> None:
         batch_op.create_index("ix_router_outbox_pending", ["published_at", "id"], unique=False)
 
     op.create_table(
+        "router_reviews",
+        sa.Column("review_id", sa.String(length=64), nullable=False),
+        sa.Column("event_message_id", sa.String(length=64), nullable=False),
+        sa.Column("org_code", sa.String(length=20), nullable=False),
+        sa.Column("force_code", sa.String(length=2), nullable=False),
+        sa.Column("episode_ref", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.String(length=20), nullable=False),
+        sa.Column("event", sa.JSON(), nullable=False),
+        sa.Column("candidates", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("roll_record_id", sa.String(length=64), nullable=True),
+        sa.Column("decided_by", sa.String(length=200), nullable=True),
+        sa.Column("decided_at", UtcDateTime(), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("review_id"),
+    )
+    with op.batch_alter_table("router_reviews", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_router_reviews_episode", ["force_code", "episode_ref"], unique=False
+        )
+        batch_op.create_index("ix_router_reviews_state", ["state", "created_at"], unique=False)
+
+    op.create_table(
         "router_roll",
         sa.Column(
             "id",
@@ -164,6 +187,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_router_roll_key_family_dob")
 
     op.drop_table("router_roll")
+    with op.batch_alter_table("router_reviews", schema=None) as batch_op:
+        batch_op.drop_index("ix_router_reviews_state")
+        batch_op.drop_index("ix_router_reviews_episode")
+
+    op.drop_table("router_reviews")
     with op.batch_alter_table("router_outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_router_outbox_pending")
 

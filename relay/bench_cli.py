@@ -1,0 +1,109 @@
+"""``relay bench matching``: import, lookup and quality figures of the router's matching
+(relay/bench.py). Always exits 0: targets are reported with PASS/MISS, not asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from relay.bench import run_matching
+
+_STAGES = {"generate": "generating area", "import": "importing rolls", "lookup": "lookups"}
+
+
+def register(app: typer.Typer) -> None:
+    bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (speed, memory, quality).")
+    app.add_typer(bench_app, name="bench")
+
+    @bench_app.command("matching")
+    def matching(
+        roll_size: Annotated[
+            int, typer.Option(min=100, help="school + GP roll rows to generate and import")
+        ] = 1_000_000,
+        records: Annotated[int, typer.Option(min=1, help="police records to look up")] = 2000,
+        seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 0,
+        json_out: Annotated[
+            Path | None, typer.Option("--json", help="also write the figures to this file")
+        ] = None,
+    ) -> None:
+        """Generate an area whose rolls total ROLL_SIZE rows, import it into a fresh
+        router database (RELAY_DATABASE_URL's PostgreSQL server, else SQLite), look up
+        RECORDS corrupted police records, and report speed, memory and match quality."""
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            figures = run_matching(roll_size, records, seed=seed, progress=progress)
+        if json_out is not None:
+            json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        Console().print(_table(figures))
+        if figures["false_matches"]:
+            ids = ", ".join(
+                f"{f['record_id']}->{f['org_code']}/{f['roll_record_id']}"
+                for f in figures["false_matches"][:20]
+            )
+            Console().print(f"false matches (ids only): {ids}")
+
+
+def _table(f: dict[str, Any]) -> Table:
+    table = Table(title=f"relay bench matching ({f['database']}, {f['roll_rows']:,} roll rows)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target")
+    t = f["targets"]
+
+    def mark(name: str) -> str:
+        return ("PASS " if t[name]["pass"] else "MISS ") + t[name]["text"]
+
+    ms = f["lookup_ms"]
+    twins = f["twins"]
+    rows = [
+        (
+            "import rows/s",
+            f"{f['import_rows_per_s']:,} ({f['import_seconds']} s)",
+            mark("import_rows_per_s"),
+        ),
+        ("lookup p50 / p95 (ms)", f"{ms['p50']} / {ms['p95']}", ""),
+        ("lookup p99 / max (ms)", f"{ms['p99']} / {ms['max']}", mark("lookup_p99_ms")),
+        ("peak RSS (MB)", f"{f['peak_rss_mb']:,}", mark("peak_rss_mb")),
+        ("database size (MB)", f"{f['database_mb']:,}", ""),
+        ("police records", f"{f['records']:,} ({f['true_pairs']:,} true pairs)", ""),
+        ("precision of match", f"{f['precision']:.4%} of {f['matches']:,}", mark("precision")),
+        ("recall of match", f"{f['recall']:.2%}", mark("recall")),
+        ("reviews", f"{f['reviews']:,}", ""),
+        ("false matches", f"{len(f['false_matches'])}", ""),
+        (
+            "twin cases",
+            f"{twins['cases']}: {twins['right']} right, {twins['review']} review, "
+            f"{twins['wrong']} wrong, {twins['missed']} missed",
+            mark("twins"),
+        ),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    for kind, c in f["by_corruption"].items():
+        recall = "-" if c["recall"] is None else f"{c['recall']:.1%}"
+        table.add_row(
+            f"  recall: {kind}",
+            f"{recall} of {c['pairs']}",
+            f"{c['reviewed']} reviewed, {c['false_matches']} false",
+        )
+    return table

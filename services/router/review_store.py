@@ -1,0 +1,203 @@
+"""The identity reviews the router holds until a person decides (queries over an
+AsyncSession). A review keeps its episode event whole, so a ``match`` decision can route
+it to the organisation later; it moves from ``pending`` once, never back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.episode import EpisodeEventV1
+from schemas.messages import IdentityReviewV1
+from services.router.tables import reviews
+
+ReviewState = Literal["pending", "matched", "no-match"]
+STATES: tuple[ReviewState, ...] = ("pending", "matched", "no-match")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    roll_record_id: str
+    score: float
+    explanation: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HeldReview:
+    """One review as the router keeps it. ``event_json`` holds the child's details: use
+    :meth:`event` to route it, never print it."""
+
+    review_id: str
+    event_message_id: str
+    org_code: str
+    force_code: str
+    episode_ref: str
+    event_type: str
+    candidates: tuple[Candidate, ...]
+    state: ReviewState
+    created_at: datetime
+    event_json: dict[str, Any]
+    roll_record_id: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+    def event(self) -> EpisodeEventV1:
+        return EpisodeEventV1.model_validate(self.event_json)
+
+    def candidate(self, roll_record_id: str) -> Candidate | None:
+        return next((c for c in self.candidates if c.roll_record_id == roll_record_id), None)
+
+    def summary(self) -> dict[str, Any]:
+        """Ids, scores and field agreements: what a reviewer's list shows (no child data)."""
+        return {
+            "review_id": self.review_id,
+            "state": self.state,
+            "created_at": self.created_at.isoformat(),
+            "org_code": self.org_code,
+            "force_code": self.force_code,
+            "episode_ref": self.episode_ref,
+            "event_type": self.event_type,
+            "event_message_id": self.event_message_id,
+            "candidates": [
+                {
+                    "roll_record_id": c.roll_record_id,
+                    "score": c.score,
+                    "explanation": dict(c.explanation),
+                }
+                for c in self.candidates
+            ],
+            "roll_record_id": self.roll_record_id,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }
+
+
+async def hold(
+    session: AsyncSession, review: IdentityReviewV1, event: EpisodeEventV1, now: datetime
+) -> bool:
+    """Keep ``review`` (one organisation's candidates) with its event; False when it is
+    already held (a replayed event must not reopen a decided review)."""
+    org_codes = {c.org_code for c in review.candidates}
+    if len(org_codes) != 1:
+        raise ValueError(f"review {review.review_id}: candidates of {len(org_codes)} organisations")
+    exists = await session.scalar(
+        select(reviews.c.review_id).where(reviews.c.review_id == review.review_id)
+    )
+    if exists is not None:
+        return False
+    await session.execute(
+        reviews.insert().values(
+            review_id=review.review_id,
+            event_message_id=event.message_id,
+            org_code=org_codes.pop(),
+            force_code=event.force_code,
+            episode_ref=event.episode_ref,
+            event_type=event.type.value,
+            event=event.model_dump(mode="json"),
+            candidates=[
+                {
+                    "roll_record_id": c.roll_record_id,
+                    "score": c.score,
+                    "explanation": dict(c.explanation),
+                }
+                for c in review.candidates
+            ],
+            state="pending",
+            created_at=now,
+        )
+    )
+    return True
+
+
+def _held(row: Any) -> HeldReview:
+    return HeldReview(
+        review_id=row.review_id,
+        event_message_id=row.event_message_id,
+        org_code=row.org_code,
+        force_code=row.force_code,
+        episode_ref=row.episode_ref,
+        event_type=row.event_type,
+        candidates=tuple(
+            Candidate(c["roll_record_id"], float(c["score"]), dict(c.get("explanation") or {}))
+            for c in row.candidates
+        ),
+        state=row.state,
+        created_at=row.created_at,
+        event_json=row.event,
+        roll_record_id=row.roll_record_id,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+    )
+
+
+async def get(session: AsyncSession, review_id: str, for_update: bool = False) -> HeldReview | None:
+    """One review; ``for_update`` locks its row (PostgreSQL) so two copies of the router
+    cannot both apply a decision."""
+    query = select(reviews).where(reviews.c.review_id == review_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
+    return _held(row) if row is not None else None
+
+
+async def listing(
+    session: AsyncSession, state: ReviewState | None = None, limit: int | None = None
+) -> list[HeldReview]:
+    """Reviews oldest first (the longest waiting at the top)."""
+    query = select(reviews).order_by(reviews.c.created_at, reviews.c.review_id)
+    if state is not None:
+        query = query.where(reviews.c.state == state)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_held(row) for row in (await session.execute(query)).all()]
+
+
+async def decide(
+    session: AsyncSession,
+    review_id: str,
+    state: Literal["matched", "no-match"],
+    roll_record_id: str | None,
+    decided_by: str,
+    decided_at: datetime,
+) -> bool:
+    """Record a decision on a pending review; False when it was no longer pending."""
+    result = await session.execute(
+        update(reviews)
+        .where(reviews.c.review_id == review_id, reviews.c.state == "pending")
+        .values(
+            state=state,
+            roll_record_id=roll_record_id,
+            decided_by=decided_by,
+            decided_at=decided_at,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def refusal(
+    review: HeldReview | None, review_id: str, decision: str, roll_record_id: str | None
+) -> str | None:
+    """Why a decision cannot apply to ``review`` (None: it can). The CLI checks this
+    before publishing, and the router again when it consumes the decision."""
+    if review is None:
+        return f"no identity review {review_id}"
+    if review.state != "pending":
+        by = f" by {review.decided_by}" if review.decided_by else ""
+        at = f" at {review.decided_at.isoformat()}" if review.decided_at else ""
+        return f"review {review_id} is already decided ({review.state}{by}{at})"
+    if decision == "match":
+        if not roll_record_id:
+            return f"review {review_id}: a match must name one of its candidate roll records"
+        if review.candidate(roll_record_id) is None:
+            ids = ", ".join(c.roll_record_id for c in review.candidates)
+            return (
+                f"review {review_id}: roll record {roll_record_id} is not one of its "
+                f"candidates ({ids})"
+            )
+    elif roll_record_id:
+        return f"review {review_id}: a no-match decision names no roll record"
+    return None

@@ -1,0 +1,385 @@
+"""Roll imports at scale on the real database (SQLite, or PostgreSQL when
+RELAY_TEST_DATABASE_URL is set): a generated roll of tens of thousands of rows goes in
+with its counts right, replaces an organisation's roll atomically, and reports bad rows.
+
+The same generator measures the national-scale figures (rows per second, peak memory,
+lookup latency) when this file is run as a script::
+
+    .venv/bin/python -m tests.integration.test_router_import_scale --rows 1000000 \
+        --url postgresql+asyncpg://postgres@127.0.0.1:5432/roll_bench
+
+It is not a timed test: a loaded CI machine must not fail it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from schemas.episode import ChildV1
+from schemas.identifiers import nhs_number_check_digit
+from services.router import importing, repository
+from services.router.directory import ColumnsError
+from services.router.tables import roll
+from services.runtime.database import Database
+from services.runtime.migrations import upgrade
+
+ROLL_HEADER = (
+    "org_code",
+    "record_id",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "nhs_number",
+    "upn",
+    "postcode",
+    "address",
+    "from",
+    "to",
+)
+_GIVEN = [
+    "Olivia",
+    "Amelia",
+    "Isla",
+    "Ava",
+    "Mia",
+    "Ivy",
+    "Lily",
+    "Isabella",
+    "Sophia",
+    "Grace",
+    "Freya",
+    "Willow",
+    "Florence",
+    "Emily",
+    "Ella",
+    "Poppy",
+    "Evie",
+    "Elsie",
+    "Charlotte",
+    "Evelyn",
+    "Sienna",
+    "Daisy",
+    "Harper",
+    "Zoe",
+    "Aria",
+    "Matilda",
+    "Ruby",
+    "Alice",
+    "Oliver",
+    "George",
+    "Noah",
+    "Arthur",
+    "Muhammad",
+    "Leo",
+    "Harry",
+    "Oscar",
+    "Archie",
+    "Henry",
+    "Theodore",
+    "Freddie",
+    "Jack",
+    "Charlie",
+    "Theo",
+    "Jacob",
+    "Thomas",
+    "William",
+    "Alfie",
+    "Finley",
+    "Lucas",
+    "Isaac",
+    "Mason",
+    "Joshua",
+    "James",
+    "Samuel",
+    "Daniel",
+    "Liam",
+    "Ethan",
+    "Max",
+    "Tyler",
+    "Kai",
+    "Reuben",
+    "Zain",
+    "Ibrahim",
+    "Yusuf",
+    "Amir",
+    "Priya",
+    "Aisha",
+    "Fatima",
+    "Maryam",
+]
+_FAMILY_ROOTS = [
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Wood",
+    "Jackson",
+    "Clarke",
+    "Patel",
+    "Khan",
+    "Lewis",
+    "James",
+    "Phillips",
+    "Mason",
+    "Mitchell",
+    "Rose",
+    "Davis",
+    "Rodriguez",
+    "Cox",
+    "Alexander",
+    "Morgan",
+    "Moore",
+    "Turner",
+    "Hughes",
+    "Edwards",
+    "Harrison",
+    "Ward",
+    "Baker",
+    "Ahmed",
+    "Ali",
+    "Hussain",
+    "Begum",
+    "Kowalski",
+    "Nowak",
+    "Murphy",
+    "OBrien",
+    "MacDonald",
+]
+_INWARD = "ABDEFGHJLNPQRSTUWXYZ"  # the letters a postcode's inward part may use
+_SUFFIXES = ("", "", "", "son", "ton", "ley", "ford", "er", "s", "well", "by", "ham")
+
+
+def _nhs_number(rng: random.Random) -> str:
+    while True:
+        nine = str(rng.randrange(400_000_000, 999_999_999))
+        check = nhs_number_check_digit(nine)
+        if check is not None and check != 10:
+            return f"{nine}{check}"
+
+
+def write_roll(path: Path, rows: int, per_org: int = 500, seed: int = 7) -> list[str]:
+    """A roll of ``rows`` made-up children over schools of ``per_org`` pupils each (URNs
+    from 100000); returns the organisation codes. Names repeat as in real rolls (a few
+    hundred given names, some thousands of family names), postcodes are shared by a
+    few dozen children, 80% carry a valid NHS number."""
+    rng = random.Random(seed)
+    families = [
+        f"{root}{suffix}" for root in _FAMILY_ROOTS for suffix in _SUFFIXES if suffix or root
+    ]
+    families += [f"{a}-{b}" for a, b in zip(families[::7], families[3::11], strict=False)]
+    orgs = [str(100_000 + n) for n in range((rows + per_org - 1) // per_org)]
+    outward = [f"NE{n}" for n in range(1, 70)]
+    start = date(2006, 9, 1)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(ROLL_HEADER)
+        for n in range(rows):
+            org = orgs[n // per_org]
+            unit = rng.randrange(rows // 30 + 50)
+            postcode = (
+                f"{outward[unit % len(outward)]} {unit % 10}"
+                f"{_INWARD[unit % 20]}{_INWARD[(unit // 20) % 20]}"
+            )
+            writer.writerow(
+                (
+                    org,
+                    f"R{n}",
+                    rng.choice(_GIVEN) + ("-Mae" if rng.random() < 0.02 else ""),
+                    rng.choice(families),
+                    (start + timedelta(days=rng.randrange(6_000))).isoformat(),
+                    rng.choice("FM"),
+                    _nhs_number(rng) if rng.random() < 0.8 else "",
+                    "",
+                    postcode,
+                    f"{rng.randrange(1, 200)} High Street",
+                    "2020-09-01",
+                    "",
+                )
+            )
+    return orgs
+
+
+def write_organisations(path: Path, codes: list[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(("code", "kind", "name", "email"))
+        for code in codes:
+            writer.writerow((code, "school", f"School {code}", f"dsl{code}@school.example"))
+
+
+async def _count(db: Database, org: str | None = None) -> int:
+    async with db.transaction() as session:
+        query = select(func.count()).select_from(roll)
+        if org is not None:
+            query = query.where(roll.c.org_code == org)
+        return int(await session.scalar(query) or 0)
+
+
+async def test_a_large_roll_imports_replaces_and_reports_bad_rows(
+    tmp_path: Path, database_url: Callable[[str], str]
+) -> None:
+    url = await asyncio.to_thread(database_url, "router")
+    await asyncio.to_thread(upgrade, "router", url)
+    rolls, orgs_file = tmp_path / "roll.csv", tmp_path / "orgs.csv"
+    orgs = await asyncio.to_thread(write_roll, rolls, 50_000)
+    write_organisations(orgs_file, orgs)
+    db = Database(url)
+    try:
+        await importing.import_organisations(db, orgs_file)
+        seen: list[int] = []
+        summary = await importing.import_roll(db, rolls, seen.append)
+        assert (summary.imported, summary.skipped, summary.issue_count) == (50_000, 0, 0)
+        assert len(summary.per_organisation) == 100
+        assert seen and seen[-1] == rolls.stat().st_size  # the progress bar reaches the end
+        assert seen == sorted(seen)
+        assert await _count(db) == 50_000
+
+        # The whole file again: every roll replaced, nothing doubled.
+        summary = await importing.import_roll(db, rolls)
+        assert summary.replaced == dict.fromkeys(orgs, 500)
+        assert await _count(db) == 50_000
+
+        # One school's new roll, with bad rows: the school's old rows go, the others stay;
+        # each bad row is reported with its line.
+        school = tmp_path / "school.csv"
+        school.write_text(
+            ",".join(ROLL_HEADER) + "\n"
+            f"{orgs[0]},N1,Amy,Lee,2012-01-01,F,9434765919,,,,,\n"
+            f"{orgs[0]},N2,Ben,Lee,2012-02-30,,,,,,,\n"
+            f"{orgs[0]},N3,Cal,Lee,2012-03-01,M,9434765918,,,,,\n"
+            f"999999,N4,Dee,Lee,2012-03-01,,,,,,,\n",
+            encoding="utf-8",
+        )
+        summary = await importing.import_roll(db, school)
+        assert summary.replaced == {orgs[0]: 500}
+        assert (summary.imported, summary.skipped) == (2, 2)
+        assert {(i.line, i.column, i.skipped) for i in summary.issues} == {
+            (3, "date_of_birth", True),
+            (4, "nhs_number", False),
+            (5, "org_code", True),
+        }
+        assert await _count(db, orgs[0]) == 2
+        assert await _count(db) == 49_502
+
+        # A file lacking required columns changes nothing.
+        bad = tmp_path / "bad.csv"
+        bad.write_text(f"org_code,record_id\n{orgs[1]},X\n", encoding="utf-8")
+        try:
+            await importing.import_roll(db, bad)
+        except ColumnsError as exc:
+            assert "given_name, family_name, date_of_birth" in str(exc)
+        else:
+            raise AssertionError("a file without required columns was imported")
+        assert await _count(db) == 49_502
+
+        # The new roll is what a lookup finds.
+        async with db.transaction() as session:
+            [child] = await repository.candidates(session, _child("Amy", "Lee", "2012-01-01"))
+        assert child.record_id == "N1" and child.nhs_number == "9434765919"
+    finally:
+        await db.dispose()
+
+
+def _child(given: str, family: str, born: str, postcode: str | None = None) -> ChildV1:
+    return ChildV1.model_validate(
+        {
+            "given_name": given,
+            "family_name": family,
+            "date_of_birth": born,
+            **({"postcode": postcode} if postcode else {}),
+        }
+    )
+
+
+# --- the national-scale measurement (run as a script) ---------------------------------
+
+
+async def _bench(url: str, rows: int, lookups: int) -> dict[str, object]:
+    # The generated files are kept between runs (generating costs more than importing).
+    work = Path(tempfile.gettempdir()) / f"roll-bench-{rows}"
+    work.mkdir(exist_ok=True)
+    rolls, orgs_file = work / "roll.csv", work / "orgs.csv"
+    t = time.perf_counter()
+    if not orgs_file.exists():
+        write_organisations(orgs_file, write_roll(rolls, rows))
+    generated = time.perf_counter() - t
+    db = Database(url)
+    try:
+        await importing.import_organisations(db, orgs_file)
+        t = time.perf_counter()
+        summary = await importing.import_roll(db, rolls)
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        await importing.import_roll(db, rolls)  # a full replace of every roll
+        again = time.perf_counter() - t
+        assert summary.imported == rows, summary.as_dict()
+        # Lookups: random children from the file, as police would type them.
+        rng = random.Random(3)
+        with rolls.open(encoding="utf-8") as f:
+            sample = [
+                r for i, r in enumerate(csv.reader(f)) if i and rng.random() < 3 * lookups / rows
+            ]
+        sample = sample[:lookups]
+        timings = []
+        for row in sample:
+            child = _child(row[2], row[3], row[4], row[8])
+            t = time.perf_counter()
+            async with db.transaction() as session:
+                found = await repository.candidates(session, child)
+            timings.append((time.perf_counter() - t) * 1000)
+            assert any(r.record_id == row[1] for r in found)
+        timings.sort()
+        return {
+            "rows": rows,
+            "generate_s": round(generated, 1),
+            "import_s": round(first, 2),
+            "import_rows_per_s": round(rows / first),
+            "replace_s": round(again, 2),
+            "replace_rows_per_s": round(rows / again),
+            "lookup_p50_ms": round(statistics.median(timings), 2),
+            "lookup_p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        }
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=500)
+    parser.add_argument("--url", required=True, help="an empty database (migrated here)")
+    args = parser.parse_args()
+    upgrade("router", args.url)
+    print(json.dumps(asyncio.run(_bench(args.url, args.rows, args.lookups)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
