@@ -64,14 +64,14 @@ class Stack:
 
     def spawn(self, service: ServiceName, replay: bool) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
-        out = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115 (the child keeps it)
-        return subprocess.Popen(
-            [sys.executable, "-m", "relay", "serve", service],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=self.child_env(replay),
-            start_new_session=True,  # Ctrl-C reaches us, and we drain the children in order
-        )
+        with open(self.logs / f"{service}.log", "ab") as out:  # the child keeps its own copy
+            return subprocess.Popen(
+                [sys.executable, "-m", "relay", "serve", service],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.child_env(replay),
+                start_new_session=True,  # Ctrl-C reaches us; we drain the children in order
+            )
 
     def start_services(self, replay: bool) -> None:
         for service in SERVICES:
