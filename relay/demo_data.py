@@ -528,6 +528,9 @@ _SURNAME_TAILS = (
     "low",
 )
 _FAMILY_COMPOSED = tuple(h + t for h in _SURNAME_HEADS for t in _SURNAME_TAILS)
+# Name pools for other generators (tests), so there is one list of names.
+GIVEN_NAMES = tuple(name for names in _GIVEN.values() for name in names)
+FAMILY_NAMES = _FAMILY
 _GIVEN_ALL = {sex: names + _MORE_GIVEN[sex] for sex, names in _GIVEN.items()}
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

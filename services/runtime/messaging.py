@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -190,20 +189,3 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
             self._wake.clear()
-
-    async def purge_published(self, older_than: timedelta) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                self._outbox.delete().where(
-                    self._outbox.c.published_at.is_not(None),
-                    self._outbox.c.published_at < utcnow() - older_than,
-                )
-            )
-
-
-def dump(model: BaseModel) -> bytes:
-    return model.model_dump_json().encode()
-
-
-def load_json(raw: bytes | str) -> object:
-    return json.loads(raw)
