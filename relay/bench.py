@@ -11,6 +11,7 @@ figure, never asserted: a benchmark measures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import pickle
@@ -63,7 +64,8 @@ class Outcome:
 
 
 class PeakMemory:
-    """The highest RSS of this process, sampled in a thread every ``interval`` s."""
+    """The highest RSS of this process and its children (the roll parsers), summed,
+    sampled in a thread every ``interval`` s."""
 
     def __init__(self, interval: float = 0.05) -> None:
         self._process = psutil.Process()
@@ -74,7 +76,15 @@ class PeakMemory:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self.peak = max(self.peak, self._process.memory_info().rss)
+            self.peak = max(self.peak, self._rss())
+
+    def _rss(self) -> int:
+        total = self._process.memory_info().rss
+        for child in self._process.children(recursive=True):
+            # A child may end between the listing and the reading.
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += child.memory_info().rss
+        return total
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
@@ -83,7 +93,7 @@ class PeakMemory:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self._process.memory_info().rss)
+        self.peak = max(self.peak, self._rss())
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -1473,8 +1473,9 @@ def write_bench_area(
     now: datetime | None = None,
     off_roll_share: float = OFF_ROLL_EVENT_SHARE,
 ) -> BenchArea:
-    """Stream a school roll and a GP list totalling about ``roll_rows`` rows into ``out``
-    (``organisations.csv``, ``roll_schools.csv``, ``roll_gps.csv``), keeping in memory
+    """Stream school rolls, GP lists and the YOT caseload totalling about ``roll_rows``
+    rows into ``out`` (``organisations.csv``, ``roll_schools.csv``, ``roll_gps.csv``,
+    ``roll_yot.csv``: every organisation the truth names has its roll), keeping in memory
     only the few children drawn for ``records`` police records (with errors, as in the
     feed) and their truth. Also writes ``records.csv`` and ``truth.csv``."""
     now = _reference_now(now)
@@ -1490,15 +1491,21 @@ def write_bench_area(
     keep_share = min(1.0, 2.0 * records / children)
     kept: list[Child] = []
     twins: list[Child] = []
-    paths = {"school": out / "roll_schools.csv", "gp": out / "roll_gps.csv"}
+    paths = {
+        "school": out / "roll_schools.csv",
+        "gp": out / "roll_gps.csv",
+        "yot": out / "roll_yot.csv",
+    }
     written = 0
     with (
         paths["school"].open("w", newline="", encoding="utf-8") as school_file,
         paths["gp"].open("w", newline="", encoding="utf-8") as gp_file,
+        paths["yot"].open("w", newline="", encoding="utf-8") as yot_file,
     ):
         writers = {
             "school": csv.writer(school_file, lineterminator="\n"),
             "gp": csv.writer(gp_file, lineterminator="\n"),
+            "yot": csv.writer(yot_file, lineterminator="\n"),
         }
         for writer in writers.values():
             writer.writerow(ROLL_COLUMNS)
@@ -1531,6 +1538,4 @@ def write_bench_area(
         (record_row(p["record_id"], p["child"]) for p in police),
     )
     _write_csv(out / "truth.csv", TRUTH_COLUMNS, (t.as_csv() for t in truth))
-    return BenchArea(
-        organisations, [paths["school"], paths["gp"]], written, children, on, police, truth
-    )
+    return BenchArea(organisations, list(paths.values()), written, children, on, police, truth)

@@ -6,6 +6,7 @@ Each validator is a plain function (usable outside pydantic, e.g. on roll rows) 
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Annotated
 
@@ -15,6 +16,9 @@ _UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # A..Z without I, O, S: 23 letters, va
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][ABD-HJLNP-UW-Z]{2})$")
 _GSS = re.compile(r"^[EW][0-9]{8}$")
 _FORCE = re.compile(r"^[0-9]{2}$")
+_UPN = re.compile(rf"[{_UPN_LETTERS}][0-9]{{11}}[0-9{_UPN_LETTERS}]")
+# Each character's value in the UPN check sum: digits as themselves, letters 0..22.
+_UPN_VALUES = {str(d): d for d in range(10)} | {c: i for i, c in enumerate(_UPN_LETTERS)}
 
 
 def nhs_number_check_digit(first_nine: str) -> int | None:
@@ -38,16 +42,14 @@ def validate_nhs_number(value: str) -> str:
 
 
 def upn_check_letter(last_twelve: str) -> str:
-    total = 0
-    for position, char in enumerate(last_twelve, start=2):
-        value = int(char) if char.isdigit() else _UPN_LETTERS.index(char)
-        total += value * position
+    """The check letter for a UPN's last 12 characters (weights 2..13, modulus 23)."""
+    total = sum(map(operator.mul, map(_UPN_VALUES.__getitem__, last_twelve), range(2, 14)))
     return _UPN_LETTERS[total % 23]
 
 
 def validate_upn(value: str) -> str:
     upn = value.strip().upper()
-    if not re.fullmatch(rf"[{_UPN_LETTERS}][0-9]{{11}}[0-9{_UPN_LETTERS}]", upn):
+    if not _UPN.fullmatch(upn):
         raise ValueError(
             "a UPN has 13 characters: a check letter, 11 digits, and a digit or letter"
         )

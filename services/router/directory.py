@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -22,7 +22,7 @@ from schemas.identifiers import (
     validate_upn,
 )
 from schemas.messages import OrgKind
-from services.router.blocking import roll_keys
+from services.router.blocking import roll_key_values
 from services.router.names import normalise_name
 
 ORGANISATION_REQUIRED = ("code", "kind", "name", "email")
@@ -134,6 +134,19 @@ def _nhs_number(value: str) -> str:
 
 _postcode = lru_cache(maxsize=65_536)(normalise_postcode)  # postcodes repeat within an area
 _date = lru_cache(maxsize=65_536)(parse_date)  # a roll's pupils share a few thousand birthdays
+_upper = lru_cache(maxsize=65_536)(str.upper)  # organisation codes
+
+
+@lru_cache(maxsize=65_536)
+def _iso_date(value: str) -> str:
+    return parse_date(value).isoformat()
+
+
+@lru_cache(maxsize=131_072)
+def _same(value: str) -> str:
+    """One object per distinct value (names, sexes): a batch of a million rows holds each
+    once, and pickles each once."""
+    return value
 
 
 def _cell(row: Sequence[str], index: dict[str, int], name: str) -> str:
@@ -237,10 +250,14 @@ class RollParser:
     postcode keeps the row without that value (and says so).
     """
 
-    def __init__(self, header: Sequence[str], known_orgs: Container[str]) -> None:
+    def __init__(
+        self, header: Sequence[str], known_orgs: Container[str], iso_dates: bool = False
+    ) -> None:
         index = column_index(header, ROLL_REQUIRED, ROLL_OPTIONAL)
         self._positions = tuple(index.get(c, -1) for c in ROLL_COLUMNS)
         self._known = known_orgs
+        # Dates as ISO text (as SQLite keeps them) rather than ``date`` objects.
+        self._date: Callable[[str], date | str] = _iso_date if iso_dates else _date
         # The usual row has every column of the header: one C-level fetch of its cells.
         self._width = len(header)
         self._cells = operator.itemgetter(*(i if i >= 0 else 0 for i in self._positions))
@@ -249,7 +266,7 @@ class RollParser:
     def _cells_of(self, row: Sequence[str], width: int) -> list[str]:
         if width < self._width:  # a short row: the trailing optional cells are empty
             return [row[i].strip() if 0 <= i < width else "" for i in self._positions]
-        cells = [c.strip() for c in self._cells(row)]
+        cells = list(map(str.strip, self._cells(row)))
         for n in self._absent:
             cells[n] = ""
         return cells
@@ -265,7 +282,9 @@ class RollParser:
         self, row: Sequence[str], line: int
     ) -> tuple[tuple[Any, ...] | None, list[RowIssue]]:
         """:meth:`parse` as a tuple in :data:`ROLL_VALUE_COLUMNS` order (the importer's
-        fast path: millions of rows need no dicts)."""
+        fast path: millions of rows need no dicts). Repeated values (organisation codes,
+        names, dates, postcodes, keys) come from caches as the same objects, which also
+        makes a pickled batch smaller."""
         width = len(row)
         (
             org_code,
@@ -283,7 +302,7 @@ class RollParser:
         ) = self._cells_of(row, width)
         if "\x00" in "".join(row):  # PostgreSQL text cannot hold NUL; nor should a roll
             return _skipped(line, "(row)", "contains a NUL character")
-        org_code = org_code.upper()
+        org_code = _upper(org_code)
         if not org_code:
             return _skipped(line, "org_code", "empty")
         if org_code not in self._known:
@@ -303,18 +322,18 @@ class RollParser:
         if not born:
             return _skipped(line, "date_of_birth", "empty")
         try:
-            date_of_birth = _date(born)
+            born_iso = _iso_date(born)
         except ValueError:
             return _skipped(line, "date_of_birth", _BAD_DATE)
         try:
-            start = _date(valid_from) if valid_from else None
+            start = _iso_date(valid_from) if valid_from else None
         except ValueError:
             return _skipped(line, "from", _BAD_DATE)
         try:
-            end = _date(valid_to) if valid_to else None
+            end = _iso_date(valid_to) if valid_to else None
         except ValueError:
             return _skipped(line, "to", _BAD_DATE)
-        if start and end and start > end:
+        if start and end and start > end:  # ISO dates order as text
             return _skipped(line, "to", "before from")
 
         issues: list[RowIssue] = []
@@ -336,25 +355,24 @@ class RollParser:
                 checked_postcode = _postcode(postcode)
             except ValueError as exc:
                 issues.append(RowIssue(line, "postcode", str(exc), skipped=False))
-        keys = roll_keys(given, family, date_of_birth, checked_postcode)
+        given, family = _same(given), _same(family)
+        to_date = self._date
         values = (
             org_code,
             record_id,
             given,
             family,
-            date_of_birth,
-            sex[:20] or None,
+            to_date(born),
+            _same(sex[:20]) or None,
             nhs_number,
             checked_upn,
             checked_postcode,
             address[:300] or None,
-            start,
-            end,
+            start and to_date(valid_from),
+            end and to_date(valid_to),
             normalise_name(given),
             normalise_name(family),
-            keys.key_family_dob,
-            keys.key_names,
-            keys.key_place,
+            *roll_key_values(given, family, born_iso, checked_postcode),
         )
         return values, issues
 

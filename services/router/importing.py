@@ -7,22 +7,24 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import multiprocessing
+import os
 import queue
 from collections import Counter
 from collections.abc import Callable, Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
-from sqlalchemy import text
-
-from services.router import repository
+from services.router import repository, roll_load
 from services.router.directory import (
     ORGANISATION_OPTIONAL,
     ORGANISATION_REQUIRED,
     ROLL_COLUMNS,
+    ROLL_OPTIONAL,
+    ROLL_REQUIRED,
     RollParser,
     RowIssue,
     column_index,
@@ -30,16 +32,20 @@ from services.router.directory import (
 )
 from services.runtime.database import Database
 
+log = logging.getLogger(__name__)
+
 BATCH_SIZE = 5_000
 QUEUED_BATCHES = 4  # parsed batches waiting for the database: bounds the memory
-# A file this large is parsed in a worker process (on its own core), smaller ones in a
+# A file this large is parsed in worker processes (see parser_count), smaller ones in a
 # thread (starting a process costs about half a second).
 PROCESS_MIN_BYTES = 4 << 20
 # A file of at least this many rows that is at least half the size of the roll drops
 # and rebuilds the lookup indexes; a smaller one updates them row by row.
 BULK_MIN_ROWS = 20_000
 _BYTES_PER_ROW_GUESS = 90  # a typical roll row, to guess a file's rows from its size
-_SQLITE_BULK_CACHE_KIB = 256 * 1024
+MAX_PARSERS = 4  # more would outrun one database writer
+PART_MIN_BYTES = 16 << 20  # a part smaller than this is not worth a process
+_SPLIT_BLOCK = 4 << 20
 MAX_ISSUES_KEPT = 10_000  # a file of millions of bad rows must not fill memory
 
 Progress = Callable[[int], None]  # called with the bytes read so far
@@ -90,30 +96,35 @@ class ImportSummary:
 
 
 class _CountingReader(io.RawIOBase):
-    """Counts bytes as the CSV reader pulls them, for a byte-based progress bar."""
+    """Counts bytes as the CSV reader pulls them, for a byte-based progress bar, and
+    stops after ``limit`` bytes (the end of a part)."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, limit: int | None = None) -> None:
         self._raw = raw
+        self._limit = limit
         self.count = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
+        want = len(buffer) if self._limit is None else min(len(buffer), self._limit - self.count)
+        data = self._raw.read(want) if want > 0 else b""
         buffer[: len(data)] = data
         self.count += len(data)
         return len(data)
 
 
 @contextmanager
-def _open_csv(path: Path) -> Iterator[tuple[Any, _CountingReader]]:
-    """A csv reader over ``path`` (UTF-8, BOM tolerated) and its byte counter."""
+def _open_csv(path: Path, part: _Part | None = None) -> Iterator[tuple[Any, _CountingReader]]:
+    """A csv reader over ``path`` or one ``part`` of it (UTF-8, BOM tolerated at the
+    start) and its byte counter."""
     with path.open("rb") as raw:
-        counting = _CountingReader(raw)
-        text = io.TextIOWrapper(
-            io.BufferedReader(counting, 1 << 16), encoding="utf-8-sig", newline=""
-        )
+        if part is not None:
+            raw.seek(part.start)
+        counting = _CountingReader(raw, None if part is None else part.end - part.start)
+        encoding = "utf-8-sig" if part is None or part.start == 0 else "utf-8"
+        text = io.TextIOWrapper(io.BufferedReader(counting, 1 << 16), encoding=encoding, newline="")
         try:
             yield csv.reader(text), counting
         finally:
@@ -168,56 +179,84 @@ async def import_roll(db: Database, path: Path, progress: Progress | None = None
     the same transaction, before its first new rows go in: readers see the old roll or
     the new one, never half of either, and a failed import changes nothing.
 
-    Reading and parsing (CSV, validation, phonetic blocking keys) runs in a separate
-    process for a large file, and in a thread for a small one, while the previous batch
-    is being written: the import goes at the speed of the slower of the two rather than
-    their sum, with at most a few batches in memory whatever the file's size. A file that
-    rewrites most of the roll drops the lookup indexes and builds them again at the end,
-    in the same transaction (repository.drop_roll_indexes).
+    Reading and parsing (CSV, validation, phonetic blocking keys) runs in worker
+    processes for a large file (each parses its own part of the file, one per core) and
+    in a thread for a small one, while earlier batches are being written: the import goes
+    at the speed of the slower side rather than their sum, with at most a few batches in
+    memory whatever the file's size. How the rows are written, and a roll replaced,
+    is :mod:`services.router.roll_load`'s business.
+
+    A record id that appears twice in one organisation is skipped with an issue naming
+    its line. Parts parsed apart cannot see each other's ids: if the database refuses a
+    pair that met across parts, the import is rolled back and done again with one
+    parser, which reports it like any other.
     """
-    summary = ImportSummary("roll", str(path))
     size, header = await asyncio.to_thread(_size_and_header, path)
+    column_index(header, ROLL_REQUIRED, ROLL_OPTIONAL)  # missing columns: nothing changes
+    parts: list[_Part] | None = None  # None: parse in a thread
+    if size >= PROCESS_MIN_BYTES:
+        parts = await asyncio.to_thread(_split, path, size, parser_count(size))
+    try:
+        return await _import_roll(db, path, header, size, parts, progress)
+    except roll_load.RepeatedRecord:
+        if parts is None or len(parts) == 1:
+            raise
+    log.info("roll import: a record id repeats across parts; importing with one parser")
+    return await _import_roll(db, path, header, size, [_Part(0, size, 0)], progress)
+
+
+def parser_count(size: int) -> int:
+    """Worker processes for a file of ``size`` bytes: one per core (the database writer
+    shares them), at most :data:`MAX_PARSERS`, each with :data:`PART_MIN_BYTES` at least."""
+    return max(1, min(MAX_PARSERS, os.cpu_count() or 1, size // PART_MIN_BYTES))
+
+
+async def _import_roll(
+    db: Database,
+    path: Path,
+    header: list[str],
+    size: int,
+    parts: list[_Part] | None,
+    progress: Progress | None,
+) -> ImportSummary:
+    summary = ImportSummary("roll", str(path))
+    summary.ignored_columns = _ignored(header, ROLL_COLUMNS)
     async with db.transaction() as session:
         known = await repository.organisation_codes(session)
-        RollParser(header, ())  # a file lacking columns is refused before any change
-        summary.ignored_columns = _ignored(header, ROLL_COLUMNS)
         iso = (await session.connection()).dialect.name == "sqlite"
-        rebuild: list[Any] = []
         rows_guess = size // _BYTES_PER_ROW_GUESS
-        if rows_guess >= BULK_MIN_ROWS and await repository.roll_rows_below(
+        bulk = rows_guess >= BULK_MIN_ROWS and await roll_load.roll_rows_below(
             session, 2 * rows_guess
-        ):
-            rebuild = await repository.drop_roll_indexes(session)
-            if iso:  # room for the index builds' sorts; given back below
-                await session.execute(text(f"PRAGMA cache_size = -{_SQLITE_BULK_CACHE_KIB}"))
-        chunks = _ProcessChunks(path, known, iso) if size >= PROCESS_MIN_BYTES else None
-        thread_chunks = None if chunks else _roll_chunks(path, known, iso)
+        )
+        load = await roll_load.start_load(session, bulk)
+        if parts is None:
+            chunks: _Chunks = _ThreadChunks(path, known, iso)
+        else:
+            chunks = _ProcessChunks(path, header, parts, known, iso)
+        replacing: set[str] = set()
+        read_per_part: dict[int, int] = {}
         try:
             writing: asyncio.Task[None] | None = None
             while True:
-                if chunks is not None:
-                    chunk = await chunks.next()
-                else:
-                    assert thread_chunks is not None
-                    chunk = await asyncio.to_thread(next, thread_chunks, None)
+                chunk = await chunks.next()
                 if writing is not None:
                     await writing  # one statement at a time on the session
                 if chunk is None:
                     break
                 summary.merge(chunk)
-                for org in chunk.new_orgs:
-                    summary.replaced[org] = await repository.delete_roll(session, org)
-                writing = asyncio.create_task(repository.insert_roll(session, chunk.rows))
+                for org in sorted(chunk.per_organisation.keys() - replacing):
+                    replacing.add(org)
+                    await load.replace(org)
+                writing = asyncio.create_task(load.insert(chunk.rows))
+                read_per_part[chunk.part] = chunk.bytes_read
                 if progress:
-                    progress(chunk.bytes_read)
+                    progress(sum(read_per_part.values()))
         finally:
-            if chunks is not None:
-                chunks.close()
+            chunks.close()
             if writing is not None and not writing.done():
                 writing.cancel()
-        await repository.create_roll_indexes(session, rebuild)
-        if rebuild and iso:
-            await session.execute(text("PRAGMA cache_size = -2000"))  # SQLite's default
+        summary.replaced = await load.finish()
+    summary.issues.sort(key=lambda issue: issue.line)
     if progress:
         progress(size)
     return summary
@@ -228,46 +267,112 @@ def _size_and_header(path: Path) -> tuple[int, list[str]]:
         return path.stat().st_size, next(reader, None) or []
 
 
+@dataclass(frozen=True)
+class _Part:
+    """A byte range of a roll file that one parser reads: ``start`` is 0 (the header
+    comes first) or the start of a row; ``lines_before`` gives its rows' line numbers."""
+
+    start: int
+    end: int
+    lines_before: int
+
+
+def _split(path: Path, size: int, count: int) -> list[_Part]:
+    """``count`` parts of about the same size, each cut after a row: at a line feed
+    with an even number of quote characters before it, so not inside a quoted value.
+    Reads the file once, a block at a time. A file whose lines end in a lone carriage
+    return is not split (its line numbers would not follow)."""
+    targets = [size * n // count for n in range(1, count)]
+    parts = [_Part(0, size, 0)]
+    quotes = lines = offset = 0
+    with path.open("rb") as raw:
+        while targets and (block := raw.read(_SPLIT_BLOCK)):
+            if offset == 0 and b"\r" in block and b"\r\n" not in block:
+                return parts
+            floor = 0  # in this block: after the last cut
+            while targets and offset + len(block) > targets[0]:
+                at = max(targets[0] - offset, floor)
+                parity = (quotes + block.count(b'"', 0, at)) % 2
+                cut = block.find(b"\n", at)
+                while cut != -1:
+                    parity = (parity + block.count(b'"', at, cut)) % 2
+                    if not parity:
+                        break
+                    at, cut = cut, block.find(b"\n", cut + 1)
+                if cut == -1:  # no row ends in the rest of this block: look in the next
+                    targets[0] = offset + len(block)
+                    break
+                targets.pop(0)
+                floor = cut + 1
+                start = offset + cut + 1
+                if start < size:
+                    last = parts.pop()
+                    before = lines + block.count(b"\n", 0, cut + 1)
+                    parts += [
+                        _Part(last.start, start, last.lines_before),
+                        _Part(start, size, before),
+                    ]
+            quotes += block.count(b'"')
+            lines += block.count(b"\n")
+            offset += len(block)
+    return parts
+
+
 @dataclass
 class _Chunk:
     """One batch of parsed rows, with what the summary needs to know about them."""
 
-    rows: list[tuple[Any, ...]]
-    new_orgs: list[str]  # organisations first met in this batch: their old roll goes now
-    issues: list[RowIssue]
-    issue_count: int
-    skipped: int
-    per_organisation: Counter[str]
-    bytes_read: int
+    part: int
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    issues: list[RowIssue] = field(default_factory=list)
+    issue_count: int = 0
+    skipped: int = 0
+    per_organisation: Counter[str] = field(default_factory=Counter)
+    bytes_read: int = 0  # of the chunk's part, so far
+
+    def count_organisations(self) -> None:
+        self.per_organisation.update(row[0] for row in self.rows)
 
 
-def _roll_chunks(path: Path, known: Container[str], iso: bool) -> Iterator[_Chunk]:
-    """Parsed rows of ``path`` in batches of tuples ready for ``insert_roll`` (dates as
-    ISO text when ``iso``); problems and counts ride along with each batch."""
-    seen: set[tuple[str, str]] = set()
-    orgs: set[str] = set()
-    with _open_csv(path) as (reader, counted):
-        parser = RollParser(next(reader, []), known)
-        chunk = _Chunk([], [], [], 0, 0, Counter(), 0)
+def _roll_chunks(
+    path: Path,
+    known: Container[str],
+    iso: bool,
+    part: _Part | None = None,
+    index: int = 0,
+    header: list[str] | None = None,
+) -> Iterator[_Chunk]:
+    """Parsed rows of ``path`` (or of one ``part`` of it) in batches of tuples ready for
+    ``insert_roll`` (dates as ISO text when ``iso``); problems and counts ride along."""
+    seen: dict[str, set[str]] = {}  # record ids met so far, per organisation
+    with _open_csv(path, part) as (reader, counted):
+        if part is None or part.start == 0:
+            header = next(reader, [])
+        assert header is not None
+        parser = RollParser(header, known, iso_dates=iso)
+        lines_before = part.lines_before if part else 0
+        chunk = _Chunk(index)
         for row in reader:
             if not any(row):
                 continue
-            line = reader.line_num
+            line = reader.line_num + lines_before
             values, issues = parser.parse_values(row, line)
             if values is not None:
-                key = (values[0], values[1])  # org_code, record_id
-                if key in seen:
+                records = seen.get(values[0])
+                if records is None:
+                    records = seen[values[0]] = set()
+                before = len(records)
+                records.add(values[1])
+                if len(records) == before:
                     issues.append(
                         RowIssue(
                             line,
                             "record_id",
-                            f"appears earlier in the file for {key[0]}",
+                            f"appears earlier in the file for {values[0]}",
                             skipped=True,
                         )
                     )
                     values = None
-                else:
-                    seen.add(key)
             if issues:
                 chunk.issue_count += len(issues)
                 if len(chunk.issues) < MAX_ISSUES_KEPT:
@@ -275,69 +380,103 @@ def _roll_chunks(path: Path, known: Container[str], iso: bool) -> Iterator[_Chun
             if values is None:
                 chunk.skipped += 1
                 continue
-            org = values[0]
-            if org not in orgs:
-                orgs.add(org)
-                chunk.new_orgs.append(org)
-            chunk.per_organisation[org] += 1
-            chunk.rows.append(repository.iso_dates(values) if iso else values)
+            chunk.rows.append(values)
             if len(chunk.rows) >= BATCH_SIZE:
+                chunk.count_organisations()
                 chunk.bytes_read = counted.count
                 yield chunk
-                chunk = _Chunk([], [], [], 0, 0, Counter(), 0)
+                chunk = _Chunk(index)
+        chunk.count_organisations()
         chunk.bytes_read = counted.count
         yield chunk
 
 
-def _parse_in_process(path: Path, known: frozenset[str], iso: bool, queue: Any) -> None:
-    """The worker process: every chunk onto ``queue``, then ``None``; an error is sent
-    as itself so the importer raises it (and rolls back)."""
+class _Chunks(Protocol):
+    async def next(self) -> _Chunk | None: ...
+
+    def close(self) -> None: ...
+
+
+class _ThreadChunks:
+    """Chunks parsed in a thread (a small file: a process costs about half a second)."""
+
+    def __init__(self, path: Path, known: Container[str], iso: bool) -> None:
+        self._chunks = _roll_chunks(path, known, iso)
+
+    async def next(self) -> _Chunk | None:
+        return await asyncio.to_thread(next, self._chunks, None)
+
+    def close(self) -> None:
+        self._chunks.close()
+
+
+def _parse_in_process(
+    path: Path,
+    header: list[str],
+    part: _Part,
+    index: int,
+    known: frozenset[str],
+    iso: bool,
+    queue: Any,
+) -> None:
+    """A worker process: every chunk of its part onto ``queue``, then ``index`` alone
+    (done); an error is sent as itself so the importer raises it (and rolls back)."""
     try:
-        for chunk in _roll_chunks(path, known, iso):
+        for chunk in _roll_chunks(path, known, iso, part, index, header):
             queue.put(chunk)
-        queue.put(None)
+        queue.put(index)
     except BaseException as exc:
         queue.put(exc)
 
 
 class _ProcessChunks:
-    """Chunks parsed by a worker process. The queue holds a few batches at most, so
-    memory stays bounded when the database is the slower side."""
+    """Chunks parsed by worker processes, one per part, in whatever order they come.
+    The shared queue holds a few batches at most, so memory stays bounded when the
+    database is the slower side."""
 
-    def __init__(self, path: Path, known: set[str], iso: bool) -> None:
+    def __init__(
+        self, path: Path, header: list[str], parts: list[_Part], known: set[str], iso: bool
+    ) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        self._queue = context.Queue(maxsize=QUEUED_BATCHES)
-        self._process = context.Process(
-            target=_parse_in_process,
-            args=(path, frozenset(known), iso, self._queue),
-            daemon=True,
-        )
-        self._process.start()
-        self._done = False
+        self._queue = context.Queue(maxsize=QUEUED_BATCHES * len(parts))
+        self._processes = [
+            context.Process(
+                target=_parse_in_process,
+                args=(path, header, part, n, frozenset(known), iso, self._queue),
+                daemon=True,
+            )
+            for n, part in enumerate(parts)
+        ]
+        for process in self._processes:
+            process.start()
+        self._running = set(range(len(parts)))
 
-    def _get(self) -> _Chunk | BaseException | None:
+    def _get(self) -> _Chunk | BaseException | int:
         while True:
             try:
                 return self._queue.get(timeout=1)  # type: ignore[no-any-return]
             except queue.Empty:
-                if not self._process.is_alive():
-                    return RuntimeError(
-                        f"the roll parser stopped unexpectedly (exit {self._process.exitcode})"
-                    )
+                for n in self._running:
+                    if not self._processes[n].is_alive():
+                        code = self._processes[n].exitcode
+                        return RuntimeError(f"a roll parser stopped unexpectedly (exit {code})")
 
     async def next(self) -> _Chunk | None:
-        if self._done:
-            return None
-        got = await asyncio.to_thread(self._get)
-        if isinstance(got, BaseException):
-            self._done = True
-            raise got
-        if got is None:
-            self._done = True
-        return got
+        while self._running:
+            got = await asyncio.to_thread(self._get)
+            if isinstance(got, BaseException):
+                self._running.clear()
+                raise got
+            if isinstance(got, int):
+                self._running.discard(got)
+                continue
+            return got
+        return None
 
     def close(self) -> None:
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join(timeout=10)
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join(timeout=10)
         self._queue.close()

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Index, func, inspect, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.episode import ChildV1
 from schemas.messages import OrgKind
 from services.router.blocking import probe_keys
-from services.router.directory import ROLL_VALUE_COLUMNS, Organisation, RollRecord
+from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
 from services.runtime.database import utcnow
 
@@ -116,100 +115,6 @@ async def upsert_organisations(session: AsyncSession, rows: Sequence[dict[str, A
                 .where(organisations.c.code == r["code"])
                 .values(**r, updated_at=now)
             )
-
-
-async def delete_roll(session: AsyncSession, org_code: str) -> int:
-    result = await session.execute(roll.delete().where(roll.c.org_code == org_code))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def roll_rows_below(session: AsyncSession, limit: int) -> bool:
-    """Whether the roll holds fewer than ``limit`` rows, counting no further than that
-    (a full count of a national roll takes longer than the answer is worth)."""
-    bounded = select(roll.c.id).limit(limit).subquery()
-    return int(await session.scalar(select(func.count()).select_from(bounded)) or 0) < limit
-
-
-async def drop_roll_indexes(session: AsyncSession) -> list[Index]:
-    """Drop the roll's lookup indexes inside the session's transaction, for a load that
-    rewrites most of the roll: one sorted build afterwards costs far less than millions of
-    scattered index updates. Returns those that existed, for :func:`create_roll_indexes`.
-
-    Both databases keep DDL inside the transaction: on SQLite (WAL) readers go on seeing
-    the old roll with its indexes until commit; on PostgreSQL they wait for the commit
-    (the drop locks the table). Either way a reader sees the old roll or the new one.
-    The (org_code, record_id) unique index stays: it finds each roll to replace."""
-    conn = await session.connection()
-    if conn.dialect.name == "postgresql":
-        # Index builds sort in memory when they can; only for this transaction.
-        await conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
-    existing = set(
-        await conn.run_sync(lambda sync: [i["name"] for i in inspect(sync).get_indexes(roll.name)])
-    )
-    dropped = sorted(
-        (i for i in roll.indexes if i.name in existing and not i.unique), key=lambda i: str(i.name)
-    )
-    for index in dropped:
-        await conn.exec_driver_sql(f"DROP INDEX {index.name}")
-    return dropped
-
-
-async def create_roll_indexes(session: AsyncSession, indexes: list[Index]) -> None:
-    conn = await session.connection()
-    for index in indexes:
-        await conn.run_sync(index.create)
-    if indexes and conn.dialect.name == "postgresql":
-        # Fresh statistics, or the planner may scan a national roll for one child.
-        await conn.exec_driver_sql(f"ANALYZE {roll.name}")
-
-
-ROLL_INSERT_COLUMNS = ROLL_VALUE_COLUMNS  # RollParser.parse_values gives tuples in this order
-_SQLITE_INSERT = (
-    f"INSERT INTO {roll.name} ({', '.join(ROLL_INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in ROLL_INSERT_COLUMNS)})"
-)
-ROLL_DATE_POSITIONS = tuple(
-    ROLL_INSERT_COLUMNS.index(c) for c in ("date_of_birth", "valid_from", "valid_to")
-)
-roll_tuple = itemgetter(*ROLL_INSERT_COLUMNS)  # a parsed row's values, in column order
-
-
-def iso_dates(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A roll tuple with its dates as ISO text, as SQLite keeps them (the format
-    SQLAlchemy's Date type writes and reads)."""
-    out = list(values)
-    for i in ROLL_DATE_POSITIONS:
-        if out[i] is not None:
-            out[i] = out[i].isoformat()
-    return tuple(out)
-
-
-async def insert_roll(session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Bulk insert of roll tuples (:data:`ROLL_INSERT_COLUMNS` order; dates as ``date``,
-    or already ISO text on SQLite), in the session's transaction. Imports run to millions
-    of rows, so this uses each driver's bulk path (PostgreSQL binary COPY; one sqlite3
-    executemany) rather than SQLAlchemy's per-row parameter processing, which costs more
-    than the database."""
-    if not rows:
-        return
-    conn = await session.connection()
-    dialect = conn.dialect.name
-    if dialect not in ("postgresql", "sqlite") or conn.dialect.driver not in (
-        "asyncpg",
-        "aiosqlite",
-    ):
-        await session.execute(
-            roll.insert(), [dict(zip(ROLL_INSERT_COLUMNS, r, strict=True)) for r in rows]
-        )
-        return
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    if dialect == "postgresql":
-        await driver.copy_records_to_table(roll.name, records=rows, columns=ROLL_INSERT_COLUMNS)
-        return
-    if rows[0][ROLL_DATE_POSITIONS[0]].__class__ is not str:
-        rows = [iso_dates(r) for r in rows]
-    await driver.executemany(_SQLITE_INSERT, rows)
 
 
 async def record_reported(

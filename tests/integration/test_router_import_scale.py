@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import csv
 import json
+import logging
 import random
 import resource
 import statistics
@@ -26,7 +27,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, inspect, select
 
 from relay.demo_data import FAMILY_NAMES, GIVEN_NAMES
 from schemas.episode import ChildV1
@@ -141,11 +143,19 @@ async def test_a_large_roll_imports_replaces_and_reports_bad_rows(
         assert seen and seen[-1] == rolls.stat().st_size  # the progress bar reaches the end
         assert seen == sorted(seen)
         assert await _count(db) == 50_000
+        assert await _index_names(db) == {i.name for i in roll.indexes} | {
+            "uq_router_roll_org_record"
+        }
+        async with db.transaction() as session:  # a lookup before the roll is replaced
+            assert await repository.candidates(session, _child("Amy", "Lee", "2012-01-01")) == []
 
         # The whole file again: every roll replaced, nothing doubled.
         summary = await importing.import_roll(db, rolls)
         assert summary.replaced == dict.fromkeys(orgs, 500)
         assert await _count(db) == 50_000
+        assert await _index_names(db) == {i.name for i in roll.indexes} | {
+            "uq_router_roll_org_record"
+        }
 
         # One school's new roll, with bad rows: the school's old rows go, the others stay;
         # each bad row is reported with its line.
@@ -186,6 +196,67 @@ async def test_a_large_roll_imports_replaces_and_reports_bad_rows(
         assert child.record_id == "N1" and child.nhs_number == "9434765919"
     finally:
         await db.dispose()
+
+
+async def test_a_roll_parsed_in_parts_reports_lines_and_repeats_across_parts(
+    tmp_path: Path,
+    database_url: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A large file is parsed by several processes, each on its own part: the issues
+    still name the file's own line numbers, and a record id repeated in another part is
+    still skipped and reported (the import is done again with one parser)."""
+    url = await asyncio.to_thread(database_url, "router")
+    await asyncio.to_thread(upgrade, "router", url)
+    rolls, orgs_file = tmp_path / "roll.csv", tmp_path / "orgs.csv"
+    orgs = await asyncio.to_thread(write_roll, rolls, 50_000)
+    write_organisations(orgs_file, orgs)
+    with rolls.open("a", encoding="utf-8", newline="") as out:
+        out.write(f'{orgs[-1]},Z1,"Ann\nMarie",Lee,2012-02-30,F,,,,"1, ""The"" Row",,\n')
+        out.write(f"{orgs[0]},R0,Amy,Lee,2012-01-01,F,,,,,,\n")  # R0 is line 2's record id
+        out.write(f"{orgs[-1]},Z2,Ben,Lee,2012-01-01,M,,,,,,\n")
+    parts = importing._split(rolls, rolls.stat().st_size, 3)
+    assert len(parts) == 3 and parts[-1].lines_before > 30_000
+    monkeypatch.setattr(importing, "parser_count", lambda size: 3)
+    caplog.set_level(logging.INFO, logger=importing.__name__)
+    db = Database(url)
+    try:
+        await importing.import_organisations(db, orgs_file)
+        summary = await importing.import_roll(db, rolls)
+        assert (summary.imported, summary.skipped) == (50_001, 2)
+        assert [(i.line, i.column) for i in summary.issues] == [
+            (50_003, "date_of_birth"),  # the row ends there: a quoted line feed in it
+            (50_004, "record_id"),
+        ]
+        assert "appears earlier in the file" in summary.issues[1].message
+        assert "importing with one parser" in caplog.text
+        assert await _count(db) == 50_001
+        caplog.clear()
+
+        # Without the repeat, the parts are written as they are parsed, in one go.
+        lines = rolls.read_text(encoding="utf-8").splitlines(keepends=True)
+        rolls.write_text("".join(lines[:-2] + lines[-1:]), encoding="utf-8")
+        summary = await importing.import_roll(db, rolls)
+        assert (summary.imported, summary.skipped) == (50_001, 1)
+        assert [(i.line, i.column) for i in summary.issues] == [(50_003, "date_of_birth")]
+        assert "importing with one parser" not in caplog.text
+        assert summary.replaced == {org: 500 for org in orgs} | {orgs[-1]: 501}
+        assert await _count(db) == 50_001
+    finally:
+        await db.dispose()
+
+
+async def _index_names(db: Database) -> set[str]:
+    """The roll's indexes, unique constraint included, as the database has them now."""
+    async with db.transaction() as session:
+        conn = await session.connection()
+        return await conn.run_sync(
+            lambda sync: (
+                {i["name"] for i in inspect(sync).get_indexes(roll.name)}
+                | {c["name"] for c in inspect(sync).get_unique_constraints(roll.name)}
+            )
+        )
 
 
 def _child(given: str, family: str, born: str, postcode: str | None = None) -> ChildV1:

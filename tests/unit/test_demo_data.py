@@ -311,7 +311,12 @@ def test_bench_area_streams_a_roll_with_records_and_truth(tmp_path: Path) -> Non
         school = {r["record_id"]: r for r in csv.DictReader(handle)}
     with bench.rolls[1].open(encoding="utf-8") as handle:
         gp = {r["record_id"]: r for r in csv.DictReader(handle)}
-    assert len(school) + len(gp) == bench.roll_rows
+    with bench.rolls[2].open(encoding="utf-8") as handle:
+        yot = {r["record_id"]: r for r in csv.DictReader(handle)}
+    assert [p.name for p in bench.rolls] == ["roll_schools.csv", "roll_gps.csv", "roll_yot.csv"]
+    assert len(school) + len(gp) + len(yot) == bench.roll_rows
+    assert yot  # the truth names YOT records, so their roll is written too
+    assert {t.yot_record_id for t in bench.truth if t.yot_record_id} <= set(yot)
     assert len(bench.records) == len(bench.truth) == 200
     assert any(t.twin for t in bench.truth)
     assert any(not t.school_record_id for t in bench.truth)  # children on no roll
