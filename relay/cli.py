@@ -90,5 +90,11 @@ for _service in SERVICES:
         continue
     _cli.register(app)
 
-for _extra in ("relay.schemas_cli", "relay.demo_cli", "relay.bench_cli"):
+for _extra in (
+    "relay.schemas_cli",
+    "relay.demo_cli",
+    "relay.bench_cli",
+    "relay.policy_cli",
+    "relay.dlq_cli",
+):
     importlib.import_module(_extra).register(app)

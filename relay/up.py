@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from relay.embedded import EmbeddedBroker, port_open
+from relay.policy_cli import describe as describe_policy
 from relay.smtp_sink import start_sink
 from services.runtime.kafka import ensure_topics
 from services.runtime.migrations import upgrade
@@ -176,6 +177,10 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
             print(f"Routing policy: {demo_policy} (the demo area's)", flush=True)
             settings = settings.model_copy(update={"policy_file": demo_policy})
             stack.settings = settings
+        try:  # a wrong policy stops here, naming the key, not in a service's log
+            describe_policy(settings)
+        except ValueError as exc:
+            raise RuntimeError(f"policy: {exc}") from exc
         for service in SERVICES:
             upgrade(service, settings.database_url_for(service))
         asyncio.run(ensure_topics(settings))

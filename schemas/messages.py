@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from schemas.base import Frozen, Message
 from schemas.episode import EventType, PoliceContactV1
@@ -30,6 +30,22 @@ class AlertKind(StrEnum):
     RETURNED = "returned"
     CLOSED = "closed"
     REPEAT_MISSING = "repeat-missing"
+    # Sent by the notifier itself, not requested by the router:
+    ESCALATION = "escalation"  # to the organisation's escalation contact
+    AUTHORITY_ESCALATION = "authority-escalation"  # then to the responsible authority
+    RHI_REMINDER = "rhi-reminder"  # 48 hours after return, no interview recorded
+    RHI_ESCALATION = "rhi-escalation"  # 72 hours after return, still none
+
+
+# Kinds the notifier raises on its own: each has its own template folder.
+NOTIFIER_KINDS = frozenset(
+    {
+        AlertKind.ESCALATION,
+        AlertKind.AUTHORITY_ESCALATION,
+        AlertKind.RHI_REMINDER,
+        AlertKind.RHI_ESCALATION,
+    }
+)
 
 
 class RecipientV1(Frozen):
@@ -72,6 +88,8 @@ class AlertRequestedV1(Message):
     policy_rule: str
     roll_record_id: str | None = None
     requested_at: datetime
+    # The child's responsible local authority: the last step when nobody acknowledges.
+    authority: RecipientV1 | None = None
 
 
 class RhiTaskRequestedV1(Message):
@@ -123,6 +141,7 @@ class AlertState(StrEnum):
     PERMANENT_FAILURE = "permanent-failure"
     ACKNOWLEDGED = "acknowledged"
     ESCALATED = "escalated"
+    CANCELLED = "cancelled"  # not sent: acknowledged, or its task closed, before it went
 
 
 class AlertStatusV1(Message):
@@ -183,8 +202,14 @@ class RhiTaskOutcomeV1(Message):
     task_id: str
     outcome: RhiOutcome
     reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    recorded_by: str
+    recorded_by: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     recorded_at: datetime
+
+    @model_validator(mode="after")
+    def _reason_when_not_possible(self) -> RhiTaskOutcomeV1:
+        if self.outcome is RhiOutcome.NOT_POSSIBLE and not self.reason:
+            raise ValueError("reason: required when the outcome is not-possible")
+        return self
 
 
 class FieldErrorV1(Frozen):

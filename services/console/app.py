@@ -14,15 +14,18 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.console import handlers, pages
+from services.console import acknowledging, handlers, pages
 from services.console.rendering import STATIC, templates
 from services.console.tables import metadata
+from services.runtime.ack_links import ack_links
+from services.runtime.database import utcnow
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
 
 def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
-    """Overrides: ``db``, ``broker`` (for the runtime), ``page_size``, ``refresh_ms``."""
+    """Overrides: ``db``, ``broker`` (for the runtime), ``page_size``, ``refresh_ms``,
+    ``now`` (a clock) and ``ack_links`` (an :class:`AckLinks`)."""
     runtime = ServiceRuntime.build(
         "console", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
     )
@@ -42,7 +45,10 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.state.templates = templates()
     app.state.page_size = int(overrides.get("page_size", pages.PAGE_SIZE))
     app.state.refresh_ms = int(overrides.get("refresh_ms", pages.REFRESH_MS))
+    app.state.now = overrides.get("now", utcnow)
+    app.state.ack_links = overrides.get("ack_links") or ack_links(settings, app.state.now)
     app.include_router(runtime.health_router())
+    app.include_router(acknowledging.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

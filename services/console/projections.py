@@ -39,6 +39,7 @@ _ALERT_STATE_ORDER = {
     AlertState.PERMANENT_FAILURE: 4,
     AlertState.ESCALATED: 5,
     AlertState.ACKNOWLEDGED: 6,
+    AlertState.CANCELLED: 6,
 }
 _RHI_STATE_ORDER = {
     RhiTaskState.OPEN: 0,

@@ -146,4 +146,12 @@ dead_letters = Table(
     Index("ix_console_dead_letters_failed", "failed_at"),
 )
 
+# Acknowledgement links used (DESIGN §7): one row per alert makes each link single-use.
+acknowledgements = Table(
+    "console_acknowledgements",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("acknowledged_at", UtcDateTime(), nullable=False),
+)
+
 messaging = messaging_tables(metadata, "console")

@@ -76,7 +76,10 @@ _SINGLE = {
         403: {"description": "force_code is not the API key's force"},
         413: {"description": "Body too large"},
         422: {"description": "Invalid, with every field's error; kept as a reject"},
-        503: {"description": "The broker cannot take the event; nothing was accepted; retry"},
+        503: {
+            "description": "The broker or the ingest store cannot take the event; nothing "
+            "was accepted; retry (after Retry-After seconds when given)"
+        },
     },
     openapi_extra={
         "requestBody": {

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from schemas.catalogue import POLICE_EVENTS_RAW
 from services.ingest import api, repository
@@ -40,6 +41,9 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         )
         intake = Intake(runtime.db, publisher, settings, runtime.relay)
         _gauges(runtime, intake)
+        runtime.on_broker_lost.append(
+            lambda since: replay(runtime.db, runtime.broker, settings, since)
+        )
         app.state.runtime = runtime
         app.state.health = runtime.health_router()
         app.state.intake = intake
@@ -65,6 +69,20 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     @app.exception_handler(api.RequestError)
     async def _request_error(_request: Request, exc: api.RequestError) -> JSONResponse:
         return JSONResponse(exc.body, exc.status, headers=exc.headers)
+
+    async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is away (restarting, failing over, network): nothing was logged,
+        # so nothing was accepted. An event already published goes again on the retry
+        # with the same message id, which consumers absorb.
+        log.warning("ingest: database unavailable (%s); answered 503", type(exc).__name__)
+        return JSONResponse(
+            {"error": "the ingest store is unavailable; nothing was accepted; retry"},
+            503,
+            headers={"Retry-After": "5"},
+        )
+
+    app.add_exception_handler(DBAPIError, _store_unavailable)
+    app.add_exception_handler(OSError, _store_unavailable)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

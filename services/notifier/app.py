@@ -19,20 +19,34 @@ from schemas.catalogue import (
     RHI_TASKS_REQUESTED,
 )
 from services.notifier import handlers, repository
+from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import Renderer
 from services.notifier.scheduler import DeliveryScheduler
 from services.notifier.smtp import Mailer, SmtpMailer
 from services.notifier.tables import metadata
+from services.runtime.ack_links import AckLinks, ack_links
 from services.runtime.database import utcnow
+from services.runtime.policy_file import read_policy_file
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
 
+def load_policy(settings: RelaySettings) -> DeliveryPolicy:
+    """The notifier's tables of the policy file; raises ``PolicyError`` or
+    ``PolicyFileError`` naming the table and key."""
+    source = str(settings.policy_file) if settings.policy_file else "policy"
+    return DeliveryPolicy.from_sections(read_policy_file(settings.policy_file), source)
+
+
 def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
-    """Overrides (for tests and partnerships): ``now`` (a clock), ``mailer``,
+    """Overrides (for tests and partnerships): ``now`` (a clock), ``policy``,
+    ``ack_links``, ``mailer``,
     ``template_dirs`` (folders searched before the built-in templates), ``batch_size``.
     The running scheduler and runtime are on ``app.state`` once started."""
     now: Callable[[], datetime] = overrides.get("now", utcnow)
+    # Read at creation, so a wrong policy file stops the service before it starts.
+    policy: DeliveryPolicy = overrides.get("policy") or load_policy(settings)
+    links: AckLinks = overrides.get("ack_links") or ack_links(settings, now)
     template_dirs: list[Path] = [Path(p) for p in overrides.get("template_dirs", ())]
     if settings.template_dir is not None:
         template_dirs.append(settings.template_dir)
@@ -45,18 +59,21 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             runtime.db,
             runtime.tables,
             settings,
-            Renderer(settings.public_url, settings.smtp_from, template_dirs),
+            Renderer(settings.public_url, settings.smtp_from, template_dirs, links.url),
             mailer,
             relay=runtime.relay,
             now=now,
             batch_size=overrides.get("batch_size", 50),
+            policy=policy,
         )
         subscribe = runtime.consumers.subscribe
         subscribe(
             ALERTS_REQUESTED,
-            partial(handlers.on_alert_requested, now=now, wake=scheduler.wake),
+            partial(handlers.on_alert_requested, now=now, wake=scheduler.wake, policy=policy),
         )
-        subscribe(RHI_TASKS_REQUESTED, partial(handlers.on_rhi_task_requested, now=now))
+        subscribe(
+            RHI_TASKS_REQUESTED, partial(handlers.on_rhi_task_requested, now=now, policy=policy)
+        )
         subscribe(ACKNOWLEDGEMENTS, partial(handlers.on_acknowledgement, now=now))
         subscribe(RHI_TASK_OUTCOMES, partial(handlers.on_rhi_task_outcome, now=now))
         runtime.loops.append(scheduler.run)
@@ -76,6 +93,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             yield
         finally:
             await runtime.stop()
+            await mailer.close()
 
     app = FastAPI(title="Missing Episode Relay — notifier", lifespan=lifespan)
 

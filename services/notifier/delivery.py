@@ -13,12 +13,13 @@ from enum import StrEnum
 
 from schemas.base import derived_id
 from schemas.messages import AlertState
+from services.notifier.policy import RetryPolicy
 
-FIRST_DELAY = timedelta(seconds=30)
-MAX_DELAY = timedelta(minutes=30)
-# Temporary failures are retried for at least this long after the first attempt; an
-# alert still undelivered then is a permanent failure (and escalates).
-RETRY_WINDOW = timedelta(hours=4)
+# Temporary failures are retried for at least the policy's window (4 hours by default)
+# after the first attempt; an alert still undelivered then is a permanent failure (and
+# escalates).
+DEFAULT_RETRY = RetryPolicy()
+RETRY_WINDOW = DEFAULT_RETRY.window
 JITTER = 0.2  # +/- 20 %: copies of the notifier do not retry a dead relay in lockstep
 
 MESSAGE_ID_DOMAIN = "missing-episode-relay"
@@ -64,10 +65,13 @@ def classify_smtp_code(code: int | None) -> FailureKind:
     return FailureKind.TEMPORARY
 
 
-def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
+def backoff(
+    attempt: int, rng: random.Random | None = None, policy: RetryPolicy = DEFAULT_RETRY
+) -> timedelta:
     """Delay after failed attempt number ``attempt`` (1-based): 30 s doubling to a
-    30-minute cap, with jitter."""
-    base = min(FIRST_DELAY * (2 ** max(attempt - 1, 0)), MAX_DELAY)
+    30-minute cap by default, with jitter."""
+    doublings = min(max(attempt - 1, 0), 30)  # 2**30 first delays exceed any cap
+    base = min(policy.first_delay * (2**doublings), policy.max_delay)
     factor = 1.0 + (rng or random).uniform(-JITTER, JITTER)
     return base * factor
 
@@ -78,28 +82,33 @@ def after_failure(
     first_attempt_at: datetime,
     now: datetime,
     rng: random.Random | None = None,
+    policy: RetryPolicy = DEFAULT_RETRY,
 ) -> NextStep:
     """The state after a failed attempt."""
     if failure.kind is FailureKind.PERMANENT:
         return NextStep(AlertState.PERMANENT_FAILURE, None, failure.detail)
-    if now - first_attempt_at >= RETRY_WINDOW:
-        hours = RETRY_WINDOW.total_seconds() / 3600
+    if now - first_attempt_at >= policy.window:
+        hours = policy.window.total_seconds() / 3600
         return NextStep(
             AlertState.PERMANENT_FAILURE,
             None,
             f"gave up after {attempt} attempts over {hours:g} hours; last: {failure.detail}",
         )
-    return NextStep(AlertState.TEMPORARY_FAILURE, now + backoff(attempt, rng), failure.detail)
+    return NextStep(
+        AlertState.TEMPORARY_FAILURE, now + backoff(attempt, rng, policy), failure.detail
+    )
 
 
-def retry_schedule(rng: random.Random | None = None) -> list[timedelta]:
+def retry_schedule(
+    rng: random.Random | None = None, policy: RetryPolicy = DEFAULT_RETRY
+) -> list[timedelta]:
     """Offsets from the first attempt at which retries happen until giving up (for
-    tests and documentation): the last offset is at least :data:`RETRY_WINDOW`."""
+    tests and documentation): the last offset is at least the policy's window."""
     offsets: list[timedelta] = []
     elapsed = timedelta(0)
     attempt = 1
-    while elapsed < RETRY_WINDOW:
-        elapsed += backoff(attempt, rng)
+    while elapsed < policy.window:
+        elapsed += backoff(attempt, rng, policy)
         offsets.append(elapsed)
         attempt += 1
     return offsets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -10,19 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import (
     AcknowledgementV1,
+    AlertKind,
     AlertRequestedV1,
     AlertState,
+    OrgKind,
     RhiTaskOutcomeV1,
     RhiTaskRequestedV1,
     RhiTaskState,
 )
 from services.notifier import repository
+from services.notifier.deadlines import ack_deadline, rhi_reminder_at
+from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
-from services.notifier.tasks import state_for_outcome
+from services.notifier.tasks import state_for_outcome, task_due_at
 from services.runtime.consumer import Outbox, UnprocessableError
 from services.runtime.database import utcnow
 
 Clock = Callable[[], datetime]
+DEFAULT_POLICY = DeliveryPolicy()
+log = logging.getLogger(__name__)
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
@@ -38,14 +45,51 @@ async def on_alert_requested(
     *,
     now: Clock = utcnow,
     wake: Callable[[], None] | None = None,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
     at = now()
-    if not await repository.insert_alert(session, message, at):
+    deadline = ack_deadline(message.kind, message.recipient.kind, at, policy)
+    if not await repository.insert_alert(session, message, at, deadline):
         return  # the same alert again (a replay, or the same facts under another id)
     alert = await repository.get_alert(session, message.alert_id)
     await publish_alert_status(out, alert, AlertState.QUEUED, at)
+    if message.kind is AlertKind.REPORTED and message.recipient.kind is OrgKind.LOCAL_AUTHORITY:
+        await note_new_episode(session, message, out, at)
     if wake is not None:
         after_commit(session, wake)
+
+
+async def note_new_episode(
+    session: AsyncSession, message: AlertRequestedV1, out: Outbox, at: datetime
+) -> None:
+    """A child reported missing again before their return home interview: the open
+    task stays open and says so (DESIGN §7)."""
+    episode = message.episode
+    tasks = await repository.open_tasks_for_child(
+        session,
+        message.recipient.code,
+        message.child.given_name,
+        message.child.family_name,
+        message.child.date_of_birth,
+    )
+    for task in tasks:
+        if task.event_message_id == episode.event_message_id or (
+            episode.occurred_at <= task.returned_at
+        ):
+            continue  # not a new episode: the one returned from, or one before it
+        note = (
+            f"new episode {episode.force_code}/{episode.episode_ref} reported "
+            f"{episode.occurred_at:%Y-%m-%d %H:%M} UTC before the interview"
+        )
+        await repository.add_task_note(session, task.task_id, note, at)
+        await publish_task_status(
+            out,
+            task,
+            RhiTaskState(task.state),
+            at,
+            note=note,
+            discriminator=episode.event_message_id,
+        )
 
 
 async def on_rhi_task_requested(
@@ -54,9 +98,14 @@ async def on_rhi_task_requested(
     out: Outbox,
     *,
     now: Clock = utcnow,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
     at = now()
-    if not await repository.insert_task(session, message, at):
+    due = task_due_at(message.returned_at, message.due_at)
+    reminder = rhi_reminder_at(message.returned_at, policy)
+    if not await repository.insert_task(
+        session, message, at, due, reminder if reminder < due else None
+    ):
         return
     task = await repository.get_task(session, message.task_id)
     await publish_task_status(out, task, RhiTaskState.OPEN, at)
@@ -69,14 +118,27 @@ async def on_acknowledgement(
     *,
     now: Clock = utcnow,
 ) -> None:
+    """Acknowledging an escalation acknowledges the alert it escalates too: either way
+    the chain stops, and what was queued and not yet sent is cancelled."""
     alert = await repository.get_alert(session, message.alert_id)
     if alert is None:
         raise UnprocessableError(f"acknowledgement for unknown alert {message.alert_id}")
-    if not await repository.acknowledge(
-        session, message.alert_id, message.acknowledged_at, message.by, now()
-    ):
-        return
-    await publish_alert_status(out, alert, AlertState.ACKNOWLEDGED, now(), attempt=alert.attempts)
+    at = now()
+    chain = [alert]
+    if alert.parent_alert_id:
+        parent = await repository.get_alert(session, alert.parent_alert_id)
+        if parent is not None:
+            chain.append(parent)
+    for item in chain:
+        by = message.by if item is alert else f"{message.by or 'recipient'} (escalation)"
+        if await repository.acknowledge(session, item.alert_id, message.acknowledged_at, by, at):
+            await publish_alert_status(
+                out, item, AlertState.ACKNOWLEDGED, at, attempt=item.attempts
+            )
+        for cancelled in await repository.cancel_unsent(session, at, parent_alert_id=item.alert_id):
+            await publish_alert_status(
+                out, cancelled, AlertState.CANCELLED, at, detail="acknowledged"
+            )
 
 
 async def on_rhi_task_outcome(
@@ -86,9 +148,16 @@ async def on_rhi_task_outcome(
     *,
     now: Clock = utcnow,
 ) -> None:
-    if not await repository.record_outcome(session, message, now()):
+    if await repository.get_task(session, message.task_id) is None:
         raise UnprocessableError(f"outcome for unknown RHI task {message.task_id}")
+    if not await repository.record_outcome(session, message, now()):
+        log.info("notifier: RHI task %s already has an outcome; kept it", message.task_id)
+        return
     task = await repository.get_task(session, message.task_id)
+    for cancelled in await repository.cancel_unsent(session, now(), task_id=message.task_id):
+        await publish_alert_status(
+            out, cancelled, AlertState.CANCELLED, now(), detail="outcome recorded"
+        )
     state = state_for_outcome(message.outcome)
     # The reason may hold personal detail; the console has it from the outcome itself.
     await publish_task_status(

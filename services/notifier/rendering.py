@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import email.policy
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.headerregistry import Address
@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from schemas.messages import AlertKind, AlertRequestedV1, OrgKind
+from schemas.messages import NOTIFIER_KINDS, AlertKind, AlertRequestedV1, OrgKind
 from services.notifier.delivery import message_id
+from services.notifier.escalation import UNDELIVERED
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LONDON = ZoneInfo("Europe/London")
@@ -55,11 +56,19 @@ class AlertContent:
     police_contact_name: str | None = None
     police_contact_phone: str | None = None
     police_contact_email: str | None = None
+    # The event the alert is about (for the notifier's own kinds, whose ``kind`` is
+    # the escalation or reminder), and for those: why, about whom, and by when.
+    event_type: str = ""
+    reason: str = ""
+    about_recipient_name: str | None = None
+    respond_by: datetime | None = None
 
     @classmethod
     def from_request(cls, m: AlertRequestedV1) -> AlertContent:
         contact = m.police_contact
         return cls(
+            event_type=m.episode.event_type.value,
+            reason=m.reason,
             alert_id=m.alert_id,
             kind=m.kind.value,
             recipient_kind=m.recipient.kind.value,
@@ -125,8 +134,17 @@ class Renderer:
     """Renders alerts with one Jinja2 environment. ``template_dirs`` (a partnership's
     own templates) are searched before the built-in ones."""
 
-    def __init__(self, public_url: str, sender: str, template_dirs: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        public_url: str,
+        sender: str,
+        template_dirs: Sequence[Path] = (),
+        link: Callable[[str], str] | None = None,
+    ) -> None:
         self.public_url = public_url.rstrip("/")
+        # The acknowledgement link of an alert (signed by the notifier's app); the plain
+        # console address of the alert without one (tests of wording).
+        self._link = link or (lambda alert_id: f"{self.public_url}/alerts/{alert_id}")
         self.sender = header_value(sender)
         self.env = Environment(
             loader=FileSystemLoader([*map(str, template_dirs), str(TEMPLATES)]),
@@ -142,11 +160,10 @@ class Renderer:
         self.env.filters["paragraphs"] = _paragraphs
 
     def link(self, alert_id: str) -> str:
-        # A plain link for now; the signed single-use acknowledgement link comes later.
-        return f"{self.public_url}/alerts/{alert_id}"
+        return self._link(alert_id)
 
     def context(self, alert: AlertContent) -> dict[str, Any]:
-        AlertKind(alert.kind)  # an unknown kind is an error, not an odd email
+        kind = AlertKind(alert.kind)  # an unknown kind is an error, not an odd email
         OrgKind(alert.recipient_kind)
         # Every value on one line: a value cannot fake a line of the email either.
         contact = {
@@ -166,11 +183,19 @@ class Renderer:
             "has_contact": any(contact.values()),
             "link": self.link(alert.alert_id),
             "alert_id": alert.alert_id,
+            "event_type": alert.event_type or alert.kind,
+            "about_recipient_name": header_value(alert.about_recipient_name or ""),
+            "delivered": UNDELIVERED not in alert.reason,
+            "respond_by": local_time(alert.respond_by) if alert.respond_by else "",
+            "public_url": self.public_url,
+            "notifier_kind": kind in NOTIFIER_KINDS,
         }
 
     def render(self, alert: AlertContent) -> RenderedEmail:
         ctx = self.context(alert)
-        folder = alert.recipient_kind
+        # The notifier's own kinds have their own wording; requested alerts are worded
+        # for the kind of organisation they go to.
+        folder = alert.kind if ctx["notifier_kind"] else alert.recipient_kind
         subject = self.env.get_template(f"{folder}/subject.txt").render(ctx)
         return RenderedEmail(
             subject=header_value(subject),

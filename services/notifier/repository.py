@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, func, select, update
@@ -27,7 +27,9 @@ async def get_alert(session: AsyncSession, alert_id: str) -> Row[Any] | None:
     return (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id))).first()
 
 
-async def insert_alert(session: AsyncSession, m: AlertRequestedV1, now: datetime) -> bool:
+async def insert_alert(
+    session: AsyncSession, m: AlertRequestedV1, now: datetime, ack_due_at: datetime | None
+) -> bool:
     """Store a requested alert, queued and due now; False when it is already stored
     (same alert id, or the same event, recipient and kind under another id)."""
     exists = await session.scalar(
@@ -37,12 +39,14 @@ async def insert_alert(session: AsyncSession, m: AlertRequestedV1, now: datetime
                 alerts.c.event_message_id == m.episode.event_message_id,
                 alerts.c.recipient_code == m.recipient.code,
                 alerts.c.kind == m.kind.value,
+                alerts.c.parent_alert_id == "",
             )
         )
     )
     if exists is not None:
         return False
     contact = m.police_contact
+    authority = m.authority
     await session.execute(
         alerts.insert().values(
             alert_id=m.alert_id,
@@ -74,9 +78,108 @@ async def insert_alert(session: AsyncSession, m: AlertRequestedV1, now: datetime
             requested_at=m.requested_at,
             created_at=now,
             updated_at=now,
+            ack_due_at=ack_due_at,
+            authority_code=authority.code if authority else None,
+            authority_name=authority.name if authority else None,
+            authority_email=authority.email if authority else None,
         )
     )
     return True
+
+
+async def insert_raised(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Store an alert the notifier raised itself (an escalation, an RHI reminder);
+    False when it exists already (its id derives from what it is about)."""
+    if await get_alert(session, values["alert_id"]) is not None:
+        return False
+    await session.execute(alerts.insert().values(**values))
+    return True
+
+
+_OPEN_FOR_ACK = (
+    AlertState.QUEUED.value,
+    AlertState.SENDING.value,
+    AlertState.SENT.value,
+    AlertState.TEMPORARY_FAILURE.value,
+    AlertState.PERMANENT_FAILURE.value,
+    AlertState.ESCALATED.value,
+)
+
+
+async def due_for_escalation(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+    """Alerts nobody acknowledged by their deadline, oldest deadline first."""
+    return list(
+        (
+            await session.execute(
+                select(alerts)
+                .where(
+                    alerts.c.ack_due_at <= now,
+                    alerts.c.acknowledged_at.is_(None),
+                    alerts.c.state.in_(_OPEN_FOR_ACK),
+                )
+                .order_by(alerts.c.ack_due_at, alerts.c.alert_id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+
+
+async def mark_escalated(
+    session: AsyncSession,
+    alert: Row[Any],
+    level: int | None,
+    next_due: datetime | None,
+    now: datetime,
+) -> None:
+    """Record a step of the chain (``level``), or its end (``level`` None). A sent or
+    failed alert is then ``escalated``; one still being retried keeps its state."""
+    values: dict[str, Any] = {"ack_due_at": next_due, "updated_at": now}
+    if level is not None:
+        values.update(escalation_level=level, escalated_at=now)
+        if alert.state in (AlertState.SENT.value, AlertState.PERMANENT_FAILURE.value):
+            values["state"] = AlertState.ESCALATED.value
+    await session.execute(
+        update(alerts).where(alerts.c.alert_id == alert.alert_id).values(**values)
+    )
+
+
+async def escalate_now(
+    session: AsyncSession, alert_id: str, now: datetime, *, not_yet_escalated: bool = False
+) -> None:
+    """Bring an alert's deadline forward to now (its delivery, or its escalation's,
+    failed for good). With ``not_yet_escalated``, only if no step was taken yet: a
+    contact already told keeps their time to act."""
+    query = update(alerts).where(
+        alerts.c.alert_id == alert_id,
+        alerts.c.acknowledged_at.is_(None),
+        alerts.c.ack_due_at.is_not(None),
+    )
+    if not_yet_escalated:
+        query = query.where(alerts.c.escalation_level == 0)
+    await session.execute(query.values(ack_due_at=now, updated_at=now))
+
+
+async def cancel_unsent(
+    session: AsyncSession, now: datetime, *, parent_alert_id: str = "", task_id: str = ""
+) -> list[Row[Any]]:
+    """Alerts raised about ``parent_alert_id`` or ``task_id`` that have not gone out:
+    they become ``cancelled``; returns them."""
+    where = (
+        alerts.c.parent_alert_id == parent_alert_id
+        if parent_alert_id
+        else alerts.c.task_id == task_id
+    )
+    rows = (
+        await session.execute(select(alerts).where(where, alerts.c.state.in_(DUE_STATES)))
+    ).all()
+    if rows:
+        await session.execute(
+            update(alerts)
+            .where(alerts.c.alert_id.in_([r.alert_id for r in rows]))
+            .values(state=AlertState.CANCELLED.value, ack_due_at=None, updated_at=now)
+        )
+    return list(rows)
 
 
 @dataclass(frozen=True)
@@ -219,11 +322,12 @@ async def acknowledge(
     """Mark an alert acknowledged; False when it already was."""
     result = await session.execute(
         update(alerts)
-        .where(alerts.c.alert_id == alert_id, alerts.c.state != AlertState.ACKNOWLEDGED.value)
+        .where(alerts.c.alert_id == alert_id, alerts.c.acknowledged_at.is_(None))
         .values(
             state=AlertState.ACKNOWLEDGED.value,
             acknowledged_at=at,
             acknowledged_by=by,
+            ack_due_at=None,
             updated_at=now,
         )
     )
@@ -234,7 +338,13 @@ async def get_task(session: AsyncSession, task_id: str) -> Row[Any] | None:
     return (await session.execute(select(rhi_tasks).where(rhi_tasks.c.task_id == task_id))).first()
 
 
-async def insert_task(session: AsyncSession, m: RhiTaskRequestedV1, now: datetime) -> bool:
+async def insert_task(
+    session: AsyncSession,
+    m: RhiTaskRequestedV1,
+    now: datetime,
+    due_at: datetime,
+    reminder_due_at: datetime | None,
+) -> bool:
     if await get_task(session, m.task_id) is not None:
         return False
     await session.execute(
@@ -255,20 +365,29 @@ async def insert_task(session: AsyncSession, m: RhiTaskRequestedV1, now: datetim
             occurred_at=m.episode.occurred_at,
             looked_after=m.looked_after,
             returned_at=m.returned_at,
-            due_at=m.due_at,
+            due_at=due_at,
             state=RhiTaskState.OPEN.value,
             requested_at=m.requested_at,
             created_at=now,
             updated_at=now,
+            reminder_due_at=reminder_due_at,
         )
     )
     return True
 
 
+OPEN_TASK_STATES = (
+    RhiTaskState.OPEN.value,
+    RhiTaskState.REMINDED.value,
+    RhiTaskState.ESCALATED.value,
+)
+
+
 async def record_outcome(session: AsyncSession, m: RhiTaskOutcomeV1, now: datetime) -> bool:
+    """Close an open task with its outcome; False when it was closed already."""
     result = await session.execute(
         update(rhi_tasks)
-        .where(rhi_tasks.c.task_id == m.task_id)
+        .where(rhi_tasks.c.task_id == m.task_id, rhi_tasks.c.state.in_(OPEN_TASK_STATES))
         .values(
             state=m.outcome.value,
             outcome_reason=m.reason,
@@ -278,6 +397,91 @@ async def record_outcome(session: AsyncSession, m: RhiTaskOutcomeV1, now: dateti
         )
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def tasks_to_remind(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+    """Open tasks past their reminder time, not yet reminded and not yet overdue (an
+    overdue task escalates instead)."""
+    return list(
+        (
+            await session.execute(
+                select(rhi_tasks)
+                .where(
+                    rhi_tasks.c.state == RhiTaskState.OPEN.value,
+                    rhi_tasks.c.reminder_due_at <= now,
+                    rhi_tasks.c.reminded_at.is_(None),
+                    rhi_tasks.c.due_at > now,
+                )
+                .order_by(rhi_tasks.c.reminder_due_at, rhi_tasks.c.task_id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+
+
+async def tasks_to_escalate(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+    """Tasks with no outcome at their deadline, not yet escalated."""
+    return list(
+        (
+            await session.execute(
+                select(rhi_tasks)
+                .where(
+                    rhi_tasks.c.state.in_((RhiTaskState.OPEN.value, RhiTaskState.REMINDED.value)),
+                    rhi_tasks.c.due_at <= now,
+                    rhi_tasks.c.escalated_at.is_(None),
+                )
+                .order_by(rhi_tasks.c.due_at, rhi_tasks.c.task_id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+
+
+async def mark_task(
+    session: AsyncSession, task_id: str, state: RhiTaskState, now: datetime
+) -> None:
+    values: dict[str, Any] = {"state": state.value, "updated_at": now}
+    if state is RhiTaskState.REMINDED:
+        values["reminded_at"] = now
+    elif state is RhiTaskState.ESCALATED:
+        values["escalated_at"] = now
+    await session.execute(update(rhi_tasks).where(rhi_tasks.c.task_id == task_id).values(**values))
+
+
+async def open_tasks_for_child(
+    session: AsyncSession,
+    authority_code: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date,
+) -> list[Row[Any]]:
+    """The authority's open tasks for a child of these exact name and date of birth
+    (compared without case): a new episode before the interview is noted on them."""
+    rows = (
+        await session.execute(
+            select(rhi_tasks).where(
+                rhi_tasks.c.authority_code == authority_code,
+                rhi_tasks.c.child_date_of_birth == date_of_birth,
+                rhi_tasks.c.state.in_(OPEN_TASK_STATES),
+            )
+        )
+    ).all()
+    return [
+        r
+        for r in rows
+        if r.child_given_name.casefold() == given_name.casefold()
+        and r.child_family_name.casefold() == family_name.casefold()
+    ]
+
+
+async def add_task_note(session: AsyncSession, task_id: str, note: str, now: datetime) -> None:
+    task = await get_task(session, task_id)
+    notes = f"{task.notes}\n{note}" if task is not None and task.notes else note
+    await session.execute(
+        update(rhi_tasks).where(rhi_tasks.c.task_id == task_id).values(notes=notes, updated_at=now)
+    )
 
 
 async def list_alerts(

@@ -19,6 +19,8 @@ from services.notifier.delivery import (
     after_failure,
     message_id,
 )
+from services.notifier.follow_ups import FollowUps
+from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import AlertContent, Renderer, RenderError
 from services.notifier.smtp import Mailer, MailSession
 from services.notifier.statuses import publish_alert_status
@@ -46,6 +48,7 @@ class DeliveryScheduler:
         now: Callable[[], datetime] = utcnow,
         batch_size: int = 50,
         rng: random.Random | None = None,
+        policy: DeliveryPolicy | None = None,
     ) -> None:
         self.db = db
         self.tables = tables
@@ -56,6 +59,8 @@ class DeliveryScheduler:
         self.now = now
         self.batch_size = batch_size
         self.rng = rng or random.Random()
+        self.policy = policy or DeliveryPolicy()
+        self.follow_ups = FollowUps(db, tables, settings, self.policy, now, batch_size)
         self._wake = asyncio.Event()
         self.sent = 0
         self.failed = 0
@@ -75,7 +80,10 @@ class DeliveryScheduler:
         return recovered
 
     async def run_once(self) -> int:
-        """Send one batch of due alerts; returns how many were attempted."""
+        """Raise due escalations and reminders, then send one batch of due alerts;
+        returns how many were attempted."""
+        if await self.follow_ups.run_once() and self.relay is not None:
+            self.relay.wake()
         async with self.db.transaction() as session:
             claimed = await repository.claim_due(session, self.now(), self.batch_size)
         if not claimed:
@@ -117,12 +125,22 @@ class DeliveryScheduler:
                 log.info("notifier: alert %s sent (attempt %d)", alert_id, attempt)
                 return
             first = alert.first_attempt_at or now  # type: ignore[attr-defined]
-            step = after_failure(failure, attempt, first, now, self.rng)
+            step = after_failure(failure, attempt, first, now, self.rng, self.policy.retry)
             await repository.finish_attempt(
                 session, alert_id, attempt, step.state.value, now, failure.code, failure.detail
             )
             if await repository.record_failure(session, alert_id, step, now):
                 await publish_alert_status(out, alert, step.state, now, attempt, step.detail)
+                if step.state is AlertState.PERMANENT_FAILURE:
+                    # Nobody will read it: the next in the chain is told at once (an
+                    # escalation that fails moves its original alert on).
+                    parent: str = alert.parent_alert_id  # type: ignore[attr-defined]
+                    if parent:
+                        await repository.escalate_now(session, parent, now)
+                    else:
+                        await repository.escalate_now(
+                            session, alert_id, now, not_yet_escalated=True
+                        )
             self.failed += 1
             log.warning(
                 "notifier: alert %s attempt %d: %s (%s)%s",

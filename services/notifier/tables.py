@@ -61,9 +61,33 @@ alerts = Table(
     Column("last_error", String(500), nullable=True),
     Column("acknowledged_at", UtcDateTime(), nullable=True),
     Column("acknowledged_by", String(200), nullable=True),
+    # Escalation (DESIGN §6): unacknowledged at ``ack_due_at``, the next step of the chain
+    # (services/notifier/escalation.py) is told; ``escalation_level`` is the last step.
+    Column("ack_due_at", UtcDateTime(), nullable=True),
+    Column("escalation_level", Integer, nullable=False, default=0, server_default="0"),
+    Column("escalated_at", UtcDateTime(), nullable=True),
+    # The responsible local authority, from the request: the chain's last step.
+    Column("authority_code", String(32), nullable=True),
+    Column("authority_name", String(300), nullable=True),
+    Column("authority_email", String(320), nullable=True),
+    # An alert the notifier raised itself: the alert it escalates ("" for none) or the
+    # RHI task it reminds about; who did not acknowledge; when the interview is due.
+    Column("parent_alert_id", String(64), nullable=False, default="", server_default=""),
+    Column("task_id", String(64), nullable=True),
+    Column("about_recipient_name", String(300), nullable=True),
+    Column("respond_by", UtcDateTime(), nullable=True),
     # The same facts under another id would still be one alert too many.
-    UniqueConstraint("event_message_id", "recipient_code", "kind", name="uq_notifier_alerts_facts"),
+    UniqueConstraint(
+        "event_message_id",
+        "recipient_code",
+        "kind",
+        "parent_alert_id",
+        name="uq_notifier_alerts_facts",
+    ),
     Index("ix_notifier_alerts_due", "state", "due_at"),
+    Index("ix_notifier_alerts_ack_due", "ack_due_at"),
+    Index("ix_notifier_alerts_parent", "parent_alert_id"),
+    Index("ix_notifier_alerts_task", "task_id"),
     Index("ix_notifier_alerts_episode", "force_code", "episode_ref"),
 )
 
@@ -112,8 +136,12 @@ rhi_tasks = Table(
     Column("outcome_recorded_by", String(200), nullable=True),
     Column("outcome_recorded_at", UtcDateTime(), nullable=True),
     Column("notes", Text, nullable=True),
+    Column("reminder_due_at", UtcDateTime(), nullable=True),
+    Column("reminded_at", UtcDateTime(), nullable=True),
+    Column("escalated_at", UtcDateTime(), nullable=True),
     Index("ix_notifier_rhi_tasks_due", "state", "due_at"),
     Index("ix_notifier_rhi_tasks_authority", "authority_code", "state"),
+    Index("ix_notifier_rhi_tasks_child", "authority_code", "child_date_of_birth"),
 )
 
 messaging = messaging_tables(metadata, "notifier")

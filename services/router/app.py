@@ -14,11 +14,13 @@ from schemas.catalogue import EPISODE_EVENTS, IDENTITY_DECISIONS
 from services.router.handlers import on_episode_event, on_identity_decision
 from services.router.policy import Policy
 from services.router.tables import metadata, reviews, roll
+from services.runtime.policy_file import read_policy_file
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
 
 def load_policy(settings: RelaySettings) -> Policy:
+    read_policy_file(settings.policy_file)  # a table no service knows is an error too
     return Policy.from_toml(settings.policy_file) if settings.policy_file else Policy()
 
 

@@ -50,6 +50,18 @@ class NoResponsibleAuthorityError(Exception):
     """No local authority can be found for an event: it must not vanish silently."""
 
 
+_SUPPORT_KINDS = frozenset({OrgKind.SCHOOL, OrgKind.GP_PRACTICE, OrgKind.YOT})
+# Who among the organisations the child matched is told, per event type; "high-risk"
+# is a reported or risk-changed event graded high or with exploitation factors. The
+# responsible local authority is told of every episode whatever this says (DESIGN §6).
+DEFAULT_RECIPIENTS: Mapping[str, frozenset[OrgKind]] = {
+    **{t.value: _SUPPORT_KINDS for t in SUPPORT_EVENTS},
+    EventType.RISK_CHANGED.value: frozenset(),
+    EventType.CLOSED.value: frozenset(),
+    "high-risk": frozenset({OrgKind.YOT, OrgKind.MSET_PANEL}),
+}
+
+
 @dataclass(frozen=True)
 class Policy:
     """A partnership's routing choices; the defaults are DESIGN §6."""
@@ -58,6 +70,12 @@ class Policy:
     repeat_window_days: int = 90
     default_la: str | None = None
     rhi_due_hours: int = 72
+    recipients: Mapping[str, frozenset[OrgKind]] = field(
+        default_factory=lambda: dict(DEFAULT_RECIPIENTS)
+    )
+
+    def tells(self, situation: str, kind: OrgKind) -> bool:
+        return kind in self.recipients.get(situation, frozenset())
 
     @classmethod
     def from_toml(cls, path: Path) -> Policy:
@@ -67,7 +85,7 @@ class Policy:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise PolicyError(f"{path}: {exc}") from exc
         table = data.get("routing", data)
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"recipients"}
         values: dict[str, object] = {}
         for key, value in table.items():
             if key not in known:
@@ -85,7 +103,31 @@ class Policy:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise PolicyError(f"{path}: {key}: a whole number of at least 1")
                 values[key] = value
+        values["recipients"] = _recipients(data.get("recipients", {}), path)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _recipients(table: object, path: Path) -> dict[str, frozenset[OrgKind]]:
+    """``[recipients]``: event type (or ``high-risk``) = list of organisation kinds."""
+    if not isinstance(table, dict):
+        raise PolicyError(f"{path}: [recipients] must be a table")
+    chosen = dict(DEFAULT_RECIPIENTS)
+    allowed = {k.value for k in (*_SUPPORT_KINDS, OrgKind.MSET_PANEL, OrgKind.LOCAL_AUTHORITY)}
+    for key, kinds in table.items():
+        where = f"{path}: [recipients] {key}"
+        if key not in DEFAULT_RECIPIENTS:
+            raise PolicyError(f"{where}: unknown; known: {', '.join(DEFAULT_RECIPIENTS)}")
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise PolicyError(f'{where}: a list of organisation kinds, e.g. ["school", "yot"]')
+        unknown = [k for k in kinds if k not in allowed]
+        if unknown:
+            raise PolicyError(
+                f"{where}: {', '.join(map(repr, unknown))} not an organisation kind; one of "
+                f"{', '.join(sorted(allowed))}"
+            )
+        # The local authority is always told; listing it changes nothing.
+        chosen[key] = frozenset(OrgKind(k) for k in kinds) - {OrgKind.LOCAL_AUTHORITY}
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -206,9 +248,11 @@ def build_alert(
     rule: str,
     record_id: str | None,
     now: datetime,
+    authority: Organisation | None = None,
 ) -> AlertRequestedV1:
     """One alert; its id derives from (event, organisation, kind), so the same facts
-    routed twice (a replay, a decision delivered again) give the same alert."""
+    routed twice (a replay, a decision delivered again) give the same alert.
+    ``authority`` (the responsible local authority) is told last if nobody acknowledges."""
     child, episode = _summaries(event)
     alert_id = derived_id(event.message_id, org.code, kind.value)
     return AlertRequestedV1(
@@ -223,17 +267,27 @@ def build_alert(
         policy_rule=rule,
         roll_record_id=record_id,
         requested_at=now,
+        authority=recipient(authority) if authority is not None else None,
     )
 
 
-def matched_rule(event: EpisodeEventV1, org: Organisation) -> tuple[str, str] | None:
+def matched_rule(
+    event: EpisodeEventV1, org: Organisation, policy: Policy | None = None
+) -> tuple[str, str] | None:
     """``(policy rule, reason)`` when ``event`` must reach ``org`` because the child is
     on its roll, else None. The one place that says which matched organisations are told."""
-    if event.type in SUPPORT_EVENTS and org.kind in _MATCHED_KINDS:
-        rule, reason = _MATCHED_KINDS[org.kind]
+    policy = policy or Policy()
+    if org.kind not in _MATCHED_KINDS:
+        return None
+    rule, reason = _MATCHED_KINDS[org.kind]
+    if policy.tells(event.type.value, org.kind):
         return f"{event.type.value}.{rule}", reason
-    if event.type is EventType.RISK_CHANGED and high_risk(event) and org.kind is OrgKind.YOT:
-        return "risk-changed.yot", "open YOT case"
+    if (
+        event.type in (EventType.REPORTED, EventType.RISK_CHANGED)
+        and high_risk(event)
+        and policy.tells("high-risk", org.kind)
+    ):
+        return f"{event.type.value}.{rule}", reason
     return None
 
 
@@ -243,6 +297,7 @@ def route_decided(
     roll_record_id: str,
     organisations: Mapping[str, Organisation],
     now: datetime,
+    policy: Policy | None = None,
 ) -> list[AlertRequestedV1]:
     """The alerts a person's ``match`` decision releases for a held event: what
     :func:`route` would have sent ``org_code`` had the child matched ``roll_record_id``.
@@ -255,12 +310,18 @@ def route_decided(
     org = organisations.get(org_code)
     if org is None:
         return []
-    told = matched_rule(event, org)
+    told = matched_rule(event, org, policy)
     if told is None:
         return []
     rule, reason = told
     kind = AlertKind(event.type.value)
-    alerts = [build_alert(event, org, kind, reason, rule, roll_record_id, now)]
+    try:
+        la: Organisation | None = responsible_authority(
+            event, [org], organisations, policy or Policy()
+        )
+    except NoResponsibleAuthorityError:
+        la = None  # the alert still goes; only its last escalation step is missing
+    alerts = [build_alert(event, org, kind, reason, rule, roll_record_id, now, la)]
     lives = organisations.get(org.la_code or "")
     if (
         event.child.looked_after
@@ -278,6 +339,7 @@ def route_decided(
                 f"{event.type.value}.la-resident",
                 None,
                 now,
+                la,
             )
         )
     return alerts
@@ -304,6 +366,7 @@ def route(
     matched_orgs = [org for _, org in matched]
     type_ = event.type.value
     sent: set[tuple[str, AlertKind]] = set()
+    responsible: list[Organisation] = []  # found once, when an alert first needs it
 
     def alert(
         org: Organisation,
@@ -316,15 +379,17 @@ def route(
         if (org.code, kind) in sent:
             return  # one alert per organisation and kind; the first reason stands
         sent.add((org.code, kind))
-        plan.alerts.append(build_alert(event, org, kind, reason, rule, record_id, now))
+        plan.alerts.append(build_alert(event, org, kind, reason, rule, record_id, now, authority()))
 
     def authority() -> Organisation:
-        return responsible_authority(event, matched_orgs, organisations, policy)
+        if not responsible:
+            responsible.append(responsible_authority(event, matched_orgs, organisations, policy))
+        return responsible[0]
 
     if event.type in SUPPORT_EVENTS:
         la = authority()
         for decision, org in matched:
-            told = matched_rule(event, org)
+            told = matched_rule(event, org, policy)
             if told is not None:
                 alert(org, told[1], told[0], decision.roll_record_id)
         alert(la, "responsible local authority", f"{type_}.la")
@@ -339,7 +404,7 @@ def route(
                     alert(lives, "local authority where the child lives", f"{type_}.la-resident")
         if event.type is EventType.REPORTED:
             panel = mset_panel(la, organisations)
-            if high_risk(event):
+            if high_risk(event) and policy.tells("high-risk", OrgKind.MSET_PANEL):
                 alert(panel or la, "MSET: high risk or exploitation", "reported.mset")
             if (
                 not history.repeat_already_flagged
@@ -370,12 +435,12 @@ def route(
         if high_risk(event):
             la = authority()
             for decision, org in matched:
-                told = matched_rule(event, org)
+                told = matched_rule(event, org, policy)
                 if told is not None:
                     alert(org, told[1], told[0], decision.roll_record_id)
             alert(la, "responsible local authority", "risk-changed.la")
             panel = mset_panel(la, organisations)
-            if panel is not None:
+            if panel is not None and policy.tells("high-risk", OrgKind.MSET_PANEL):
                 alert(panel, "MSET: high risk or exploitation", "risk-changed.mset")
     elif event.type is EventType.CLOSED:
         alert(authority(), "responsible local authority", "closed.la")

@@ -63,6 +63,18 @@ async def ensure_topics(settings: RelaySettings, timeout_s: float = 60.0) -> Non
             await admin.close()
 
 
+async def ensure_topic(settings: RelaySettings, name: str, partitions: int = 1) -> None:
+    """Create one topic (a full wire name) outside the catalogue if it is missing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="relay-admin")
+    await admin.start()
+    try:
+        if name not in set(await admin.list_topics()):
+            with contextlib.suppress(TopicAlreadyExistsError):  # a racing copy made it
+                await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
 class BrokerPublisher:
     """Sends one message and returns once the broker acknowledged it."""
 

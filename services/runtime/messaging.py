@@ -150,6 +150,18 @@ class OutboxRelay:
         self.wake()
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def republish_since(self, since: datetime) -> int:
+        """Mark rows published at or after ``since`` (and so perhaps only on a broker that
+        has since lost them) unpublished, so they go out again."""
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(self._outbox)
+                .where(self._outbox.c.published_at >= since)
+                .values(published_at=None)
+            )
+        self.wake()
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def publish_pending(self) -> int:
         """Publish what is pending now; returns how many rows went out."""
         total = 0

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Response
 from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData, text
 
+from services.runtime.broker_epoch import BrokerWatch, Republish
 from services.runtime.consumer import Consumers
 from services.runtime.database import Database
 from services.runtime.kafka import BrokerPublisher, create_broker, ensure_topics
@@ -37,6 +38,9 @@ class ServiceRuntime:
     relay: OutboxRelay
     consumers: Consumers
     loops: list[Loop] = field(default_factory=list)
+    # Called with a time when the broker lost its data: republish what went out since.
+    on_broker_lost: list[Republish] = field(default_factory=list)
+    watch: BrokerWatch | None = None
     gauges: dict[str, Callable[[], Awaitable[float]]] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _relay_task: asyncio.Task[None] | None = None
@@ -71,7 +75,17 @@ class ServiceRuntime:
         if self.settings.replay_on_start:
             count = await self.relay.replay()
             log.info("%s: replaying %d outbox messages to a fresh broker", self.name, count)
+        # The epoch is known before this service publishes anything to this broker, so a
+        # loss later republishes everything that went out.
+        self.watch = BrokerWatch(
+            self.name, self.settings, [self.relay.republish_since, *self.on_broker_lost]
+        )
+        try:
+            await self.watch.check()
+        except Exception as exc:  # the loop below keeps trying
+            log.warning("%s: broker epoch not read at start (%s)", self.name, type(exc).__name__)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox")
+        self._tasks.append(asyncio.create_task(_forever(self.name, self.watch.run)))
         for loop in self.loops:
             self._tasks.append(asyncio.create_task(_forever(self.name, loop)))
         self.started = True

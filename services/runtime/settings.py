@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ServiceName = Literal["ingest", "router", "notifier", "console"]
@@ -29,6 +29,11 @@ class RelaySettings(BaseSettings):
     smtp_from: str = "Missing Episode Relay <relay@localhost>"
     var_dir: Path = Path("var")
     public_url: str = "http://127.0.0.1:8080"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs acknowledgement links; unset = a key file in the var dir",
+    )
+    ack_link_days: int = Field(default=14, ge=1, description="acknowledgement links expire")
     policy_file: Path | None = None
     template_dir: Path | None = Field(
         default=None, description="a partnership's alert templates, searched before ours"
@@ -51,6 +56,12 @@ class RelaySettings(BaseSettings):
         "`relay up` after starting a fresh memory-only broker",
     )
     poll_interval_s: float = 0.5
+    broker_check_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often a service checks that the broker kept its data (a "
+        "memory-only broker that restarts loses it; the services then republish)",
+    )
     log_level: str = "INFO"
 
     def database_url_for(self, service: ServiceName) -> str:

@@ -54,7 +54,9 @@ CHILD = ChildSummaryV1(given_name="Amelia", family_name="O'Neill", date_of_birth
 RETURNED_AT = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
 
 
-def episode(event_type: EventType = EventType.REPORTED) -> EpisodeRefV1:
+def episode(
+    event_type: EventType = EventType.REPORTED, occurred_at: datetime = RETURNED_AT
+) -> EpisodeRefV1:
     event_id = uuid.uuid4().hex
     return EpisodeRefV1(
         force_code="10",
@@ -62,7 +64,7 @@ def episode(event_type: EventType = EventType.REPORTED) -> EpisodeRefV1:
         event_id=event_id,
         event_message_id=derived_id("episode-event", "10", event_id),
         event_type=event_type,
-        occurred_at=RETURNED_AT,
+        occurred_at=occurred_at,
     )
 
 
@@ -158,6 +160,8 @@ async def test_each_alert_is_emailed_exactly_once_and_tasks_are_listed(
     ]
     returned = episode(EventType.RETURNED)
     task_id = derived_id("rhi", returned.event_message_id)
+    # Returned an hour ago: no reminder or escalation is due while the test runs.
+    returned_at = datetime.now(UTC) - timedelta(hours=1)
     task = RhiTaskRequestedV1(
         message_id=task_id,
         task_id=task_id,
@@ -170,9 +174,9 @@ async def test_each_alert_is_emailed_exactly_once_and_tasks_are_listed(
         child=CHILD,
         episode=returned,
         looked_after=True,
-        returned_at=RETURNED_AT,
-        due_at=RETURNED_AT + timedelta(hours=72),
-        requested_at=RETURNED_AT,
+        returned_at=returned_at,
+        due_at=returned_at + timedelta(hours=72),
+        requested_at=returned_at,
     )
     async with notifier(settings) as app:
         key = f"{ep.force_code}:{ep.episode_ref}"
@@ -231,7 +235,7 @@ async def test_each_alert_is_emailed_exactly_once_and_tasks_are_listed(
         assert [(t["task_id"], t["state"], t["authority_code"]) for t in tasks] == [
             (task_id, "open", "E06000057")
         ]
-        assert datetime.fromisoformat(tasks[0]["due_at"]) == RETURNED_AT + timedelta(hours=72)
+        assert datetime.fromisoformat(tasks[0]["due_at"]) == returned_at + timedelta(hours=72)
         listed = await asyncio.to_thread(relay, settings, "alerts", "list", "--json")
         assert {a["alert_id"]: a["state"] for a in listed} == {
             requests[0].alert_id: "acknowledged",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.messages import AlertKind, OrgKind
+from schemas.messages import NOTIFIER_KINDS, AlertKind, OrgKind
 from services.notifier.rendering import AlertContent, Renderer, RenderError
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -56,8 +56,11 @@ def body(msg: EmailMessage, subtype: str) -> str:
     return part.get_content()
 
 
+REQUESTED_KINDS = [k for k in AlertKind if k not in NOTIFIER_KINDS]
+
+
 @pytest.mark.parametrize("recipient", list(OrgKind))
-@pytest.mark.parametrize("kind", list(AlertKind))
+@pytest.mark.parametrize("kind", REQUESTED_KINDS)
 def test_every_pair_renders_the_minimal_content(kind: AlertKind, recipient: OrgKind) -> None:
     msg = renderer().build(alert(kind, recipient), NOW)
     subject = str(msg["Subject"])
@@ -74,6 +77,53 @@ def test_every_pair_renders_the_minimal_content(kind: AlertKind, recipient: OrgK
         assert "https://console.example/alerts/0b7e-alert" in content
         assert ASKS[recipient] in content
     assert "Hillside &lt;Primary&gt; &amp; Nursery" in html
+
+
+FOLLOW_UP_WORDS = {
+    AlertKind.ESCALATION: (
+        "You are the escalation contact of Hillside",
+        "local authority will be told",
+    ),
+    AlertKind.AUTHORITY_ESCALATION: ("nor has its escalation", "contact Hillside"),
+    AlertKind.RHI_REMINDER: ("by Friday 3 July 2026 at 22:05 (BST)", "record its outcome"),
+    AlertKind.RHI_ESCALATION: ("The deadline has passed", "as soon as possible"),
+}
+
+
+@pytest.mark.parametrize("event_type", ["reported", "returned"])
+@pytest.mark.parametrize("kind", sorted(NOTIFIER_KINDS))
+def test_escalations_and_reminders_have_their_own_words_and_the_same_limits(
+    kind: AlertKind, event_type: str
+) -> None:
+    content = alert(
+        kind,
+        OrgKind.LOCAL_AUTHORITY,
+        event_type=event_type,
+        reason="alert to Hillside not acknowledged by its deadline",
+        about_recipient_name="Hillside Primary",
+        respond_by=datetime(2026, 7, 3, 21, 5, tzinfo=UTC),
+    )
+    msg = renderer().build(content, NOW)
+    subject = str(msg["Subject"])
+    assert "10/E123" in subject and "Amelia" not in subject
+    text, html = body(msg, "plain"), body(msg, "html")
+    for words in (text, html.replace("&#39;", "'")):
+        assert "Amelia O'Neill" in words and "7 April 2013" in words
+        assert "https://console.example/alerts/0b7e-alert" in words
+        for phrase in FOLLOW_UP_WORDS[kind]:
+            assert phrase in " ".join(words.split())
+    happened = "was reported missing" if event_type == "reported" else "returned on"
+    assert happened in text
+
+
+def test_an_escalation_says_when_the_alert_never_arrived() -> None:
+    content = alert(
+        AlertKind.ESCALATION,
+        event_type="reported",
+        reason="alert to Hillside could not be delivered",
+        about_recipient_name="Hillside Primary",
+    )
+    assert "(it could not be delivered)" in body(renderer().build(content, NOW), "plain")
 
 
 def test_school_is_told_not_to_approach_parents_and_la_gets_the_72_hours() -> None:

@@ -1,0 +1,221 @@
+"""What the notifier raises on its own, from ``due_at``-style rows (DESIGN §2, §6, §7):
+escalations of alerts nobody acknowledged by their deadline, and RHI reminders and
+escalations. Each becomes an alert row of its own, so it is sent, retried and recorded
+like any other; ids derive from what it is about, so two copies of the notifier (or a
+rerun after a crash) raise it once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.base import derived_id
+from schemas.messages import AlertKind, AlertState, OrgKind, RhiTaskState
+from services.notifier import repository
+from services.notifier.deadlines import ack_deadline
+from services.notifier.escalation import (
+    AUTHORITY,
+    CONTACT,
+    UNDELIVERED,
+    Contact,
+    next_escalation,
+)
+from services.notifier.policy import DeliveryPolicy
+from services.notifier.statuses import publish_alert_status, publish_task_status
+from services.runtime.consumer import Outbox
+from services.runtime.database import Database
+from services.runtime.messaging import MessagingTables
+from services.runtime.settings import RelaySettings
+
+log = logging.getLogger(__name__)
+
+_LEVEL_NAMES = {CONTACT: "escalation contact", AUTHORITY: "responsible local authority"}
+_ABOUT = (
+    "child_given_name",
+    "child_family_name",
+    "child_date_of_birth",
+    "force_code",
+    "episode_ref",
+    "event_id",
+    "event_message_id",
+    "event_type",
+    "occurred_at",
+)
+
+
+def _new_alert(
+    alert_id: str,
+    kind: AlertKind,
+    to: Contact,
+    recipient_kind: OrgKind,
+    about: Row[Any],
+    reason: str,
+    rule: str,
+    now: datetime,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "kind": kind.value,
+        "recipient_code": to.code,
+        "recipient_kind": recipient_kind.value,
+        "recipient_name": to.name,
+        "recipient_email": to.email,
+        **{name: getattr(about, name) for name in _ABOUT},
+        "reason": reason[:200],
+        "policy_rule": rule,
+        "state": AlertState.QUEUED.value,
+        "due_at": now,
+        "attempts": 0,
+        "requested_at": now,
+        "created_at": now,
+        "updated_at": now,
+        **extra,
+    }
+
+
+class FollowUps:
+    def __init__(
+        self,
+        db: Database,
+        tables: MessagingTables,
+        settings: RelaySettings,
+        policy: DeliveryPolicy,
+        now: Callable[[], datetime],
+        batch_size: int = 50,
+    ) -> None:
+        self.db = db
+        self.tables = tables
+        self.settings = settings
+        self.policy = policy
+        self.now = now
+        self.batch_size = batch_size
+        self.raised = 0
+
+    async def run_once(self) -> int:
+        """Raise what is due; returns how many alerts were raised or chains ended."""
+        return await self.escalate_due() + await self.remind_due()
+
+    async def escalate_due(self) -> int:
+        now = self.now()
+        async with self.db.transaction() as session:
+            out = Outbox(session, self.tables, self.settings)
+            rows = await repository.due_for_escalation(session, now, self.batch_size)
+            for alert in rows:
+                await self._escalate(session, out, alert, now)
+        return len(rows)
+
+    async def _escalate(
+        self, session: AsyncSession, out: Outbox, alert: Row[Any], now: datetime
+    ) -> None:
+        authority = (
+            Contact(alert.authority_code, alert.authority_name or "", alert.authority_email)
+            if alert.authority_code and alert.authority_email
+            else None
+        )
+        step = next_escalation(
+            alert.escalation_level,
+            Contact(alert.recipient_code, alert.recipient_name, alert.recipient_email),
+            alert.recipient_escalation_email,
+            authority,
+        )
+        if step is None:
+            await repository.mark_escalated(session, alert, None, None, now)
+            log.warning(
+                "notifier: alert %s is still not acknowledged and has nobody left to escalate to",
+                alert.alert_id,
+            )
+            return
+        recipient_kind = (
+            OrgKind(alert.recipient_kind) if step.level == CONTACT else OrgKind.LOCAL_AUTHORITY
+        )
+        raised_id = step.alert_id(alert.alert_id)
+        delivered = alert.sent_at is not None
+        why = "not acknowledged by its deadline" if delivered else UNDELIVERED
+        values = _new_alert(
+            raised_id,
+            step.kind,
+            step.to,
+            recipient_kind,
+            alert,
+            f"alert to {alert.recipient_name} {why}",
+            f"escalation.{_LEVEL_NAMES[step.level].replace(' ', '-')}",
+            now,
+            parent_alert_id=alert.alert_id,
+            about_recipient_name=alert.recipient_name,
+        )
+        await self._raise(session, out, values, now)
+        following = ack_deadline(step.kind, recipient_kind, now, self.policy)
+        await repository.mark_escalated(session, alert, step.level, following, now)
+        await publish_alert_status(
+            out,
+            alert,
+            AlertState.ESCALATED,
+            now,
+            attempt=step.level,
+            detail=f"{why}: escalated to the {_LEVEL_NAMES[step.level]} ({step.to.code})",
+        )
+        log.info(
+            "notifier: alert %s escalated (level %d) as %s", alert.alert_id, step.level, raised_id
+        )
+
+    async def _raise(
+        self, session: AsyncSession, out: Outbox, values: dict[str, Any], now: datetime
+    ) -> None:
+        """Queue a raised alert (once: a second copy of the notifier finds it there)."""
+        if await repository.insert_raised(session, values):
+            raised = await repository.get_alert(session, values["alert_id"])
+            await publish_alert_status(out, raised, AlertState.QUEUED, now)
+            self.raised += 1
+
+    async def remind_due(self) -> int:
+        now = self.now()
+        count = 0
+        async with self.db.transaction() as session:
+            out = Outbox(session, self.tables, self.settings)
+            for task in await repository.tasks_to_remind(session, now, self.batch_size):
+                await self._raise_for_task(session, out, task, AlertKind.RHI_REMINDER, now)
+                count += 1
+            for task in await repository.tasks_to_escalate(session, now, self.batch_size):
+                await self._raise_for_task(session, out, task, AlertKind.RHI_ESCALATION, now)
+                count += 1
+        return count
+
+    async def _raise_for_task(
+        self, session: AsyncSession, out: Outbox, task: Row[Any], kind: AlertKind, now: datetime
+    ) -> None:
+        reminder = kind is AlertKind.RHI_REMINDER
+        email = task.authority_email
+        if not reminder and task.authority_escalation_email:
+            email = task.authority_escalation_email
+        raised_id = derived_id(task.task_id, kind.value)
+        values = _new_alert(
+            raised_id,
+            kind,
+            Contact(task.authority_code, task.authority_name, email),
+            OrgKind.LOCAL_AUTHORITY,
+            task,
+            "return home interview: no outcome recorded yet",
+            f"rhi.{'reminder' if reminder else 'escalation'}",
+            now,
+            task_id=task.task_id,
+            respond_by=task.due_at,
+        )
+        await self._raise(session, out, values, now)
+        state = RhiTaskState.REMINDED if reminder else RhiTaskState.ESCALATED
+        await repository.mark_task(session, task.task_id, state, now)
+        await publish_task_status(
+            out,
+            task,
+            state,
+            now,
+            note=f"reminder sent: no outcome {self.policy.rhi_reminder_hours:g} hours after return"
+            if reminder
+            else "escalated: no outcome by the deadline",
+        )
+        log.info("notifier: RHI task %s %s", task.task_id, state.value)

@@ -1,0 +1,104 @@
+"""Acknowledgement links end to end on the real broker, database and SMTP server: the
+notifier signs a link into the email, the console's page asks for a click (a GET
+acknowledges nothing), the click publishes to ``acknowledgements`` and the notifier marks
+the alert acknowledged; a second click, an expired link and a forged one change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import email.policy
+import re
+from datetime import timedelta
+from email import message_from_bytes
+
+import httpx
+from sqlalchemy import func, select
+
+from relay.smtp_sink import SinkHandler
+from schemas.catalogue import ALERTS_REQUESTED
+from schemas.messages import OrgKind
+from services.console.app import create_app as console_app
+from services.console.tables import messaging as console_messaging
+from services.runtime.ack_links import AckLinks, secret_key
+from services.runtime.migrations import upgrade
+from services.runtime.service import ServiceRuntime
+from services.runtime.settings import RelaySettings
+from tests.clock import MovableClock
+from tests.conftest import eventually
+from tests.integration.test_notifier_delivery import (
+    alert_rows,
+    episode,
+    notifier,
+    publish,
+    request,
+)
+
+LINK = re.compile(r"(http://[^\s\"<>]+/ack/[A-Za-z0-9_.\-]+)")
+
+
+def links_in(data: bytes) -> set[str]:
+    message = message_from_bytes(data, policy=email.policy.default)
+    found: set[str] = set()
+    for subtype in ("plain", "html"):
+        part = message.get_body((subtype,))  # type: ignore[attr-defined]
+        found |= set(LINK.findall(part.get_content()))
+    return found
+
+
+async def test_a_link_acknowledges_once_and_expired_or_forged_links_are_refused(
+    settings: RelaySettings, smtp_server: tuple[str, SinkHandler]
+) -> None:
+    _, sink = smtp_server
+    clock = MovableClock()
+    await asyncio.to_thread(upgrade, "console", settings.database_url_for("console"))
+    console = console_app(settings, now=clock)
+    ep = episode()
+    message = request(ep, "100001", OrgKind.SCHOOL, "dsl@hillside.example")
+    async with (
+        notifier(settings, now=clock) as notifier_app,
+        console.router.lifespan_context(console),
+        httpx.AsyncClient(transport=httpx.ASGITransport(console), base_url="http://c") as web,
+    ):
+        await publish(notifier_app, settings, ALERTS_REQUESTED, "k", message)
+        await eventually(lambda: sink.received, 60)
+        [link] = links_in(sink.received[0].data)  # the same link in text and HTML
+        assert link.startswith(f"{settings.public_url}/ack/")
+        path = link.removeprefix(settings.public_url)
+
+        page = await web.get(path)
+        assert page.status_code == 200
+        assert "Confirm I have received this alert" in page.text
+        assert f'action="{path}"' in page.text
+        await asyncio.sleep(1)  # a GET must not have acknowledged anything
+        assert (await alert_rows(notifier_app))[message.alert_id].state == "sent"
+
+        done = await web.post(path)
+        assert done.status_code == 200 and "Thank you: alert acknowledged" in done.text
+
+        async def acknowledged() -> bool:
+            row = (await alert_rows(notifier_app))[message.alert_id]
+            return row.state == "acknowledged" and row.ack_due_at is None
+
+        await eventually(acknowledged, 60)
+
+        again = await web.post(path)
+        assert again.status_code == 200 and "already acknowledged" in again.text
+        assert "already acknowledged" in (await web.get(path)).text
+        runtime: ServiceRuntime = console.state.runtime
+        async with runtime.db.transaction() as session:
+            sent = await session.scalar(select(func.count()).select_from(console_messaging.outbox))
+        assert sent == 1  # one acknowledgement message, however often the button is pressed
+
+        for text in (page.text, done.text, again.text):
+            assert "Amelia" not in text and "O'Neill" not in text and "2013" not in text
+
+        # Signed 15 days ago: expired (links last 14 days by default).
+        old = AckLinks(
+            secret_key(settings), settings.public_url, now=lambda: clock() - timedelta(days=15)
+        )
+        expired = await web.get(old.url("some-alert").removeprefix(settings.public_url))
+        assert expired.status_code == 410 and "This link has expired" in expired.text
+        assert (await web.post(f"{path[:-3]}xyz")).status_code == 404
+        other = AckLinks("another partnership's secret", settings.public_url)
+        forged = await web.post(other.url(message.alert_id).removeprefix(settings.public_url))
+        assert forged.status_code == 404 and "Link not recognised" in forged.text
