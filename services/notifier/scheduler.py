@@ -11,6 +11,8 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
+
 from schemas.messages import AlertState
 from services.notifier import repository
 from services.notifier.delivery import (
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 # An alert still ``sending`` this long after its attempt started belongs to a process
 # that died while others kept running; at startup every ``sending`` alert is recovered.
 STALE_SENDING = timedelta(minutes=10)
+RECORD_RETRY_FIRST_S = 0.5
+RECORD_RETRY_MAX_S = 10.0
 
 
 class DeliveryScheduler:
@@ -62,6 +66,7 @@ class DeliveryScheduler:
         self.policy = policy or DeliveryPolicy()
         self.follow_ups = FollowUps(db, tables, settings, self.policy, now, batch_size)
         self._wake = asyncio.Event()
+        self._recovered = False
         self.sent = 0
         self.failed = 0
 
@@ -111,6 +116,27 @@ class DeliveryScheduler:
         await self._record(alert, item.attempt, failure)
 
     async def _record(self, alert: object, attempt: int, failure: SendFailure | None) -> None:
+        """Commit an attempt's outcome, waiting out a database that is away: the outcome
+        is known here, and giving up would leave the alert ``sending``, to be sent again
+        once recovered. Only a crash of this process can still lose it (the window the
+        interrupted attempt records)."""
+        delay = RECORD_RETRY_FIRST_S
+        while True:
+            try:
+                await self._record_once(alert, attempt, failure)
+                return
+            except (DBAPIError, OSError) as exc:
+                log.warning(
+                    "notifier: cannot record attempt %d of alert %s yet (%s); retrying in %gs",
+                    attempt,
+                    alert.alert_id,  # type: ignore[attr-defined]
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
+
+    async def _record_once(self, alert: object, attempt: int, failure: SendFailure | None) -> None:
         alert_id: str = alert.alert_id  # type: ignore[attr-defined]
         now = self.now()
         async with self.db.transaction() as session:
@@ -152,7 +178,12 @@ class DeliveryScheduler:
             )
 
     async def run(self) -> None:
-        await self.recover()
+        if not self._recovered:
+            # Once per process: what was ``sending`` when it last stopped. A restart of
+            # this loop (after an error) leaves rows to the stale sweep below, so that it
+            # never takes over an alert another copy of the notifier is sending.
+            await self.recover()
+            self._recovered = True
         loop = asyncio.get_running_loop()
         next_sweep = loop.time() + STALE_SENDING.total_seconds() / 10
         while True:
