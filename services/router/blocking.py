@@ -1,5 +1,5 @@
 """Blocking keys: how a lookup finds a few candidate roll records, not the whole roll
-(pure). Each roll row stores three keys at import; a police record probes them with its
+(pure). Each roll row stores four keys at import; a police record probes them with its
 own values and the variants police records get wrong (given and family names swapped,
 day and month swapped, a double-barrelled surname given in part).
 
@@ -8,6 +8,8 @@ day and month swapped, a double-barrelled surname given in part).
 - ``key_names``: canonical given name + phonetic first part of the family name (typos in
   the date of birth)
 - ``key_place``: postcode + year of birth (a changed name, e.g. after adoption)
+- ``key_given_dob``: canonical given name + date of birth (a misspelt family name that
+  changes its phonetic code, Armtrong for Armstrong, when there is no postcode)
 
 A double-barrelled name on the roll (Smith-Jones) is met by a police record holding
 either part: "Jones" through its last part, "Smith" through its first.
@@ -24,7 +26,7 @@ import jellyfish
 from services.router.names import normalise_name
 from services.router.nicknames import canonical_given
 
-KEY_COLUMNS = ("key_family_dob", "key_names", "key_place")
+KEY_COLUMNS = ("key_family_dob", "key_names", "key_place", "key_given_dob")
 
 
 @lru_cache(maxsize=131_072)
@@ -39,12 +41,14 @@ class BlockingKeys:
     key_family_dob: str
     key_names: str
     key_place: str | None
+    key_given_dob: str
 
     def as_dict(self) -> dict[str, str | None]:
         return {
             "key_family_dob": self.key_family_dob,
             "key_names": self.key_names,
             "key_place": self.key_place,
+            "key_given_dob": self.key_given_dob,
         }
 
 
@@ -61,14 +65,16 @@ def _family_codes(family: str) -> tuple[str, str]:
 
 def roll_key_values(
     given: str, family: str, born_iso: str, postcode: str | None
-) -> tuple[str, str, str | None]:
+) -> tuple[str, str, str | None, str]:
     """The keys stored with one roll row, in :data:`KEY_COLUMNS` order (the import's
     fast path: the date of birth as ISO text, no object per row)."""
     first, last = _family_codes(family)
+    given_code = canonical_given(given)
     return (
         f"{last}|{born_iso}",
-        f"{canonical_given(given)}|{first}",
+        f"{given_code}|{first}",
         f"{postcode}|{born_iso[:4]}" if postcode else None,
+        f"{given_code}|{born_iso}",
     )
 
 
@@ -110,4 +116,6 @@ def probe_keys(given: str, family: str, born: date, postcode: str | None) -> dic
     probes["key_names"].add(f"{canonical_given(family)}|{phonetic(_parts(given)[0])}")
     if postcode:
         probes["key_place"].add(f"{postcode}|{born.year}")
+    for name in (given, family):  # the family name: the names were swapped
+        probes["key_given_dob"].add(f"{canonical_given(name)}|{born.isoformat()}")
     return probes

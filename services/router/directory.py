@@ -240,6 +240,7 @@ ROLL_VALUE_COLUMNS = (
     "key_family_dob",
     "key_names",
     "key_place",
+    "key_given_dob",
 )
 
 

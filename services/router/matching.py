@@ -13,7 +13,8 @@ ratio: +10 means the agreement pattern is about a thousand times likelier for th
 child than for a different candidate). Its ``explanation`` maps each field to
 ``agree:<level>``, ``partial:<level>``, ``disagree`` or ``missing``, and ``rule`` to
 what decided (``threshold``, ``identifier``, ``identifier-conflict``, ``twin``,
-``ambiguous``, ``outranked``: another record of the organisation is the match).
+``ambiguous``, ``outranked``: another record of the organisation is the match;
+``conflict``: the record matched on another roll is plainly another child).
 """
 
 from __future__ import annotations
@@ -187,9 +188,31 @@ def _decide(c: Comparison) -> tuple[Decision, str]:
             # sibling with a similar name as well as the child.
             return "review", "threshold"
         return "match", "threshold"
-    if total >= REVIEW_THRESHOLD:
+    if total >= REVIEW_THRESHOLD and not _uncorroborated_other_family(c):
         return "review", "threshold"
     return "no-match", "threshold"
+
+
+# Levels that say "same place" or "same identifier" (a postcode area or district is
+# shared by thousands of children; a sector or unit is a street or two).
+_CORROBORATING = {
+    "postcode": {"unit", "sector"},
+    "address": {"same", "similar"},
+    "nhs_number": {"agree"},
+    "upn": {"agree"},
+}
+
+
+def _uncorroborated_other_family(c: Comparison) -> bool:
+    """Another family name, and nothing but the given name and birth date in common:
+    at national scale that is usually another child of that name and birthday, not the
+    same child renamed. A changed name is worth a person's look only when the place
+    (postcode, address) or an identifier agrees too."""
+    return (
+        c.levels["family_name"] == "disagree"
+        and not c.swapped
+        and not any(c.levels[f] in levels for f, levels in _CORROBORATING.items())
+    )
 
 
 def _is_twin(best: RollRecord, other: RollRecord) -> bool:
@@ -274,7 +297,46 @@ def match_child(child: ChildV1, candidates: Sequence[RollRecord], on: date) -> l
     decisions: list[MatchDecision] = []
     for org_code in sorted(by_org):
         decisions.extend(_decide_organisation(by_org[org_code]))
-    return decisions
+    records = {
+        (c.record.org_code, c.record.record_id): c.record for cs in by_org.values() for c in cs
+    }
+    return _one_child(decisions, records)
+
+
+def _same_person(a: RollRecord, b: RollRecord) -> bool:
+    return (
+        a.date_of_birth == b.date_of_birth
+        and a.norm_family == b.norm_family
+        and a.norm_given.split(" ", 1)[:1] == b.norm_given.split(" ", 1)[:1]
+    )
+
+
+def _one_child(
+    decisions: list[MatchDecision], records: dict[tuple[str, str], RollRecord]
+) -> list[MatchDecision]:
+    """The matches on different rolls must all be the one child. A match whose roll
+    record is plainly someone else than the strongest match's (another date of birth,
+    given or family name: say a same-named child with the day and month swapped at
+    another school) is in doubt, and goes to ``review``."""
+    matches = [d for d in decisions if d.decision == "match"]
+    if len(matches) < 2:
+        return decisions
+    best = max(matches, key=lambda d: (d.score, d.org_code, d.roll_record_id))
+    anchor = records[(best.org_code, best.roll_record_id)]
+    out = []
+    for d in decisions:
+        if d.decision == "match" and not _same_person(
+            anchor, records[(d.org_code, d.roll_record_id)]
+        ):
+            d = MatchDecision(
+                "review",
+                d.org_code,
+                d.roll_record_id,
+                d.score,
+                {**d.explanation, "rule": "conflict"},
+            )
+        out.append(d)
+    return out
 
 
 __all__ = [

@@ -65,6 +65,8 @@ roll = Table(
     Column("key_family_dob", String(80), nullable=False),
     Column("key_names", String(140), nullable=False),
     Column("key_place", String(20), nullable=True),
+    # Null only on rows imported before this key existed (migration 0002 fills them).
+    Column("key_given_dob", String(120), nullable=True),
     # Also the org_code index: org_code leads it (replacing a roll deletes by org_code).
     UniqueConstraint("org_code", "record_id", name="uq_router_roll_org_record"),
     # Identifiers are often missing from rolls: index only the rows that have one.
@@ -82,6 +84,7 @@ roll = Table(
     ),
     Index("ix_router_roll_key_family_dob", "key_family_dob"),
     Index("ix_router_roll_key_names", "key_names"),
+    Index("ix_router_roll_key_given_dob", "key_given_dob"),
     Index(
         "ix_router_roll_key_place",
         "key_place",

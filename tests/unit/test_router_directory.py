@@ -82,6 +82,7 @@ def test_a_good_row_becomes_normalised_columns() -> None:
         "key_family_dob": "SM0|2012-05-31",
         "key_names": "zoe|OBRN",
         "key_place": "NE61 1AA|2012",
+        "key_given_dob": "zoe|2012-05-31",
     }
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from schemas.episode import ChildV1
+from services.router.blocking import probe_keys, roll_keys
 from services.router.directory import RollRecord
 from services.router.matching import MATCH_THRESHOLD, child_key, match_child
 from services.router.names import normalise_name
@@ -234,3 +235,38 @@ def test_a_lesser_candidate_holding_the_nhs_number_makes_the_organisation_a_revi
     numbered = record(record_id="R2", given_name="Kai", family_name="Ng", nhs_number=NHS)
     c = child(nhs_number=NHS, **PLACE)
     assert [d for d, *_ in decide(c, named, numbered)] == ["review", "review"]
+
+
+def test_a_match_on_another_roll_that_is_plainly_another_child_goes_to_review() -> None:
+    # Two Abigail Whitshaws, born 3 February and 2 March: the police record (no
+    # postcode) is the first. Her school and GP practice match; the other girl's school
+    # matches only through a day/month swap, and must not be told on that alone.
+    police = child(given_name="Abigail", family_name="Whitshaw", date_of_birth=date(2020, 2, 3))
+    hers = dict(given_name="Abigail", family_name="Whitshaw", date_of_birth=date(2020, 2, 3))
+    other = dict(given_name="Abigail", family_name="Whitshaw", date_of_birth=date(2020, 3, 2))
+    decisions = match_child(
+        police,
+        [
+            record(org_code="433719", record_id="S1", **hers),
+            record(org_code="A89939", record_id="G1", **hers),
+            record(org_code="834860", record_id="S2", **other),
+        ],
+        ON,
+    )
+    by_org = {d.org_code: d for d in decisions}
+    assert by_org["433719"].decision == by_org["A89939"].decision == "match"
+    assert by_org["834860"].decision == "review"
+    assert by_org["834860"].explanation["rule"] == "conflict"
+    # Alone, the swapped date of birth is a match: the conflict is what holds it back.
+    alone = match_child(police, [record(org_code="834860", record_id="S2", **other)], ON)
+    assert [d.decision for d in alone] == ["match"]
+
+
+def test_a_misspelt_family_name_without_a_postcode_still_finds_the_child() -> None:
+    # "Armtrong": a letter missing changes the phonetic code of the family name, and
+    # there is no postcode or identifier to fall back on: given name + birth date finds her.
+    born = date(2017, 7, 21)
+    stored = roll_keys("Jayden", "Armstrong", born, None).as_dict()
+    probes = probe_keys("Jayden", "Armtrong", born, None)
+    found = [column for column, values in probes.items() if stored[column] in values]
+    assert found == ["key_given_dob"]
