@@ -37,6 +37,10 @@ FileArg = Annotated[
     Path,
     typer.Argument(exists=True, dir_okay=False, readable=True, help="a CSV file with a header row"),
 ]
+FilesArg = Annotated[
+    list[Path],
+    typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV files with a header row"),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the summary as JSON")]
 
 
@@ -95,19 +99,22 @@ def link(
     Console().print(f"{out}: {summary}; {len(issues)} problem(s) in the input")
 
 
-def _run_import(
-    path: Path,
-    as_json: bool,
-    job: Callable[[Database, Path, importing.Progress | None], Awaitable[importing.ImportSummary]],
-) -> importing.ImportSummary:
-    err = Console(stderr=True)
-    size = path.stat().st_size
+Job = Callable[
+    [Database, list[Path], importing.Progress | None], Awaitable[list[importing.ImportSummary]]
+]
 
-    async def run() -> importing.ImportSummary:
+
+def _run_import(paths: list[Path], as_json: bool, job: Job) -> list[importing.ImportSummary]:
+    err = Console(stderr=True)
+    size = sum(path.stat().st_size for path in paths)
+    where = ", ".join(str(path) for path in paths)
+    label = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+
+    async def run() -> list[importing.ImportSummary]:
         db = Database(RelaySettings().database_url_for("router"))
         try:
             if as_json:
-                return await job(db, path, None)
+                return await job(db, paths, None)
             with Progress(
                 "[progress.description]{task.description}",
                 BarColumn(),
@@ -116,27 +123,37 @@ def _run_import(
                 console=err,
                 transient=True,
             ) as bar:
-                task = bar.add_task(f"importing {path.name}", total=size)
-                return await job(db, path, lambda done: bar.update(task, completed=done))
+                task = bar.add_task(f"importing {label}", total=size)
+                return await job(db, paths, lambda done: bar.update(task, completed=done))
         finally:
             await db.dispose()
 
     try:
-        summary = asyncio.run(run())
+        summaries = asyncio.run(run())
     except ColumnsError as exc:
-        err.print(f"[red]{path}: refused, nothing changed: {exc}[/red]")
+        err.print(f"[red]{where}: refused, nothing changed: {exc}[/red]")
         raise typer.Exit(2) from exc
     except UnicodeDecodeError as exc:
         # Found part-way through: the one transaction rolled back.
-        err.print(f"[red]{path}: refused, nothing changed: not UTF-8 text ({exc.reason})[/red]")
+        err.print(f"[red]{where}: refused, nothing changed: not UTF-8 text ({exc.reason})[/red]")
         raise typer.Exit(2) from exc
     except DBAPIError as exc:
         _database_error(err, exc)
     except csv.Error as exc:
-        err.print(f"[red]{path}: refused, nothing changed: not a readable CSV file ({exc})[/red]")
+        err.print(f"[red]{where}: refused, nothing changed: not a readable CSV file ({exc})[/red]")
         raise typer.Exit(2) from exc
-    _report(summary, as_json)
-    return summary
+    if as_json and len(summaries) > 1:
+        typer.echo(json.dumps([s.as_dict() for s in summaries], indent=2))
+    else:
+        for summary in summaries:
+            _report(summary, as_json)
+    return summaries
+
+
+async def _organisations(
+    db: Database, paths: list[Path], progress: importing.Progress | None
+) -> list[importing.ImportSummary]:
+    return [await importing.import_organisations(db, paths[0], progress)]
 
 
 def _database_error(err: Console, exc: DBAPIError) -> NoReturn:
@@ -177,14 +194,15 @@ def _report(summary: importing.ImportSummary, as_json: bool) -> None:
 @import_app.command("organisations")
 def import_organisations(path: FileArg, as_json: JsonOpt = False) -> None:
     """Upsert organisations: code,kind,name,email[,escalation_email][,phone][,la_code]."""
-    _run_import(path, as_json, importing.import_organisations)
+    _run_import([path], as_json, _organisations)
 
 
 @import_app.command("roll")
-def import_roll(path: FileArg, as_json: JsonOpt = False) -> None:
-    """Replace the rolls of the organisations in the file: org_code,record_id,given_name,
-    family_name,date_of_birth[,sex][,nhs_number][,upn][,postcode][,address][,from][,to]."""
-    _run_import(path, as_json, importing.import_roll)
+def import_roll(paths: FilesArg, as_json: JsonOpt = False) -> None:
+    """Replace the rolls of the organisations in the files: org_code,record_id,given_name,
+    family_name,date_of_birth[,sex][,nhs_number][,upn][,postcode][,address][,from][,to].
+    Several files are one import: all of them or none, and faster than one by one."""
+    _run_import(paths, as_json, importing.import_rolls)
 
 
 @directory_app.command("stats")

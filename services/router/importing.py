@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import queue
 from collections import Counter
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from services.router.directory import (
     ROLL_COLUMNS,
     ROLL_OPTIONAL,
     ROLL_REQUIRED,
+    ColumnsError,
     RollParser,
     RowIssue,
     column_index,
@@ -191,18 +192,48 @@ async def import_roll(db: Database, path: Path, progress: Progress | None = None
     pair that met across parts, the import is rolled back and done again with one
     parser, which reports it like any other.
     """
-    size, header = await asyncio.to_thread(_size_and_header, path)
-    column_index(header, ROLL_REQUIRED, ROLL_OPTIONAL)  # missing columns: nothing changes
-    parts: list[_Part] | None = None  # None: parse in a thread
-    if size >= PROCESS_MIN_BYTES:
-        parts = await asyncio.to_thread(_split, path, size, parser_count(size))
+    [summary] = await import_rolls(db, [path], progress)
+    return summary
+
+
+@dataclass(frozen=True)
+class _File:
+    path: Path
+    header: list[str]
+    size: int
+    parts: list[_Part] | None  # None: parse in a thread
+
+    def one_parser(self) -> _File:
+        return _File(self.path, self.header, self.size, [_Part(0, self.size, 0)])
+
+
+async def import_rolls(
+    db: Database, paths: Sequence[Path], progress: Progress | None = None
+) -> list[ImportSummary]:
+    """Import several roll files as one (:func:`import_roll`): one transaction, so all
+    of them or none, and one rebuild of the lookup indexes rather than one per file.
+    ``progress`` gets the bytes read across all the files. Every file's columns are
+    checked before anything changes."""
+    files = []
+    for path in paths:
+        size, header = await asyncio.to_thread(_size_and_header, path)
+        try:
+            column_index(header, ROLL_REQUIRED, ROLL_OPTIONAL)  # nothing changes
+        except ColumnsError as exc:
+            raise ColumnsError(f"{path.name}: {exc}" if len(paths) > 1 else str(exc)) from exc
+        parts = None
+        if size >= PROCESS_MIN_BYTES:
+            parts = await asyncio.to_thread(_split, path, size, parser_count(size))
+        files.append(_File(path, header, size, parts))
     try:
-        return await _import_roll(db, path, header, size, parts, progress)
+        return await _import_files(db, files, progress)
     except roll_load.RepeatedRecord:
-        if parts is None or len(parts) == 1:
+        if all(f.parts is None or len(f.parts) == 1 for f in files):
             raise
     log.info("roll import: a record id repeats across parts; importing with one parser")
-    return await _import_roll(db, path, header, size, [_Part(0, size, 0)], progress)
+    return await _import_files(
+        db, [f if f.parts is None else f.one_parser() for f in files], progress
+    )
 
 
 def parser_count(size: int) -> int:
@@ -211,55 +242,76 @@ def parser_count(size: int) -> int:
     return max(1, min(MAX_PARSERS, os.cpu_count() or 1, size // PART_MIN_BYTES))
 
 
-async def _import_roll(
-    db: Database,
-    path: Path,
-    header: list[str],
-    size: int,
-    parts: list[_Part] | None,
-    progress: Progress | None,
-) -> ImportSummary:
-    summary = ImportSummary("roll", str(path))
-    summary.ignored_columns = _ignored(header, ROLL_COLUMNS)
+async def _import_files(
+    db: Database, files: Sequence[_File], progress: Progress | None
+) -> list[ImportSummary]:
+    total = sum(f.size for f in files)
+    summaries: list[ImportSummary] = []
     async with db.transaction() as session:
         known = await repository.organisation_codes(session)
         iso = (await session.connection()).dialect.name == "sqlite"
-        rows_guess = size // _BYTES_PER_ROW_GUESS
+        rows_guess = total // _BYTES_PER_ROW_GUESS
         bulk = rows_guess >= BULK_MIN_ROWS and await roll_load.roll_rows_below(
             session, 2 * rows_guess
         )
         load = await roll_load.start_load(session, bulk)
-        if parts is None:
-            chunks: _Chunks = _ThreadChunks(path, known, iso)
-        else:
-            chunks = _ProcessChunks(path, header, parts, known, iso)
         replacing: set[str] = set()
-        read_per_part: dict[int, int] = {}
-        try:
-            writing: asyncio.Task[None] | None = None
-            while True:
-                chunk = await chunks.next()
-                if writing is not None:
-                    await writing  # one statement at a time on the session
-                if chunk is None:
-                    break
-                summary.merge(chunk)
-                for org in sorted(chunk.per_organisation.keys() - replacing):
-                    replacing.add(org)
-                    await load.replace(org)
-                writing = asyncio.create_task(load.insert(chunk.rows))
-                read_per_part[chunk.part] = chunk.bytes_read
-                if progress:
-                    progress(sum(read_per_part.values()))
-        finally:
-            chunks.close()
-            if writing is not None and not writing.done():
-                writing.cancel()
-        summary.replaced = await load.finish()
-    summary.issues.sort(key=lambda issue: issue.line)
+        done_before = 0
+        for file in files:
+            summary = ImportSummary("roll", str(file.path))
+            summary.ignored_columns = _ignored(file.header, ROLL_COLUMNS)
+            await _load_file(file, known, iso, load, replacing, summary, done_before, progress)
+            summaries.append(summary)
+            done_before += file.size
+        replaced = await load.finish()
+    for summary in summaries:
+        summary.replaced = {
+            org: replaced[org] for org in summary.per_organisation if org in replaced
+        }
+        summary.issues.sort(key=lambda issue: issue.line)
     if progress:
-        progress(size)
-    return summary
+        progress(total)
+    return summaries
+
+
+async def _load_file(
+    file: _File,
+    known: set[str],
+    iso: bool,
+    load: roll_load.RollLoad,
+    replacing: set[str],
+    summary: ImportSummary,
+    done_before: int,
+    progress: Progress | None,
+) -> None:
+    """Parse one file into ``load``; an organisation's old roll goes before its first
+    new rows (once, whichever file they come from)."""
+    chunks: _Chunks
+    if file.parts is None:
+        chunks = _ThreadChunks(file.path, known, iso)
+    else:
+        chunks = _ProcessChunks(file.path, file.header, file.parts, known, iso)
+    read_per_part: dict[int, int] = {}
+    writing: asyncio.Task[None] | None = None
+    try:
+        while True:
+            chunk = await chunks.next()
+            if writing is not None:
+                await writing  # one statement at a time on the session
+            if chunk is None:
+                break
+            summary.merge(chunk)
+            for org in sorted(chunk.per_organisation.keys() - replacing):
+                replacing.add(org)
+                await load.replace(org)
+            writing = asyncio.create_task(load.insert(chunk.rows))
+            read_per_part[chunk.part] = chunk.bytes_read
+            if progress:
+                progress(done_before + sum(read_per_part.values()))
+    finally:
+        chunks.close()
+        if writing is not None and not writing.done():
+            writing.cancel()
 
 
 def _size_and_header(path: Path) -> tuple[int, list[str]]:

@@ -115,3 +115,29 @@ async def test_imports_report_bad_rows_and_replace_rolls_atomically(
     assert code == 2
     assert "given_name, date_of_birth" in out
     assert await roll_ids(url) == [("100001", "S9"), ("A81001", "P1")]
+
+    # Several files are one import: one bad file refuses them all, naming it; good ones
+    # replace the rolls of every organisation they hold, all at once.
+    gp = tmp_path / "gp.csv"
+    gp.write_text(
+        "org_code,record_id,given_name,family_name,date_of_birth\nA81001,P7,Ruby,Hall,2011-06-07\n",
+        encoding="utf-8",
+    )
+    code, out = await asyncio.to_thread(
+        relay, url, "directory", "import", "roll", str(school), str(bad)
+    )
+    assert code == 2 and "bad.csv" in out and "given_name, date_of_birth" in out
+    assert await roll_ids(url) == [("100001", "S9"), ("A81001", "P1")]
+    code, out = await asyncio.to_thread(
+        relay, url, "directory", "import", "roll", str(rolls), str(gp), "--json"
+    )
+    assert code == 0, out
+    first, second = json.loads(out)
+    assert first["replaced"] == {"100001": 1, "A81001": 1}
+    assert second["per_organisation"] == {"A81001": 1} and second["replaced"] == {"A81001": 1}
+    assert await roll_ids(url) == [
+        ("100001", "S1"),
+        ("100001", "S3"),
+        ("A81001", "P1"),
+        ("A81001", "P7"),
+    ]
