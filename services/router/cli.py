@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from services.router import importing, repository
-from services.router.directory import ColumnsError
+from services.router.directory import ColumnsError, FileRefused
 from services.runtime.database import Database
 from services.runtime.settings import RelaySettings
 
@@ -130,7 +130,7 @@ def _run_import(paths: list[Path], as_json: bool, job: Job) -> list[importing.Im
 
     try:
         summaries = asyncio.run(run())
-    except ColumnsError as exc:
+    except FileRefused as exc:
         err.print(f"[red]{where}: refused, nothing changed: {exc}[/red]")
         raise typer.Exit(2) from exc
     except UnicodeDecodeError as exc:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import logging
 import multiprocessing
 import os
 import queue
+import sys
 from collections import Counter
 from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ from services.router.directory import (
     ROLL_OPTIONAL,
     ROLL_REQUIRED,
     ColumnsError,
+    FileRefused,
     RollParser,
     RowIssue,
     column_index,
@@ -228,12 +231,46 @@ async def import_rolls(
     try:
         return await _import_files(db, files, progress)
     except roll_load.RepeatedRecord:
+        if len(files) > 1 and (repeat := await asyncio.to_thread(_repeat_across_files, paths)):
+            raise FileRefused(repeat) from None
         if all(f.parts is None or len(f.parts) == 1 for f in files):
             raise
     log.info("roll import: a record id repeats across parts; importing with one parser")
     return await _import_files(
         db, [f if f.parts is None else f.one_parser() for f in files], progress
     )
+
+
+def _repeat_across_files(paths: Sequence[Path]) -> str | None:
+    """The first record id that two of the files both give for one organisation (a
+    repeat within one file is the parser's to report), as a message naming both lines.
+    Only the records of organisations in more than one file are held in memory."""
+    files_of: dict[str, set[int]] = {}
+    for n, path in enumerate(paths):
+        for org, _record, _line in _org_records(path):
+            files_of.setdefault(org, set()).add(n)
+    shared = {org for org, files in files_of.items() if len(files) > 1}
+    first: dict[tuple[str, str], tuple[int, int]] = {}
+    for n, path in enumerate(paths):
+        for org, record, line in _org_records(path):
+            if org not in shared:
+                continue
+            earlier = first.setdefault((org, record), (n, line))
+            if earlier[0] != n:
+                return (
+                    f"{org} record {record} is in {paths[earlier[0]].name} (line {earlier[1]}) "
+                    f"and in {path.name} (line {line}): give each record in one file only"
+                )
+    return None
+
+
+def _org_records(path: Path) -> Iterator[tuple[str, str, int]]:
+    with _open_csv(path) as (reader, _counted):
+        index = column_index(next(reader, []), ROLL_REQUIRED, ROLL_OPTIONAL)
+        org_at, record_at = index["org_code"], index["record_id"]
+        for row in reader:
+            if len(row) > max(org_at, record_at):
+                yield row[org_at].strip().upper(), row[record_at].strip(), reader.line_num
 
 
 def parser_count(size: int) -> int:
@@ -246,7 +283,14 @@ async def _import_files(
     db: Database, files: Sequence[_File], progress: Progress | None
 ) -> list[ImportSummary]:
     total = sum(f.size for f in files)
-    summaries: list[ImportSummary] = []
+    summaries = [ImportSummary("roll", str(f.path)) for f in files]
+    for file, summary in zip(files, summaries, strict=True):
+        summary.ignored_columns = _ignored(file.header, ROLL_COLUMNS)
+    jobs = [
+        _Job(n, file.path, file.header, part)
+        for n, file in enumerate(files)
+        for part in (file.parts or [None])
+    ]
     async with db.transaction() as session:
         known = await repository.organisation_codes(session)
         iso = (await session.connection()).dialect.name == "sqlite"
@@ -255,14 +299,7 @@ async def _import_files(
             session, 2 * rows_guess
         )
         load = await roll_load.start_load(session, bulk)
-        replacing: set[str] = set()
-        done_before = 0
-        for file in files:
-            summary = ImportSummary("roll", str(file.path))
-            summary.ignored_columns = _ignored(file.header, ROLL_COLUMNS)
-            await _load_file(file, known, iso, load, replacing, summary, done_before, progress)
-            summaries.append(summary)
-            done_before += file.size
+        await _load_jobs(jobs, known, iso, load, summaries, progress)
         replaced = await load.finish()
     for summary in summaries:
         summary.replaced = {
@@ -274,42 +311,54 @@ async def _import_files(
     return summaries
 
 
-async def _load_file(
-    file: _File,
+async def _load_jobs(
+    jobs: list[_Job],
     known: set[str],
     iso: bool,
     load: roll_load.RollLoad,
-    replacing: set[str],
-    summary: ImportSummary,
-    done_before: int,
+    summaries: list[ImportSummary],
     progress: Progress | None,
 ) -> None:
-    """Parse one file into ``load``; an organisation's old roll goes before its first
-    new rows (once, whichever file they come from)."""
-    chunks: _Chunks
-    if file.parts is None:
-        chunks = _ThreadChunks(file.path, known, iso)
-    else:
-        chunks = _ProcessChunks(file.path, file.header, file.parts, known, iso)
-    read_per_part: dict[int, int] = {}
+    """Parse every job into ``load``: the parts of the large files by one set of worker
+    processes (each takes the next part when it finishes one, whichever file it is
+    from), then the small files in a thread. An organisation's old roll goes before its
+    first new rows (once, whichever file they come from). Each batch is written while
+    the next one is parsed."""
+    in_processes = [(n, job) for n, job in enumerate(jobs) if job.part is not None]
+    sources: list[Callable[[], _Chunks]] = []
+    if in_processes:
+        workers = min(
+            len(in_processes), parser_count(sum(j.part.size for _, j in in_processes if j.part))
+        )
+        sources.append(lambda: _ProcessChunks(in_processes, known, iso, workers))
+    sources += [
+        functools.partial(_ThreadChunks, job, n, known, iso)
+        for n, job in enumerate(jobs)
+        if job.part is None
+    ]
+    read = [0] * len(jobs)
+    replacing: set[str] = set()
     writing: asyncio.Task[None] | None = None
     try:
-        while True:
-            chunk = await chunks.next()
-            if writing is not None:
-                await writing  # one statement at a time on the session
-            if chunk is None:
-                break
-            summary.merge(chunk)
-            for org in sorted(chunk.per_organisation.keys() - replacing):
-                replacing.add(org)
-                await load.replace(org)
-            writing = asyncio.create_task(load.insert(chunk.rows))
-            read_per_part[chunk.part] = chunk.bytes_read
-            if progress:
-                progress(done_before + sum(read_per_part.values()))
+        for source in sources:
+            chunks = source()
+            try:
+                while (chunk := await chunks.next()) is not None:
+                    if writing is not None:
+                        await writing  # one statement at a time on the session
+                    summaries[jobs[chunk.job].file].merge(chunk)
+                    for org in sorted(chunk.per_organisation.keys() - replacing):
+                        replacing.add(org)
+                        await load.replace(org)
+                    writing = asyncio.create_task(load.insert(chunk.rows))
+                    read[chunk.job] = chunk.bytes_read
+                    if progress:
+                        progress(sum(read))
+            finally:
+                chunks.close()
+        if writing is not None:
+            await writing
     finally:
-        chunks.close()
         if writing is not None and not writing.done():
             writing.cancel()
 
@@ -327,6 +376,21 @@ class _Part:
     start: int
     end: int
     lines_before: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one parser does: a ``part`` of the import's ``file``-th file (a large
+    file, in a worker process), or all of it (``part`` None, in a thread)."""
+
+    file: int
+    path: Path
+    header: list[str]
+    part: _Part | None
 
 
 def _split(path: Path, size: int, count: int) -> list[_Part]:
@@ -374,13 +438,13 @@ def _split(path: Path, size: int, count: int) -> list[_Part]:
 class _Chunk:
     """One batch of parsed rows, with what the summary needs to know about them."""
 
-    part: int
+    job: int
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     issues: list[RowIssue] = field(default_factory=list)
     issue_count: int = 0
     skipped: int = 0
     per_organisation: Counter[str] = field(default_factory=Counter)
-    bytes_read: int = 0  # of the chunk's part, so far
+    bytes_read: int = 0  # of the chunk's job, so far
 
     def count_organisations(self) -> None:
         self.per_organisation.update(row[0] for row in self.rows)
@@ -450,10 +514,10 @@ class _Chunks(Protocol):
 
 
 class _ThreadChunks:
-    """Chunks parsed in a thread (a small file: a process costs about half a second)."""
+    """Chunks of a small file parsed in a thread (a process costs about half a second)."""
 
-    def __init__(self, path: Path, known: Container[str], iso: bool) -> None:
-        self._chunks = _roll_chunks(path, known, iso)
+    def __init__(self, job: _Job, index: int, known: Container[str], iso: bool) -> None:
+        self._chunks = _roll_chunks(job.path, known, iso, None, index)
 
     async def next(self) -> _Chunk | None:
         return await asyncio.to_thread(next, self._chunks, None)
@@ -462,56 +526,75 @@ class _ThreadChunks:
         self._chunks.close()
 
 
-def _parse_in_process(
-    path: Path,
-    header: list[str],
-    part: _Part,
-    index: int,
-    known: frozenset[str],
-    iso: bool,
-    queue: Any,
-) -> None:
-    """A worker process: every chunk of its part onto ``queue``, then ``index`` alone
-    (done); an error is sent as itself so the importer raises it (and rolls back)."""
+def _parse_in_process(todo: Any, known: frozenset[str], iso: bool, out: Any) -> None:
+    """A worker process: takes ``(index, job)`` from ``todo`` until None, putting each
+    job's chunks on ``out`` and then its index alone (done); an error is sent as
+    itself so the importer raises it (and rolls back)."""
     try:
-        for chunk in _roll_chunks(path, known, iso, part, index, header):
-            queue.put(chunk)
-        queue.put(index)
+        while (item := todo.get()) is not None:
+            index, job = item
+            for chunk in _roll_chunks(job.path, known, iso, job.part, index, job.header):
+                out.put(chunk)
+            out.put(index)
     except BaseException as exc:
-        queue.put(exc)
+        out.put(exc)
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While processes are spawned: without a file or spec for ``__main__``, a spawned
+    parser does not run the program's main module again first (for ``relay``, every
+    command's imports: about 1.5 s per parser). Parsers need nothing from it."""
+    main = sys.modules["__main__"].__dict__
+    saved = {name: main[name] for name in ("__file__", "__spec__") if name in main}
+    main.pop("__file__", None)
+    main["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.pop("__spec__", None)
+        main.update(saved)
 
 
 class _ProcessChunks:
-    """Chunks parsed by worker processes, one per part, in whatever order they come.
-    The shared queue holds a few batches at most, so memory stays bounded when the
+    """Chunks parsed by ``workers`` processes, which share out the jobs (each takes the
+    next when it finishes one); chunks come in whatever order they are parsed. The
+    shared queue holds a few batches at most, so memory stays bounded when the
     database is the slower side."""
 
     def __init__(
-        self, path: Path, header: list[str], parts: list[_Part], known: set[str], iso: bool
+        self, jobs: list[tuple[int, _Job]], known: set[str], iso: bool, workers: int
     ) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        self._queue = context.Queue(maxsize=QUEUED_BATCHES * len(parts))
+        self._queue = context.Queue(maxsize=QUEUED_BATCHES * workers)
+        self._todo = context.Queue()
+        for item in jobs:
+            self._todo.put(item)
+        for _ in range(workers):
+            self._todo.put(None)
         self._processes = [
             context.Process(
                 target=_parse_in_process,
-                args=(path, header, part, n, frozenset(known), iso, self._queue),
+                args=(self._todo, frozenset(known), iso, self._queue),
                 daemon=True,
             )
-            for n, part in enumerate(parts)
+            for _ in range(workers)
         ]
-        for process in self._processes:
-            process.start()
-        self._running = set(range(len(parts)))
+        with _main_module_hidden():
+            for process in self._processes:
+                process.start()
+        self._running = {n for n, _ in jobs}
 
     def _get(self) -> _Chunk | BaseException | int:
         while True:
             try:
                 return self._queue.get(timeout=1)  # type: ignore[no-any-return]
             except queue.Empty:
-                for n in self._running:
-                    if not self._processes[n].is_alive():
-                        code = self._processes[n].exitcode
-                        return RuntimeError(f"a roll parser stopped unexpectedly (exit {code})")
+                if all(not p.is_alive() for p in self._processes) or any(
+                    p.exitcode not in (None, 0) for p in self._processes
+                ):
+                    codes = [p.exitcode for p in self._processes]
+                    return RuntimeError(f"a roll parser stopped unexpectedly (exits {codes})")
 
     async def next(self) -> _Chunk | None:
         while self._running:
@@ -532,3 +615,4 @@ class _ProcessChunks:
         for process in self._processes:
             process.join(timeout=10)
         self._queue.close()
+        self._todo.close()

@@ -4,11 +4,13 @@ old roll or the new one, never half of either.
 
 Two ways, chosen by :func:`start_load`:
 
-- :class:`InPlaceLoad` deletes each organisation's old rows when its first new rows
-  arrive and inserts into the roll itself. A load that rewrites most of the roll drops
-  the lookup indexes first and builds them again at the end (one sorted build costs far
-  less than millions of scattered index updates). On SQLite (WAL) readers go on seeing
-  the old roll until commit.
+- :class:`InPlaceLoad` inserts into the roll itself. A small load deletes each
+  organisation's old rows when its first new rows arrive. A load that rewrites most of
+  the roll drops every index first (the unique one too) and, at the end, deletes the
+  replaced organisations' old rows (those below the first new id) and builds the
+  indexes again: one sorted build costs far less than millions of scattered index
+  updates, and the unique index's build finds a record id given twice. On SQLite (WAL)
+  readers go on seeing the old roll until commit.
 - :class:`SwapLoad` (PostgreSQL, a load that rewrites most of the roll) writes into a
   new table with no index, copies in the rows of the organisations the file does not
   touch, builds the indexes there and swaps the tables just before commit. Readers keep
@@ -21,12 +23,13 @@ than the database at millions of rows.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Index, func, inspect, select
+from sqlalchemy import ColumnElement, Index, any_, func, inspect, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,8 +47,10 @@ _SQLITE_INSERT = (
     f"VALUES ({', '.join('?' for _ in ROLL_INSERT_COLUMNS)})"
 )
 _SQLITE_BULK_CACHE_KIB = 256 * 1024  # room for the index builds' sorts
-_UNIQUE = "uq_router_roll_org_record"
 _LOAD_TABLE = f"{roll.name}_load"
+
+
+_REPEATED = "a roll record id appears twice for one organisation"
 
 
 class RepeatedRecord(Exception):
@@ -119,7 +124,7 @@ async def insert_roll(
             rows = [iso_dates(r) for r in rows]
         await driver.executemany(_SQLITE_INSERT, rows)
     except (asyncpg.UniqueViolationError, sqlite3.IntegrityError, IntegrityError) as exc:
-        raise RepeatedRecord("a roll record id appears twice for one organisation") from exc
+        raise RepeatedRecord(_REPEATED) from exc
 
 
 class InPlaceLoad:
@@ -127,10 +132,12 @@ class InPlaceLoad:
         self._session = session
         self._replaced: dict[str, int] = {}
         self._dropped: list[Index] = []
+        self._old_below: int | None = None  # bulk: rows with a lower id are the old roll
 
     async def prepare(self) -> None:
-        """Drop the lookup indexes (built again in :meth:`finish`). The (org_code,
-        record_id) unique index stays: it finds each roll to replace."""
+        """Drop the roll's indexes, built again in :meth:`finish`; the organisations'
+        old rows are removed there too (without the unique index nothing finds them
+        quickly before)."""
         conn = await self._session.connection()
         if conn.dialect.name == "postgresql":
             # Index builds sort in memory when they can; only for this transaction.
@@ -142,14 +149,19 @@ class InPlaceLoad:
                 lambda sync: [i["name"] for i in inspect(sync).get_indexes(roll.name)]
             )
         )
+        # The unique index first: it is the one built first again.
         self._dropped = sorted(
-            (i for i in roll.indexes if i.name in existing and not i.unique),
-            key=lambda i: str(i.name),
+            (i for i in roll.indexes if i.name in existing),
+            key=lambda i: (not i.unique, str(i.name)),
         )
+        self._old_below = int(await self._session.scalar(select(func.max(roll.c.id))) or 0) + 1
         for index in self._dropped:
             await conn.exec_driver_sql(f"DROP INDEX {index.name}")
 
     async def replace(self, org_code: str) -> None:
+        if self._old_below is not None:
+            self._replaced[org_code] = 0  # counted and deleted in finish()
+            return
         result = await self._session.execute(roll.delete().where(roll.c.org_code == org_code))
         self._replaced[org_code] = int(getattr(result, "rowcount", 0) or 0)
 
@@ -157,17 +169,42 @@ class InPlaceLoad:
         await insert_roll(self._session, rows)
 
     async def finish(self) -> dict[str, int]:
-        if not self._dropped:
+        if self._old_below is None:
             return self._replaced
+        await self._remove_old_rows()
         conn = await self._session.connection()
         for index in self._dropped:
-            await conn.run_sync(index.create)
+            try:
+                await conn.run_sync(index.create)
+            except IntegrityError as exc:
+                raise RepeatedRecord(_REPEATED) from exc
         if conn.dialect.name == "postgresql":
             # Fresh statistics, or the planner may scan a national roll for one child.
             await conn.exec_driver_sql(f"ANALYZE {roll.name}")
         elif conn.dialect.name == "sqlite":
             await conn.exec_driver_sql("PRAGMA cache_size = -2000")  # SQLite's default
         return self._replaced
+
+    async def _remove_old_rows(self) -> None:
+        """The replaced organisations' old rows, counted for the summary first: one pass
+        over the old roll whatever the number of organisations (no index is left to
+        find them by)."""
+        orgs = sorted(self._replaced)
+        if not orgs:
+            return
+        conn = await self._session.connection()
+        listed: ColumnElement[bool]
+        if conn.dialect.name == "sqlite":
+            values = func.json_each(json.dumps(orgs)).table_valued("value")
+            listed = roll.c.org_code.in_(select(values.c.value))
+        else:
+            listed = roll.c.org_code == any_(postgresql.array(orgs))
+        old = (roll.c.id < self._old_below) & listed
+        counted = await self._session.execute(
+            select(roll.c.org_code, func.count()).where(old).group_by(roll.c.org_code)
+        )
+        self._replaced.update({org: int(n) for org, n in counted.tuples()})
+        await self._session.execute(roll.delete().where(old))
 
 
 class SwapLoad:
@@ -176,7 +213,7 @@ class SwapLoad:
     The roll is locked in SHARE ROW EXCLUSIVE mode for the whole load: reads go on,
     while another import (or any other write to the roll) waits, so no write made
     meanwhile can be lost in the swap. Names are restored exactly (table, primary key,
-    unique constraint, indexes, the id sequence's owner), so the schema stays as the
+    indexes, the id sequence's owner), so the schema stays as the
     migrations made it.
     """
 
@@ -215,36 +252,31 @@ class SwapLoad:
             "WHERE NOT (org_code = ANY($1::text[]))",
             self._orgs,
         )
-        # Constraints and indexes under load names first: the old ones still hold theirs.
+        # The key and indexes under load names first: the old ones still hold theirs.
+        # The unique index first: a record id given twice fails the import early.
         await self._sql(
             f"ALTER TABLE {_LOAD_TABLE} ADD CONSTRAINT {_LOAD_TABLE}_pkey PRIMARY KEY (id)"
         )
-        try:
-            await self._sql(
-                f"ALTER TABLE {_LOAD_TABLE} ADD CONSTRAINT {_UNIQUE}_load "
-                "UNIQUE (org_code, record_id)"
-            )
-        except asyncpg.UniqueViolationError as exc:
-            raise RepeatedRecord("a roll record id appears twice for one organisation") from exc
-        lookups = [i for i in roll.indexes if not i.unique]
-        for index in lookups:
+        indexes = sorted(roll.indexes, key=lambda i: (not i.unique, str(i.name)))
+        for index in indexes:
             ddl = str(CreateIndex(index).compile(dialect=postgresql.dialect()))
             ddl = ddl.replace(
                 f"INDEX {index.name} ON {roll.name} ",
                 f"INDEX {index.name}_load ON {_LOAD_TABLE} ",
                 1,
             )
-            await self._sql(ddl)
+            try:
+                await self._sql(ddl)
+            except asyncpg.UniqueViolationError as exc:
+                raise RepeatedRecord(_REPEATED) from exc
         await self._sql(f"ANALYZE {_LOAD_TABLE}")
         # The swap: brief, at the end of the transaction.
         await self._sql(f"ALTER SEQUENCE {roll.name}_id_seq OWNED BY {_LOAD_TABLE}.id")
         await self._sql(f"DROP TABLE {roll.name}")
         await self._sql(f"ALTER TABLE {_LOAD_TABLE} RENAME TO {roll.name}")
-        for old, new in (
-            (f"{_LOAD_TABLE}_pkey", f"{roll.name}_pkey"),
-            (f"{_UNIQUE}_load", _UNIQUE),
-        ):
-            await self._sql(f"ALTER TABLE {roll.name} RENAME CONSTRAINT {old} TO {new}")
-        for index in lookups:
+        await self._sql(
+            f"ALTER TABLE {roll.name} RENAME CONSTRAINT {_LOAD_TABLE}_pkey TO {roll.name}_pkey"
+        )
+        for index in indexes:
             await self._sql(f"ALTER INDEX {index.name}_load RENAME TO {index.name}")
         return replaced

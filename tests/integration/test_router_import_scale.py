@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -34,10 +35,11 @@ from relay.demo_data import FAMILY_NAMES, GIVEN_NAMES
 from schemas.episode import ChildV1
 from schemas.identifiers import nhs_number_check_digit
 from services.router import importing, repository
-from services.router.directory import ColumnsError
-from services.router.tables import roll
+from services.router.directory import ColumnsError, FileRefused
+from services.router.tables import metadata, roll
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
+from tests.schema import schema_drift
 
 ROLL_HEADER = (
     "org_code",
@@ -143,9 +145,7 @@ async def test_a_large_roll_imports_replaces_and_reports_bad_rows(
         assert seen and seen[-1] == rolls.stat().st_size  # the progress bar reaches the end
         assert seen == sorted(seen)
         assert await _count(db) == 50_000
-        assert await _index_names(db) == {i.name for i in roll.indexes} | {
-            "uq_router_roll_org_record"
-        }
+        assert await _index_names(db) == {i.name for i in roll.indexes}
         async with db.transaction() as session:  # a lookup before the roll is replaced
             assert await repository.candidates(session, _child("Amy", "Lee", "2012-01-01")) == []
 
@@ -153,9 +153,8 @@ async def test_a_large_roll_imports_replaces_and_reports_bad_rows(
         summary = await importing.import_roll(db, rolls)
         assert summary.replaced == dict.fromkeys(orgs, 500)
         assert await _count(db) == 50_000
-        assert await _index_names(db) == {i.name for i in roll.indexes} | {
-            "uq_router_roll_org_record"
-        }
+        assert await _index_names(db) == {i.name for i in roll.indexes}
+        assert await schema_drift(db, metadata) == []  # dropped and rebuilt as migrated
 
         # One school's new roll, with bad rows: the school's old rows go, the others stay;
         # each bad row is reported with its line.
@@ -247,15 +246,83 @@ async def test_a_roll_parsed_in_parts_reports_lines_and_repeats_across_parts(
         await db.dispose()
 
 
+async def test_several_files_import_as_one_and_a_record_in_two_files_is_refused(
+    tmp_path: Path, database_url: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schools, GP lists and a YOT caseload in one import: the large files' parts shared
+    out among the same parser processes, the small one parsed in a thread, a summary
+    per file; a record id that two files give for one organisation refuses the lot,
+    naming both lines."""
+    url = await asyncio.to_thread(database_url, "router")
+    await asyncio.to_thread(upgrade, "router", url)
+    schools, gps, yot = tmp_path / "schools.csv", tmp_path / "gps.csv", tmp_path / "yot.csv"
+    school_orgs = await asyncio.to_thread(write_roll, schools, 20_000)
+    gp_orgs = [str(int(org) + 1000) for org in school_orgs]
+    lines = schools.read_text(encoding="utf-8").splitlines(keepends=True)
+    gps.write_text(
+        lines[0] + "".join(str(int(line[:6]) + 1000) + line[6:] for line in lines[1:]),
+        encoding="utf-8",
+    )
+    yot.write_text(
+        ",".join(ROLL_HEADER)
+        + "\n900001,C1,Amy,Lee,2010-01-01,F,,,,,,\n900001,C2,Ben,Lee,2011-02-03,M,,,,,,\n",
+        encoding="utf-8",
+    )
+    orgs_file = tmp_path / "orgs.csv"
+    write_organisations(orgs_file, [*school_orgs, *gp_orgs, "900001"])
+    monkeypatch.setattr(importing, "PROCESS_MIN_BYTES", 100_000)  # the two large files
+    monkeypatch.setattr(importing, "parser_count", lambda size: 2)
+    started: list[int] = []
+    real = importing._ProcessChunks.__init__
+
+    def counting(self: Any, jobs: Any, known: Any, iso: bool, workers: int) -> None:
+        started.append(workers)
+        real(self, jobs, known, iso, workers)
+
+    monkeypatch.setattr(importing._ProcessChunks, "__init__", counting)
+    db = Database(url)
+    try:
+        await importing.import_organisations(db, orgs_file)
+        seen: list[int] = []
+        summaries = await importing.import_rolls(db, [schools, gps, yot], seen.append)
+        assert started == [2]  # one set of parsers for the four parts of two files
+        assert [(s.path, s.imported, s.skipped) for s in summaries] == [
+            (str(schools), 20_000, 0),
+            (str(gps), 20_000, 0),
+            (str(yot), 2, 0),
+        ]
+        assert [set(s.per_organisation) for s in summaries] == [
+            set(school_orgs),
+            set(gp_orgs),
+            {"900001"},
+        ]
+        assert seen[-1] == sum(p.stat().st_size for p in (schools, gps, yot))
+        assert seen == sorted(seen)
+        assert await _count(db) == 40_002
+        assert await schema_drift(db, metadata) == []
+
+        again = tmp_path / "again.csv"  # R5 is the sixth row of the schools' file
+        again.write_text(
+            ",".join(ROLL_HEADER) + f"\n{school_orgs[0]},R5,Amy,Lee,2012-01-01,F,,,,,,\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(FileRefused) as refused:
+            await importing.import_rolls(db, [schools, gps, again])
+        assert str(refused.value) == (
+            f"{school_orgs[0]} record R5 is in schools.csv (line 7) and in again.csv "
+            "(line 2): give each record in one file only"
+        )
+        assert await _count(db) == 40_002
+    finally:
+        await db.dispose()
+
+
 async def _index_names(db: Database) -> set[str]:
-    """The roll's indexes, unique constraint included, as the database has them now."""
+    """The roll's indexes as the database has them now."""
     async with db.transaction() as session:
         conn = await session.connection()
         return await conn.run_sync(
-            lambda sync: (
-                {i["name"] for i in inspect(sync).get_indexes(roll.name)}
-                | {c["name"] for c in inspect(sync).get_unique_constraints(roll.name)}
-            )
+            lambda sync: {i["name"] for i in inspect(sync).get_indexes(roll.name)}
         )
 
 
