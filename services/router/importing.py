@@ -38,7 +38,10 @@ from services.runtime.database import Database
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5_000
+BATCH_SIZE = 5_000  # organisations per upsert
+# Roll rows per parsed batch: larger batches cost less to pass between processes (one
+# pickle, each repeated name and date once per batch) and stay small beside the roll.
+ROLL_BATCH_SIZE = 20_000
 QUEUED_BATCHES = 4  # parsed batches waiting for the database: bounds the memory
 # A file this large is parsed in worker processes (see parser_count), smaller ones in a
 # thread (starting a process costs about half a second).
@@ -497,7 +500,7 @@ def _roll_chunks(
                 chunk.skipped += 1
                 continue
             chunk.rows.append(values)
-            if len(chunk.rows) >= BATCH_SIZE:
+            if len(chunk.rows) >= ROLL_BATCH_SIZE:
                 chunk.count_organisations()
                 chunk.bytes_read = counted.count
                 yield chunk

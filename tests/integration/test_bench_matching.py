@@ -38,7 +38,18 @@ def test_bench_matching_writes_sane_figures(
     out = tmp_path / "out.json"
     result = CliRunner().invoke(
         app,
-        ["bench", "matching", "--roll-size", "20000", "--records", "300", "--json", str(out)],
+        [
+            "bench",
+            "matching",
+            "--roll-size",
+            "20000",
+            "--records",
+            "300",
+            "--imports",
+            "2",
+            "--json",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text(encoding="utf-8"))
@@ -46,6 +57,10 @@ def test_bench_matching_writes_sane_figures(
     assert 19_000 <= figures["roll_rows"] <= 21_000
     assert figures["roll_rows"] == figures["roll_rows_generated"]  # no row refused
     assert figures["import_rows_per_s"] > 0 and figures["import_seconds"] > 0
+    runs = figures["import_runs"]  # two imports, each into a fresh database
+    assert len(runs) == 2 and all(r["rows_per_s"] > 0 for r in runs)
+    assert figures["import_rows_per_s"] == min(r["rows_per_s"] for r in runs)  # slower middle
+    assert "import rows/s (median)" in result.output and "2 imports (rows/s)" in result.output
     ms = figures["lookup_ms"]
     assert 0 < ms["p50"] <= ms["p95"] <= ms["p99"] <= ms["max"]
     assert 10 < figures["peak_rss_mb"] < 4096 and figures["database_mb"] > 0
