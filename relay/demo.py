@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -13,16 +14,31 @@ from pathlib import Path
 
 import httpx
 
+from relay.demo_data import LA_CODE
 from services.runtime.settings import RelaySettings
 
 DEMO_CHILDREN = 3000
 EVENTS_PER_SECOND = 5.0
 
 
-def _relay(settings: RelaySettings, *args: str) -> str:
+# The demo's console accounts: username, role, local authority.
+DEMO_USERS = (
+    ("chair", "mset-chair", None),
+    ("rhi", "rhi-worker", LA_CODE),
+    ("mash", "mash", None),
+    ("admin", "admin", None),
+)
+
+
+def _relay(settings: RelaySettings, *args: str, stdin: str | None = None) -> str:
     env = {**os.environ, "RELAY_VAR_DIR": str(settings.var_dir.resolve())}
     done = subprocess.run(
-        [sys.executable, "-m", "relay", *args], env=env, text=True, capture_output=True, check=False
+        [sys.executable, "-m", "relay", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        input=stdin,
     )
     if done.returncode != 0:
         raise RuntimeError(f"relay {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
@@ -56,6 +72,21 @@ def prepare(settings: RelaySettings) -> tuple[Path, str]:
     return folder / "feed.ndjson", key_file.read_text().strip()
 
 
+def demo_users(settings: RelaySettings) -> str:
+    """The demo's console accounts, made once with one random password (kept, 0600, in
+    the demo folder so that a restart signs in the same way); returns the password."""
+    password_file = settings.var_dir / "demo" / "console-password"
+    if password_file.exists():
+        return password_file.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    for username, role, la_code in DEMO_USERS:
+        args = ["users", "create", "--username", username, "--role", role]
+        _relay(settings, *args, *(["--la", la_code] if la_code else []), stdin=password + "\n")
+    password_file.write_text(password)
+    password_file.chmod(0o600)
+    return password
+
+
 def play(feed: Path, key: str, ingest_url: str, stopping: threading.Event) -> Counter[str]:
     outcomes: Counter[str] = Counter()
     lines = [line for line in feed.read_text().splitlines() if line.strip()]
@@ -85,6 +116,13 @@ def start_demo(settings: RelaySettings, ingest_url: str, stopping: threading.Eve
         try:
             print("demo: loading the synthetic area ...", flush=True)
             feed, key = prepare(settings)
+            password = demo_users(settings)
+            names = ", ".join(f"{u} ({r})" for u, r, _ in DEMO_USERS)
+            print(
+                f"demo: console sign-in: {names}; password {password} "
+                f"(kept in {settings.var_dir / 'demo' / 'console-password'})",
+                flush=True,
+            )
             print(
                 f"demo: playing {feed} at {EVENTS_PER_SECOND:.0f} events/s; "
                 f"alerts land in {settings.outbox_dir}/",

@@ -111,6 +111,13 @@ class IdentityCandidateV1(Frozen):
     roll_record_id: str
     score: float
     explanation: dict[str, str] = Field(default_factory=dict)
+    # The roll record as the reviewer sees it (added in place: optional, so messages
+    # without them stay valid).
+    org_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    date_of_birth: date | None = None
+    postcode: str | None = None
 
 
 class IdentityReviewV1(Message):

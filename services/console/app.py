@@ -14,17 +14,32 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.console import acknowledging, handlers, pages
+from services.console import (
+    acknowledging,
+    audit,
+    auth,
+    children,
+    compliance,
+    handlers,
+    meeting_pack,
+    network,
+    pages,
+    reviews,
+    rhi_work,
+    watchlist,
+)
 from services.console.rendering import STATIC, templates
 from services.console.tables import metadata
 from services.runtime.ack_links import ack_links
 from services.runtime.database import utcnow
+from services.runtime.policy_file import read_policy_file
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
 
 def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     """Overrides: ``db``, ``broker`` (for the runtime), ``page_size``, ``refresh_ms``,
+    ``sse_lifetime_s`` (how long one live-stream connection lasts),
     ``now`` (a clock) and ``ack_links`` (an :class:`AckLinks`)."""
     runtime = ServiceRuntime.build(
         "console", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
@@ -45,10 +60,24 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.state.templates = templates()
     app.state.page_size = int(overrides.get("page_size", pages.PAGE_SIZE))
     app.state.refresh_ms = int(overrides.get("refresh_ms", pages.REFRESH_MS))
+    app.state.sse_lifetime_s = float(overrides.get("sse_lifetime_s", pages.SSE_LIFETIME_S))
     app.state.now = overrides.get("now", utcnow)
     app.state.ack_links = overrides.get("ack_links") or ack_links(settings, app.state.now)
+    app.state.cookie_secure = settings.console_cookie_secure
+    app.state.repeat_rule = watchlist.RepeatRule.from_policy(read_policy_file(settings.policy_file))
+    app.add_exception_handler(auth.LoginRequired, auth.on_login_required)
+    app.add_exception_handler(auth.NotAllowed, auth.on_not_allowed)
     app.include_router(runtime.health_router())
     app.include_router(acknowledging.router)
+    app.include_router(auth.router)
+    app.include_router(rhi_work.router)
+    app.include_router(reviews.router)
+    app.include_router(children.router)
+    app.include_router(audit.router)
+    app.include_router(watchlist.router)
+    app.include_router(compliance.router)
+    app.include_router(network.router)
+    app.include_router(meeting_pack.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -4,20 +4,112 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.console import repository
-from services.runtime.database import Database
+from services.console import repository, sessions
+from services.console.accounts import (
+    ROLE_HELP,
+    Role,
+    authority_problem,
+    hash_password,
+    password_problem,
+    username_problem,
+)
+from services.console.sessions import UserExists
+from services.runtime.database import Database, utcnow
+from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 
 
 def register(app: typer.Typer) -> None:
     console_app = typer.Typer(no_args_is_help=True, help="The console's read model.")
     app.add_typer(console_app, name="console")
+    users_app = typer.Typer(no_args_is_help=True, help="Console accounts.")
+    app.add_typer(users_app, name="users")
+
+    @users_app.command("create")
+    def create_user(
+        username: Annotated[str, typer.Option(help="lower-case; what the user signs in with")],
+        role: Annotated[
+            str,
+            typer.Option(help="; ".join(f"{r.value}: {ROLE_HELP[r]}" for r in Role)),
+        ],
+        la: Annotated[
+            str | None,
+            typer.Option("--la", help="an rhi-worker's local authority (GSS code)"),
+        ] = None,
+    ) -> None:
+        """Create a console account. The password is read from standard input (asked
+        for twice at a terminal); it is stored only as an Argon2id hash."""
+        name = username.strip().lower()
+        problem = username_problem(name)
+        if problem:
+            raise typer.BadParameter(problem, param_hint="--username")
+        try:
+            chosen = Role(role)
+        except ValueError:
+            roles = ", ".join(r.value for r in Role)
+            raise typer.BadParameter(f"{role!r}: one of {roles}", param_hint="--role") from None
+        la_code = la.strip().upper() if la else None
+        problem = authority_problem(chosen, la_code)
+        if problem:
+            raise typer.BadParameter(problem, param_hint="--la")
+        password = _read_password()
+        problem = password_problem(password)
+        if problem:
+            raise typer.BadParameter(f"the password needs {problem}", param_hint="password")
+        try:
+            asyncio.run(_create_user(name, hash_password(password), chosen, la_code))
+        except UserExists as exc:
+            raise typer.BadParameter(str(exc), param_hint="--username") from None
+        where = f" of {la_code}" if la_code else ""
+        Console().print(f"created {name}: {chosen.value}{where}")
+
+    @users_app.command("list")
+    def list_users(
+        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """The console's accounts (never their passwords)."""
+        rows = asyncio.run(_users())
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    [
+                        {
+                            "username": u.username,
+                            "role": u.role.value,
+                            "la_code": u.la_code,
+                            "created_at": created.isoformat(),
+                            "disabled_at": disabled.isoformat() if disabled else None,
+                        }
+                        for u, created, disabled in rows
+                    ],
+                    indent=2,
+                )
+            )
+            return
+        table = Table("username", "role", "local authority", "created", "disabled")
+        for u, created, disabled in rows:
+            table.add_row(
+                u.username,
+                u.role.value,
+                u.la_code or "",
+                f"{created:%Y-%m-%d}",
+                f"{disabled or ''}",
+            )
+        Console().print(table if rows else "No users yet: relay users create --help")
+
+    @users_app.command("disable")
+    def disable(username: Annotated[str, typer.Argument(help="the account to disable")]) -> None:
+        """Disable an account and end its sessions at once."""
+        if not asyncio.run(_disable(username.strip().lower())):
+            raise typer.BadParameter(f"no user named {username}", param_hint="USERNAME")
+        Console().print(f"disabled {username}; their sessions are ended")
 
     @console_app.command("dead-letters")
     def dead_letters(
@@ -38,6 +130,48 @@ def register(app: typer.Typer) -> None:
             )
             table.add_row(str(r["failed_at"]), r["topic"], r["consumer"], where, r["error"])
         Console().print(table if rows else "No dead letters.")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _console_db() -> Database:
+    settings = RelaySettings()
+    url = settings.database_url_for("console")
+    if url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(upgrade, "console", url)  # a fresh machine: create the tables
+    return Database(url)
+
+
+async def _create_user(name: str, password_hash: str, role: Role, la_code: str | None) -> None:
+    db = await _console_db()
+    try:
+        async with db.transaction() as session:
+            await sessions.create_user(session, name, password_hash, role, la_code, utcnow())
+    finally:
+        await db.dispose()
+
+
+async def _users() -> list[Any]:
+    db = await _console_db()
+    try:
+        async with db.transaction() as session:
+            return await sessions.all_users(session)
+    finally:
+        await db.dispose()
+
+
+async def _disable(name: str) -> bool:
+    db = await _console_db()
+    try:
+        async with db.transaction() as session:
+            return await sessions.disable_user(session, name, utcnow())
+    finally:
+        await db.dispose()
 
 
 async def _dead_letters(limit: int) -> list[dict[str, Any]]:

@@ -1,27 +1,35 @@
-"""The console's pages and its small JSON API (DESIGN §8, first slice).
+"""The console's episode pages and its small JSON API (DESIGN §8).
 
-No login yet: a child appears by initials and year of birth only, and nothing else
-identifying is held or shown.
+Each page names the roles that may open it (``auth.allowed``); a child appears by
+initials and year of birth only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.episode import EventType, RiskGrade
 from services.console import repository
+from services.console.accounts import Role
+from services.console.auth import allowed
+from services.console.rendering import not_found
 from services.console.repository import EpisodeView
+from services.console.stream_filters import StreamFilters, parse_filters
 from services.runtime.database import Database
 
 PAGE_SIZE = 50
-REFRESH_MS = 2000
+REFRESH_MS = 1000  # how often the live stream looks for changes
+SSE_LIFETIME_S = 300
+FILTER_FIELDS = ("since", "until", "force", "la", "grade", "factor", "event")
 
 Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number")]
 
@@ -55,15 +63,14 @@ def _paged(items: list[Any], page: int, size: int) -> tuple[list[Any], Paging]:
 
 
 router = APIRouter()
+CHAIR = [Depends(allowed(Role.MSET_CHAIR))]
+OPERATORS = [Depends(allowed(Role.MSET_CHAIR, Role.ADMIN))]  # no child's details shown
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=CHAIR)
 async def stream_page(request: Request, page: Page = 1) -> HTMLResponse:
-    size = _size(request)
-    async with _db(request).transaction() as session:
-        counts = await repository.count_all(session)
-        views = await repository.episode_page(session, size + 1, (page - 1) * size)
-    views, paging = _paged(views, page, size)
+    filters, problems = parse_filters(request.query_params)
+    counts, views, paging = await _stream(request, page, filters)
     return _templates(request).TemplateResponse(
         request,
         "stream.html",
@@ -71,32 +78,81 @@ async def stream_page(request: Request, page: Page = 1) -> HTMLResponse:
             "counts": counts,
             "views": views,
             "paging": paging,
-            "refresh_ms": request.app.state.refresh_ms,
+            "filters": filters,
+            "problems": problems,
+            "form": {k: request.query_params.get(k, "") for k in FILTER_FIELDS},
+            "grades": list(RiskGrade),
+            "event_types": list(EventType),
         },
     )
 
 
-@router.get("/fragments/stream", response_class=HTMLResponse, include_in_schema=False)
-async def stream_fragment(request: Request, page: Page = 1) -> HTMLResponse:
-    """The part of ``/`` the page's script re-fetches every couple of seconds."""
+async def _stream(
+    request: Request, page: int, filters: StreamFilters
+) -> tuple[repository.Counts, list[EpisodeView], Paging]:
     size = _size(request)
     async with _db(request).transaction() as session:
         counts = await repository.count_all(session)
-        views = await repository.episode_page(session, size + 1, (page - 1) * size)
+        views = await repository.episode_page(session, size + 1, (page - 1) * size, filters)
     views, paging = _paged(views, page, size)
-    return _templates(request).TemplateResponse(
-        request,
-        "_stream.html",
-        {"counts": counts, "views": views, "paging": paging},
+    return counts, views, paging
+
+
+async def _fragment(request: Request, page: int, filters: StreamFilters) -> str:
+    counts, views, paging = await _stream(request, page, filters)
+    template = _templates(request).get_template("_stream.html")
+    return template.render(
+        request=request, counts=counts, views=views, paging=paging, filters=filters
     )
 
 
-@router.get("/episodes/{force_code}/{episode_ref:path}", response_class=HTMLResponse)
+@router.get(
+    "/fragments/stream", response_class=HTMLResponse, include_in_schema=False, dependencies=CHAIR
+)
+async def stream_fragment(request: Request, page: Page = 1) -> HTMLResponse:
+    """The part of ``/`` that changes (for a browser without server-sent events)."""
+    filters, _problems = parse_filters(request.query_params)
+    return HTMLResponse(await _fragment(request, page, filters))
+
+
+@router.get("/events/stream", include_in_schema=False, dependencies=CHAIR)
+async def stream_events(request: Request, page: Page = 1) -> StreamingResponse:
+    """Server-sent events: the stream's table, with the page's filters, each time it
+    changes (looked for every ``refresh_ms``). A connection lasts a few minutes at
+    most; the browser's EventSource reconnects by itself, and a stopping console is
+    not held up for long."""
+    filters, _problems = parse_filters(request.query_params)
+    interval = request.app.state.refresh_ms / 1000
+
+    async def changes() -> AsyncIterator[str]:
+        yield f"retry: {int(interval * 1000)}\n\n"
+        last = None
+        ends = asyncio.get_running_loop().time() + request.app.state.sse_lifetime_s
+        while asyncio.get_running_loop().time() < ends and not await request.is_disconnected():
+            html = await _fragment(request, page, filters)
+            if html != last:
+                last = html
+                data = "".join(f"data: {line}\n" for line in html.splitlines())
+                yield f"event: stream\n{data}\n"
+            else:
+                yield ": still here\n\n"  # keeps proxies from closing an idle connection
+            await asyncio.sleep(interval)
+
+    return StreamingResponse(
+        changes(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/episodes/{force_code}/{episode_ref:path}", response_class=HTMLResponse, dependencies=CHAIR
+)
 async def episode_page(request: Request, force_code: str, episode_ref: str) -> HTMLResponse:
     async with _db(request).transaction() as session:
         view = await repository.episode(session, force_code, episode_ref)
     if view is None:
-        return _not_found(
+        return not_found(
             request,
             "No such episode yet",
             f"Nothing has arrived for episode {force_code} / {episode_ref}. "
@@ -105,7 +161,7 @@ async def episode_page(request: Request, force_code: str, episode_ref: str) -> H
     return _templates(request).TemplateResponse(request, "episode.html", {"view": view})
 
 
-@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse, dependencies=CHAIR)
 async def alert_page(request: Request, alert_id: str) -> HTMLResponse:
     """Where the notifier's emails link to ("view in the console")."""
     async with _db(request).transaction() as session:
@@ -115,7 +171,7 @@ async def alert_page(request: Request, alert_id: str) -> HTMLResponse:
             force_code, _, ref = found[0]["episode_key"].partition(":")
             view = await repository.episode(session, force_code, ref)
     if found is None:
-        return _not_found(
+        return not_found(
             request,
             "Alert not found",
             "This alert has not reached the console yet, or the link is wrong. "
@@ -129,12 +185,12 @@ async def alert_page(request: Request, alert_id: str) -> HTMLResponse:
     )
 
 
-@router.get("/dead-letters", response_class=HTMLResponse)
+@router.get("/dead-letters", response_class=HTMLResponse, dependencies=OPERATORS)
 async def dead_letters_page(request: Request, page: Page = 1) -> HTMLResponse:
     return await _listing(request, page, repository.dead_letter_page, "dead_letters.html")
 
 
-@router.get("/rejects", response_class=HTMLResponse)
+@router.get("/rejects", response_class=HTMLResponse, dependencies=OPERATORS)
 async def rejects_page(request: Request, page: Page = 1) -> HTMLResponse:
     return await _listing(request, page, repository.reject_page, "rejects.html")
 
@@ -156,16 +212,22 @@ async def _listing(
     )
 
 
-@router.get("/api/episodes")
+@router.get("/api/episodes", dependencies=CHAIR)
 async def episodes_api(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
     page: Page = 1,
 ) -> JSONResponse:
-    """The stream as JSON, newest first: the same facts as ``/``, for tests and tools."""
+    """The stream as JSON, newest first, with the page's filters: the same facts as
+    ``/``, for tests and tools."""
+    filters, problems = parse_filters(request.query_params)
+    if problems:
+        return JSONResponse(
+            {"detail": [{"field": f, "message": m} for f, m in problems]}, status_code=400
+        )
     async with _db(request).transaction() as session:
         counts = await repository.count_all(session)
-        views = await repository.episode_page(session, limit + 1, (page - 1) * limit)
+        views = await repository.episode_page(session, limit + 1, (page - 1) * limit, filters)
     views, paging = _paged(views, page, limit)
     return JSONResponse(
         {
@@ -224,12 +286,3 @@ def episode_json(view: EpisodeView) -> dict[str, Any]:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
-
-
-def _not_found(request: Request, title: str, text: str) -> HTMLResponse:
-    return _templates(request).TemplateResponse(
-        request,
-        "not_found.html",
-        {"title": title, "text": text},
-        status_code=404,
-    )

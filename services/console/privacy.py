@@ -1,5 +1,7 @@
-"""What the console may show of a child before login exists (DESIGN §8): initials and
-year of birth, nothing else. The page is served without authentication on 127.0.0.1."""
+"""How the console names a child outside the child's own record (DESIGN §8): the
+stream, episode, alert, RHI and review pages show initials and year of birth only; the
+full name and date of birth appear on the child's timeline, whose every view is
+audited."""
 
 from __future__ import annotations
 

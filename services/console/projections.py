@@ -8,9 +8,11 @@ all its events, an alert's state is the latest by the time the notifier stamped 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from schemas.episode import EpisodeEventV1
@@ -61,8 +63,42 @@ def episode_key(force_code: str, episode_ref: str) -> str:
     return f"{force_code}:{episode_ref}"
 
 
+def child_key(given_name: str, family_name: str, date_of_birth: date) -> str:
+    """What groups one child's episodes: names and date of birth, normalised (case,
+    accents, punctuation and spacing do not split a child), hashed so the key itself
+    names nobody. A misspelt name still splits a child: the police record is all the
+    console has."""
+    names = [_folded(given_name), _folded(family_name), date_of_birth.isoformat()]
+    return hashlib.sha256("|".join(names).encode("utf-8")).hexdigest()
+
+
+def _folded(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in text if c.isalpha())
+
+
+def folded_name(given_name: str, family_name: str) -> str:
+    """A name as :func:`child_key` compares it (for a companion given without a date of
+    birth)."""
+    return f"{_folded(given_name)} {_folded(family_name)}"
+
+
+def _child_columns(
+    given_name: str, family_name: str, date_of_birth: date, responsible_la: str | None
+) -> Row:
+    return {
+        "child_key": child_key(given_name, family_name, date_of_birth),
+        "given_name": given_name,
+        "family_name": family_name,
+        "date_of_birth": date_of_birth,
+        "responsible_la": responsible_la,
+    }
+
+
 def event_row(event: EpisodeEventV1) -> Row:
-    """An episode event, without the child's details beyond initials and birth year."""
+    """An episode event: its facts, the child as the police record gives them, where
+    the child was found and with whom."""
+    child = event.child
     return {
         "message_id": event.message_id,
         "episode_key": event.episode_key,
@@ -76,6 +112,24 @@ def event_row(event: EpisodeEventV1) -> Row:
         "initials": initials(event.child.given_name, event.child.family_name),
         "birth_year": birth_year(event.child.date_of_birth),
         "looked_after": event.child.looked_after,
+        **_child_columns(
+            child.given_name, child.family_name, child.date_of_birth, child.responsible_la
+        ),
+        "risk_factors": ",".join(event.risk.factors) if event.risk and event.risk.factors else None,
+        "location_postcode": event.location.postcode if event.location else None,
+        "location_description": event.location.description if event.location else None,
+        "found_with": json.dumps(
+            [
+                {
+                    "given_name": p.given_name,
+                    "family_name": p.family_name,
+                    "date_of_birth": p.date_of_birth.isoformat() if p.date_of_birth else None,
+                }
+                for p in event.found_with
+            ]
+        )
+        if event.found_with
+        else None,
     }
 
 
@@ -88,6 +142,10 @@ def summarise_episode(
         raise ValueError("an episode summary needs at least one event")
     latest = ordered[-1]
     graded = [e for e in ordered if e["risk_grade"]]
+    factors = sorted(
+        {f for e in ordered if e.get("risk_factors") for f in e["risk_factors"].split(",")}
+    )
+    with_authority = [e for e in ordered if e.get("responsible_la")]
     return {
         "episode_key": episode_key(force_code, episode_ref),
         "force_code": force_code,
@@ -101,12 +159,19 @@ def summarise_episode(
         "first_event_at": ordered[0]["occurred_at"],
         "event_count": len(ordered),
         "updated_at": now,
+        "child_key": latest.get("child_key"),
+        "given_name": latest.get("given_name"),
+        "family_name": latest.get("family_name"),
+        "date_of_birth": latest.get("date_of_birth"),
+        "responsible_la": with_authority[-1]["responsible_la"] if with_authority else None,
+        "risk_factors": ",".join(factors)[:500] or None,
     }
 
 
 def episode_placeholder(alert: AlertRequestedV1 | RhiTaskRequestedV1, now: datetime) -> Row:
     """An episode row from an alert or task that overtook the episode's own events."""
     ref = alert.episode
+    authority = alert.authority
     return {
         "episode_key": episode_key(ref.force_code, ref.episode_ref),
         "force_code": ref.force_code,
@@ -120,6 +185,13 @@ def episode_placeholder(alert: AlertRequestedV1 | RhiTaskRequestedV1, now: datet
         "first_event_at": aware(ref.occurred_at),
         "event_count": 0,
         "updated_at": now,
+        **_child_columns(
+            alert.child.given_name,
+            alert.child.family_name,
+            alert.child.date_of_birth,
+            authority.code if authority is not None else None,
+        ),
+        "risk_factors": None,
     }
 
 
@@ -221,6 +293,9 @@ def review_row(review: IdentityReviewV1) -> Row:
         "episode_key": episode_key(ref.force_code, ref.episode_ref),
         "requested_at": aware(review.requested_at),
         "candidate_count": len(review.candidates),
+        "org_code": review.candidates[0].org_code if review.candidates else None,
+        "child": review.child.model_dump_json(),
+        "candidates": json.dumps([c.model_dump(mode="json") for c in review.candidates]),
     }
 
 
@@ -229,6 +304,7 @@ def decision_row(decision: IdentityDecisionV1) -> Row:
         "review_id": decision.review_id,
         "decision": decision.decision,
         "decided_at": aware(decision.decided_at),
+        "decided_by": decision.decided_by[:200],
     }
 
 

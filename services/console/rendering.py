@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from services.console.accounts import Role
 from services.console.privacy import describe
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -41,6 +45,34 @@ def url_part(value: str) -> str:
     return quote(value, safe="")
 
 
+# The header's links for each role: the pages it may open.
+MENU = {
+    Role.MSET_CHAIR: (
+        ("/", "Episodes"),
+        ("/watchlist", "Watchlist"),
+        ("/network", "Links"),
+        ("/meeting-pack", "Meeting pack"),
+        ("/rhi", "Return home interviews"),
+        ("/compliance", "RHI compliance"),
+        ("/reviews", "Identity reviews"),
+        ("/dead-letters", "Dead letters"),
+        ("/rejects", "Rejects"),
+    ),
+    Role.RHI_WORKER: (("/rhi", "Return home interviews"), ("/compliance", "Compliance")),
+    Role.MASH: (("/reviews", "Identity reviews"),),
+    Role.ADMIN: (
+        ("/dead-letters", "Dead letters"),
+        ("/rejects", "Rejects"),
+        ("/admin/audit", "Audit"),
+    ),
+}
+
+
+def signed_in(request: Request) -> Any:
+    """Who is signed in, for the header (None on pages outside the login)."""
+    return getattr(request.state, "signed_in", None)
+
+
 def templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -50,5 +82,13 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(when=when, iso=iso, label=label, url_part=url_part)
-    env.globals["child"] = describe
+    env.globals.update(child=describe, signed_in=signed_in, menu=MENU.__getitem__)
     return Jinja2Templates(env=env)
+
+
+def not_found(request: Request, title: str, text: str) -> HTMLResponse:
+    """The 404 page, saying what was not found and why that may be."""
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, "not_found.html", {"title": title, "text": text}, status_code=404
+    )
+    return response

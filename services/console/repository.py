@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import projections
+from services.console.stream_filters import StreamFilters
 from services.console.tables import (
     alert_states,
     alerts,
@@ -30,6 +33,7 @@ from services.console.tables import (
 from services.runtime.database import utcnow
 
 Row = Mapping[Any, Any]
+LONDON = ZoneInfo("Europe/London")  # a day in a filter is a day in England and Wales
 
 
 # --- writes -------------------------------------------------------------------------
@@ -149,13 +153,17 @@ async def count_all(session: AsyncSession) -> Counts:
     )
 
 
-async def episode_page(session: AsyncSession, limit: int, offset: int) -> list[EpisodeView]:
+async def episode_page(
+    session: AsyncSession, limit: int, offset: int, filters: StreamFilters | None = None
+) -> list[EpisodeView]:
     """Newest first: by the time of the latest event, then by reference."""
+    query = select(episodes)
+    if filters is not None:
+        query = query.where(*_conditions(filters))
     rows = (
         (
             await session.execute(
-                select(episodes)
-                .order_by(episodes.c.latest_event_at.desc(), episodes.c.episode_key)
+                query.order_by(episodes.c.latest_event_at.desc(), episodes.c.episode_key)
                 .limit(limit)
                 .offset(offset)
             )
@@ -163,7 +171,33 @@ async def episode_page(session: AsyncSession, limit: int, offset: int) -> list[E
         .mappings()
         .all()
     )
-    return await _with_details(session, rows)
+    return await with_details(session, rows)
+
+
+def _conditions(f: StreamFilters) -> list[Any]:
+    c = episodes.c
+    where: list[Any] = []
+    if f.since is not None:
+        where.append(c.latest_event_at >= datetime.combine(f.since, time.min, tzinfo=LONDON))
+    if f.until is not None:
+        after = datetime.combine(f.until + timedelta(days=1), time.min, tzinfo=LONDON)
+        where.append(c.latest_event_at < after)
+    if f.force is not None:
+        where.append(c.force_code == f.force)
+    if f.la is not None:
+        where.append(c.responsible_la == f.la)
+    if f.grade is not None:
+        where.append(c.risk_grade == f.grade.value)
+    if f.factor is not None:
+        where.append(("," + c.risk_factors + ",").contains(f",{f.factor},"))
+    if f.event is not None:
+        where.append(
+            exists().where(
+                episode_events.c.episode_key == c.episode_key,
+                episode_events.c.type == f.event.value,
+            )
+        )
+    return where
 
 
 async def episode(session: AsyncSession, force_code: str, ref: str) -> EpisodeView | None:
@@ -173,11 +207,11 @@ async def episode(session: AsyncSession, force_code: str, ref: str) -> EpisodeVi
         .mappings()
         .all()
     )
-    views = await _with_details(session, rows)
+    views = await with_details(session, rows)
     return views[0] if views else None
 
 
-async def _with_details(session: AsyncSession, rows: Sequence[Row]) -> list[EpisodeView]:
+async def with_details(session: AsyncSession, rows: Sequence[Row]) -> list[EpisodeView]:
     views = {row["episode_key"]: EpisodeView(dict(row)) for row in rows}
     if not views:
         return []

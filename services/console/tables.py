@@ -1,13 +1,26 @@
 """The console's read model (DESIGN §8). Built only from topics; no other service's tables.
 
-Privacy: until login exists the console holds no child identifiers at all, only
-initials and year of birth. Every row is keyed by an id from its message so that
+Privacy: the console holds the child's name, date of birth, authority, risk factors,
+where found and with whom, for the signed-in pages that need them (the child's
+timeline, watchlist, links, meeting pack); the stream and the episode pages show
+initials and year of birth only. Every row is keyed by an id from its message so that
 messages arriving in any order, or twice, converge on the same rows (upserts).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from services.runtime.database import UtcDateTime
 from services.runtime.messaging import messaging_tables
@@ -33,7 +46,17 @@ episodes = Table(
     Column("first_event_at", UtcDateTime(), nullable=True),
     Column("event_count", Integer, nullable=False, default=0),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # Who the child is, for the signed-in pages (the child's timeline, the watchlist,
+    # links between children); ``child_key`` groups a child's episodes (projections).
+    Column("child_key", String(64), nullable=True),
+    Column("given_name", String(100), nullable=True),
+    Column("family_name", String(100), nullable=True),
+    Column("date_of_birth", Date, nullable=True),
+    Column("responsible_la", String(9), nullable=True),
+    Column("risk_factors", String(500), nullable=True),  # every event's, comma-separated
     Index("ix_console_episodes_latest", "latest_event_at"),
+    Index("ix_console_episodes_child", "child_key", "latest_event_at"),
+    Index("ix_console_episodes_la", "responsible_la", "latest_event_at"),
 )
 
 episode_events = Table(
@@ -51,6 +74,15 @@ episode_events = Table(
     Column("initials", String(8), nullable=False),
     Column("birth_year", Integer, nullable=False),
     Column("looked_after", Boolean, nullable=False),
+    Column("child_key", String(64), nullable=True),
+    Column("given_name", String(100), nullable=True),
+    Column("family_name", String(100), nullable=True),
+    Column("date_of_birth", Date, nullable=True),
+    Column("responsible_la", String(9), nullable=True),
+    Column("risk_factors", String(500), nullable=True),
+    Column("location_postcode", String(8), nullable=True),
+    Column("location_description", String(500), nullable=True),
+    Column("found_with", Text, nullable=True),  # JSON: [{given_name, family_name, date_of_birth}]
     Index("ix_console_episode_events_episode", "episode_key", "occurred_at"),
 )
 
@@ -115,6 +147,12 @@ identity_reviews = Table(
     Column("candidate_count", Integer, nullable=True),
     Column("decision", String(20), nullable=True),
     Column("decided_at", UtcDateTime(), nullable=True),
+    # What the reviewer sets side by side: the police record and the candidate roll
+    # records with the matcher's explanation (JSON), and who decided.
+    Column("org_code", String(20), nullable=True),
+    Column("child", Text, nullable=True),
+    Column("candidates", Text, nullable=True),
+    Column("decided_by", String(200), nullable=True),
 )
 
 rejects = Table(
@@ -152,6 +190,49 @@ acknowledgements = Table(
     metadata,
     Column("alert_id", String(64), primary_key=True),
     Column("acknowledged_at", UtcDateTime(), nullable=False),
+)
+
+
+# Console accounts (DESIGN §8): a password hash (Argon2id), never the password.
+users = Table(
+    "console_users",
+    metadata,
+    Column("username", String(63), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("la_code", String(9), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled_at", UtcDateTime(), nullable=True),
+)
+
+# Signed-in sessions: the cookie holds a random token, the table only its SHA-256, so a
+# copy of the database signs nobody in. Each session has its own CSRF token.
+sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_digest", String(64), primary_key=True),
+    Column("username", String(63), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Index("ix_console_sessions_username", "username"),
+)
+
+# Every view of a child's record and every export (DESIGN §8): who, what, when. Rows
+# are only ever added; the admin's audit page reads them.
+audit = Table(
+    "console_audit",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("username", String(63), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("detail", String(500), nullable=True),
+    Index("ix_console_audit_at", "at"),
 )
 
 messaging = messaging_tables(metadata, "console")

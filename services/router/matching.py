@@ -76,6 +76,8 @@ class MatchDecision:
     roll_record_id: str
     score: float
     explanation: dict[str, str] = field(default_factory=dict)
+    # The roll record decided on: a reviewer sees it beside the police record.
+    record: RollRecord | None = field(default=None, compare=False, repr=False)
 
 
 def child_key(child: ChildV1) -> str:
@@ -272,7 +274,12 @@ def _decide_organisation(comparisons: list[Comparison]) -> list[MatchDecision]:
             decision, rule = "review", "ambiguous"
         out.append(
             MatchDecision(
-                decision, c.record.org_code, c.record.record_id, round(c.total, 2), c.explain(rule)
+                decision,
+                c.record.org_code,
+                c.record.record_id,
+                round(c.total, 2),
+                c.explain(rule),
+                c.record,
             )
         )
     return sorted(out, key=lambda d: d.roll_record_id)
@@ -334,6 +341,7 @@ def _one_child(
                 d.roll_record_id,
                 d.score,
                 {**d.explanation, "rule": "conflict"},
+                d.record,
             )
         out.append(d)
     return out

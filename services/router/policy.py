@@ -447,7 +447,7 @@ def route(
 
     if event.type in SUPPORT_EVENTS or (event.type is EventType.RISK_CHANGED and high_risk(event)):
         # Only events that would reach matched organisations ask who the child is.
-        plan.reviews = _reviews(event, matches, child, episode, now)
+        plan.reviews = _reviews(event, matches, child, episode, now, organisations)
     return plan
 
 
@@ -457,9 +457,11 @@ def _reviews(
     child: ChildSummaryV1,
     episode: EpisodeRefV1,
     now: datetime,
+    organisations: Mapping[str, Organisation],
 ) -> list[IdentityReviewV1]:
     """One review per organisation with undecided candidates; that organisation is not
-    alerted until a person decides."""
+    alerted until a person decides. Each candidate carries the roll record's name, date
+    of birth and postcode, for the reviewer to set beside the police record."""
     by_org: dict[str, list[IdentityCandidateV1]] = {}
     for d in matches:
         if d.decision == "review":
@@ -469,6 +471,13 @@ def _reviews(
                     roll_record_id=d.roll_record_id,
                     score=d.score,
                     explanation=dict(d.explanation),
+                    org_name=organisations[d.org_code].name
+                    if d.org_code in organisations
+                    else None,
+                    given_name=d.record.given_name if d.record else None,
+                    family_name=d.record.family_name if d.record else None,
+                    date_of_birth=d.record.date_of_birth if d.record else None,
+                    postcode=d.record.postcode if d.record else None,
                 )
             )
     reviews = []

@@ -47,6 +47,11 @@ class RelaySettings(BaseSettings):
     ingest_port: int = 8000
     console_host: str = "127.0.0.1"
     console_port: int = 8080
+    console_cookie_secure: bool = Field(
+        default=True,
+        description="the console's session cookie is sent over HTTPS only (browsers also "
+        "send it to http://localhost); false only for plain HTTP in development",
+    )
     router_port: int = 8001
     notifier_port: int = 8002
 

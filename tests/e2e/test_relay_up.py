@@ -49,7 +49,7 @@ class Stack:
     ingest: str
     process: subprocess.Popen[bytes]
 
-    def relay(self, *args: str) -> str:
+    def relay(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "relay", *args],
             env=self.env,
@@ -57,6 +57,7 @@ class Stack:
             text=True,
             timeout=120,
             check=False,
+            input=stdin,
         )
         assert done.returncode == 0, f"relay {' '.join(args)}: {done.stdout}\n{done.stderr}"
         return done.stdout

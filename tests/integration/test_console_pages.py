@@ -25,9 +25,11 @@ from schemas.messages import (
     RecipientV1,
 )
 from services.console import handlers
+from services.console.accounts import Role
 from services.console.app import create_app
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
+from tests.console_login import add_user, sign_in
 
 T0 = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
 
@@ -127,8 +129,10 @@ async def test_out_of_order_messages_converge_and_pages_show_them(console: FastA
     for i in range(2, 5):
         await feed(console, handlers.on_episode_event, event(f"NB-{i}", T0 - timedelta(days=i)))
 
+    await add_user(console, "chair", Role.MSET_CHAIR)
     transport = httpx.ASGITransport(app=console)
-    async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="https://console") as client:
+        assert (await sign_in(client, "chair")).status_code == 303
         data = (await client.get("/api/episodes", params={"limit": 10})).json()
         assert [e["episode_ref"] for e in data["episodes"]] == ["NB-1", "NB-2", "NB-3", "NB-4"]
         first = data["episodes"][0]

@@ -25,10 +25,12 @@ from schemas.messages import (
     OrgKind,
     RecipientV1,
 )
+from services.console.accounts import Role
 from services.console.app import create_app
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
+from tests.console_login import add_user, sign_in
 
 REPORTED_AT = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
 RECIPIENTS = [
@@ -147,9 +149,11 @@ async def test_episode_alerts_and_dead_letters_appear_on_the_console(
         finally:
             await producer.stop()
 
+        await add_user(app, "chair", Role.MSET_CHAIR)
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://console"
+            transport=httpx.ASGITransport(app=app), base_url="https://console"
         ) as client:
+            assert (await sign_in(client, "chair")).status_code == 303
 
             async def shown() -> dict | None:  # type: ignore[type-arg]
                 data = (await client.get("/api/episodes")).json()

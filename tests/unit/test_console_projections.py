@@ -65,13 +65,43 @@ def status(message_id: str, state: AlertState, at: datetime) -> AlertStatusV1:
     )
 
 
-def test_an_event_row_keeps_no_child_identifier() -> None:
+def test_an_event_row_keeps_what_the_timeline_needs_and_no_more() -> None:
     row = projections.event_row(event("e1", "reported", T0, "high"))
     assert row["initials"] == "J.S." and row["birth_year"] == 2011
     assert row["episode_key"] == "10:NB-1" and row["risk_grade"] == "high"
+    # The child's timeline names the child; the NHS number and home postcode are
+    # nobody's business in the console.
+    assert (row["given_name"], row["family_name"]) == ("Jordan", "Smith")
+    assert row["date_of_birth"] == date(2011, 5, 2)
     text = json.dumps(row, default=str)
-    for secret in ("Jordan", "Smith", "2011-05-02", "9434765919", "NE61"):
+    for secret in ("9434765919", "NE61"):
         assert secret not in text
+    assert "Jordan" not in row["child_key"]
+
+
+def test_one_child_s_episodes_share_a_key_whatever_the_typing() -> None:
+    key = projections.child_key("Zoë", "O'Neil", date(2011, 5, 2))
+    assert projections.child_key(" zoe ", "ONEIL", date(2011, 5, 2)) == key
+    assert projections.child_key("Zoe", "O'Neil", date(2011, 5, 3)) != key
+    assert projections.child_key("Zac", "O'Neil", date(2011, 5, 2)) != key
+
+
+def test_found_where_and_with_whom_are_kept_on_the_event() -> None:
+    found = EpisodeEventV1.model_validate(
+        {
+            **event("e2", "found", T0 + timedelta(hours=5)).model_dump(mode="json"),
+            "location": {"postcode": "NE1 4XF", "description": "Haymarket bus station"},
+            "found_with": [{"given_name": "Kai", "family_name": "Reed"}],
+        }
+    )
+    row = projections.event_row(found)
+    assert (row["location_postcode"], row["location_description"]) == (
+        "NE1 4XF",
+        "Haymarket bus station",
+    )
+    assert json.loads(row["found_with"]) == [
+        {"given_name": "Kai", "family_name": "Reed", "date_of_birth": None}
+    ]
 
 
 def test_the_episode_summary_does_not_depend_on_arrival_order() -> None:
@@ -149,7 +179,8 @@ def test_an_alert_request_gives_recipient_and_a_placeholder_episode() -> None:
     assert row["recipient_name"] == "Hill School" and row["episode_key"] == "10:NB-1"
     placeholder = projections.episode_placeholder(alert, NOW)
     assert placeholder["initials"] == "J.S." and placeholder["event_count"] == 0
-    assert "Jordan" not in json.dumps(placeholder, default=str)
+    # The same child as its episode's events will say, so the timeline finds it.
+    assert placeholder["child_key"] == projections.child_key("Jordan", "Smith", date(2011, 5, 2))
 
 
 def test_an_rhi_status_replaces_only_an_older_state() -> None:

@@ -1,0 +1,71 @@
+"""The console's audit (DESIGN §8): every view of a child's record and every export is
+recorded (who, what, when) in the same transaction as the read it records, and an
+``admin`` reads them here, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.console.accounts import Role
+from services.console.auth import allowed
+from services.console.sessions import SignedIn
+from services.console.tables import audit
+
+router = APIRouter(include_in_schema=False)
+PAGE = 100
+
+
+async def record(
+    session: AsyncSession,
+    who: SignedIn,
+    action: str,
+    subject: str,
+    at: datetime,
+    detail: str | None = None,
+) -> None:
+    """One audit row; ``subject`` names what was seen by id (a child key, an episode,
+    a date range), never by the child's name."""
+    await session.execute(
+        insert(audit).values(
+            at=at,
+            username=who.user.username,
+            role=who.user.role.value,
+            action=action,
+            subject=subject[:300],
+            detail=detail[:500] if detail else None,
+        )
+    )
+
+
+@router.get(
+    "/admin/audit",
+    response_class=HTMLResponse,
+    dependencies=[Depends(allowed(Role.ADMIN))],
+)
+async def audit_page(
+    request: Request, page: Annotated[int, Query(ge=1, le=100_000)] = 1
+) -> Response:
+    async with request.app.state.runtime.db.transaction() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(audit)
+                    .order_by(audit.c.id.desc())
+                    .limit(PAGE + 1)
+                    .offset((page - 1) * PAGE)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        "audit.html",
+        {"rows": rows[:PAGE], "page": page, "has_next": len(rows) > PAGE},
+    )

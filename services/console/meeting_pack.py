@@ -1,0 +1,224 @@
+"""The MSET meeting pack (DESIGN §8): for a date range, the repeat-missing watchlist and,
+for each child on it, their episodes in the range (how long missing, risk, where found
+and who with), return home interview outcomes and links to other children; a printable
+page (the browser's print gives a clean document) and the same as CSV. Both name
+children: each view and each export is audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.console import audit, repository
+from services.console.accounts import Role
+from services.console.auth import allowed
+from services.console.children import EpisodeLine, duration, episode_line
+from services.console.network import Link, Node, network
+from services.console.sessions import SignedIn
+from services.console.tables import episode_events, episodes
+from services.console.watchlist import RepeatRule, Watched, watchlist
+
+router = APIRouter(include_in_schema=False)
+LONDON = ZoneInfo("Europe/London")
+DEFAULT_DAYS = 31
+Chair = Annotated[SignedIn, Depends(allowed(Role.MSET_CHAIR))]
+CSV_COLUMNS = (
+    "child",
+    "date_of_birth",
+    "authority",
+    "episodes_in_window",
+    "episode",
+    "reported",
+    "missing_for",
+    "risk_grade",
+    "risk_factors",
+    "found",
+    "rhi",
+    "linked_with",
+)
+
+
+@dataclass(frozen=True)
+class PackChild:
+    watched: Watched
+    name: str
+    date_of_birth: date | None
+    lines: list[EpisodeLine]  # episodes in the range, newest first
+    links: list[tuple[str, Link]]  # the other child's name, and the link
+
+
+@dataclass(frozen=True)
+class Pack:
+    since: date
+    until: date
+    rule: RepeatRule
+    children: list[PackChild]
+
+
+def _range(now: datetime, since: date | None, until: date | None) -> tuple[date, date]:
+    until = until or now.astimezone(LONDON).date()
+    return since or until - timedelta(days=DEFAULT_DAYS - 1), until
+
+
+async def build_pack(session: AsyncSession, rule: RepeatRule, since: date, until: date) -> Pack:
+    start = datetime.combine(since, time.min, tzinfo=LONDON)
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=LONDON)
+    watched = await watchlist(session, rule, end)
+    events = (
+        (
+            await session.execute(
+                select(episode_events).where(
+                    episode_events.c.occurred_at >= start, episode_events.c.occurred_at < end
+                )
+            )
+        )
+        .mappings()
+        .all()
+    )
+    nodes, links = network(events)
+    children = []
+    for w in watched:
+        rows = (
+            (
+                await session.execute(
+                    select(episodes)
+                    .where(
+                        episodes.c.child_key == w.child_key,
+                        episodes.c.latest_event_at >= start,
+                        episodes.c.first_event_at < end,
+                    )
+                    .order_by(episodes.c.latest_event_at.desc())
+                )
+            )
+            .mappings()
+            .all()
+        )
+        views = await repository.with_details(session, rows)
+        first = rows[0] if rows else None
+        children.append(
+            PackChild(
+                watched=w,
+                name=f"{first['given_name']} {first['family_name']}" if first else "",
+                date_of_birth=first["date_of_birth"] if first else None,
+                lines=[episode_line(v) for v in views],
+                links=_links_of(w.child_key, nodes, links),
+            )
+        )
+    return Pack(since, until, rule, children)
+
+
+def _links_of(key: str, nodes: dict[str, Node], links: list[Link]) -> list[tuple[str, Link]]:
+    return [
+        (nodes[link.b if link.a == key else link.a].name, link)
+        for link in links
+        if key in (link.a, link.b)
+    ]
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run: a leading =, +, - or @ is quoted away."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def pack_csv(pack: Pack) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for c in pack.children:
+        linked = "; ".join(
+            f"{name} ({link.together} together, {link.same_place} same place)"
+            for name, link in c.links
+        )
+        for line in c.lines or [None]:
+            e = line.view.episode if line else None
+            writer.writerow(
+                [
+                    _cell(v)
+                    for v in (
+                        c.name,
+                        c.date_of_birth.isoformat() if c.date_of_birth else "",
+                        c.watched.responsible_la,
+                        c.watched.episodes,
+                        f"{e['force_code']}/{e['episode_ref']}" if e else "",
+                        e["first_event_at"].isoformat() if e and e["first_event_at"] else "",
+                        ("still missing" if line.still_missing else duration(line.missing_for))
+                        if line
+                        else "",
+                        e["risk_grade"] if e else "",
+                        ",".join(line.factors) if line else "",
+                        "; ".join(
+                            f"{f['place']}" + (f" with {', '.join(f['with'])}" if f["with"] else "")
+                            for f in line.found
+                        )
+                        if line
+                        else "",
+                        "; ".join(t["state"] or "open" for t in line.view.rhi_tasks)
+                        if line
+                        else "",
+                        linked,
+                    )
+                ]
+            )
+    return out.getvalue()
+
+
+async def _pack(
+    request: Request, who: SignedIn, since: date | None, until: date | None, export: bool
+) -> Pack:
+    """The pack for the range asked (the last month by default), audited as a view or
+    an export."""
+    now = request.app.state.now()
+    since, until = _range(now, since, until)
+    async with request.app.state.runtime.db.transaction() as session:
+        pack = await build_pack(session, request.app.state.repeat_rule, since, until)
+        await audit.record(
+            session,
+            who,
+            "export-meeting-pack" if export else "view-meeting-pack",
+            f"{since}..{until}",
+            now,
+            f"{len(pack.children)} child(ren)" + (", CSV" if export else ""),
+        )
+    return pack
+
+
+Since = Annotated[date | None, Query()]
+
+
+@router.get("/meeting-pack", response_class=HTMLResponse)
+async def meeting_pack(
+    request: Request, who: Chair, since: Since = None, until: Since = None
+) -> Response:
+    pack = await _pack(request, who, since, until, export=False)
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        "meeting_pack.html",
+        {"pack": pack, "duration": duration, "printed": request.app.state.now()},
+    )
+
+
+@router.get("/meeting-pack.csv")
+async def meeting_pack_csv(
+    request: Request, who: Chair, since: Since = None, until: Since = None
+) -> Response:
+    pack = await _pack(request, who, since, until, export=True)
+    return Response(
+        pack_csv(pack),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="meeting-pack-{pack.since}-{pack.until}.csv"'
+            ),
+            "Cache-Control": "no-store",
+        },
+    )

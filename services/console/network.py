@@ -1,0 +1,189 @@
+"""Links between children (DESIGN §8): children found together, or found at the same
+place, within a period, drawn as a network (server-side SVG) with, for each link, who,
+how often, where, and the episodes behind it. A person named in ``found_with`` is the
+known child of the same name and date of birth (or, without a date, of the same name
+when only one child has it); otherwise they appear as a person the console does not
+know. The page names children, so each view is audited."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from services.console import audit
+from services.console.accounts import Role
+from services.console.auth import allowed
+from services.console.projections import child_key, folded_name
+from services.console.sessions import SignedIn
+from services.console.tables import episode_events
+
+router = APIRouter(include_in_schema=False)
+LONDON = ZoneInfo("Europe/London")
+DEFAULT_DAYS = 90
+
+
+@dataclass
+class Node:
+    key: str
+    name: str
+    known: bool  # a child with episodes here, or only named as a companion
+
+
+@dataclass
+class Link:
+    a: str
+    b: str
+    # When (to the hour) and where they were found together: each child's record may
+    # say so, and that is one occasion.
+    occasions: set[tuple[datetime, str]] = field(default_factory=set)
+    same_place: int = 0  # times found at the same place, not together
+    places: set[str] = field(default_factory=set)
+    episodes: set[str] = field(default_factory=set)  # episode keys behind the link
+
+    @property
+    def together(self) -> int:
+        return len(self.occasions)
+
+
+def _place(event: Mapping[str, Any]) -> str | None:
+    return event.get("location_postcode") or event.get("location_description") or None
+
+
+def _where(event: Mapping[str, Any]) -> str:
+    parts = (event.get("location_description"), event.get("location_postcode"))
+    return ", ".join(p for p in parts if p) or "place not given"
+
+
+def network(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Node], list[Link]]:
+    """Nodes and links from episode events (rows of ``console_episode_events``)."""
+    events = [e for e in events if e.get("child_key")]
+    nodes: dict[str, Node] = {}
+    by_name: defaultdict[str, set[str]] = defaultdict(set)
+    for e in events:
+        nodes[e["child_key"]] = Node(e["child_key"], f"{e['given_name']} {e['family_name']}", True)
+        by_name[folded_name(e["given_name"], e["family_name"])].add(e["child_key"])
+    links: dict[tuple[str, str], Link] = {}
+
+    def link(x: str, y: str) -> Link:
+        a, b = sorted((x, y))
+        return links.setdefault((a, b), Link(a, b))
+
+    for e in events:
+        for person in json.loads(e.get("found_with") or "[]"):
+            other = _companion(person, by_name, nodes)
+            if other == e["child_key"]:
+                continue
+            found = link(e["child_key"], other)
+            hour = e["occurred_at"].astimezone(LONDON).replace(minute=0, second=0, microsecond=0)
+            found.occasions.add((hour, _where(e)))
+            found.episodes.add(e["episode_key"])
+            found.places.add(_where(e))
+    at_place: defaultdict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for e in events:
+        if _place(e):
+            at_place[str(_place(e))].append(e)
+    for _place_key, here in at_place.items():
+        for i, x in enumerate(here):
+            for y in here[i + 1 :]:
+                if x["child_key"] == y["child_key"] or x["episode_key"] == y["episode_key"]:
+                    continue
+                shared = link(x["child_key"], y["child_key"])
+                if {x["episode_key"], y["episode_key"]} <= shared.episodes:
+                    continue  # already counted (together, or this pair of episodes)
+                shared.same_place += 1
+                shared.places.add(_where(x))
+                shared.episodes |= {x["episode_key"], y["episode_key"]}
+    return nodes, sorted(links.values(), key=lambda k: -(k.together + k.same_place))
+
+
+def _companion(
+    person: Mapping[str, Any], by_name: Mapping[str, set[str]], nodes: dict[str, Node]
+) -> str:
+    name = f"{person['given_name']} {person['family_name']}"
+    if person.get("date_of_birth"):
+        key = child_key(
+            person["given_name"],
+            person["family_name"],
+            date.fromisoformat(person["date_of_birth"]),
+        )
+        if key in nodes:
+            return key
+    candidates = by_name.get(folded_name(person["given_name"], person["family_name"]), set())
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    key = "person:" + folded_name(person["given_name"], person["family_name"])
+    nodes.setdefault(key, Node(key, name, False))
+    return key
+
+
+def layout(nodes: dict[str, Node], links: list[Link], size: int = 560) -> dict[str, Any]:
+    """Linked nodes on a circle (readable up to a few dozen), thicker lines for more
+    episodes together."""
+    shown = sorted({k for link in links for k in (link.a, link.b)}, key=lambda k: nodes[k].name)
+    centre, radius = size / 2, size / 2 - 90
+    at = {
+        key: (
+            centre + radius * math.cos(2 * math.pi * n / max(len(shown), 1) - math.pi / 2),
+            centre + radius * math.sin(2 * math.pi * n / max(len(shown), 1) - math.pi / 2),
+        )
+        for n, key in enumerate(shown)
+    }
+    return {
+        "size": size,
+        "nodes": [(nodes[k], at[k][0], at[k][1]) for k in shown],
+        "edges": [
+            (at[link.a], at[link.b], 1 + 2 * min(link.together + link.same_place, 5), link)
+            for link in links
+        ],
+    }
+
+
+@router.get("/network", response_class=HTMLResponse)
+async def network_page(
+    request: Request,
+    who: Annotated[SignedIn, Depends(allowed(Role.MSET_CHAIR))],
+    since: Annotated[date | None, Query()] = None,
+    until: Annotated[date | None, Query()] = None,
+) -> Response:
+    now: datetime = request.app.state.now()
+    until = until or now.astimezone(LONDON).date()
+    since = since or until - timedelta(days=DEFAULT_DAYS)
+    start = datetime.combine(since, time.min, tzinfo=LONDON)
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=LONDON)
+    async with request.app.state.runtime.db.transaction() as session:
+        events = (
+            (
+                await session.execute(
+                    select(episode_events).where(
+                        episode_events.c.occurred_at >= start, episode_events.c.occurred_at < end
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+        nodes, links = network(events)
+        await audit.record(
+            session, who, "view-network", f"{since}..{until}", now, f"{len(links)} link(s)"
+        )
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        "network.html",
+        {
+            "nodes": nodes,
+            "links": links,
+            "drawing": layout(nodes, links),
+            "since": since,
+            "until": until,
+        },
+    )

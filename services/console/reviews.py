@@ -1,0 +1,159 @@
+"""The identity-review queue (DESIGN §8) for ``mash`` users: the reviews the router is
+holding, oldest first; each one opens the police record beside the candidate roll
+records with the matcher's explanation (which fields agreed, partly agreed or
+disagreed, and the score), and the decision publishes to ``identity-decisions``. The
+router then routes the held event: the organisation is told (a record chosen), or
+nobody more (none of them). An MSET chair may look, not decide."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.base import derived_id
+from schemas.catalogue import IDENTITY_DECISIONS
+from schemas.messages import IdentityDecisionV1
+from services.console.accounts import Role
+from services.console.auth import allowed, check_csrf
+from services.console.rendering import not_found
+from services.console.sessions import SignedIn
+from services.console.tables import episodes, identity_reviews
+from services.runtime.messaging import publish_later
+from services.runtime.service import ServiceRuntime
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+SHOWN = 200
+NONE = "none"  # the form's value for "none of these records"
+
+Viewer = Annotated[SignedIn, Depends(allowed(Role.MASH, Role.MSET_CHAIR))]
+Reviewer = Annotated[SignedIn, Depends(allowed(Role.MASH))]
+
+
+def _query() -> Any:
+    return (
+        select(identity_reviews, episodes.c.initials, episodes.c.birth_year)
+        .outerjoin(episodes, episodes.c.episode_key == identity_reviews.c.episode_key)
+        .where(identity_reviews.c.requested_at.is_not(None))
+    )
+
+
+@router.get("/reviews", response_class=HTMLResponse)
+async def review_queue(request: Request, who: Viewer) -> Response:
+    async with request.app.state.runtime.db.transaction() as session:
+        pending = (
+            (
+                await session.execute(
+                    _query()
+                    .where(identity_reviews.c.decision.is_(None))
+                    .order_by(identity_reviews.c.requested_at, identity_reviews.c.review_id)
+                    .limit(SHOWN)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        decided = (
+            (
+                await session.execute(
+                    _query()
+                    .where(identity_reviews.c.decision.is_not(None))
+                    .order_by(identity_reviews.c.decided_at.desc())
+                    .limit(SHOWN)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, "reviews.html", {"pending": pending, "decided": decided}
+    )
+
+
+async def _review(session: AsyncSession, review_id: str) -> Any:
+    return (
+        (await session.execute(_query().where(identity_reviews.c.review_id == review_id)))
+        .mappings()
+        .first()
+    )
+
+
+def _page(
+    request: Request,
+    who: SignedIn,
+    review: Any,
+    status: int = 200,
+    error: str | None = None,
+    sent: IdentityDecisionV1 | None = None,
+) -> Response:
+    if review is None:
+        return not_found(request, "No such review", "No identity review has this id.")
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        "review.html",
+        {
+            "review": review,
+            "child_record": json.loads(review["child"] or "{}"),
+            "candidates": json.loads(review["candidates"] or "[]"),
+            "can_decide": who.user.role is Role.MASH and review["decision"] is None,
+            "error": error,
+            "sent": sent,
+            "none": NONE,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/reviews/{review_id}", response_class=HTMLResponse)
+async def review_page(request: Request, review_id: str, who: Viewer) -> Response:
+    async with request.app.state.runtime.db.transaction() as session:
+        review = await _review(session, review_id)
+    return _page(request, who, review)
+
+
+@router.post("/reviews/{review_id}", response_class=HTMLResponse)
+async def decide(
+    request: Request,
+    review_id: str,
+    who: Reviewer,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    record: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    check_csrf(who, csrf_token)
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.db.transaction() as session:
+        review = await _review(session, review_id)
+        if review is None:
+            return _page(request, who, None)
+        if review["decision"] is not None:
+            return _page(request, who, review, 409, "This review is already decided.")
+        records = {c["roll_record_id"] for c in json.loads(review["candidates"] or "[]")}
+        if record != NONE and record not in records:
+            return _page(request, who, review, 400, "Choose a record, or none of them.")
+        # The same id as `relay reviews decide`: deciding twice publishes one decision.
+        message = IdentityDecisionV1(
+            message_id=derived_id(review_id, "decision"),
+            review_id=review_id,
+            decision="no-match" if record == NONE else "match",
+            roll_record_id=None if record == NONE else record,
+            decided_by=who.user.username,
+            decided_at=request.app.state.now(),
+        )
+        await publish_later(
+            session,
+            runtime.tables,
+            runtime.settings.topic(IDENTITY_DECISIONS.wire),
+            review_id,
+            message,
+        )
+    runtime.relay.wake()
+    log.info(
+        "console: review %s decided (%s) by %s", review_id, message.decision, who.user.username
+    )
+    return _page(request, who, review, sent=message)
