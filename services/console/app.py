@@ -70,6 +70,11 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.include_router(runtime.health_router())
     app.include_router(acknowledging.router)
     app.include_router(auth.router)
+    app.state.sso = None
+    if settings.console_oidc_issuer:  # authlib is loaded only for single sign-on
+        from services.console import single_sign_on
+
+        single_sign_on.enable(app, settings)
     app.include_router(rhi_work.router)
     app.include_router(reviews.router)
     app.include_router(children.router)

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from services.console import sessions
-from services.console.accounts import Role, decoy_hash, password_matches
+from services.console.accounts import HOME, Role, decoy_hash, password_matches
 from services.console.sessions import SignedIn
 from services.runtime.database import Database
 
@@ -111,14 +111,19 @@ def _trustworthy(request: Request) -> bool:
     )
 
 
-def _login_page(
+def login_page(
     request: Request, status: int, next_path: str | None, error: str | None = None
 ) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request,
         "login.html",
-        {"csrf_token": token, "next": next_path or "", "error": error},
+        {
+            "csrf_token": token,
+            "next": next_path or "",
+            "error": error,
+            "sso": getattr(request.app.state, "sso", None) is not None,
+        },
         status_code=status,
     )
     response.set_cookie(
@@ -139,7 +144,7 @@ async def login_form(request: Request, next: str | None = None) -> Response:
     if who is not None:
         return RedirectResponse(_safe_next(next) or who.user.home, status_code=303)
     plain = _cookie_secure(request) and not _trustworthy(request)
-    return _login_page(request, 200, _safe_next(next), _PLAIN_HTTP if plain else None)
+    return login_page(request, 200, _safe_next(next), _PLAIN_HTTP if plain else None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -151,25 +156,32 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     if _cookie_secure(request) and not _trustworthy(request):
-        return _login_page(request, 400, _safe_next(next), _PLAIN_HTTP)
+        return login_page(request, 400, _safe_next(next), _PLAIN_HTTP)
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
-        return _login_page(request, 400, _safe_next(next), "The sign-in form expired. Try again.")
+        return login_page(request, 400, _safe_next(next), "The sign-in form expired. Try again.")
     name = username.strip().lower()
     if not name or not password:
-        return _login_page(request, 400, _safe_next(next), "Enter your username and password.")
+        return login_page(request, 400, _safe_next(next), "Enter your username and password.")
     async with _db(request).transaction() as session:
         found = await sessions.account(session, name)
     stored = found[1] if found else decoy_hash()
     matches = await asyncio.to_thread(password_matches, stored, password)
     if found is None or not matches:
         log.info("console sign-in refused")  # no username: it may be a mistyped password
-        return _login_page(request, 401, _safe_next(next), "The username or password is not right.")
+        return login_page(request, 401, _safe_next(next), "The username or password is not right.")
     user = found[0]
     async with _db(request).transaction() as session:
         token = await sessions.start_session(session, user.username, request.app.state.now())
     log.info("console sign-in: %s (%s)", user.username, user.role.value)
-    response = RedirectResponse(_safe_next(next) or user.home, status_code=303)
+    return signed_in_redirect(request, token, _safe_next(next), user.username, user.role)
+
+
+def signed_in_redirect(
+    request: Request, token: str, next_path: str | None, username: str, role: Role
+) -> Response:
+    """To where the user was going (or their start page), with the session cookie."""
+    response = RedirectResponse(next_path or HOME[role], status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

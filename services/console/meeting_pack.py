@@ -23,6 +23,7 @@ from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.children import EpisodeLine, duration, episode_line
 from services.console.network import Link, Node, network
+from services.console.repository import EpisodeView
 from services.console.sessions import SignedIn
 from services.console.tables import episode_events, episodes
 from services.console.watchlist import RepeatRule, Watched, watchlist
@@ -85,25 +86,28 @@ async def build_pack(session: AsyncSession, rule: RepeatRule, since: date, until
         .all()
     )
     nodes, links = network(events)
+    rows = (
+        (
+            await session.execute(
+                select(episodes)
+                .where(
+                    episodes.c.child_key.in_([w.child_key for w in watched]),
+                    episodes.c.latest_event_at >= start,
+                    episodes.c.first_event_at < end,
+                )
+                .order_by(episodes.c.latest_event_at.desc())
+            )
+        )
+        .mappings()
+        .all()
+    )
+    views_of: dict[str, list[EpisodeView]] = {}
+    for view in await repository.with_details(session, rows):
+        views_of.setdefault(view.episode["child_key"], []).append(view)
     children = []
     for w in watched:
-        rows = (
-            (
-                await session.execute(
-                    select(episodes)
-                    .where(
-                        episodes.c.child_key == w.child_key,
-                        episodes.c.latest_event_at >= start,
-                        episodes.c.first_event_at < end,
-                    )
-                    .order_by(episodes.c.latest_event_at.desc())
-                )
-            )
-            .mappings()
-            .all()
-        )
-        views = await repository.with_details(session, rows)
-        first = rows[0] if rows else None
+        views = views_of.get(w.child_key, [])
+        first = views[0].episode if views else None
         children.append(
             PackChild(
                 watched=w,

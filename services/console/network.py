@@ -1,9 +1,9 @@
 """Links between children (DESIGN §8): children found together, or found at the same
-place, within a period, drawn as a network (server-side SVG) with, for each link, who,
-how often, where, and the episodes behind it. A person named in ``found_with`` is the
-known child of the same name and date of birth (or, without a date, of the same name
-when only one child has it); otherwise they appear as a person the console does not
-know. The page names children, so each view is audited."""
+place within a week of each other, in a period, drawn as a network (server-side SVG)
+with, for each link, who, how often, where, and the episodes behind it. A person named
+in ``found_with`` is the known child of the same name and date of birth (or, without a
+date, of the same name when only one child has it); otherwise they appear as a person
+the console does not know. The page names children, so each view is audited."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ from services.console.tables import episode_events
 router = APIRouter(include_in_schema=False)
 LONDON = ZoneInfo("Europe/London")
 DEFAULT_DAYS = 90
+SAME_PLACE_WITHIN = timedelta(days=7)
+DRAWN = 40  # the strongest links drawn; more would be a hairball nobody can read
+LISTED = 300  # the strongest links listed
 
 
 @dataclass
@@ -92,9 +95,14 @@ def network(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Node], list[
     for e in events:
         if _place(e):
             at_place[str(_place(e))].append(e)
-    for _place_key, here in at_place.items():
+    for here in at_place.values():
+        here.sort(key=lambda e: e["occurred_at"])
         for i, x in enumerate(here):
+            # Found at the same place within a week of each other: a place they share,
+            # not a bus station every child passes through in a year.
             for y in here[i + 1 :]:
+                if y["occurred_at"] - x["occurred_at"] > SAME_PLACE_WITHIN:
+                    break
                 if x["child_key"] == y["child_key"] or x["episode_key"] == y["episode_key"]:
                     continue
                 shared = link(x["child_key"], y["child_key"])
@@ -103,7 +111,7 @@ def network(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Node], list[
                 shared.same_place += 1
                 shared.places.add(_where(x))
                 shared.episodes |= {x["episode_key"], y["episode_key"]}
-    return nodes, sorted(links.values(), key=lambda k: -(k.together + k.same_place))
+    return nodes, sorted(links.values(), key=lambda k: (-k.together, -k.same_place, k.a, k.b))
 
 
 def _companion(
@@ -128,7 +136,8 @@ def _companion(
 
 def layout(nodes: dict[str, Node], links: list[Link], size: int = 560) -> dict[str, Any]:
     """Linked nodes on a circle (readable up to a few dozen), thicker lines for more
-    episodes together."""
+    episodes together: the :data:`DRAWN` strongest links."""
+    links = links[:DRAWN]
     shown = sorted({k for link in links for k in (link.a, link.b)}, key=lambda k: nodes[k].name)
     centre, radius = size / 2, size / 2 - 90
     at = {
@@ -181,7 +190,9 @@ async def network_page(
         "network.html",
         {
             "nodes": nodes,
-            "links": links,
+            "links": links[:LISTED],
+            "more": max(0, len(links) - LISTED),
+            "drawn": min(len(links), DRAWN),
             "drawing": layout(nodes, links),
             "since": since,
             "until": until,

@@ -53,6 +53,28 @@ async def create_user(
         raise UserExists(f"a user named {username} exists already") from exc
 
 
+async def sync_sso_user(
+    session: AsyncSession,
+    username: str,
+    role: Role,
+    la_code: str | None,
+    no_password: str,
+    now: datetime,
+) -> bool:
+    """The account of a single sign-on, made or brought up to the provider's role and
+    authority; False when the account is disabled here."""
+    row = (await session.execute(select(users).where(users.c.username == username))).first()
+    if row is None:
+        await create_user(session, username, no_password, role, la_code, now)
+        return True
+    if row.disabled_at is not None:
+        return False
+    await session.execute(
+        update(users).where(users.c.username == username).values(role=role.value, la_code=la_code)
+    )
+    return True
+
+
 async def account(session: AsyncSession, username: str) -> tuple[User, str] | None:
     """An enabled user and their password hash."""
     row = (

@@ -47,6 +47,19 @@ class RelaySettings(BaseSettings):
     ingest_port: int = 8000
     console_host: str = "127.0.0.1"
     console_port: int = 8080
+    console_oidc_issuer: str | None = Field(
+        default=None,
+        description="single sign-on: the OpenID Connect provider's issuer URL (its "
+        "/.well-known/openid-configuration is read); unset = console passwords only",
+    )
+    console_oidc_client_id: str | None = None
+    console_oidc_client_secret: SecretStr | None = None
+    console_oidc_role_claim: str = Field(
+        default="relay_role", description="the ID token claim naming the console role"
+    )
+    console_oidc_la_claim: str = Field(
+        default="relay_la", description="the ID token claim naming an rhi-worker's authority"
+    )
     console_cookie_secure: bool = Field(
         default=True,
         description="the console's session cookie is sent over HTTPS only (browsers also "
