@@ -41,6 +41,15 @@ def label(value: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+# Risk factors written as the police and panels write them.
+_FACTOR_NAMES = {"cse": "CSE", "cce": "CCE"}
+
+
+def factor(value: str) -> str:
+    """``"cse"`` -> ``"CSE"``, ``"county-lines"`` -> ``"County lines"``."""
+    return _FACTOR_NAMES.get(value) or label(value)
+
+
 def url_part(value: str) -> str:
     return quote(value, safe="")
 
@@ -81,7 +90,7 @@ def templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, iso=iso, label=label, url_part=url_part)
+    env.filters.update(when=when, iso=iso, label=label, factor=factor, url_part=url_part)
     env.globals.update(child=describe, signed_in=signed_in, menu=MENU.__getitem__)
     return Jinja2Templates(env=env)
 

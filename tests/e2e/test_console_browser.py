@@ -140,7 +140,7 @@ def test_the_chair_sees_a_repeat_missing_child_on_the_watchlist_and_the_network(
     page.goto("/watchlist")
     row = page.locator("#watchlist tr", has_text="N.B. (born 2011)")
     reload_until(page, row)
-    expect(row).to_contain_text("Cce")
+    expect(row).to_contain_text("CCE")
     shot(page, "watchlist")
     page.goto("/network")
     link = page.locator("#links tr", has_text="Noah Bell")

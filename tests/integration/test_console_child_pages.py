@@ -133,7 +133,7 @@ async def test_the_timeline_shows_every_episode_and_every_view_is_audited(
         assert "1 d 2 h" in text  # reported to found
         assert "Still missing" in text  # NB-2
         assert "Haymarket bus station, NE1 4XF" in text and "with Leo Dunn" in text
-        assert "Cse" in text
+        assert "CSE" in text
         assert text.index("NB-2") < text.index("NB-1")  # newest first
         assert (await client.get("/children/nope")).status_code == 404
 
@@ -217,7 +217,7 @@ async def test_the_watchlist_puts_exploitation_first_then_high_risk(console: Fas
         rows = page.text.split("<tbody>")[1].split("<tr>")[1:]
         # Mia: 3 episodes, one with CSE; Ben: 4 episodes, high risk; Leo: 2, one too old.
         assert len(rows) == 2
-        assert "M.R. (born 2011)" in rows[0] and "Cse" in rows[0] and ">3<" in rows[0]
+        assert "M.R. (born 2011)" in rows[0] and "CSE" in rows[0] and ">3<" in rows[0]
         assert "B.S. (born 2009)" in rows[1] and ">4<" in rows[1]
         assert "Rowe" not in page.text  # names stay on the (audited) timeline
     async with client_of(console) as client:
