@@ -66,6 +66,8 @@ def serve(
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=30,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     )
     asyncio.run(server.serve())

@@ -47,6 +47,12 @@ class RelaySettings(BaseSettings):
     ingest_port: int = 8000
     console_host: str = "127.0.0.1"
     console_port: int = 8080
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="addresses of the reverse proxies whose X-Forwarded-Proto and -For "
+        "are trusted (comma-separated, or *): behind a TLS proxy the console must see "
+        "that the browser used HTTPS",
+    )
     console_oidc_issuer: str | None = Field(
         default=None,
         description="single sign-on: the OpenID Connect provider's issuer URL (its "
