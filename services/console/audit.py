@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console.accounts import Role
 from services.console.auth import allowed
+from services.console.rendering import render
 from services.console.sessions import SignedIn
 from services.console.tables import audit
 
@@ -64,7 +65,7 @@ async def audit_page(
             .mappings()
             .all()
         )
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "audit.html",
         {"rows": rows[:PAGE], "page": page, "has_next": len(rows) > PAGE},

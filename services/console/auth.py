@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from services.console import sessions
 from services.console.accounts import HOME, Role, decoy_hash, password_matches
+from services.console.rendering import render
 from services.console.sessions import SignedIn
 from services.runtime.database import Database
 
@@ -115,7 +116,7 @@ def login_page(
     request: Request, status: int, next_path: str | None, error: str | None = None
 ) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+    response = render(
         request,
         "login.html",
         {
@@ -174,12 +175,10 @@ async def login(
     async with _db(request).transaction() as session:
         token = await sessions.start_session(session, user.username, request.app.state.now())
     log.info("console sign-in: %s (%s)", user.username, user.role.value)
-    return signed_in_redirect(request, token, _safe_next(next), user.username, user.role)
+    return signed_in_redirect(request, token, _safe_next(next), user.role)
 
 
-def signed_in_redirect(
-    request: Request, token: str, next_path: str | None, username: str, role: Role
-) -> Response:
+def signed_in_redirect(request: Request, token: str, next_path: str | None, role: Role) -> Response:
     """To where the user was going (or their start page), with the session cookie."""
     response = RedirectResponse(next_path or HOME[role], status_code=303)
     response.set_cookie(
@@ -225,7 +224,4 @@ async def on_not_allowed(request: Request, exc: Exception) -> Response:
     context: dict[str, Any] = {"detail": exc.detail, "home": exc.who.user.home}
     if request.url.path.startswith(("/api/", "/fragments/", "/events/")):
         return JSONResponse({"detail": exc.detail}, status_code=403)
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "forbidden.html", context, status_code=403
-    )
-    return response
+    return render(request, "forbidden.html", context, 403)

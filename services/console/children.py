@@ -19,6 +19,7 @@ from sqlalchemy import select
 from services.console import audit, repository
 from services.console.accounts import Role
 from services.console.auth import NotAllowed, allowed
+from services.console.rendering import not_found, render
 from services.console.repository import EpisodeView
 from services.console.sessions import SignedIn
 from services.console.tables import episodes
@@ -101,14 +102,8 @@ async def timeline(request: Request, key: str, who: Viewer) -> Response:
             .all()
         )
         if not rows:
-            return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-                request,
-                "not_found.html",
-                {
-                    "title": "No such child",
-                    "text": "No episode has reached the console for this child.",
-                },
-                status_code=404,
+            return not_found(
+                request, "No such child", "No episode has reached the console for this child."
             )
         views = await repository.with_details(session, rows)
         if who.user.role is Role.RHI_WORKER:
@@ -121,7 +116,7 @@ async def timeline(request: Request, key: str, who: Viewer) -> Response:
         await audit.record(session, who, "view-child", key, now, f"{len(views)} episode(s)")
     latest = views[0].episode
     lines = [episode_line(v) for v in views]
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "child.html",
         {

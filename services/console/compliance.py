@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,11 +17,12 @@ from sqlalchemy import select
 
 from services.console.accounts import Role
 from services.console.auth import allowed
+from services.console.days import LONDON
+from services.console.rendering import render
 from services.console.sessions import SignedIn
 from services.console.tables import rhi_tasks
 
 router = APIRouter(include_in_schema=False)
-LONDON = ZoneInfo("Europe/London")
 MONTHS_SHOWN = 12
 _CLOSED = ("completed", "declined", "not-possible")
 
@@ -134,6 +134,4 @@ async def compliance_page(
     async with request.app.state.runtime.db.transaction() as session:
         tasks = (await session.execute(query)).mappings().all()
     rows = figures(tasks, request.app.state.now())
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, "compliance.html", {"rows": rows, "chart": chart(rows)}
-    )
+    return render(request, "compliance.html", {"rows": rows, "chart": chart(rows)})

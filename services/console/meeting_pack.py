@@ -9,9 +9,8 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,14 +21,15 @@ from services.console import audit, repository
 from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.children import EpisodeLine, duration, episode_line
+from services.console.days import date_range, day_after, day_start
 from services.console.network import Link, Node, network
+from services.console.rendering import render
 from services.console.repository import EpisodeView
 from services.console.sessions import SignedIn
 from services.console.tables import episode_events, episodes
 from services.console.watchlist import RepeatRule, Watched, watchlist
 
 router = APIRouter(include_in_schema=False)
-LONDON = ZoneInfo("Europe/London")
 DEFAULT_DAYS = 31
 Chair = Annotated[SignedIn, Depends(allowed(Role.MSET_CHAIR))]
 CSV_COLUMNS = (
@@ -65,14 +65,8 @@ class Pack:
     children: list[PackChild]
 
 
-def _range(now: datetime, since: date | None, until: date | None) -> tuple[date, date]:
-    until = until or now.astimezone(LONDON).date()
-    return since or until - timedelta(days=DEFAULT_DAYS - 1), until
-
-
 async def build_pack(session: AsyncSession, rule: RepeatRule, since: date, until: date) -> Pack:
-    start = datetime.combine(since, time.min, tzinfo=LONDON)
-    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=LONDON)
+    start, end = day_start(since), day_after(until)
     watched = await watchlist(session, rule, end)
     events = (
         (
@@ -182,7 +176,7 @@ async def _pack(
     """The pack for the range asked (the last month by default), audited as a view or
     an export."""
     now = request.app.state.now()
-    since, until = _range(now, since, until)
+    since, until = date_range(now, since, until, DEFAULT_DAYS)
     async with request.app.state.runtime.db.transaction() as session:
         pack = await build_pack(session, request.app.state.repeat_rule, since, until)
         await audit.record(
@@ -204,7 +198,7 @@ async def meeting_pack(
     request: Request, who: Chair, since: Since = None, until: Since = None
 ) -> Response:
     pack = await _pack(request, who, since, until, export=False)
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "meeting_pack.html",
         {"pack": pack, "duration": duration, "printed": request.app.state.now()},

@@ -12,9 +12,8 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -23,12 +22,13 @@ from sqlalchemy import select
 from services.console import audit
 from services.console.accounts import Role
 from services.console.auth import allowed
+from services.console.days import LONDON, date_range, day_after, day_start
 from services.console.projections import child_key, folded_name
+from services.console.rendering import render
 from services.console.sessions import SignedIn
 from services.console.tables import episode_events
 
 router = APIRouter(include_in_schema=False)
-LONDON = ZoneInfo("Europe/London")
 DEFAULT_DAYS = 90
 SAME_PLACE_WITHIN = timedelta(days=7)
 DRAWN = 40  # the strongest links drawn; more would be a hairball nobody can read
@@ -165,10 +165,8 @@ async def network_page(
     until: Annotated[date | None, Query()] = None,
 ) -> Response:
     now: datetime = request.app.state.now()
-    until = until or now.astimezone(LONDON).date()
-    since = since or until - timedelta(days=DEFAULT_DAYS)
-    start = datetime.combine(since, time.min, tzinfo=LONDON)
-    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=LONDON)
+    since, until = date_range(now, since, until, DEFAULT_DAYS + 1)
+    start, end = day_start(since), day_after(until)
     async with request.app.state.runtime.db.transaction() as session:
         events = (
             (
@@ -185,7 +183,7 @@ async def network_page(
         await audit.record(
             session, who, "view-network", f"{since}..{until}", now, f"{len(links)} link(s)"
         )
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "network.html",
         {

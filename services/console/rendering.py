@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Request
@@ -14,11 +13,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from services.console.accounts import Role
+from services.console.days import LONDON
 from services.console.privacy import describe
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
-LONDON = ZoneInfo("Europe/London")
 
 
 def when(moment: datetime | None) -> str:
@@ -95,9 +94,16 @@ def templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def not_found(request: Request, title: str, text: str) -> HTMLResponse:
-    """The 404 page, saying what was not found and why that may be."""
+def render(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """``template`` rendered with ``context`` by the app's templates."""
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, "not_found.html", {"title": title, "text": text}, status_code=404
+        request, template, context, status_code=status_code
     )
     return response
+
+
+def not_found(request: Request, title: str, text: str) -> HTMLResponse:
+    """The 404 page, saying what was not found and why that may be."""
+    return render(request, "not_found.html", {"title": title, "text": text}, 404)

@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import projections
+from services.console.days import day_after, day_start
 from services.console.stream_filters import StreamFilters
 from services.console.tables import (
     alert_states,
@@ -33,7 +32,6 @@ from services.console.tables import (
 from services.runtime.database import utcnow
 
 Row = Mapping[Any, Any]
-LONDON = ZoneInfo("Europe/London")  # a day in a filter is a day in England and Wales
 
 
 # --- writes -------------------------------------------------------------------------
@@ -178,10 +176,9 @@ def _conditions(f: StreamFilters) -> list[Any]:
     c = episodes.c
     where: list[Any] = []
     if f.since is not None:
-        where.append(c.latest_event_at >= datetime.combine(f.since, time.min, tzinfo=LONDON))
+        where.append(c.latest_event_at >= day_start(f.since))
     if f.until is not None:
-        after = datetime.combine(f.until + timedelta(days=1), time.min, tzinfo=LONDON)
-        where.append(c.latest_event_at < after)
+        where.append(c.latest_event_at < day_after(f.until))
     if f.force is not None:
         where.append(c.force_code == f.force)
     if f.la is not None:

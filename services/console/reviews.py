@@ -21,7 +21,7 @@ from schemas.catalogue import IDENTITY_DECISIONS
 from schemas.messages import IdentityDecisionV1
 from services.console.accounts import Role
 from services.console.auth import allowed, check_csrf
-from services.console.rendering import not_found
+from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
 from services.console.tables import episodes, identity_reviews
 from services.runtime.messaging import publish_later
@@ -71,9 +71,7 @@ async def review_queue(request: Request, who: Viewer) -> Response:
             .mappings()
             .all()
         )
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, "reviews.html", {"pending": pending, "decided": decided}
-    )
+    return render(request, "reviews.html", {"pending": pending, "decided": decided})
 
 
 async def _review(session: AsyncSession, review_id: str) -> Any:
@@ -94,7 +92,7 @@ def _page(
 ) -> Response:
     if review is None:
         return not_found(request, "No such review", "No identity review has this id.")
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "review.html",
         {

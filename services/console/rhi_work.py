@@ -22,7 +22,7 @@ from schemas.messages import RhiOutcome, RhiTaskOutcomeV1
 from services.console import projections
 from services.console.accounts import Role
 from services.console.auth import NotAllowed, allowed, check_csrf
-from services.console.rendering import not_found
+from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
 from services.console.tables import episodes, rhi_tasks
 from services.runtime.messaging import publish_later
@@ -98,7 +98,7 @@ async def queue(request: Request, who: Viewer) -> Response:
             .mappings()
             .all()
         )
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "rhi_queue.html",
         {
@@ -130,7 +130,7 @@ def _task_response(
     if task is None:
         return not_found(request, "No such task", "No return home interview task has this id.")
     _check_authority(who, task)
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "rhi_task.html",
         {

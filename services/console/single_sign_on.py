@@ -105,4 +105,4 @@ async def callback(request: Request) -> Response:
             return auth.login_page(request, 403, None, "This account is disabled.")
         token_value = await sessions.start_session(session, name, now)
     log.info("console sign-in (single sign-on): %s (%s)", name, role.value)
-    return auth.signed_in_redirect(request, token_value, None, name, role)
+    return auth.signed_in_redirect(request, token_value, None, role)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.episode import EXPLOITATION_FACTORS
 from services.console.accounts import Role
 from services.console.auth import allowed
+from services.console.rendering import render
 from services.console.tables import episodes
 
 router = APIRouter(include_in_schema=False)
@@ -116,6 +117,4 @@ async def watchlist_page(request: Request) -> Response:
     rule: RepeatRule = request.app.state.repeat_rule
     async with request.app.state.runtime.db.transaction() as session:
         children = await watchlist(session, rule, request.app.state.now())
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, "watchlist.html", {"children": children, "rule": rule}
-    )
+    return render(request, "watchlist.html", {"children": children, "rule": rule})
