@@ -28,6 +28,8 @@ def configure_logging(settings: RelaySettings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # At DEBUG aiosqlite logs every statement with its parameters: children's details.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 @db_app.command("upgrade")
@@ -98,5 +100,6 @@ for _extra in (
     "relay.bench_cli",
     "relay.policy_cli",
     "relay.dlq_cli",
+    "relay.audit_cli",
 ):
     importlib.import_module(_extra).register(app)

@@ -10,6 +10,7 @@ import typer
 
 from services.notifier.app import load_policy as notifier_policy
 from services.router.app import load_policy as router_policy
+from services.runtime.retention import load_retention
 from services.runtime.settings import RelaySettings
 
 
@@ -35,6 +36,8 @@ def describe(settings: RelaySettings) -> list[str]:
         f"escalation contact, then the local authority after {delivery.escalation_hours:g} h",
         f"RHI: reminder at {delivery.rhi_reminder_hours:g} h, due at {routing.rhi_due_hours} h",
         f"SMTP retries for {delivery.retry.window.total_seconds() / 3600:g} h",
+        "kept for: "
+        + ", ".join(f"{kind} {days} days" for kind, days in load_retention(settings).days.items()),
     ]
 
 

@@ -2,17 +2,109 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from schemas.base import Frozen, Message, derived_id
 from schemas.identifiers import ForceCode, GssCode, NhsNumber, Postcode, Upn
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+TextKind = Literal["line", "lines", "id", "email"]
+
+# Never in any text of an event: C0 and C1 controls, the Unicode line and paragraph
+# separators, and the bidi embeddings, overrides and isolates (they make a name read as
+# something it is not). Whitespace among them (tab, CR, LF...) is one space in one-line
+# text (names, phone) and kept as it is in text of several lines (an address).
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROLS_BUT_SPACES = r"\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROLS_BUT_LINES = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# One plain address: no display name, list, comment or quoting (it is printed in emails).
+_EMAIL_PART = rf'[^@\s,;<>()\[\]"\\{_CONTROLS}]+'
+# What may arrive, as JSON Schema patterns (the syntax is ECMA 262's, Rust's and Python's).
+_PATTERNS: dict[TextKind, str] = {
+    "line": f"^[^{_CONTROLS_BUT_SPACES}]*$",
+    "lines": f"^[^{_CONTROLS_BUT_LINES}]*$",
+    "id": f"^[^{_CONTROLS}]*$",
+    "email": f"^{_EMAIL_PART}@{_EMAIL_PART}$",
+}
+_COMPILED = {kind: re.compile(pattern) for kind, pattern in _PATTERNS.items()}
+_REFUSED = {
+    "line": "must not contain control characters (e.g. NUL, ESC, bidi overrides)",
+    "lines": "must not contain control characters (e.g. NUL, ESC, bidi overrides)",
+    "id": "must not contain control characters or line breaks",
+    "email": "must be one email address, e.g. pc.hart@police.example",
+}
+
+
+def clean_text(value: str, kind: TextKind = "line") -> str:
+    """Text as the relay keeps it, or ``ValueError``; leading and trailing whitespace
+    goes. ``line`` (names, one-line values): in NFC, so that "Jose\u0301" and "José" are
+    one name, with whitespace runs as one space. ``lines`` (an address): in NFC, line
+    breaks kept. ``id`` (references) and ``email``: otherwise unchanged, so that an id
+    stays the one the police system sent."""
+    text = value.strip()
+    if kind in ("line", "lines"):
+        text = unicodedata.normalize("NFC", text)
+    if kind == "line":
+        text = " ".join(text.split())
+    if not _COMPILED[kind].fullmatch(text):
+        raise ValueError(_REFUSED[kind])
+    return text
+
+
+@dataclass(frozen=True)
+class PlainText:
+    """Annotation for a text field: :func:`clean_text` runs before the length limits, and
+    the JSON Schema says which characters are refused."""
+
+    kind: TextKind = "line"
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self._clean, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = _PATTERNS[self.kind]
+        return json_schema
+
+    def _clean(self, value: Any) -> Any:
+        # Not a string: left to the str schema, which says so.
+        return clean_text(value, self.kind) if isinstance(value, str) else value
+
+
+def _limits(max_length: int, min_length: int = 0) -> StringConstraints:
+    return StringConstraints(
+        strip_whitespace=True, min_length=min_length or None, max_length=max_length
+    )
+
+
+Name = Annotated[str, _limits(100, 1), PlainText("line")]
+ShortText = Annotated[str, _limits(200, 1), PlainText("line")]
+Sex = Annotated[str, _limits(20), PlainText("line")]
+Phone = Annotated[str, _limits(40), PlainText("line")]
+Address = Annotated[str, _limits(300), PlainText("lines")]
+Description = Annotated[str, _limits(500), PlainText("lines")]
+EventId = Annotated[str, _limits(128, 1), PlainText("id")]
+EpisodeRef = Annotated[str, _limits(64, 1), PlainText("id")]
+EmailAddress = Annotated[str, _limits(254), PlainText("email")]
 Factor = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9-]{0,39}$")
 ]
@@ -48,9 +140,9 @@ class ChildV1(Frozen):
     given_name: Name
     family_name: Name
     date_of_birth: date
-    sex: Annotated[str, StringConstraints(max_length=20)] | None = None
+    sex: Sex | None = None
     postcode: Postcode | None = None
-    address: Annotated[str, StringConstraints(max_length=300)] | None = None
+    address: Address | None = None
     nhs_number: NhsNumber | None = None
     upn: Upn | None = None
     looked_after: bool = False
@@ -64,7 +156,7 @@ class RiskV1(Frozen):
 
 class LocationV1(Frozen):
     postcode: Postcode | None = None
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Description | None = None
 
 
 class PersonV1(Frozen):
@@ -75,20 +167,18 @@ class PersonV1(Frozen):
 
 class PoliceContactV1(Frozen):
     name: ShortText | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-    email: (
-        Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None
-    ) = None
+    phone: Phone | None = None
+    email: EmailAddress | None = None
 
 
 class EpisodeEventSubmissionV1(Frozen):
     """What a police system posts to ``POST /v1/episode-events`` (DESIGN §4)."""
 
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    event_id: EventId
     type: EventType
     occurred_at: AwareDatetime
     force_code: ForceCode
-    episode_ref: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    episode_ref: EpisodeRef
     child: ChildV1
     risk: RiskV1 | None = None
     missing_from: MissingFrom | None = None

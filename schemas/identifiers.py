@@ -6,8 +6,11 @@ Each validator is a plain function (usable outside pydantic, e.g. on roll rows) 
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import re
+import unicodedata
+from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
@@ -79,6 +82,21 @@ def validate_force_code(value: str) -> str:
     if not _FORCE.fullmatch(code):
         raise ValueError("a police force code has 2 digits, e.g. 10")
     return code
+
+
+def child_key(given_name: str, family_name: str, date_of_birth: date) -> str:
+    """One child across episodes and services (the console's timeline, the notifier's
+    record of disclosures, a subject access request): names and date of birth,
+    normalised (case, accents, punctuation and spacing do not split a child), hashed so
+    the key itself names nobody. A misspelt name still splits a child."""
+    names = [folded(given_name), folded(family_name), date_of_birth.isoformat()]
+    return hashlib.sha256("|".join(names).encode("utf-8")).hexdigest()
+
+
+def folded(name: str) -> str:
+    """A name as :func:`child_key` compares it: letters only, case and accents folded."""
+    text = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in text if c.isalpha())
 
 
 def _as_str(value: object) -> object:

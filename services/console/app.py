@@ -24,15 +24,18 @@ from services.console import (
     meeting_pack,
     network,
     pages,
+    retention,
     reviews,
     rhi_work,
     watchlist,
 )
 from services.console.rendering import STATIC, templates
+from services.console.sign_in_throttle import SignInThrottle
 from services.console.tables import metadata
 from services.runtime.ack_links import ack_links
 from services.runtime.database import utcnow
 from services.runtime.policy_file import read_policy_file
+from services.runtime.retention import load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
@@ -46,6 +49,16 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     )
     for topic, handler in handlers.subscriptions():
         runtime.consumers.subscribe(topic, handler)
+    runtime.loops.append(
+        retention_loop(
+            "console",
+            runtime.db,
+            retention.remove_expired,
+            load_retention(settings),
+            settings.retention_interval_s,
+            overrides.get("now", utcnow),
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +77,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.state.now = overrides.get("now", utcnow)
     app.state.ack_links = overrides.get("ack_links") or ack_links(settings, app.state.now)
     app.state.cookie_secure = settings.console_cookie_secure
+    app.state.sign_in_throttle = SignInThrottle()
     app.state.repeat_rule = watchlist.RepeatRule.from_policy(read_policy_file(settings.policy_file))
     app.add_exception_handler(auth.LoginRequired, auth.on_login_required)
     app.add_exception_handler(auth.NotAllowed, auth.on_not_allowed)

@@ -9,14 +9,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.rendering import render
 from services.console.sessions import SignedIn
-from services.console.tables import audit
+from services.console.tables import audit, audit_chains
+from services.runtime import audit_chain
 
 router = APIRouter(include_in_schema=False)
 PAGE = 100
@@ -32,15 +33,31 @@ async def record(
 ) -> None:
     """One audit row; ``subject`` names what was seen by id (a child key, an episode,
     a date range), never by the child's name."""
-    await session.execute(
-        insert(audit).values(
-            at=at,
-            username=who.user.username,
-            role=who.user.role.value,
-            action=action,
-            subject=subject[:300],
-            detail=detail[:500] if detail else None,
-        )
+    await record_as(session, who.user.username, who.user.role.value, action, subject, at, detail)
+
+
+async def record_as(
+    session: AsyncSession,
+    username: str,
+    role: str,
+    action: str,
+    subject: str,
+    at: datetime,
+    detail: str | None = None,
+) -> None:
+    """:func:`record` for someone not signed in to the console (``relay`` commands)."""
+    await audit_chain.append(
+        session,
+        audit_chains,
+        audit,
+        {
+            "at": at,
+            "username": username[:63],
+            "role": role[:20],
+            "action": action[:40],
+            "subject": subject[:300],
+            "detail": detail[:500] if detail else None,
+        },
     )
 
 
@@ -57,7 +74,7 @@ async def audit_page(
             (
                 await session.execute(
                     select(audit)
-                    .order_by(audit.c.id.desc())
+                    .order_by(audit.c.seq.desc())
                     .limit(PAGE + 1)
                     .offset((page - 1) * PAGE)
                 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from services.console import sessions
 from services.console.accounts import HOME, Role, decoy_hash, password_matches
 from services.console.rendering import render
 from services.console.sessions import SignedIn
+from services.console.sign_in_throttle import SignInThrottle
 from services.runtime.database import Database
 
 log = logging.getLogger(__name__)
@@ -164,11 +166,24 @@ async def login(
     name = username.strip().lower()
     if not name or not password:
         return login_page(request, 400, _safe_next(next), "Enter your username and password.")
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    address = request.client.host if request.client else ""
+    if wait := await throttle.wait_s(name, address):
+        log.info("console sign-in refused: too many failures")
+        page = login_page(
+            request,
+            429,
+            _safe_next(next),
+            f"Too many failed sign-ins. Try again in {math.ceil(wait / 60)} minute(s).",
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
     async with _db(request).transaction() as session:
         found = await sessions.account(session, name)
     stored = found[1] if found else decoy_hash()
     matches = await asyncio.to_thread(password_matches, stored, password)
     if found is None or not matches:
+        await throttle.failed(name, address)
         log.info("console sign-in refused")  # no username: it may be a mistyped password
         return login_page(request, 401, _safe_next(next), "The username or password is not right.")
     user = found[0]

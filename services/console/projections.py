@@ -8,14 +8,13 @@ all its events, an alert's state is the latest by the time the notifier stamped 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from schemas.episode import EpisodeEventV1
+from schemas.identifiers import child_key, folded
 from schemas.messages import (
     AlertRequestedV1,
     AlertState,
@@ -63,24 +62,10 @@ def episode_key(force_code: str, episode_ref: str) -> str:
     return f"{force_code}:{episode_ref}"
 
 
-def child_key(given_name: str, family_name: str, date_of_birth: date) -> str:
-    """What groups one child's episodes: names and date of birth, normalised (case,
-    accents, punctuation and spacing do not split a child), hashed so the key itself
-    names nobody. A misspelt name still splits a child: the police record is all the
-    console has."""
-    names = [_folded(given_name), _folded(family_name), date_of_birth.isoformat()]
-    return hashlib.sha256("|".join(names).encode("utf-8")).hexdigest()
-
-
-def _folded(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name.casefold())
-    return "".join(c for c in text if c.isalpha())
-
-
 def folded_name(given_name: str, family_name: str) -> str:
     """A name as :func:`child_key` compares it (for a companion given without a date of
     birth)."""
-    return f"{_folded(given_name)} {_folded(family_name)}"
+    return f"{folded(given_name)} {folded(family_name)}"
 
 
 def _child_columns(

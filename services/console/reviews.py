@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.base import derived_id
 from schemas.catalogue import IDENTITY_DECISIONS
 from schemas.messages import IdentityDecisionV1
+from services.console import audit
 from services.console.accounts import Role
 from services.console.auth import allowed, check_csrf
 from services.console.rendering import not_found, render
@@ -112,6 +113,10 @@ def _page(
 async def review_page(request: Request, review_id: str, who: Viewer) -> Response:
     async with request.app.state.runtime.db.transaction() as session:
         review = await _review(session, review_id)
+        if review is not None:  # the child's record and the candidates' are shown
+            await audit.record(
+                session, who, "view-review", review_id, request.app.state.now(), None
+            )
     return _page(request, who, review)
 
 

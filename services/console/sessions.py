@@ -60,19 +60,26 @@ async def sync_sso_user(
     la_code: str | None,
     no_password: str,
     now: datetime,
-) -> bool:
+) -> str | None:
     """The account of a single sign-on, made or brought up to the provider's role and
-    authority; False when the account is disabled here."""
+    authority; None, or why it may not sign in: disabled here, or an account with a
+    password of its own (the provider's name for someone must not take over another's
+    account, nor change its role)."""
     row = (await session.execute(select(users).where(users.c.username == username))).first()
     if row is None:
         await create_user(session, username, no_password, role, la_code, now)
-        return True
+        return None
     if row.disabled_at is not None:
-        return False
+        return "This account is disabled."
+    if row.password_hash != no_password:
+        return (
+            f"The console already has a password account named {username}: ask an admin "
+            "to disable it, or to use another name at the provider."
+        )
     await session.execute(
         update(users).where(users.c.username == username).values(role=role.value, la_code=la_code)
     )
-    return True
+    return None
 
 
 async def account(session: AsyncSession, username: str) -> tuple[User, str] | None:

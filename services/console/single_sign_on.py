@@ -101,8 +101,10 @@ async def callback(request: Request) -> Response:
         return auth.login_page(request, 403, None, f"Single sign-on failed: {text}.")
     now = request.app.state.now()
     async with request.app.state.runtime.db.transaction() as session:
-        if not await sessions.sync_sso_user(session, name, role, la_code, NO_PASSWORD, now):
-            return auth.login_page(request, 403, None, "This account is disabled.")
+        refused = await sessions.sync_sso_user(session, name, role, la_code, NO_PASSWORD, now)
+        if refused:
+            log.info("console single sign-on refused for an existing account")
+            return auth.login_page(request, 403, None, refused)
         token_value = await sessions.start_session(session, name, now)
     log.info("console sign-in (single sign-on): %s (%s)", name, role.value)
     return auth.signed_in_redirect(request, token_value, None, role)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
+from services.runtime.audit_chain import chain_columns, chain_heads
 from services.runtime.database import UtcDateTime
 from services.runtime.messaging import messaging_tables
 
@@ -219,7 +220,8 @@ sessions = Table(
 )
 
 # Every view of a child's record and every export (DESIGN §8): who, what, when. Rows
-# are only ever added; the admin's audit page reads them.
+# are only ever added, each chained to the one before (services/runtime/audit_chain.py);
+# the admin's audit page reads them, retention removes the oldest.
 audit = Table(
     "console_audit",
     metadata,
@@ -232,7 +234,11 @@ audit = Table(
     Column("action", String(40), nullable=False),
     Column("subject", String(300), nullable=False),
     Column("detail", String(500), nullable=True),
+    *chain_columns("console_audit"),
     Index("ix_console_audit_at", "at"),
+    # A subject access request finds a child's entries by subject.
+    Index("ix_console_audit_subject", "subject"),
 )
+audit_chains = chain_heads(metadata, "console")
 
 messaging = messaging_tables(metadata, "console")

@@ -48,6 +48,8 @@ def parse_json(raw: bytes | str) -> tuple[Any, FieldErrors]:
         return json.loads(raw), []
     except (ValueError, UnicodeDecodeError) as exc:
         return None, [{"field": "(body)", "message": f"not valid JSON: {exc}"}]
+    except RecursionError:
+        return None, [{"field": "(body)", "message": "not valid JSON: nested too deeply"}]
 
 
 def decide(data: Any, key_force: str | None) -> Decision:
@@ -98,9 +100,15 @@ def _best_effort(data: Any, name: str, max_length: int) -> str | None:
     value = data.get(name)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or not _storable(value):
         return None
     return value.strip()[:max_length]
+
+
+def _storable(value: str) -> bool:
+    """Text a reject can keep as an id: no control characters (PostgreSQL refuses NUL)
+    and no lone surrogates (not UTF-8)."""
+    return value.isprintable()
 
 
 def _valid_force(value: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,15 +14,22 @@ from schemas.episode import EpisodeEventSubmissionV1
 from services.ingest import repository
 from services.ingest.intake import Channel, Intake, Item, ItemResult, items_from_json_text
 from services.ingest.keys import hash_key
+from services.ingest.rate_limits import KeyRateLimits
 from services.ingest.repository import ApiKey
 
-MAX_EVENT_BYTES = 1024 * 1024
-MAX_BATCH_BYTES = 10 * 1024 * 1024
 MAX_BATCH_ITEMS = 5000
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False, description="An ingest API key: `mer_<force>_…`")
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """Largest bodies taken (settings ``ingest_max_event_bytes``, ``…_batch_bytes``)."""
+
+    event: int
+    batch: int
 
 
 class RequestError(Exception):
@@ -52,6 +60,17 @@ async def api_key(
             {"error": "unknown or revoked API key"},
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+    limits: KeyRateLimits = request.app.state.rate_limits
+    if full := await limits.retry_after(key.id):
+        wait, limit = full
+        raise RequestError(
+            429,
+            {
+                "error": f"too many requests with this API key (limit {limit}): retry after "
+                f"{wait} s, or send events in batches"
+            },
+            {"Retry-After": str(wait)},
+        )
     return key
 
 
@@ -75,6 +94,7 @@ _SINGLE = {
         401: {"description": "Missing, unknown or revoked API key"},
         403: {"description": "force_code is not the API key's force"},
         413: {"description": "Body too large"},
+        429: {"description": "Too many requests with this key: retry after Retry-After s"},
         422: {"description": "Invalid, with every field's error; kept as a reject"},
         503: {
             "description": "The broker or the ingest store cannot take the event; nothing "
@@ -93,7 +113,7 @@ _SINGLE = {
     },
 )
 async def submit_event(request: Request, key: Key) -> JSONResponse:
-    body = await _read(request, MAX_EVENT_BYTES)
+    body = await _read(request, _body_limits(request).event)
     item = items_from_json_text(body.decode(errors="replace"))
     [result] = await _intake(request).submit(
         [item], key_force=key.force_code, source=key.name, channel="http"
@@ -109,7 +129,8 @@ async def submit_event(request: Request, key: Key) -> JSONResponse:
 @router.post(
     "/v1/episode-events:batch",
     summary="Submit many events: a JSON array, or NDJSON (application/x-ndjson)",
-    description=f"At most {MAX_BATCH_ITEMS} items and {MAX_BATCH_BYTES // 1024 // 1024} MB. "
+    description=f"At most {MAX_BATCH_ITEMS} items and RELAY_INGEST_MAX_BATCH_BYTES bytes "
+    "(8 MiB unless set). "
     "Answers per item: accepted, duplicate, rejected (with errors; kept as a reject) or "
     "unavailable (the broker did not take it: retry that item). `index` counts items from "
     "0 (NDJSON: non-blank lines). `relay ingest` sends `X-Relay-Channel: file` so its "
@@ -130,12 +151,14 @@ async def submit_event(request: Request, key: Key) -> JSONResponse:
     },
 )
 async def submit_batch(request: Request, key: Key) -> JSONResponse:
-    body = (await _read(request, MAX_BATCH_BYTES)).decode(errors="replace")
+    body = (await _read(request, _body_limits(request).batch)).decode(errors="replace")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     channel: Channel = "file" if request.headers.get("x-relay-channel") == "file" else "http"
     intake = _intake(request)
     if content_type in NDJSON_TYPES:
-        items = [items_from_json_text(line) for line in body.splitlines() if line.strip()]
+        # Lines end at a line feed only: JSON strings may hold U+2028, \f and the like,
+        # at which str.splitlines() would also break.
+        items = [items_from_json_text(line) for line in body.split("\n") if line.strip()]
     else:
         whole = items_from_json_text(body)
         if whole.parse_errors or not isinstance(whole.data, list):
@@ -187,8 +210,12 @@ async def _read(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _body_limits(request: Request) -> BodyLimits:
+    return request.app.state.body_limits  # type: ignore[no-any-return]
+
+
 def _too_large(limit: int) -> RequestError:
-    return RequestError(413, {"error": f"the body is over {limit // 1024 // 1024} MB: split it"})
+    return RequestError(413, {"error": f"the body is over {limit:,} bytes: split it"})
 
 
 def openapi_components() -> dict[str, Any]:

@@ -17,8 +17,11 @@ from services.ingest import api, repository
 from services.ingest.handlers import on_police_event
 from services.ingest.intake import Intake
 from services.ingest.publishing import DEFAULT_ACK_TIMEOUT_S, DirectPublisher
+from services.ingest.rate_limits import KeyRateLimits
 from services.ingest.replay import replay
 from services.ingest.tables import metadata
+from services.runtime.database import utcnow
+from services.runtime.retention import load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
@@ -30,10 +33,22 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     :class:`DirectPublisher` for the accept path, e.g. one whose broker is away),
     ``ack_timeout_s``."""
 
+    retention = load_retention(settings)  # a wrong policy file stops the start
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = ServiceRuntime.build(
             "ingest", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
+        )
+        runtime.loops.append(
+            retention_loop(
+                "ingest",
+                runtime.db,
+                repository.remove_expired,
+                retention,
+                settings.retention_interval_s,
+                utcnow,
+            )
         )
         runtime.consumers.subscribe(POLICE_EVENTS_RAW, on_police_event, raw=True)
         publisher = overrides.get("publisher") or DirectPublisher(
@@ -62,6 +77,10 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         version="1",
         lifespan=lifespan,
         description="Police systems submit missing-child episode events here.",
+    )
+    app.state.rate_limits = KeyRateLimits(settings.ingest_rate_limit)
+    app.state.body_limits = api.BodyLimits(
+        settings.ingest_max_event_bytes, settings.ingest_max_batch_bytes
     )
     app.include_router(api.router)
     app.include_router(_health_routes(app))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from services.ingest import repository
 from services.ingest.keys import ForceCodeError, check_force_code, generate_key, hash_key
-from services.runtime.database import Database
+from services.runtime.database import Database, utcnow
 from services.runtime.settings import RelaySettings
 
 T = TypeVar("T")
@@ -105,6 +105,7 @@ def keys_list(
             return await repository.list_keys(session)
 
     keys = with_db(work)
+    now = utcnow()
     rows = [
         {
             "id": k.id,
@@ -112,13 +113,76 @@ def keys_list(
             "force_code": k.force_code,
             "created_at": k.created_at.isoformat(),
             "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+            "state": _key_state(k, now),
         }
         for k in keys
     ]
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    _table(rows, ["id", "name", "force_code", "created_at", "revoked_at"])
+    _table(rows, ["id", "name", "force_code", "created_at", "state"])
+
+
+def _key_state(key: repository.ApiKey, now: datetime) -> str:
+    if key.revoked_at is None:
+        return "active"
+    if key.revoked_at > now:
+        return f"rotated: works until {key.revoked_at:%Y-%m-%d %H:%M} UTC"
+    return f"revoked {key.revoked_at:%Y-%m-%d %H:%M} UTC"
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="the key's id (see keys list)")],
+    grace_hours: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=24 * 30,
+            help="the old key keeps working this long, while the police system changes "
+            "over to the new one; 0 revokes it now",
+        ),
+    ] = 24,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """A new key for the same force and user; printed once (the last line of output)."""
+
+    async def work(db: Database) -> tuple[repository.ApiKey, repository.ApiKey, str] | None:
+        async with db.transaction() as session:
+            keys = {k.id: k for k in await repository.list_keys(session)}
+            if key_id not in keys:
+                return None
+            key = generate_key(keys[key_id].force_code)
+            rotated = await repository.rotate_key(
+                session, key_id, hash_key(key), timedelta(hours=grace_hours)
+            )
+            return None if rotated is None else (*rotated, key)
+
+    done = with_db(work)
+    if done is None:
+        raise _fail(f"no active key with id {key_id} (see relay keys list)")
+    old, new, key = done
+    ends = old.revoked_at.isoformat() if old.revoked_at else None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "id": new.id,
+                    "key": key,
+                    "force_code": new.force_code,
+                    "name": new.name,
+                    "replaces": old.id,
+                    "old_key_works_until": ends,
+                }
+            )
+        )
+        return
+    err.print(
+        f"Created key {new.id} for force {new.force_code} ({new.name}), replacing {old.id}, "
+        f"which works until {ends}. Store the new key now: it cannot be shown again.",
+        highlight=False,
+    )
+    typer.echo(key)
 
 
 @keys_app.command("revoke")

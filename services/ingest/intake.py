@@ -247,8 +247,13 @@ def _forbidden(index: int, item: Item, decision: Forbidden) -> ItemResult:
     )
 
 
+NESTED_TOO_DEEPLY = "not valid JSON: nested too deeply"
+
+
 def items_from_json_text(raw: str) -> Item:
     try:
         return Item(json.loads(raw), raw)
     except ValueError as exc:
         return Item(None, raw, [{"field": "(body)", "message": f"not valid JSON: {exc}"}])
+    except RecursionError:
+        return Item(None, raw, [{"field": "(body)", "message": NESTED_TOO_DEEPLY}])

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EpisodeEventV1
 from services.ingest.tables import api_keys, events, rejects
 from services.runtime.database import Database, utcnow
+from services.runtime.retention import RetentionPolicy
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Raw payloads of rejects are capped: enough to diagnose, not a storage attack.
 MAX_REJECT_PAYLOAD = 256 * 1024
 
@@ -58,10 +61,18 @@ async def add_key(session: AsyncSession, name: str, force_code: str, key_hash: s
     return key
 
 
-async def active_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+async def active_key(
+    session: AsyncSession, key_hash: str, now: datetime | None = None
+) -> ApiKey | None:
+    """The key with this hash, unless revoked (a rotated key works until its
+    ``revoked_at``, which is then in the future)."""
+    now = now or utcnow()
     row = (
         await session.execute(
-            select(api_keys).where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+            select(api_keys).where(
+                api_keys.c.key_hash == key_hash,
+                or_(api_keys.c.revoked_at.is_(None), api_keys.c.revoked_at > now),
+            )
         )
     ).first()
     return _key(row) if row else None
@@ -75,10 +86,38 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
 async def revoke_key(session: AsyncSession, key_id: str) -> bool:
     result = await session.execute(
         update(api_keys)
-        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .where(
+            api_keys.c.id == key_id,
+            or_(api_keys.c.revoked_at.is_(None), api_keys.c.revoked_at > utcnow()),
+        )
         .values(revoked_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def rotate_key(
+    session: AsyncSession, key_id: str, new_hash: str, grace: timedelta
+) -> tuple[ApiKey, ApiKey] | None:
+    """A new key for the same force and user as ``key_id``; the old one keeps working
+    for ``grace`` (while the police system changes over), then is revoked. None if
+    ``key_id`` is not an active key."""
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(api_keys).where(
+                api_keys.c.id == key_id,
+                or_(api_keys.c.revoked_at.is_(None), api_keys.c.revoked_at > now),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    new = await add_key(session, row.name, row.force_code, new_hash)
+    ends = now + grace
+    if row.revoked_at is not None and row.revoked_at < ends:
+        ends = row.revoked_at  # already rotated: the earlier end stands
+    await session.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=ends))
+    return replace(_key(row), revoked_at=ends), new
 
 
 def _key(row: Any) -> ApiKey:
@@ -167,6 +206,12 @@ async def events_since(
 # --- rejects ------------------------------------------------------------------------------
 
 
+def storable_text(text: str) -> str:
+    """Text any database keeps: NUL (PostgreSQL refuses it) and lone surrogates (not
+    UTF-8) become U+FFFD. For a reject's raw payload, which is kept as it came."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 async def add_reject(
     session: AsyncSession,
     *,
@@ -189,7 +234,7 @@ async def add_reject(
             force_code=force_code,
             event_id=event_id,
             errors=json.dumps(errors),
-            payload=payload[:MAX_REJECT_PAYLOAD],
+            payload=storable_text(payload[:MAX_REJECT_PAYLOAD]),
         )
     )
     return reject
@@ -217,3 +262,23 @@ async def list_rejects(session: AsyncSession, limit: int = 100) -> list[Reject]:
         )
         for r in rows
     ]
+
+
+# --- retention ------------------------------------------------------------------------
+
+
+async def remove_expired(
+    session: AsyncSession, policy: RetentionPolicy, now: datetime
+) -> dict[str, int]:
+    """Retention (services/runtime/retention.py): accepted events and rejects older than
+    the policy allows. An event sent again after its record went is accepted again."""
+    gone_events = await session.execute(
+        delete(events).where(events.c.accepted_at < policy.cutoff("accepted_events", now))
+    )
+    gone_rejects = await session.execute(
+        delete(rejects).where(rejects.c.received_at < policy.cutoff("rejects", now))
+    )
+    return {
+        "accepted_events": int(getattr(gone_events, "rowcount", 0) or 0),
+        "rejects": int(getattr(gone_rejects, "rowcount", 0) or 0),
+    }

@@ -16,6 +16,7 @@ import httpx
 from services.ingest.feed import FeedLine, read_feed
 
 BATCH = 500
+RATE_LIMITED_TRIES = 30  # 429 answers waited out before giving up
 RETRIES = 3  # for items the broker did not take ("unavailable")
 
 
@@ -123,14 +124,21 @@ async def _send(
 async def _post(
     client: httpx.AsyncClient, headers: dict[str, str], payloads: list[Any]
 ) -> list[dict[str, Any]]:
-    try:
-        response = await client.post(
-            "/v1/episode-events:batch", json=payloads, headers=headers, timeout=120
-        )
-    except httpx.TransportError as exc:
-        raise UploadError(
-            f"cannot reach the ingest API at {client.base_url}: {type(exc).__name__} {exc}".strip()
-        ) from exc
+    for _ in range(RATE_LIMITED_TRIES):
+        try:
+            response = await client.post(
+                "/v1/episode-events:batch", json=payloads, headers=headers, timeout=120
+            )
+        except httpx.TransportError as exc:
+            raise UploadError(
+                f"cannot reach the ingest API at {client.base_url}: "
+                f"{type(exc).__name__} {exc}".strip()
+            ) from exc
+        if response.status_code != 429:
+            break
+        # The key's rate limit: wait as told (nothing in this batch was taken).
+        wait = response.headers.get("retry-after", "1")
+        await asyncio.sleep(min(60, int(wait) if wait.isdigit() else 1))
     if response.status_code == 401:
         raise UploadError(
             "the ingest API refused the key (401): check --key or "

@@ -27,6 +27,7 @@ from services.notifier.tables import metadata
 from services.runtime.ack_links import AckLinks, ack_links
 from services.runtime.database import utcnow
 from services.runtime.policy_file import read_policy_file
+from services.runtime.retention import load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
@@ -47,6 +48,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     # Read at creation, so a wrong policy file stops the service before it starts.
     policy: DeliveryPolicy = overrides.get("policy") or load_policy(settings)
     links: AckLinks = overrides.get("ack_links") or ack_links(settings, now)
+    retention = load_retention(settings)
     template_dirs: list[Path] = [Path(p) for p in overrides.get("template_dirs", ())]
     if settings.template_dir is not None:
         template_dirs.append(settings.template_dir)
@@ -77,6 +79,16 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         subscribe(ACKNOWLEDGEMENTS, partial(handlers.on_acknowledgement, now=now))
         subscribe(RHI_TASK_OUTCOMES, partial(handlers.on_rhi_task_outcome, now=now))
         runtime.loops.append(scheduler.run)
+        runtime.loops.append(
+            retention_loop(
+                "notifier",
+                runtime.db,
+                repository.remove_expired,
+                retention,
+                settings.retention_interval_s,
+                now,
+            )
+        )
 
         async def alerts_due() -> float:
             async with runtime.db.transaction() as session:

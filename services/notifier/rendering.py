@@ -9,6 +9,7 @@ characters so nothing in an alert can add a header.
 from __future__ import annotations
 
 import email.policy
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
 from markupsafe import Markup, escape
 
 from schemas.messages import NOTIFIER_KINDS, AlertKind, AlertRequestedV1, OrgKind
@@ -32,6 +33,20 @@ LONDON = ZoneInfo("Europe/London")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _ADDR_SPEC = re.compile(r"^[^@\s,;<>()\[\]\"\\]+@[^@\s,;<>()\[\]\"\\]+$")
+
+
+# Context variables that carry the child's record or episode, and the fields they show.
+_DISCLOSED = (
+    ("child_name", "child.given_name"),
+    ("child_name", "child.family_name"),
+    ("date_of_birth", "child.date_of_birth"),
+    ("police_ref", "episode.force_code"),
+    ("police_ref", "episode.episode_ref"),
+    ("occurred", "episode.occurred_at"),
+    ("event_type", "episode.event_type"),
+    ("about_recipient_name", "alert.not_acknowledged_by"),
+    ("respond_by", "rhi_task.due_at"),
+)
 
 
 class RenderError(ValueError):
@@ -125,7 +140,9 @@ def _fail(message: str) -> NoReturn:
 
 
 def _paragraphs(text: str) -> Markup:
-    """Plain text (blank-line separated) to escaped HTML paragraphs."""
+    """Plain text (blank-line separated) to escaped HTML paragraphs. Always escaped: the
+    wording macros live in .txt files and escape nothing, yet Jinja marks a macro's
+    output safe when an HTML template calls it (``str`` drops that mark)."""
     parts = [" ".join(p.split()) for p in re.split(r"\n\s*\n", str(text))]
     return Markup("\n").join(Markup("<p>{}</p>").format(escape(p)) for p in parts if p)
 
@@ -191,11 +208,46 @@ class Renderer:
             "notifier_kind": kind in NOTIFIER_KINDS,
         }
 
-    def render(self, alert: AlertContent) -> RenderedEmail:
-        ctx = self.context(alert)
+    def folder(self, alert: AlertContent) -> str:
         # The notifier's own kinds have their own wording; requested alerts are worded
         # for the kind of organisation they go to.
-        folder = alert.kind if ctx["notifier_kind"] else alert.recipient_kind
+        return alert.kind if AlertKind(alert.kind) in NOTIFIER_KINDS else alert.recipient_kind
+
+    def disclosed_fields(self, alert: AlertContent) -> tuple[str, ...]:
+        """Which fields of the child's record and episode the email for ``alert``
+        discloses (names, not values): what its templates refer to, and of the police
+        contact only what the alert has."""
+        used = self._variables(self.folder(alert))
+        fields = [field for name, field in _DISCLOSED if name in used]
+        if "contact" in used:
+            fields += [
+                f"police_contact.{part}"
+                for part in ("name", "phone", "email")
+                if getattr(alert, f"police_contact_{part}")
+            ]
+        return tuple(fields)
+
+    @functools.cache  # noqa: B019 (one renderer per service; templates do not change)
+    def _variables(self, folder: str) -> frozenset[str]:
+        """Every context variable the folder's templates (and what they extend, include
+        or import) refer to."""
+        seen: set[str] = set()
+        todo = [f"{folder}/{name}" for name in ("subject.txt", "body.txt", "body.html")]
+        used: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+            tree = self.env.parse(source)
+            used |= meta.find_undeclared_variables(tree)
+            todo += [n for n in meta.find_referenced_templates(tree) if isinstance(n, str)]
+        return frozenset(used)
+
+    def render(self, alert: AlertContent) -> RenderedEmail:
+        ctx = self.context(alert)
+        folder = self.folder(alert)
         subject = self.env.get_template(f"{folder}/subject.txt").render(ctx)
         return RenderedEmail(
             subject=header_value(subject),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy import Row, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.identifiers import child_key
 from schemas.messages import (
     AlertRequestedV1,
     AlertState,
@@ -17,7 +19,9 @@ from schemas.messages import (
     RhiTaskState,
 )
 from services.notifier.delivery import NextStep
-from services.notifier.tables import alerts, attempts, rhi_tasks
+from services.notifier.tables import alerts, attempts, audit_chains, disclosures, rhi_tasks
+from services.runtime import audit_chain
+from services.runtime.retention import RetentionPolicy
 
 DUE_STATES = (AlertState.QUEUED.value, AlertState.TEMPORARY_FAILURE.value)
 INTERRUPTED = "interrupted"
@@ -263,6 +267,37 @@ async def record_sent(
         )
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def record_disclosure(
+    session: AsyncSession, alert: Any, fields: Sequence[str], now: datetime, smtp_message_id: str
+) -> None:
+    """The audit entry of a sent alert (tables.disclosures): what it disclosed, to whom,
+    when and why, chained to the entries before."""
+    await audit_chain.append(
+        session,
+        audit_chains,
+        disclosures,
+        {
+            "at": now,
+            "alert_id": alert.alert_id,
+            "kind": alert.kind,
+            "recipient_code": alert.recipient_code,
+            "recipient_kind": alert.recipient_kind,
+            "recipient_name": alert.recipient_name[:300],
+            "recipient_email": alert.recipient_email[:320],
+            "policy_rule": alert.policy_rule[:100],
+            "reason": alert.reason[:200],
+            "fields": ",".join(fields)[:500],
+            "child_key": child_key(
+                alert.child_given_name, alert.child_family_name, alert.child_date_of_birth
+            ),
+            "force_code": alert.force_code,
+            "episode_ref": alert.episode_ref,
+            "event_type": alert.event_type,
+            "smtp_message_id": smtp_message_id[:300],
+        },
+    )
 
 
 async def record_failure(
@@ -521,3 +556,47 @@ async def count_due(session: AsyncSession, now: datetime) -> int:
         )
         or 0
     )
+
+
+# --- retention ------------------------------------------------------------------------
+
+_OPEN_ALERT_STATES = (
+    AlertState.QUEUED.value,
+    AlertState.SENDING.value,
+    AlertState.TEMPORARY_FAILURE.value,
+)
+_CLOSED_TASK_STATES = (
+    RhiTaskState.COMPLETED.value,
+    RhiTaskState.DECLINED.value,
+    RhiTaskState.NOT_POSSIBLE.value,
+)
+
+
+async def remove_expired(
+    session: AsyncSession, policy: RetentionPolicy, now: datetime
+) -> dict[str, int]:
+    """Retention (services/runtime/retention.py): alerts done with (not waiting to be
+    sent) and their attempts, closed RHI tasks, and the oldest disclosure entries."""
+    cutoff = policy.cutoff("alerts", now)
+    old = select(alerts.c.alert_id).where(
+        alerts.c.created_at < cutoff, alerts.c.state.not_in(_OPEN_ALERT_STATES)
+    )
+    await session.execute(delete(attempts).where(attempts.c.alert_id.in_(old)))
+    gone_alerts = await session.execute(
+        delete(alerts).where(
+            alerts.c.created_at < cutoff, alerts.c.state.not_in(_OPEN_ALERT_STATES)
+        )
+    )
+    gone_tasks = await session.execute(
+        delete(rhi_tasks).where(
+            rhi_tasks.c.updated_at < cutoff, rhi_tasks.c.state.in_(_CLOSED_TASK_STATES)
+        )
+    )
+    pruned = await audit_chain.prune_before(
+        session, audit_chains, disclosures, "at", policy.cutoff("audit", now)
+    )
+    return {
+        "alerts": int(getattr(gone_alerts, "rowcount", 0) or 0),
+        "rhi_tasks": int(getattr(gone_tasks, "rowcount", 0) or 0),
+        "audit": pruned,
+    }

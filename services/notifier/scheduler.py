@@ -103,8 +103,11 @@ class DeliveryScheduler:
     async def _deliver(self, smtp: MailSession, item: repository.Claimed) -> None:
         alert = item.alert
         failure: SendFailure | None
+        fields: tuple[str, ...] = ()
         try:
-            email = self.renderer.build(AlertContent.from_row(alert), self.now())
+            content = AlertContent.from_row(alert)
+            email = self.renderer.build(content, self.now())
+            fields = self.renderer.disclosed_fields(content)
         except RenderError as exc:
             failure = SendFailure(FailureKind.PERMANENT, f"cannot build the email: {exc}")
         except Exception as exc:  # a broken partnership template must not stop the loop
@@ -113,9 +116,11 @@ class DeliveryScheduler:
             )
         else:
             failure = await smtp.send(email, alert.recipient_email)
-        await self._record(alert, item.attempt, failure)
+        await self._record(alert, item.attempt, failure, fields)
 
-    async def _record(self, alert: object, attempt: int, failure: SendFailure | None) -> None:
+    async def _record(
+        self, alert: object, attempt: int, failure: SendFailure | None, fields: tuple[str, ...]
+    ) -> None:
         """Commit an attempt's outcome, waiting out a database that is away: the outcome
         is known here, and giving up would leave the alert ``sending``, to be sent again
         once recovered. Only a crash of this process can still lose it (the window the
@@ -123,7 +128,7 @@ class DeliveryScheduler:
         delay = RECORD_RETRY_FIRST_S
         while True:
             try:
-                await self._record_once(alert, attempt, failure)
+                await self._record_once(alert, attempt, failure, fields)
                 return
             except (DBAPIError, OSError) as exc:
                 log.warning(
@@ -136,7 +141,9 @@ class DeliveryScheduler:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX_S)
 
-    async def _record_once(self, alert: object, attempt: int, failure: SendFailure | None) -> None:
+    async def _record_once(
+        self, alert: object, attempt: int, failure: SendFailure | None, fields: tuple[str, ...]
+    ) -> None:
         alert_id: str = alert.alert_id  # type: ignore[attr-defined]
         now = self.now()
         async with self.db.transaction() as session:
@@ -144,6 +151,10 @@ class DeliveryScheduler:
             if failure is None:
                 await repository.finish_attempt(
                     session, alert_id, attempt, AlertState.SENT.value, now
+                )
+                # Disclosed whether or not the alert moved on meanwhile: the email went.
+                await repository.record_disclosure(
+                    session, alert, fields, now, message_id(alert_id)
                 )
                 if await repository.record_sent(session, alert_id, now, message_id(alert_id)):
                     await publish_alert_status(out, alert, AlertState.SENT, now, attempt)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from services.runtime.audit_chain import chain_columns, chain_heads
 from services.runtime.database import UtcDateTime
 from services.runtime.messaging import messaging_tables
 
@@ -145,3 +146,34 @@ rhi_tasks = Table(
 )
 
 messaging = messaging_tables(metadata, "notifier")
+
+# What each sent alert disclosed (issue 6): to whom, when, under which policy rule, and
+# which fields of the child's record (their names, never the values), found by the
+# child's key (schemas.identifiers.child_key) for a subject access request. Append-only
+# and chained (services/runtime/audit_chain.py); retention removes the oldest.
+disclosures = Table(
+    "notifier_disclosures",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("alert_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("recipient_code", String(32), nullable=False),
+    Column("recipient_kind", String(32), nullable=False),
+    Column("recipient_name", String(300), nullable=False),
+    Column("recipient_email", String(320), nullable=False),
+    Column("policy_rule", String(100), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("fields", String(500), nullable=False),
+    Column("child_key", String(64), nullable=False),
+    Column("force_code", String(8), nullable=False),
+    Column("episode_ref", String(64), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("smtp_message_id", String(300), nullable=True),
+    *chain_columns("notifier_disclosures"),
+    Index("ix_notifier_disclosures_child", "child_key"),
+    Index("ix_notifier_disclosures_at", "at"),
+)
+audit_chains = chain_heads(metadata, "notifier")

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from services.runtime.database import utcnow
-from services.runtime.kafka import ensure_topic, ensure_topics
+from services.runtime.kafka import ensure_topic, ensure_topics, security_options
 from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class BrokerWatch:
             enable_auto_commit=False,
             client_id=f"relay-{self.service}-epoch",
             request_timeout_ms=10_000,
+            **security_options(self.settings),
         )
         await consumer.start()
         try:
@@ -97,6 +98,7 @@ class BrokerWatch:
             enable_idempotence=False,
             acks="all",
             client_id=f"relay-{self.service}-epoch",
+            **security_options(self.settings),
         )
         await producer.start()
         try:

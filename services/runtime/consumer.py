@@ -25,7 +25,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
@@ -175,6 +175,12 @@ class Consumers:
             )
             return
         except Exception as exc:
+            if _data_exception(exc):
+                # E.g. a NUL in a text, which PostgreSQL never stores: no retry can help.
+                await self.dead_letter(
+                    topic, body, msg, f"refused by the database: SQLSTATE {_sqlstate(exc)}"
+                )
+                return
             # Transient (database away, broker hiccup): roll back, wait, let it come again.
             self.counters.retried += 1
             log.warning(
@@ -225,6 +231,17 @@ class Consumers:
             offset,
             reason[:200],
         )
+
+
+def _sqlstate(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+
+
+def _data_exception(exc: BaseException) -> bool:
+    """The database refused the data itself (SQLSTATE class 22: a NUL, a bad encoding,
+    a value out of range), which drivers do not always report as a ``DataError``."""
+    return isinstance(exc, DBAPIError) and _sqlstate(exc).startswith("22")
 
 
 def _first_line(exc: BaseException) -> str:

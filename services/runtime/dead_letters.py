@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from schemas.catalogue import TOPICS
 from schemas.messages import DeadLetterV1
 from services.runtime.database import utcnow
-from services.runtime.kafka import ensure_topic
+from services.runtime.kafka import ensure_topic, security_options
 from services.runtime.settings import RelaySettings
 
 RETRIED_TOPIC = "dead-letters-retried.v1"
@@ -94,6 +94,7 @@ async def _read_all(
         group_id=None,
         enable_auto_commit=False,
         client_id="relay-dlq",
+        **security_options(settings),
     )
     await consumer.start()
     try:
@@ -185,6 +186,7 @@ async def retry(
         client_id="relay-dlq",
         enable_idempotence=False,  # the embedded broker does not support it
         acks="all",
+        **security_options(settings),
     )
     await producer.start()
     try:

@@ -5,16 +5,109 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import ssl
+from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from schemas.catalogue import TOPICS
 from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
+
+_SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
+class KafkaSecurityError(ValueError):
+    pass
+
+
+class _HideSaslTokens(logging.Filter):
+    """aiokafka logs every request it sends at debug level, the SASL token too, and a
+    PLAIN token holds the password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                "SaslAuthenticateRequest(<hidden>)"
+                if type(arg).__name__.startswith("SaslAuthenticateRequest")
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
+_HIDE_SASL_TOKENS = _HideSaslTokens()
+
+
+def broker_security(settings: RelaySettings) -> BaseSecurity | None:
+    """TLS and SASL from the settings (validated when they were read), as FastStream
+    takes them; None for PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    context = tls_context(settings) if protocol in ("SSL", "SASL_SSL") else None
+    if not protocol.startswith("SASL_"):
+        return None if context is None else BaseSecurity(ssl_context=context)
+    username, password = settings.kafka_sasl_username, settings.kafka_sasl_password
+    if not (username and password):  # settings built without validation (model_copy)
+        raise KafkaSecurityError(f"{protocol} needs a SASL username and password")
+    logging.getLogger("aiokafka.conn").addFilter(_HIDE_SASL_TOKENS)  # added once only
+    return _SASL[settings.kafka_sasl_mechanism](
+        username,
+        password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=context is not None,
+    )
+
+
+def security_options(settings: RelaySettings) -> dict[str, Any]:
+    """The same, as keyword arguments of aiokafka's clients (consumer, producer, admin):
+    FastStream's own translation, so the broker and the bare clients always agree."""
+    return {"security_protocol": "PLAINTEXT", **parse_security(broker_security(settings))}
+
+
+def tls_context(settings: RelaySettings) -> ssl.SSLContext:
+    return _tls_context(
+        settings.kafka_ssl_cafile,
+        settings.kafka_ssl_certfile,
+        settings.kafka_ssl_keyfile,
+        settings.kafka_ssl_check_hostname,
+    )
+
+
+@functools.cache  # one per process: the bare clients are made every few seconds
+def _tls_context(
+    cafile: Path | None, certfile: Path | None, keyfile: Path | None, check_hostname: bool
+) -> ssl.SSLContext:
+    try:
+        context = ssl.create_default_context(cafile=cafile)  # None: the system's CAs
+    except (ssl.SSLError, OSError) as exc:
+        raise KafkaSecurityError(
+            f"RELAY_KAFKA_SSL_CAFILE {cafile}: no CA certificate ({exc})"
+        ) from None
+    if certfile is not None:
+        try:
+            context.load_cert_chain(certfile, keyfile, password=_no_passphrase)
+        except (ssl.SSLError, OSError) as exc:
+            raise KafkaSecurityError(
+                f"RELAY_KAFKA_SSL_CERTFILE {certfile} / RELAY_KAFKA_SSL_KEYFILE {keyfile}: "
+                f"not a certificate and its private key ({exc})"
+            ) from None
+    if not check_hostname:
+        context.check_hostname = False  # the certificate chain is still verified
+        log.warning("Kafka: TLS host name check is OFF (RELAY_KAFKA_SSL_CHECK_HOSTNAME=false)")
+    return context
+
+
+def _no_passphrase() -> str:
+    # Without this OpenSSL would prompt on the terminal for an encrypted key.
+    raise KafkaSecurityError("RELAY_KAFKA_SSL_KEYFILE is encrypted: mount an unencrypted key")
 
 
 def create_broker(settings: RelaySettings, client_id: str) -> KafkaBroker:
@@ -22,6 +115,7 @@ def create_broker(settings: RelaySettings, client_id: str) -> KafkaBroker:
     # every consumer de-duplicates on message id anyway.
     return KafkaBroker(
         settings.bootstrap,
+        security=broker_security(settings),
         client_id=client_id,
         enable_idempotence=False,
         acks="all",
@@ -42,7 +136,11 @@ async def ensure_topics(settings: RelaySettings, timeout_s: float = 60.0) -> Non
     """Create every catalogue topic and its dead-letter twin; waits for the broker."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="relay-admin")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.bootstrap,
+            client_id="relay-admin",
+            **security_options(settings),
+        )
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -56,7 +154,9 @@ async def ensure_topics(settings: RelaySettings, timeout_s: float = 60.0) -> Non
         except (KafkaError, OSError) as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(
-                    f"Kafka at {settings.bootstrap} did not answer within {timeout_s:.0f}s"
+                    f"Kafka at {settings.bootstrap} ({settings.kafka_security_protocol}) did "
+                    f"not answer within {timeout_s:.0f}s; aiokafka's log says why (e.g. a TLS "
+                    "certificate it does not trust, or a refused SASL login)"
                 ) from exc
             await asyncio.sleep(0.5)
         finally:
@@ -65,7 +165,11 @@ async def ensure_topics(settings: RelaySettings, timeout_s: float = 60.0) -> Non
 
 async def ensure_topic(settings: RelaySettings, name: str, partitions: int = 1) -> None:
     """Create one topic (a full wire name) outside the catalogue if it is missing."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="relay-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap,
+        client_id="relay-admin",
+        **security_options(settings),
+    )
     await admin.start()
     try:
         if name not in set(await admin.list_topics()):

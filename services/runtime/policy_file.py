@@ -11,13 +11,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-# Table -> the service that reads it.
+# Table -> the services that read it.
 TABLES = {
     "routing": "router",
     "recipients": "router",
     "deadlines": "notifier",
     "calendar": "notifier",
     "delivery": "notifier",
+    "retention": "ingest, notifier and console",
 }
 
 

@@ -2,22 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ServiceName = Literal["ingest", "router", "notifier", "console"]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "router", "notifier", "console")
 
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+# Secrets that may come from a file named by RELAY_<NAME>_FILE instead of RELAY_<NAME>,
+# with the type the setting holds.
+FILE_SECRETS: dict[str, Callable[[str], Any]] = {
+    "kafka_sasl_password": SecretStr,
+    "secret_key": SecretStr,
+    "smtp_url": str,
+    "console_oidc_client_secret": SecretStr,
+}
+_KAFKA_TLS_FILES = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+
 
 class RelaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
+    # Errors never echo the input: it holds the secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="RELAY_", extra="ignore", hide_input_in_errors=True
+    )
 
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset = the embedded broker"
     )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        default="SCRAM-SHA-512", description="with SASL_*: SCRAM-SHA-512 | SCRAM-SHA-256 | PLAIN"
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="PEM file of the CAs that sign the brokers; unset = the system's"
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="client certificate (PEM) for mutual TLS, with its key file"
+    )
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="the broker's certificate must name the host connected to"
+    )
+    # <secret>_file: the secret read from a file (a Kubernetes or Docker secret) instead of
+    # the environment; see FILE_SECRETS.
+    kafka_sasl_password_file: Path | None = None
+    secret_key_file: Path | None = None
+    smtp_url_file: Path | None = None
+    console_oidc_client_secret_file: Path | None = None
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL shared by every service; unset = SQLite files"
     )
@@ -71,6 +114,27 @@ class RelaySettings(BaseSettings):
         description="the console's session cookie is sent over HTTPS only (browsers also "
         "send it to http://localhost); false only for plain HTTP in development",
     )
+    ingest_max_event_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="largest body of POST /v1/episode-events (413 beyond it)",
+    )
+    ingest_max_batch_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="largest body of POST /v1/episode-events:batch (413 beyond it)",
+    )
+    ingest_rate_limit: str = Field(
+        default="50/second;1000/minute",
+        description="requests each API key may make, as rate limits joined by ';' "
+        "(e.g. 10/second;500/minute); beyond them 429 with Retry-After",
+    )
+    retention_interval_s: float = Field(
+        default=6 * 3600,
+        gt=0,
+        description="how often each service removes data older than the policy "
+        "file's [retention] allows (also: relay retention run)",
+    )
     router_port: int = 8001
     notifier_port: int = 8002
 
@@ -87,6 +151,16 @@ class RelaySettings(BaseSettings):
         "memory-only broker that restarts loses it; the services then republish)",
     )
     log_level: str = "INFO"
+
+    @field_validator("ingest_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            if parse_many(value):
+                return value
+        except ValueError:
+            pass
+        raise ValueError("give one or more limits such as 50/second;1000/minute")
 
     def database_url_for(self, service: ServiceName) -> str:
         own = getattr(self, f"{service}_database_url")
@@ -114,6 +188,77 @@ class RelaySettings(BaseSettings):
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
 
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _secrets_and_transport(self) -> Self:
+        self._read_secret_files()
+        self._check_kafka_security()
+        return self
+
+    def _read_secret_files(self) -> None:
+        for name, kind in FILE_SECRETS.items():
+            path = getattr(self, f"{name}_file")
+            if path is None:
+                continue
+            value = kind(read_secret_file(path, env_name(f"{name}_file")))
+            given = getattr(self, name)
+            # A parent process (``relay up``) may pass on the value it read as well.
+            if given is not None and given != value:
+                raise ValueError(
+                    f"{env_name(name)} and {env_name(f'{name}_file')} are both set: use one"
+                )
+            setattr(self, name, value)
+
+    def _check_kafka_security(self) -> None:
+        protocol = self.kafka_security_protocol
+        using = f"RELAY_KAFKA_SECURITY_PROTOCOL={protocol}"
+        if protocol != "PLAINTEXT" and self.kafka_bootstrap is None:
+            raise ValueError(
+                f"{using} needs RELAY_KAFKA_BOOTSTRAP: the embedded broker speaks PLAINTEXT only"
+            )
+        if protocol.startswith("SASL_"):
+            if not self.kafka_sasl_username:
+                raise ValueError(f"{using} needs RELAY_KAFKA_SASL_USERNAME")
+            if self.kafka_sasl_password is None or not self.kafka_sasl_password.get_secret_value():
+                raise ValueError(
+                    f"{using} needs RELAY_KAFKA_SASL_PASSWORD or RELAY_KAFKA_SASL_PASSWORD_FILE"
+                )
+        else:
+            for name in ("kafka_sasl_username", "kafka_sasl_password"):
+                if getattr(self, name):  # an empty variable counts as unset
+                    raise ValueError(
+                        f"{env_name(name)} is set but {using} does not authenticate: "
+                        "use SASL_SSL (or SASL_PLAINTEXT)"
+                    )
+        for name in _KAFKA_TLS_FILES:
+            path = getattr(self, name)
+            if path is None:
+                continue
+            if protocol not in ("SSL", "SASL_SSL"):
+                raise ValueError(
+                    f"{env_name(name)} is set but {using} does not use TLS: use SSL or SASL_SSL"
+                )
+            read_secret_file(path, env_name(name))
+        cert, key = self.kafka_ssl_certfile, self.kafka_ssl_keyfile
+        if key is not None and cert is None:
+            raise ValueError(
+                "RELAY_KAFKA_SSL_KEYFILE is set without RELAY_KAFKA_SSL_CERTFILE: "
+                "a client key needs its certificate"
+            )
+        if cert is not None and key is None and "PRIVATE KEY" not in cert.read_text("utf-8"):
+            raise ValueError(
+                "RELAY_KAFKA_SSL_CERTFILE holds no private key: set RELAY_KAFKA_SSL_KEYFILE"
+            )
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        # SecretStr fields show as '**********'; URLs may carry a password of their own.
+        for name, value in super().__repr_args__():
+            yield name, mask_url_password(value) if isinstance(value, str) else value
+
 
 def async_url(url: str) -> str:
     """Accept the URL an operator would write and pick the async driver for it."""
@@ -125,3 +270,35 @@ def async_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+def env_name(field: str) -> str:
+    return f"{RelaySettings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def read_secret_file(path: Path, setting: str) -> str:
+    """A secret mounted as a file (Kubernetes, Docker), its trailing newline dropped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{setting}: cannot read {path} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{setting}: {path} is not UTF-8 text") from None
+    value = text.rstrip("\r\n")
+    if not value:
+        raise ValueError(f"{setting}: {path} is empty")
+    return value
+
+
+def mask_url_password(url: str) -> str:
+    """The URL with its password, if any, shown as ``***``: for logs and reprs."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL we can read: show none of it if it might be one
+        return "<URL hidden>" if "://" in url else url
+    if not password:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -126,6 +126,23 @@ async def test_pages_need_a_session_and_wrong_or_forged_sign_ins_get_none(
         assert refused.status_code == 400 and "reached over plain HTTP" in refused.text
 
 
+async def test_repeated_failed_sign_ins_shut_the_account_out_for_a_while(
+    console: tuple[FastAPI, MovableClock],
+) -> None:
+    app, _clock = console
+    async with client_of(app) as client:
+        for _ in range(10):
+            assert (await sign_in(client, "chair", "guess number n")).status_code == 401
+        # The right password too is refused now: a guesser learns nothing more.
+        shut = await sign_in(client, "chair")
+        assert shut.status_code == 429
+        assert "Too many failed sign-ins. Try again in 15 minute(s)." in shut.text
+        assert 800 < int(shut.headers["Retry-After"]) <= 900
+        assert "relay_session" not in shut.headers.get("set-cookie", "")
+        # Other accounts are not shut out by one account's failures.
+        assert (await sign_in(client, "mash")).status_code == 303
+
+
 async def test_sessions_end_on_logout_idle_time_and_disabling(
     console: tuple[FastAPI, MovableClock],
 ) -> None:

@@ -25,6 +25,7 @@ from schemas.messages import (
 )
 from services.console import handlers
 from services.console.app import create_app
+from services.console.tables import audit
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.console_login import add_users, client_of, csrf_of, sign_in
@@ -90,6 +91,12 @@ async def test_a_reviewer_sees_both_sides_and_the_decision_is_published(console:
         text = page.text
         assert "Ashington Academy" in text and "Amelia Hart" in text and "2012-03-04" in text
         assert "Amelie" in text and "partial:jw" in text and "NE63 9YH" in text
+        # Seeing the child's record beside the candidates is audited, by review id.
+        async with console.state.runtime.db.transaction() as session:
+            seen = (
+                await session.execute(select(audit.c.username, audit.c.action, audit.c.subject))
+            ).all()
+        assert ("mash", "view-review", "r1") in [tuple(r) for r in seen]
         csrf = csrf_of(text)
         unchosen = await client.post("/reviews/r1", data={"csrf_token": csrf})
         assert unchosen.status_code == 400 and "Choose a record, or none of them." in unchosen.text

@@ -16,11 +16,12 @@ import pytest
 from fastapi import FastAPI
 
 from services.console import sessions
+from services.console.accounts import Role
 from services.console.app import create_app
 from services.runtime.database import utcnow
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
-from tests.console_login import client_of
+from tests.console_login import add_user, client_of
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,18 @@ async def test_no_role_or_a_disabled_account_is_refused(console: FastAPI) -> Non
     async with client_of(console) as client:
         refused = await single_sign_on(client, "u1")
         assert refused.status_code == 403 and "This account is disabled." in refused.text
+
+
+async def test_the_provider_cannot_take_over_a_password_account(console: FastAPI) -> None:
+    await add_user(console, "ann.chair", Role.MASH)
+    async with client_of(console) as client:
+        taken = await single_sign_on(client, "u1")  # preferred_username Ann.Chair
+        assert taken.status_code == 403
+        assert "already has a password account named ann.chair" in taken.text
+        assert (await client.get("/")).status_code == 303  # not signed in
+    async with console.state.runtime.db.transaction() as session:
+        found = await sessions.account(session, "ann.chair")
+    assert found is not None and found[0].role.value == "mash"  # its role unchanged
 
 
 async def test_a_forged_return_from_the_provider_signs_nobody_in(console: FastAPI) -> None:

@@ -104,3 +104,27 @@ def test_letter_ids_and_topics_are_checked_with_the_problem_named() -> None:
     assert dlq_topics("acknowledgements.v1") == ["acknowledgements.v1.dlq"]
     with pytest.raises(DeadLetterIdError, match="--topic 'acks'"):
         dlq_topics("acks")
+
+
+async def test_data_the_database_refuses_is_dead_lettered_not_retried_for_ever(
+    settings: RelaySettings,
+) -> None:
+    """A NUL in an organisation's name (PostgreSQL stores no NUL; SQLite does) is a
+    message no retry can store: it goes to the dead letters, and the partition moves on
+    to the next alert."""
+    ep = episode()
+    poisoned = request(ep, "100001", OrgKind.SCHOOL, "dsl@hillside.example")
+    poisoned = poisoned.model_copy(
+        update={"recipient": poisoned.recipient.model_copy(update={"name": "Hill\x00side"})}
+    )
+    after = request(ep, "A81001", OrgKind.GP_PRACTICE, "safeguarding@surgery.example")
+    async with notifier(settings) as app:
+        for message in (poisoned, after):
+            await publish(app, settings, ALERTS_REQUESTED, "one-partition", message)
+        await eventually(lambda: _state(app, after.alert_id), 60)
+        if app.state.runtime.db.engine.dialect.name != "postgresql":
+            return  # SQLite keeps the NUL: the alert is simply stored
+        [letter] = await eventually(lambda: asyncio.to_thread(letters, settings), 60)
+        assert letter["topic"] == ALERTS_REQUESTED.wire
+        assert letter["error"] == "refused by the database: SQLSTATE 22021"
+        assert await _state(app, poisoned.alert_id) is None
