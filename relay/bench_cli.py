@@ -13,13 +13,69 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 
 from relay.bench import run_matching
+from relay.pipeline_bench import run_pipeline
+from relay.pipeline_bench import targets as pipeline_targets
 
-_STAGES = {"generate": "generating area", "import": "importing rolls", "lookup": "lookups"}
+_STAGES = {
+    "generate": "generating area",
+    "import": "importing rolls",
+    "lookup": "lookups",
+    "prepare": "starting the stack",
+    "post": "events posted",
+    "deliver": "alerts delivered",
+    "floor": "the floor",
+}
+
+
+def _progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def register(app: typer.Typer) -> None:
     bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (speed, memory, quality).")
     app.add_typer(bench_app, name="bench")
+
+    @bench_app.command("pipeline")
+    def pipeline(
+        events: Annotated[int, typer.Option(min=1, help="police events to post")] = 2000,
+        rate: Annotated[
+            float | None,
+            typer.Option(min=0.1, help="events per second; unset: as fast as the API answers"),
+        ] = None,
+        children: Annotated[
+            int, typer.Option(min=100, help="children in the generated area")
+        ] = 3000,
+        seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 0,
+        json_out: Annotated[
+            Path | None, typer.Option("--json", help="also write the figures to this file")
+        ] = None,
+    ) -> None:
+        """Start the whole stack (the embedded broker unless RELAY_KAFKA_BOOTSTRAP; SQLite
+        unless RELAY_DATABASE_URL; an SMTP sink here), post EVENTS police events, and
+        report throughput, latency from 202 to SMTP acceptance, memory per service, and
+        the floor: the same messages raw through three Kafka hops and the same emails
+        sent raw to the same sink."""
+        console = Console(stderr=True)
+        with _progress_bar(console) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            figures = run_pipeline(events, rate, children, seed, progress)
+        figures["targets"] = pipeline_targets(figures)
+        if json_out is not None:
+            json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        Console().print(_pipeline_table(figures))
 
     @bench_app.command("matching")
     def matching(
@@ -71,6 +127,45 @@ def register(app: typer.Typer) -> None:
                 for f in figures["false_matches"][:20]
             )
             Console().print(f"false matches (ids only): {ids}")
+
+
+def _pipeline_table(f: dict[str, Any]) -> Table:
+    rate = "as fast as possible" if f["rate"] is None else f"{f['rate']:g} events/s"
+    table = Table(
+        title=f"relay bench pipeline ({f['database']}, {f['broker']} broker, "
+        f"{f['events']:,} events {rate})"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target")
+    t = f["targets"]
+
+    def mark(name: str) -> str:
+        return ("PASS " if t[name]["pass"] else "MISS ") + t[name]["text"] if name in t else ""
+
+    ms = f["latency_ms"]
+    rows = [
+        ("events accepted / s", f"{f['events_per_s']:,}", ""),
+        ("alerts delivered / s", f"{f['alerts_per_s']:,} ({f['alerts']:,} alerts)", ""),
+        ("latency p50 / p95 (ms)", f"{ms['p50']:,} / {ms['p95']:,}", ""),
+        ("latency p99 / max (ms)", f"{ms['p99']:,} / {ms['max']:,}", mark("latency_p99_ms")),
+        ("pipeline (s)", f"{f['pipeline_s']}", ""),
+        (
+            "floor (s): Kafka 3 hops / SMTP",
+            f"{f['floor_s']} ({f['floor_kafka_s']} / {f['floor_smtp_s']})",
+            "",
+        ),
+        ("pipeline / floor", f"{f['ratio']}", mark("ratio")),
+        (
+            "peak RSS (MB)",
+            ", ".join(f"{s} {mb:,.0f}" for s, mb in f["peak_rss_mb"].items()),
+            mark("peak_rss_mb"),
+        ),
+        ("alerts sent twice", f"{f['duplicates']}", mark("duplicates")),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _table(f: dict[str, Any]) -> Table:

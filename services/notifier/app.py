@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from services.notifier import handlers, repository
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import Renderer
 from services.notifier.scheduler import DeliveryScheduler
+from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import Mailer, SmtpMailer
 from services.notifier.tables import metadata
 from services.runtime.ack_links import AckLinks, ack_links
@@ -42,13 +43,17 @@ def load_policy(settings: RelaySettings) -> DeliveryPolicy:
 def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     """Overrides (for tests and partnerships): ``now`` (a clock), ``policy``,
     ``ack_links``, ``mailer``,
-    ``template_dirs`` (folders searched before the built-in templates), ``batch_size``.
+    ``template_dirs`` (folders searched before the built-in templates), ``batch_size``,
+    ``sending_lease`` (a timedelta; else RELAY_NOTIFIER_SENDING_LEASE_S).
     The running scheduler and runtime are on ``app.state`` once started."""
     now: Callable[[], datetime] = overrides.get("now", utcnow)
     # Read at creation, so a wrong policy file stops the service before it starts.
     policy: DeliveryPolicy = overrides.get("policy") or load_policy(settings)
     links: AckLinks = overrides.get("ack_links") or ack_links(settings, now)
     retention = load_retention(settings)
+    lease: timedelta = overrides.get("sending_lease") or timedelta(
+        seconds=NotifierSettings().sending_lease_s
+    )
     template_dirs: list[Path] = [Path(p) for p in overrides.get("template_dirs", ())]
     if settings.template_dir is not None:
         template_dirs.append(settings.template_dir)
@@ -67,6 +72,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             now=now,
             batch_size=overrides.get("batch_size", 50),
             policy=policy,
+            lease=lease,
         )
         subscribe = runtime.consumers.subscribe
         subscribe(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -194,7 +194,9 @@ class Claimed:
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Claimed]:
     """Take up to ``limit`` due alerts, oldest first, mark them ``sending`` and open an
-    attempt row for each. Commit before sending: a crash then leaves a visible trace."""
+    attempt row for each. Commit before sending: a crash then leaves a visible trace.
+    The claim is a lease: ``updated_at`` is when it was taken or last renewed
+    (:func:`renew_claims`), and the attempt number fences it (:func:`record_sent`)."""
     rows = (
         await session.execute(
             select(alerts)
@@ -230,6 +232,21 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Cl
     return claimed
 
 
+async def renew_claims(session: AsyncSession, held: Mapping[str, int], now: datetime) -> None:
+    """Renew the lease on alerts this copy is sending (alert id -> attempt), unless the
+    claim was taken over meanwhile."""
+    for alert_id, attempt in held.items():
+        await session.execute(
+            update(alerts)
+            .where(
+                alerts.c.alert_id == alert_id,
+                alerts.c.attempts == attempt,
+                alerts.c.state == AlertState.SENDING.value,
+            )
+            .values(updated_at=now)
+        )
+
+
 async def finish_attempt(
     session: AsyncSession,
     alert_id: str,
@@ -251,13 +268,31 @@ async def finish_attempt(
     )
 
 
+def _claim_still_held(alert_id: str, attempt: int | None) -> Any:
+    """The alert is still this attempt's: ``sending``, or queued again by a recovery
+    that took this copy for dead but no copy has claimed it since (the attempt number
+    moves on with every claim). Without ``attempt``: ``sending``."""
+    if attempt is None:
+        return and_(alerts.c.alert_id == alert_id, alerts.c.state == AlertState.SENDING.value)
+    return and_(
+        alerts.c.alert_id == alert_id,
+        alerts.c.attempts == attempt,
+        alerts.c.state.in_((AlertState.SENDING.value, AlertState.QUEUED.value)),
+    )
+
+
 async def record_sent(
-    session: AsyncSession, alert_id: str, now: datetime, smtp_message_id: str
+    session: AsyncSession,
+    alert_id: str,
+    now: datetime,
+    smtp_message_id: str,
+    attempt: int | None = None,
 ) -> bool:
-    """Mark a sending alert sent; False when it moved on meanwhile (acknowledged)."""
+    """Mark a sending alert sent; False when it moved on meanwhile (acknowledged, or
+    claimed again by another copy)."""
     result = await session.execute(
         update(alerts)
-        .where(alerts.c.alert_id == alert_id, alerts.c.state == AlertState.SENDING.value)
+        .where(_claim_still_held(alert_id, attempt))
         .values(
             state=AlertState.SENT.value,
             sent_at=now,
@@ -301,7 +336,7 @@ async def record_disclosure(
 
 
 async def record_failure(
-    session: AsyncSession, alert_id: str, step: NextStep, now: datetime
+    session: AsyncSession, alert_id: str, step: NextStep, now: datetime, attempt: int | None = None
 ) -> bool:
     values: dict[str, Any] = {
         "state": step.state.value,
@@ -311,9 +346,7 @@ async def record_failure(
     if step.due_at is not None:
         values["due_at"] = step.due_at
     result = await session.execute(
-        update(alerts)
-        .where(alerts.c.alert_id == alert_id, alerts.c.state == AlertState.SENDING.value)
-        .values(**values)
+        update(alerts).where(_claim_still_held(alert_id, attempt)).values(**values)
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -321,9 +354,10 @@ async def record_failure(
 async def recover_interrupted(
     session: AsyncSession, now: datetime, older_than: timedelta = timedelta(0)
 ) -> list[str]:
-    """Alerts left ``sending`` (a crash between SMTP and the commit) go back to
-    ``queued``, due now; their open attempt says it was interrupted. The email may have
-    gone out: it goes again with the same Message-ID (at-least-once)."""
+    """Alerts left ``sending`` whose claim nobody renewed for ``older_than`` (the copy
+    sending them died: a crash between SMTP and the commit) go back to ``queued``, due
+    now; their open attempt says it was interrupted. The email may have gone out: it
+    goes again with the same Message-ID (at-least-once)."""
     stuck = (
         await session.execute(
             select(alerts.c.alert_id, alerts.c.attempts)

@@ -33,9 +33,11 @@ from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
 
-# An alert still ``sending`` this long after its attempt started belongs to a process
-# that died while others kept running; at startup every ``sending`` alert is recovered.
-STALE_SENDING = timedelta(minutes=10)
+# A copy holds the alerts it claimed (``sending``) this long without renewing the claim;
+# it renews every quarter of it while it works. Copies of the notifier share one
+# database, so an old claim is all that tells a dead copy's alerts from a live one's:
+# at start, too, only claims older than this are taken over (RELAY_NOTIFIER_SENDING_LEASE_S).
+SENDING_LEASE = timedelta(seconds=30)
 RECORD_RETRY_FIRST_S = 0.5
 RECORD_RETRY_MAX_S = 10.0
 
@@ -53,6 +55,7 @@ class DeliveryScheduler:
         batch_size: int = 50,
         rng: random.Random | None = None,
         policy: DeliveryPolicy | None = None,
+        lease: timedelta = SENDING_LEASE,
     ) -> None:
         self.db = db
         self.tables = tables
@@ -65,8 +68,9 @@ class DeliveryScheduler:
         self.rng = rng or random.Random()
         self.policy = policy or DeliveryPolicy()
         self.follow_ups = FollowUps(db, tables, settings, self.policy, now, batch_size)
+        self.lease = lease
         self._wake = asyncio.Event()
-        self._recovered = False
+        self._renewed_at = 0.0  # loop time the claims in flight were last known held
         self.sent = 0
         self.failed = 0
 
@@ -93,12 +97,42 @@ class DeliveryScheduler:
             claimed = await repository.claim_due(session, self.now(), self.batch_size)
         if not claimed:
             return 0
-        async with self.mailer.session() as smtp:
-            for item in claimed:
-                await self._deliver(smtp, item)
+        loop = asyncio.get_running_loop()
+        self._renewed_at = loop.time()
+        held = {item.alert.alert_id: item.attempt for item in claimed}
+        keeper = asyncio.create_task(self._keep_claims(held))
+        try:
+            async with self.mailer.session() as smtp:
+                for item in claimed:
+                    if loop.time() - self._renewed_at > self.lease.total_seconds() / 2:
+                        # Our claims may be taken over soon: sending now could send twice.
+                        log.warning(
+                            "notifier: cannot renew the claim on %d alert(s); leaving them "
+                            "to be taken over",
+                            len(held),
+                        )
+                        break
+                    await self._deliver(smtp, item)
+                    del held[item.alert.alert_id]
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
         if self.relay is not None:
             self.relay.wake()
         return len(claimed)
+
+    async def _keep_claims(self, held: dict[str, int]) -> None:
+        """Renew the lease on the alerts of the batch in flight until it is done."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 4)
+            try:
+                async with self.db.transaction() as session:
+                    await repository.renew_claims(session, dict(held), self.now())
+            except (DBAPIError, OSError) as exc:
+                log.warning("notifier: cannot renew claims yet (%s)", type(exc).__name__)
+            else:
+                self._renewed_at = loop.time()
 
     async def _deliver(self, smtp: MailSession, item: repository.Claimed) -> None:
         alert = item.alert
@@ -156,7 +190,9 @@ class DeliveryScheduler:
                 await repository.record_disclosure(
                     session, alert, fields, now, message_id(alert_id)
                 )
-                if await repository.record_sent(session, alert_id, now, message_id(alert_id)):
+                if await repository.record_sent(
+                    session, alert_id, now, message_id(alert_id), attempt
+                ):
                     await publish_alert_status(out, alert, AlertState.SENT, now, attempt)
                 self.sent += 1
                 log.info("notifier: alert %s sent (attempt %d)", alert_id, attempt)
@@ -166,7 +202,7 @@ class DeliveryScheduler:
             await repository.finish_attempt(
                 session, alert_id, attempt, step.state.value, now, failure.code, failure.detail
             )
-            if await repository.record_failure(session, alert_id, step, now):
+            if await repository.record_failure(session, alert_id, step, now, attempt):
                 await publish_alert_status(out, alert, step.state, now, attempt, step.detail)
                 if step.state is AlertState.PERMANENT_FAILURE:
                     # Nobody will read it: the next in the chain is told at once (an
@@ -189,18 +225,20 @@ class DeliveryScheduler:
             )
 
     async def run(self) -> None:
-        if not self._recovered:
-            # Once per process: what was ``sending`` when it last stopped. A restart of
-            # this loop (after an error) leaves rows to the stale sweep below, so that it
-            # never takes over an alert another copy of the notifier is sending.
-            await self.recover()
-            self._recovered = True
         loop = asyncio.get_running_loop()
-        next_sweep = loop.time() + STALE_SENDING.total_seconds() / 10
+        # Claims nobody renewed for a lease: their copy died (this process's previous
+        # life, or another copy). A live copy's claims are never taken, so neither a
+        # start nor a sweep sends what another copy is sending.
+        await self.recover(self.lease)
+        log.info(
+            "notifier: delivering; alerts whose claim is not renewed for %gs are taken over",
+            self.lease.total_seconds(),
+        )
+        next_sweep = loop.time() + self.lease.total_seconds() / 4
         while True:
             if loop.time() >= next_sweep:
-                await self.recover(STALE_SENDING)
-                next_sweep = loop.time() + STALE_SENDING.total_seconds() / 10
+                await self.recover(self.lease)
+                next_sweep = loop.time() + self.lease.total_seconds() / 4
             attempted = await self.run_once()
             if attempted >= self.batch_size:
                 continue  # more may be due: no pause between full batches

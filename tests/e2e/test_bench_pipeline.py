@@ -1,0 +1,49 @@
+"""``relay bench pipeline`` end to end at a small size: the real stack (services as
+processes, the embedded broker, SQLite or PostgreSQL when RELAY_TEST_DATABASE_URL is
+set), an SMTP sink, the floor. Targets are not asserted (a shared machine's speed is not
+a test): the figures must be there and consistent, and no alert may go twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ARGS = ("--events", "30", "--children", "200", "--rate", "20")
+KEYS = {"events_per_s", "alerts_per_s", "latency_ms", "pipeline_s", "floor_s", "ratio"}
+
+
+def test_bench_pipeline_reports_every_figure_for_a_small_feed(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    if server := os.environ.get("RELAY_TEST_DATABASE_URL"):
+        env["RELAY_DATABASE_URL"] = server
+    out = tmp_path / "pipeline.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "relay", "bench", "pipeline", *ARGS, "--json", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(out.read_text())
+    assert figures.keys() >= KEYS
+    assert set(figures["latency_ms"]) == {"p50", "p95", "p99", "max"}
+    assert set(figures["peak_rss_mb"]) == {"ingest", "router", "notifier", "console"}
+    assert all(mb > 20 for mb in figures["peak_rss_mb"].values())
+    # Every event is a child on a school roll: the school and the authority at least.
+    assert figures["alerts"] >= 2 * figures["events"] == 60
+    assert figures["duplicates"] == 0
+    ms = figures["latency_ms"]
+    assert 0 < ms["p50"] <= ms["p95"] <= ms["p99"] <= ms["max"] < 120_000
+    assert figures["floor_s"] == max(figures["floor_kafka_s"], figures["floor_smtp_s"]) > 0
+    assert figures["ratio"] == pytest.approx(figures["pipeline_s"] / figures["floor_s"], 0.01)
+    assert "relay bench pipeline" in done.stdout and "pipeline / floor" in done.stdout
+    assert figures["targets"]["latency_p99_ms"]["text"].startswith("p99 from 202")

@@ -1,0 +1,154 @@
+"""Two copies of the notifier's delivery loop on one database (SQLite or PostgreSQL):
+a copy that starts leaves the alerts its twin is sending alone, however long the
+sending takes; the alerts a dead copy had claimed are taken over once its lease ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+
+from relay.smtp_sink import SinkHandler
+from schemas.messages import OrgKind
+from services.notifier import handlers, repository
+from services.notifier.delivery import SendFailure
+from services.notifier.rendering import Renderer
+from services.notifier.scheduler import DeliveryScheduler
+from services.notifier.smtp import Mailer, SmtpMailer
+from services.notifier.tables import messaging
+from services.runtime.consumer import Outbox
+from services.runtime.database import Database, utcnow
+from services.runtime.migrations import upgrade
+from services.runtime.settings import RelaySettings
+from tests.conftest import eventually
+from tests.integration.test_notifier_delivery import episode, request
+
+LEASE = timedelta(seconds=1)
+
+
+class GatedMailer:
+    """A mailer whose sends wait until ``gate`` opens: a copy in the middle of a batch."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+        self.sent: list[str] = []
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[GatedMailer]:
+        yield self
+
+    async def send(self, message: EmailMessage, recipient: str) -> SendFailure | None:
+        self.waiting.set()
+        await self.gate.wait()
+        self.sent.append(str(message["Message-ID"]))
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def notifier_url(database_url: Callable[[str], str]) -> str:
+    return database_url("notifier")
+
+
+async def copy_of_notifier(url: str, mailer: Mailer) -> DeliveryScheduler:
+    settings = RelaySettings(notifier_database_url=url, poll_interval_s=0.05)
+    return DeliveryScheduler(
+        Database(url),
+        messaging,
+        settings,
+        Renderer(settings.public_url, settings.smtp_from),
+        mailer,
+        lease=LEASE,
+    )
+
+
+async def request_alerts(db: Database, count: int) -> list[str]:
+    settings = RelaySettings()
+    ep = episode()
+    ids = []
+    for n in range(count):
+        m = request(ep, f"10000{n}", OrgKind.SCHOOL, f"dsl{n}@school.example")
+        async with db.transaction() as session:
+            await handlers.on_alert_requested(session, m, Outbox(session, messaging, settings))
+        ids.append(m.alert_id)
+    return ids
+
+
+async def outcomes(db: Database, alert_ids: list[str]) -> dict[str, list[str]]:
+    async with db.transaction() as session:
+        return {
+            alert_id: [a.outcome for a in await repository.list_attempts(session, alert_id)]
+            for alert_id in alert_ids
+        }
+
+
+async def test_a_starting_copy_leaves_the_alerts_its_twin_is_sending_alone(
+    notifier_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, "notifier", notifier_url)
+    busy, idle = GatedMailer(), GatedMailer()
+    idle.gate.set()
+    twin = await copy_of_notifier(notifier_url, busy)
+    starting = await copy_of_notifier(notifier_url, idle)
+    ids = await request_alerts(twin.db, 3)
+    sending = asyncio.create_task(twin.run_once())
+    started: asyncio.Task[None] | None = None
+    try:
+        await eventually(busy.waiting.is_set, 10, 0.01)  # the twin claimed all three
+        started = asyncio.create_task(starting.run())
+        # The twin is stuck on its first email for three leases; it keeps its claims
+        # renewed meanwhile, so neither the start nor the sweeps take them over.
+        await asyncio.sleep(3 * LEASE.total_seconds())
+        assert await outcomes(twin.db, ids) == {a: ["sending"] for a in ids}
+        assert idle.sent == []
+
+        busy.gate.set()
+        assert await asyncio.wait_for(sending, 10) == 3
+        assert await outcomes(twin.db, ids) == {a: ["sent"] for a in ids}
+        assert sorted(busy.sent) == sorted(f"<{a}@missing-episode-relay>" for a in ids)
+        assert idle.sent == []
+    finally:
+        for task in (sending, started):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await twin.db.dispose()
+        await starting.db.dispose()
+
+
+async def test_the_alerts_a_dead_copy_claimed_are_sent_by_another_after_the_lease(
+    notifier_url: str, smtp_server: tuple[str, SinkHandler]
+) -> None:
+    smtp_url, sink = smtp_server
+    await asyncio.to_thread(upgrade, "notifier", notifier_url)
+    survivor = await copy_of_notifier(notifier_url, SmtpMailer(smtp_url))
+    ids = await request_alerts(survivor.db, 2)
+    # A copy claims both and dies before sending either: nobody renews its claims.
+    async with survivor.db.transaction() as session:
+        assert len(await repository.claim_due(session, utcnow(), 10)) == 2
+    running = asyncio.create_task(survivor.run())
+    try:
+        await eventually(lambda: len(sink.received) >= 2, 15, 0.05)
+        assert await outcomes(survivor.db, ids) == {a: ["interrupted", "sent"] for a in ids}
+        async with survivor.db.transaction() as session:
+            for alert_id in ids:
+                first = (await repository.list_attempts(session, alert_id))[0]
+                assert first.finished_at - first.started_at >= LEASE  # not taken before
+        assert sorted(str(m.message["Message-ID"]) for m in sink.received) == sorted(
+            f"<{a}@missing-episode-relay>" for a in ids
+        )
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await survivor.mailer.close()
+        await survivor.db.dispose()
