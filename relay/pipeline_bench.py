@@ -187,16 +187,28 @@ async def _kafka_floor(settings: RelaySettings, count: int, size: int) -> float:
     the first send to the last receipt."""
     prefix = f"bench-floor-{uuid.uuid4().hex[:8]}"
     names = [f"{prefix}-{hop}" for hop in "abc"]
-    options = {"bootstrap_servers": settings.bootstrap, **security_options(settings)}
-    admin = AIOKafkaAdminClient(**options)
+    servers = settings.bootstrap
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers, **security_options(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, settings.partitions, 1) for n in names])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(enable_idempotence=False, acks="all", linger_ms=5, **options)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=servers,
+        enable_idempotence=False,
+        acks="all",
+        linger_ms=5,
+        **security_options(settings),
+    )
     consumers = [
-        AIOKafkaConsumer(name, group_id=f"{name}-group", auto_offset_reset="earliest", **options)
+        AIOKafkaConsumer(
+            name,
+            bootstrap_servers=servers,
+            group_id=f"{name}-group",
+            auto_offset_reset="earliest",
+            **security_options(settings),
+        )
         for name in names
     ]
     await producer.start()
