@@ -266,7 +266,8 @@ async def _smtp_floor(port: int, count: int, sample: bytes) -> float:
         finally:
             await smtp.quit()
 
-    shares = [count // SMTP_CONNECTIONS + (n < count % SMTP_CONNECTIONS) for n in range(2)]
+    each, extra = divmod(count, SMTP_CONNECTIONS)
+    shares = [each + (n < extra) for n in range(SMTP_CONNECTIONS)]
     started = time.monotonic()
     await asyncio.gather(*(connection(s) for s in shares if s))
     return time.monotonic() - started
