@@ -53,6 +53,15 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(min=100, help="children in the generated area")
         ] = 3000,
         seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 0,
+        copies: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                max=8,
+                help="processes each of router and notifier runs in its consumer group "
+                "(more than one wants RELAY_DATABASE_URL: copies share a database)",
+            ),
+        ] = 1,
         json_out: Annotated[
             Path | None, typer.Option("--json", help="also write the figures to this file")
         ] = None,
@@ -71,7 +80,7 @@ def register(app: typer.Typer) -> None:
                     tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
                 bar.update(tasks[stage], completed=done, total=total)
 
-            figures = run_pipeline(events, rate, children, seed, progress)
+            figures = run_pipeline(events, rate, children, seed, progress, copies=copies)
         figures["targets"] = pipeline_targets(figures)
         if json_out is not None:
             json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
@@ -131,9 +140,10 @@ def register(app: typer.Typer) -> None:
 
 def _pipeline_table(f: dict[str, Any]) -> Table:
     rate = "as fast as possible" if f["rate"] is None else f"{f['rate']:g} events/s"
+    copies = f", {f['copies']} copies of router and notifier" if f["copies"] > 1 else ""
     table = Table(
         title=f"relay bench pipeline ({f['database']}, {f['broker']} broker, "
-        f"{f['events']:,} events {rate})"
+        f"{f['events']:,} events {rate}{copies})"
     )
     table.add_column("figure")
     table.add_column("value", justify="right")

@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +54,7 @@ from services.runtime.settings import SERVICES, RelaySettings
 Progress = Callable[[str, int, int], None]
 
 REF = re.compile(r"BENCH-\d{6}")
-QUIET_S = 8.0  # no new mail for this long after the last expected one: the run is over
+QUIET_S = 15.0  # no mail for this long (longer than a group rebalance): the run is over
 CONCURRENT_POSTS = 8  # as fast as possible: this many requests in flight
 SMTP_CONNECTIONS = 2  # the notifier's default pool (RELAY_SMTP_URL ?pool=)
 
@@ -292,6 +292,56 @@ def targets(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _extra_copies(
+    env: dict[str, str], logs: Path, copies: int
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Copies 2..N of router and notifier (``relay serve``, each on its own health port),
+    once healthy; named ``router-2``, ``notifier-2`` and so on."""
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    ports: dict[str, int] = {}
+    for n in range(2, copies + 1):
+        for service in ("router", "notifier"):
+            name, port = f"{service}-{n}", free_port()
+            with open(logs / f"{name}.log", "ab") as out:
+                started[name] = subprocess.Popen(
+                    [sys.executable, "-m", "relay", "serve", service],
+                    env={**env, f"RELAY_{service.upper()}_PORT": str(port)},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            ports[name] = port
+    deadline = time.monotonic() + 90
+    for name, port in ports.items():
+        while True:
+            if started[name].poll() is not None:
+                _stop(started.values())
+                raise RuntimeError(f"{name} exited while starting; see {logs / name}.log")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                _stop(started.values())
+                raise RuntimeError(f"{name} did not become healthy on port {port}")
+            time.sleep(0.3)
+    return started
+
+
+def _stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM, then wait for each to drain (and kill one that does not)."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def run_pipeline(
     events: int,
     rate: float | None = None,
@@ -299,14 +349,16 @@ def run_pipeline(
     seed: int = 0,
     progress: Progress | None = None,
     workdir: Path | None = None,
+    copies: int = 1,
 ) -> dict[str, Any]:
-    """Run the stack under ``events`` events; the figures (see ``relay bench pipeline``)."""
+    """Run the stack under ``events`` events; the figures (see ``relay bench pipeline``).
+    With ``copies`` > 1, router and notifier each run that many processes."""
     report: Progress = progress or (lambda _stage, _done, _total: None)
     server_url = os.environ.get("RELAY_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="relay-pipeline-", dir=workdir) as tmp:
         folder = Path(tmp)
         with temporary_database(folder, server_url) as (kind, url):
-            return _run(folder, kind, url, events, rate, children, seed, report)
+            return _run(folder, kind, url, events, rate, children, seed, report, copies)
 
 
 def _run(
@@ -318,6 +370,7 @@ def _run(
     children: int,
     seed: int,
     progress: Progress,
+    copies: int = 1,
 ) -> dict[str, Any]:
     bootstrap = os.environ.get("RELAY_KAFKA_BOOTSTRAP")
     smtp_port = free_port()
@@ -338,6 +391,7 @@ def _run(
         ingest_rate_limit="100000/second",
     )
     stack = _BenchStack(settings)
+    extra: dict[str, subprocess.Popen[bytes]] = {}
     try:
         if bootstrap is None:
             broker = EmbeddedBroker(settings.embedded_kafka_port, folder / "broker.log")
@@ -372,10 +426,12 @@ def _run(
         asyncio.run(ensure_topics(settings))
         stack.start_services(replay=False)
         stack.wait_healthy()
+        extra = _extra_copies(env, folder / "var" / "logs", copies)
         progress("prepare", 3, 3)
         batch = _events(area, count, seed)
         ingest = "http://{}:{}".format(*settings.listen("ingest"))
         processes = {s: psutil.Process(c.process.pid) for s, c in stack.children.items()}
+        processes |= {name: psutil.Process(copy.pid) for name, copy in extra.items()}
         peaks = RssPeaks(processes)
         with peaks.sampling():
             started = time.time()
@@ -385,6 +441,7 @@ def _run(
         pipeline_s = max(r.at for r in received) - started
         stack.stopping.set()
         stack.stop_services()
+        _stop(extra.values())
         latencies = [
             (r.at - accepted[m.group()]) * 1000
             for r in received
@@ -412,18 +469,20 @@ def _run(
                 "p99": round(percentile(latencies, 0.99), 1),
                 "max": round(max(latencies), 1),
             },
-            "pipeline_s": round(pipeline_s, 2),
+            "pipeline_s": round(pipeline_s, 3),
             "posting_s": round(posting_s, 2),
-            "floor_s": round(floor_s, 2),
-            "floor_kafka_s": round(kafka_s, 2),
-            "floor_smtp_s": round(smtp_s, 2),
+            "floor_s": round(floor_s, 3),
+            "floor_kafka_s": round(kafka_s, 3),
+            "floor_smtp_s": round(smtp_s, 3),
             "ratio": round(pipeline_s / floor_s, 2),
-            "peak_rss_mb": {s: round(peaks.peaks.get(s, 0) / 2**20, 1) for s in SERVICES},
+            "copies": copies,
+            "peak_rss_mb": {s: round(peaks.peaks.get(s, 0) / 2**20, 1) for s in processes},
             "duplicates": len(received) - len({r.message.get("Message-ID") for r in received}),
         }
     finally:
         stack.stopping.set()
         stack.stop_services()
+        _stop(extra.values())
         sink.stop()
         if broker is not None:
             broker.stop()

@@ -46,17 +46,35 @@ def _insert(session: AsyncSession, table: Table) -> Any:
     raise RuntimeError(f"the console's read model needs PostgreSQL or SQLite, not {dialect}")
 
 
+# The statements are built once per table (and set of columns) and the row's values go
+# as parameters: SQLAlchemy then compiles each once, where ``.values(**row)`` would build
+# and compile a new statement for every message.
+_STATEMENTS: dict[tuple[str, str, str, tuple[str, ...]], Any] = {}
+
+
+def _statement(session: AsyncSession, table: Table, kind: str, names: tuple[str, ...]) -> Any:
+    key = (session.get_bind().dialect.name, table.name, kind, names)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _insert(session, table)
+        if kind == "ignore":
+            stmt = stmt.on_conflict_do_nothing()
+        else:
+            keys = [c.name for c in table.primary_key.columns]
+            changes = {name: stmt.excluded[name] for name in names if name not in keys}
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes)
+        _STATEMENTS[key] = stmt
+    return stmt
+
+
 async def insert_ignore(session: AsyncSession, table: Table, row: Row) -> None:
     """Insert ``row`` unless its primary key exists."""
-    await session.execute(_insert(session, table).values(**row).on_conflict_do_nothing())
+    await session.execute(_statement(session, table, "ignore", ()), dict(row))
 
 
 async def upsert(session: AsyncSession, table: Table, row: Row) -> None:
     """Insert ``row``, or update the existing row's columns that ``row`` names."""
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = _insert(session, table).values(**row)
-    changes = {name: stmt.excluded[name] for name in row if name not in keys}
-    await session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
+    await session.execute(_statement(session, table, "upsert", tuple(row)), dict(row))
 
 
 async def record_event(session: AsyncSession, row: Row, force_code: str, ref: str) -> None:

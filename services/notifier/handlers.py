@@ -49,9 +49,9 @@ async def on_alert_requested(
 ) -> None:
     at = now()
     deadline = ack_deadline(message.kind, message.recipient.kind, at, policy)
-    if not await repository.insert_alert(session, message, at, deadline):
+    alert = await repository.insert_alert(session, message, at, deadline)
+    if alert is None:
         return  # the same alert again (a replay, or the same facts under another id)
-    alert = await repository.get_alert(session, message.alert_id)
     await publish_alert_status(out, alert, AlertState.QUEUED, at)
     if message.kind is AlertKind.REPORTED and message.recipient.kind is OrgKind.LOCAL_AUTHORITY:
         await note_new_episode(session, message, out, at)

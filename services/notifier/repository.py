@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.identifiers import child_key
@@ -33,9 +34,10 @@ async def get_alert(session: AsyncSession, alert_id: str) -> Row[Any] | None:
 
 async def insert_alert(
     session: AsyncSession, m: AlertRequestedV1, now: datetime, ack_due_at: datetime | None
-) -> bool:
-    """Store a requested alert, queued and due now; False when it is already stored
-    (same alert id, or the same event, recipient and kind under another id)."""
+) -> SimpleNamespace | None:
+    """Store a requested alert, queued and due now, and return what was stored (by
+    column name); None when it is already stored (same alert id, or the same event,
+    recipient and kind under another id)."""
     exists = await session.scalar(
         select(alerts.c.alert_id).where(
             (alerts.c.alert_id == m.alert_id)
@@ -48,47 +50,48 @@ async def insert_alert(
         )
     )
     if exists is not None:
-        return False
+        return None
     contact = m.police_contact
     authority = m.authority
-    await session.execute(
-        alerts.insert().values(
-            alert_id=m.alert_id,
-            kind=m.kind.value,
-            recipient_code=m.recipient.code,
-            recipient_kind=m.recipient.kind.value,
-            recipient_name=m.recipient.name,
-            recipient_email=m.recipient.email,
-            recipient_escalation_email=m.recipient.escalation_email,
-            recipient_la_code=m.recipient.la_code,
-            child_given_name=m.child.given_name,
-            child_family_name=m.child.family_name,
-            child_date_of_birth=m.child.date_of_birth,
-            force_code=m.episode.force_code,
-            episode_ref=m.episode.episode_ref,
-            event_id=m.episode.event_id,
-            event_message_id=m.episode.event_message_id,
-            event_type=m.episode.event_type.value,
-            occurred_at=m.episode.occurred_at,
-            police_contact_name=contact.name if contact else None,
-            police_contact_phone=contact.phone if contact else None,
-            police_contact_email=contact.email if contact else None,
-            reason=m.reason,
-            policy_rule=m.policy_rule,
-            roll_record_id=m.roll_record_id,
-            state=AlertState.QUEUED.value,
-            due_at=now,
-            attempts=0,
-            requested_at=m.requested_at,
-            created_at=now,
-            updated_at=now,
-            ack_due_at=ack_due_at,
-            authority_code=authority.code if authority else None,
-            authority_name=authority.name if authority else None,
-            authority_email=authority.email if authority else None,
-        )
+    # The statement is fixed and the values are parameters: SQLAlchemy compiles it once
+    # (``.values(...)`` would build and compile a new statement for every alert).
+    values = dict(
+        alert_id=m.alert_id,
+        kind=m.kind.value,
+        recipient_code=m.recipient.code,
+        recipient_kind=m.recipient.kind.value,
+        recipient_name=m.recipient.name,
+        recipient_email=m.recipient.email,
+        recipient_escalation_email=m.recipient.escalation_email,
+        recipient_la_code=m.recipient.la_code,
+        child_given_name=m.child.given_name,
+        child_family_name=m.child.family_name,
+        child_date_of_birth=m.child.date_of_birth,
+        force_code=m.episode.force_code,
+        episode_ref=m.episode.episode_ref,
+        event_id=m.episode.event_id,
+        event_message_id=m.episode.event_message_id,
+        event_type=m.episode.event_type.value,
+        occurred_at=m.episode.occurred_at,
+        police_contact_name=contact.name if contact else None,
+        police_contact_phone=contact.phone if contact else None,
+        police_contact_email=contact.email if contact else None,
+        reason=m.reason,
+        policy_rule=m.policy_rule,
+        roll_record_id=m.roll_record_id,
+        state=AlertState.QUEUED.value,
+        due_at=now,
+        attempts=0,
+        requested_at=m.requested_at,
+        created_at=now,
+        updated_at=now,
+        ack_due_at=ack_due_at,
+        authority_code=authority.code if authority else None,
+        authority_name=authority.name if authority else None,
+        authority_email=authority.email if authority else None,
     )
-    return True
+    await session.execute(alerts.insert(), values)
+    return SimpleNamespace(**values)
 
 
 async def insert_raised(session: AsyncSession, values: dict[str, Any]) -> bool:
@@ -207,29 +210,44 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Cl
             .with_for_update(skip_locked=True)
         )
     ).all()
-    claimed: list[Claimed] = []
-    for row in rows:
-        attempt = row.attempts + 1
-        await session.execute(
-            update(alerts)
-            .where(alerts.c.alert_id == row.alert_id)
-            .values(
-                state=AlertState.SENDING.value,
-                attempts=attempt,
-                updated_at=now,
-                first_attempt_at=func.coalesce(alerts.c.first_attempt_at, now),
-            )
-        )
-        await session.execute(
-            attempts.insert().values(
-                alert_id=row.alert_id,
-                attempt=attempt,
-                started_at=now,
-                outcome=AlertState.SENDING.value,
-            )
-        )
-        claimed.append(Claimed(row, attempt))
+    if not rows:
+        return []
+    claimed = [Claimed(row, row.attempts + 1) for row in rows]
+    # Two statements for the whole batch, each executed for every row (executemany).
+    await session.execute(
+        _CLAIM,
+        [{"b_alert_id": c.alert.alert_id, "b_attempt": c.attempt, "b_now": now} for c in claimed],
+    )
+    await session.execute(
+        attempts.insert(),
+        [
+            {
+                "alert_id": c.alert.alert_id,
+                "attempt": c.attempt,
+                "started_at": now,
+                "outcome": AlertState.SENDING.value,
+            }
+            for c in claimed
+        ],
+    )
     return claimed
+
+
+def _now_param() -> Any:
+    """The ``b_now`` parameter, typed so SQLite gets the same text as other datetimes."""
+    return bindparam("b_now", type_=alerts.c.updated_at.type)
+
+
+_CLAIM = (
+    update(alerts)
+    .where(alerts.c.alert_id == bindparam("b_alert_id"))
+    .values(
+        state=AlertState.SENDING.value,
+        attempts=bindparam("b_attempt"),
+        updated_at=_now_param(),
+        first_attempt_at=func.coalesce(alerts.c.first_attempt_at, _now_param()),
+    )
+)
 
 
 async def renew_claims(session: AsyncSession, held: Mapping[str, int], now: datetime) -> None:
@@ -257,15 +275,32 @@ async def finish_attempt(
     detail: str | None = None,
 ) -> None:
     await session.execute(
-        update(attempts)
-        .where(attempts.c.alert_id == alert_id, attempts.c.attempt == attempt)
-        .values(
-            outcome=outcome,
-            finished_at=now,
-            smtp_code=smtp_code,
-            detail=detail[:500] if detail else None,
-        )
+        _FINISH_ATTEMPT,
+        {
+            "b_alert_id": alert_id,
+            "b_attempt": attempt,
+            "b_outcome": outcome,
+            "b_now": now,
+            "b_code": smtp_code,
+            "b_detail": detail[:500] if detail else None,
+        },
     )
+
+
+# Statements run for every alert are built once; their values are parameters.
+_FINISH_ATTEMPT = (
+    update(attempts)
+    .where(
+        attempts.c.alert_id == bindparam("b_alert_id"),
+        attempts.c.attempt == bindparam("b_attempt"),
+    )
+    .values(
+        outcome=bindparam("b_outcome"),
+        finished_at=_now_param(),
+        smtp_code=bindparam("b_code"),
+        detail=bindparam("b_detail"),
+    )
+)
 
 
 def _claim_still_held(alert_id: str, attempt: int | None) -> Any:
@@ -290,18 +325,48 @@ async def record_sent(
 ) -> bool:
     """Mark a sending alert sent; False when it moved on meanwhile (acknowledged, or
     claimed again by another copy)."""
-    result = await session.execute(
-        update(alerts)
-        .where(_claim_still_held(alert_id, attempt))
-        .values(
-            state=AlertState.SENT.value,
-            sent_at=now,
-            smtp_message_id=smtp_message_id,
-            last_error=None,
-            updated_at=now,
+    if attempt is None:
+        statement = (
+            update(alerts)
+            .where(_claim_still_held(alert_id, attempt))
+            .values(
+                state=AlertState.SENT.value,
+                sent_at=now,
+                smtp_message_id=smtp_message_id,
+                last_error=None,
+                updated_at=now,
+            )
         )
-    )
+        result = await session.execute(statement)
+    else:
+        result = await session.execute(
+            _RECORD_SENT,
+            {
+                "b_alert_id": alert_id,
+                "b_attempt": attempt,
+                "b_now": now,
+                "b_message_id": smtp_message_id,
+            },
+        )
     return bool(getattr(result, "rowcount", 0))
+
+
+# record_sent with an attempt number: the claim still held (see _claim_still_held).
+_RECORD_SENT = (
+    update(alerts)
+    .where(
+        alerts.c.alert_id == bindparam("b_alert_id"),
+        alerts.c.attempts == bindparam("b_attempt"),
+        alerts.c.state.in_((AlertState.SENDING.value, AlertState.QUEUED.value)),
+    )
+    .values(
+        state=AlertState.SENT.value,
+        sent_at=_now_param(),
+        smtp_message_id=bindparam("b_message_id"),
+        last_error=None,
+        updated_at=_now_param(),
+    )
+)
 
 
 async def record_disclosure(

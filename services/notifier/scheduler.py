@@ -8,15 +8,20 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertState
 from services.notifier import repository
 from services.notifier.delivery import (
     FailureKind,
+    NextStep,
     SendFailure,
     after_failure,
     message_id,
@@ -42,6 +47,58 @@ RECORD_RETRY_FIRST_S = 0.5
 RECORD_RETRY_MAX_S = 10.0
 
 
+@dataclass
+class Attempted:
+    """One claimed alert after its attempt: sent (no ``failure``) or not, and what the
+    email disclosed; ``step`` is set once a failure's next state is worked out."""
+
+    alert: Any  # a notifier_alerts row
+    attempt: int
+    failure: SendFailure | None
+    fields: tuple[str, ...]
+    step: NextStep | None = None
+
+
+class _Recorder:
+    """Commits the senders' outcomes with a group commit: a sender waits until its
+    outcome is committed before it sends again, and the one committing takes every
+    outcome handed in meanwhile into the same transaction. So at most one email per
+    sender is ever sent and not yet recorded (the window a crash can repeat). Each alert
+    leaves ``held`` (the claims renewed) once its outcome is committed."""
+
+    def __init__(
+        self, record: Callable[[list[Attempted]], Awaitable[None]], held: dict[str, int]
+    ) -> None:
+        self._record = record
+        self._held = held
+        self._pending: list[tuple[Attempted, asyncio.Future[None]]] = []
+        self._committing = asyncio.Lock()
+
+    async def commit(self, attempted: Attempted) -> None:
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((attempted, mine))
+        async with self._committing:
+            if mine.done():  # committed (or failed) with the group before it
+                mine.result()
+                return
+            group, self._pending = self._pending, []
+            try:
+                await self._record([item for item, _ in group])
+            except BaseException as exc:
+                for _, waiting in group:
+                    if waiting is mine:
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        waiting.cancel()
+                    else:
+                        waiting.set_exception(exc)
+                raise
+            for item, waiting in group:
+                self._held.pop(item.alert.alert_id, None)
+                if waiting is not mine:
+                    waiting.set_result(None)
+
+
 class DeliveryScheduler:
     def __init__(
         self,
@@ -56,6 +113,7 @@ class DeliveryScheduler:
         rng: random.Random | None = None,
         policy: DeliveryPolicy | None = None,
         lease: timedelta = SENDING_LEASE,
+        senders: int | None = None,
     ) -> None:
         self.db = db
         self.tables = tables
@@ -69,6 +127,8 @@ class DeliveryScheduler:
         self.policy = policy or DeliveryPolicy()
         self.follow_ups = FollowUps(db, tables, settings, self.policy, now, batch_size)
         self.lease = lease
+        # As many alerts in flight at once as the mailer keeps connections.
+        self.senders = max(1, senders or mailer.connections)
         self._wake = asyncio.Event()
         self._renewed_at = 0.0  # loop time the claims in flight were last known held
         self.sent = 0
@@ -97,29 +157,45 @@ class DeliveryScheduler:
             claimed = await repository.claim_due(session, self.now(), self.batch_size)
         if not claimed:
             return 0
-        loop = asyncio.get_running_loop()
-        self._renewed_at = loop.time()
+        self._renewed_at = asyncio.get_running_loop().time()
         held = {item.alert.alert_id: item.attempt for item in claimed}
         keeper = asyncio.create_task(self._keep_claims(held))
+        recorder = _Recorder(self._record, held)
+        todo = deque(claimed)
         try:
-            async with self.mailer.session() as smtp:
-                for item in claimed:
-                    if loop.time() - self._renewed_at > self.lease.total_seconds() / 2:
-                        # Our claims may be taken over soon: sending now could send twice.
-                        log.warning(
-                            "notifier: cannot renew the claim on %d alert(s); leaving them "
-                            "to be taken over",
-                            len(held),
-                        )
-                        break
-                    await self._deliver(smtp, item)
-                    del held[item.alert.alert_id]
+            # One sender per pooled connection, each committing an outcome (together
+            # with the other senders' of the moment) before it sends the next.
+            senders = [
+                asyncio.create_task(self._send_from(todo, recorder))
+                for _ in range(min(self.senders, len(claimed)))
+            ]
+            try:
+                await asyncio.gather(*senders)
+            finally:
+                for sender in senders:
+                    sender.cancel()
+                await asyncio.gather(*senders, return_exceptions=True)
         finally:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
         if self.relay is not None:
             self.relay.wake()
         return len(claimed)
+
+    async def _send_from(self, todo: deque[repository.Claimed], recorder: _Recorder) -> None:
+        loop = asyncio.get_running_loop()
+        async with self.mailer.session() as smtp:
+            while todo:
+                if loop.time() - self._renewed_at > self.lease.total_seconds() / 2:
+                    # Our claims may be taken over soon: sending now could send twice.
+                    log.warning(
+                        "notifier: cannot renew the claim on %d alert(s); leaving them "
+                        "to be taken over",
+                        len(todo),
+                    )
+                    todo.clear()
+                    return
+                await recorder.commit(await self._attempt(smtp, todo.popleft()))
 
     async def _keep_claims(self, held: dict[str, int]) -> None:
         """Renew the lease on the alerts of the batch in flight until it is done."""
@@ -134,13 +210,14 @@ class DeliveryScheduler:
             else:
                 self._renewed_at = loop.time()
 
-    async def _deliver(self, smtp: MailSession, item: repository.Claimed) -> None:
+    async def _attempt(self, smtp: MailSession, item: repository.Claimed) -> Attempted:
+        """Build and send one claimed alert; what happened (nothing recorded yet)."""
         alert = item.alert
         failure: SendFailure | None
         fields: tuple[str, ...] = ()
         try:
             content = AlertContent.from_row(alert)
-            email = self.renderer.build(content, self.now())
+            email = self.renderer.compose(content, self.now())
             fields = self.renderer.disclosed_fields(content)
         except RenderError as exc:
             failure = SendFailure(FailureKind.PERMANENT, f"cannot build the email: {exc}")
@@ -150,79 +227,82 @@ class DeliveryScheduler:
             )
         else:
             failure = await smtp.send(email, alert.recipient_email)
-        await self._record(alert, item.attempt, failure, fields)
+        return Attempted(alert, item.attempt, failure, fields)
 
-    async def _record(
-        self, alert: object, attempt: int, failure: SendFailure | None, fields: tuple[str, ...]
-    ) -> None:
-        """Commit an attempt's outcome, waiting out a database that is away: the outcome
-        is known here, and giving up would leave the alert ``sending``, to be sent again
-        once recovered. Only a crash of this process can still lose it (the window the
-        interrupted attempt records)."""
+    async def _record(self, group: list[Attempted]) -> None:
+        """Commit the outcomes of a group of attempts in one transaction, waiting out a
+        database that is away: the outcomes are known here, and giving up would leave
+        the alerts ``sending``, to be sent again once recovered. Only a crash of this
+        process can still lose them (the window the interrupted attempts record)."""
         delay = RECORD_RETRY_FIRST_S
         while True:
             try:
-                await self._record_once(alert, attempt, failure, fields)
-                return
+                async with self.db.transaction() as session:
+                    out = Outbox(session, self.tables, self.settings)
+                    for attempted in group:
+                        await self._record_one(session, out, attempted)
             except (DBAPIError, OSError) as exc:
                 log.warning(
-                    "notifier: cannot record attempt %d of alert %s yet (%s); retrying in %gs",
-                    attempt,
-                    alert.alert_id,  # type: ignore[attr-defined]
+                    "notifier: cannot record %d attempt(s) yet (%s), first alert %s; "
+                    "retrying in %gs",
+                    len(group),
                     type(exc).__name__,
+                    group[0].alert.alert_id,
                     delay,
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX_S)
+                continue
+            for attempted in group:
+                self._log_outcome(attempted)
+            return
 
-    async def _record_once(
-        self, alert: object, attempt: int, failure: SendFailure | None, fields: tuple[str, ...]
-    ) -> None:
-        alert_id: str = alert.alert_id  # type: ignore[attr-defined]
+    async def _record_one(self, session: AsyncSession, out: Outbox, attempted: Attempted) -> None:
+        alert, attempt, failure = attempted.alert, attempted.attempt, attempted.failure
+        alert_id: str = alert.alert_id
         now = self.now()
-        async with self.db.transaction() as session:
-            out = Outbox(session, self.tables, self.settings)
-            if failure is None:
-                await repository.finish_attempt(
-                    session, alert_id, attempt, AlertState.SENT.value, now
-                )
-                # Disclosed whether or not the alert moved on meanwhile: the email went.
-                await repository.record_disclosure(
-                    session, alert, fields, now, message_id(alert_id)
-                )
-                if await repository.record_sent(
-                    session, alert_id, now, message_id(alert_id), attempt
-                ):
-                    await publish_alert_status(out, alert, AlertState.SENT, now, attempt)
-                self.sent += 1
-                log.info("notifier: alert %s sent (attempt %d)", alert_id, attempt)
-                return
-            first = alert.first_attempt_at or now  # type: ignore[attr-defined]
-            step = after_failure(failure, attempt, first, now, self.rng, self.policy.retry)
-            await repository.finish_attempt(
-                session, alert_id, attempt, step.state.value, now, failure.code, failure.detail
+        if failure is None:
+            await repository.finish_attempt(session, alert_id, attempt, AlertState.SENT.value, now)
+            # Disclosed whether or not the alert moved on meanwhile: the email went.
+            await repository.record_disclosure(
+                session, alert, attempted.fields, now, message_id(alert_id)
             )
-            if await repository.record_failure(session, alert_id, step, now, attempt):
-                await publish_alert_status(out, alert, step.state, now, attempt, step.detail)
-                if step.state is AlertState.PERMANENT_FAILURE:
-                    # Nobody will read it: the next in the chain is told at once (an
-                    # escalation that fails moves its original alert on).
-                    parent: str = alert.parent_alert_id  # type: ignore[attr-defined]
-                    if parent:
-                        await repository.escalate_now(session, parent, now)
-                    else:
-                        await repository.escalate_now(
-                            session, alert_id, now, not_yet_escalated=True
-                        )
-            self.failed += 1
-            log.warning(
-                "notifier: alert %s attempt %d: %s (%s)%s",
-                alert_id,
-                attempt,
-                step.state.value,
-                failure.detail,
-                f"; next at {step.due_at:%H:%M:%S}" if step.due_at else "",
-            )
+            if await repository.record_sent(session, alert_id, now, message_id(alert_id), attempt):
+                await publish_alert_status(out, alert, AlertState.SENT, now, attempt)
+            return
+        first = alert.first_attempt_at or now
+        step = after_failure(failure, attempt, first, now, self.rng, self.policy.retry)
+        attempted.step = step
+        await repository.finish_attempt(
+            session, alert_id, attempt, step.state.value, now, failure.code, failure.detail
+        )
+        if await repository.record_failure(session, alert_id, step, now, attempt):
+            await publish_alert_status(out, alert, step.state, now, attempt, step.detail)
+            if step.state is AlertState.PERMANENT_FAILURE:
+                # Nobody will read it: the next in the chain is told at once (an
+                # escalation that fails moves its original alert on).
+                parent: str = alert.parent_alert_id
+                if parent:
+                    await repository.escalate_now(session, parent, now)
+                else:
+                    await repository.escalate_now(session, alert_id, now, not_yet_escalated=True)
+
+    def _log_outcome(self, attempted: Attempted) -> None:
+        alert_id, attempt = attempted.alert.alert_id, attempted.attempt
+        if attempted.failure is None:
+            self.sent += 1
+            log.info("notifier: alert %s sent (attempt %d)", alert_id, attempt)
+            return
+        self.failed += 1
+        step = attempted.step
+        log.warning(
+            "notifier: alert %s attempt %d: %s (%s)%s",
+            alert_id,
+            attempt,
+            step.state.value if step else "failed",
+            attempted.failure.detail,
+            f"; next at {step.due_at:%H:%M:%S}" if step and step.due_at else "",
+        )
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -12,7 +12,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -20,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from services.notifier.delivery import FailureKind, SendFailure, classify_smtp_code
+from services.notifier.rendering import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +115,15 @@ def parse_smtp_url(url: str) -> SmtpTarget:
 
 
 class MailSession(Protocol):
-    async def send(self, message: EmailMessage, recipient: str) -> SendFailure | None:
+    async def send(self, message: OutgoingEmail, recipient: str) -> SendFailure | None:
         """Send one message; None when the server accepted it."""
 
 
 class Mailer(Protocol):
+    @property
+    def connections(self) -> int:
+        """How many sessions may be open at once (the scheduler's senders)."""
+
     def session(self) -> AbstractAsyncContextManager[MailSession]:
         """A connection for a batch of messages."""
 
@@ -138,6 +142,10 @@ class SmtpMailer:
         self.idle_s = idle_s
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self.connections_opened = 0
+
+    @property
+    def connections(self) -> int:
+        return self.target.pool
 
     def session(self) -> AbstractAsyncContextManager[MailSession]:
         return _session(self)
@@ -216,11 +224,13 @@ class _SmtpSession:
         self._client = pooled or await self._mailer._connect()
         return self._client
 
-    async def send(self, message: EmailMessage, recipient: str) -> SendFailure | None:
+    async def send(self, message: OutgoingEmail, recipient: str) -> SendFailure | None:
         try:
             client = await self._client_for_send()
             try:
-                errors, _reply = await client.send_message(message, recipients=[recipient])
+                errors, _reply = await client.sendmail(
+                    message.envelope_from, [recipient], message.raw
+                )
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                 if not self._pooled:
                     raise
@@ -229,7 +239,9 @@ class _SmtpSession:
                 self.drop()
                 self._pooled = False
                 self._client = client = await self._mailer._connect()
-                errors, _reply = await client.send_message(message, recipients=[recipient])
+                errors, _reply = await client.sendmail(
+                    message.envelope_from, [recipient], message.raw
+                )
         except Exception as exc:
             self.drop()
             return classify_exception(exc)

@@ -119,7 +119,7 @@ async def append(session: AsyncSession, heads: Table, table: Table, values: dict
         seq, prev = int(head.last_seq), str(head.last_hash)
     digest = entry_hash(prev, seq, values)
     await session.execute(
-        insert(table).values(**values, seq=seq, prev_hash=prev, entry_hash=digest)
+        insert(table), {**values, "seq": seq, "prev_hash": prev, "entry_hash": digest}
     )
     await session.execute(update(heads).where(heads.c.chain == chain).values(last_hash=digest))
     return seq

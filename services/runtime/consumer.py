@@ -1,11 +1,19 @@
 """Idempotent consumers (DESIGN §2) on FastStream subscribers.
 
 ``subscribe`` registers a handler ``(session, message, out) -> None`` for one catalogue
-topic. Per message: parse; open a transaction; skip a message id already in the inbox;
-run the handler; commit; only then does FastStream commit the offset (``AckPolicy``
-``NACK_ON_ERROR``: a failure seeks back, and the message comes again). A message that
-can never be processed (it does not parse, the handler raises ``UnprocessableError``, or
-the database refuses its values) goes to the topic's ``.dlq`` with the reason.
+topic. The subscriber takes what the broker has, up to ``RELAY_CONSUMER_BATCH`` records,
+and handles the batch in one transaction: parse each record; skip the message ids
+already in the inbox (or repeated in the batch) and record the others; run each handler
+in order; commit; only then does FastStream commit the offsets (``AckPolicy``
+``NACK_ON_ERROR``: a failure seeks every partition of the batch back, and it comes
+again). A message that can never be processed (it does not parse, the handler raises
+``UnprocessableError``, or the database refuses its values) goes to the topic's ``.dlq``
+with the reason.
+
+Only the happy path is batched: when the batch's transaction fails for any reason it is
+rolled back and its messages are handled again one per transaction (``consume``), which
+sorts a message to dead-letter from the others, or a transient failure to retry; the
+inbox skips what a transaction before the failure committed.
 
 All of a service's topics share one FastStream subscriber (one consumer, one group join):
 subscribers start one after another, each waiting seconds for its group, so one per
@@ -17,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -35,6 +43,7 @@ from services.runtime.database import Database, utcnow
 from services.runtime.messaging import (
     MessagingTables,
     OutboxRelay,
+    first_deliveries,
     first_delivery,
     in_inbox,
     publish_later,
@@ -44,6 +53,10 @@ from services.runtime.settings import RelaySettings
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+
+# How long a batch waits for the broker when nothing is buffered: records that are
+# there come at once, so this only bounds an idle consumer's extra latency.
+BATCH_WAIT_MS = 100
 
 
 class UnprocessableError(Exception):
@@ -77,6 +90,21 @@ class RawMessage:
     @property
     def message_id(self) -> str:
         return derived_id("raw", hashlib.sha256(self.body).hexdigest())
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One parsed message and where it came from."""
+
+    topic: Topic
+    handler: Handler
+    body: bytes
+    msg: Any  # FastStream's message or aiokafka's record: its position for a dead letter
+    message: Any
+
+    @property
+    def message_id(self) -> str:
+        return str(getattr(self.message, "message_id", "") or "")
 
 
 @dataclass
@@ -117,27 +145,80 @@ class Consumers:
         """Register the one subscriber for every subscribed topic (at start)."""
         if not self.routes or self.attached:
             return
-        routes = dict(self.routes)
 
         @self.broker.subscriber(
-            *routes,
+            *self.routes,
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=self.settings.consumer_batch,
+            batch_timeout_ms=BATCH_WAIT_MS,
             max_poll_interval_ms=600_000,
             title=f"{self.service}:consumer",
         )
         async def _consume(msg: KafkaMessage) -> None:
-            topic, handler, raw = routes[msg.raw_message.topic]  # type: ignore[union-attr]
-            await self.consume(topic, handler, msg.body, msg, raw)
+            records = msg.raw_message  # a batch subscriber's: a tuple of records
+            await self.consume_batch(records if isinstance(records, tuple) else (records,))
 
         self.attached = True
+
+    async def consume_batch(self, records: Sequence[Any]) -> None:
+        """Handle a batch of aiokafka ``ConsumerRecord`` objects, in their order."""
+        deliveries: list[Delivery] = []
+        for record in records:
+            topic, handler, raw = self.routes[record.topic]
+            body = record.value or b""
+            message = await self._parse(topic, body, record, raw)
+            if message is not None:
+                deliveries.append(Delivery(topic, handler, body, record, message))
+        if not deliveries:
+            return
+        try:
+            first = await self._handle_together(deliveries)
+        except Exception as exc:
+            # Rolled back: one per transaction now, so that one bad message is told from
+            # the others and a transient failure is retried as ever.
+            log.info(
+                "%s: batch of %d not handled together (%s); one by one",
+                self.service,
+                len(deliveries),
+                type(exc).__name__,
+            )
+            for delivery in deliveries:
+                await self._handle(delivery)
+            return
+        for delivery, fresh in zip(deliveries, first, strict=True):
+            if fresh:
+                self._count(delivery.topic)
+            else:
+                self.counters.duplicates += 1
+        if any(first):
+            self.relay.wake()
+
+    async def _handle_together(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        async with self.db.transaction() as session:
+            first = await first_deliveries(
+                session, self.tables, [(d.message_id, d.topic.wire) for d in deliveries]
+            )
+            out = Outbox(session, self.tables, self.settings)
+            for delivery, fresh in zip(deliveries, first, strict=True):
+                if fresh:
+                    await delivery.handler(session, delivery.message, out)
+        return first
 
     async def consume(
         self, topic: Topic, handler: Handler, body: bytes, msg: Any, raw: bool = False
     ) -> None:
+        """Handle one message in a transaction of its own."""
+        message = await self._parse(topic, body, msg, raw)
+        if message is not None:
+            await self._handle(Delivery(topic, handler, body, msg, message))
+
+    async def _parse(self, topic: Topic, body: bytes, msg: Any, raw: bool) -> Any:
+        """The message, or None when it does not parse (it is dead-lettered)."""
         try:
-            message = RawMessage(body) if raw else topic.model.model_validate_json(body)
+            return RawMessage(body) if raw else topic.model.model_validate_json(body)
         except ValidationError as exc:
             await self.dead_letter(
                 topic,
@@ -146,8 +227,11 @@ class Consumers:
                 f"does not match {topic.model.__name__}: "
                 f"{exc.error_count()} error(s): {_short(exc)}",
             )
-            return
-        message_id = str(getattr(message, "message_id", "") or "")
+            return None
+
+    async def _handle(self, delivery: Delivery) -> None:
+        topic, body, msg = delivery.topic, delivery.body, delivery.msg
+        message_id = delivery.message_id
         try:
             async with self.db.transaction() as session:
                 if message_id and not await first_delivery(
@@ -155,7 +239,9 @@ class Consumers:
                 ):
                     self.counters.duplicates += 1
                     return
-                await handler(session, message, Outbox(session, self.tables, self.settings))
+                await delivery.handler(
+                    session, delivery.message, Outbox(session, self.tables, self.settings)
+                )
         except UnprocessableError as exc:
             await self.dead_letter(topic, body, msg, str(exc))
             return
@@ -192,16 +278,20 @@ class Consumers:
             )
             await asyncio.sleep(self.retry_delay_s)
             raise
+        self._count(topic)
+        self.relay.wake()
+
+    def _count(self, topic: Topic) -> None:
         self.counters.processed += 1
         self.counters.by_topic[topic.wire] = self.counters.by_topic.get(topic.wire, 0) + 1
-        self.relay.wake()
 
     async def _in_inbox(self, message_id: str, topic: Topic) -> bool:
         async with self.db.transaction() as session:
             return await in_inbox(session, self.tables, message_id, topic.wire)
 
     async def dead_letter(self, topic: Topic, body: bytes, msg: Any, reason: str) -> None:
-        raw = getattr(msg, "raw_message", None)
+        """``msg``: FastStream's message, or the aiokafka record itself (in a batch)."""
+        raw = getattr(msg, "raw_message", msg)
         key = getattr(raw, "key", None)
         offset = getattr(raw, "offset", None)
         partition = getattr(raw, "partition", None)

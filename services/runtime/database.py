@@ -3,6 +3,7 @@ concurrent writers queue on the busy timeout instead of failing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -71,17 +72,38 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
 
 class Database:
-    """One service's database: an engine and short transactions."""
+    """One service's database: an engine and short transactions.
+
+    On SQLite every transaction takes the write lock (``BEGIN IMMEDIATE``), so a
+    process's transactions queue on an asyncio lock first: SQLite's own busy handler
+    makes a waiter sleep up to 100 ms between tries, which under load costs more than
+    the transactions themselves. Other processes on the same file still wait on the busy
+    timeout."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, **kwargs)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._turns = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._holder: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions.begin() as session:
-            yield session
+        if self._turns is None:
+            async with self._sessions.begin() as session:
+                yield session
+            return
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            # It would wait for itself for ever (SQLite has one writer at a time).
+            raise RuntimeError("a transaction opened inside another on the same database")
+        async with self._turns:
+            self._holder = task
+            try:
+                async with self._sessions.begin() as session:
+                    yield session
+            finally:
+                self._holder = None
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import RecordMetadata
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -180,17 +181,20 @@ async def ensure_topic(settings: RelaySettings, name: str, partitions: int = 1) 
 
 
 class BrokerPublisher:
-    """Sends one message and returns once the broker acknowledged it."""
+    """Hands one message to the producer; the future it returns completes once the broker
+    acknowledged it (aiokafka sends one request per broker at a time, so the order in
+    which messages are handed over is their order on a partition)."""
 
     def __init__(self, broker: KafkaBroker) -> None:
         self._broker = broker
 
     async def send(
         self, topic: str, key: str | None, payload: bytes, headers: dict[str, str]
-    ) -> None:
-        await self._broker.publish(
+    ) -> asyncio.Future[RecordMetadata]:
+        return await self._broker.publish(
             payload,
             topic=topic,
             key=key.encode() if key else None,
             headers={**headers, "content-type": "application/json"},
+            no_confirm=True,
         )

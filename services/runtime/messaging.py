@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import (
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Row,
     String,
     Table,
     Text,
@@ -79,6 +81,39 @@ async def first_delivery(
     return True
 
 
+async def first_deliveries(
+    session: AsyncSession, tables: MessagingTables, deliveries: Sequence[tuple[str, str]]
+) -> list[bool]:
+    """:func:`first_delivery` for a batch of ``(message_id, topic)``, in one look-up per
+    topic and one insert: per delivery, False when its id is in the inbox or came earlier
+    in the batch (skip it). An empty id is never recorded, so never skipped."""
+    inbox = tables.inbox
+    wanted: dict[str, set[str]] = {}
+    for message_id, topic in deliveries:
+        if message_id:
+            wanted.setdefault(topic, set()).add(message_id)
+    seen: set[tuple[str, str]] = set()
+    for topic, ids in wanted.items():
+        found = await session.scalars(
+            select(inbox.c.message_id).where(
+                inbox.c.topic == topic, inbox.c.message_id.in_(sorted(ids))
+            )
+        )
+        seen.update((message_id, topic) for message_id in found)
+    first: list[bool] = []
+    rows: list[dict[str, object]] = []
+    now = utcnow()
+    for message_id, topic in deliveries:
+        fresh = not message_id or (message_id, topic) not in seen
+        if fresh and message_id:
+            seen.add((message_id, topic))
+            rows.append({"message_id": message_id, "topic": topic, "received_at": now})
+        first.append(fresh)
+    if rows:
+        await session.execute(inbox.insert(), rows)
+    return first
+
+
 async def in_inbox(
     session: AsyncSession, tables: MessagingTables, message_id: str, topic: str
 ) -> bool:
@@ -100,21 +135,24 @@ async def publish_later(
 ) -> None:
     """Queue ``message`` for the outbox relay, inside the caller's transaction."""
     await session.execute(
-        tables.outbox.insert().values(
-            topic=topic,
-            key=key,
-            message_id=getattr(message, "message_id", ""),
-            payload=message.model_dump_json(),
-            created_at=utcnow(),
-        )
+        tables.outbox.insert(),  # values as parameters: one compiled statement
+        {
+            "topic": topic,
+            "key": key,
+            "message_id": getattr(message, "message_id", ""),
+            "payload": message.model_dump_json(),
+            "created_at": utcnow(),
+        },
     )
 
 
 class Publisher(Protocol):
     async def send(
         self, topic: str, key: str | None, payload: bytes, headers: dict[str, str]
-    ) -> None:
-        """Send one message and return once the broker acknowledged it."""
+    ) -> Awaitable[object]:
+        """Hand one message to the producer without waiting for the broker; the awaitable
+        completes once the broker acknowledged it, or raises. Messages handed over one
+        after another keep that order on their partition."""
 
 
 class OutboxRelay:
@@ -177,10 +215,7 @@ class OutboxRelay:
                 ).all()
             if not rows:
                 return total
-            for row in rows:
-                await self._publisher.send(
-                    row.topic, row.key, row.payload.encode(), {"message_id": row.message_id}
-                )
+            await self._send_all(rows)
             async with self._db.transaction() as session:
                 await session.execute(
                     update(self._outbox)
@@ -189,6 +224,25 @@ class OutboxRelay:
                 )
             total += len(rows)
             self.published += len(rows)
+
+    async def _send_all(self, rows: Sequence[Row[Any]]) -> None:
+        """Hand every row to the producer, then await the acknowledgements together; raise
+        if any is missing (the rows stay unpublished and go again: consumers' inboxes
+        absorb the repeats)."""
+        acks: list[Awaitable[object]] = []
+        try:
+            for row in rows:
+                acks.append(
+                    await self._publisher.send(
+                        row.topic, row.key, row.payload.encode(), {"message_id": row.message_id}
+                    )
+                )
+        finally:
+            # Even when handing over failed part way: no acknowledgement is left unheard.
+            results = await asyncio.gather(*acks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def run(self) -> None:
         while True:

@@ -144,6 +144,12 @@ class RelaySettings(BaseSettings):
         "`relay up` after starting a fresh memory-only broker",
     )
     poll_interval_s: float = 0.5
+    consumer_batch: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="most messages a consumer handles in one database transaction",
+    )
     broker_check_interval_s: float = Field(
         default=5.0,
         gt=0,

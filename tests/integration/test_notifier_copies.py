@@ -1,6 +1,9 @@
 """Two copies of the notifier's delivery loop on one database (SQLite or PostgreSQL):
 a copy that starts leaves the alerts its twin is sending alone, however long the
-sending takes; the alerts a dead copy had claimed are taken over once its lease ends."""
+sending takes; the alerts a dead copy had claimed are taken over once its lease ends.
+And within one copy: it sends on every connection of its SMTP pool at once, yet never
+lets a connection send again before the outcome of its last email is committed, so a
+crash repeats at most one email per connection."""
 
 from __future__ import annotations
 
@@ -9,18 +12,19 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from email.message import EmailMessage
+from email import message_from_bytes
 
 import pytest
+from sqlalchemy import func, select
 
 from relay.smtp_sink import SinkHandler
 from schemas.messages import OrgKind
 from services.notifier import handlers, repository
 from services.notifier.delivery import SendFailure
-from services.notifier.rendering import Renderer
-from services.notifier.scheduler import DeliveryScheduler
+from services.notifier.rendering import OutgoingEmail, Renderer
+from services.notifier.scheduler import Attempted, DeliveryScheduler
 from services.notifier.smtp import Mailer, SmtpMailer
-from services.notifier.tables import messaging
+from services.notifier.tables import attempts, messaging
 from services.runtime.consumer import Outbox
 from services.runtime.database import Database, utcnow
 from services.runtime.migrations import upgrade
@@ -34,6 +38,8 @@ LEASE = timedelta(seconds=1)
 class GatedMailer:
     """A mailer whose sends wait until ``gate`` opens: a copy in the middle of a batch."""
 
+    connections = 1
+
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
@@ -43,10 +49,10 @@ class GatedMailer:
     async def session(self) -> AsyncIterator[GatedMailer]:
         yield self
 
-    async def send(self, message: EmailMessage, recipient: str) -> SendFailure | None:
+    async def send(self, message: OutgoingEmail, recipient: str) -> SendFailure | None:
         self.waiting.set()
         await self.gate.wait()
-        self.sent.append(str(message["Message-ID"]))
+        self.sent.append(str(message_from_bytes(message.raw)["Message-ID"]))
         return None
 
     async def close(self) -> None:
@@ -152,3 +158,68 @@ async def test_the_alerts_a_dead_copy_claimed_are_sent_by_another_after_the_leas
             await running
         await survivor.mailer.close()
         await survivor.db.dispose()
+
+
+class WatchingMailer:
+    """A pool of two connections whose server takes a moment per email; at each send it
+    notes how many emails it accepted that the database does not yet record as sent."""
+
+    connections = 2
+
+    def __init__(self) -> None:
+        self.db: Database | None = None
+        self.accepted = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.unrecorded_at_send: list[int] = []
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[WatchingMailer]:
+        yield self
+
+    async def send(self, message: OutgoingEmail, recipient: str) -> SendFailure | None:
+        assert self.db is not None
+        async with self.db.transaction() as session:
+            recorded = await session.scalar(
+                select(func.count()).select_from(attempts).where(attempts.c.outcome == "sent")
+            )
+        self.unrecorded_at_send.append(self.accepted - int(recorded or 0))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        self.accepted += 1
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_each_connection_records_its_email_before_sending_the_next(
+    notifier_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, "notifier", notifier_url)
+    mailer = WatchingMailer()
+    scheduler = await copy_of_notifier(notifier_url, mailer)
+    mailer.db = scheduler.db
+    record = scheduler._record
+
+    async def slow_record(group: list[Attempted]) -> None:
+        await asyncio.sleep(0.05)  # a busy database: commits lag behind the sends
+        await record(group)
+
+    scheduler._record = slow_record  # type: ignore[method-assign]
+    try:
+        ids = await request_alerts(scheduler.db, 12)
+        assert await scheduler.run_once() == 12
+
+        assert mailer.accepted == 12
+        assert mailer.most_in_flight == 2  # both connections at work at once
+        # The other connection's last email, at most; never this connection's own.
+        assert max(mailer.unrecorded_at_send) <= mailer.connections - 1
+        async with scheduler.db.transaction() as session:
+            for alert_id in ids:
+                [attempt] = await repository.list_attempts(session, alert_id)
+                assert attempt.outcome == "sent"
+    finally:
+        await scheduler.db.dispose()

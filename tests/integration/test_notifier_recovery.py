@@ -85,7 +85,7 @@ async def test_a_crash_mid_send_resends_with_the_same_message_id_and_failures_ar
         async with db.transaction() as session:
             claimed = await repository.claim_due(session, datetime.now(UTC), 1)
         assert [c.alert.alert_id for c in claimed] == [good.alert_id]
-        email = Renderer(settings.public_url, settings.smtp_from).build(
+        email = Renderer(settings.public_url, settings.smtp_from).compose(
             AlertContent.from_row(claimed[0].alert), datetime.now(UTC)
         )
         async with SmtpMailer(settings.smtp).session() as smtp:

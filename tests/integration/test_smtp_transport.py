@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from aiosmtpd.controller import Controller
 from relay.embedded import free_port
 from relay.smtp_sink import SinkHandler
 from services.notifier.delivery import FailureKind
+from services.notifier.rendering import OutgoingEmail
 from services.notifier.smtp import SmtpMailer, SmtpUrlError, parse_smtp_url
 
 
@@ -36,14 +38,14 @@ class CountingHandler(SinkHandler):
         return responses
 
 
-def message(n: int) -> EmailMessage:
+def message(n: int) -> OutgoingEmail:
     msg = EmailMessage()
     msg["From"] = "relay@relay.example"
     msg["To"] = f"r{n}@school.example"
     msg["Subject"] = f"test {n}"
     msg["Message-ID"] = f"<{n}@test>"
     msg.set_content("hello")
-    return msg
+    return OutgoingEmail("relay@relay.example", msg.as_bytes(policy=policy.SMTP))
 
 
 def start(handler: SinkHandler, port: int, **kwargs: Any) -> Controller:
