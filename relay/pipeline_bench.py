@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,10 +46,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from relay.bench import percentile, temporary_database
 from relay.embedded import EmbeddedBroker, free_port
 from relay.smtp_sink import start_sink
-from relay.up import Stack
+from relay.up import Child, Stack
 from services.runtime.kafka import ensure_topics, security_options
 from services.runtime.migrations import upgrade
-from services.runtime.settings import SERVICES, RelaySettings
+from services.runtime.settings import SERVICES, RelaySettings, ServiceName
 
 Progress = Callable[[str, int, int], None]
 
@@ -292,29 +292,29 @@ def targets(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _extra_copies(
-    env: dict[str, str], logs: Path, copies: int
-) -> dict[str, subprocess.Popen[bytes]]:
-    """Copies 2..N of router and notifier (``relay serve``, each on its own health port),
-    once healthy; named ``router-2``, ``notifier-2`` and so on."""
-    started: dict[str, subprocess.Popen[bytes]] = {}
+def _add_copies(stack: Stack, env: dict[str, str], copies: int) -> None:
+    """Start copies 2..N of router and notifier (``relay serve``, each on its own health
+    port) as children of ``stack``, named ``router-2``, ``notifier-2`` and so on, and
+    wait until each is healthy; ``stack.stop_services`` drains them with the others."""
+    logs = stack.logs
     ports: dict[str, int] = {}
+    scaled: tuple[ServiceName, ...] = ("router", "notifier")
     for n in range(2, copies + 1):
-        for service in ("router", "notifier"):
+        for service in scaled:
             name, port = f"{service}-{n}", free_port()
             with open(logs / f"{name}.log", "ab") as out:
-                started[name] = subprocess.Popen(
+                process = subprocess.Popen(
                     [sys.executable, "-m", "relay", "serve", service],
                     env={**env, f"RELAY_{service.upper()}_PORT": str(port)},
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
+            stack.children[name] = Child(service, process)
             ports[name] = port
     deadline = time.monotonic() + 90
     for name, port in ports.items():
         while True:
-            if started[name].poll() is not None:
-                _stop(started.values())
+            if stack.children[name].process.poll() is not None:
                 raise RuntimeError(f"{name} exited while starting; see {logs / name}.log")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -322,24 +322,8 @@ def _extra_copies(
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                _stop(started.values())
                 raise RuntimeError(f"{name} did not become healthy on port {port}")
             time.sleep(0.3)
-    return started
-
-
-def _stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM, then wait for each to drain (and kill one that does not)."""
-    processes = list(processes)
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def run_pipeline(
@@ -391,7 +375,6 @@ def _run(
         ingest_rate_limit="100000/second",
     )
     stack = _BenchStack(settings)
-    extra: dict[str, subprocess.Popen[bytes]] = {}
     try:
         if bootstrap is None:
             broker = EmbeddedBroker(settings.embedded_kafka_port, folder / "broker.log")
@@ -426,12 +409,11 @@ def _run(
         asyncio.run(ensure_topics(settings))
         stack.start_services(replay=False)
         stack.wait_healthy()
-        extra = _extra_copies(env, folder / "var" / "logs", copies)
+        _add_copies(stack, env, copies)
         progress("prepare", 3, 3)
         batch = _events(area, count, seed)
         ingest = "http://{}:{}".format(*settings.listen("ingest"))
         processes = {s: psutil.Process(c.process.pid) for s, c in stack.children.items()}
-        processes |= {name: psutil.Process(copy.pid) for name, copy in extra.items()}
         peaks = RssPeaks(processes)
         with peaks.sampling():
             started = time.time()
@@ -441,7 +423,6 @@ def _run(
         pipeline_s = max(r.at for r in received) - started
         stack.stopping.set()
         stack.stop_services()
-        _stop(extra.values())
         latencies = [
             (r.at - accepted[m.group()]) * 1000
             for r in received
@@ -482,7 +463,6 @@ def _run(
     finally:
         stack.stopping.set()
         stack.stop_services()
-        _stop(extra.values())
         sink.stop()
         if broker is not None:
             broker.stop()
