@@ -153,7 +153,9 @@ class DeliveryScheduler:
         returns how many were attempted."""
         if await self.follow_ups.run_once() and self.relay is not None:
             self.relay.wake()
-        async with self.db.transaction() as session:
+        # The delivery loop's transactions are urgent (ahead of consumer batches on
+        # SQLite): every connection waits on its outcome's commit before sending again.
+        async with self.db.transaction(urgent=True) as session:
             claimed = await repository.claim_due(session, self.now(), self.batch_size)
         if not claimed:
             return 0
@@ -203,7 +205,7 @@ class DeliveryScheduler:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 4)
             try:
-                async with self.db.transaction() as session:
+                async with self.db.transaction(urgent=True) as session:
                     await repository.renew_claims(session, dict(held), self.now())
             except (DBAPIError, OSError) as exc:
                 log.warning("notifier: cannot renew claims yet (%s)", type(exc).__name__)
@@ -237,7 +239,7 @@ class DeliveryScheduler:
         delay = RECORD_RETRY_FIRST_S
         while True:
             try:
-                async with self.db.transaction() as session:
+                async with self.db.transaction(urgent=True) as session:
                     out = Outbox(session, self.tables, self.settings)
                     for attempted in group:
                         await self._record_one(session, out, attempted)

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from services.runtime.writer_turns import WriterTurns
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -75,20 +77,21 @@ class Database:
     """One service's database: an engine and short transactions.
 
     On SQLite every transaction takes the write lock (``BEGIN IMMEDIATE``), so a
-    process's transactions queue on an asyncio lock first: SQLite's own busy handler
-    makes a waiter sleep up to 100 ms between tries, which under load costs more than
-    the transactions themselves. Other processes on the same file still wait on the busy
-    timeout."""
+    process's transactions take turns in the process first (:class:`WriterTurns`;
+    ``urgent`` ones before the others): SQLite's own busy handler makes a waiter sleep up
+    to 100 ms between tries, which under load costs more than the transactions
+    themselves. Other processes on the same file still wait on the busy timeout. On
+    PostgreSQL transactions run side by side and ``urgent`` changes nothing."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, **kwargs)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._turns = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._turns = WriterTurns() if self.engine.dialect.name == "sqlite" else None
         self._holder: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
         if self._turns is None:
             async with self._sessions.begin() as session:
                 yield session
@@ -97,13 +100,14 @@ class Database:
         if task is not None and task is self._holder:
             # It would wait for itself for ever (SQLite has one writer at a time).
             raise RuntimeError("a transaction opened inside another on the same database")
-        async with self._turns:
-            self._holder = task
-            try:
-                async with self._sessions.begin() as session:
-                    yield session
-            finally:
-                self._holder = None
+        await self._turns.acquire(urgent)
+        self._holder = task
+        try:
+            async with self._sessions.begin() as session:
+                yield session
+        finally:
+            self._holder = None
+            self._turns.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
