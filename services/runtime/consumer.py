@@ -43,10 +43,11 @@ from services.runtime.database import Database, utcnow
 from services.runtime.messaging import (
     MessagingTables,
     OutboxRelay,
-    first_deliveries,
     first_delivery,
     in_inbox,
     publish_later,
+    record_deliveries,
+    unseen_deliveries,
 )
 from services.runtime.settings import RelaySettings
 
@@ -174,38 +175,48 @@ class Consumers:
                 deliveries.append(Delivery(topic, handler, body, record, message))
         if not deliveries:
             return
+        first: list[bool] = []  # of the deliveries committed so far, in order
         try:
-            first = await self._handle_together(deliveries)
+            await self._handle_together(deliveries, first)
         except Exception as exc:
             # Rolled back: one per transaction now, so that one bad message is told from
             # the others and a transient failure is retried as ever.
             log.info(
                 "%s: batch of %d not handled together (%s); one by one",
                 self.service,
-                len(deliveries),
+                len(deliveries) - len(first),
                 type(exc).__name__,
             )
-            for delivery in deliveries:
+            for delivery in deliveries[len(first) :]:
                 await self._handle(delivery)
-            return
-        for delivery, fresh in zip(deliveries, first, strict=True):
+        for delivery, fresh in zip(deliveries, first, strict=False):
             if fresh:
                 self._count(delivery.topic)
             else:
                 self.counters.duplicates += 1
-        if any(first):
-            self.relay.wake()
 
-    async def _handle_together(self, deliveries: Sequence[Delivery]) -> list[bool]:
-        async with self.db.transaction() as session:
-            first = await first_deliveries(
-                session, self.tables, [(d.message_id, d.topic.wire) for d in deliveries]
-            )
-            out = Outbox(session, self.tables, self.settings)
-            for delivery, fresh in zip(deliveries, first, strict=True):
-                if fresh:
-                    await delivery.handler(session, delivery.message, out)
-        return first
+    async def _handle_together(self, deliveries: Sequence[Delivery], first: list[bool]) -> None:
+        """Handle ``deliveries`` in as few transactions as they need, adding each one's
+        freshness to ``first`` as its transaction commits. A transaction ends after the
+        message in hand when an urgent one waits for SQLite's writer (the notifier's
+        delivery loop), so a batch never holds the sending back for long."""
+        while len(first) < len(deliveries):
+            rest = deliveries[len(first) :]
+            ids = [(d.message_id, d.topic.wire) for d in rest]
+            async with self.db.transaction() as session:
+                fresh = await unseen_deliveries(session, self.tables, ids)
+                out = Outbox(session, self.tables, self.settings)
+                handled = 0
+                for delivery, new in zip(rest, fresh, strict=True):
+                    if new:
+                        await delivery.handler(session, delivery.message, out)
+                    handled += 1
+                    if self.db.urgent_waiting:
+                        break
+                await record_deliveries(session, self.tables, ids[:handled], fresh)
+            first.extend(fresh[:handled])
+            if any(fresh[:handled]):
+                self.relay.wake()
 
     async def consume(
         self, topic: Topic, handler: Handler, body: bytes, msg: Any, raw: bool = False

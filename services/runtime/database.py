@@ -109,5 +109,10 @@ class Database:
             self._holder = None
             self._turns.release()
 
+    @property
+    def urgent_waiting(self) -> bool:
+        """An urgent transaction waits for this process's turn at SQLite's writer."""
+        return self._turns is not None and self._turns.urgent_waiting
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -81,12 +81,13 @@ async def first_delivery(
     return True
 
 
-async def first_deliveries(
+async def unseen_deliveries(
     session: AsyncSession, tables: MessagingTables, deliveries: Sequence[tuple[str, str]]
 ) -> list[bool]:
     """:func:`first_delivery` for a batch of ``(message_id, topic)``, in one look-up per
-    topic and one insert: per delivery, False when its id is in the inbox or came earlier
-    in the batch (skip it). An empty id is never recorded, so never skipped."""
+    topic, without recording anything (:func:`record_deliveries` does): per delivery,
+    False when its id is in the inbox or came earlier in the batch (skip it). An empty id
+    is never recorded, so never skipped."""
     inbox = tables.inbox
     wanted: dict[str, set[str]] = {}
     for message_id, topic in deliveries:
@@ -101,17 +102,30 @@ async def first_deliveries(
         )
         seen.update((message_id, topic) for message_id in found)
     first: list[bool] = []
-    rows: list[dict[str, object]] = []
-    now = utcnow()
     for message_id, topic in deliveries:
         fresh = not message_id or (message_id, topic) not in seen
         if fresh and message_id:
             seen.add((message_id, topic))
-            rows.append({"message_id": message_id, "topic": topic, "received_at": now})
         first.append(fresh)
-    if rows:
-        await session.execute(inbox.insert(), rows)
     return first
+
+
+async def record_deliveries(
+    session: AsyncSession,
+    tables: MessagingTables,
+    deliveries: Sequence[tuple[str, str]],
+    first: Sequence[bool],
+) -> None:
+    """Put the deliveries ``first`` marks (as :func:`unseen_deliveries` gave it; the
+    deliveries may stop short of it) in the inbox, in one insert."""
+    now = utcnow()
+    rows = [
+        {"message_id": message_id, "topic": topic, "received_at": now}
+        for (message_id, topic), fresh in zip(deliveries, first, strict=False)
+        if fresh and message_id
+    ]
+    if rows:
+        await session.execute(tables.inbox.insert(), rows)
 
 
 async def in_inbox(

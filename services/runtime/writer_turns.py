@@ -4,7 +4,9 @@ an urgent transaction goes ahead of every ordinary one still waiting.
 The notifier's delivery loop is urgent: each SMTP connection commits the outcome of its
 last email before it sends the next, so behind a backlog of consumer batches it would
 send a few emails a second while thousands of alerts queue up. With its turns first,
-alerts go out while the backlog is still being read (Kafka keeps what is not yet read).
+and the consumer committing between messages while it waits
+(:attr:`WriterTurns.urgent_waiting`), alerts go out while the backlog is still being read
+(Kafka keeps what is not yet read).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ class WriterTurns:
     @property
     def waiting(self) -> int:
         return sum(not f.done() for f in (*self._urgent, *self._ordinary))
+
+    @property
+    def urgent_waiting(self) -> bool:
+        """An urgent transaction waits: a long one should commit what it has and let it
+        in (the consumer's batches do, between messages)."""
+        return any(not f.done() for f in self._urgent)
 
     async def acquire(self, urgent: bool = False) -> None:
         if not self._taken and not self.waiting:

@@ -1,7 +1,7 @@
 """The inbox/outbox consumer on the real broker and database: a message handled once,
 redelivery absorbed, what the handler publishes arrives after the commit; a batch taken
-in one transaction, and one by one when that fails; the outbox relay's acknowledgements
-awaited together."""
+in one transaction, one by one when that fails, and in parts when an urgent transaction
+waits for SQLite's writer; the outbox relay's acknowledgements awaited together."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -295,6 +296,49 @@ async def test_a_transient_failure_in_a_batch_redelivers_it_and_applies_nothing_
         assert [message_id for message_id, _ in probe.calls] == [m1, flaky, m1, flaky, flaky, m3]
         out = await read_topic(settings, EPISODE_EVENTS.wire, 3)
         assert sorted(message_id(r) for r in out) == sorted(f"out-{i}" for i in (m1, flaky, m3))
+
+
+async def test_a_batch_commits_what_it_has_when_an_urgent_transaction_waits(
+    settings: RelaySettings, tmp_path: Path
+) -> None:
+    """On SQLite (one writer), the notifier's delivery loop must not wait for a whole
+    batch: the batch commits after the message in hand and goes on in a new transaction."""
+    m1, m2, m3 = ids(3)
+    probe = Probe()
+    seen_by_urgent: list[Counter[str]] = []
+    urgent_tasks: list[asyncio.Task[None]] = []
+    settings = settings.model_copy(
+        update={"router_database_url": f"sqlite+aiosqlite:///{tmp_path / 'urgent.db'}"}
+    )
+    await publish_first(settings, [status(i).model_dump_json().encode() for i in (m1, m2, m3)])
+    async with consuming(settings, probe) as runtime:
+
+        async def urgent() -> None:
+            async with runtime.db.transaction(urgent=True) as session:
+                found = (await session.scalars(select(effects.c.message_id))).all()
+                seen_by_urgent.append(Counter(found))
+
+        async def first_starts_urgent(
+            session: AsyncSession, message: AlertStatusV1, out: Outbox
+        ) -> None:
+            await probe(session, message, out)
+            if message.message_id == m1:
+                urgent_tasks.append(asyncio.create_task(urgent()))
+                await asyncio.sleep(0.05)  # it is waiting for the writer now
+
+        runtime.consumers.subscribe(ALERT_STATUS, first_starts_urgent)
+        await runtime.start()
+        counters = runtime.consumers.counters
+        await eventually(lambda: counters.processed == 3, 60)
+        await asyncio.gather(*urgent_tasks)
+
+        assert seen_by_urgent == [Counter({m1: 1})]  # m1 committed, m2 and m3 not yet
+        assert await applied(runtime) == {m1: 1, m2: 1, m3: 1}
+        assert [message_id for message_id, _ in probe.calls] == [m1, m2, m3]
+        assert len(probe.sessions([m1, m2, m3])) == 2  # m1 alone, then m2 and m3
+        assert counters.duplicates == 0
+        out = await read_topic(settings, EPISODE_EVENTS.wire, 3)
+        assert sorted(message_id(r) for r in out) == sorted(f"out-{i}" for i in (m1, m2, m3))
 
 
 # --- outbox relay -------------------------------------------------------------------
