@@ -43,8 +43,8 @@ from services.console.tables import (
     rejects,
     rhi_tasks,
 )
-from services.runtime.consumer import Handler, Outbox, UnprocessableError
 from services.runtime.database import utcnow
+from services.runtime.handling import Handler, Outbox, UnprocessableError
 
 
 async def on_episode_event(session: AsyncSession, message: EpisodeEventV1, out: Outbox) -> None:

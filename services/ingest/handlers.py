@@ -8,8 +8,8 @@ from schemas.catalogue import EPISODE_EVENTS
 from services.ingest import repository
 from services.ingest.acceptance import Invalid, Valid, accepted_event, decide, parse_json
 from services.ingest.intake import record_reject
-from services.runtime.consumer import Outbox, RawMessage
 from services.runtime.database import utcnow
+from services.runtime.handling import Outbox, RawMessage
 
 
 async def on_police_event(session: AsyncSession, message: RawMessage, out: Outbox) -> None:

@@ -25,8 +25,8 @@ from services.ingest.acceptance import (
 )
 from services.ingest.publishing import DirectPublisher, Outgoing
 from services.ingest.tables import messaging
-from services.runtime.consumer import Outbox
 from services.runtime.database import Database, utcnow
+from services.runtime.handling import Outbox
 from services.runtime.messaging import OutboxRelay
 from services.runtime.settings import RelaySettings
 

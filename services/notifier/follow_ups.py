@@ -27,8 +27,8 @@ from services.notifier.escalation import (
 )
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
-from services.runtime.consumer import Outbox
 from services.runtime.database import Database
+from services.runtime.handling import Outbox
 from services.runtime.messaging import MessagingTables
 from services.runtime.settings import RelaySettings
 

@@ -24,8 +24,8 @@ from services.notifier.deadlines import ack_deadline, rhi_reminder_at
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.notifier.tasks import state_for_outcome, task_due_at
-from services.runtime.consumer import Outbox, UnprocessableError
 from services.runtime.database import utcnow
+from services.runtime.handling import Outbox, UnprocessableError
 
 Clock = Callable[[], datetime]
 DEFAULT_POLICY = DeliveryPolicy()

@@ -31,8 +31,8 @@ from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import AlertContent, Renderer, RenderError
 from services.notifier.smtp import Mailer, MailSession
 from services.notifier.statuses import publish_alert_status
-from services.runtime.consumer import Outbox
 from services.runtime.database import Database, utcnow
+from services.runtime.handling import Outbox
 from services.runtime.messaging import MessagingTables, OutboxRelay
 from services.runtime.settings import RelaySettings
 

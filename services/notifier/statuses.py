@@ -10,7 +10,7 @@ from schemas.base import derived_id
 from schemas.catalogue import ALERT_STATUS, RHI_TASK_STATUS
 from schemas.messages import AlertState, AlertStatusV1, RhiTaskState, RhiTaskStatusV1
 from services.notifier.delivery import status_message_id
-from services.runtime.consumer import Outbox
+from services.runtime.handling import Outbox
 
 
 async def publish_alert_status(

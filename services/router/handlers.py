@@ -19,8 +19,8 @@ from services.router.policy import (
     route,
     route_decided,
 )
-from services.runtime.consumer import Outbox, UnprocessableError
 from services.runtime.database import utcnow
+from services.runtime.handling import Outbox, UnprocessableError
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,22 @@
 """Idempotent consumers (DESIGN §2) on FastStream subscribers.
 
 ``subscribe`` registers a handler ``(session, message, out) -> None`` for one catalogue
-topic. The subscriber takes what the broker has, up to ``RELAY_CONSUMER_BATCH`` records,
-and handles the batch in one transaction: parse each record; skip the message ids
-already in the inbox (or repeated in the batch) and record the others; run each handler
-in order; commit; only then does FastStream commit the offsets (``AckPolicy``
+topic (the contract is in :mod:`services.runtime.handling`). The subscriber takes what
+the broker has, up to ``RELAY_CONSUMER_BATCH`` records, and handles the batch in one
+transaction: parse each record; skip the message ids already in the inbox (or repeated
+in the batch); run each handler in order; record the others in the inbox; commit. On
+SQLite, when an urgent transaction (the notifier's delivery loop) waits for the writer,
+the transaction commits after the message in hand and the batch goes on in another.
+Only once the whole batch is committed does FastStream commit the offsets (``AckPolicy``
 ``NACK_ON_ERROR``: a failure seeks every partition of the batch back, and it comes
 again). A message that can never be processed (it does not parse, the handler raises
 ``UnprocessableError``, or the database refuses its values) goes to the topic's ``.dlq``
 with the reason.
 
 Only the happy path is batched: when the batch's transaction fails for any reason it is
-rolled back and its messages are handled again one per transaction (``consume``), which
-sorts a message to dead-letter from the others, or a transient failure to retry; the
-inbox skips what a transaction before the failure committed.
+rolled back and its messages not yet committed are handled again one per transaction
+(``consume``), which sorts a message to dead-letter from the others, or a transient
+failure to retry; the inbox skips what a transaction before the failure committed.
 
 All of a service's topics share one FastStream subscriber (one consumer, one group join):
 subscribers start one after another, each waiting seconds for its group, so one per
@@ -23,29 +26,26 @@ topic made a service with many topics slow to start.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.base import derived_id
 from schemas.catalogue import Topic
-from schemas.messages import DeadLetterV1
-from services.runtime.database import Database, utcnow
+from services.runtime.database import Database
+from services.runtime.dead_letters import dead_letter_for, validation_summary
+from services.runtime.handling import Handler, Outbox, RawMessage, UnprocessableError
 from services.runtime.messaging import (
     MessagingTables,
     OutboxRelay,
     first_delivery,
     in_inbox,
-    publish_later,
     record_deliveries,
     unseen_deliveries,
 )
@@ -53,44 +53,9 @@ from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
-
 # How long a batch waits for the broker when nothing is buffered: records that are
 # there come at once, so this only bounds an idle consumer's extra latency.
 BATCH_WAIT_MS = 100
-
-
-class UnprocessableError(Exception):
-    """This message can never be processed as it is: dead-letter it, do not retry."""
-
-
-@dataclass
-class Outbox:
-    """What a handler may publish; written in the handler's own transaction."""
-
-    session: AsyncSession
-    tables: MessagingTables
-    settings: RelaySettings
-
-    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
-        await publish_later(
-            self.session, self.tables, self.settings.topic(topic.wire), key, message
-        )
-
-
-Handler = Callable[[AsyncSession, Any, Outbox], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class RawMessage:
-    """The undecoded body, for a handler that validates it itself (``raw=True``); its
-    message id is the body's digest, so a redelivery of the same bytes is skipped."""
-
-    body: bytes
-
-    @property
-    def message_id(self) -> str:
-        return derived_id("raw", hashlib.sha256(self.body).hexdigest())
 
 
 @dataclass(frozen=True)
@@ -236,7 +201,7 @@ class Consumers:
                 body,
                 msg,
                 f"does not match {topic.model.__name__}: "
-                f"{exc.error_count()} error(s): {_short(exc)}",
+                f"{exc.error_count()} error(s): {validation_summary(exc)}",
             )
             return None
 
@@ -302,21 +267,7 @@ class Consumers:
 
     async def dead_letter(self, topic: Topic, body: bytes, msg: Any, reason: str) -> None:
         """``msg``: FastStream's message, or the aiokafka record itself (in a batch)."""
-        raw = getattr(msg, "raw_message", msg)
-        key = getattr(raw, "key", None)
-        offset = getattr(raw, "offset", None)
-        partition = getattr(raw, "partition", None)
-        letter = DeadLetterV1(
-            message_id=f"dlq:{self.service}:{topic.wire}:{partition}:{offset}",
-            topic=topic.wire,
-            partition=partition,
-            offset=offset,
-            key=key.decode(errors="replace") if isinstance(key, bytes) else key,
-            consumer=self.service,
-            error=reason[:2000],
-            failed_at=utcnow(),
-            payload=body.decode(errors="replace")[:100_000],
-        )
+        letter = dead_letter_for(self.service, topic, body, msg, reason)
         await self.broker.publish(
             letter.model_dump_json().encode(),
             topic=self.settings.topic(topic.dlq),
@@ -328,8 +279,8 @@ class Consumers:
             "%s: dead-lettered %s partition %s offset %s: %s",
             self.service,
             topic.wire,
-            partition,
-            offset,
+            letter.partition,
+            letter.offset,
             reason[:200],
         )
 
@@ -347,11 +298,3 @@ def _data_exception(exc: BaseException) -> bool:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [""])[0][:200]
-
-
-def _short(exc: ValidationError) -> str:
-    # Field names and messages only: the input may hold a child's details.
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-        for e in exc.errors(include_url=False, include_input=False)[:5]
-    )

@@ -1,5 +1,6 @@
-"""Dead letters on the broker (DESIGN §2): list them, and send them back to their topic
-once the cause is fixed (``relay dlq list|retry``).
+"""Dead letters on the broker (DESIGN §2): the letter for a message a consumer cannot
+process, and the tools to list them and send them back to their topic once the cause is
+fixed (``relay dlq list|retry``).
 
 A letter's id is its place on the broker, ``<dlq topic>:<partition>:<offset>`` (the
 topic without the deployment's prefix). Retried letters are recorded on the broker too,
@@ -15,11 +16,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
-from schemas.catalogue import TOPICS
+from schemas.catalogue import TOPICS, Topic
 from schemas.messages import DeadLetterV1
 from services.runtime.database import utcnow
 from services.runtime.kafka import ensure_topic, security_options
@@ -27,6 +29,35 @@ from services.runtime.settings import RelaySettings
 
 RETRIED_TOPIC = "dead-letters-retried.v1"
 _ID = re.compile(r"^(?P<topic>[a-z0-9.\-]+\.dlq):(?P<partition>\d+):(?P<offset>\d+)$")
+
+
+def dead_letter_for(service: str, topic: Topic, body: bytes, msg: Any, reason: str) -> DeadLetterV1:
+    """The letter for a message ``service`` cannot process; ``msg`` is FastStream's
+    message or the aiokafka record, which tell where it was. Its id is that place, so a
+    message dead-lettered again (its batch redelivered) keeps its letter's id."""
+    raw = getattr(msg, "raw_message", msg)
+    key = getattr(raw, "key", None)
+    offset = getattr(raw, "offset", None)
+    partition = getattr(raw, "partition", None)
+    return DeadLetterV1(
+        message_id=f"dlq:{service}:{topic.wire}:{partition}:{offset}",
+        topic=topic.wire,
+        partition=partition,
+        offset=offset,
+        key=key.decode(errors="replace") if isinstance(key, bytes) else key,
+        consumer=service,
+        error=reason[:2000],
+        failed_at=utcnow(),
+        payload=body.decode(errors="replace")[:100_000],
+    )
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """Field names and messages only: the input may hold a child's details."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+        for e in exc.errors(include_url=False, include_input=False)[:5]
+    )
 
 
 class DeadLetterIdError(ValueError):

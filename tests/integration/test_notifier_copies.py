@@ -25,8 +25,8 @@ from services.notifier.rendering import OutgoingEmail, Renderer
 from services.notifier.scheduler import Attempted, DeliveryScheduler
 from services.notifier.smtp import Mailer, SmtpMailer
 from services.notifier.tables import attempts, messaging
-from services.runtime.consumer import Outbox
 from services.runtime.database import Database, utcnow
+from services.runtime.handling import Outbox
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually

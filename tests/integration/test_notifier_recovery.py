@@ -18,8 +18,8 @@ from services.notifier.rendering import AlertContent, Renderer
 from services.notifier.scheduler import DeliveryScheduler
 from services.notifier.smtp import SmtpMailer
 from services.notifier.tables import messaging
-from services.runtime.consumer import Outbox
 from services.runtime.database import Database
+from services.runtime.handling import Outbox
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.integration.test_notifier_delivery import episode, request

@@ -23,8 +23,8 @@ from schemas.messages import IdentityDecisionV1
 from services.router import review_store
 from services.router.app import create_app
 from services.router.handlers import on_episode_event, on_identity_decision
-from services.runtime.consumer import UnprocessableError
 from services.runtime.database import Database, utcnow
+from services.runtime.handling import UnprocessableError
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually

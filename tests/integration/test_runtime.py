@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.catalogue import ALERT_STATUS, EPISODE_EVENTS
 from schemas.messages import AlertKind, AlertState, AlertStatusV1, DeadLetterV1, OrgKind
-from services.runtime.consumer import Outbox, UnprocessableError
 from services.runtime.database import Database, utcnow
+from services.runtime.handling import Outbox, UnprocessableError
 from services.runtime.kafka import ensure_topics
 from services.runtime.messaging import OutboxRelay, messaging_tables, publish_later
 from services.runtime.service import ServiceRuntime

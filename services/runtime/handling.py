@@ -1,0 +1,53 @@
+"""What a consumer's handler gets and may do (DESIGN §2): a handler
+``(session, message, out) -> None`` runs in the transaction that records the message in
+the inbox, publishes through ``out`` (rows of the same transaction, sent by the outbox
+relay after the commit), and raises :class:`UnprocessableError` for a message no retry
+can help (it is dead-lettered)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.base import derived_id
+from schemas.catalogue import Topic
+from services.runtime.messaging import MessagingTables, publish_later
+from services.runtime.settings import RelaySettings
+
+
+class UnprocessableError(Exception):
+    """This message can never be processed as it is: dead-letter it, do not retry."""
+
+
+@dataclass
+class Outbox:
+    """What a handler may publish; written in the handler's own transaction."""
+
+    session: AsyncSession
+    tables: MessagingTables
+    settings: RelaySettings
+
+    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
+        await publish_later(
+            self.session, self.tables, self.settings.topic(topic.wire), key, message
+        )
+
+
+Handler = Callable[[AsyncSession, Any, Outbox], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """The undecoded body, for a handler that validates it itself (``raw=True``); its
+    message id is the body's digest, so a redelivery of the same bytes is skipped."""
+
+    body: bytes
+
+    @property
+    def message_id(self) -> str:
+        return derived_id("raw", hashlib.sha256(self.body).hexdigest())
