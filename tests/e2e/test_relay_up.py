@@ -246,3 +246,30 @@ def test_pupil_who_left_school_is_not_alerted_to_that_school(stack: Stack, api_k
 
 def test_unknown_key_is_refused(stack: Stack) -> None:
     assert post(stack, "mer_10_nope", event("E1-reported", "reported", AMELIA)).status_code == 401
+
+
+def _serve_processes(parent: int) -> dict[str, int]:
+    """``relay serve <service>`` children of ``parent``: service -> niceness."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        if int(fields[1]) == parent and b"serve" in argv:
+            found[argv[argv.index(b"serve") + 1].decode()] = int(fields[16])
+    return found
+
+
+def test_the_console_yields_the_cores_to_the_delivery_path(stack: Stack) -> None:
+    own = os.getpriority(os.PRIO_PROCESS, stack.process.pid)
+    assert _serve_processes(stack.process.pid) == {
+        "ingest": own,
+        "router": own,
+        "notifier": own,
+        "console": min(own + 10, 19),
+    }
