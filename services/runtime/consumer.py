@@ -140,33 +140,28 @@ class Consumers:
                 deliveries.append(Delivery(topic, handler, body, record, message))
         if not deliveries:
             return
-        first: list[bool] = []  # of the deliveries committed so far, in order
+        committed: list[bool] = []  # freshness of the deliveries committed so far
         try:
-            await self._handle_together(deliveries, first)
+            await self._handle_together(deliveries, committed)
         except Exception as exc:
             # Rolled back: one per transaction now, so that one bad message is told from
             # the others and a transient failure is retried as ever.
             log.info(
                 "%s: batch of %d not handled together (%s); one by one",
                 self.service,
-                len(deliveries) - len(first),
+                len(deliveries) - len(committed),
                 type(exc).__name__,
             )
-            for delivery in deliveries[len(first) :]:
+            for delivery in deliveries[len(committed) :]:
                 await self._handle(delivery)
-        for delivery, fresh in zip(deliveries, first, strict=False):
-            if fresh:
-                self._count(delivery.topic)
-            else:
-                self.counters.duplicates += 1
 
-    async def _handle_together(self, deliveries: Sequence[Delivery], first: list[bool]) -> None:
+    async def _handle_together(self, deliveries: Sequence[Delivery], committed: list[bool]) -> None:
         """Handle ``deliveries`` in as few transactions as they need, adding each one's
-        freshness to ``first`` as its transaction commits. A transaction ends after the
-        message in hand when an urgent one waits for SQLite's writer (the notifier's
-        delivery loop), so a batch never holds the sending back for long."""
-        while len(first) < len(deliveries):
-            rest = deliveries[len(first) :]
+        freshness to ``committed`` (and to the counters) as its transaction commits. A
+        transaction ends after the message in hand when an urgent one waits for SQLite's
+        writer (the notifier's delivery loop), so a batch never holds the sending back."""
+        while len(committed) < len(deliveries):
+            rest = deliveries[len(committed) :]
             ids = [(d.message_id, d.topic.wire) for d in rest]
             async with self.db.transaction() as session:
                 fresh = await unseen_deliveries(session, self.tables, ids)
@@ -179,7 +174,12 @@ class Consumers:
                     if self.db.urgent_waiting:
                         break
                 await record_deliveries(session, self.tables, ids[:handled], fresh)
-            first.extend(fresh[:handled])
+            committed.extend(fresh[:handled])
+            for delivery, new in zip(rest[:handled], fresh, strict=False):
+                if new:
+                    self._count(delivery.topic)
+                else:
+                    self.counters.duplicates += 1
             if any(fresh[:handled]):
                 self.relay.wake()
 
