@@ -9,6 +9,7 @@ from schemas.base import Message
 from schemas.episode import EpisodeEventSubmissionV1, EpisodeEventV1
 from schemas.messages import (
     AcknowledgementV1,
+    AlertAnswerV1,
     AlertRequestedV1,
     AlertStatusV1,
     DeadLetterV1,
@@ -133,6 +134,15 @@ ACKNOWLEDGEMENTS = Topic(
     "<alert_id>",
     "A recipient confirmed an alert.",
 )
+ALERT_ANSWERS = Topic(
+    "alert-answers",
+    1,
+    AlertAnswerV1,
+    ("console",),
+    ("notifier", "router", "ingest"),
+    EPISODE_KEY,
+    "A recipient's answer to an alert: the child is here now, not known, or information.",
+)
 RHI_TASK_OUTCOMES = Topic(
     "rhi-task-outcomes",
     1,
@@ -154,6 +164,7 @@ TOPICS: tuple[Topic, ...] = (
     ALERT_STATUS,
     RHI_TASK_STATUS,
     ACKNOWLEDGEMENTS,
+    ALERT_ANSWERS,
     RHI_TASK_OUTCOMES,
 )
 DEAD_LETTER_MODEL = DeadLetterV1

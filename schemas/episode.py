@@ -117,6 +117,16 @@ class EventType(StrEnum):
     FOUND = "found"
     RETURNED = "returned"
     CLOSED = "closed"
+    # The episode, or one event of it, was raised in error or for the wrong child: every
+    # organisation told anything is asked to disregard and delete it (issue 17).
+    WITHDRAWN = "withdrawn"
+
+
+# Events after which the child is no longer missing: earlier alerts still waiting for an
+# acknowledgement are stood down (no escalation follows).
+ENDING_EVENTS = frozenset({EventType.FOUND, EventType.RETURNED, EventType.CLOSED})
+# Events whose alerts ask a recipient to look for a missing child.
+MISSING_EVENTS = frozenset({EventType.REPORTED, EventType.STILL_MISSING, EventType.RISK_CHANGED})
 
 
 class RiskGrade(StrEnum):
@@ -185,9 +195,13 @@ class EpisodeEventSubmissionV1(Frozen):
     location: LocationV1 | None = None
     found_with: list[PersonV1] = Field(default_factory=list, max_length=50)
     police_contact: PoliceContactV1 | None = None
+    # Why the episode or event is withdrawn: required on ``withdrawn``, plain text.
+    reason: Description | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> EpisodeEventSubmissionV1:
+        if self.type is EventType.WITHDRAWN and not self.reason:
+            raise ValueError("reason: required when type is withdrawn")
         if self.type in (EventType.REPORTED, EventType.RISK_CHANGED) and (
             self.risk is None or self.risk.grade is None
         ):

@@ -9,7 +9,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from schemas.base import Frozen, Message
-from schemas.episode import EventType, PoliceContactV1
+from schemas.episode import EventType, PlainText, PoliceContactV1
+
+# A recipient's answer to the police: several lines of plain text.
+Information = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), PlainText("lines")
+]
 
 
 class OrgKind(StrEnum):
@@ -18,6 +23,7 @@ class OrgKind(StrEnum):
     YOT = "yot"
     LOCAL_AUTHORITY = "local-authority"
     MSET_PANEL = "mset-panel"
+    POLICE_FORCE = "police-force"  # code = force code; answers from recipients go here
 
 
 class AlertKind(StrEnum):
@@ -35,6 +41,8 @@ class AlertKind(StrEnum):
     AUTHORITY_ESCALATION = "authority-escalation"  # then to the responsible authority
     RHI_REMINDER = "rhi-reminder"  # 48 hours after return, no interview recorded
     RHI_ESCALATION = "rhi-escalation"  # 72 hours after return, still none
+    WITHDRAWN = "withdrawn"  # please disregard and delete: the episode was raised in error
+    ANSWER = "answer"  # to the police: what a recipient answered on the acknowledgement page
 
 
 # Kinds the notifier raises on its own: each has its own template folder.
@@ -44,6 +52,8 @@ NOTIFIER_KINDS = frozenset(
         AlertKind.AUTHORITY_ESCALATION,
         AlertKind.RHI_REMINDER,
         AlertKind.RHI_ESCALATION,
+        AlertKind.WITHDRAWN,
+        AlertKind.ANSWER,
     }
 )
 
@@ -55,6 +65,9 @@ class RecipientV1(Frozen):
     email: str
     escalation_email: str | None = None
     la_code: str | None = None
+    # A local authority's out-of-hours (emergency duty) team: told at once of a high-risk
+    # episode outside the authority's working hours.
+    out_of_hours_email: str | None = None
 
 
 class ChildSummaryV1(Frozen):
@@ -63,6 +76,8 @@ class ChildSummaryV1(Frozen):
     given_name: str
     family_name: str
     date_of_birth: date
+    # Only on alerts to a GP practice, and only when the police sent one.
+    nhs_number: str | None = None
 
 
 class EpisodeRefV1(Frozen):
@@ -90,6 +105,12 @@ class AlertRequestedV1(Message):
     requested_at: datetime
     # The child's responsible local authority: the last step when nobody acknowledges.
     authority: RecipientV1 | None = None
+    # High risk or an exploitation factor: the subject starts "URGENT" and deadlines are
+    # shorter (policy ``[deadlines] high_risk_hours``).
+    urgent: bool = False
+    # The force's own address in the directory (kind ``police-force``): where answers go
+    # when the event named no police contact email.
+    police_force: RecipientV1 | None = None
 
 
 class RhiTaskRequestedV1(Message):
@@ -149,6 +170,11 @@ class AlertState(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     ESCALATED = "escalated"
     CANCELLED = "cancelled"  # not sent: acknowledged, or its task closed, before it went
+    # The child was found, returned or the episode closed before anyone acknowledged this
+    # earlier alert: nothing more is asked of the recipient, no escalation follows.
+    STOOD_DOWN = "stood-down"
+    # The episode was withdrawn by the police (raised in error or for the wrong child).
+    WITHDRAWN = "withdrawn"
 
 
 class AlertStatusV1(Message):
@@ -165,6 +191,10 @@ class AlertStatusV1(Message):
     attempt: int = 0
     detail: Annotated[str, StringConstraints(max_length=500)] | None = None
     at: datetime
+    # Added in place (optional): who the alert is to and which event it tells of, so a
+    # reader needs no other topic to say who was told what.
+    recipient_name: str | None = None
+    event_type: EventType | None = None
 
 
 class RhiTaskState(StrEnum):
@@ -174,6 +204,7 @@ class RhiTaskState(StrEnum):
     COMPLETED = "completed"
     DECLINED = "declined"
     NOT_POSSIBLE = "not-possible"
+    WITHDRAWN = "withdrawn"  # the episode was withdrawn by the police
 
 
 class RhiTaskStatusV1(Message):
@@ -195,6 +226,38 @@ class AcknowledgementV1(Message):
     alert_id: str
     acknowledged_at: datetime
     by: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class Answer(StrEnum):
+    """What a recipient can answer on the acknowledgement page (each also acknowledges)."""
+
+    HERE_NOW = "here-now"  # the child is with us now
+    NOT_KNOWN = "not-known"  # we do not know this child: the match was wrong
+    INFORMATION = "information"  # information for the police
+
+
+class AlertAnswerV1(Message):
+    """``alert-answers.v1``: a recipient answered an alert, keyed by episode. ``here-now``
+    and ``information`` go to the police; ``not-known`` sends the roll match back to
+    identity review. ``information`` is the recipient's own words: never in a log."""
+
+    alert_id: str
+    answer: Answer
+    information: Information | None = None
+    answered_at: datetime
+    force_code: str
+    episode_ref: str
+    event_message_id: str
+    recipient_code: str
+    recipient_kind: OrgKind
+    recipient_name: str
+    roll_record_id: str | None = None
+
+    @model_validator(mode="after")
+    def _information_with_information(self) -> AlertAnswerV1:
+        if self.answer is Answer.INFORMATION and not self.information:
+            raise ValueError("information: required when the answer is information")
+        return self
 
 
 class RhiOutcome(StrEnum):

@@ -35,6 +35,8 @@ async def publish_alert_status(
         attempt=attempt,
         detail=detail[:500] if detail else None,
         at=at,
+        recipient_name=alert.recipient_name,
+        event_type=alert.event_type,
     )
     await out.publish(ALERT_STATUS, alert.alert_id, message)
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from services.runtime.audit_chain import chain_columns, chain_heads
@@ -77,6 +78,19 @@ alerts = Table(
     Column("task_id", String(64), nullable=True),
     Column("about_recipient_name", String(300), nullable=True),
     Column("respond_by", UtcDateTime(), nullable=True),
+    # High risk or exploitation (shorter deadlines, "URGENT" subject); the NHS number on
+    # a GP practice's alert; the recipient's out-of-hours team (a local authority).
+    Column("urgent", Boolean, nullable=False, default=False, server_default=false()),
+    Column("child_nhs_number", String(10), nullable=True),
+    Column("recipient_out_of_hours_email", String(320), nullable=True),
+    # The force's own address in the directory: answers go there when the event named
+    # no police contact email.
+    Column("police_force_email", String(320), nullable=True),
+    # The recipient's answer (acknowledgement page); on an ``answer`` alert to the police,
+    # the answer it carries, with the recipient's information.
+    Column("answer", String(32), nullable=True),
+    Column("answer_information", Text, nullable=True),
+    Column("answered_at", UtcDateTime(), nullable=True),
     # The same facts under another id would still be one alert too many.
     UniqueConstraint(
         "event_message_id",

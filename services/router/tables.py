@@ -44,6 +44,8 @@ organisations = Table(
     Column("phone", String(40), nullable=True),
     Column("la_code", String(9), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # A local authority's out-of-hours (emergency duty) team.
+    Column("out_of_hours_email", String(254), nullable=True),
     Index("ix_router_organisations_kind", "kind"),
 )
 
@@ -144,6 +146,26 @@ reviews = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_router_reviews_state", "state", "created_at"),
     Index("ix_router_reviews_episode", "force_code", "episode_ref"),
+)
+
+# A recipient answered "we do not know this child" (alert-answers): the roll match that
+# sent them the alert is disputed. Until a person confirms it (an identity decision on
+# ``review_id``), later events of the episode do not reach that organisation.
+disputes = Table(
+    "router_disputes",
+    metadata,
+    # derived_id(alert id, "not-known"): the console's review of the answer has this id.
+    Column("review_id", String(64), primary_key=True),
+    Column("alert_id", String(64), nullable=False),
+    Column("force_code", String(2), nullable=False),
+    Column("episode_ref", String(64), nullable=False),
+    Column("org_code", String(20), nullable=False),
+    Column("roll_record_id", String(64), nullable=True),
+    Column("state", String(10), nullable=False),  # disputed | confirmed | refuted
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_router_disputes_episode", "force_code", "episode_ref", "org_code"),
 )
 
 messaging = messaging_tables(metadata, "router")
