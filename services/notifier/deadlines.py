@@ -19,6 +19,8 @@ _NO_DEADLINE = frozenset(
         AlertKind.RHI_REMINDER,
         AlertKind.RHI_ESCALATION,
         AlertKind.CLOSED,
+        AlertKind.WITHDRAWN,
+        AlertKind.ANSWER,
     }
 )
 

@@ -89,6 +89,10 @@ async def insert_alert(
         authority_code=authority.code if authority else None,
         authority_name=authority.name if authority else None,
         authority_email=authority.email if authority else None,
+        urgent=m.urgent,
+        child_nhs_number=m.child.nhs_number,
+        recipient_out_of_hours_email=m.recipient.out_of_hours_email,
+        police_force_email=m.police_force.email if m.police_force else None,
     )
     await session.execute(alerts.insert(), values)
     return SimpleNamespace(**values)
