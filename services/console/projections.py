@@ -41,6 +41,8 @@ _ALERT_STATE_ORDER = {
     AlertState.ESCALATED: 5,
     AlertState.ACKNOWLEDGED: 6,
     AlertState.CANCELLED: 6,
+    AlertState.STOOD_DOWN: 7,
+    AlertState.WITHDRAWN: 8,
 }
 _RHI_STATE_ORDER = {
     RhiTaskState.OPEN: 0,
@@ -49,6 +51,7 @@ _RHI_STATE_ORDER = {
     RhiTaskState.COMPLETED: 3,
     RhiTaskState.DECLINED: 3,
     RhiTaskState.NOT_POSSIBLE: 3,
+    RhiTaskState.WITHDRAWN: 4,
 }
 OPEN_RHI_STATES = frozenset({"open", "reminded", "escalated"})
 

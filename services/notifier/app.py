@@ -14,11 +14,12 @@ from fastapi import FastAPI
 
 from schemas.catalogue import (
     ACKNOWLEDGEMENTS,
+    ALERT_ANSWERS,
     ALERTS_REQUESTED,
     RHI_TASK_OUTCOMES,
     RHI_TASKS_REQUESTED,
 )
-from services.notifier import handlers, repository
+from services.notifier import answers, handlers, repository
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import Renderer
 from services.notifier.scheduler import DeliveryScheduler
@@ -84,6 +85,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         )
         subscribe(ACKNOWLEDGEMENTS, partial(handlers.on_acknowledgement, now=now))
         subscribe(RHI_TASK_OUTCOMES, partial(handlers.on_rhi_task_outcome, now=now))
+        subscribe(ALERT_ANSWERS, partial(answers.on_alert_answer, now=now, wake=scheduler.wake))
         runtime.loops.append(scheduler.run)
         runtime.loops.append(
             retention_loop(

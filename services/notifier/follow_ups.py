@@ -48,7 +48,7 @@ _ABOUT = (
 )
 
 
-def _new_alert(
+def new_alert(
     alert_id: str,
     kind: AlertKind,
     to: Contact,
@@ -59,6 +59,8 @@ def _new_alert(
     now: datetime,
     **extra: Any,
 ) -> dict[str, Any]:
+    """The row of an alert the notifier raises itself, about what ``about`` (an alert
+    or task row) is about: queued and due now."""
     return {
         "alert_id": alert_id,
         "kind": kind.value,
@@ -137,7 +139,7 @@ class FollowUps:
         raised_id = step.alert_id(alert.alert_id)
         delivered = alert.sent_at is not None
         why = "not acknowledged by its deadline" if delivered else UNDELIVERED
-        values = _new_alert(
+        values = new_alert(
             raised_id,
             step.kind,
             step.to,
@@ -194,7 +196,7 @@ class FollowUps:
         if not reminder and task.authority_escalation_email:
             email = task.authority_escalation_email
         raised_id = derived_id(task.task_id, kind.value)
-        values = _new_alert(
+        values = new_alert(
             raised_id,
             kind,
             Contact(task.authority_code, task.authority_name, email),

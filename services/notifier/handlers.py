@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.episode import ENDING_EVENTS
 from schemas.messages import (
     AcknowledgementV1,
     AlertKind,
@@ -19,7 +20,7 @@ from schemas.messages import (
     RhiTaskRequestedV1,
     RhiTaskState,
 )
-from services.notifier import repository
+from services.notifier import episodes, repository
 from services.notifier.deadlines import ack_deadline, rhi_reminder_at
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
@@ -53,6 +54,10 @@ async def on_alert_requested(
     if alert is None:
         return  # the same alert again (a replay, or the same facts under another id)
     await publish_alert_status(out, alert, AlertState.QUEUED, at)
+    if message.kind is AlertKind.WITHDRAWN:
+        await episodes.withdraw(session, message, out, at)
+    elif message.episode.event_type in ENDING_EVENTS:
+        await episodes.stand_down_earlier(session, message, out, at)
     if message.kind is AlertKind.REPORTED and message.recipient.kind is OrgKind.LOCAL_AUTHORITY:
         await note_new_episode(session, message, out, at)
     if wake is not None:

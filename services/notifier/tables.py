@@ -91,6 +91,9 @@ alerts = Table(
     Column("answer", String(32), nullable=True),
     Column("answer_information", Text, nullable=True),
     Column("answered_at", UtcDateTime(), nullable=True),
+    # On a withdrawal notice: the earlier alerts to this organisation it asks to delete
+    # (alert ids, space-separated).
+    Column("about_alert_ids", Text, nullable=True),
     # The same facts under another id would still be one alert too many.
     UniqueConstraint(
         "event_message_id",

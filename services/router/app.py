@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from schemas.catalogue import EPISODE_EVENTS, IDENTITY_DECISIONS
+from schemas.catalogue import ALERT_ANSWERS, EPISODE_EVENTS, IDENTITY_DECISIONS
+from services.router import disputes
 from services.router.handlers import on_episode_event, on_identity_decision
 from services.router.policy import Policy
 from services.router.tables import metadata, reviews, roll
@@ -37,6 +38,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             EPISODE_EVENTS, functools.partial(on_episode_event, policy=policy)
         )
         runtime.consumers.subscribe(IDENTITY_DECISIONS, on_identity_decision)
+        runtime.consumers.subscribe(ALERT_ANSWERS, disputes.on_alert_answer)
 
         async def roll_rows() -> float:
             async with runtime.db.transaction() as session:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.catalogue import ALERTS_REQUESTED, IDENTITY_REVIEWS, RHI_TASKS_REQUESTED
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import IdentityDecisionV1
-from services.router import repository, review_store
+from services.router import disputes, repository, review_store
 from services.router.matching import child_key, match_child
 from services.router.policy import (
     History,
@@ -33,10 +33,15 @@ async def on_episode_event(
 ) -> None:
     policy = policy or Policy()
     candidates = await repository.candidates(session, event.child)
-    decisions = match_child(
-        event.child, candidates, event.occurred_at.astimezone(LOCAL_TIME).date()
+    decisions = disputes.apply(
+        match_child(event.child, candidates, event.occurred_at.astimezone(LOCAL_TIME).date()),
+        await disputes.states_for_episode(session, event.force_code, event.episode_ref),
     )
     key = child_key(event.child)
+    if event.type is EventType.WITHDRAWN:
+        # Raised in error or for the wrong child: it no longer counts towards the
+        # child's repeat-missing history.
+        await repository.forget_episode(session, event.force_code, event.episode_ref)
     if event.type is EventType.REPORTED:
         await repository.record_reported(
             session, event.force_code, event.episode_ref, key, event.occurred_at
@@ -85,6 +90,21 @@ async def on_identity_decision(
     the same organisation are reviews of their own.
     """
     held = await review_store.get(session, decision.review_id, for_update=True)
+    if held is None and await disputes.is_dispute(session, decision.review_id):
+        decided = await disputes.decide(
+            session,
+            decision.review_id,
+            decision.decision == "match",
+            decision.decided_by,
+            decision.decided_at,
+        )
+        log.info(
+            "router: dispute %s %s by decision %s",
+            decision.review_id,
+            f"decided {decision.decision}" if decided else "already decided; kept",
+            decision.message_id,
+        )
+        return
     if held is not None and held.state != "pending":
         # A second decision (another reviewer, a replay): the first stands.
         log.info(

@@ -57,9 +57,13 @@ def body(msg: EmailMessage, subtype: str) -> str:
 
 
 REQUESTED_KINDS = [k for k in AlertKind if k not in NOTIFIER_KINDS]
+# The police are told only by the notifier (answers), never by a routed alert.
+ROUTED_RECIPIENTS = [k for k in OrgKind if k is not OrgKind.POLICE_FORCE]
+# Notices that ask nothing of the recipient: no acknowledgement link, words of their own.
+NOTICES = (AlertKind.WITHDRAWN, AlertKind.ANSWER)
 
 
-@pytest.mark.parametrize("recipient", list(OrgKind))
+@pytest.mark.parametrize("recipient", ROUTED_RECIPIENTS)
 @pytest.mark.parametrize("kind", REQUESTED_KINDS)
 def test_every_pair_renders_the_minimal_content(kind: AlertKind, recipient: OrgKind) -> None:
     msg = renderer().build(alert(kind, recipient), NOW)
@@ -91,7 +95,7 @@ FOLLOW_UP_WORDS = {
 
 
 @pytest.mark.parametrize("event_type", ["reported", "returned"])
-@pytest.mark.parametrize("kind", sorted(NOTIFIER_KINDS))
+@pytest.mark.parametrize("kind", sorted(NOTIFIER_KINDS - set(NOTICES)))
 def test_escalations_and_reminders_have_their_own_words_and_the_same_limits(
     kind: AlertKind, event_type: str
 ) -> None:
@@ -208,3 +212,57 @@ def test_undefined_variables_are_errors(tmp_path: Path) -> None:
     custom = Renderer("https://c.example", "r@relay.example", [tmp_path])
     with pytest.raises(Exception, match="risk_factors"):
         custom.build(alert(), NOW)
+
+
+def test_a_withdrawal_notice_asks_to_delete_the_alerts_it_names() -> None:
+    content = alert(
+        AlertKind.WITHDRAWN,
+        OrgKind.SCHOOL,
+        event_type="withdrawn",
+        about_alert_ids="alert-one alert-two",
+    )
+    msg = renderer().build(content, NOW)
+    assert str(msg["Subject"]).startswith("Please disregard and delete: police ref 10/E123")
+    for words in (body(msg, "plain"), body(msg, "html").replace("&#39;", "'")):
+        flat = " ".join(words.split())
+        assert "delete it from your records" in flat
+        assert "alerts alert-one, alert-two" in flat
+        assert "Amelia O'Neill" in flat and "7 April 2013" in flat
+        # It asks nothing: no acknowledgement link.
+        assert "console.example" not in flat
+
+
+def test_an_answer_tells_the_police_who_answered_what_and_when() -> None:
+    content = alert(
+        AlertKind.ANSWER,
+        OrgKind.POLICE_FORCE,
+        recipient_name="PC Jane Hart",
+        about_recipient_name="Hillside Primary",
+        answer="information",
+        answer_information="Seen with two older boys <b>at the park</b>.\n\nAsk Mr Lee.",
+        answered_at=datetime(2026, 7, 2, 7, 50, tzinfo=UTC),
+    )
+    msg = renderer().build(content, NOW)
+    assert str(msg["Subject"]) == (
+        "Hillside Primary answered your missing-child alert: police ref 10/E123"
+    )
+    text, html = body(msg, "plain"), body(msg, "html")
+    for words in (text, html):
+        flat = " ".join(words.split())
+        assert "We have information that may help." in flat
+        assert "Thursday 2 July 2026 at 08:50 (BST)" in flat
+    assert "Seen with two older boys <b>at the park</b>." in text
+    assert "&lt;b&gt;at the park&lt;/b&gt;" in html and "<p>Ask Mr Lee.</p>" in html
+
+
+def test_the_child_is_here_now_reads_plainly() -> None:
+    content = alert(
+        AlertKind.ANSWER,
+        OrgKind.POLICE_FORCE,
+        about_recipient_name="Hillside Primary",
+        answer="here-now",
+        answered_at=datetime(2026, 7, 2, 7, 50, tzinfo=UTC),
+    )
+    text = body(renderer().build(content, NOW), "plain")
+    assert "The child is with us now." in text
+    assert "In their words" not in text

@@ -18,7 +18,7 @@ down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ALERT_COLUMNS = (
+_ALERT_COLUMNS: tuple[sa.Column[object], ...] = (
     sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("child_nhs_number", sa.String(length=10), nullable=True),
     sa.Column("recipient_out_of_hours_email", sa.String(length=320), nullable=True),
@@ -26,6 +26,7 @@ _ALERT_COLUMNS = (
     sa.Column("answer", sa.String(length=32), nullable=True),
     sa.Column("answer_information", sa.Text(), nullable=True),
     sa.Column("answered_at", UtcDateTime(), nullable=True),
+    sa.Column("about_alert_ids", sa.Text(), nullable=True),
 )
 
 

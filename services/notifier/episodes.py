@@ -1,0 +1,152 @@
+"""The episode drives its alerts (issue 17): when the child is found, returned or the
+episode closed, earlier alerts nobody acknowledged are stood down; when the police
+withdraw an episode, everything pending is cancelled and every organisation told
+anything is asked to disregard and delete it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.base import derived_id
+from schemas.messages import AlertKind, AlertRequestedV1, AlertState, OrgKind, RhiTaskState
+from services.notifier import episode_alerts, repository
+from services.notifier.escalation import Contact
+from services.notifier.follow_ups import new_alert
+from services.notifier.statuses import publish_alert_status, publish_task_status
+from services.runtime.handling import Outbox
+
+log = logging.getLogger(__name__)
+
+_ENDED = {
+    "found": "the child was found",
+    "returned": "the child returned",
+    "closed": "the episode was closed",
+}
+
+
+async def stand_down_earlier(
+    session: AsyncSession, message: AlertRequestedV1, out: Outbox, at: datetime
+) -> int:
+    """Earlier alerts of the episode still waiting for an acknowledgement become
+    ``stood-down``: no escalation or reminder follows, and what was queued to escalate
+    them is cancelled. Returns how many."""
+    episode = message.episode
+    waiting = await episode_alerts.awaiting_before(
+        session, episode.force_code, episode.episode_ref, episode.occurred_at
+    )
+    if not waiting:
+        return 0
+    why = f"{_ENDED.get(episode.event_type.value, 'the episode ended')}: no acknowledgement needed"
+    ids = [row.alert_id for row in waiting]
+    await episode_alerts.set_state(session, ids, AlertState.STOOD_DOWN, at)
+    for row in waiting:
+        await publish_alert_status(out, row, AlertState.STOOD_DOWN, at, detail=why)
+    cancelled = await episode_alerts.unsent_follow_ups(session, ids)
+    await episode_alerts.set_state(
+        session, [row.alert_id for row in cancelled], AlertState.CANCELLED, at
+    )
+    for row in cancelled:
+        await publish_alert_status(out, row, AlertState.CANCELLED, at, detail="stood down")
+    log.info(
+        "notifier: event %s stood down %d alert(s) and cancelled %d escalation(s) of episode %s/%s",
+        episode.event_message_id,
+        len(waiting),
+        len(cancelled),
+        episode.force_code,
+        episode.episode_ref,
+    )
+    return len(waiting)
+
+
+async def withdraw(
+    session: AsyncSession, message: AlertRequestedV1, out: Outbox, at: datetime
+) -> int:
+    """The police withdrew the episode. ``message`` is the router's request (addressed to
+    the responsible authority); the notifier, which knows what went out, asks every
+    organisation told anything to disregard it, once each however often the episode is
+    withdrawn. Returns how many notices were queued."""
+    episode = message.episode
+    request = await repository.get_alert(session, message.alert_id)
+    rows = [
+        r
+        for r in await episode_alerts.episode_alerts(
+            session, episode.force_code, episode.episode_ref
+        )
+        if r.alert_id != message.alert_id
+    ]
+    told = episode_alerts.told_organisations(rows)
+    already = await episode_alerts.noticed_recipients(
+        session, episode.force_code, episode.episode_ref, but=message.alert_id
+    )
+    # Everything of the episode not yet withdrawn: nothing more is sent or asked.
+    pending = [r for r in rows if r.state != AlertState.WITHDRAWN.value]
+    await episode_alerts.set_state(session, [r.alert_id for r in pending], AlertState.WITHDRAWN, at)
+    for row in pending:
+        if row.state != AlertState.SENDING.value:
+            await publish_alert_status(
+                out, row, AlertState.WITHDRAWN, at, detail="episode withdrawn by the police"
+            )
+    for task in await episode_alerts.withdraw_tasks(
+        session, episode.force_code, episode.episode_ref, at
+    ):
+        await publish_task_status(
+            out,
+            task,
+            RhiTaskState.WITHDRAWN,
+            at,
+            note="episode withdrawn by the police",
+            discriminator=episode.event_message_id,
+        )
+    await episode_alerts.record_withdrawals(
+        session, episode.force_code, episode.episode_ref, episode.event_id, at
+    )
+    queued = 0
+    if request is None:
+        return 0  # a request this handler stored a moment ago: always there
+    for org in told:
+        if org.code in already:
+            continue
+        notice_id = derived_id(episode.event_message_id, org.code, AlertKind.WITHDRAWN.value)
+        if notice_id == message.alert_id:
+            continue  # the request itself is this organisation's notice (below)
+        values = new_alert(
+            notice_id,
+            AlertKind.WITHDRAWN,
+            Contact(org.code, org.name, org.email),
+            OrgKind(org.kind),
+            request,
+            "episode withdrawn by the police: please disregard and delete",
+            "withdrawn.told",
+            at,
+            about_alert_ids=" ".join(org.alert_ids),
+        )
+        if await repository.insert_raised(session, values):
+            raised = await repository.get_alert(session, notice_id)
+            await publish_alert_status(out, raised, AlertState.QUEUED, at)
+            queued += 1
+    own = next((org for org in told if org.code == message.recipient.code), None)
+    if own is not None and own.code not in already:
+        await episode_alerts.set_about_alerts(session, message.alert_id, own.alert_ids, at)
+        queued += 1
+    else:
+        # Nothing went to the authority about the episode (or it was asked already).
+        await episode_alerts.set_state(session, [message.alert_id], AlertState.CANCELLED, at)
+        await publish_alert_status(
+            out,
+            request,
+            AlertState.CANCELLED,
+            at,
+            detail="nothing to disregard: no other notice needed for this organisation",
+        )
+    log.info(
+        "notifier: episode %s/%s withdrawn (event %s): %d alert(s) withdrawn, %d notice(s)",
+        episode.force_code,
+        episode.episode_ref,
+        episode.event_message_id,
+        len(pending),
+        queued,
+    )
+    return queued
