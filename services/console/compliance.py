@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from schemas.messages import RhiTaskState
 from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.days import LONDON
@@ -128,7 +129,8 @@ def chart(rows: list[MonthFigures], width: int = 720, height: int = 240) -> dict
 async def compliance_page(
     request: Request, who: SignedIn = Depends(allowed(Role.MSET_CHAIR, Role.RHI_WORKER))
 ) -> Response:
-    query = select(rhi_tasks)
+    # A task of a withdrawn episode was never owed: not in the figures.
+    query = select(rhi_tasks).where(rhi_tasks.c.state != RhiTaskState.WITHDRAWN.value)
     if who.user.role is Role.RHI_WORKER:
         query = query.where(rhi_tasks.c.authority_code == who.user.la_code)
     async with request.app.state.runtime.db.transaction() as session:

@@ -72,7 +72,9 @@ async def build_pack(session: AsyncSession, rule: RepeatRule, since: date, until
         (
             await session.execute(
                 select(episode_events).where(
-                    episode_events.c.occurred_at >= start, episode_events.c.occurred_at < end
+                    episode_events.c.occurred_at >= start,
+                    episode_events.c.occurred_at < end,
+                    repository.standing_events(),
                 )
             )
         )
@@ -88,6 +90,7 @@ async def build_pack(session: AsyncSession, rule: RepeatRule, since: date, until
                     episodes.c.child_key.in_([w.child_key for w in watched]),
                     episodes.c.latest_event_at >= start,
                     episodes.c.first_event_at < end,
+                    episodes.c.withdrawn_at.is_(None),
                 )
                 .order_by(episodes.c.latest_event_at.desc())
             )

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from services.console import audit
+from services.console import audit, repository
 from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.days import LONDON, date_range, day_after, day_start
@@ -172,7 +172,9 @@ async def network_page(
             (
                 await session.execute(
                     select(episode_events).where(
-                        episode_events.c.occurred_at >= start, episode_events.c.occurred_at < end
+                        episode_events.c.occurred_at >= start,
+                        episode_events.c.occurred_at < end,
+                        repository.standing_events(),
                     )
                 )
             )

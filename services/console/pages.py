@@ -185,6 +185,16 @@ async def alert_page(request: Request, alert_id: str) -> HTMLResponse:
     )
 
 
+@router.get(
+    "/help",
+    response_class=HTMLResponse,
+    dependencies=[Depends(allowed(Role.MSET_CHAIR, Role.RHI_WORKER, Role.MASH, Role.ADMIN))],
+)
+async def help_page(request: Request) -> HTMLResponse:
+    """What the states, answers and withdrawals mean (every role)."""
+    return _templates(request).TemplateResponse(request, "help.html", {})
+
+
 @router.get("/dead-letters", response_class=HTMLResponse, dependencies=OPERATORS)
 async def dead_letters_page(request: Request, page: Page = 1) -> HTMLResponse:
     return await _listing(request, page, repository.dead_letter_page, "dead_letters.html")

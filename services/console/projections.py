@@ -118,6 +118,7 @@ def event_row(event: EpisodeEventV1) -> Row:
         )
         if event.found_with
         else None,
+        "reason": event.reason,
     }
 
 
@@ -134,6 +135,7 @@ def summarise_episode(
         {f for e in ordered if e.get("risk_factors") for f in e["risk_factors"].split(",")}
     )
     with_authority = [e for e in ordered if e.get("responsible_la")]
+    withdrawn = [e for e in ordered if e["type"] == "withdrawn"]
     return {
         "episode_key": episode_key(force_code, episode_ref),
         "force_code": force_code,
@@ -153,6 +155,8 @@ def summarise_episode(
         "date_of_birth": latest.get("date_of_birth"),
         "responsible_la": with_authority[-1]["responsible_la"] if with_authority else None,
         "risk_factors": ",".join(factors)[:500] or None,
+        "withdrawn_at": withdrawn[0]["occurred_at"] if withdrawn else None,
+        "withdrawn_reason": withdrawn[0].get("reason") if withdrawn else None,
     }
 
 
@@ -194,6 +198,7 @@ def alert_request_row(alert: AlertRequestedV1) -> Row:
         "recipient_name": alert.recipient.name,
         "event_message_id": ref.event_message_id,
         "event_type": ref.event_type.value,
+        "roll_record_id": alert.roll_record_id,
         "reason": alert.reason,
         "policy_rule": alert.policy_rule,
         "requested_at": aware(alert.requested_at),

@@ -65,13 +65,19 @@ MENU = {
         ("/reviews", "Identity reviews"),
         ("/dead-letters", "Dead letters"),
         ("/rejects", "Rejects"),
+        ("/help", "Help"),
     ),
-    Role.RHI_WORKER: (("/rhi", "Return home interviews"), ("/compliance", "Compliance")),
-    Role.MASH: (("/reviews", "Identity reviews"),),
+    Role.RHI_WORKER: (
+        ("/rhi", "Return home interviews"),
+        ("/compliance", "Compliance"),
+        ("/help", "Help"),
+    ),
+    Role.MASH: (("/reviews", "Identity reviews"), ("/help", "Help")),
     Role.ADMIN: (
         ("/dead-letters", "Dead letters"),
         ("/rejects", "Rejects"),
         ("/admin/audit", "Audit"),
+        ("/help", "Help"),
     ),
 }
 

@@ -20,6 +20,7 @@ from services.console import projections
 from services.console.days import day_after, day_start
 from services.console.stream_filters import StreamFilters
 from services.console.tables import (
+    alert_answers,
     alert_states,
     alerts,
     dead_letters,
@@ -75,6 +76,14 @@ async def insert_ignore(session: AsyncSession, table: Table, row: Row) -> None:
 async def upsert(session: AsyncSession, table: Table, row: Row) -> None:
     """Insert ``row``, or update the existing row's columns that ``row`` names."""
     await session.execute(_statement(session, table, "upsert", tuple(row)), dict(row))
+
+
+def standing_events() -> Any:
+    """Events of episodes the police have not withdrawn (a withdrawn episode stays in the
+    stream and the audit, never in the watchlist, links, pack or figures)."""
+    return episode_events.c.episode_key.not_in(
+        select(episodes.c.episode_key).where(episodes.c.withdrawn_at.is_not(None))
+    )
 
 
 async def record_event(session: AsyncSession, row: Row, force_code: str, ref: str) -> None:
@@ -135,6 +144,8 @@ class EpisodeView:
     events: list[Row] = field(default_factory=list)
     alerts: list[Row] = field(default_factory=list)
     rhi_tasks: list[Row] = field(default_factory=list)
+    # What recipients answered (acknowledgement page), oldest first.
+    answers: list[Row] = field(default_factory=list)
 
 
 @dataclass
@@ -258,6 +269,14 @@ async def with_details(session: AsyncSession, rows: Sequence[Row]) -> list[Episo
         )
     ).mappings():
         views[task["episode_key"]].rhi_tasks.append(dict(task))
+    for answer in (
+        await session.execute(
+            select(alert_answers)
+            .where(alert_answers.c.episode_key.in_(keys))
+            .order_by(alert_answers.c.answered_at, alert_answers.c.message_id)
+        )
+    ).mappings():
+        views[answer["episode_key"]].answers.append(dict(answer))
     return list(views.values())
 
 

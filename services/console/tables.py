@@ -55,6 +55,10 @@ episodes = Table(
     Column("date_of_birth", Date, nullable=True),
     Column("responsible_la", String(9), nullable=True),
     Column("risk_factors", String(500), nullable=True),  # every event's, comma-separated
+    # The police withdrew the episode (raised in error or for the wrong child): it stays
+    # for the audit and the stream, and is left out of the watchlist, pack and figures.
+    Column("withdrawn_at", UtcDateTime(), nullable=True),
+    Column("withdrawn_reason", String(500), nullable=True),
     Index("ix_console_episodes_latest", "latest_event_at"),
     Index("ix_console_episodes_child", "child_key", "latest_event_at"),
     Index("ix_console_episodes_la", "responsible_la", "latest_event_at"),
@@ -84,6 +88,7 @@ episode_events = Table(
     Column("location_postcode", String(8), nullable=True),
     Column("location_description", String(500), nullable=True),
     Column("found_with", Text, nullable=True),  # JSON: [{given_name, family_name, date_of_birth}]
+    Column("reason", String(500), nullable=True),  # why the police withdrew it (withdrawn)
     Index("ix_console_episode_events_episode", "episode_key", "occurred_at"),
 )
 
@@ -106,6 +111,9 @@ alerts = Table(
     Column("state", String(20), nullable=True),
     Column("state_at", UtcDateTime(), nullable=True),
     Column("attempt", Integer, nullable=True),
+    # The roll record the router matched (school, GP practice, YOT): what a "we do not
+    # know this child" answer disputes.
+    Column("roll_record_id", String(128), nullable=True),
     Index("ix_console_alerts_episode", "episode_key"),
 )
 
@@ -186,6 +194,23 @@ dead_letters = Table(
 )
 
 # Acknowledgement links used (DESIGN §7): one row per alert makes each link single-use.
+# Recipients' answers from the acknowledgement page (``alert-answers``): the console is
+# their producer and keeps each once. ``information`` is the recipient's own words for
+# the police: shown on the signed-in episode and child pages only.
+alert_answers = Table(
+    "console_alert_answers",
+    metadata,
+    Column("message_id", String(64), primary_key=True),
+    Column("alert_id", String(64), nullable=False),
+    Column("episode_key", String(300), nullable=False),
+    Column("recipient_code", String(100), nullable=False),
+    Column("recipient_name", String(300), nullable=True),
+    Column("answer", String(20), nullable=False),
+    Column("information", Text, nullable=True),
+    Column("answered_at", UtcDateTime(), nullable=False),
+    Index("ix_console_alert_answers_episode", "episode_key", "answered_at"),
+)
+
 acknowledgements = Table(
     "console_acknowledgements",
     metadata,

@@ -65,7 +65,11 @@ def rank(child: Watched) -> tuple[int, int, int, float]:
 
 async def watchlist(session: AsyncSession, rule: RepeatRule, now: datetime) -> list[Watched]:
     since = now - timedelta(days=rule.window_days)
-    recent = (episodes.c.first_event_at >= since) & episodes.c.child_key.is_not(None)
+    recent = (
+        (episodes.c.first_event_at >= since)
+        & episodes.c.child_key.is_not(None)
+        & episodes.c.withdrawn_at.is_(None)
+    )
     keys = (
         select(episodes.c.child_key)
         .where(recent)

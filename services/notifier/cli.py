@@ -36,6 +36,8 @@ ALERT_COLUMNS = (
     "ack_due_at",
     "escalation_level",
     "acknowledged_at",
+    "answer",
+    "answered_at",
     "parent_alert_id",
 )
 TASK_COLUMNS = (
