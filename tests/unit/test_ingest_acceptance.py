@@ -91,3 +91,16 @@ def test_non_objects_and_malformed_json_are_body_errors() -> None:
     decision = decide([1, 2], "10")
     assert isinstance(decision, Invalid) and decision.errors[0]["field"] == "(body)"
     assert decision.force_code is None
+
+
+def test_withdrawn_needs_a_plain_reason_of_at_most_500_characters() -> None:
+    withdrawn = event(type="withdrawn", risk=None)
+    missing = decide(withdrawn, "10")
+    assert isinstance(missing, Invalid)
+    assert missing.errors == [{"field": "reason", "message": "required when type is withdrawn"}]
+    for bad in ("x" * 501, "wrong\x1b[2Jchild"):
+        refused = decide({**withdrawn, "reason": bad}, "10")
+        assert isinstance(refused, Invalid) and refused.errors[0]["field"] == "reason"
+    ok = decide({**withdrawn, "reason": "Raised for the wrong child"}, "10")
+    assert isinstance(ok, Valid)
+    assert ok.submission.reason == "Raised for the wrong child"
