@@ -769,6 +769,18 @@ class _Generator:
                 self.phone(),
                 LA_CODE,
             ),
+            # The force's missing persons unit: where recipients' answers go when an
+            # event names no police contact email (no random draw: the rest of the
+            # area stays as it was).
+            Organisation(
+                FORCE_CODE,
+                "police-force",
+                "Northumbria Police - Missing Persons Unit",
+                "missing.persons@northumbria.police.example",
+                "",
+                "101",
+                "",
+            ),
             Organisation(
                 YOT_CODE,
                 "yot",

@@ -48,13 +48,16 @@ def area() -> DemoArea:
 
 def test_organisations_of_one_area(area: DemoArea) -> None:
     kinds = Counter(o.kind for o in area.organisations)
-    assert kinds["mset-panel"] == kinds["yot"] == 1
+    assert kinds["mset-panel"] == kinds["yot"] == kinds["police-force"] == 1
     # the area's own authority, and the one that places looked-after children there
     assert kinds["local-authority"] == 2
     assert kinds["school"] >= 20 and kinds["gp-practice"] >= 8
-    assert {o.la_code for o in area.organisations if o.kind != "local-authority"} == {LA_CODE}
+    local = [o for o in area.organisations if o.kind not in ("local-authority", "police-force")]
+    assert {o.la_code for o in local} == {LA_CODE}
     assert len({o.code for o in area.organisations}) == len(area.organisations)
-    for org in area.organisations:
+    [force] = [o for o in area.organisations if o.kind == "police-force"]
+    assert force.code == "10" and force.email.endswith(".police.example")
+    for org in local:
         assert org.email.endswith(".example.org") and org.escalation_email.endswith(".example.org")
         if org.kind == "school":
             assert len(org.code) == 6 and org.code.isdigit()
