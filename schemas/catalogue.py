@@ -112,7 +112,7 @@ ALERT_STATUS = Topic(
     1,
     AlertStatusV1,
     ("notifier",),
-    ("console",),
+    ("console", "ingest"),
     "<alert_id>",
     "Every state change of an alert.",
 )

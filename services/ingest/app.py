@@ -12,9 +12,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
-from schemas.catalogue import POLICE_EVENTS_RAW
-from services.ingest import api, repository
-from services.ingest.handlers import on_police_event
+from schemas.catalogue import ALERT_ANSWERS, ALERT_STATUS, POLICE_EVENTS_RAW
+from services.ingest import api, episodes_api, repository
+from services.ingest.handlers import on_alert_answer, on_alert_status, on_police_event
 from services.ingest.intake import Intake
 from services.ingest.publishing import DEFAULT_ACK_TIMEOUT_S, DirectPublisher
 from services.ingest.rate_limits import KeyRateLimits
@@ -51,6 +51,9 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             )
         )
         runtime.consumers.subscribe(POLICE_EVENTS_RAW, on_police_event, raw=True)
+        # Who knows about each episode, for GET /v1/episodes/… (issue 17).
+        runtime.consumers.subscribe(ALERT_STATUS, on_alert_status)
+        runtime.consumers.subscribe(ALERT_ANSWERS, on_alert_answer)
         publisher = overrides.get("publisher") or DirectPublisher(
             runtime.broker, overrides.get("ack_timeout_s", DEFAULT_ACK_TIMEOUT_S)
         )
@@ -76,13 +79,15 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         title="Missing Episode Relay: ingest",
         version="1",
         lifespan=lifespan,
-        description="Police systems submit missing-child episode events here.",
+        description="Police systems submit missing-child episode events here, and see "
+        "who has been told about their episodes.",
     )
     app.state.rate_limits = KeyRateLimits(settings.ingest_rate_limit)
     app.state.body_limits = api.BodyLimits(
         settings.ingest_max_event_bytes, settings.ingest_max_batch_bytes
     )
     app.include_router(api.router)
+    app.include_router(episodes_api.router)
     app.include_router(_health_routes(app))
 
     @app.exception_handler(api.RequestError)

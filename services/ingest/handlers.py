@@ -1,11 +1,14 @@
-"""Consumers: events a police system publishes straight to ``police-events-raw.v1``."""
+"""Consumers: events a police system publishes straight to ``police-events-raw.v1``, and
+what became of their alerts (``alert-status.v1``, ``alert-answers.v1``), for the police
+to see who knows."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.catalogue import EPISODE_EVENTS
-from services.ingest import repository
+from schemas.messages import AlertAnswerV1, AlertStatusV1
+from services.ingest import episode_status, repository, status_repository
 from services.ingest.acceptance import Invalid, Valid, accepted_event, decide, parse_json
 from services.ingest.intake import record_reject
 from services.runtime.database import utcnow
@@ -37,3 +40,17 @@ async def on_police_event(session: AsyncSession, message: RawMessage, out: Outbo
     event = accepted_event(submission, "kafka", utcnow())
     await repository.add_event(session, event)
     await out.publish(EPISODE_EVENTS, event.episode_key, event)
+
+
+async def on_alert_status(session: AsyncSession, message: AlertStatusV1, out: Outbox) -> None:
+    current = await status_repository.alert(session, message.alert_id)
+    updated = episode_status.record_status(current, message)
+    if updated != current:
+        await status_repository.save_alert(session, updated)
+
+
+async def on_alert_answer(session: AsyncSession, message: AlertAnswerV1, out: Outbox) -> None:
+    current = await status_repository.answer(session, message.alert_id)
+    updated = episode_status.record_answer(current, message)
+    if updated is not None and updated != current:
+        await status_repository.save_answer(session, updated)

@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EpisodeEventV1
-from services.ingest.tables import api_keys, events, rejects
+from services.ingest.tables import alert_answers, api_keys, episode_alerts, events, rejects
 from services.runtime.database import Database, utcnow
 from services.runtime.retention import RetentionPolicy
 
@@ -271,10 +271,13 @@ async def remove_expired(
     session: AsyncSession, policy: RetentionPolicy, now: datetime
 ) -> dict[str, int]:
     """Retention (services/runtime/retention.py): accepted events and rejects older than
-    the policy allows. An event sent again after its record went is accepted again."""
-    gone_events = await session.execute(
-        delete(events).where(events.c.accepted_at < policy.cutoff("accepted_events", now))
-    )
+    the policy allows. An event sent again after its record went is accepted again.
+    Who-knows rows go by the events' cutoff too, uncounted like the console's read
+    model: an alert whose last status is older, an answer given before it."""
+    cutoff = policy.cutoff("accepted_events", now)
+    gone_events = await session.execute(delete(events).where(events.c.accepted_at < cutoff))
+    await session.execute(delete(episode_alerts).where(episode_alerts.c.state_at < cutoff))
+    await session.execute(delete(alert_answers).where(alert_answers.c.answered_at < cutoff))
     gone_rejects = await session.execute(
         delete(rejects).where(rejects.c.received_at < policy.cutoff("rejects", now))
     )

@@ -1,4 +1,5 @@
-"""Ingest's own tables: the accepted-event log, rejects, API keys (DESIGN §1, §4)."""
+"""Ingest's own tables: the accepted-event log, rejects, API keys (DESIGN §1, §4), and
+the read model of who knows about each episode (``alert-status``, ``alert-answers``)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,43 @@ rejects = Table(
     Column("errors", Text, nullable=False),
     Column("payload", Text, nullable=False),
     Index("ix_ingest_rejects_received_at", "received_at"),
+)
+
+# One row per alert, from ``alert-status`` (services/ingest/episode_status.py).
+episode_alerts = Table(
+    "ingest_episode_alerts",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("force_code", String(8), nullable=False),
+    Column("episode_ref", String(64), nullable=False),
+    Column("recipient_code", String(32), nullable=False),
+    Column("recipient_kind", String(32), nullable=False),
+    Column("recipient_name", String(300), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("event_type", String(32), nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("state_at", UtcDateTime(), nullable=False),
+    Column("first_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("acknowledged_at", UtcDateTime(), nullable=True),
+    Index("ix_ingest_episode_alerts_episode", "force_code", "episode_ref"),
+    Index("ix_ingest_episode_alerts_state_at", "state_at"),
+)
+
+# A recipient's latest answer to an alert, from ``alert-answers``; never its text.
+alert_answers = Table(
+    "ingest_alert_answers",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("force_code", String(8), nullable=False),
+    Column("episode_ref", String(64), nullable=False),
+    Column("recipient_code", String(32), nullable=False),
+    Column("recipient_kind", String(32), nullable=False),
+    Column("recipient_name", String(300), nullable=False),
+    Column("answer", String(32), nullable=False),
+    Column("answered_at", UtcDateTime(), nullable=False),
+    Index("ix_ingest_alert_answers_episode", "force_code", "episode_ref"),
+    Index("ix_ingest_alert_answers_answered_at", "answered_at"),
 )
 
 messaging = messaging_tables(metadata, "ingest")

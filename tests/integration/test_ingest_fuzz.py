@@ -1,6 +1,7 @@
 """The real ingest API (uvicorn, broker, PostgreSQL or SQLite) under generated input:
 bodies from Hypothesis, and requests Schemathesis makes from ``/openapi.json``. Every
-answer is an acceptance, a duplicate, or a 4xx; a 422 names the fields; never a 5xx.
+answer is an acceptance, a duplicate, an episode's status, or a 4xx; a 422 names the
+fields; never a 5xx.
 The bodies that once got a 5xx are kept at the end as examples."""
 
 from __future__ import annotations
@@ -118,8 +119,25 @@ def assert_batch_answer(response: httpx.Response | Any) -> None:
             assert_named(result["errors"])
 
 
-def answers(*, batch: bool) -> Callable[[Any], None]:
-    return assert_batch_answer if batch else assert_single_answer
+def assert_status_answer(response: httpx.Response | Any) -> None:
+    """What ``GET /v1/episodes/{force_code}/{episode_ref}`` may answer: the episode, or
+    a 4xx; a 422 names the path's parts."""
+    status = response.status_code
+    assert status < 500, (status, response.text[:500])
+    if status == 200:
+        assert {"events", "recipients"} <= set(response.json())
+    elif status == 422:
+        errors = response.json()["errors"]
+        assert_named(errors)
+        assert {e["field"] for e in errors} <= {"force_code", "episode_ref"}, errors
+    else:
+        assert status in {401, 403, 404, 429}, (status, response.text[:500])
+
+
+def answers(path: str) -> Callable[[Any], None]:
+    if path.startswith("/v1/episodes/"):
+        return assert_status_answer
+    return assert_batch_answer if path.endswith(":batch") else assert_single_answer
 
 
 MUTATED = mutated().map(lambda pair: ("mutated", *pair))
@@ -227,7 +245,7 @@ async def test_schemathesis_from_openapi_finds_no_server_error_and_422s_name_fie
             for result in schema.get_all_operations():
                 operation = result.ok()
                 seen.append(operation.label)
-                check = answers(batch=operation.path.endswith(":batch"))
+                check = answers(operation.path)
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     strategy = operation.as_strategy(
                         mode, headers=s.auth, media_type="application/json"
@@ -245,7 +263,11 @@ async def test_schemathesis_from_openapi_finds_no_server_error_and_422s_name_fie
             return seen
 
         seen = await asyncio.to_thread(run)
-    assert sorted(seen) == ["POST /v1/episode-events", "POST /v1/episode-events:batch"]
+    assert sorted(seen) == [
+        "GET /v1/episodes/{force_code}/{episode_ref}",
+        "POST /v1/episode-events",
+        "POST /v1/episode-events:batch",
+    ]
 
 
 # Bodies that once got a 500 or a 503 (a retry that could never succeed): deep nesting,
