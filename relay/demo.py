@@ -32,6 +32,8 @@ DEMO_USERS = (
 
 def _relay(settings: RelaySettings, *args: str, stdin: str | None = None) -> str:
     env = {**os.environ, "RELAY_VAR_DIR": str(settings.var_dir.resolve())}
+    if settings.policy_file is not None:  # the demo area's: its imports check against it
+        env["RELAY_POLICY_FILE"] = str(settings.policy_file.resolve())
     done = subprocess.run(
         [sys.executable, "-m", "relay", *args],
         env=env,

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from relay.embedded import EmbeddedBroker, port_open
+from relay.policy_cli import check_directory
 from relay.policy_cli import describe as describe_policy
 from relay.smtp_sink import start_sink
 from services.runtime.kafka import ensure_topics
@@ -193,6 +194,9 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
             raise RuntimeError(f"policy: {exc}") from exc
         for service in SERVICES:
             upgrade(service, settings.database_url_for(service))
+        directory = check_directory(settings)  # the router would refuse to start
+        if directory.gaps:
+            raise RuntimeError("; ".join(directory.gaps))
         asyncio.run(ensure_topics(settings))
         print("Starting ingest, router, notifier and console ...", flush=True)
         stack.start_services(replay=fresh_broker)

@@ -43,6 +43,9 @@ class AlertKind(StrEnum):
     RHI_ESCALATION = "rhi-escalation"  # 72 hours after return, still none
     WITHDRAWN = "withdrawn"  # please disregard and delete: the episode was raised in error
     ANSWER = "answer"  # to the police: what a recipient answered on the acknowledgement page
+    # An urgent alert to a local authority outside its working hours: a copy at once to
+    # its out-of-hours (emergency duty) team.
+    OUT_OF_HOURS = "out-of-hours"
 
 
 # Kinds the notifier raises on its own: each has its own template folder.
@@ -54,6 +57,7 @@ NOTIFIER_KINDS = frozenset(
         AlertKind.RHI_ESCALATION,
         AlertKind.WITHDRAWN,
         AlertKind.ANSWER,
+        AlertKind.OUT_OF_HOURS,
     }
 )
 

@@ -213,7 +213,9 @@ def alert_from_status(status: AlertStatusV1) -> Row:
         "kind": status.kind.value,
         "recipient_code": status.recipient_code,
         "recipient_kind": status.recipient_kind.value,
+        "recipient_name": status.recipient_name,
         "event_message_id": status.event_message_id,
+        "event_type": status.event_type.value if status.event_type else None,
     }
 
 

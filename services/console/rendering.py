@@ -32,11 +32,17 @@ def iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
 
+# Words written in capitals wherever they stand in a label.
+_ACRONYMS = {"gp": "GP", "rhi": "RHI", "mset": "MSET", "yot": "YOT", "la": "LA"}
+
+
 def label(value: str | None) -> str:
-    """``"no-apparent-risk"`` -> ``"No apparent risk"``."""
+    """``"no-apparent-risk"`` -> ``"No apparent risk"``; ``"gp-practice"`` -> ``"GP
+    practice"``, ``"rhi-escalation"`` -> ``"RHI escalation"``."""
     if not value:
         return "—"
-    text = value.replace("-", " ")
+    words = [_ACRONYMS.get(word, word) for word in value.split("-")]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

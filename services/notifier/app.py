@@ -20,6 +20,7 @@ from schemas.catalogue import (
     RHI_TASKS_REQUESTED,
 )
 from services.notifier import answers, handlers, repository
+from services.notifier.operations import watch_dead_letters
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import Renderer
 from services.notifier.scheduler import DeliveryScheduler
@@ -67,7 +68,9 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             runtime.db,
             runtime.tables,
             settings,
-            Renderer(settings.public_url, settings.smtp_from, template_dirs, links.url),
+            Renderer(
+                settings.public_url, settings.smtp_from, template_dirs, links.url, policy=policy
+            ),
             mailer,
             relay=runtime.relay,
             now=now,
@@ -87,6 +90,8 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         subscribe(RHI_TASK_OUTCOMES, partial(handlers.on_rhi_task_outcome, now=now))
         subscribe(ALERT_ANSWERS, partial(answers.on_alert_answer, now=now, wake=scheduler.wake))
         runtime.loops.append(scheduler.run)
+        # Dead letters on the routing path, emailed to operations_email (issue 17).
+        app.state.operations = watch_dead_letters(runtime, settings, mailer, now)
         runtime.loops.append(
             retention_loop(
                 "notifier",

@@ -139,6 +139,14 @@ class FollowUps:
         raised_id = step.alert_id(alert.alert_id)
         delivered = alert.sent_at is not None
         why = "not acknowledged by its deadline" if delivered else UNDELIVERED
+        following = ack_deadline(step.kind, recipient_kind, now, self.policy)
+        # The email states its deadline only when someone is told after it.
+        then = next_escalation(
+            step.level,
+            Contact(alert.recipient_code, alert.recipient_name, alert.recipient_email),
+            alert.recipient_escalation_email,
+            authority,
+        )
         values = new_alert(
             raised_id,
             step.kind,
@@ -150,9 +158,10 @@ class FollowUps:
             now,
             parent_alert_id=alert.alert_id,
             about_recipient_name=alert.recipient_name,
+            respond_by=following if then is not None else None,
+            urgent=alert.urgent,
         )
         await self._raise(session, out, values, now)
-        following = ack_deadline(step.kind, recipient_kind, now, self.policy)
         await repository.mark_escalated(session, alert, step.level, following, now)
         await publish_alert_status(
             out,

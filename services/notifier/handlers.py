@@ -20,7 +20,7 @@ from schemas.messages import (
     RhiTaskRequestedV1,
     RhiTaskState,
 )
-from services.notifier import episodes, repository
+from services.notifier import episodes, out_of_hours, repository
 from services.notifier.deadlines import ack_deadline, rhi_reminder_at
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
@@ -49,11 +49,12 @@ async def on_alert_requested(
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
     at = now()
-    deadline = ack_deadline(message.kind, message.recipient.kind, at, policy)
+    deadline = ack_deadline(message.kind, message.recipient.kind, at, policy, urgent=message.urgent)
     alert = await repository.insert_alert(session, message, at, deadline)
     if alert is None:
         return  # the same alert again (a replay, or the same facts under another id)
     await publish_alert_status(out, alert, AlertState.QUEUED, at)
+    await out_of_hours.tell_out_of_hours_team(session, alert, out, at, policy)
     if message.kind is AlertKind.WITHDRAWN:
         await episodes.withdraw(session, message, out, at)
     elif message.episode.event_type in ENDING_EVENTS:

@@ -1,8 +1,10 @@
-"""The notifier's part of a partnership's policy file (DESIGN §6, §7; pure): the school
-calendar, acknowledgement deadlines, escalation and reminder timings, the retry window.
+"""The notifier's part of a partnership's policy file (DESIGN §6, §7, §10; pure): the
+school calendar and day, acknowledgement deadlines, working hours per kind of recipient,
+escalation and reminder timings, the retry window.
 
-Parsed from the ``[deadlines]``, ``[calendar]`` and ``[delivery]`` tables of the TOML
-file; every error names the table, the key and the problem. The defaults are DESIGN's.
+Parsed from the ``[deadlines]``, ``[hours]``, ``[calendar]`` and ``[delivery]`` tables of
+the TOML file; every error names the table, the key and the problem. The defaults are
+DESIGN's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import holidays
 
 from schemas.messages import OrgKind
+from services.notifier.hours import WorkingHours
 
 NATIONS = {"england": "ENG", "wales": "WLS"}
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -58,11 +61,24 @@ class RetryPolicy:
     max_delay: timedelta = timedelta(minutes=30)
 
 
+# When each kind of recipient is at work: their deadlines count this time only. Schools
+# are not here: they keep the school day ([deadlines] school_day_start, school_day_end).
+DEFAULT_HOURS: Mapping[str, WorkingHours] = {
+    OrgKind.GP_PRACTICE.value: WorkingHours.parse("Mon-Fri 08:00-18:30"),
+    OrgKind.YOT.value: WorkingHours.parse("Mon-Fri 09:00-17:00"),
+    OrgKind.LOCAL_AUTHORITY.value: WorkingHours.parse("Mon-Fri 09:00-17:00"),
+}
+
+
 @dataclass(frozen=True)
 class DeliveryPolicy:
     calendar: Calendar = field(default_factory=Calendar)
-    # A school alert must be acknowledged before the next school day starts.
+    # A school alert must be acknowledged before the next school day starts; an urgent
+    # one (high risk, exploitation) within ``high_risk_hours`` of the school day. Until
+    # the school day ends a school is asked to check today's register.
     school_day_start: time = time(8, 30)
+    school_day_end: time = time(15, 30)
+    high_risk_hours: float = 2.0
     # Other recipients: hours to acknowledge, per organisation kind.
     ack_hours: Mapping[str, float] = field(default_factory=dict)
     default_ack_hours: float = 4.0
@@ -72,9 +88,16 @@ class DeliveryPolicy:
     # escalation is at the task's deadline, 72 hours after return).
     rhi_reminder_hours: float = 48.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Working hours per kind of recipient; a kind not here counts every hour.
+    hours: Mapping[str, WorkingHours] = field(default_factory=lambda: dict(DEFAULT_HOURS))
 
     def ack_window(self, recipient_kind: str) -> timedelta:
         return timedelta(hours=self.ack_hours.get(recipient_kind, self.default_ack_hours))
+
+    def working_hours(self, recipient_kind: str) -> WorkingHours | None:
+        """None when the kind counts every hour (no hours given, or ``always``)."""
+        hours = self.hours.get(recipient_kind)
+        return None if hours is None or hours.always else hours
 
     @classmethod
     def from_sections(cls, sections: Mapping[str, Any], source: str = "policy") -> DeliveryPolicy:
@@ -83,6 +106,7 @@ class DeliveryPolicy:
             calendar=_calendar(_table(sections, "calendar", source), source),
             **_deadlines(_table(sections, "deadlines", source), source),
             retry=_retry(_table(sections, "delivery", source), source),
+            hours=_working_hours(_table(sections, "hours", source), source),
         )
 
 
@@ -153,27 +177,27 @@ def _deadlines(table: dict[str, Any], source: str) -> dict[str, Any]:
     kinds = {k.value for k in OrgKind if k is not OrgKind.SCHOOL}
     known = {
         "school_day_start",
+        "school_day_end",
         "default_hours",
+        "high_risk_hours",
         "escalation_hours",
         "rhi_reminder_hours",
         *kinds,
     }
     _unknown(table, known, source, "deadlines")
     values: dict[str, Any] = {}
-    if "school_day_start" in table:
-        raw = table["school_day_start"]
-        match = _HH_MM.match(raw) if isinstance(raw, str) else None
-        if isinstance(raw, time):
-            values["school_day_start"] = raw
-        elif match is None:
-            raise PolicyError(
-                f'{_where(source, "deadlines", "school_day_start")}: a time as "HH:MM", '
-                'e.g. "08:30"'
-            )
-        else:
-            values["school_day_start"] = time(int(match[1]), int(match[2]))
+    for key, example in (("school_day_start", "08:30"), ("school_day_end", "15:30")):
+        if key in table:
+            values[key] = _clock(table[key], _where(source, "deadlines", key), example)
+    start = values.get("school_day_start", time(8, 30))
+    if values.get("school_day_end", time(15, 30)) <= start:
+        raise PolicyError(
+            f"{_where(source, 'deadlines', 'school_day_end')}: must be later than "
+            f"school_day_start ({start:%H:%M})"
+        )
     for key, name in (
         ("default_hours", "default_ack_hours"),
+        ("high_risk_hours", "high_risk_hours"),
         ("escalation_hours", "escalation_hours"),
         ("rhi_reminder_hours", "rhi_reminder_hours"),
     ):
@@ -188,6 +212,37 @@ def _deadlines(table: dict[str, Any], source: str) -> dict[str, Any]:
             "(the interview is due 72 hours after return)"
         )
     return values
+
+
+def _clock(raw: Any, where: str, example: str) -> time:
+    if isinstance(raw, time):  # TOML's own local time (school_day_start = 08:30:00)
+        return raw
+    match = _HH_MM.match(raw) if isinstance(raw, str) else None
+    if match is None:
+        raise PolicyError(f'{where}: a time as "HH:MM", e.g. "{example}"')
+    return time(int(match[1]), int(match[2]))
+
+
+def _working_hours(table: dict[str, Any], source: str) -> dict[str, WorkingHours]:
+    """``[hours]``: kind of recipient = ``"Mon-Fri 09:00-17:00"`` (or ``"always"``),
+    over the defaults."""
+    kinds = {k.value for k in OrgKind if k is not OrgKind.SCHOOL}
+    if OrgKind.SCHOOL.value in table:
+        raise PolicyError(
+            f"{_where(source, 'hours', OrgKind.SCHOOL.value)}: schools keep the school day; "
+            "set [deadlines] school_day_start and school_day_end instead"
+        )
+    _unknown(table, kinds, source, "hours")
+    chosen = dict(DEFAULT_HOURS)
+    for kind, raw in table.items():
+        where = _where(source, "hours", kind)
+        if not isinstance(raw, str):
+            raise PolicyError(f'{where}: a string, e.g. "Mon-Fri 09:00-17:00"')
+        try:
+            chosen[kind] = WorkingHours.parse(raw)
+        except ValueError as exc:
+            raise PolicyError(f"{where}: {exc}") from None
+    return chosen
 
 
 def _retry(table: dict[str, Any], source: str) -> RetryPolicy:

@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email import message_from_bytes
 from email.charset import QP, Charset
 from email.header import Header
@@ -31,8 +31,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_
 from markupsafe import Markup, escape
 
 from schemas.messages import NOTIFIER_KINDS, AlertKind, AlertRequestedV1, OrgKind
+from services.notifier.deadlines import school_day_open
 from services.notifier.delivery import message_id
-from services.notifier.escalation import UNDELIVERED
+from services.notifier.escalation import AUTHORITY, CONTACT, UNDELIVERED, Contact, next_escalation
+from services.notifier.policy import DeliveryPolicy
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LONDON = ZoneInfo("Europe/London")
@@ -53,6 +55,14 @@ _DISCLOSED = (
     ("about_recipient_name", "alert.not_acknowledged_by"),
     ("respond_by", "rhi_task.due_at"),
 )
+
+
+# How each answer reads to the police (schemas.messages.Answer).
+ANSWER_WORDS = {
+    "here-now": "The child is with us now.",
+    "not-known": "We do not know this child.",
+    "information": "We have information that may help.",
+}
 
 
 # Bodies in UTF-8, quoted-printable (readable in the raw message; 7-bit safe); the wire
@@ -98,6 +108,23 @@ class AlertContent:
     reason: str = ""
     about_recipient_name: str | None = None
     respond_by: datetime | None = None
+    # An answer to the police: what the organisation answered, its words, and when; a
+    # withdrawal notice: the alerts it asks the organisation to delete.
+    answer: str | None = None
+    answer_information: str | None = None
+    answered_at: datetime | None = None
+    about_alert_ids: str | None = None
+    # The deadline and what follows it (the next step of the escalation chain), and
+    # the request's urgency; the NHS number only ever shows to a GP practice.
+    recipient_code: str = ""
+    recipient_escalation_email: str | None = None
+    authority_code: str | None = None
+    authority_name: str | None = None
+    authority_email: str | None = None
+    escalation_level: int = 0
+    ack_due_at: datetime | None = None
+    urgent: bool = False
+    child_nhs_number: str | None = None
 
     @classmethod
     def from_request(cls, m: AlertRequestedV1) -> AlertContent:
@@ -119,11 +146,22 @@ class AlertContent:
             police_contact_name=contact.name if contact else None,
             police_contact_phone=contact.phone if contact else None,
             police_contact_email=contact.email if contact else None,
+            recipient_code=m.recipient.code,
+            recipient_escalation_email=m.recipient.escalation_email,
+            authority_code=m.authority.code if m.authority else None,
+            authority_name=m.authority.name if m.authority else None,
+            authority_email=m.authority.email if m.authority else None,
+            urgent=m.urgent,
+            child_nhs_number=m.child.nhs_number,
         )
 
     @classmethod
     def from_row(cls, row: Any) -> AlertContent:
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+        values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
+        # A row built outside the database has no column defaults.
+        values["urgent"] = bool(values["urgent"])
+        values["escalation_level"] = values["escalation_level"] or 0
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -144,6 +182,18 @@ def police_ref(force_code: str, episode_ref: str) -> str:
 
 def long_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
+
+
+def deadline_time(at: datetime) -> str:
+    """E.g. ``08:30 on Monday 7 December``, in Europe/London time: a deadline is days
+    away at most, so the year would only be noise."""
+    local = at.astimezone(LONDON)
+    return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
+
+
+def nhs_number_text(digits: str) -> str:
+    """The NHS number as practices write it: 943 476 5919."""
+    return f"{digits[:3]} {digits[3:6]} {digits[6:]}" if len(digits) == 10 else digits
 
 
 def local_time(at: datetime) -> str:
@@ -178,8 +228,11 @@ class Renderer:
         sender: str,
         template_dirs: Sequence[Path] = (),
         link: Callable[[str], str] | None = None,
+        policy: DeliveryPolicy | None = None,
     ) -> None:
         self.public_url = public_url.rstrip("/")
+        # The school day, for wording that fits the clock ("check today's register").
+        self.policy = policy or DeliveryPolicy()
         # The acknowledgement link of an alert (signed by the notifier's app); the plain
         # console address of the alert without one (tests of wording).
         self._link = link or (lambda alert_id: f"{self.public_url}/alerts/{alert_id}")
@@ -203,9 +256,13 @@ class Renderer:
     def link(self, alert_id: str) -> str:
         return self._link(alert_id)
 
-    def context(self, alert: AlertContent) -> dict[str, Any]:
+    def context(self, alert: AlertContent, now: datetime | None = None) -> dict[str, Any]:
+        """What the templates see; ``now`` (when the email is written) decides wording
+        that depends on the clock."""
         kind = AlertKind(alert.kind)  # an unknown kind is an error, not an odd email
         OrgKind(alert.recipient_kind)
+        deadline = _deadline(alert, kind)
+        then, authority_name = _if_missed(alert) if deadline else ("", "")
         # Every value on one line: a value cannot fake a line of the email either.
         contact = {
             "name": _one_line(alert.police_contact_name),
@@ -228,8 +285,21 @@ class Renderer:
             "about_recipient_name": header_value(alert.about_recipient_name or ""),
             "delivered": UNDELIVERED not in alert.reason,
             "respond_by": local_time(alert.respond_by) if alert.respond_by else "",
+            "answer": ANSWER_WORDS.get(alert.answer or "", ""),
+            # The organisation's own words for the police: lines kept, nothing else.
+            "information": (alert.answer_information or "").strip(),
+            "answered": local_time(alert.answered_at) if alert.answered_at else "",
+            "withdrawn_alerts": (alert.about_alert_ids or "").split(),
             "public_url": self.public_url,
             "notifier_kind": kind in NOTIFIER_KINDS,
+            "urgent": alert.urgent,
+            "nhs_number": _nhs_number(alert, kind),
+            "deadline": deadline_time(deadline) if deadline else "",
+            # What happens at the deadline: "contact" (the escalation contact),
+            # "authority" (the responsible local authority, by name), or "" (nothing).
+            "if_missed": then,
+            "authority_name": header_value(authority_name),
+            "register_today": school_day_open(now or datetime.now(UTC), self.policy),
         }
 
     def folder(self, alert: AlertContent) -> str:
@@ -240,9 +310,11 @@ class Renderer:
     def disclosed_fields(self, alert: AlertContent) -> tuple[str, ...]:
         """Which fields of the child's record and episode the email for ``alert``
         discloses (names, not values): what its templates refer to, and of the police
-        contact only what the alert has."""
+        contact and the NHS number only what the alert has."""
         used = self._variables(self.folder(alert))
         fields = [field for name, field in _DISCLOSED if name in used]
+        if "nhs_number" in used and _nhs_number(alert, AlertKind(alert.kind)):
+            fields.append("child.nhs_number")
         if "contact" in used:
             fields += [
                 f"police_contact.{part}"
@@ -269,12 +341,15 @@ class Renderer:
             todo += [n for n in meta.find_referenced_templates(tree) if isinstance(n, str)]
         return frozenset(used)
 
-    def render(self, alert: AlertContent) -> RenderedEmail:
-        ctx = self.context(alert)
+    def render(self, alert: AlertContent, now: datetime | None = None) -> RenderedEmail:
+        ctx = self.context(alert, now)
         folder = self.folder(alert)
-        subject = self.env.get_template(f"{folder}/subject.txt").render(ctx)
+        subject = header_value(self.env.get_template(f"{folder}/subject.txt").render(ctx))
+        if alert.urgent and not subject.upper().startswith("URGENT"):
+            # A rule, not wording: no template (a partnership's included) can leave it out.
+            subject = f"URGENT: {subject}"
         return RenderedEmail(
-            subject=header_value(subject),
+            subject=subject,
             text=self.env.get_template(f"{folder}/body.txt").render(ctx),
             html=self.env.get_template(f"{folder}/body.html").render(ctx),
         )
@@ -292,7 +367,7 @@ class Renderer:
             Address(addr_spec=address)
         except (ValueError, IndexError) as exc:
             raise RenderError("recipient email is not a single valid address") from exc
-        rendered = self.render(alert)
+        rendered = self.render(alert, now)
         msg = MIMEMultipart("alternative")
         msg["Subject"] = _encoded(rendered.subject, "Subject")
         msg["From"] = self._from
@@ -311,6 +386,48 @@ class Renderer:
         message = message_from_bytes(self.compose(alert, now).raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         return message
+
+
+def _deadline(alert: AlertContent, kind: AlertKind) -> datetime | None:
+    """The deadline the email states: a requested alert's own; an escalation's is on its
+    row as ``respond_by`` (its original alert's ``ack_due_at`` holds the same time)."""
+    if kind not in NOTIFIER_KINDS:
+        return alert.ack_due_at
+    return alert.respond_by if kind is AlertKind.ESCALATION else None
+
+
+def _if_missed(alert: AlertContent) -> tuple[str, str]:
+    """Who is told if the deadline passes (services/notifier/escalation.py decides the
+    chain; this only names its next step) and the authority's name for that step."""
+    authority = (
+        Contact(alert.authority_code, alert.authority_name or "", alert.authority_email)
+        if alert.authority_code and alert.authority_email
+        else None
+    )
+    step = next_escalation(
+        alert.escalation_level,
+        Contact(alert.recipient_code, alert.recipient_name, alert.recipient_email),
+        alert.recipient_escalation_email,
+        authority,
+    )
+    if step is None:
+        return "", ""
+    if step.level == CONTACT:
+        return "contact", ""
+    assert step.level == AUTHORITY
+    return "authority", step.to.name
+
+
+def _nhs_number(alert: AlertContent, kind: AlertKind) -> str:
+    """Only on an alert the router addressed to a GP practice: the router sends it to
+    no one else, and this keeps any other email from showing it."""
+    if (
+        not alert.child_nhs_number
+        or kind in NOTIFIER_KINDS
+        or alert.recipient_kind != OrgKind.GP_PRACTICE.value
+    ):
+        return ""
+    return nhs_number_text(alert.child_nhs_number)
 
 
 def _encoded(value: str, name: str) -> str | Header:

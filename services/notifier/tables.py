@@ -194,3 +194,25 @@ disclosures = Table(
     Index("ix_notifier_disclosures_at", "at"),
 )
 audit_chains = chain_heads(metadata, "notifier")
+
+# Dead letters on the routing path (episode-events, alerts-requested, rhi-tasks-requested)
+# for the operations notices (services/notifier/operations.py): where and why, never the
+# payload. ``resolved_at`` is set once `relay dlq retry` has recorded the letter sent back;
+# ``topic`` is None while only that record has been read (the letter comes later).
+dead_letters = Table(
+    "notifier_dead_letters",
+    metadata,
+    Column("letter_id", String(200), primary_key=True),  # <topic>.dlq:<partition>:<offset>
+    Column("topic", String(100), nullable=True),
+    Column("consumer", String(32), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("failed_at", UtcDateTime(), nullable=True),
+    Column("seen_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("notices_sent", Integer, nullable=False, default=0, server_default="0"),
+    Column("notice_due_at", UtcDateTime(), nullable=True),
+    Column("last_notice_at", UtcDateTime(), nullable=True),
+    # A copy of the notifier sending the notice holds it until then (copies share the table).
+    Column("claimed_until", UtcDateTime(), nullable=True),
+    Index("ix_notifier_dead_letters_due", "notice_due_at"),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,18 +12,28 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from schemas.catalogue import ALERT_ANSWERS, EPISODE_EVENTS, IDENTITY_DECISIONS
-from services.router import disputes
+from services.router import disputes, repository
+from services.router.coverage import AuthorityGapError, authority_gaps
 from services.router.handlers import on_episode_event, on_identity_decision
 from services.router.policy import Policy
 from services.router.tables import metadata, reviews, roll
+from services.runtime.database import Database
 from services.runtime.policy_file import read_policy_file
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
+
+log = logging.getLogger(__name__)
 
 
 def load_policy(settings: RelaySettings) -> Policy:
     read_policy_file(settings.policy_file)  # a table no service knows is an error too
     return Policy.from_toml(settings.policy_file) if settings.policy_file else Policy()
+
+
+async def directory_gaps(db: Database, policy: Policy) -> list[str]:
+    """:func:`authority_gaps` over the directory in the router's database."""
+    async with db.transaction() as session:
+        return authority_gaps(await repository.directory_organisations(session), policy)
 
 
 def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
@@ -59,6 +70,14 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         runtime.gauges["router_reviews_pending"] = pending_reviews
         app.state.runtime = runtime
         app.include_router(runtime.health_router())
+        # An episode with no responsible authority is dead-lettered and nobody is told
+        # (issue 17): such a directory and policy stop the router here, naming the fix.
+        gaps = await directory_gaps(runtime.db, policy)
+        if gaps:
+            for gap in gaps:
+                log.error("router: refusing to start: %s", gap)
+            await runtime.db.dispose()
+            raise AuthorityGapError("; ".join(gaps))
         await runtime.start()
         try:
             yield

@@ -153,7 +153,43 @@ def _run_import(paths: list[Path], as_json: bool, job: Job) -> list[importing.Im
 async def _organisations(
     db: Database, paths: list[Path], progress: importing.Progress | None
 ) -> list[importing.ImportSummary]:
-    return [await importing.import_organisations(db, paths[0], progress)]
+    summary = await importing.import_organisations(db, paths[0], progress)
+    summary.authority_gaps = await _authority_gaps(db)
+    return [summary]
+
+
+async def _authority_gaps(db: Database) -> list[str]:
+    """What the directory now leaves without a responsible authority under the policy
+    the router will run with (issue 17)."""
+    from services.router.app import directory_gaps, load_policy
+
+    try:
+        policy = load_policy(RelaySettings())
+    except ValueError as exc:  # PolicyError, PolicyFileError: the import still stands
+        return [f"could not be checked: the policy file cannot be read: {exc}"]
+    return await directory_gaps(db, policy)
+
+
+def _warn_authority_gaps(summary: importing.ImportSummary) -> None:
+    """Loud, on stderr: imported, yet some episode would reach nobody."""
+    if not summary.authority_gaps:
+        return
+    err = Console(stderr=True, soft_wrap=True)
+    err.print(
+        "WARNING: an episode could have no responsible local authority: its events would "
+        "be dead-lettered and nobody told about the child.",
+        style="bold red",
+        markup=False,
+        highlight=False,
+    )
+    for gap in summary.authority_gaps:
+        err.print(f"  - {gap}", style="red", markup=False, highlight=False)
+    err.print(
+        "The router refuses to start until this is fixed; `relay policy check` checks again.",
+        style="red",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _database_error(err: Console, exc: DBAPIError) -> NoReturn:
@@ -165,6 +201,7 @@ def _database_error(err: Console, exc: DBAPIError) -> NoReturn:
 
 
 def _report(summary: importing.ImportSummary, as_json: bool) -> None:
+    _warn_authority_gaps(summary)
     if as_json:
         typer.echo(json.dumps(summary.as_dict(), indent=2))
         return
@@ -189,11 +226,19 @@ def _report(summary: importing.ImportSummary, as_json: bool) -> None:
             f"  ... and {summary.issue_count - ISSUES_SHOWN} more (use --json for all "
             f"of the first {importing.MAX_ISSUES_KEPT})"
         )
+    if summary.authority_gaps:
+        out.print(
+            f"responsible authority: {len(summary.authority_gaps)} problem(s), an episode "
+            "could reach nobody (see the warning)",
+            style="bold red",
+            highlight=False,
+        )
 
 
 @import_app.command("organisations")
 def import_organisations(path: FileArg, as_json: JsonOpt = False) -> None:
-    """Upsert organisations: code,kind,name,email[,escalation_email][,phone][,la_code]."""
+    """Upsert organisations: code,kind,name,email[,escalation_email][,phone][,la_code]
+    [,out_of_hours_email] (a local authority's out-of-hours team)."""
     _run_import([path], as_json, _organisations)
 
 

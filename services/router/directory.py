@@ -17,6 +17,7 @@ from typing import Any
 
 from schemas.identifiers import (
     normalise_postcode,
+    validate_force_code,
     validate_gss_code,
     validate_nhs_number,
     validate_upn,
@@ -26,7 +27,7 @@ from services.router.blocking import roll_key_values
 from services.router.names import normalise_name
 
 ORGANISATION_REQUIRED = ("code", "kind", "name", "email")
-ORGANISATION_OPTIONAL = ("escalation_email", "phone", "la_code")
+ORGANISATION_OPTIONAL = ("escalation_email", "phone", "la_code", "out_of_hours_email")
 ROLL_REQUIRED = ("org_code", "record_id", "given_name", "family_name", "date_of_birth")
 ROLL_OPTIONAL = ("sex", "nhs_number", "upn", "postcode", "address", "from", "to")
 
@@ -73,6 +74,9 @@ class Organisation:
     escalation_email: str | None = None
     phone: str | None = None
     la_code: str | None = None
+    # A local authority's out-of-hours (emergency duty) team: told at once of an urgent
+    # episode outside the authority's working hours.
+    out_of_hours_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,11 @@ def organisation_code_problem(kind: OrgKind, code: str) -> str | None:
             validate_gss_code(code)
         except ValueError as exc:
             return str(exc)
+    if kind is OrgKind.POLICE_FORCE:
+        try:
+            validate_force_code(code)
+        except ValueError as exc:
+            return f"a police force's code is its force code: {exc}"
     if not _LOCAL_CODE.match(code):
         return "a code has 1-20 letters, digits, '-' or '_'"
     return None
@@ -211,6 +220,17 @@ def parse_organisation(row: Sequence[str], index: dict[str, int], line: int) -> 
     if kind is OrgKind.LOCAL_AUTHORITY:
         la_code = la_code or code
     phone = _cell(row, index, "phone")[:40] or None
+    issues: list[RowIssue] = []
+    out_of_hours = _cell(row, index, "out_of_hours_email") or None
+    if out_of_hours and not _EMAIL.match(out_of_hours):
+        return skip("out_of_hours_email", "not an email address")
+    if out_of_hours and kind is not OrgKind.LOCAL_AUTHORITY:
+        # Only an authority's out-of-hours team is ever told; kept elsewhere it would
+        # look as if it were used.
+        issues.append(
+            RowIssue(line, "out_of_hours_email", "only local authorities have one", skipped=False)
+        )
+        out_of_hours = None
     return ParsedRow(
         {
             "code": code,
@@ -220,7 +240,9 @@ def parse_organisation(row: Sequence[str], index: dict[str, int], line: int) -> 
             "escalation_email": escalation,
             "phone": phone,
             "la_code": la_code,
-        }
+            "out_of_hours_email": out_of_hours,
+        },
+        issues,
     )
 
 

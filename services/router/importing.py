@@ -69,6 +69,9 @@ class ImportSummary:
     issues: list[RowIssue] = field(default_factory=list)
     issue_count: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    # Organisations: why, after the import, an episode could have no responsible local
+    # authority (services.router.coverage); the import goes ahead, loudly warned.
+    authority_gaps: list[str] = field(default_factory=list)
 
     def merge(self, chunk: _Chunk) -> None:
         self.imported += len(chunk.rows)
@@ -99,6 +102,7 @@ class ImportSummary:
                 for i in self.issues
             ],
             "ignored_columns": self.ignored_columns,
+            **({"authority_gaps": self.authority_gaps} if self.kind == "organisations" else {}),
         }
 
 

@@ -42,6 +42,10 @@ _MATCHED_KINDS = {
 }
 
 
+# Top-level keys of the policy file that other services read (issue 17).
+_OTHER_SERVICES_KEYS = frozenset({"operations_email"})
+
+
 class PolicyError(ValueError):
     """A policy file is wrong; the message names the key."""
 
@@ -89,7 +93,7 @@ class Policy:
         values: dict[str, object] = {}
         for key, value in table.items():
             if key not in known:
-                if isinstance(value, dict):
+                if isinstance(value, dict) or key in _OTHER_SERVICES_KEYS:
                     continue  # another section (e.g. [deadlines]) belongs to another service
                 raise PolicyError(f"{path}: unknown key {key!r}; known: {', '.join(sorted(known))}")
             if key == "default_la":
@@ -157,6 +161,7 @@ def recipient(org: Organisation) -> RecipientV1:
         email=org.email,
         escalation_email=org.escalation_email,
         la_code=org.la_code,
+        out_of_hours_email=org.out_of_hours_email,
     )
 
 
@@ -166,6 +171,17 @@ def high_risk(event: EpisodeEventV1) -> bool:
     return event.risk.grade is RiskGrade.HIGH or bool(
         EXPLOITATION_FACTORS.intersection(event.risk.factors)
     )
+
+
+# Alerts about a child still missing; the others (found, returned, closed, a repeat
+# flag for the next panel) ask for nothing that cannot wait for the usual deadline.
+_URGENT_KINDS = frozenset({AlertKind.REPORTED, AlertKind.STILL_MISSING, AlertKind.RISK_CHANGED})
+
+
+def urgent(event: EpisodeEventV1, kind: AlertKind) -> bool:
+    """The alert's subject starts "URGENT" and a school has ``high_risk_hours`` of the
+    school day to answer (the notifier's policy)."""
+    return kind in _URGENT_KINDS and high_risk(event)
 
 
 def responsible_authority(
@@ -205,6 +221,15 @@ def responsible_authority(
     raise NoResponsibleAuthorityError(
         f"no responsible local authority for event {event.message_id}{detail}"
     )
+
+
+def police_force_of(
+    event: EpisodeEventV1, organisations: Mapping[str, Organisation]
+) -> Organisation | None:
+    """The event's force in the directory (kind ``police-force``): where recipients'
+    answers go when the event names no police contact email."""
+    force = organisations.get(event.force_code)
+    return force if force is not None and force.kind is OrgKind.POLICE_FORCE else None
 
 
 def mset_panel(
@@ -249,11 +274,15 @@ def build_alert(
     record_id: str | None,
     now: datetime,
     authority: Organisation | None = None,
+    police_force: Organisation | None = None,
 ) -> AlertRequestedV1:
     """One alert; its id derives from (event, organisation, kind), so the same facts
     routed twice (a replay, a decision delivered again) give the same alert.
     ``authority`` (the responsible local authority) is told last if nobody acknowledges."""
     child, episode = _summaries(event)
+    if org.kind is OrgKind.GP_PRACTICE and event.child.nhs_number:
+        # How a practice finds its patient for sure; no other recipient is sent it.
+        child = child.model_copy(update={"nhs_number": event.child.nhs_number})
     alert_id = derived_id(event.message_id, org.code, kind.value)
     return AlertRequestedV1(
         message_id=alert_id,
@@ -268,6 +297,8 @@ def build_alert(
         roll_record_id=record_id,
         requested_at=now,
         authority=recipient(authority) if authority is not None else None,
+        urgent=urgent(event, kind),
+        police_force=recipient(police_force) if police_force is not None else None,
     )
 
 
@@ -321,7 +352,8 @@ def route_decided(
         )
     except NoResponsibleAuthorityError:
         la = None  # the alert still goes; only its last escalation step is missing
-    alerts = [build_alert(event, org, kind, reason, rule, roll_record_id, now, la)]
+    force = police_force_of(event, organisations)
+    alerts = [build_alert(event, org, kind, reason, rule, roll_record_id, now, la, force)]
     lives = organisations.get(org.la_code or "")
     if (
         event.child.looked_after
@@ -340,6 +372,7 @@ def route_decided(
                 None,
                 now,
                 la,
+                force,
             )
         )
     return alerts
@@ -366,6 +399,7 @@ def route(
     matched_orgs = [org for _, org in matched]
     type_ = event.type.value
     sent: set[tuple[str, AlertKind]] = set()
+    force = police_force_of(event, organisations)
     responsible: list[Organisation] = []  # found once, when an alert first needs it
 
     def alert(
@@ -379,7 +413,9 @@ def route(
         if (org.code, kind) in sent:
             return  # one alert per organisation and kind; the first reason stands
         sent.add((org.code, kind))
-        plan.alerts.append(build_alert(event, org, kind, reason, rule, record_id, now, authority()))
+        plan.alerts.append(
+            build_alert(event, org, kind, reason, rule, record_id, now, authority(), force)
+        )
 
     def authority() -> Organisation:
         if not responsible:
@@ -444,6 +480,10 @@ def route(
                 alert(panel, "MSET: high risk or exploitation", "risk-changed.mset")
     elif event.type is EventType.CLOSED:
         alert(authority(), "responsible local authority", "closed.la")
+    elif event.type is EventType.WITHDRAWN:
+        # One request, to the authority told of every episode: the notifier, which knows
+        # what went out, asks each organisation told anything to disregard it.
+        alert(authority(), "episode withdrawn by the police", "withdrawn.la")
 
     if event.type in SUPPORT_EVENTS or (event.type is EventType.RISK_CHANGED and high_risk(event)):
         # Only events that would reach matched organisations ask who the child is.

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -65,20 +65,25 @@ def _organisation(row: Any) -> Organisation:
         escalation_email=row.escalation_email,
         phone=row.phone,
         la_code=row.la_code,
+        out_of_hours_email=row.out_of_hours_email,
     )
 
 
 async def organisations_for_routing(
     session: AsyncSession, codes: Iterable[str]
 ) -> dict[str, Organisation]:
-    """The given organisations plus every local authority and MSET panel."""
+    """The given organisations plus every local authority, MSET panel and police force."""
     rows = (
         await session.execute(
             select(organisations).where(
                 or_(
                     organisations.c.code.in_(list(codes)),
                     organisations.c.kind.in_(
-                        [OrgKind.LOCAL_AUTHORITY.value, OrgKind.MSET_PANEL.value]
+                        [
+                            OrgKind.LOCAL_AUTHORITY.value,
+                            OrgKind.MSET_PANEL.value,
+                            OrgKind.POLICE_FORCE.value,
+                        ]
                     ),
                 )
             )
@@ -159,6 +164,14 @@ async def reported_history(
     return [r.reported_at for r in rows], flagged
 
 
+async def forget_episode(session: AsyncSession, force_code: str, episode_ref: str) -> None:
+    await session.execute(
+        delete(episodes).where(
+            episodes.c.force_code == force_code, episodes.c.episode_ref == episode_ref
+        )
+    )
+
+
 async def mark_repeat_flagged(session: AsyncSession, force_code: str, episode_ref: str) -> None:
     await session.execute(
         update(episodes)
@@ -198,3 +211,9 @@ async def directory_stats(session: AsyncSession) -> dict[str, Any]:
         ],
         "roll_rows_total": sum(int(n) for *_, n in per_org),
     }
+
+
+async def directory_organisations(session: AsyncSession) -> list[Organisation]:
+    """Every organisation in the directory, without rolls (coverage.authority_gaps)."""
+    rows = (await session.execute(select(organisations).order_by(organisations.c.code))).all()
+    return [_organisation(row) for row in rows]

@@ -16,6 +16,7 @@ TABLES = {
     "routing": "router",
     "recipients": "router",
     "deadlines": "notifier",
+    "hours": "notifier",
     "calendar": "notifier",
     "delivery": "notifier",
     "retention": "ingest, notifier and console",

@@ -466,3 +466,119 @@ async def test_rhi_task_reminds_at_48_hours_escalates_at_72_and_an_outcome_close
             "not-possible",
         ]
         assert [s for t, s, _ in statuses if t == done.task_id] == ["open", "completed"]
+
+
+# --- issue 17: urgency, school-day hours and the out-of-hours team ---------------------
+
+
+async def test_an_urgent_school_alert_escalates_after_two_school_day_hours(
+    notifier_url: str, smtp_server: tuple[str, SinkHandler]
+) -> None:
+    smtp_url, sink = smtp_server
+    start = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # Tuesday, 10:00 GMT
+    async with notifier(notifier_url, smtp_url, start) as n:
+        ep = episode(start)
+        urgent = alert_request(
+            ep, "100001", OrgKind.SCHOOL, "dsl@school.example", "head@school.example"
+        ).model_copy(update={"urgent": True})
+        ordinary = alert_request(
+            ep, "100002", OrgKind.SCHOOL, "dsl@other.example", "head@other.example"
+        )
+        for m in (urgent, ordinary):
+            await n.request(m)
+        await n.at(start)
+        deadline = start + timedelta(hours=2)
+        assert (await n.alert(urgent.alert_id)).ack_due_at == deadline
+        # The ordinary alert keeps the next school day's start.
+        next_morning = datetime(2026, 12, 9, 8, 30, tzinfo=UTC)
+        assert (await n.alert(ordinary.alert_id)).ack_due_at == next_morning
+
+        [mail] = to(sink, "dsl@school.example")
+        assert str(mail.message["Subject"]).startswith("URGENT: Missing child: police ref")
+        text = plain_text(mail)
+        assert "please check today's attendance register" in text
+        assert (
+            "If we have not heard from you by 12:00 on Tuesday 8 December, we will contact "
+            "your head teacher." in text
+        )
+        [other] = to(sink, "dsl@other.example")
+        assert not str(other.message["Subject"]).startswith("URGENT")
+        assert "by 08:30 on Wednesday 9 December" in plain_text(other)
+
+        await n.at(deadline - timedelta(minutes=1))
+        assert to(sink, "head@school.example") == []
+        await n.at(deadline + timedelta(minutes=1))
+        [escalated] = to(sink, "head@school.example")
+        assert "Not acknowledged" in str(escalated.message["Subject"])
+        assert (await n.alert(urgent.alert_id)).escalation_level == 1
+        assert to(sink, "head@other.example") == []  # not due until tomorrow morning
+
+
+COUNCIL_WITH_TEAM = COUNCIL.model_copy(update={"out_of_hours_email": "edt@council.example"})
+
+
+def urgent_council_alert(at: datetime) -> AlertRequestedV1:
+    m = alert_request(episode(at), COUNCIL.code, OrgKind.LOCAL_AUTHORITY, COUNCIL.email)
+    return m.model_copy(update={"recipient": COUNCIL_WITH_TEAM, "urgent": True})
+
+
+async def test_the_out_of_hours_team_hears_at_once_of_an_urgent_alert_on_saturday_night(
+    notifier_url: str, smtp_server: tuple[str, SinkHandler]
+) -> None:
+    smtp_url, sink = smtp_server
+    saturday = datetime(2026, 12, 5, 22, 0, tzinfo=UTC)
+    async with notifier(notifier_url, smtp_url, saturday) as n:
+        m = urgent_council_alert(saturday)
+        await n.request(m)
+        await n.request(m)  # redelivered: still one notice
+        await n.at(saturday)  # the same pass sends both: nothing waits for Monday
+        [alert] = to(sink, COUNCIL.email)
+        [notice] = to(sink, "edt@council.example")
+        subject = str(notice.message["Subject"])
+        assert subject.startswith("URGENT: Out of hours: police ref 10/")
+        text = plain_text(notice)
+        assert "You are the out-of-hours team of Northumberland Council" in text
+        assert "was reported missing to the police on Saturday 5 December 2026 at 22:00" in text
+        notice_id = derived_id(m.alert_id, "out-of-hours")
+        assert notice.message["Message-ID"] == f"<{notice_id}@missing-episode-relay>"
+        row = await n.alert(notice_id)
+        assert (row.kind, row.state, row.parent_alert_id) == ("out-of-hours", "sent", m.alert_id)
+        assert row.ack_due_at is None and row.urgent
+
+        # The authority's own alert counts working time: Monday 09:00 + 4 hours.
+        monday = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)
+        assert (await n.alert(m.alert_id)).ack_due_at == monday
+        assert "by 13:00 on Monday 7 December, we will contact your team manager" in (
+            plain_text(alert)
+        )
+        states = [
+            (s["alert_id"], s["state"])
+            for s in await n.statuses("alert-status")
+            if s["alert_id"] == notice_id
+        ]
+        assert states == [(notice_id, "queued"), (notice_id, "sent")]
+        await n.at(monday - timedelta(minutes=1))
+        assert len(sink.received) == 2  # nothing more before the deadline
+
+
+async def test_in_office_hours_the_authority_is_told_and_not_its_out_of_hours_team(
+    notifier_url: str, smtp_server: tuple[str, SinkHandler]
+) -> None:
+    smtp_url, sink = smtp_server
+    tuesday = datetime(2026, 12, 8, 11, 0, tzinfo=UTC)
+    async with notifier(notifier_url, smtp_url, tuesday) as n:
+        m = urgent_council_alert(tuesday)
+        await n.request(m)
+        # Not urgent, on Saturday night: the team is not told either.
+        saturday = datetime(2026, 12, 5, 22, 0, tzinfo=UTC)
+        n.clock.set(saturday)
+        calm = alert_request(
+            episode(saturday), COUNCIL.code, OrgKind.LOCAL_AUTHORITY, COUNCIL.email
+        ).model_copy(update={"recipient": COUNCIL_WITH_TEAM})
+        await n.request(calm)
+        await n.at(tuesday)
+        assert len(to(sink, COUNCIL.email)) == 2
+        assert to(sink, "edt@council.example") == []
+        assert await n.alert(derived_id(m.alert_id, "out-of-hours")) is None
+        # 4 hours of working time: 15:00 the same day.
+        assert (await n.alert(m.alert_id)).ack_due_at == tuesday + timedelta(hours=4)

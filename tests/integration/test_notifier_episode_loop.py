@@ -51,9 +51,7 @@ FORCE = RecipientV1(
 )
 
 
-def later(
-    ep: EpisodeRefV1, event_type: EventType, at: datetime, n: int = 1
-) -> EpisodeRefV1:
+def later(ep: EpisodeRefV1, event_type: EventType, at: datetime, n: int = 1) -> EpisodeRefV1:
     """Another event of the same episode (the ``n``th of its type)."""
     event_id = f"{ep.event_id}-{event_type.value}-{n}"
     return ep.model_copy(

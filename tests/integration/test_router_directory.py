@@ -12,6 +12,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from relay.cli import app
+from services.router import repository
+from services.router.policy import recipient
 from services.router.tables import roll
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
@@ -141,3 +143,53 @@ async def test_imports_report_bad_rows_and_replace_rolls_atomically(
         ("A81001", "P1"),
         ("A81001", "P7"),
     ]
+
+
+async def test_an_authority_s_out_of_hours_team_reaches_the_routing(
+    tmp_path: Path,
+    database_url: Callable[[str], str],
+) -> None:
+    url = await asyncio.to_thread(database_url, "router")
+    await asyncio.to_thread(upgrade, "router", url)
+    orgs = tmp_path / "orgs.csv"
+    orgs.write_text(
+        "code,kind,name,email,escalation_email,phone,la_code,out_of_hours_email\n"
+        "E06000057,local-authority,Northumberland Council,mc@n.example,,,,edt@n.example\n"
+        "100001,school,Morpeth First School,dsl@m.example,,,E06000057,night@m.example\n",
+        encoding="utf-8",
+    )
+    code, out = await asyncio.to_thread(
+        relay, url, "directory", "import", "organisations", str(orgs), "--json"
+    )
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["imported"] == 2
+    assert [(i["line"], i["column"], i["skipped"]) for i in summary["issues"]] == [
+        (3, "out_of_hours_email", False)
+    ]
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            found = await repository.organisations_for_routing(session, ["100001"])
+    finally:
+        await db.dispose()
+    assert found["E06000057"].out_of_hours_email == "edt@n.example"
+    assert found["100001"].out_of_hours_email is None
+    assert recipient(found["E06000057"]).out_of_hours_email == "edt@n.example"
+
+    # Re-imported without the column, the authority no longer has one.
+    orgs.write_text(
+        "code,kind,name,email\nE06000057,local-authority,Northumberland Council,mc@n.example\n",
+        encoding="utf-8",
+    )
+    code, out = await asyncio.to_thread(
+        relay, url, "directory", "import", "organisations", str(orgs)
+    )
+    assert code == 0, out
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            found = await repository.organisations_for_routing(session, [])
+    finally:
+        await db.dispose()
+    assert found["E06000057"].out_of_hours_email is None

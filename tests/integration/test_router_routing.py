@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from typer.testing import CliRunner
 
+from relay.cli import app as relay_cli
 from schemas.catalogue import ALERTS_REQUESTED, EPISODE_EVENTS, RHI_TASKS_REQUESTED
 from schemas.episode import EpisodeEventV1
 from services.router.app import create_app
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
-from tests.integration.test_router_directory import relay
 
 NLD, NCL = "E06000057", "E08000021"
 ORGS = f"""code,kind,name,email,la_code
@@ -65,11 +66,6 @@ async def test_events_become_alerts_and_rhi_tasks_exactly_once(
     await asyncio.to_thread(upgrade, "router", url)
     (tmp_path / "orgs.csv").write_text(ORGS, encoding="utf-8")
     (tmp_path / "roll.csv").write_text(ROLL, encoding="utf-8")
-    for kind, name in (("organisations", "orgs.csv"), ("roll", "roll.csv")):
-        code, out = await asyncio.to_thread(
-            relay, url, "directory", "import", kind, str(tmp_path / name), "--json"
-        )
-        assert code == 0 and json.loads(out)["skipped"] == 0, out
 
     zoe = {
         "given_name": "Zoe",
@@ -112,8 +108,25 @@ async def test_events_become_alerts_and_rhi_tasks_exactly_once(
             for r in records:
                 got[names[r.topic]].append(json.loads(r.value))
 
+    # The router starts on an empty directory (a fresh install). Two authorities and no
+    # default_la imported after that leave a child nobody claims without one: the import
+    # warns (a restart would be refused), and such a child's event is dead-lettered.
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
+        warnings = {}
+        for kind, name in (("organisations", "orgs.csv"), ("roll", "roll.csv")):
+            result = await asyncio.to_thread(
+                CliRunner().invoke,
+                relay_cli,
+                ["directory", "import", kind, str(tmp_path / name), "--json"],
+                env={"RELAY_ROUTER_DATABASE_URL": url, "RELAY_POLICY_FILE": None},
+            )
+            summary = json.loads(result.stdout)
+            assert result.exit_code == 0 and summary["skipped"] == 0, result.output
+            warnings[kind] = (summary.get("authority_gaps"), result.stderr)
+        [gap], stderr = warnings["organisations"]
+        assert "no default_la" in gap and "WARNING" in stderr and gap in stderr
+        assert warnings["roll"] == (None, "")
         await producer.start()
         await consumer.start()
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -29,8 +30,9 @@ from schemas.messages import (
     OrgKind,
     RhiTaskRequestedV1,
 )
+from services.notifier import out_of_hours
 from services.notifier.escalation import AUTHORITY, CONTACT, Contact, next_escalation
-from services.notifier.follow_ups import _ABOUT, _new_alert
+from services.notifier.follow_ups import _ABOUT, new_alert
 from services.notifier.rendering import TEMPLATES, AlertContent, RenderedEmail, Renderer
 from services.notifier.tables import alerts as alert_table
 from services.router.directory import Organisation
@@ -103,6 +105,18 @@ SECRETS = [
     ("risk factor words", r"county lines|mental health|self harm|exploit"),
     ("risk grade", r"high risk|high-risk|risk grade|graded"),
 ]
+# The NHS number is the one identifier a GP practice's alert carries (and shows), when
+# the police sent one: how a practice finds its patient for sure. Nobody else sees it.
+NHS_NUMBER_SHOWN = "738 261 9451"
+NHS_NUMBER_DIGITS = "7382619451"
+
+
+def secrets_for(recipient_kind: str, secrets: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    if recipient_kind != OrgKind.GP_PRACTICE.value:
+        return secrets
+    return [s for s in secrets if s[0] != "NHS number" and "nhs_number" not in s[1]]
+
+
 # The alert request carries the child's summary and the police contact; on the wire it
 # must carry none of these (their values or their field names).
 MESSAGE_SECRETS = [
@@ -150,6 +164,10 @@ def full_event(type_: EventType) -> EpisodeEventV1:
                 ],
             },
             "missing_from": "care",
+            # Police free text: on a withdrawal only, and never in any email.
+            "reason": "Raised for the wrong child, seen behind the Quokka Arcade"
+            if type_ is EventType.WITHDRAWN
+            else None,
             "location": {
                 "postcode": "DH1 7QX",
                 "description": "Behind the Quokka Arcade on Tern Street, with two older men",
@@ -241,7 +259,7 @@ def escalation_content(alert: AlertRequestedV1, level: int) -> AlertContent:
         Contact(authority.code, authority.name, authority.email),
     )
     assert step is not None and step.level == level
-    values = _new_alert(
+    values = new_alert(
         step.alert_id(alert.alert_id),
         step.kind,
         step.to,
@@ -274,7 +292,7 @@ def rhi_content(event: EpisodeEventV1, plan: RoutingPlan, kind: AlertKind) -> Al
             due_at=event.occurred_at + timedelta(hours=72),
             requested_at=NOW,
         )
-    values = _new_alert(
+    values = new_alert(
         derived_id(task.task_id, kind.value),
         kind,
         Contact(task.authority.code, task.authority.name, task.authority.email),
@@ -289,16 +307,44 @@ def rhi_content(event: EpisodeEventV1, plan: RoutingPlan, kind: AlertKind) -> Al
     return raised_content(values)
 
 
+def out_of_hours_content(alert: AlertRequestedV1) -> AlertContent:
+    """What ``out_of_hours.tell_out_of_hours_team`` raises for the authority's alert."""
+    stored = SimpleNamespace(
+        **vars(about_row(alert)),
+        alert_id=alert.alert_id,
+        recipient_code=alert.recipient.code,
+        recipient_name=alert.recipient.name,
+        recipient_out_of_hours_email="edt@n.example",
+    )
+    return raised_content(out_of_hours.notice_values(stored, NOW))
+
+
 def content_for(folder: str, event: EpisodeEventV1) -> AlertContent:
     plan = plan_for(event)
     if folder in {k.value for k in OrgKind}:
         return AlertContent.from_request(requested_alert(event, plan, OrgKind(folder)))
     kind = AlertKind(folder)
+    if kind in (AlertKind.WITHDRAWN, AlertKind.ANSWER):
+        # A notice about an alert of this event (for a withdrawn event, the one request).
+        told = AlertContent.from_request(plan.alerts[0])
+        return replace(
+            told,
+            kind=kind.value,
+            recipient_kind=(
+                OrgKind.POLICE_FORCE.value if kind is AlertKind.ANSWER else told.recipient_kind
+            ),
+            about_recipient_name="Hillside Primary",
+            about_alert_ids=told.alert_id,
+            answer="here-now" if kind is AlertKind.ANSWER else None,
+            answered_at=AT if kind is AlertKind.ANSWER else None,
+        )
     school = requested_alert(event, plan, OrgKind.SCHOOL)
     if kind is AlertKind.ESCALATION:
         return escalation_content(school, CONTACT)
     if kind is AlertKind.AUTHORITY_ESCALATION:
         return escalation_content(school, AUTHORITY)
+    if kind is AlertKind.OUT_OF_HOURS:
+        return out_of_hours_content(requested_alert(event, plan, OrgKind.LOCAL_AUTHORITY))
     return rhi_content(event, plan, kind)
 
 
@@ -317,7 +363,17 @@ def parts(email: RenderedEmail) -> dict[str, str]:
     return {"subject": email.subject, "text": email.text, "html": html}
 
 
-TEMPLATE_FOLDERS = sorted([k.value for k in OrgKind] + [k.value for k in NOTIFIER_KINDS])
+# The police are never a routed recipient: they hear only answers (the "answer" folder).
+ROUTED_KINDS = [k.value for k in OrgKind if k is not OrgKind.POLICE_FORCE]
+TEMPLATE_FOLDERS = sorted(ROUTED_KINDS + [k.value for k in NOTIFIER_KINDS])
+# A withdrawn event is routed only as the notifier's withdrawal notice.
+FOLDER_CASES = [
+    (folder, t.value)
+    for folder in TEMPLATE_FOLDERS
+    for t in EventType
+    # A withdrawn event is told only by its notice: nothing escalates or reminds about it.
+    if t is not EventType.WITHDRAWN or folder == AlertKind.WITHDRAWN.value
+]
 
 
 def test_every_template_folder_is_covered() -> None:
@@ -325,8 +381,7 @@ def test_every_template_folder_is_covered() -> None:
     assert on_disk == TEMPLATE_FOLDERS
 
 
-@pytest.mark.parametrize("event_type", [t.value for t in EventType])
-@pytest.mark.parametrize("folder", TEMPLATE_FOLDERS)
+@pytest.mark.parametrize(("folder", "event_type"), FOLDER_CASES)
 def test_template_shows_the_child_and_nothing_else_of_the_event(
     folder: str, event_type: str
 ) -> None:
@@ -338,8 +393,12 @@ def test_template_shows_the_child_and_nothing_else_of_the_event(
 
     rendered = parts(renderer().render(content))
 
+    secrets = secrets_for(folder, SECRETS)
     for part, text in rendered.items():
-        assert not leaks(text), f"{folder}/{event_type} {part} shows {leaks(text)}"
+        assert not leaks(text, secrets), f"{folder}/{event_type} {part} shows {leaks(text)}"
+    if folder == OrgKind.GP_PRACTICE.value:
+        assert NHS_NUMBER_SHOWN in rendered["text"] and NHS_NUMBER_SHOWN in rendered["html"]
+        assert NHS_NUMBER_SHOWN not in rendered["subject"]
     # Still useful: who, born when, which police episode (name not in the subject,
     # which mail lists and lock screens show).
     assert POLICE_REF in rendered["subject"]
@@ -361,8 +420,9 @@ def test_every_routed_alert_renders_without_the_event_details(event_type: str) -
     for alert in plan.alerts:
         rendered = parts(renderer().render(AlertContent.from_request(alert)))
         where = f"{alert.recipient.kind.value}/{alert.kind.value}"
+        secrets = secrets_for(alert.recipient.kind.value, SECRETS)
         for part, text in rendered.items():
-            assert not leaks(text), f"{where} {part} shows {leaks(text)}"
+            assert not leaks(text, secrets), f"{where} {part} shows {leaks(text, secrets)}"
         assert CHILD_NAME in rendered["text"] and CHILD_NAME in rendered["html"], where
 
 
@@ -380,15 +440,22 @@ def test_alert_and_task_requests_carry_only_the_child_summary(event_type: str) -
         # or exploitation" for the panel): no value of the event, and never in an email
         # (the rendering tests above would see them).
         why = {"reason", "policy_rule"}
-        wire = message.model_dump_json(exclude=why)
+        # The child's NHS number field is there for a GP practice's alert (checked below).
+        wire = message.model_dump_json(
+            exclude={**dict.fromkeys(why, True), "child": {"nhs_number"}}
+        )
         assert not leaks(wire, MESSAGE_SECRETS), f"{topic}: {leaks(wire, MESSAGE_SECRETS)}"
         for name in why & set(type(message).model_fields):
             said = str(getattr(message, name))
             assert not leaks(said, VALUES), f"{topic} {name}: {leaks(said, VALUES)}"
+        to_gp = isinstance(message, AlertRequestedV1) and (
+            message.recipient.kind is OrgKind.GP_PRACTICE
+        )
         assert message.child.model_dump() == {
             "given_name": GIVEN,
             "family_name": FAMILY,
             "date_of_birth": date(2012, 3, 4),
+            "nhs_number": NHS_NUMBER_DIGITS if to_gp else None,
         }
         assert set(message.episode.model_dump()) == {
             "force_code",
@@ -434,7 +501,12 @@ def test_the_alert_contract_has_no_field_for_the_event_details() -> None:
         "source",
     }
     for model in (AlertRequestedV1, RhiTaskRequestedV1):
-        names = property_names(model.model_json_schema())
+        schema = model.model_json_schema()
+        # The one exception: the child's NHS number, which the router fills for a GP
+        # practice only (test_alert_and_task_requests_carry_only_the_child_summary).
+        child = schema["$defs"].pop("ChildSummaryV1")
+        assert set(child["properties"]) & forbidden == {"nhs_number"}
+        names = property_names(schema)
         assert not names & forbidden, (model.__name__, names & forbidden)
         assert model.model_config.get("extra") == "forbid"
 

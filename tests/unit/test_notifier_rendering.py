@@ -91,6 +91,10 @@ FOLLOW_UP_WORDS = {
     AlertKind.AUTHORITY_ESCALATION: ("nor has its escalation", "contact Hillside"),
     AlertKind.RHI_REMINDER: ("by Friday 3 July 2026 at 22:05 (BST)", "record its outcome"),
     AlertKind.RHI_ESCALATION: ("The deadline has passed", "as soon as possible"),
+    AlertKind.OUT_OF_HOURS: (
+        "You are the out-of-hours team of Hillside Primary",
+        "the office opens",
+    ),
 }
 
 

@@ -211,3 +211,38 @@ def test_a_local_authority_is_its_own_authority() -> None:
 def test_an_organisation_needs_an_email() -> None:
     parsed = parse_organisation(["100001", "school", "S", "not-an-email", "", ""], ORG_INDEX, 2)
     assert parsed.values is None and parsed.issues[0].column == "email"
+
+
+def test_a_local_authority_may_give_its_out_of_hours_team() -> None:
+    index = column_index(
+        ["code", "kind", "name", "email", "out_of_hours_email"],
+        ORGANISATION_REQUIRED,
+        ORGANISATION_OPTIONAL,
+    )
+    la = parse_organisation(
+        ["E06000057", "local-authority", "Council", "mc@n.example", "edt@n.example"], index, 2
+    )
+    assert la.values is not None and la.values["out_of_hours_email"] == "edt@n.example"
+    assert la.issues == []
+    bad = parse_organisation(
+        ["E06000057", "local-authority", "Council", "mc@n.example", "edt at n"], index, 3
+    )
+    assert bad.values is None and bad.issues[0].column == "out_of_hours_email"
+    # Only an authority's team is ever told: elsewhere the value is dropped, and said so.
+    school = parse_organisation(["100001", "school", "S", "dsl@s.example", "x@s.example"], index, 4)
+    assert school.values is not None and school.values["out_of_hours_email"] is None
+    [issue] = school.issues
+    assert (issue.line, issue.column, issue.skipped) == (4, "out_of_hours_email", False)
+    # The column is optional: an older file has none.
+    assert parse_organisation(
+        ["100001", "school", "S", "dsl@s.example", "", ""], ORG_INDEX, 5
+    ).values == {
+        "code": "100001",
+        "kind": "school",
+        "name": "S",
+        "email": "dsl@s.example",
+        "escalation_email": None,
+        "phone": None,
+        "la_code": None,
+        "out_of_hours_email": None,
+    }

@@ -250,6 +250,7 @@ def test_alerts_carry_no_risk_location_associates_or_free_text() -> None:
             "given_name": "Zoë",
             "family_name": "O'Brien",
             "date_of_birth": date(2012, 5, 31),
+            "nhs_number": None,  # a GP practice's alert only, and the police sent none
         }
     assert plan.alerts[0].police_contact is not None
     assert plan.alerts[0].police_contact.name == "PC Smith"
