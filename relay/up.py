@@ -65,6 +65,9 @@ class Stack:
         env["RELAY_VAR_DIR"] = str(self.settings.var_dir.resolve())
         env["RELAY_REPLAY_ON_START"] = "true" if replay else "false"
         env["PYTHONUNBUFFERED"] = "1"
+        if "RELAY_PUBLIC_URL" not in os.environ:
+            # Links in emails lead to this console, on whatever port it was given.
+            env["RELAY_PUBLIC_URL"] = f"http://127.0.0.1:{self.settings.console_port}"
         if self.settings.policy_file is not None:
             env["RELAY_POLICY_FILE"] = str(self.settings.policy_file.resolve())
         return env
