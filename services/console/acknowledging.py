@@ -36,6 +36,7 @@ from schemas.messages import (
     IdentityCandidateV1,
     OrgKind,
 )
+from services.console import audit
 from services.console.repository import insert_ignore
 from services.console.tables import (
     acknowledgements,
@@ -345,6 +346,17 @@ async def _record_answer(
         runtime.settings.topic(ALERT_ANSWERS.wire),
         f"{answer.force_code}:{answer.episode_ref}",
         answer,
+    )
+    # In the audit chain, by ids: who answered what about which alert (the words of an
+    # information answer stay in the answer itself).
+    await audit.record_as(
+        session,
+        f"{answer.recipient_code} (acknowledgement link)",
+        "recipient",
+        f"answer-{answer.answer.value}",
+        f"alert {answer.alert_id} episode {answer.force_code}/{answer.episode_ref}",
+        answer.answered_at,
+        f"answer message {answer.message_id}",
     )
     if answer.answer is Answer.NOT_KNOWN and answer.recipient_kind.value in _ROLL_KINDS:
         await _review_the_match(session, alert, answer)

@@ -18,6 +18,8 @@ from relay.smtp_sink import SinkHandler
 from schemas.catalogue import ALERTS_REQUESTED
 from schemas.messages import OrgKind
 from services.console.app import create_app as console_app
+from services.console.tables import alerts as console_alerts
+from services.console.tables import audit as console_audit
 from services.console.tables import messaging as console_messaging
 from services.runtime.ack_links import AckLinks, secret_key
 from services.runtime.migrations import upgrade
@@ -102,3 +104,82 @@ async def test_a_link_acknowledges_once_and_expired_or_forged_links_are_refused(
         other = AckLinks("another partnership's secret", settings.public_url)
         forged = await web.post(other.url(message.alert_id).removeprefix(settings.public_url))
         assert forged.status_code == 404 and "Link not recognised" in forged.text
+
+
+async def test_answers_acknowledge_once_each_and_bad_information_is_kept_to_fix(
+    settings: RelaySettings, smtp_server: tuple[str, SinkHandler]
+) -> None:
+    _, sink = smtp_server
+    clock = MovableClock()
+    await asyncio.to_thread(upgrade, "console", settings.database_url_for("console"))
+    console = console_app(settings, now=clock)
+    message = request(episode(), "100001", OrgKind.SCHOOL, "dsl@hillside.example")
+    async with (
+        notifier(settings, now=clock) as notifier_app,
+        console.router.lifespan_context(console),
+        httpx.AsyncClient(transport=httpx.ASGITransport(console), base_url="http://c") as web,
+    ):
+        await publish(notifier_app, settings, ALERTS_REQUESTED, "k", message)
+        await eventually(lambda: sink.received, 60)
+        [link] = links_in(sink.received[0].data)
+        path = link.removeprefix(settings.public_url)
+        runtime: ServiceRuntime = console.state.runtime
+
+        async def console_knows_the_alert() -> bool:
+            async with runtime.db.transaction() as session:
+                return bool(
+                    await session.scalar(
+                        select(func.count())
+                        .select_from(console_alerts)
+                        .where(console_alerts.c.alert_id == message.alert_id)
+                    )
+                )
+
+        await eventually(console_knows_the_alert, 60)
+
+        too_long = "Seen at the park. " * 120  # over 2,000 characters
+        refused = await web.post(path, data={"answer": "information", "information": too_long})
+        assert refused.status_code == 422
+        assert "2,000 characters or fewer" in refused.text
+        assert "Seen at the park." in refused.text  # what was typed is kept
+        control = await web.post(path, data={"answer": "information", "information": "a\x1bb"})
+        assert control.status_code == 422 and "control characters" in control.text
+        empty = await web.post(path, data={"answer": "information", "information": " "})
+        assert empty.status_code == 422 and "Type the information" in empty.text
+
+        here = await web.post(path, data={"answer": "here-now"})
+        assert here.status_code == 200 and "You told the police" in here.text
+        again = await web.post(path, data={"answer": "here-now"})
+        assert "You gave that answer already" in again.text
+        words = "With two older boys\nat the bus station"
+        info = await web.post(path, data={"answer": "information", "information": words})
+        assert info.status_code == 200 and "answer sent" in info.text
+
+        async with runtime.db.transaction() as session:
+            topics = [
+                t
+                for (t,) in await session.execute(
+                    select(console_messaging.outbox.c.topic).order_by(console_messaging.outbox.c.id)
+                )
+            ]
+            audited = [
+                a
+                for (a,) in await session.execute(
+                    select(console_audit.c.action).order_by(console_audit.c.seq)
+                )
+            ]
+        # One acknowledgement (by the first answer), one message per distinct answer.
+        assert topics == [
+            settings.topic("acknowledgements.v1"),
+            settings.topic("alert-answers.v1"),
+            settings.topic("alert-answers.v1"),
+        ]
+        assert audited == ["answer-here-now", "answer-information"]
+
+        async def the_notifier_has_the_answer() -> bool:
+            row = (await alert_rows(notifier_app))[message.alert_id]
+            return row.state == "acknowledged" and row.answer == "information"
+
+        await eventually(the_notifier_has_the_answer, 60)
+        for page in (refused, control, here, again, info):
+            assert "Amelia" not in page.text and "O'Neill" not in page.text
