@@ -4,6 +4,7 @@ organisation's escalation contact, then the child's responsible local authority.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from schemas.base import derived_id
 from schemas.messages import AlertKind
@@ -56,3 +57,37 @@ def next_escalation(
     ):
         return Escalation(AUTHORITY, AlertKind.AUTHORITY_ESCALATION, authority)
     return None
+
+
+class Escalated(Protocol):
+    """What the chain needs of an alert (a ``notifier_alerts`` row or its content)."""
+
+    @property
+    def recipient_code(self) -> str: ...
+    @property
+    def recipient_name(self) -> str: ...
+    @property
+    def recipient_email(self) -> str: ...
+    @property
+    def recipient_escalation_email(self) -> str | None: ...
+    @property
+    def authority_code(self) -> str | None: ...
+    @property
+    def authority_name(self) -> str | None: ...
+    @property
+    def authority_email(self) -> str | None: ...
+
+
+def step_after(alert: Escalated, level: int) -> Escalation | None:
+    """:func:`next_escalation` for an alert whose chain stands at ``level``."""
+    authority = (
+        Contact(alert.authority_code, alert.authority_name or "", alert.authority_email)
+        if alert.authority_code and alert.authority_email
+        else None
+    )
+    return next_escalation(
+        level,
+        Contact(alert.recipient_code, alert.recipient_name, alert.recipient_email),
+        alert.recipient_escalation_email,
+        authority,
+    )

@@ -23,7 +23,7 @@ from services.notifier.escalation import (
     CONTACT,
     UNDELIVERED,
     Contact,
-    next_escalation,
+    step_after,
 )
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
@@ -115,17 +115,7 @@ class FollowUps:
     async def _escalate(
         self, session: AsyncSession, out: Outbox, alert: Row[Any], now: datetime
     ) -> None:
-        authority = (
-            Contact(alert.authority_code, alert.authority_name or "", alert.authority_email)
-            if alert.authority_code and alert.authority_email
-            else None
-        )
-        step = next_escalation(
-            alert.escalation_level,
-            Contact(alert.recipient_code, alert.recipient_name, alert.recipient_email),
-            alert.recipient_escalation_email,
-            authority,
-        )
+        step = step_after(alert, alert.escalation_level)
         if step is None:
             await repository.mark_escalated(session, alert, None, None, now)
             log.warning(
@@ -141,12 +131,7 @@ class FollowUps:
         why = "not acknowledged by its deadline" if delivered else UNDELIVERED
         following = ack_deadline(step.kind, recipient_kind, now, self.policy)
         # The email states its deadline only when someone is told after it.
-        then = next_escalation(
-            step.level,
-            Contact(alert.recipient_code, alert.recipient_name, alert.recipient_email),
-            alert.recipient_escalation_email,
-            authority,
-        )
+        then = step_after(alert, step.level)
         values = new_alert(
             raised_id,
             step.kind,

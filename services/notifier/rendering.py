@@ -33,7 +33,7 @@ from markupsafe import Markup, escape
 from schemas.messages import NOTIFIER_KINDS, AlertKind, AlertRequestedV1, OrgKind
 from services.notifier.deadlines import school_day_open
 from services.notifier.delivery import message_id
-from services.notifier.escalation import AUTHORITY, CONTACT, UNDELIVERED, Contact, next_escalation
+from services.notifier.escalation import AUTHORITY, CONTACT, UNDELIVERED, step_after
 from services.notifier.policy import DeliveryPolicy
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -399,17 +399,7 @@ def _deadline(alert: AlertContent, kind: AlertKind) -> datetime | None:
 def _if_missed(alert: AlertContent) -> tuple[str, str]:
     """Who is told if the deadline passes (services/notifier/escalation.py decides the
     chain; this only names its next step) and the authority's name for that step."""
-    authority = (
-        Contact(alert.authority_code, alert.authority_name or "", alert.authority_email)
-        if alert.authority_code and alert.authority_email
-        else None
-    )
-    step = next_escalation(
-        alert.escalation_level,
-        Contact(alert.recipient_code, alert.recipient_name, alert.recipient_email),
-        alert.recipient_escalation_email,
-        authority,
-    )
+    step = step_after(alert, alert.escalation_level)
     if step is None:
         return "", ""
     if step.level == CONTACT:
