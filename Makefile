@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format unit integration e2e clean
+.PHONY: install run test lint format unit integration e2e screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ integration: install
 
 e2e: install
 	$(BIN)/pytest -q tests/e2e
+
+## Refresh the README's screenshots (docs/screenshots/) from the browser tests.
+screenshots: install
+	RELAY_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_console_browser.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
