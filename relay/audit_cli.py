@@ -16,7 +16,7 @@ import typer
 from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError
 
-from schemas.identifiers import child_key
+from relay.subject_access import Subject, SubjectError, by_name, disclosure_rows, parse_child, widen
 from services.console import audit as console_audit
 from services.console import retention as console_retention
 from services.console import tables as console_tables
@@ -77,16 +77,41 @@ def _verify(settings: RelaySettings, service: ServiceName) -> audit_chain.ChainR
     return _with_db(settings, service, work)
 
 
-def _disclosures(settings: RelaySettings, key: str) -> list[dict[str, Any]]:
-    table = notifier_tables.disclosures
+def _resolve(
+    settings: RelaySettings,
+    child: str | None,
+    given: str | None,
+    family: str | None,
+    born: str | None,
+) -> Subject:
+    """The child's ids (and keys of before) from the notifier's links and alerts."""
+    if child:
+        if given or family or born:
+            raise _fail("give --child, or the name and date of birth, not both")
+        try:
+            subject = parse_child(child)
+        except SubjectError as exc:
+            raise _fail(str(exc)) from None
+    elif not (given and family and born):
+        raise _fail("give --child ID, or --given-name, --family-name and --date-of-birth")
+    else:
+        try:
+            day = date.fromisoformat(born)
+        except ValueError:
+            raise _fail(f"--date-of-birth {born!r}: not a date (YYYY-MM-DD)") from None
 
+    async def work(db: Database) -> Subject:
+        async with db.transaction() as session:
+            found = subject if child else await by_name(session, given or "", family or "", day)
+            return await widen(session, found)
+
+    return _with_db(settings, "notifier", work)
+
+
+def _disclosures(settings: RelaySettings, subject: Subject) -> list[dict[str, Any]]:
     async def work(db: Database) -> list[dict[str, Any]]:
         async with db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(table).where(table.c.child_key == key).order_by(table.c.seq)
-                )
-            ).all()
+            rows: list[Any] = await disclosure_rows(session, subject)
         return [
             {
                 "at": row.at.isoformat(),
@@ -110,7 +135,7 @@ def _disclosures(settings: RelaySettings, key: str) -> list[dict[str, Any]]:
     return _with_db(settings, "notifier", work)
 
 
-def _views(settings: RelaySettings, key: str) -> list[dict[str, Any]]:
+def _views(settings: RelaySettings, subject: Subject) -> list[dict[str, Any]]:
     table = console_tables.audit
     operator = f"cli:{getpass.getuser()}"
 
@@ -118,12 +143,14 @@ def _views(settings: RelaySettings, key: str) -> list[dict[str, Any]]:
         async with db.transaction() as session:
             rows = (
                 await session.execute(
-                    select(table).where(table.c.subject == key).order_by(table.c.seq)
+                    select(table)
+                    .where(table.c.subject.in_(sorted(subject.names)))
+                    .order_by(table.c.seq)
                 )
             ).all()
             # The export is itself a disclosure of the record: it is audited too.
             await console_audit.record_as(
-                session, operator, "operator", "subject-access-export", key, utcnow()
+                session, operator, "operator", "subject-access-export", subject.primary, utcnow()
             )
         return [
             {
@@ -174,7 +201,10 @@ def register(app: typer.Typer) -> None:
     def export(
         child: Annotated[
             str | None,
-            typer.Option(help="the child's key (the console's /children/<key> page)"),
+            typer.Option(
+                help="the child's id (the console's /children/<id> page; a key of before "
+                "the person index also works)"
+            ),
         ] = None,
         given_name: Annotated[str | None, typer.Option(help="or: the child's given name")] = None,
         family_name: Annotated[str | None, typer.Option(help="… family name")] = None,
@@ -188,14 +218,16 @@ def register(app: typer.Typer) -> None:
         """A subject access request: every alert about the child (to whom, when, which
         fields, under which policy rule) and every view or export of their record in
         the console, with whether the audit chains verify. The export is audited."""
-        key = _subject(child, given_name, family_name, date_of_birth)
         settings = RelaySettings()
+        subject = _resolve(settings, child, given_name, family_name, date_of_birth)
         chains = [_verify(settings, service).as_dict() for service in CHAINS]
         answer = {
-            "child_key": key,
+            "child_id": subject.primary,
+            "child_ids": sorted(subject.child_ids),
+            "earlier_keys": sorted(subject.legacy_keys),
             "generated_at": utcnow().isoformat(),
-            "disclosures": _disclosures(settings, key),
-            "record_views": _views(settings, key),
+            "disclosures": _disclosures(settings, subject),
+            "record_views": _views(settings, subject),
             "audit_chains": chains,
         }
         text = json.dumps(answer, indent=2, ensure_ascii=False)
@@ -237,19 +269,3 @@ def _sweep(
     settings: RelaySettings, service: ServiceName, policy: RetentionPolicy
 ) -> dict[str, int]:
     return _with_db(settings, service, lambda db: sweep_once(db, SWEEPS[service], policy, utcnow()))
-
-
-def _subject(key: str | None, given: str | None, family: str | None, born: str | None) -> str:
-    if key:
-        if given or family or born:
-            raise _fail("give --child, or the name and date of birth, not both")
-        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
-            raise _fail(f"--child {key!r}: a child's key is 64 hexadecimal characters")
-        return key
-    if not (given and family and born):
-        raise _fail("give --child KEY, or --given-name, --family-name and --date-of-birth")
-    try:
-        day = date.fromisoformat(born)
-    except ValueError:
-        raise _fail(f"--date-of-birth {born!r}: not a date (YYYY-MM-DD)") from None
-    return child_key(given, family, day)

@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from relay import analytics_bench, identity_bench, returns_bench
 from relay.bench import run_matching
 from relay.pipeline_bench import run_pipeline
 from relay.pipeline_bench import targets as pipeline_targets
+from relay.statement_bench import run_statements
 
 _STAGES = {
     "generate": "generating area",
@@ -41,6 +43,9 @@ def _progress_bar(console: Console) -> Progress:
 def register(app: typer.Typer) -> None:
     bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (speed, memory, quality).")
     app.add_typer(bench_app, name="bench")
+    returns_bench.register(bench_app)  # `relay bench returns` (relay/returns_bench.py)
+    identity_bench.register(bench_app)  # `relay bench identity` (relay/identity_bench.py)
+    analytics_bench.register(bench_app)  # `relay bench analytics` (relay/analytics_bench.py)
 
     @bench_app.command("pipeline")
     def pipeline(
@@ -68,9 +73,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start the whole stack (the embedded broker unless RELAY_KAFKA_BOOTSTRAP; SQLite
         unless RELAY_DATABASE_URL; an SMTP sink here), post EVENTS police events, and
-        report throughput, latency from 202 to SMTP acceptance, memory per service, and
-        the floor: the same messages raw through three Kafka hops and the same emails
-        sent raw to the same sink."""
+        report throughput, latency from 202 to SMTP acceptance, memory and CPU per
+        alert of each service, and the floors: the same messages raw through three Kafka
+        hops and the same emails sent raw to the same sink, and the same again with an
+        fsync'd SQLite transaction per hop per batch and per email sent."""
         console = Console(stderr=True)
         with _progress_bar(console) as bar:
             tasks: dict[str, TaskID] = {}
@@ -85,6 +91,37 @@ def register(app: typer.Typer) -> None:
         if json_out is not None:
             json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
         Console().print(_pipeline_table(figures))
+
+    @bench_app.command("statements")
+    def statements(
+        statements: Annotated[
+            int, typer.Option(min=1, help="INSERTs in the one long transaction")
+        ] = 2000,
+        transactions: Annotated[
+            int, typer.Option(min=1, help="transactions of one INSERT each")
+        ] = 500,
+        rounds: Annotated[int, typer.Option(min=1, help="rounds, for a range")] = 3,
+        json_out: Annotated[
+            Path | None, typer.Option("--json", help="also write the figures to this file")
+        ] = None,
+    ) -> None:
+        """CPU per SQLite statement and per transaction: the services' Database (SQLite
+        on the loop's thread, and on aiosqlite's thread as before issue 18) against a
+        synchronous SQLAlchemy Session and the standard library's sqlite3, same rows,
+        same transaction boundaries."""
+        figures = run_statements(statements, transactions, rounds)
+        if json_out is not None:
+            json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        table = Table(
+            title=f"relay bench statements (SQLite {figures['sqlite']}, µs CPU, "
+            f"{rounds} rounds: least to most)"
+        )
+        table.add_column("path")
+        table.add_column(f"per INSERT (of {statements:,} in a transaction)", justify="right")
+        table.add_column("per transaction of one INSERT", justify="right")
+        for mode, f in figures["modes"].items():
+            table.add_row(mode, _span(f["statement_us"]), _span(f["transaction_us"]))
+        Console().print(table)
 
     @bench_app.command("matching")
     def matching(
@@ -138,6 +175,11 @@ def register(app: typer.Typer) -> None:
             Console().print(f"false matches (ids only): {ids}")
 
 
+def _span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:,.1f}" if len(values) == 1 else f"{low:,.1f} to {high:,.1f}"
+
+
 def _pipeline_table(f: dict[str, Any]) -> Table:
     rate = "as fast as possible" if f["rate"] is None else f"{f['rate']:g} events/s"
     copies = f", {f['copies']} copies of router and notifier" if f["copies"] > 1 else ""
@@ -145,7 +187,7 @@ def _pipeline_table(f: dict[str, Any]) -> Table:
         title=f"relay bench pipeline ({f['database']}, {f['broker']} broker, "
         f"{f['events']:,} events {rate}{copies})"
     )
-    table.add_column("figure")
+    table.add_column("figure", no_wrap=True)  # names the tests look for
     table.add_column("value", justify="right")
     table.add_column("target")
     t = f["targets"]
@@ -166,6 +208,17 @@ def _pipeline_table(f: dict[str, Any]) -> Table:
             "",
         ),
         ("pipeline / floor", f"{f['ratio']}", mark("ratio")),
+        (
+            "durable floor (s): Kafka / SMTP",
+            f"{f['durable_floor_s']} ({f['durable_floor_kafka_s']} / {f['durable_floor_smtp_s']})",
+            "",
+        ),
+        ("pipeline / durable floor", f"{f['ratio_durable']}", mark("ratio_durable")),
+        (
+            "CPU ms / alert",
+            ", ".join(f"{s} {ms:,.2f}" for s, ms in f["cpu_ms_per_alert"].items()),
+            mark("cpu_ms_per_alert"),
+        ),
         (
             "peak RSS (MB)",
             ", ".join(f"{s} {mb:,.0f}" for s, mb in f["peak_rss_mb"].items()),

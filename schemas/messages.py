@@ -11,6 +11,16 @@ from pydantic import Field, StringConstraints, model_validator
 from schemas.base import Frozen, Message
 from schemas.episode import EventType, PlainText, PoliceContactV1
 
+# The router's id of one child across episodes (issue 20): a UUID, lower case.
+ChildId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    ),
+]
+
 # A recipient's answer to the police: several lines of plain text.
 Information = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), PlainText("lines")
@@ -115,6 +125,9 @@ class AlertRequestedV1(Message):
     # The force's own address in the directory (kind ``police-force``): where answers go
     # when the event named no police contact email.
     police_force: RecipientV1 | None = None
+    # The child across episodes (the router's person index; child-identities.v1 says
+    # when a merge or split moves the episode to another child).
+    child_id: ChildId | None = None
 
 
 class RhiTaskRequestedV1(Message):
@@ -129,11 +142,16 @@ class RhiTaskRequestedV1(Message):
     returned_at: datetime
     due_at: datetime
     requested_at: datetime
+    child_id: ChildId | None = None
 
 
 class IdentityCandidateV1(Frozen):
-    org_code: str
-    roll_record_id: str
+    """A roll record the child may be (``question`` ``roll-record``: ``org_code`` and
+    ``roll_record_id``), or an earlier child of the person index (``same-child``:
+    ``child_id``, with the earlier episode's record)."""
+
+    org_code: str | None = None
+    roll_record_id: str | None = None
     score: float
     explanation: dict[str, str] = Field(default_factory=dict)
     # The roll record as the reviewer sees it (added in place: optional, so messages
@@ -143,16 +161,25 @@ class IdentityCandidateV1(Frozen):
     family_name: str | None = None
     date_of_birth: date | None = None
     postcode: str | None = None
+    child_id: ChildId | None = None
+    # A same-child candidate: how many episodes the earlier child has, its latest.
+    episodes: int | None = None
+    latest_episode_ref: str | None = None
 
 
 class IdentityReviewV1(Message):
-    """``identity-reviews.v1``: the router could not decide who the child is for an org."""
+    """``identity-reviews.v1``: the router could not decide who the child is for an org
+    (``roll-record``), or whether the episode's child is a child seen before
+    (``same-child``: "the same child as …?"; the episode stays with its own new child
+    until a person says yes)."""
 
     review_id: str
     episode: EpisodeRefV1
     child: ChildSummaryV1
     candidates: list[IdentityCandidateV1]
     requested_at: datetime
+    question: Literal["roll-record", "same-child"] = "roll-record"
+    child_id: ChildId | None = None
 
 
 class IdentityDecisionV1(Message):
@@ -163,6 +190,8 @@ class IdentityDecisionV1(Message):
     roll_record_id: str | None = None
     decided_by: str
     decided_at: datetime
+    # A ``same-child`` review's ``match``: the earlier child the episode's child is.
+    child_id: ChildId | None = None
 
 
 class AlertState(StrEnum):

@@ -13,22 +13,28 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import (
     acknowledging,
+    analytics_page,
     audit,
     auth,
+    child_identity,
     children,
     compliance,
     handlers,
     meeting_pack,
     network,
     pages,
+    panel_pages,
     retention,
+    returns_page,
     reviews,
     rhi_work,
     watchlist,
 )
+from services.console.organisation_names import OrganisationNames, refresh_loop
 from services.console.rendering import STATIC, templates
 from services.console.sign_in_throttle import SignInThrottle
 from services.console.tables import metadata
@@ -70,7 +76,9 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
 
     app = FastAPI(title="Missing Episode Relay console", lifespan=lifespan)
     app.state.runtime = runtime
-    app.state.templates = templates()
+    organisations = OrganisationNames()
+    runtime.loops.append(refresh_loop(runtime.db, organisations))
+    app.state.templates = templates(organisations)
     app.state.page_size = int(overrides.get("page_size", pages.PAGE_SIZE))
     app.state.refresh_ms = int(overrides.get("refresh_ms", pages.REFRESH_MS))
     app.state.sse_lifetime_s = float(overrides.get("sse_lifetime_s", pages.SSE_LIFETIME_S))
@@ -81,6 +89,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.state.repeat_rule = watchlist.RepeatRule.from_policy(read_policy_file(settings.policy_file))
     app.add_exception_handler(auth.LoginRequired, auth.on_login_required)
     app.add_exception_handler(auth.NotAllowed, auth.on_not_allowed)
+    app.add_exception_handler(StarletteHTTPException, auth.on_http_error)
     app.include_router(runtime.health_router())
     app.include_router(acknowledging.router)
     app.include_router(auth.router)
@@ -92,11 +101,15 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.include_router(rhi_work.router)
     app.include_router(reviews.router)
     app.include_router(children.router)
+    app.include_router(child_identity.router)
     app.include_router(audit.router)
     app.include_router(watchlist.router)
     app.include_router(compliance.router)
+    app.include_router(returns_page.router)
     app.include_router(network.router)
     app.include_router(meeting_pack.router)
+    app.include_router(panel_pages.router)
+    app.include_router(analytics_page.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

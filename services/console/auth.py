@@ -20,11 +20,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import sessions
 from services.console.accounts import HOME, Role, decoy_hash, password_matches
-from services.console.rendering import render
+from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
 from services.console.sign_in_throttle import SignInThrottle
 from services.runtime.database import Database
@@ -229,6 +231,21 @@ async def on_login_required(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": "sign in first"}, status_code=401)
     wanted = path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(wanted, safe='')}", status_code=303)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    """An unknown address answers the console's own "not found" page (with the header of
+    whoever is signed in); the JSON API and other errors keep FastAPI's JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 404 or request.url.path.startswith(("/api/", "/fragments/", "/events/")):
+        return await http_exception_handler(request, exc)
+    await signed_in(request)
+    return not_found(
+        request,
+        "Page not found",
+        "There is no page at this address. If you typed it, check it; if you followed a "
+        "link, the page may have moved.",
+    )
 
 
 async def on_not_allowed(request: Request, exc: Exception) -> Response:

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.console import audit, repository
+from services.console import audit, child_links, repository
 from services.console.accounts import Role
 from services.console.auth import NotAllowed, allowed
 from services.console.rendering import not_found, render
@@ -85,27 +86,35 @@ def duration(delta: timedelta | None) -> str:
     )
 
 
+async def child_episodes(session: AsyncSession, child_id: str) -> list[EpisodeView]:
+    """The child's episodes (the router's ``child_id``), newest first, with details."""
+    rows = (
+        (
+            await session.execute(
+                select(episodes)
+                .where(episodes.c.child_id == child_id)
+                .order_by(episodes.c.latest_event_at.desc(), episodes.c.episode_key)
+                .limit(EPISODES_SHOWN)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return await repository.with_details(session, rows)
+
+
 @router.get("/children/{key}", response_class=HTMLResponse)
 async def timeline(request: Request, key: str, who: Viewer) -> Response:
     now: datetime = request.app.state.now()
     async with request.app.state.runtime.db.transaction() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(episodes)
-                    .where(episodes.c.child_key == key)
-                    .order_by(episodes.c.latest_event_at.desc(), episodes.c.episode_key)
-                    .limit(EPISODES_SHOWN)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        if not rows:
+        views = await child_episodes(session, key)
+        if not views:
+            into = await child_links.merged_into(session, key)
+            if into is not None:  # merged: the child's record is under its new id
+                return RedirectResponse(f"/children/{into}", status_code=303)
             return not_found(
                 request, "No such child", "No episode has reached the console for this child."
             )
-        views = await repository.with_details(session, rows)
         if who.user.role is Role.RHI_WORKER:
             authorities = {v.episode["responsible_la"] for v in views} | {
                 t["authority_code"] for v in views for t in v.rhi_tasks
@@ -130,5 +139,7 @@ async def timeline(request: Request, key: str, who: Viewer) -> Response:
             ),
             "factors": sorted({f for line in lines for f in line.factors}),
             "duration": duration,
+            "child_id": key,
+            "can_change_identity": who.user.role is Role.MSET_CHAIR,
         },
     )

@@ -14,15 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.catalogue import (
     ALERT_STATUS,
     ALERTS_REQUESTED,
+    CHILD_IDENTITIES,
     EPISODE_EVENTS,
     IDENTITY_DECISIONS,
     IDENTITY_REVIEWS,
     INGEST_REJECTED,
+    RHI_TASK_OUTCOMES_V2,
     RHI_TASK_STATUS,
     RHI_TASKS_REQUESTED,
     TOPICS,
     Topic,
 )
+from schemas.child_identity import ChildIdentityV1
 from schemas.episode import EpisodeEventV1
 from schemas.messages import (
     AlertRequestedV1,
@@ -34,7 +37,8 @@ from schemas.messages import (
     RhiTaskRequestedV1,
     RhiTaskStatusV1,
 )
-from services.console import projections, repository
+from schemas.rhi_record import RhiTaskOutcomeV2
+from services.console import child_links, projections, repository, rhi_records
 from services.console.tables import (
     alerts,
     dead_letters,
@@ -51,13 +55,20 @@ async def on_episode_event(session: AsyncSession, message: EpisodeEventV1, out: 
     await repository.record_event(
         session, projections.event_row(message), message.force_code, message.episode_ref
     )
+    await child_links.follow(session, message.episode_key)
 
 
 async def on_alert_requested(session: AsyncSession, message: AlertRequestedV1, out: Outbox) -> None:
     await repository.insert_ignore(
         session, episodes, projections.episode_placeholder(message, utcnow())
     )
+    await repository.update_episode(session, message, projections.episode_authority(message))
+    await child_links.adopt(session, _key(message), message.child_id)
     await repository.upsert(session, alerts, projections.alert_request_row(message))
+
+
+def _key(message: AlertRequestedV1 | RhiTaskRequestedV1 | IdentityReviewV1) -> str:
+    return projections.episode_key(message.episode.force_code, message.episode.episode_ref)
 
 
 async def on_alert_status(session: AsyncSession, message: AlertStatusV1, out: Outbox) -> None:
@@ -72,6 +83,8 @@ async def on_rhi_task_requested(
     await repository.insert_ignore(
         session, episodes, projections.episode_placeholder(message, utcnow())
     )
+    await repository.update_episode(session, message, projections.episode_authority(message))
+    await child_links.adopt(session, _key(message), message.child_id)
     await repository.upsert(session, rhi_tasks, projections.rhi_request_row(message))
 
 
@@ -84,8 +97,20 @@ async def on_rhi_task_status(session: AsyncSession, message: RhiTaskStatusV1, ou
         await repository.upsert(session, rhi_tasks, row)
 
 
+async def on_rhi_task_outcome(
+    session: AsyncSession, message: RhiTaskOutcomeV2, out: Outbox
+) -> None:
+    """A record made elsewhere (``relay tasks complete``), or the console's own again."""
+    await rhi_records.keep(session, message)
+
+
 async def on_identity_review(session: AsyncSession, message: IdentityReviewV1, out: Outbox) -> None:
     await repository.upsert(session, identity_reviews, projections.review_row(message))
+    await child_links.adopt(session, _key(message), message.child_id)
+
+
+async def on_child_identity(session: AsyncSession, message: ChildIdentityV1, out: Outbox) -> None:
+    await child_links.record_link(session, projections.child_link_row(message))
 
 
 async def on_identity_decision(
@@ -172,8 +197,10 @@ def _subscriptions() -> list[tuple[Topic, Any]]:
         (ALERT_STATUS, on_alert_status),
         (RHI_TASKS_REQUESTED, on_rhi_task_requested),
         (RHI_TASK_STATUS, on_rhi_task_status),
+        (RHI_TASK_OUTCOMES_V2, on_rhi_task_outcome),
         (IDENTITY_REVIEWS, on_identity_review),
         (IDENTITY_DECISIONS, on_identity_decision),
+        (CHILD_IDENTITIES, on_child_identity),
         (INGEST_REJECTED, on_ingest_rejected),
         *((topic, on_dead_letter(topic)) for topic in DEAD_LETTER_TOPICS),
     ]

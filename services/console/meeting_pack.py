@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
 
@@ -17,16 +17,17 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.console import audit, repository
+from services.console import audit, panel_store, repository
 from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.children import EpisodeLine, duration, episode_line
 from services.console.days import date_range, day_after, day_start
-from services.console.network import Link, Node, network
+from services.console.network import Link, Node, events_between, network
+from services.console.panel import Action, ChildReview
 from services.console.rendering import render
 from services.console.repository import EpisodeView
 from services.console.sessions import SignedIn
-from services.console.tables import episode_events, episodes
+from services.console.tables import episodes
 from services.console.watchlist import RepeatRule, Watched, watchlist
 
 router = APIRouter(include_in_schema=False)
@@ -45,6 +46,9 @@ CSV_COLUMNS = (
     "found",
     "rhi",
     "linked_with",
+    "panel_decision",
+    "panel_risk_view",
+    "open_actions",
 )
 
 
@@ -55,6 +59,9 @@ class PackChild:
     date_of_birth: date | None
     lines: list[EpisodeLine]  # episodes in the range, newest first
     links: list[tuple[str, Link]]  # the other child's name, and the link
+    # The panel's last decision about the child and its open actions (issue 20).
+    last_review: ChildReview | None = None
+    open_actions: list[Action] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -68,26 +75,14 @@ class Pack:
 async def build_pack(session: AsyncSession, rule: RepeatRule, since: date, until: date) -> Pack:
     start, end = day_start(since), day_after(until)
     watched = await watchlist(session, rule, end)
-    events = (
-        (
-            await session.execute(
-                select(episode_events).where(
-                    episode_events.c.occurred_at >= start,
-                    episode_events.c.occurred_at < end,
-                    repository.standing_events(),
-                )
-            )
-        )
-        .mappings()
-        .all()
-    )
+    events = (await session.execute(events_between(start, end))).mappings().all()
     nodes, links = network(events)
     rows = (
         (
             await session.execute(
                 select(episodes)
                 .where(
-                    episodes.c.child_key.in_([w.child_key for w in watched]),
+                    episodes.c.child_id.in_([w.child_id for w in watched]),
                     episodes.c.latest_event_at >= start,
                     episodes.c.first_event_at < end,
                     episodes.c.withdrawn_at.is_(None),
@@ -98,12 +93,15 @@ async def build_pack(session: AsyncSession, rule: RepeatRule, since: date, until
         .mappings()
         .all()
     )
+    ids = [w.child_id for w in watched]
+    reviews = await panel_store.last_reviews(session, ids)
+    actions = await panel_store.open_actions(session, ids)
     views_of: dict[str, list[EpisodeView]] = {}
     for view in await repository.with_details(session, rows):
-        views_of.setdefault(view.episode["child_key"], []).append(view)
+        views_of.setdefault(view.episode["child_id"], []).append(view)
     children = []
     for w in watched:
-        views = views_of.get(w.child_key, [])
+        views = views_of.get(w.child_id, [])
         first = views[0].episode if views else None
         children.append(
             PackChild(
@@ -111,7 +109,9 @@ async def build_pack(session: AsyncSession, rule: RepeatRule, since: date, until
                 name=f"{first['given_name']} {first['family_name']}" if first else "",
                 date_of_birth=first["date_of_birth"] if first else None,
                 lines=[episode_line(v) for v in views],
-                links=_links_of(w.child_key, nodes, links),
+                links=_links_of(w.child_id, nodes, links),
+                last_review=reviews.get(w.child_id),
+                open_actions=actions.get(w.child_id, []),
             )
         )
     return Pack(since, until, rule, children)
@@ -167,6 +167,12 @@ def pack_csv(pack: Pack) -> str:
                         if line
                         else "",
                         linked,
+                        c.last_review.decision if c.last_review else "",
+                        c.last_review.risk_view if c.last_review else "",
+                        "; ".join(
+                            f"{a.text} ({a.owner_code}, due {a.due_on.isoformat()})"
+                            for a in c.open_actions
+                        ),
                     )
                 ]
             )

@@ -23,10 +23,10 @@ from services.console import audit, repository
 from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.days import LONDON, date_range, day_after, day_start
-from services.console.projections import child_key, folded_name
+from services.console.projections import folded_name
 from services.console.rendering import render
 from services.console.sessions import SignedIn
-from services.console.tables import episode_events
+from services.console.tables import episode_events, episodes
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_DAYS = 90
@@ -67,14 +67,32 @@ def _where(event: Mapping[str, Any]) -> str:
     return ", ".join(p for p in parts if p) or "place not given"
 
 
-def network(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Node], list[Link]]:
-    """Nodes and links from episode events (rows of ``console_episode_events``)."""
-    events = [e for e in events if e.get("child_key")]
+def events_between(start: datetime, end: datetime) -> Any:
+    """Standing episode events in [start, end) with their episode's ``child_id``."""
+    return (
+        select(episode_events, episodes.c.child_id)
+        .join(episodes, episodes.c.episode_key == episode_events.c.episode_key)
+        .where(
+            episode_events.c.occurred_at >= start,
+            episode_events.c.occurred_at < end,
+            repository.standing_events(),
+        )
+    )
+
+
+def network(events: Iterable[Mapping[Any, Any]]) -> tuple[dict[str, Node], list[Link]]:
+    """Nodes and links from episode events (rows of :func:`events_between`: each with
+    its child's ``child_id``)."""
+    events = [e for e in events if e.get("child_id")]
     nodes: dict[str, Node] = {}
     by_name: defaultdict[str, set[str]] = defaultdict(set)
+    born: dict[tuple[str, str], str] = {}
     for e in events:
-        nodes[e["child_key"]] = Node(e["child_key"], f"{e['given_name']} {e['family_name']}", True)
-        by_name[folded_name(e["given_name"], e["family_name"])].add(e["child_key"])
+        nodes[e["child_id"]] = Node(e["child_id"], f"{e['given_name']} {e['family_name']}", True)
+        name = folded_name(e["given_name"], e["family_name"])
+        by_name[name].add(e["child_id"])
+        if e.get("date_of_birth"):
+            born[(name, e["date_of_birth"].isoformat())] = e["child_id"]
     links: dict[tuple[str, str], Link] = {}
 
     def link(x: str, y: str) -> Link:
@@ -83,10 +101,10 @@ def network(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Node], list[
 
     for e in events:
         for person in json.loads(e.get("found_with") or "[]"):
-            other = _companion(person, by_name, nodes)
-            if other == e["child_key"]:
+            other = _companion(person, by_name, born, nodes)
+            if other == e["child_id"]:
                 continue
-            found = link(e["child_key"], other)
+            found = link(e["child_id"], other)
             hour = e["occurred_at"].astimezone(LONDON).replace(minute=0, second=0, microsecond=0)
             found.occasions.add((hour, _where(e)))
             found.episodes.add(e["episode_key"])
@@ -103,9 +121,9 @@ def network(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Node], list[
             for y in here[i + 1 :]:
                 if y["occurred_at"] - x["occurred_at"] > SAME_PLACE_WITHIN:
                     break
-                if x["child_key"] == y["child_key"] or x["episode_key"] == y["episode_key"]:
+                if x["child_id"] == y["child_id"] or x["episode_key"] == y["episode_key"]:
                     continue
-                shared = link(x["child_key"], y["child_key"])
+                shared = link(x["child_id"], y["child_id"])
                 if {x["episode_key"], y["episode_key"]} <= shared.episodes:
                     continue  # already counted (together, or this pair of episodes)
                 shared.same_place += 1
@@ -115,18 +133,19 @@ def network(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Node], list[
 
 
 def _companion(
-    person: Mapping[str, Any], by_name: Mapping[str, set[str]], nodes: dict[str, Node]
+    person: Mapping[str, Any],
+    by_name: Mapping[str, set[str]],
+    born: Mapping[tuple[str, str], str],
+    nodes: dict[str, Node],
 ) -> str:
+    """The child of the period the police named as a companion: of that name and date of
+    birth, or of that name alone when only one child has it; else a person the console
+    does not know. A lookup of a name, not a judgement of identity (the router's)."""
     name = f"{person['given_name']} {person['family_name']}"
-    if person.get("date_of_birth"):
-        key = child_key(
-            person["given_name"],
-            person["family_name"],
-            date.fromisoformat(person["date_of_birth"]),
-        )
-        if key in nodes:
-            return key
-    candidates = by_name.get(folded_name(person["given_name"], person["family_name"]), set())
+    folded = folded_name(person["given_name"], person["family_name"])
+    if person.get("date_of_birth") and (folded, person["date_of_birth"]) in born:
+        return born[(folded, person["date_of_birth"])]
+    candidates = by_name.get(folded, set())
     if len(candidates) == 1:
         return next(iter(candidates))
     key = "person:" + folded_name(person["given_name"], person["family_name"])
@@ -168,19 +187,7 @@ async def network_page(
     since, until = date_range(now, since, until, DEFAULT_DAYS + 1)
     start, end = day_start(since), day_after(until)
     async with request.app.state.runtime.db.transaction() as session:
-        events = (
-            (
-                await session.execute(
-                    select(episode_events).where(
-                        episode_events.c.occurred_at >= start,
-                        episode_events.c.occurred_at < end,
-                        repository.standing_events(),
-                    )
-                )
-            )
-            .mappings()
-            .all()
-        )
+        events = (await session.execute(events_between(start, end))).mappings().all()
         nodes, links = network(events)
         await audit.record(
             session, who, "view-network", f"{since}..{until}", now, f"{len(links)} link(s)"

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EventType, RiskGrade
-from services.console import repository
+from services.console import panel_pages, panel_store, repository
 from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.rendering import not_found
@@ -71,10 +71,16 @@ OPERATORS = [Depends(allowed(Role.MSET_CHAIR, Role.ADMIN))]  # no child's detail
 async def stream_page(request: Request, page: Page = 1) -> HTMLResponse:
     filters, problems = parse_filters(request.query_params)
     counts, views, paging = await _stream(request, page, filters)
+    async with _db(request).transaction() as session:
+        # The chair's home page: the panel's actions past their due date (issue 20).
+        overdue = await panel_store.overdue_actions(session, panel_pages.today(request))
+        owners = await panel_pages.organisations(session) if overdue else {}
     return _templates(request).TemplateResponse(
         request,
         "stream.html",
         {
+            "overdue_actions": overdue,
+            "owners": owners,
             "counts": counts,
             "views": views,
             "paging": paging,

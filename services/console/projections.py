@@ -12,9 +12,11 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from schemas.episode import EpisodeEventV1
-from schemas.identifiers import child_key, folded
+from schemas.child_identity import ChildIdentityV1
+from schemas.episode import EXPLOITATION_FACTORS, EpisodeEventV1
+from schemas.identifiers import folded
 from schemas.messages import (
     AlertRequestedV1,
     AlertState,
@@ -27,9 +29,11 @@ from schemas.messages import (
     RhiTaskState,
     RhiTaskStatusV1,
 )
+from schemas.rhi_record import RhiTaskOutcomeV2
 from services.console.privacy import birth_year, initials
 
 Row = dict[str, Any]
+LONDON = ZoneInfo("Europe/London")
 
 # Tie-break for two statuses stamped with the same time: the one further along wins.
 _ALERT_STATE_ORDER = {
@@ -66,8 +70,8 @@ def episode_key(force_code: str, episode_ref: str) -> str:
 
 
 def folded_name(given_name: str, family_name: str) -> str:
-    """A name as :func:`child_key` compares it (for a companion given without a date of
-    birth)."""
+    """A name with case, accents and punctuation folded: how the police's "found with"
+    names a companion is looked up among the children of the period (network.py)."""
     return f"{folded(given_name)} {folded(family_name)}"
 
 
@@ -75,7 +79,6 @@ def _child_columns(
     given_name: str, family_name: str, date_of_birth: date, responsible_la: str | None
 ) -> Row:
     return {
-        "child_key": child_key(given_name, family_name, date_of_birth),
         "given_name": given_name,
         "family_name": family_name,
         "date_of_birth": date_of_birth,
@@ -119,7 +122,49 @@ def event_row(event: EpisodeEventV1) -> Row:
         if event.found_with
         else None,
         "reason": event.reason,
+        "sex": child.sex,
+        "home_district": district(child.postcode),
     }
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def reported_columns(
+    reported_at: datetime | None, date_of_birth: date | None, risk_factors: str | None
+) -> Row:
+    """What the partnership's figures count of an episode, worked out once when it is
+    written: when it was reported in local time, the child's age then, exploitation."""
+    if reported_at is None:
+        return {}
+    local = aware(reported_at).astimezone(LONDON)
+    on = local.date()
+    age = (
+        on.year
+        - date_of_birth.year
+        - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
+        if date_of_birth
+        else None
+    )
+    factors = set(risk_factors.split(",")) if risk_factors else set()
+    return {
+        "reported_month": f"{on.year:04d}-{on.month:02d}",
+        "reported_day": (on - _EPOCH).days,
+        "reported_hour": local.hour,
+        "reported_weekday": on.weekday(),
+        "age_at_report": age,
+        "exploitation": bool(factors & EXPLOITATION_FACTORS),
+    }
+
+
+def district(postcode: str | None) -> str | None:
+    """A postcode's district (its outward code): ``NE61 1AA`` -> ``NE61``."""
+    return postcode.split(" ", 1)[0][:4] if postcode else None
+
+
+def _found_district(events: list[Mapping[Any, Any]]) -> str | None:
+    found = [e for e in events if e["type"] in ("found", "returned") and e.get("location_postcode")]
+    return district(found[-1]["location_postcode"]) if found else None
 
 
 def summarise_episode(
@@ -136,7 +181,9 @@ def summarise_episode(
     )
     with_authority = [e for e in ordered if e.get("responsible_la")]
     withdrawn = [e for e in ordered if e["type"] == "withdrawn"]
+    joined = ",".join(factors)[:500] or None
     return {
+        **reported_columns(ordered[0]["occurred_at"], latest.get("date_of_birth"), joined),
         "episode_key": episode_key(force_code, episode_ref),
         "force_code": force_code,
         "episode_ref": episode_ref,
@@ -149,14 +196,19 @@ def summarise_episode(
         "first_event_at": ordered[0]["occurred_at"],
         "event_count": len(ordered),
         "updated_at": now,
-        "child_key": latest.get("child_key"),
         "given_name": latest.get("given_name"),
         "family_name": latest.get("family_name"),
         "date_of_birth": latest.get("date_of_birth"),
         "responsible_la": with_authority[-1]["responsible_la"] if with_authority else None,
-        "risk_factors": ",".join(factors)[:500] or None,
+        "risk_factors": joined,
         "withdrawn_at": withdrawn[0]["occurred_at"] if withdrawn else None,
         "withdrawn_reason": withdrawn[0].get("reason") if withdrawn else None,
+        "sex": next((e["sex"] for e in reversed(ordered) if e.get("sex")), None),
+        "home_district": next(
+            (e["home_district"] for e in reversed(ordered) if e.get("home_district")), None
+        ),
+        "missing_from": next((e["missing_from"] for e in ordered if e.get("missing_from")), None),
+        "found_district": _found_district(ordered),
     }
 
 
@@ -184,6 +236,8 @@ def episode_placeholder(alert: AlertRequestedV1 | RhiTaskRequestedV1, now: datet
             authority.code if authority is not None else None,
         ),
         "risk_factors": None,
+        "child_id": alert.child_id,
+        **reported_columns(ref.occurred_at, alert.child.date_of_birth, None),
     }
 
 
@@ -291,6 +345,20 @@ def review_row(review: IdentityReviewV1) -> Row:
         "org_code": review.candidates[0].org_code if review.candidates else None,
         "child": review.child.model_dump_json(),
         "candidates": json.dumps([c.model_dump(mode="json") for c in review.candidates]),
+        "question": review.question,
+        "child_id": review.child_id,
+    }
+
+
+def child_link_row(link: ChildIdentityV1) -> Row:
+    """Which child an episode belongs to as of ``revision`` (the highest wins)."""
+    return {
+        "episode_key": episode_key(link.force_code, link.episode_ref),
+        "child_id": link.child_id,
+        "revision": link.revision,
+        "basis": link.basis.value,
+        "previous_child_id": link.previous_child_id,
+        "at": aware(link.at),
     }
 
 
@@ -300,7 +368,54 @@ def decision_row(decision: IdentityDecisionV1) -> Row:
         "decision": decision.decision,
         "decided_at": aware(decision.decided_at),
         "decided_by": decision.decided_by[:200],
+        "roll_record_id": decision.roll_record_id if decision.decision == "match" else None,
     }
+
+
+def _listed(values: Iterable[str]) -> str | None:
+    return ",".join(values) or None
+
+
+def rhi_record_row(record: RhiTaskOutcomeV2) -> Row:
+    """A return home interview as recorded (restricted parts included: the table says
+    who may see them)."""
+    offer, interviewer = record.offer, record.interviewer
+    return {
+        "task_id": record.task_id,
+        "message_id": record.message_id,
+        "outcome": record.outcome.value,
+        "reason": record.reason,
+        "recorded_by": record.recorded_by,
+        "recorded_at": aware(record.recorded_at),
+        "offered_at": aware(offer.offered_at) if offer else None,
+        "offer_method": offer.method.value if offer else None,
+        "offer_accepted": offer.accepted if offer else None,
+        "interviewed_at": aware(record.interviewed_at) if record.interviewed_at else None,
+        "interviewer_name": interviewer.name if interviewer else None,
+        "interviewer_organisation": interviewer.organisation if interviewer else None,
+        "interviewer_independent": interviewer.independent if interviewer else None,
+        "whereabouts": record.whereabouts,
+        "with_whom": record.with_whom,
+        "push_factors": _listed(record.push_factors),
+        "pull_factors": _listed(record.pull_factors),
+        "harm_disclosed": record.harm_disclosed,
+        "harm_kinds": _listed(k.value for k in record.harm_kinds),
+        "child_words": record.child_words,
+        "referrals": _listed(r.value for r in record.referrals),
+        "shared_with_police": record.shared_with_police,
+    }
+
+
+def episode_authority(alert: AlertRequestedV1 | RhiTaskRequestedV1) -> Row:
+    """What an alert or task says of its episode's authorities: the responsible one (the
+    router's decision) and, on an ``la-resident`` alert, where a looked-after child
+    placed elsewhere lives."""
+    row: Row = {}
+    if alert.authority is not None:
+        row["authority_code"] = alert.authority.code
+    if isinstance(alert, AlertRequestedV1) and alert.policy_rule.endswith(".la-resident"):
+        row["resident_la"] = alert.recipient.code
+    return row
 
 
 def reject_row(reject: IngestRejectedV1) -> Row:

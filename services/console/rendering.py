@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from services.console.accounts import Role
 from services.console.days import LONDON
+from services.console.organisation_names import OrganisationNames
 from services.console.privacy import describe
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -66,8 +67,11 @@ MENU = {
         ("/watchlist", "Watchlist"),
         ("/network", "Links"),
         ("/meeting-pack", "Meeting pack"),
+        ("/panel", "Panel"),
+        ("/analytics", "Analytics"),
         ("/rhi", "Return home interviews"),
         ("/compliance", "RHI compliance"),
+        ("/returns", "Figures"),
         ("/reviews", "Identity reviews"),
         ("/dead-letters", "Dead letters"),
         ("/rejects", "Rejects"),
@@ -76,6 +80,8 @@ MENU = {
     Role.RHI_WORKER: (
         ("/rhi", "Return home interviews"),
         ("/compliance", "Compliance"),
+        ("/returns", "Figures"),
+        ("/analytics", "Analytics"),
         ("/help", "Help"),
     ),
     Role.MASH: (("/reviews", "Identity reviews"), ("/help", "Help")),
@@ -93,7 +99,8 @@ def signed_in(request: Request) -> Any:
     return getattr(request.state, "signed_in", None)
 
 
-def templates() -> Jinja2Templates:
+def templates(organisation: OrganisationNames | None = None) -> Jinja2Templates:
+    """``organisation``: names for codes (``organisation(code)`` in templates)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -102,7 +109,12 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(when=when, iso=iso, label=label, factor=factor, url_part=url_part)
-    env.globals.update(child=describe, signed_in=signed_in, menu=MENU.__getitem__)
+    env.globals.update(
+        child=describe,
+        signed_in=signed_in,
+        menu=MENU.__getitem__,
+        organisation=organisation or OrganisationNames(),
+    )
     return Jinja2Templates(env=env)
 
 
@@ -118,4 +130,6 @@ def render(
 
 def not_found(request: Request, title: str, text: str) -> HTMLResponse:
     """The 404 page, saying what was not found and why that may be."""
-    return render(request, "not_found.html", {"title": title, "text": text}, 404)
+    who = signed_in(request)
+    home = who.user.home if who is not None else "/login"
+    return render(request, "not_found.html", {"title": title, "text": text, "home": home}, 404)

@@ -16,6 +16,7 @@ from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.messages import AlertRequestedV1, RhiTaskRequestedV1
 from services.console import projections
 from services.console.days import day_after, day_start
 from services.console.stream_filters import StreamFilters
@@ -76,6 +77,17 @@ async def insert_ignore(session: AsyncSession, table: Table, row: Row) -> None:
 async def upsert(session: AsyncSession, table: Table, row: Row) -> None:
     """Insert ``row``, or update the existing row's columns that ``row`` names."""
     await session.execute(_statement(session, table, "upsert", tuple(row)), dict(row))
+
+
+async def update_episode(
+    session: AsyncSession, message: AlertRequestedV1 | RhiTaskRequestedV1, values: Row
+) -> None:
+    """Set ``values`` on the episode of ``message`` (its row exists: a placeholder at
+    least)."""
+    if values:
+        ref = message.episode
+        key = projections.episode_key(ref.force_code, ref.episode_ref)
+        await session.execute(update(episodes).where(episodes.c.episode_key == key).values(values))
 
 
 def standing_events() -> Any:

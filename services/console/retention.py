@@ -1,7 +1,7 @@
 """The console's part of retention (services/runtime/retention.py): episodes whose last
 event is older than ``accepted_events`` allows, with everything kept about them (events,
-alerts and their states, RHI tasks, identity reviews); rejects; the oldest audit
-entries."""
+alerts and their states, RHI tasks and their records, identity reviews); rejects; the
+oldest audit entries."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from services.console.tables import (
     episodes,
     identity_reviews,
     rejects,
+    rhi_records,
     rhi_tasks,
 )
 from services.runtime import audit_chain
@@ -34,6 +35,16 @@ async def remove_expired(
     )
     their_alerts = select(alerts.c.alert_id).where(alerts.c.episode_key.in_(expired))
     await session.execute(delete(alert_states).where(alert_states.c.alert_id.in_(their_alerts)))
+    their_tasks = select(rhi_tasks.c.task_id).where(rhi_tasks.c.episode_key.in_(expired))
+    await session.execute(delete(rhi_records).where(rhi_records.c.task_id.in_(their_tasks)))
+    # A record whose task the console never saw (recorded from the command line for a
+    # task it had already let go) goes by its own age.
+    await session.execute(
+        delete(rhi_records).where(
+            rhi_records.c.recorded_at < policy.cutoff("accepted_events", now),
+            rhi_records.c.task_id.not_in(select(rhi_tasks.c.task_id)),
+        )
+    )
     for table in (alerts, rhi_tasks, identity_reviews, episode_events):
         await session.execute(delete(table).where(table.c.episode_key.in_(expired)))
     gone_episodes = await session.execute(

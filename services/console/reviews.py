@@ -136,15 +136,20 @@ async def decide(
             return _page(request, who, None)
         if review["decision"] is not None:
             return _page(request, who, review, 409, "This review is already decided.")
-        records = {c["roll_record_id"] for c in json.loads(review["candidates"] or "[]")}
+        same_child = review["question"] == "same-child"
+        field = "child_id" if same_child else "roll_record_id"
+        records = {c[field] for c in json.loads(review["candidates"] or "[]")}
         if record != NONE and record not in records:
-            return _page(request, who, review, 400, "Choose a record, or none of them.")
+            what = "a child" if same_child else "a record"
+            return _page(request, who, review, 400, f"Choose {what}, or none of them.")
+        chosen = None if record == NONE else record
         # The same id as `relay reviews decide`: deciding twice publishes one decision.
         message = IdentityDecisionV1(
             message_id=derived_id(review_id, "decision"),
             review_id=review_id,
             decision="no-match" if record == NONE else "match",
-            roll_record_id=None if record == NONE else record,
+            roll_record_id=None if same_child else chosen,
+            child_id=chosen if same_child else None,
             decided_by=who.user.username,
             decided_at=request.app.state.now(),
         )

@@ -1,8 +1,10 @@
 """Return home interview work in the console (DESIGN §8): an RHI worker's queue of
 their own authority's tasks, due soonest first with the overdue marked, and recording
-an interview's outcome, which publishes to ``rhi-task-outcomes`` (the notifier closes
-the task and says so on ``rhi-task-status``; the queue shows it closed when that
-arrives). An MSET chair sees every authority's queue but records nothing.
+the interview (issue 21: the offer, the interview, push and pull factors, harm,
+referrals; services/console/rhi_record_form.py), which publishes the record to
+``rhi-task-outcomes.v2`` and its outcome to ``.v1`` (the notifier closes the task and
+says so on ``rhi-task-status``; the queue shows it closed when that arrives). An MSET
+chair sees every authority's queue and records, but records nothing.
 """
 
 from __future__ import annotations
@@ -10,22 +12,23 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.base import derived_id
-from schemas.catalogue import RHI_TASK_OUTCOMES
-from schemas.messages import RhiOutcome, RhiTaskOutcomeV1
-from services.console import projections
+from schemas.catalogue import RHI_TASK_OUTCOMES, RHI_TASK_OUTCOMES_V2
+from schemas.messages import RhiOutcome
+from schemas.rhi_record import RhiTaskOutcomeV2
+from services.console import projections, rhi_record_form, rhi_records
 from services.console.accounts import Role
 from services.console.auth import NotAllowed, allowed, check_csrf
 from services.console.rendering import not_found, render
+from services.console.rhi_record_form import Problem, RecordForm
 from services.console.sessions import SignedIn
 from services.console.tables import episodes, rhi_tasks
 from services.runtime.messaging import publish_later
+from services.runtime.rhi_policy import RhiFactors, load_rhi_factors
 from services.runtime.service import ServiceRuntime
 
 router = APIRouter(include_in_schema=False)
@@ -47,7 +50,7 @@ def _tasks_query(la_code: str | None) -> Any:
         episodes.c.birth_year,
         episodes.c.force_code,
         episodes.c.episode_ref,
-        episodes.c.child_key,
+        episodes.c.child_id,
     ).outerjoin(episodes, episodes.c.episode_key == rhi_tasks.c.episode_key)
     if la_code is not None:
         query = query.where(rhi_tasks.c.authority_code == la_code)
@@ -115,7 +118,8 @@ async def queue(request: Request, who: Viewer) -> Response:
 async def task_page(request: Request, task_id: str, who: Viewer) -> Response:
     async with request.app.state.runtime.db.transaction() as session:
         task = await _task(session, task_id)
-    return _task_response(request, who, task, 200)
+        record = await rhi_records.of_task(session, task_id)
+    return _task_response(request, who, task, 200, record=record)
 
 
 def _task_response(
@@ -123,13 +127,15 @@ def _task_response(
     who: SignedIn,
     task: Any,
     status: int,
-    error: str | None = None,
-    form: dict[str, str] | None = None,
-    recorded: RhiTaskOutcomeV1 | None = None,
+    problems: list[Problem] | None = None,
+    form: RecordForm | None = None,
+    recorded: RhiTaskOutcomeV2 | None = None,
+    record: Any = None,
 ) -> Response:
     if task is None:
         return not_found(request, "No such task", "No return home interview task has this id.")
     _check_authority(who, task)
+    factors = _factors(request)
     return render(
         request,
         "rhi_task.html",
@@ -139,60 +145,76 @@ def _task_response(
             "is_open": _is_open(task["state"]),
             "can_record": who.user.role is Role.RHI_WORKER,
             "outcomes": list(RhiOutcome),
-            "error": error,
-            "form": form or {"outcome": "", "reason": ""},
+            "problems": problems or [],
+            "error": problems[0].message if problems else None,
+            "form": form or RecordForm(),
             "recorded": recorded,
+            # The record, restricted parts included: only the task's own authority and
+            # the MSET chair reach this page (_check_authority above).
+            "record": rhi_record_form.shown(record),
+            "push_factors": rhi_record_form.options(factors.push),
+            "pull_factors": rhi_record_form.options(factors.pull),
+            "offer_methods": rhi_record_form.OFFER_METHODS,
+            "harm_kinds": rhi_record_form.HARM_KINDS,
+            "referrals": rhi_record_form.REFERRALS,
         },
         status_code=status,
     )
 
 
+def _factors(request: Request) -> RhiFactors:
+    # Read once per app: the policy file is checked at start-up like every table.
+    factors: RhiFactors | None = getattr(request.app.state, "rhi_factors", None)
+    if factors is None:
+        factors = load_rhi_factors(request.app.state.runtime.settings)
+        request.app.state.rhi_factors = factors
+    return factors
+
+
 @router.post("/rhi/{task_id}", response_class=HTMLResponse)
-async def record_outcome(
-    request: Request,
-    task_id: str,
-    who: Worker,
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
-    outcome: Annotated[str, Form(max_length=40)] = "",
-    reason: Annotated[str, Form(max_length=5000)] = "",
-) -> Response:
-    check_csrf(who, csrf_token)
+async def record_outcome(request: Request, task_id: str, who: Worker) -> Response:
+    data = await request.form()
+    check_csrf(who, str(data.get("csrf_token") or "")[:100])
+    form = RecordForm.of(data)
     runtime: ServiceRuntime = request.app.state.runtime
     now = request.app.state.now()
-    form = {"outcome": outcome, "reason": reason}
     async with runtime.db.transaction() as session:
         task = await _task(session, task_id)
         if task is None or not _is_open(task["state"]):
-            error = None if task is None else "This task is already closed."
-            return _task_response(request, who, task, 404 if task is None else 409, error, form)
-        _check_authority(who, task)
-        if outcome not in {o.value for o in RhiOutcome}:
-            return _task_response(request, who, task, 400, "Choose the interview's outcome.", form)
-        try:
-            message = RhiTaskOutcomeV1(
-                message_id=derived_id("rhi-task-outcome", task_id, "console"),
-                task_id=task_id,
-                outcome=RhiOutcome(outcome),
-                reason=reason.strip()[:1000] or None,
-                recorded_by=who.user.username,
-                recorded_at=now,
-            )
-        except ValidationError:
+            closed = [Problem("outcome", "This task is already closed.")]
             return _task_response(
-                request,
-                who,
-                task,
-                400,
-                "Say why an interview was not possible.",
-                form,
+                request, who, task, 404 if task is None else 409, closed if task else None, form
             )
-        await publish_later(
-            session,
-            runtime.tables,
-            runtime.settings.topic(RHI_TASK_OUTCOMES.wire),
-            task_id,
-            message,
+        _check_authority(who, task)
+        recorded_before = await rhi_records.of_task(session, task_id)
+        if recorded_before is not None:
+            # The notifier has not closed the task yet: the first record stands.
+            already = [Problem("outcome", "This interview is already recorded.")]
+            return _task_response(request, who, task, 409, already, form, record=recorded_before)
+        factors = _factors(request)
+        built = rhi_record_form.build(
+            form,
+            task_id=task_id,
+            returned_at=task["returned_at"] or task["due_at"],
+            recorded_by=who.user.username,
+            now=now,
+            push=factors.push,
+            pull=factors.pull,
         )
+        if not isinstance(built, RhiTaskOutcomeV2):
+            return _task_response(request, who, task, 400, built, form)
+        # The record for the console (v2) and what closes the task for the notifier (v1):
+        # schemas/rhi_record.py says why both.
+        await rhi_records.keep(session, built)
+        for topic, message in (
+            (RHI_TASK_OUTCOMES_V2, built),
+            (RHI_TASK_OUTCOMES, built.as_v1()),
+        ):
+            await publish_later(
+                session, runtime.tables, runtime.settings.topic(topic.wire), task_id, message
+            )
     runtime.relay.wake()
-    log.info("console: RHI task %s outcome %s recorded by %s", task_id, outcome, who.user.username)
-    return _task_response(request, who, task, 200, form=form, recorded=message)
+    log.info(
+        "console: RHI task %s outcome %s recorded by %s", task_id, built.outcome, who.user.username
+    )
+    return _task_response(request, who, task, 200, form=form, recorded=built)

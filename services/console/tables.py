@@ -48,8 +48,10 @@ episodes = Table(
     Column("event_count", Integer, nullable=False, default=0),
     Column("updated_at", UtcDateTime(), nullable=False),
     # Who the child is, for the signed-in pages (the child's timeline, the watchlist,
-    # links between children); ``child_key`` groups a child's episodes (projections).
-    Column("child_key", String(64), nullable=True),
+    # links between children). ``child_id`` is the router's (issue 20): it groups a
+    # child's episodes, from console_child_links (or, until the router's link arrives,
+    # from the episode's alerts and tasks).
+    Column("child_id", String(36), nullable=True),
     Column("given_name", String(100), nullable=True),
     Column("family_name", String(100), nullable=True),
     Column("date_of_birth", Date, nullable=True),
@@ -59,9 +61,34 @@ episodes = Table(
     # for the audit and the stream, and is left out of the watchlist, pack and figures.
     Column("withdrawn_at", UtcDateTime(), nullable=True),
     Column("withdrawn_reason", String(500), nullable=True),
+    # The responsible local authority as the router decided it (the ``authority`` of
+    # the episode's alerts and tasks; ``responsible_la`` is only what the police sent),
+    # and, for a looked-after child placed elsewhere, the authority where the child
+    # lives (the router's ``la-resident`` alert): the returns' figures (issue 21).
+    Column("authority_code", String(9), nullable=True),
+    Column("resident_la", String(9), nullable=True),
+    # For the partnership's figures (issue 20, services/console/analytics.py): the sex and
+    # the home postcode district (outward code only, never the postcode) the police gave,
+    # where the child went missing from (the first event that says), and the postcode
+    # district where the child was found (the latest found or returned event's).
+    Column("sex", String(20), nullable=True),
+    Column("home_district", String(4), nullable=True),
+    Column("missing_from", String(20), nullable=True),
+    Column("found_district", String(4), nullable=True),
+    # When it was reported, in local time, and the child's age then: the figures count
+    # these as they are (projections.reported_columns), 100,000 episodes in well under
+    # a second, with no time zone arithmetic per row.
+    Column("reported_month", String(7), nullable=True),  # YYYY-MM
+    Column("reported_day", Integer, nullable=True),  # days since 1970-01-01
+    Column("reported_hour", Integer, nullable=True),
+    Column("reported_weekday", Integer, nullable=True),  # 0 = Monday
+    Column("age_at_report", Integer, nullable=True),
+    Column("exploitation", Boolean, nullable=True),
     Index("ix_console_episodes_latest", "latest_event_at"),
-    Index("ix_console_episodes_child", "child_key", "latest_event_at"),
+    Index("ix_console_episodes_first", "first_event_at"),
+    Index("ix_console_episodes_child", "child_id", "latest_event_at"),
     Index("ix_console_episodes_la", "responsible_la", "latest_event_at"),
+    Index("ix_console_episodes_authority", "authority_code", "first_event_at"),
 )
 
 episode_events = Table(
@@ -79,7 +106,6 @@ episode_events = Table(
     Column("initials", String(8), nullable=False),
     Column("birth_year", Integer, nullable=False),
     Column("looked_after", Boolean, nullable=False),
-    Column("child_key", String(64), nullable=True),
     Column("given_name", String(100), nullable=True),
     Column("family_name", String(100), nullable=True),
     Column("date_of_birth", Date, nullable=True),
@@ -88,6 +114,8 @@ episode_events = Table(
     Column("location_postcode", String(8), nullable=True),
     Column("location_description", String(500), nullable=True),
     Column("found_with", Text, nullable=True),  # JSON: [{given_name, family_name, date_of_birth}]
+    Column("sex", String(20), nullable=True),
+    Column("home_district", String(4), nullable=True),  # the outward code of the home postcode
     Column("reason", String(500), nullable=True),  # why the police withdrew it (withdrawn)
     Index("ix_console_episode_events_episode", "episode_key", "occurred_at"),
 )
@@ -145,6 +173,40 @@ rhi_tasks = Table(
     Column("state_at", UtcDateTime(), nullable=True),
     Column("note", String(500), nullable=True),
     Index("ix_console_rhi_tasks_episode", "episode_key"),
+    Index("ix_console_rhi_tasks_authority", "authority_code", "returned_at"),
+)
+
+# The return home interview as recorded (``rhi-task-outcomes.v2``, issue 21), one per
+# task: the first recorded stands, as the notifier keeps the first outcome. The console
+# writes it when its form records one and reads the topic for those recorded with
+# ``relay tasks complete``. ``whereabouts``, ``with_whom`` and ``child_words`` are
+# restricted: the task page shows them to the child's authority and the MSET chair only,
+# never the figures or an export. Lists are comma-separated slugs.
+rhi_records = Table(
+    "console_rhi_records",
+    metadata,
+    Column("task_id", String(200), primary_key=True),
+    Column("message_id", String(200), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("offered_at", UtcDateTime(), nullable=True),
+    Column("offer_method", String(20), nullable=True),
+    Column("offer_accepted", Boolean, nullable=True),
+    Column("interviewed_at", UtcDateTime(), nullable=True),
+    Column("interviewer_name", String(200), nullable=True),
+    Column("interviewer_organisation", String(200), nullable=True),
+    Column("interviewer_independent", Boolean, nullable=True),
+    Column("whereabouts", Text, nullable=True),
+    Column("with_whom", Text, nullable=True),
+    Column("push_factors", String(2000), nullable=True),
+    Column("pull_factors", String(2000), nullable=True),
+    Column("harm_disclosed", Boolean, nullable=True),
+    Column("harm_kinds", String(500), nullable=True),
+    Column("child_words", Text, nullable=True),
+    Column("referrals", String(500), nullable=True),
+    Column("shared_with_police", Boolean, nullable=True),
 )
 
 identity_reviews = Table(
@@ -162,6 +224,90 @@ identity_reviews = Table(
     Column("child", Text, nullable=True),
     Column("candidates", Text, nullable=True),
     Column("decided_by", String(200), nullable=True),
+    # The roll record a ``match`` decision chose (for an authority's own roll: the
+    # ``CHILD`` of its SSDA903 return).
+    Column("roll_record_id", String(128), nullable=True),
+    # ``roll-record`` (who is the child on an organisation's roll) or ``same-child`` (is
+    # the episode's child, ``child_id``, one of the earlier children in ``candidates``).
+    Column("question", String(20), nullable=True),
+    Column("child_id", String(36), nullable=True),
+)
+
+# Which child each episode belongs to, as the router last said (child-identities.v1):
+# the highest ``revision`` wins, whatever order the links arrive in. The episode row's
+# ``child_id`` is kept equal to it.
+child_links = Table(
+    "console_child_links",
+    metadata,
+    Column("episode_key", String(300), primary_key=True),
+    Column("child_id", String(36), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("basis", String(20), nullable=False),
+    Column("previous_child_id", String(36), nullable=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_console_child_links_child", "child_id"),
+)
+
+# A child merged away (all its episodes moved): where its page now is.
+child_merges = Table(
+    "console_child_merges",
+    metadata,
+    Column("child_id", String(36), primary_key=True),
+    Column("into_child_id", String(36), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+# The MSET panel's meetings (issue 20): when, who chaired, which organisations came.
+panel_meetings = Table(
+    "console_panel_meetings",
+    metadata,
+    Column("meeting_id", String(36), primary_key=True),
+    Column("held_on", Date, nullable=False),
+    Column("chair", String(200), nullable=False),
+    Column("organisations", Text, nullable=False),  # JSON: [organisation code, ...]
+    Column("created_by", String(63), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_console_panel_meetings_held", "held_on"),
+)
+
+# What a meeting decided about one child: the decision, the panel's own view of the
+# risk, and when it looks at the child again. One per child per meeting (the latest
+# record replaces an earlier one the same meeting).
+panel_reviews = Table(
+    "console_panel_reviews",
+    metadata,
+    Column("review_id", String(64), primary_key=True),  # derived (meeting, child)
+    Column("meeting_id", String(36), nullable=False),
+    Column("child_id", String(36), nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("risk_view", String(20), nullable=False),
+    Column("next_review_on", Date, nullable=True),
+    Column("recorded_by", String(63), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Index("ix_console_panel_reviews_child", "child_id", "recorded_at"),
+    Index("ix_console_panel_reviews_meeting", "meeting_id"),
+)
+
+# Actions the panel gives an organisation about a child: open until marked done; an
+# open action past its due date is overdue (shown to the chair, and emailed to the
+# owner organisation by the notifier through panel-actions.v1).
+panel_actions = Table(
+    "console_panel_actions",
+    metadata,
+    Column("action_id", String(36), primary_key=True),
+    Column("meeting_id", String(36), nullable=False),
+    Column("child_id", String(36), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("owner_code", String(20), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("state", String(10), nullable=False),  # open | done
+    Column("revision", Integer, nullable=False),  # panel-actions.v1 carries it
+    Column("created_by", String(63), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("done_by", String(63), nullable=True),
+    Column("done_at", UtcDateTime(), nullable=True),
+    Index("ix_console_panel_actions_due", "state", "due_on"),
+    Index("ix_console_panel_actions_child", "child_id"),
 )
 
 rejects = Table(

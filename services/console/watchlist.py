@@ -41,12 +41,13 @@ class RepeatRule:
 
 @dataclass(frozen=True)
 class Watched:
-    child_key: str
+    child_id: str
     initials: str | None
     birth_year: int | None
     responsible_la: str | None
     episodes: int
     latest_at: datetime
+    last_episode_at: datetime  # when the latest episode began
     highest_grade: str | None
     factors: list[str]
     exploitation: list[str]
@@ -67,21 +68,21 @@ async def watchlist(session: AsyncSession, rule: RepeatRule, now: datetime) -> l
     since = now - timedelta(days=rule.window_days)
     recent = (
         (episodes.c.first_event_at >= since)
-        & episodes.c.child_key.is_not(None)
+        & episodes.c.child_id.is_not(None)
         & episodes.c.withdrawn_at.is_(None)
     )
     keys = (
-        select(episodes.c.child_key)
+        select(episodes.c.child_id)
         .where(recent)
-        .group_by(episodes.c.child_key)
+        .group_by(episodes.c.child_id)
         .having(func.count() >= rule.threshold)
     )
     rows = (
         (
             await session.execute(
                 select(episodes)
-                .where(recent, episodes.c.child_key.in_(keys))
-                .order_by(episodes.c.child_key, episodes.c.latest_event_at)
+                .where(recent, episodes.c.child_id.in_(keys))
+                .order_by(episodes.c.child_id, episodes.c.latest_event_at)
             )
         )
         .mappings()
@@ -89,7 +90,7 @@ async def watchlist(session: AsyncSession, rule: RepeatRule, now: datetime) -> l
     )
     by_child: dict[str, list[Any]] = {}
     for row in rows:
-        by_child.setdefault(row["child_key"], []).append(row)
+        by_child.setdefault(row["child_id"], []).append(row)
     watched = []
     for key, eps in by_child.items():
         latest = eps[-1]
@@ -97,7 +98,7 @@ async def watchlist(session: AsyncSession, rule: RepeatRule, now: datetime) -> l
         grades = [e["risk_grade"] for e in eps if e["risk_grade"]]
         watched.append(
             Watched(
-                child_key=key,
+                child_id=key,
                 initials=latest["initials"],
                 birth_year=latest["birth_year"],
                 responsible_la=next(
@@ -105,6 +106,7 @@ async def watchlist(session: AsyncSession, rule: RepeatRule, now: datetime) -> l
                 ),
                 episodes=len(eps),
                 latest_at=latest["latest_event_at"],
+                last_episode_at=max(e["first_event_at"] or e["latest_event_at"] for e in eps),
                 highest_grade=min(grades, key=lambda g: _GRADE_ORDER.get(g, 4), default=None),
                 factors=factors,
                 exploitation=[f for f in factors if f in EXPLOITATION_FACTORS],

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
 
 from schemas.episode import EpisodeEventSubmissionV1
 from services.ingest import repository
@@ -19,6 +20,8 @@ from services.ingest.repository import ApiKey
 
 MAX_BATCH_ITEMS = 5000
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+# Most of an unwanted body read (and dropped) so that its error answer can be read.
+DISCARD_AT_MOST = 64 * 1024 * 1024
 
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False, description="An ingest API key: `mer_<force>_…`")
@@ -205,9 +208,42 @@ async def _read(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            request.state.body_read = size
             raise _too_large(limit)
         chunks.append(chunk)
+    request.state.body_read = None  # all of it
     return b"".join(chunks)
+
+
+async def discard_unread_body(request: Request) -> bool:
+    """Read what is left of the request body and drop it, so that an error answer sent
+    before the body was read reaches the client; False when the connection should close
+    instead.
+
+    Python's urllib and requests send the whole body before they read the answer: if the
+    server answers and closes with the body still arriving, the kernel resets the
+    connection and the client sees "connection reset by peer", never the 413. curl
+    waits for ``100 Continue``, which nobody sends here: it reads the answer, sends no
+    body, and there is nothing to drain. Beyond :data:`DISCARD_AT_MOST` bytes the body
+    is not worth reading; the connection closes."""
+    read = getattr(request.state, "body_read", 0)
+    if read is None:
+        return True  # read to its end already
+    if read == 0 and "100-continue" in request.headers.get("expect", "").lower():
+        return False  # the client sends nothing before our answer
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > DISCARD_AT_MOST:
+        return False
+    try:
+        # The request's own stream, or the rest of it: receive() until the last part.
+        async for chunk in Request(request.scope, request.receive).stream():
+            read += len(chunk)
+            if read > DISCARD_AT_MOST:
+                return False
+    except ClientDisconnect:
+        return False
+    request.state.body_read = None
+    return True
 
 
 def _body_limits(request: Request) -> BodyLimits:

@@ -91,8 +91,12 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.include_router(_health_routes(app))
 
     @app.exception_handler(api.RequestError)
-    async def _request_error(_request: Request, exc: api.RequestError) -> JSONResponse:
-        return JSONResponse(exc.body, exc.status, headers=exc.headers)
+    async def _request_error(request: Request, exc: api.RequestError) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        # A 413, or a 401 before the body was read: let every client read the answer.
+        if not await api.discard_unread_body(request):
+            headers["Connection"] = "close"
+        return JSONResponse(exc.body, exc.status, headers=headers)
 
     async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database is away (restarting, failing over, network): nothing was logged,

@@ -16,10 +16,12 @@ from schemas.catalogue import (
     ACKNOWLEDGEMENTS,
     ALERT_ANSWERS,
     ALERTS_REQUESTED,
+    CHILD_IDENTITIES,
+    PANEL_ACTIONS,
     RHI_TASK_OUTCOMES,
     RHI_TASKS_REQUESTED,
 )
-from services.notifier import answers, handlers, repository
+from services.notifier import answers, child_links, handlers, panel_actions, repository
 from services.notifier.operations import watch_dead_letters
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import Renderer
@@ -89,6 +91,13 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         subscribe(ACKNOWLEDGEMENTS, partial(handlers.on_acknowledgement, now=now))
         subscribe(RHI_TASK_OUTCOMES, partial(handlers.on_rhi_task_outcome, now=now))
         subscribe(ALERT_ANSWERS, partial(answers.on_alert_answer, now=now, wake=scheduler.wake))
+        subscribe(CHILD_IDENTITIES, child_links.on_child_identity)
+        # Overdue MSET panel actions, to their owner organisation (issue 20).
+        subscribe(PANEL_ACTIONS, panel_actions.on_panel_action)
+        app.state.panel_notices = panel_actions.PanelActionNotices(
+            runtime.db, mailer, settings.smtp_from, settings.public_url, now
+        )
+        runtime.loops.append(app.state.panel_notices.run)
         runtime.loops.append(scheduler.run)
         # Dead letters on the routing path, emailed to operations_email (issue 17).
         app.state.operations = watch_dead_letters(runtime, settings, mailer, now)

@@ -1,5 +1,6 @@
-"""``relay alerts list``, ``relay tasks list`` and ``relay tasks complete``: ids and
-states only, never a child's name or date of birth."""
+"""``relay alerts list``, ``relay tasks list`` and ``relay tasks complete`` (its own
+module, services/notifier/rhi_record_cli.py): ids and states only, never a child's name
+or date of birth."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from schemas.base import derived_id
-from schemas.catalogue import RHI_TASK_OUTCOMES
-from schemas.messages import AlertState, RhiOutcome, RhiTaskOutcomeV1, RhiTaskState
-from services.notifier import repository
-from services.runtime.database import Database, utcnow
+from schemas.messages import AlertState, RhiTaskState
+from services.notifier import repository, rhi_record_cli
+from services.runtime.database import Database
 from services.runtime.settings import RelaySettings
 
 ALERT_COLUMNS = (
@@ -82,77 +80,7 @@ def register(app: typer.Typer) -> None:
         rows = asyncio.run(_fetch(repository.list_tasks, state, limit))
         _show(rows, TASK_COLUMNS, as_json, "tasks")
 
-    @tasks_app.command("complete")
-    def tasks_complete(
-        task_id: Annotated[str, typer.Argument(help="the task id, from `relay tasks list`")],
-        outcome: Annotated[
-            RhiOutcome, typer.Option(help="what happened to the interview", case_sensitive=False)
-        ],
-        by: Annotated[str, typer.Option(help="who records it (name or role)")],
-        reason: Annotated[
-            str | None, typer.Option(help="why; required when the outcome is not-possible")
-        ] = None,
-    ) -> None:
-        """Record a return home interview's outcome (closes the task, stops reminders)."""
-        message = complete_task(task_id, outcome, reason, by, utcnow())
-        typer.echo(f"task {task_id}: {message.outcome.value} sent to {RHI_TASK_OUTCOMES.wire}")
-
-
-async def _publish_outcome(settings: RelaySettings, outcome: RhiTaskOutcomeV1) -> None:
-    from services.runtime.kafka import create_broker
-
-    broker = create_broker(settings, client_id="relay-tasks-complete")
-    await broker.start()
-    try:
-        await broker.publish(
-            outcome.model_dump_json().encode(),
-            topic=settings.topic(RHI_TASK_OUTCOMES.wire),
-            key=outcome.task_id.encode(),
-            headers={"message_id": outcome.message_id, "content-type": "application/json"},
-        )
-    finally:
-        await broker.stop()
-
-
-def complete_task(
-    task_id: str, outcome: RhiOutcome, reason: str | None, by: str, at: datetime
-) -> RhiTaskOutcomeV1:
-    """Check the task is open, then publish its outcome to ``rhi-task-outcomes`` (the
-    notifier closes it from there, as it does for the console's)."""
-    settings = RelaySettings()
-    task = asyncio.run(_fetch_task(settings, task_id))
-    if task is None:
-        raise typer.BadParameter(f"no RHI task {task_id!r}", param_hint="TASK_ID")
-    if task.state not in repository.OPEN_TASK_STATES:
-        raise typer.BadParameter(
-            f"task {task_id} is already closed ({task.state}, recorded "
-            f"{task.outcome_recorded_at:%Y-%m-%d %H:%M} by {task.outcome_recorded_by})",
-            param_hint="TASK_ID",
-        )
-    try:
-        message = RhiTaskOutcomeV1(
-            message_id=derived_id("rhi-task-outcome", task_id, at.isoformat()),
-            task_id=task_id,
-            outcome=outcome,
-            reason=reason,
-            recorded_by=by,
-            recorded_at=at,
-        )
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        text = str(first["msg"]).removeprefix("Value error, ")
-        raise typer.BadParameter(text, param_hint="--reason") from None
-    asyncio.run(_publish_outcome(settings, message))
-    return message
-
-
-async def _fetch_task(settings: RelaySettings, task_id: str) -> Any:
-    db = Database(settings.database_url_for("notifier"))
-    try:
-        async with db.transaction() as session:
-            return await repository.get_task(session, task_id)
-    finally:
-        await db.dispose()
+    rhi_record_cli.register(tasks_app)
 
 
 def _check(value: str | None, allowed: Any, option: str) -> None:

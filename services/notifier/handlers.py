@@ -20,7 +20,7 @@ from schemas.messages import (
     RhiTaskRequestedV1,
     RhiTaskState,
 )
-from services.notifier import episodes, out_of_hours, repository
+from services.notifier import child_links, episodes, out_of_hours, repository
 from services.notifier.deadlines import ack_deadline, rhi_reminder_at
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
@@ -49,6 +49,8 @@ async def on_alert_requested(
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
     at = now()
+    episode = message.episode
+    await child_links.adopt(session, episode.force_code, episode.episode_ref, message.child_id)
     deadline = ack_deadline(message.kind, message.recipient.kind, at, policy, urgent=message.urgent)
     alert = await repository.insert_alert(session, message, at, deadline)
     if alert is None:
@@ -77,6 +79,7 @@ async def note_new_episode(
         message.child.given_name,
         message.child.family_name,
         message.child.date_of_birth,
+        message.child_id,
     )
     for task in tasks:
         if task.event_message_id == episode.event_message_id or (
@@ -107,6 +110,8 @@ async def on_rhi_task_requested(
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
     at = now()
+    episode = message.episode
+    await child_links.adopt(session, episode.force_code, episode.episode_ref, message.child_id)
     due = task_due_at(message.returned_at, message.due_at)
     reminder = rhi_reminder_at(message.returned_at, policy)
     if not await repository.insert_task(

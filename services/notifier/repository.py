@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.identifiers import child_key
 from schemas.messages import (
     AlertRequestedV1,
     AlertState,
@@ -20,7 +19,14 @@ from schemas.messages import (
     RhiTaskState,
 )
 from services.notifier.delivery import NextStep
-from services.notifier.tables import alerts, attempts, audit_chains, disclosures, rhi_tasks
+from services.notifier.tables import (
+    alerts,
+    attempts,
+    audit_chains,
+    child_links,
+    disclosures,
+    rhi_tasks,
+)
 from services.runtime import audit_chain
 from services.runtime.retention import RetentionPolicy
 
@@ -393,9 +399,8 @@ async def record_disclosure(
             "policy_rule": alert.policy_rule[:100],
             "reason": alert.reason[:200],
             "fields": ",".join(fields)[:500],
-            "child_key": child_key(
-                alert.child_given_name, alert.child_family_name, alert.child_date_of_birth
-            ),
+            # The child is found by episode (tables.child_links, issue 20).
+            "child_key": None,
             "force_code": alert.force_code,
             "episode_ref": alert.episode_ref,
             "event_type": alert.event_type,
@@ -594,9 +599,31 @@ async def open_tasks_for_child(
     given_name: str,
     family_name: str,
     date_of_birth: date,
+    child_id: str | None = None,
 ) -> list[Row[Any]]:
-    """The authority's open tasks for a child of these exact name and date of birth
-    (compared without case): a new episode before the interview is noted on them."""
+    """The authority's open tasks for the child: the episodes of ``child_id`` (the
+    router's person index, issue 20); for a message from before it, a child of these
+    exact name and date of birth (compared without case). A new episode before the
+    interview is noted on them."""
+    if child_id is not None:
+        links = child_links.c
+        return list(
+            (
+                await session.execute(
+                    select(rhi_tasks)
+                    .join(
+                        child_links,
+                        (links.force_code == rhi_tasks.c.force_code)
+                        & (links.episode_ref == rhi_tasks.c.episode_ref),
+                    )
+                    .where(
+                        links.child_id == child_id,
+                        rhi_tasks.c.authority_code == authority_code,
+                        rhi_tasks.c.state.in_(OPEN_TASK_STATES),
+                    )
+                )
+            ).all()
+        )
     rows = (
         await session.execute(
             select(rhi_tasks).where(

@@ -165,9 +165,11 @@ rhi_tasks = Table(
 messaging = messaging_tables(metadata, "notifier")
 
 # What each sent alert disclosed (issue 6): to whom, when, under which policy rule, and
-# which fields of the child's record (their names, never the values), found by the
-# child's key (schemas.identifiers.child_key) for a subject access request. Append-only
-# and chained (services/runtime/audit_chain.py); retention removes the oldest.
+# which fields of the child's record (their names, never the values). A subject access
+# request finds a child's entries by episode (``child_links``: the router's child_id,
+# issue 20); ``child_key`` is the hash of names and date of birth that entries made
+# before notifier migration 0006 carry (None since). Append-only and chained
+# (services/runtime/audit_chain.py); retention removes the oldest.
 disclosures = Table(
     "notifier_disclosures",
     metadata,
@@ -184,7 +186,7 @@ disclosures = Table(
     Column("policy_rule", String(100), nullable=False),
     Column("reason", String(200), nullable=False),
     Column("fields", String(500), nullable=False),
-    Column("child_key", String(64), nullable=False),
+    Column("child_key", String(64), nullable=True),
     Column("force_code", String(8), nullable=False),
     Column("episode_ref", String(64), nullable=False),
     Column("event_type", String(32), nullable=False),
@@ -192,8 +194,43 @@ disclosures = Table(
     *chain_columns("notifier_disclosures"),
     Index("ix_notifier_disclosures_child", "child_key"),
     Index("ix_notifier_disclosures_at", "at"),
+    Index("ix_notifier_disclosures_episode", "force_code", "episode_ref"),
 )
 audit_chains = chain_heads(metadata, "notifier")
+
+# MSET panel actions to chase (panel-actions.v1, issue 20): an open one is due a notice
+# to its owner organisation the morning after it falls due (services/notifier/
+# panel_actions.py). No action text and no child: ids, dates and the owner only.
+panel_actions = Table(
+    "notifier_panel_actions",
+    metadata,
+    Column("action_id", String(64), primary_key=True),
+    Column("meeting_on", Date, nullable=False),
+    Column("owner_code", String(32), nullable=False),
+    Column("owner_name", String(300), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("state", String(10), nullable=False),  # open | done
+    Column("revision", Integer, nullable=False),
+    Column("notice_due_at", UtcDateTime(), nullable=True),
+    Column("noticed_at", UtcDateTime(), nullable=True),
+    Column("notice_to", String(320), nullable=True),
+    Column("claimed_until", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_notifier_panel_actions_due", "notice_due_at"),
+)
+
+# Which child each episode belongs to (issue 20): the router's child-identities.v1 (the
+# highest revision wins), or, until it arrives, the child_id an alert or task names
+# (revision 0). Disclosures and open RHI tasks are found by it.
+child_links = Table(
+    "notifier_child_links",
+    metadata,
+    Column("force_code", String(8), primary_key=True),
+    Column("episode_ref", String(64), primary_key=True),
+    Column("child_id", String(36), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Index("ix_notifier_child_links_child", "child_id"),
+)
 
 # Dead letters on the routing path (episode-events, alerts-requested, rhi-tasks-requested)
 # for the operations notices (services/notifier/operations.py): where and why, never the

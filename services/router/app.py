@@ -11,13 +11,24 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from schemas.catalogue import ALERT_ANSWERS, EPISODE_EVENTS, IDENTITY_DECISIONS
-from services.router import disputes, repository
+from schemas.catalogue import (
+    ALERT_ANSWERS,
+    CHILD_IDENTITIES,
+    CHILD_IDENTITY_CHANGES,
+    EPISODE_EVENTS,
+    IDENTITY_DECISIONS,
+)
+from services.router import awaiting_return, disputes, person_index, repository
 from services.router.coverage import AuthorityGapError, authority_gaps
-from services.router.handlers import on_episode_event, on_identity_decision
+from services.router.handlers import (
+    on_child_identity_change,
+    on_episode_event,
+    on_identity_decision,
+)
 from services.router.policy import Policy
 from services.router.tables import metadata, reviews, roll
-from services.runtime.database import Database
+from services.runtime.database import Database, utcnow
+from services.runtime.handling import Outbox
 from services.runtime.policy_file import read_policy_file
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
@@ -36,8 +47,25 @@ async def directory_gaps(db: Database, policy: Policy) -> list[str]:
         return authority_gaps(await repository.directory_organisations(session), policy)
 
 
+async def announce_unannounced(runtime: ServiceRuntime) -> int:
+    """Publish the person index's links nobody has heard of yet (episodes migrated from
+    before the index, router migration 0006), so every read model follows."""
+    total = 0
+    while True:
+        async with runtime.db.transaction() as session:
+            links = await person_index.unannounced(session)
+            out = Outbox(session, runtime.tables, runtime.settings)
+            for link in links:
+                await out.publish(CHILD_IDENTITIES, f"{link.force_code}:{link.episode_ref}", link)
+        total += len(links)
+        if len(links) < person_index.ANNOUNCE_BATCH:
+            return total
+
+
 def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
-    """``overrides``: ``policy`` (a :class:`Policy`), ``db`` and ``broker`` for tests."""
+    """``overrides``: ``policy`` (a :class:`Policy`), ``db`` and ``broker`` for tests,
+    ``now`` (a clock) and ``awaiting_return_interval_s`` (how often RHI tasks waiting
+    for a return are checked)."""
     policy: Policy = overrides.get("policy") or load_policy(settings)
 
     @asynccontextmanager
@@ -50,6 +78,19 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         )
         runtime.consumers.subscribe(IDENTITY_DECISIONS, on_identity_decision)
         runtime.consumers.subscribe(ALERT_ANSWERS, disputes.on_alert_answer)
+        runtime.consumers.subscribe(CHILD_IDENTITY_CHANGES, on_child_identity_change)
+        runtime.loops.append(
+            awaiting_return.loop(
+                runtime.db,
+                runtime.tables,
+                settings,
+                runtime.relay,
+                overrides.get("now", utcnow),
+                float(
+                    overrides.get("awaiting_return_interval_s", awaiting_return.CHECK_INTERVAL_S)
+                ),
+            )
+        )
 
         async def roll_rows() -> float:
             async with runtime.db.transaction() as session:
@@ -78,6 +119,9 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
                 log.error("router: refusing to start: %s", gap)
             await runtime.db.dispose()
             raise AuthorityGapError("; ".join(gaps))
+        announced = await announce_unannounced(runtime)
+        if announced:
+            log.info("router: %d episode link(s) of before the person index announced", announced)
         await runtime.start()
         try:
             yield

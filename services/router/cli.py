@@ -360,6 +360,10 @@ def reviews_decide(
         str | None,
         typer.Option("--record", help="the candidate roll record id that is this child"),
     ] = None,
+    child: Annotated[
+        str | None,
+        typer.Option("--child", help="a same-child review: the earlier child (id) this child is"),
+    ] = None,
     none: Annotated[
         bool, typer.Option("--none", help="none of the candidates is this child")
     ] = False,
@@ -369,19 +373,22 @@ def reviews_decide(
     """Decide a pending identity review.
 
     Publishes the decision to identity-decisions; the router then routes the held event
-    to the organisation (--record) or tells nobody (--none).
+    to the organisation (--record) or tells nobody (--none); for a same-child review
+    (issue 20) --child merges the episode's child into the earlier child chosen.
     """
     import getpass
 
     from schemas.base import derived_id
     from schemas.catalogue import IDENTITY_DECISIONS
     from schemas.messages import IdentityDecisionV1
-    from services.router import review_store
+    from services.router import person_index, review_store
     from services.runtime.database import utcnow
     from services.runtime.kafka import create_broker, ensure_topics
 
-    if (record is None) == (not none):
-        raise typer.BadParameter("give exactly one of --record ROLL_RECORD_ID or --none")
+    if [record is not None, child is not None, none].count(True) != 1:
+        raise typer.BadParameter(
+            "give exactly one of --record ROLL_RECORD_ID, --child CHILD_ID or --none"
+        )
     if record is not None and not record.strip():
         raise typer.BadParameter("an empty roll record id", param_hint="--record")
     decision: str = "no-match" if none else "match"
@@ -391,6 +398,13 @@ def reviews_decide(
 
     async def check(db: Database) -> tuple[str, str | None]:
         async with db.transaction() as session:
+            if await person_index.is_child_review(session, review_id):
+                refused = await person_index.child_review_refusal(
+                    session, review_id, decision, child
+                )
+                return ("--child" if child else "REVIEW_ID"), refused
+            if child is not None:
+                return "--child", f"review {review_id} asks for a roll record: use --record"
             held = await review_store.get(session, review_id)
         # A pending review refuses only the record; otherwise the review id is wrong.
         option = "--record" if held is not None and held.state == "pending" else "REVIEW_ID"
@@ -408,6 +422,7 @@ def reviews_decide(
         review_id=review_id,
         decision=decision,  # type: ignore[arg-type]
         roll_record_id=record,
+        child_id=child,
         decided_by=decided_by,
         decided_at=utcnow(),
     )
@@ -437,7 +452,13 @@ def reviews_decide(
     if as_json:
         typer.echo(json.dumps(message.model_dump(mode="json"), indent=2))
         return
-    what = f"match to roll record {record}" if record else "no match"
+    what = (
+        f"match to roll record {record}"
+        if record
+        else f"the same child as {child}"
+        if child
+        else "no match"
+    )
     Console().print(
         f"review {review_id}: {what} published by {decided_by}; the router applies it "
         f"when it reads {settings.topic(IDENTITY_DECISIONS.wire)}"

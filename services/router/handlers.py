@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.catalogue import ALERTS_REQUESTED, IDENTITY_REVIEWS, RHI_TASKS_REQUESTED
+from schemas.catalogue import (
+    ALERTS_REQUESTED,
+    CHILD_IDENTITIES,
+    IDENTITY_REVIEWS,
+    RHI_TASKS_REQUESTED,
+)
+from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.episode import EpisodeEventV1, EventType
-from schemas.messages import IdentityDecisionV1
-from services.router import disputes, repository, review_store
-from services.router.matching import child_key, match_child
+from schemas.messages import IdentityDecisionV1, RhiTaskRequestedV1
+from services.router import awaiting_return, disputes, person_index, repository, review_store
+from services.router.matching import match_child
 from services.router.policy import (
     History,
     NoResponsibleAuthorityError,
     Policy,
+    RhiTrigger,
     route,
     route_decided,
 )
@@ -37,17 +45,20 @@ async def on_episode_event(
         match_child(event.child, candidates, event.occurred_at.astimezone(LOCAL_TIME).date()),
         await disputes.states_for_episode(session, event.force_code, event.episode_ref),
     )
-    key = child_key(event.child)
+    linked = await person_index.link_episode(session, event, decisions, utcnow())
+    await _announce(out, linked.announcements)
+    if linked.review is not None:
+        await out.publish(IDENTITY_REVIEWS, event.episode_key, linked.review)
     if event.type is EventType.WITHDRAWN:
         # Raised in error or for the wrong child: it no longer counts towards the
         # child's repeat-missing history.
         await repository.forget_episode(session, event.force_code, event.episode_ref)
     if event.type is EventType.REPORTED:
         await repository.record_reported(
-            session, event.force_code, event.episode_ref, key, event.occurred_at
+            session, event.force_code, event.episode_ref, event.occurred_at
         )
-    reported_at, flagged = await repository.reported_history(
-        session, key, event.force_code, event.episode_ref
+    reported_at, flagged = await person_index.reported_history(
+        session, linked.child_id, event.force_code, event.episode_ref
     )
     organisations = await repository.organisations_for_routing(
         session, {d.org_code for d in decisions}
@@ -58,10 +69,13 @@ async def on_episode_event(
         )
     except NoResponsibleAuthorityError as exc:
         raise UnprocessableError(str(exc)) from exc
+    plan = plan.for_child(linked.child_id)
     for alert in plan.alerts:
         await out.publish(ALERTS_REQUESTED, event.episode_key, alert)
-    for task in plan.rhi_tasks:
+    for task in await _tasks_to_open(session, event, plan.rhi_tasks, policy):
         await out.publish(RHI_TASKS_REQUESTED, event.episode_key, task)
+    for awaited in plan.awaiting_return:
+        await awaiting_return.wait(session, awaited, utcnow())
     for review in plan.reviews:
         # Held until a person decides (on_identity_decision); only the organisation
         # waits: the responsible authority was told above.
@@ -71,13 +85,58 @@ async def on_episode_event(
         await repository.mark_repeat_flagged(session, event.force_code, event.episode_ref)
     # Ids only: never the child's details.
     log.info(
-        "router: event %s (%s) -> %d alert(s), %d RHI task(s), %d review(s)",
+        "router: event %s (%s) child %s -> %d alert(s), %d RHI task(s), %d review(s)",
         event.message_id,
         event.type.value,
+        linked.child_id,
         len(plan.alerts),
         len(plan.rhi_tasks),
-        len(plan.reviews),
+        len(plan.reviews) + (linked.review is not None),
     )
+
+
+async def _announce(out: Outbox, links: Iterable[ChildIdentityV1]) -> None:
+    for link in links:
+        await out.publish(CHILD_IDENTITIES, f"{link.force_code}:{link.episode_ref}", link)
+
+
+async def on_child_identity_change(
+    session: AsyncSession, change: ChildIdentityChangeV1, out: Outbox
+) -> None:
+    """A person merged two children or split episodes off one (the console checked the
+    request; this checks it again against the index as it is now)."""
+    try:
+        moved = await person_index.apply_change(session, change, utcnow())
+    except person_index.RefusedChangeError as exc:
+        raise UnprocessableError(f"change {change.change_id}: {exc}") from exc
+    await _announce(out, moved)
+    log.info(
+        "router: %s %s of child %s by %s: %d episode(s) moved",
+        change.action,
+        change.change_id,
+        change.child_id,
+        change.requested_by,
+        len(moved),
+    )
+
+
+async def _tasks_to_open(
+    session: AsyncSession, event: EpisodeEventV1, tasks: list[RhiTaskRequestedV1], policy: Policy
+) -> list[RhiTaskRequestedV1]:
+    """The RHI tasks of ``event`` that go out: none for a ``returned`` whose episode had
+    its task opened from ``found`` already (services/router/awaiting_return.py)."""
+    if event.type is EventType.WITHDRAWN:
+        await awaiting_return.withdraw(session, event.force_code, event.episode_ref, utcnow())
+    if event.type is not EventType.RETURNED:
+        return tasks
+    opens = await awaiting_return.returned(
+        session,
+        event.force_code,
+        event.episode_ref,
+        utcnow(),
+        remember=policy.rhi_trigger is RhiTrigger.FOUND,
+    )
+    return tasks if opens else []
 
 
 async def on_identity_decision(
@@ -89,6 +148,19 @@ async def on_identity_decision(
     Only the held event is routed. Later events of the same episode that were held for
     the same organisation are reviews of their own.
     """
+    if await person_index.is_child_review(session, decision.review_id):
+        try:
+            moved = await person_index.decide_review(session, decision, utcnow())
+        except person_index.RefusedChangeError as exc:
+            raise UnprocessableError(str(exc)) from exc
+        await _announce(out, moved)
+        log.info(
+            "router: same-child review %s decided %s -> %d episode(s) moved",
+            decision.review_id,
+            decision.decision,
+            len(moved),
+        )
+        return
     held = await review_store.get(session, decision.review_id, for_update=True)
     if held is None and await disputes.is_dispute(session, decision.review_id):
         decided = await disputes.decide(
@@ -129,8 +201,16 @@ async def on_identity_decision(
                 f"review {held.review_id}: organisation {held.org_code} is no longer in "
                 "the directory"
             )
-        alerts = route_decided(
-            event, held.org_code, decision.roll_record_id, organisations, now=utcnow()
+        child_id = await person_index.child_of(session, event.force_code, event.episode_ref)
+        alerts = [
+            a.model_copy(update={"child_id": child_id})
+            for a in route_decided(
+                event, held.org_code, decision.roll_record_id, organisations, now=utcnow()
+            )
+        ]
+        # The person's match is as good as the matcher's: the same record is the same child.
+        await person_index.add_roll_links(
+            session, event.force_code, event.episode_ref, [(held.org_code, decision.roll_record_id)]
         )
         for alert in alerts:
             await out.publish(ALERTS_REQUESTED, event.episode_key, alert)

@@ -80,16 +80,6 @@ class MatchDecision:
     record: RollRecord | None = field(default=None, compare=False, repr=False)
 
 
-def child_key(child: ChildV1) -> str:
-    """A stable key for one child across episodes: NHS number, else name and birth date."""
-    if child.nhs_number:
-        return f"nhs:{child.nhs_number}"
-    return (
-        f"name:{normalise_name(child.family_name)}|{normalise_name(child.given_name)}"
-        f"|{child.date_of_birth.isoformat()}"
-    )
-
-
 @dataclass(frozen=True)
 class Comparison:
     """One police record against one roll record: a level and weight per field."""
@@ -285,6 +275,13 @@ def _decide_organisation(comparisons: list[Comparison]) -> list[MatchDecision]:
     return sorted(out, key=lambda d: d.roll_record_id)
 
 
+def decide_among(comparisons: list[Comparison]) -> list[MatchDecision]:
+    """Decide between the candidates of one set (one roll; or the earlier children of the
+    person index, services/router/identity.py) as :func:`match_child` does within one
+    organisation: at most one ``match``, twins and close runners-up lowered to ``review``."""
+    return _decide_organisation(comparisons) if comparisons else []
+
+
 def match_child(child: ChildV1, candidates: Sequence[RollRecord], on: date) -> list[MatchDecision]:
     """Decide, for every candidate roll record on roll on ``on``, whether it is ``child``.
 
@@ -349,12 +346,13 @@ def _one_child(
 
 __all__ = [
     "AMBIGUITY_MARGIN",
+    "IDENTIFIER_CONFLICT",
     "MATCH_THRESHOLD",
     "REVIEW_THRESHOLD",
     "Comparison",
     "Decision",
     "MatchDecision",
-    "child_key",
     "compare",
+    "decide_among",
     "match_child",
 ]

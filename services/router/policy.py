@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from schemas.base import derived_id
@@ -46,6 +47,16 @@ _MATCHED_KINDS = {
 _OTHER_SERVICES_KEYS = frozenset({"operations_email"})
 
 
+class RhiTrigger(StrEnum):
+    """What opens a return home interview task (DESIGN §10, issue 21)."""
+
+    RETURNED = "returned"  # the police's ``returned`` event (DESIGN §7)
+    # ``returned`` as ever; and for a feed that sends ``found`` and never ``returned``, a
+    # ``found`` with no ``returned`` within ``rhi_found_wait_hours`` (services/router/
+    # awaiting_return.py waits from a due_at row, never in a handler).
+    FOUND = "found"
+
+
 class PolicyError(ValueError):
     """A policy file is wrong; the message names the key."""
 
@@ -74,6 +85,9 @@ class Policy:
     repeat_window_days: int = 90
     default_la: str | None = None
     rhi_due_hours: int = 72
+    rhi_trigger: RhiTrigger = RhiTrigger.RETURNED
+    # With ``rhi_trigger = "found"``: how long after ``found`` a ``returned`` may still come.
+    rhi_found_wait_hours: int = 24
     recipients: Mapping[str, frozenset[OrgKind]] = field(
         default_factory=lambda: dict(DEFAULT_RECIPIENTS)
     )
@@ -103,12 +117,23 @@ class Policy:
                     values[key] = validate_gss_code(value)
                 except ValueError as exc:
                     raise PolicyError(f"{path}: default_la: {exc}") from exc
+            elif key == "rhi_trigger":
+                if value not in {t.value for t in RhiTrigger}:
+                    raise PolicyError(f'{path}: rhi_trigger: "returned" or "found", not {value!r}')
+                values[key] = RhiTrigger(value)
             else:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise PolicyError(f"{path}: {key}: a whole number of at least 1")
                 values[key] = value
         values["recipients"] = _recipients(data.get("recipients", {}), path)
-        return cls(**values)  # type: ignore[arg-type]
+        policy = cls(**values)  # type: ignore[arg-type]
+        if policy.rhi_found_wait_hours >= policy.rhi_due_hours:
+            # The task would be born overdue: the wait must leave time for the interview.
+            raise PolicyError(
+                f"{path}: rhi_found_wait_hours: less than rhi_due_hours "
+                f"({policy.rhi_due_hours}), not {policy.rhi_found_wait_hours}"
+            )
+        return policy
 
 
 def _recipients(table: object, path: Path) -> dict[str, frozenset[OrgKind]]:
@@ -142,15 +167,39 @@ class History:
     repeat_already_flagged: bool = False
 
 
+@dataclass(frozen=True)
+class AwaitedRhiTask:
+    """An RHI task to open at ``open_at`` unless the episode's ``returned`` comes first
+    (``rhi_trigger = "found"``); its return time is the time the child was found."""
+
+    task: RhiTaskRequestedV1
+    open_at: datetime
+
+
 @dataclass
 class RoutingPlan:
     alerts: list[AlertRequestedV1] = field(default_factory=list)
     rhi_tasks: list[RhiTaskRequestedV1] = field(default_factory=list)
     reviews: list[IdentityReviewV1] = field(default_factory=list)
+    awaiting_return: list[AwaitedRhiTask] = field(default_factory=list)
 
     @property
     def flags_repeat(self) -> bool:
         return any(a.kind is AlertKind.REPEAT_MISSING for a in self.alerts)
+
+    def for_child(self, child_id: str) -> RoutingPlan:
+        """The plan with every message naming the episode's child (the person index's
+        ``child_id``, issue 20); ids do not change."""
+        tag = {"child_id": child_id}
+        return RoutingPlan(
+            alerts=[a.model_copy(update=tag) for a in self.alerts],
+            rhi_tasks=[t.model_copy(update=tag) for t in self.rhi_tasks],
+            reviews=[r.model_copy(update=tag) for r in self.reviews],
+            awaiting_return=[
+                AwaitedRhiTask(w.task.model_copy(update=tag), w.open_at)
+                for w in self.awaiting_return
+            ],
+        )
 
 
 def recipient(org: Organisation) -> RecipientV1:
@@ -378,6 +427,27 @@ def route_decided(
     return alerts
 
 
+def rhi_task(
+    event: EpisodeEventV1, la: Organisation, policy: Policy, now: datetime
+) -> RhiTaskRequestedV1:
+    """The return home interview the authority owes for ``event`` (``returned``, or a
+    ``found`` no ``returned`` followed): due ``rhi_due_hours`` after it. Its id derives
+    from (event, authority), so the same facts give the same task."""
+    child, episode = _summaries(event)
+    task_id = derived_id(event.message_id, la.code, "rhi")
+    return RhiTaskRequestedV1(
+        message_id=task_id,
+        task_id=task_id,
+        authority=recipient(la),
+        child=child,
+        episode=episode,
+        looked_after=event.child.looked_after,
+        returned_at=event.occurred_at,
+        due_at=event.occurred_at + timedelta(hours=policy.rhi_due_hours),
+        requested_at=now,
+    )
+
+
 def route(
     event: EpisodeEventV1,
     matches: Sequence[MatchDecision],
@@ -422,13 +492,18 @@ def route(
             responsible.append(responsible_authority(event, matched_orgs, organisations, policy))
         return responsible[0]
 
+    def on_own_roll(org: Organisation) -> str | None:
+        """The authority's own record of the child, when the child matched its roll (its
+        looked-after children): the ``CHILD`` of its SSDA903 return (issue 21)."""
+        return next((d.roll_record_id for d, o in matched if o.code == org.code), None)
+
     if event.type in SUPPORT_EVENTS:
         la = authority()
         for decision, org in matched:
             told = matched_rule(event, org, policy)
             if told is not None:
                 alert(org, told[1], told[0], decision.roll_record_id)
-        alert(la, "responsible local authority", f"{type_}.la")
+        alert(la, "responsible local authority", f"{type_}.la", on_own_roll(la))
         if event.child.looked_after:
             for org in matched_orgs:
                 lives = organisations.get(org.la_code or "")
@@ -453,18 +528,12 @@ def route(
                     kind=AlertKind.REPEAT_MISSING,
                 )
         if event.type is EventType.RETURNED:
-            task_id = derived_id(event.message_id, la.code, "rhi")
-            plan.rhi_tasks.append(
-                RhiTaskRequestedV1(
-                    message_id=task_id,
-                    task_id=task_id,
-                    authority=recipient(la),
-                    child=child,
-                    episode=episode,
-                    looked_after=event.child.looked_after,
-                    returned_at=event.occurred_at,
-                    due_at=event.occurred_at + timedelta(hours=policy.rhi_due_hours),
-                    requested_at=now,
+            plan.rhi_tasks.append(rhi_task(event, la, policy, now))
+        elif event.type is EventType.FOUND and policy.rhi_trigger is RhiTrigger.FOUND:
+            plan.awaiting_return.append(
+                AwaitedRhiTask(
+                    rhi_task(event, la, policy, now),
+                    event.occurred_at + timedelta(hours=policy.rhi_found_wait_hours),
                 )
             )
     elif event.type is EventType.RISK_CHANGED:
@@ -474,12 +543,13 @@ def route(
                 told = matched_rule(event, org, policy)
                 if told is not None:
                     alert(org, told[1], told[0], decision.roll_record_id)
-            alert(la, "responsible local authority", "risk-changed.la")
+            alert(la, "responsible local authority", "risk-changed.la", on_own_roll(la))
             panel = mset_panel(la, organisations)
             if panel is not None and policy.tells("high-risk", OrgKind.MSET_PANEL):
                 alert(panel, "MSET: high risk or exploitation", "risk-changed.mset")
     elif event.type is EventType.CLOSED:
-        alert(authority(), "responsible local authority", "closed.la")
+        la = authority()
+        alert(la, "responsible local authority", "closed.la", on_own_roll(la))
     elif event.type is EventType.WITHDRAWN:
         # One request, to the authority told of every episode: the notifier, which knows
         # what went out, asks each organisation told anything to disregard it.

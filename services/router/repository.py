@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -123,9 +123,10 @@ async def upsert_organisations(session: AsyncSession, rows: Sequence[dict[str, A
 
 
 async def record_reported(
-    session: AsyncSession, force_code: str, episode_ref: str, child_key: str, reported_at: datetime
+    session: AsyncSession, force_code: str, episode_ref: str, reported_at: datetime
 ) -> None:
-    """Remember a reported episode once (a second ``reported`` for it changes nothing)."""
+    """Remember a reported episode once (a second ``reported`` for it changes nothing);
+    whose it is, the person index says (services/router/person_index.py)."""
     exists = await session.scalar(
         select(episodes.c.id).where(
             episodes.c.force_code == force_code, episodes.c.episode_ref == episode_ref
@@ -136,32 +137,10 @@ async def record_reported(
             episodes.insert().values(
                 force_code=force_code,
                 episode_ref=episode_ref,
-                child_key=child_key,
                 reported_at=reported_at,
                 repeat_flagged=False,
             )
         )
-
-
-async def reported_history(
-    session: AsyncSession, child_key: str, force_code: str, episode_ref: str
-) -> tuple[list[datetime], bool]:
-    """When the child's episodes were reported, and whether this episode was already
-    flagged as repeat missing."""
-    rows = (
-        await session.execute(
-            select(
-                episodes.c.reported_at,
-                episodes.c.force_code,
-                episodes.c.episode_ref,
-                episodes.c.repeat_flagged,
-            ).where(episodes.c.child_key == child_key)
-        )
-    ).all()
-    flagged = any(
-        r.repeat_flagged for r in rows if (r.force_code, r.episode_ref) == (force_code, episode_ref)
-    )
-    return [r.reported_at for r in rows], flagged
 
 
 async def forget_episode(session: AsyncSession, force_code: str, episode_ref: str) -> None:
@@ -217,3 +196,17 @@ async def directory_organisations(session: AsyncSession) -> list[Organisation]:
     """Every organisation in the directory, without rolls (coverage.authority_gaps)."""
     rows = (await session.execute(select(organisations).order_by(organisations.c.code))).all()
     return [_organisation(row) for row in rows]
+
+
+async def organisation(session: AsyncSession, code: str) -> Organisation | None:
+    row = (await session.execute(select(organisations).where(organisations.c.code == code))).first()
+    return _organisation(row) if row is not None else None
+
+
+async def roll_dates_of_birth(session: AsyncSession, org_code: str) -> dict[str, date]:
+    """An organisation's roll as record id -> date of birth (an authority's looked-after
+    children: its SSDA903 return's ``CHILD`` and ``DOB``)."""
+    rows = await session.execute(
+        select(roll.c.record_id, roll.c.date_of_birth).where(roll.c.org_code == org_code)
+    )
+    return {record_id: born for record_id, born in rows}

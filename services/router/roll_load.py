@@ -37,11 +37,18 @@ from sqlalchemy.schema import CreateIndex
 
 from services.router.directory import ROLL_VALUE_COLUMNS
 from services.router.tables import roll
+from services.runtime import sqlite_inline
 
 ROLL_INSERT_COLUMNS = ROLL_VALUE_COLUMNS  # RollParser.parse_values gives tuples in this order
 ROLL_DATE_POSITIONS = tuple(
     ROLL_INSERT_COLUMNS.index(c) for c in ("date_of_birth", "valid_from", "valid_to")
 )
+# Drivers whose own bulk path is used (COPY; executemany without SQLAlchemy per row).
+_BULK_DRIVERS = {
+    ("postgresql", "asyncpg"),
+    ("sqlite", "aiosqlite"),
+    ("sqlite", sqlite_inline.DRIVER),
+}
 _SQLITE_INSERT = (
     f"INSERT INTO {roll.name} ({', '.join(ROLL_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in ROLL_INSERT_COLUMNS)})"
@@ -108,7 +115,7 @@ async def insert_roll(
     conn = await session.connection()
     dialect, driver_name = conn.dialect.name, conn.dialect.driver
     try:
-        if (dialect, driver_name) not in (("postgresql", "asyncpg"), ("sqlite", "aiosqlite")):
+        if (dialect, driver_name) not in _BULK_DRIVERS:
             assert table == roll.name
             await session.execute(
                 roll.insert(), [dict(zip(ROLL_INSERT_COLUMNS, r, strict=True)) for r in rows]
@@ -122,7 +129,10 @@ async def insert_roll(
         assert table == roll.name
         if rows[0][ROLL_DATE_POSITIONS[0]].__class__ is not str:
             rows = [iso_dates(r) for r in rows]
-        await driver.executemany(_SQLITE_INSERT, rows)
+        if driver_name == "aiosqlite":
+            await driver.executemany(_SQLITE_INSERT, rows)
+        else:  # sqlite3 itself, on the loop's thread (services.runtime.sqlite_inline)
+            driver.executemany(_SQLITE_INSERT, rows)
     except (asyncpg.UniqueViolationError, sqlite3.IntegrityError, IntegrityError) as exc:
         raise RepeatedRecord(_REPEATED) from exc
 

@@ -114,12 +114,112 @@ episodes = Table(
     ),
     Column("force_code", String(2), nullable=False),
     Column("episode_ref", String(64), nullable=False),
-    # NHS number when known, else normalised family|given|dob (matching.child_key).
-    Column("child_key", String(250), nullable=False),
+    # Which child: the person index (router_person_episodes) says, by episode.
     Column("reported_at", UtcDateTime(), nullable=False),
     Column("repeat_flagged", Boolean, nullable=False, default=False),
     UniqueConstraint("force_code", "episode_ref", name="uq_router_episodes_ref"),
-    Index("ix_router_episodes_child", "child_key", "reported_at"),
+)
+
+# The person index (issue 20; services/router/person_index.py, services/router/
+# identity.py): one row per episode, the child as its police record gave it (the first
+# event's names; identifiers later events add), and the child it belongs to. ``revision``
+# goes up each time a review, merge or split moves the episode (child-identities.v1
+# carries it); ``announced`` is the revision last published. Names and date of birth are
+# None only on rows migrated from the NHS-number keys of before (migration 0006).
+person_episodes = Table(
+    "router_person_episodes",
+    metadata,
+    Column("force_code", String(2), primary_key=True),
+    Column("episode_ref", String(64), primary_key=True),
+    Column("child_id", _code(36), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("announced", Integer, nullable=False),
+    Column("basis", String(20), nullable=False),
+    Column("given_name", String(100), nullable=True),
+    Column("family_name", String(100), nullable=True),
+    Column("date_of_birth", Date, nullable=True),
+    Column("sex", String(20), nullable=True),
+    Column("postcode", String(8), nullable=True),
+    Column("address", String(300), nullable=True),
+    Column("nhs_number", _code(10), nullable=True),
+    Column("upn", _code(13), nullable=True),
+    Column("police_person_id", _code(64), nullable=True),
+    Column("norm_given", String(100), nullable=True),
+    Column("norm_family", String(100), nullable=True),
+    Column("key_family_dob", _code(80), nullable=True),
+    Column("key_names", _code(140), nullable=True),
+    Column("key_place", _code(20), nullable=True),
+    Column("key_given_dob", _code(120), nullable=True),
+    # Withdrawn by the police (the wrong child, or in error): no evidence for others.
+    Column("withdrawn", Boolean, nullable=False, default=False),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_router_person_episodes_child", "child_id"),
+    Index(
+        "ix_router_person_episodes_nhs",
+        "nhs_number",
+        sqlite_where=text("nhs_number IS NOT NULL"),
+        postgresql_where=text("nhs_number IS NOT NULL"),
+    ),
+    Index(
+        "ix_router_person_episodes_police_id",
+        "force_code",
+        "police_person_id",
+        sqlite_where=text("police_person_id IS NOT NULL"),
+        postgresql_where=text("police_person_id IS NOT NULL"),
+    ),
+    Index("ix_router_person_episodes_family_dob", "key_family_dob"),
+    Index("ix_router_person_episodes_names", "key_names"),
+    Index("ix_router_person_episodes_place", "key_place"),
+    Index("ix_router_person_episodes_given_dob", "key_given_dob"),
+    Index("ix_router_person_episodes_unannounced", "announced", "revision"),
+)
+
+# Roll records the episodes' children matched (the roll matcher's ``match``, or a
+# person's decision): the same record at any organisation is the same child. Also the
+# record the matcher was unsure of but had no rival for (``sure`` false).
+person_roll_links = Table(
+    "router_person_roll_links",
+    metadata,
+    Column("org_code", String(20), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("force_code", String(2), primary_key=True),
+    Column("episode_ref", String(64), primary_key=True),
+    # False: the matcher's only candidate at its organisation, not a match
+    # (person_index.sole_candidates): weaker evidence, used with a comparison.
+    Column("sure", Boolean, nullable=False, default=True),
+)
+
+# "The same child as …?" reviews (identity-reviews.v1, question same-child): the episode
+# stays with ``child_id`` (its own new child) until a person says which earlier child it
+# is; a ``match`` merges ``child_id`` into that child.
+child_reviews = Table(
+    "router_child_reviews",
+    metadata,
+    Column("review_id", String(64), primary_key=True),
+    Column("force_code", String(2), nullable=False),
+    Column("episode_ref", String(64), nullable=False),
+    Column("child_id", String(36), nullable=False),
+    Column("candidates", JSON, nullable=False),  # [child_id, ...]
+    Column("state", String(10), nullable=False),  # pending | matched | no-match
+    Column("decided_child_id", String(36), nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_router_child_reviews_state", "state", "created_at"),
+)
+
+# Merges and splits applied (child-identity-changes.v1), each once: ids and counts only.
+child_changes = Table(
+    "router_child_changes",
+    metadata,
+    Column("change_id", String(64), primary_key=True),
+    Column("action", String(10), nullable=False),  # merge | split | review
+    Column("child_id", String(36), nullable=False),
+    Column("into_child_id", String(36), nullable=False),
+    Column("episodes", Integer, nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("applied_at", UtcDateTime(), nullable=False),
 )
 
 # Identity reviews (DESIGN §6): an organisation the router could not decide for. The
@@ -166,6 +266,25 @@ disputes = Table(
     Column("decided_at", UtcDateTime(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_router_disputes_episode", "force_code", "episode_ref", "org_code"),
+)
+
+# RHI tasks waiting for a return (policy ``rhi_trigger = "found"``, issue 21): a
+# ``found`` leaves a row due ``rhi_found_wait_hours`` later; a ``returned`` first settles
+# it (its own task goes instead), otherwise a loop opens the task when it falls due
+# (services/router/awaiting_return.py). One row per episode; ``task`` (the prepared
+# RhiTaskRequestedV1, with the child's name) is cleared once the row is settled.
+awaiting_return = Table(
+    "router_awaiting_return",
+    metadata,
+    Column("force_code", String(2), primary_key=True),
+    Column("episode_ref", String(64), primary_key=True),
+    Column("state", String(10), nullable=False),  # waiting | opened | returned | withdrawn
+    Column("open_at", UtcDateTime(), nullable=True),
+    Column("task_id", String(64), nullable=True),
+    Column("task", JSON, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("settled_at", UtcDateTime(), nullable=True),
+    Index("ix_router_awaiting_return_due", "state", "open_at"),
 )
 
 messaging = messaging_tables(metadata, "router")

@@ -1,14 +1,18 @@
 """The async engine and transactions. SQLite gets WAL and ``BEGIN IMMEDIATE`` so that
-concurrent writers queue on the busy timeout instead of failing."""
+concurrent writers queue instead of failing. SQLite runs on the event loop's thread
+(:mod:`services.runtime.sqlite_inline`) unless ``RELAY_SQLITE_DRIVER=aiosqlite`` asks for
+aiosqlite's worker thread (the path before issue 18, kept to measure against); URLs may
+name either driver (``sqlite+aiosqlite://`` is what the settings write)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect, make_url
@@ -18,9 +22,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from services.runtime import sqlite_inline
 from services.runtime.writer_turns import WriterTurns
+
+SqliteDriver = Literal["inline", "aiosqlite"]
+SQLITE_DRIVER_ENV = "RELAY_SQLITE_DRIVER"
 
 
 def utcnow() -> datetime:
@@ -46,12 +55,27 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def configured_sqlite_driver() -> SqliteDriver:
+    value = os.environ.get(SQLITE_DRIVER_ENV, "inline")
+    if value in get_args(SqliteDriver):
+        return cast(SqliteDriver, value)
+    raise ValueError(f"{SQLITE_DRIVER_ENV}={value!r}: give one of {get_args(SqliteDriver)}")
+
+
+def create_engine(
+    url: str, sqlite_driver: SqliteDriver | None = None, **kwargs: Any
+) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        if (sqlite_driver or configured_sqlite_driver()) == "inline":
+            sqlite_inline.register()
+            # Its pragmas and BEGIN IMMEDIATE are the dialect's own (cooperative waits).
+            inline = parsed.set(drivername=f"sqlite+{sqlite_inline.DRIVER}")
+            return create_async_engine(inline, **kwargs)
+        threaded = parsed.set(drivername="sqlite+aiosqlite")
+        engine = create_async_engine(threaded, connect_args={"timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
@@ -73,6 +97,13 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
+
+
 class Database:
     """One service's database: an engine and short transactions.
 
@@ -80,14 +111,16 @@ class Database:
     process's transactions take turns in the process first (:class:`WriterTurns`;
     ``urgent`` ones before the others): SQLite's own busy handler makes a waiter sleep up
     to 100 ms between tries, which under load costs more than the transactions
-    themselves. Other processes on the same file still wait on the busy timeout. On
+    themselves. Other processes on the same file are waited for with ``asyncio.sleep``
+    between tries (on aiosqlite's thread, SQLite's busy timeout). On
     PostgreSQL transactions run side by side and ``urgent`` changes nothing."""
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, sqlite_driver: SqliteDriver | None = None, **kwargs: Any) -> None:
         self.url = url
-        self.engine = create_engine(url, **kwargs)
+        self.engine = create_engine(url, sqlite_driver, **kwargs)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._turns = WriterTurns() if self.engine.dialect.name == "sqlite" else None
+        self._inline = self.engine.dialect.driver == sqlite_inline.DRIVER
         self._holder: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
@@ -103,11 +136,30 @@ class Database:
         await self._turns.acquire(urgent)
         self._holder = task
         try:
-            async with self._sessions.begin() as session:
-                yield session
+            if self._inline:
+                async with self._on_the_loop() as session:
+                    yield session
+            else:
+                async with self._sessions.begin() as session:
+                    yield session
         finally:
             self._holder = None
             self._turns.release()
+
+    @asynccontextmanager
+    async def _on_the_loop(self) -> AsyncIterator[AsyncSession]:
+        """A transaction on SQLite on the loop's thread, ended in one step. SQLAlchemy's
+        ``sessionmaker.begin()`` ends a transaction in two tasks of their own (shielded,
+        so that a close waiting on a server is not abandoned when the caller is
+        cancelled), two greenlets and four turns of the loop, about a quarter of a short
+        transaction's CPU; here commit and close never wait on anything but the file."""
+        session = self._sessions()
+        try:
+            yield session  # the first statement begins the transaction (BEGIN IMMEDIATE)
+        except BaseException:
+            await session.run_sync(Session.close)  # which rolls back
+            raise
+        await session.run_sync(_commit_and_close)
 
     @property
     def urgent_waiting(self) -> bool:

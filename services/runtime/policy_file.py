@@ -20,6 +20,7 @@ TABLES = {
     "calendar": "notifier",
     "delivery": "notifier",
     "retention": "ingest, notifier and console",
+    "rhi": "console and relay tasks complete",
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Response
 from faststream.kafka import KafkaBroker
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, func, select, text
 
 from services.runtime.broker_epoch import BrokerWatch, Republish
 from services.runtime.consumer import Consumers
@@ -114,6 +114,19 @@ class ServiceRuntime:
         self.started = False
         log.info("%s: stopped", self.name)
 
+    async def _outbox_pending(self) -> int | str:
+        """Messages written but not yet on the broker: rising means the broker is away.
+        ``NaN`` (Prometheus's "no value") when the database cannot say."""
+        outbox = self.tables.outbox
+        try:
+            async with self.db.transaction() as session:
+                count = await session.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                )
+        except Exception:
+            return "NaN"
+        return int(count or 0)
+
     def health_router(self) -> APIRouter:
         router = APIRouter(include_in_schema=False)
 
@@ -137,6 +150,7 @@ class ServiceRuntime:
         async def metrics() -> Response:
             c = self.consumers.counters
             lines = [
+                f'relay_outbox_pending{{service="{self.name}"}} {await self._outbox_pending()}',
                 f'relay_messages_processed_total{{service="{self.name}"}} {c.processed}',
                 f'relay_messages_duplicate_total{{service="{self.name}"}} {c.duplicates}',
                 f'relay_messages_dead_lettered_total{{service="{self.name}"}} {c.dead_lettered}',

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 ServiceName = Literal["ingest", "router", "notifier", "console"]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "router", "notifier", "console")
@@ -68,6 +69,13 @@ class RelaySettings(BaseSettings):
     router_database_url: str | None = None
     notifier_database_url: str | None = None
     console_database_url: str | None = None
+    # A database login's password from a file (a Docker or Kubernetes secret), put into
+    # the URL, which then carries none: one secret per login, shared with the database.
+    database_password_file: Path | None = None
+    ingest_database_password_file: Path | None = None
+    router_database_password_file: Path | None = None
+    notifier_database_password_file: Path | None = None
+    console_database_password_file: Path | None = None
     smtp_url: str | None = Field(default=None, description="smtp[s]://user:pass@host:port")
     smtp_from: str = "Missing Episode Relay <relay@localhost>"
     var_dir: Path = Path("var")
@@ -173,6 +181,12 @@ class RelaySettings(BaseSettings):
         url = own or self.database_url
         if url is None:
             return f"sqlite+aiosqlite:///{(self.var_dir / f'{service}.db').resolve()}"
+        setting = f"{service}_database_password_file"
+        password_file = getattr(self, setting)
+        if password_file is None:
+            setting, password_file = "database_password_file", self.database_password_file
+        if password_file is not None:
+            url = with_password(url, read_secret_file(password_file, env_name(setting)))
         return async_url(url)
 
     def topic(self, wire: str) -> str:
@@ -203,6 +217,8 @@ class RelaySettings(BaseSettings):
     def _secrets_and_transport(self) -> Self:
         self._read_secret_files()
         self._check_kafka_security()
+        for service in SERVICES:  # a missing password file stops the start, naming it
+            self.database_url_for(service)
         return self
 
     def _read_secret_files(self) -> None:
@@ -294,6 +310,17 @@ def read_secret_file(path: Path, setting: str) -> str:
     if not value:
         raise ValueError(f"{setting}: {path} is empty")
     return value
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` for its user (percent-encoded as a URL needs); refused
+    when the URL carries a password of its own."""
+    parsed = make_url(url)
+    if parsed.password:
+        raise ValueError(
+            "a database URL with a password and a password file: give the password once"
+        )
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def mask_url_password(url: str) -> str:

@@ -16,7 +16,18 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ARGS = ("--events", "30", "--children", "200", "--rate", "20")
-KEYS = {"events_per_s", "alerts_per_s", "latency_ms", "pipeline_s", "floor_s", "ratio"}
+KEYS = {
+    "events_per_s",
+    "alerts_per_s",
+    "latency_ms",
+    "pipeline_s",
+    "floor_s",
+    "ratio",
+    "durable_floor_s",
+    "ratio_durable",
+    "cpu_ms_per_alert",
+}
+SERVICES = {"ingest", "router", "notifier", "console"}
 
 
 def test_bench_pipeline_reports_every_figure_for_a_small_feed(tmp_path: Path) -> None:
@@ -36,7 +47,7 @@ def test_bench_pipeline_reports_every_figure_for_a_small_feed(tmp_path: Path) ->
     figures = json.loads(out.read_text())
     assert figures.keys() >= KEYS
     assert set(figures["latency_ms"]) == {"p50", "p95", "p99", "max"}
-    assert set(figures["peak_rss_mb"]) == {"ingest", "router", "notifier", "console"}
+    assert set(figures["peak_rss_mb"]) == SERVICES
     assert all(mb > 20 for mb in figures["peak_rss_mb"].values())
     # Every event is a child on a school roll: the school and the authority at least.
     assert figures["alerts"] >= 2 * figures["events"] == 60
@@ -45,5 +56,19 @@ def test_bench_pipeline_reports_every_figure_for_a_small_feed(tmp_path: Path) ->
     assert 0 < ms["p50"] <= ms["p95"] <= ms["p99"] <= ms["max"] < 120_000
     assert figures["floor_s"] == max(figures["floor_kafka_s"], figures["floor_smtp_s"]) > 0
     assert figures["ratio"] == pytest.approx(figures["pipeline_s"] / figures["floor_s"], 0.01)
+    # The durable floor does what the raw one does, and more.
+    assert figures["durable_floor_s"] == max(
+        figures["durable_floor_kafka_s"], figures["durable_floor_smtp_s"]
+    )
+    assert figures["durable_floor_kafka_s"] > 0 and figures["durable_floor_smtp_s"] > 0
+    assert figures["ratio_durable"] == pytest.approx(
+        figures["pipeline_s"] / figures["durable_floor_s"], 0.01
+    )
+    # Every service worked for its alerts; the total is their sum.
+    cpu = figures["cpu_ms_per_alert"]
+    assert set(cpu) == SERVICES | {"total"}
+    assert all(0 < cpu[s] < 1000 for s in SERVICES)
+    assert cpu["total"] == pytest.approx(sum(cpu[s] for s in SERVICES), abs=0.05)
     assert "relay bench pipeline" in done.stdout and "pipeline / floor" in done.stdout
+    assert "pipeline / durable floor" in done.stdout and "CPU ms / alert" in done.stdout
     assert figures["targets"]["latency_p99_ms"]["text"].startswith("p99 from 202")

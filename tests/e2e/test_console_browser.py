@@ -15,12 +15,14 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -183,7 +185,23 @@ def test_an_rhi_worker_records_an_outcome_and_sees_the_task_close(
     page.get_by_role("radio", name="Not possible").check()
     page.get_by_role("button", name="Record the outcome").click()
     expect(page.get_by_role("alert")).to_contain_text("Say why an interview was not possible.")
+    # The interview as an RHI team records it (issue 21): when it took place, by whom,
+    # what pushed and pulled the child; a time before the return is refused by name.
     page.get_by_role("radio", name="Completed").check()
+    page.get_by_label("When the interview took place").fill("2020-01-01T10:00")
+    page.get_by_label("Who interviewed the child").fill("Sam Okafor")
+    page.get_by_label("Their organisation").fill("Barnardo's")
+    page.locator("#interviewer_independent-yes").check()
+    page.get_by_label("Family conflict").check()
+    page.get_by_label("Peer pressure").check()
+    page.get_by_label("In the child's own words").fill("I wanted to be somewhere quiet.")
+    page.get_by_role("button", name="Record the outcome").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "When the interview took place: is before the child's return"
+    )
+    shot(page, "rhi-record")
+    now = datetime.now(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
+    page.get_by_label("When the interview took place").fill(now)
     page.get_by_role("button", name="Record the outcome").click()
     expect(page.locator("#recorded")).to_contain_text("Outcome recorded: Completed")
     shot(page, "rhi-task")
@@ -213,6 +231,13 @@ def test_an_rhi_worker_records_an_outcome_and_sees_the_task_close(
     expect(page.locator("#compliance")).to_contain_text("Northumberland CC")
     expect(page.locator("#compliance")).to_contain_text("100%")
     shot(page, "compliance")
+
+    # Their authority's figures, month by month, drawn as charts.
+    page.get_by_role("link", name="Figures", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("E06000057")
+    expect(page.locator("#totals")).to_contain_text("completed within 72 hours")
+    expect(page.locator("figure.chart svg")).to_have_count(4)
+    shot(page, "returns")
 
     # Kept to their own work: the partnership's stream is not theirs.
     answer = page.goto("/")

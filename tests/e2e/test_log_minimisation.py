@@ -191,6 +191,9 @@ def test_no_child_details_in_any_log(stack: Stack, api_key: str, tmp_path: Path)
     answer = post(stack, api_key, bad)
     assert answer.status_code == 422, answer.text
     assert [e["field"] for e in answer.json()["errors"]] == ["child.nhs_number"]
+    # The reported alerts go out before she is found: alerts still queued when the child
+    # is found are stood down, never sent (issue 17).
+    assert len(wait_for_mail(stack, ref, 4, timeout_s=30)) == 4
     found = event("LOG1-found", "found", CHILD, location=FOUND_AT, found_with=FOUND_WITH)
     assert post(stack, api_key, found).status_code == 202
     returned = event("LOG1-returned", "returned", CHILD, location=FOUND_AT)
@@ -254,7 +257,22 @@ def test_no_child_details_in_any_log(stack: Stack, api_key: str, tmp_path: Path)
     outputs += relay(
         stack,
         ("reviews", "decide", reviews[0]["review_id"], "--record", record),
-        ("tasks", "complete", tasks[0]["task_id"], "--outcome", "completed", "--by", "rhi worker"),
+        (
+            "tasks",
+            "complete",
+            tasks[0]["task_id"],
+            "--outcome",
+            "completed",
+            "--by",
+            "rhi worker",
+            "--interviewed-at",
+            datetime.now(UTC).isoformat(),
+            "--interviewer",
+            "Sam Okafor",
+            "--independent",
+            "--child-words",
+            "I wanted to be somewhere quiet",
+        ),
     )
     # The decided review's alert reaches the outbox: the router and notifier logged it.
     deadline = time.monotonic() + 15

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -273,3 +274,53 @@ def test_the_console_yields_the_cores_to_the_delivery_path(stack: Stack) -> None
         "notifier": own,
         "console": min(own + 10, 19),
     }
+
+
+def test_relay_status_says_all_is_well_and_names_what_is_not(stack: Stack, api_key: str) -> None:
+    status = json.loads(stack.relay("status", "--json"))
+    assert status["needs_attention"] is False, status["problems"]
+    assert {name: s["up"] for name, s in status["services"].items()} == dict.fromkeys(
+        ("ingest", "router", "notifier", "console"), True
+    )
+    assert status["consumer_lag"]["router"]["episode-events.v1"] == 0
+    assert status["outbox_backlog"]["notifier"]["messages"] == 0
+    assert status["dead_letters"] == {} and status["unsent_alerts"] == 0
+    assert 0 <= status["directory_import_age_s"] < 3600
+
+    gone = f"http://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "relay", "status", "--url", f"console={gone}"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"console is not up (unreachable) at {gone}/healthz" in done.stdout
+
+
+def test_a_busy_port_stops_relay_up_naming_it_and_its_holder(tmp_path: Path) -> None:
+    ports = {
+        name: free_port()
+        for name in ("INGEST", "ROUTER", "NOTIFIER", "EMBEDDED_KAFKA", "EMBEDDED_SMTP")
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env.update({f"RELAY_{name}_PORT": str(port) for name, port in ports.items()})
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        env.update(RELAY_CONSOLE_PORT=str(taken), RELAY_VAR_DIR=str(tmp_path / "var"))
+        done = subprocess.run(
+            [sys.executable, "-m", "relay", "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"port {taken} (console) is in use, held by process {os.getpid()}" in done.stderr
+    assert "RELAY_CONSOLE_PORT" in done.stderr
+    assert "Starting the embedded broker" not in done.stdout  # nothing was started

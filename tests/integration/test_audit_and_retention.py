@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from relay.cli import app as relay_cli
 from relay.smtp_sink import SinkHandler
+from relay.subject_access import legacy_key
 from schemas.catalogue import ALERTS_REQUESTED
-from schemas.identifiers import child_key
 from schemas.messages import OrgKind
 from services.console import audit as console_audit
 from services.console.tables import audit
@@ -36,7 +36,10 @@ from tests.integration.test_notifier_delivery import (
     request,
 )
 
-KEY = child_key(CHILD.given_name, CHILD.family_name, CHILD.date_of_birth)
+# The router's id of the child (issue 20), and the key of before that older audit entries
+# name the child by.
+CHILD_ID = "5b1f8a3c-2e4d-5f60-8a1b-9c0d7e6f5a42"
+KEY = legacy_key(CHILD.given_name, CHILD.family_name, CHILD.date_of_birth)
 
 
 async def relay(settings: RelaySettings, *args: str, policy: Path | None = None) -> Any:
@@ -72,9 +75,12 @@ async def _rows(url: str, statement: Any) -> list[Any]:
 async def _sent_alerts(settings: RelaySettings) -> list[str]:
     ep = episode()
     requests = [
-        request(ep, "100001", OrgKind.SCHOOL, "dsl@hillside.example"),
-        request(ep, "A81001", OrgKind.GP_PRACTICE, "safeguarding@surgery.example"),
-        request(ep, "E06000057", OrgKind.LOCAL_AUTHORITY, "missing@council.example"),
+        request(ep, code, kind, email).model_copy(update={"child_id": CHILD_ID})
+        for code, kind, email in (
+            ("100001", OrgKind.SCHOOL, "dsl@hillside.example"),
+            ("A81001", OrgKind.GP_PRACTICE, "safeguarding@surgery.example"),
+            ("E06000057", OrgKind.LOCAL_AUTHORITY, "missing@council.example"),
+        )
     ]
     async with notifier(settings) as app:
         for message in requests:
@@ -102,7 +108,7 @@ async def test_disclosures_are_recorded_chained_verified_and_exported(
     school = next(r for r in rows if r.recipient_kind == "school")
     assert school.recipient_email == "dsl@hillside.example"
     assert school.policy_rule == "reported.default" and school.reason == "on roll"
-    assert school.child_key == KEY
+    assert school.child_key is None  # found by episode: the child's id, issue 20
     fields = school.fields.split(",")
     assert {"child.given_name", "child.family_name", "child.date_of_birth"} <= set(fields)
     assert "police_contact.name" in fields and "police_contact.phone" in fields
@@ -116,6 +122,10 @@ async def test_disclosures_are_recorded_chained_verified_and_exported(
     db = Database(console_url)
     try:
         async with db.transaction() as session:
+            await console_audit.record_as(
+                session, "chair", "mset-chair", "view-child", CHILD_ID, now
+            )
+            # A view from before the child's id: named by the key of those days.
             await console_audit.record_as(session, "chair", "mset-chair", "view-child", KEY, now)
             await console_audit.record_as(
                 session, "chair", "mset-chair", "view-network", "2026-01-01..2026-02-01", now
@@ -126,7 +136,7 @@ async def test_disclosures_are_recorded_chained_verified_and_exported(
     verified = await relay(settings, "audit", "verify")
     assert verified.exit_code == 0, verified.output
     assert "notifier_disclosures: intact, 3 entries (1..3)" in verified.output
-    assert "console_audit: intact, 2 entries (1..2)" in verified.output
+    assert "console_audit: intact, 3 entries (1..3)" in verified.output
 
     out = tmp_path / "sar.json"
     exported = await relay(
@@ -144,19 +154,36 @@ async def test_disclosures_are_recorded_chained_verified_and_exported(
     )
     assert exported.exit_code == 0, exported.output
     answer = json.loads(out.read_text())
-    assert answer["child_key"] == KEY
+    assert CHILD_ID in answer["child_ids"] and answer["earlier_keys"] == [KEY]
     assert sorted(d["recipient"]["email"] for d in answer["disclosures"]) == [
         "dsl@hillside.example",
         "missing@council.example",
         "safeguarding@surgery.example",
     ]
     assert all("child.date_of_birth" in d["fields_disclosed"] for d in answer["disclosures"])
-    assert [(v["who"], v["action"]) for v in answer["record_views"]] == [("chair", "view-child")]
+    assert [(v["who"], v["action"]) for v in answer["record_views"]] == [
+        ("chair", "view-child"),
+        ("chair", "view-child"),
+    ]
     assert all(chain["intact"] for chain in answer["audit_chains"])
     # The export itself is audited, by the operator who ran it.
     latest = await _rows(console_url, select(audit).order_by(audit.c.seq.desc()).limit(1))
-    assert latest[0].action == "subject-access-export" and latest[0].subject == KEY
+    assert latest[0].action == "subject-access-export" and latest[0].subject == answer["child_id"]
     assert latest[0].username.startswith("cli:")
+    # By the child's id (the console's child page), the same disclosures and views.
+    by_id = await relay(settings, "audit", "export", "--child", CHILD_ID)
+    assert by_id.exit_code == 0, by_id.output
+    answer = json.loads(by_id.stdout)
+    assert (answer["child_id"], answer["earlier_keys"]) == (CHILD_ID, [KEY])
+    assert len(answer["disclosures"]) == 3
+    # The two views, and the export before this one (itself a disclosure of the record).
+    assert [v["action"] for v in answer["record_views"]] == [
+        "view-child",
+        "view-child",
+        "subject-access-export",
+    ]
+    refused = await relay(settings, "audit", "export", "--child", "not-an-id")
+    assert refused.exit_code == 1 and "a child's id (a UUID" in refused.output
     assert (await relay(settings, "audit", "verify")).exit_code == 0
 
     # Tampering: a changed recipient, a removed entry, each found and named.

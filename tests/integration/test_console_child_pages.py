@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from schemas.base import derived_id
+from schemas.child_identity import ChildIdentityV1, LinkBasis
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import ChildSummaryV1, EpisodeRefV1, OrgKind, RecipientV1, RhiTaskRequestedV1
-from services.console import handlers, projections
+from services.console import handlers
 from services.console.app import create_app
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
@@ -46,6 +48,29 @@ def police(
             "source": "test",
             **extra,
         }
+    )
+
+
+def child_id_of(child: dict[str, Any]) -> str:
+    """The child's id as the router's person index would give it (one per name here)."""
+    return derived_id("test-child", child["given_name"], child["family_name"])
+
+
+async def linked(session: Any, message: EpisodeEventV1) -> None:
+    """An episode event, and the router's link of its episode to the child."""
+    await handlers.on_episode_event(session, message, None)
+    await handlers.on_child_identity(
+        session,
+        ChildIdentityV1(
+            message_id=ChildIdentityV1.id_for(message.force_code, message.episode_ref, 1),
+            child_id=child_id_of(message.child.model_dump()),
+            force_code=message.force_code,
+            episode_ref=message.episode_ref,
+            revision=1,
+            basis=LinkBasis.MATCHED,
+            at=message.accepted_at,
+        ),
+        None,
     )
 
 
@@ -77,7 +102,7 @@ async def console(tmp_path: Any, database_url: Callable[[str], str]) -> AsyncIte
         police("NB-3", "reported", T0 + timedelta(days=1), leo, risk={"grade": "low"}),
     ):
         async with app.state.runtime.db.transaction() as session:
-            await handlers.on_episode_event(session, message, None)
+            await linked(session, message)
     yield app
     await app.state.runtime.db.dispose()
 
@@ -118,7 +143,7 @@ async def test_the_stream_filters_name_bad_values_and_its_events_carry_the_table
 async def test_the_timeline_shows_every_episode_and_every_view_is_audited(
     console: FastAPI,
 ) -> None:
-    key = projections.child_key("Mia", "Rowe", date(2011, 4, 5))
+    key = child_id_of(MIA)
     async with client_of(console) as client:
         await sign_in(client, "chair")
         stream = (await client.get("/")).text
@@ -140,7 +165,7 @@ async def test_the_timeline_shows_every_episode_and_every_view_is_audited(
     async with client_of(console) as client:
         await sign_in(client, "rhi-north")  # Mia's authority
         assert (await client.get(f"/children/{key}")).status_code == 200
-        leo = projections.child_key("Leo", "Dunn", date(2010, 1, 9))
+        leo = child_id_of(LEO)
         refused = await client.get(f"/children/{leo}")
         assert refused.status_code == 403 and "another local authority" in refused.text
 
@@ -165,7 +190,7 @@ async def test_an_rhi_task_of_the_authority_opens_the_child_s_timeline(console: 
     task is theirs."""
     child = {"given_name": "Ava", "family_name": "Hale", "date_of_birth": "2012-02-02"}
     async with console.state.runtime.db.transaction() as session:
-        await handlers.on_episode_event(session, police("NB-9", "returned", T0, child), None)
+        await linked(session, police("NB-9", "returned", T0, child))
         await handlers.on_rhi_task_requested(
             session,
             RhiTaskRequestedV1(
@@ -191,7 +216,7 @@ async def test_an_rhi_task_of_the_authority_opens_the_child_s_timeline(console: 
             ),
             None,
         )
-    key = projections.child_key("Ava", "Hale", date(2012, 2, 2))
+    key = child_id_of(child)
     async with client_of(console) as client:
         await sign_in(client, "rhi-north")
         assert (await client.get(f"/children/{key}")).status_code == 200
@@ -209,7 +234,7 @@ async def test_the_watchlist_puts_exploitation_first_then_high_risk(console: Fas
         police("NB-0", "reported", T0 - timedelta(days=200), LEO, risk={"grade": "high"}),
     ):
         async with console.state.runtime.db.transaction() as session:
-            await handlers.on_episode_event(session, message, None)
+            await linked(session, message)
     async with client_of(console) as client:
         await sign_in(client, "chair")
         page = await client.get("/watchlist")
@@ -243,7 +268,7 @@ async def test_the_network_links_children_found_together_or_at_the_same_place(
         ),
     ):
         async with console.state.runtime.db.transaction() as session:
-            await handlers.on_episode_event(session, message, None)
+            await linked(session, message)
     async with client_of(console) as client:
         await sign_in(client, "chair")
         page = await client.get("/network", params={"since": "2026-03-01", "until": "2026-03-31"})
@@ -278,7 +303,7 @@ async def test_the_meeting_pack_prints_and_exports_the_watchlist_and_is_audited(
         ),
     ):
         async with console.state.runtime.db.transaction() as session:
-            await handlers.on_episode_event(session, message, None)
+            await linked(session, message)
     window = {"since": "2026-03-01", "until": "2026-03-31"}
     async with client_of(console) as client:
         await sign_in(client, "chair")

@@ -110,7 +110,7 @@ async def test_pages_need_a_session_and_wrong_or_forged_sign_ins_get_none(
             stored = (await session.execute(select(session_table.c.token_digest))).scalars().all()
         assert len(stored) == 1 and token not in stored  # only its digest is kept
         home = await client.get("/")
-        assert home.status_code == 200 and "chair (mset-chair)" in home.text
+        assert home.status_code == 200 and "chair (MSET chair)" in home.text
 
         # An open redirect is refused: after signing in, home, not elsewhere.
         await client.post("/logout", data={"csrf_token": csrf_of(home.text)})
@@ -229,10 +229,15 @@ async def test_an_rhi_worker_sees_and_closes_only_their_authority_s_tasks(
     outbox = app.state.runtime.tables.outbox
     async with app.state.runtime.db.transaction() as session:
         rows = (await session.execute(select(outbox.c.topic, outbox.c.key, outbox.c.payload))).all()
-    assert [(r.topic, r.key) for r in rows] == [("rhi-task-outcomes.v1", "t-north")]
-    payload = json.loads(rows[0].payload)
-    assert (payload["outcome"], payload["reason"], payload["recorded_by"]) == (
-        "not-possible",
-        "moved out of area",
-        "rhi-north",
-    )
+    # The record (v2) and, for the readers of v1 (the notifier), its outcome.
+    assert [(r.topic, r.key) for r in rows] == [
+        ("rhi-task-outcomes.v2", "t-north"),
+        ("rhi-task-outcomes.v1", "t-north"),
+    ]
+    for row in rows:
+        payload = json.loads(row.payload)
+        assert (payload["outcome"], payload["reason"], payload["recorded_by"]) == (
+            "not-possible",
+            "moved out of area",
+            "rhi-north",
+        )

@@ -163,3 +163,50 @@ async def test_out_of_order_messages_converge_and_pages_show_them(console: FastA
         assert (await client.get("/alerts/nope")).status_code == 404
         assert (await client.get("/episodes/10/nope")).status_code == 404
         assert (await client.get("/static/console.css")).status_code == 200
+
+
+async def test_an_unknown_address_answers_the_html_not_found_page(console: FastAPI) -> None:
+    await add_user(console, "rhi", Role.RHI_WORKER, la_code="E06000057")
+    transport = httpx.ASGITransport(app=console)
+    async with httpx.AsyncClient(transport=transport, base_url="https://console") as client:
+        anonymous = await client.get("/no/such/page")
+        assert anonymous.status_code == 404
+        assert anonymous.headers["content-type"].startswith("text/html")
+        assert "<h1>Page not found</h1>" in anonymous.text and 'href="/login"' in anonymous.text
+
+        assert (await sign_in(client, "rhi")).status_code == 303
+        known = await client.get("/no/such/page")
+        assert known.status_code == 404 and "Page not found" in known.text
+        assert "Sign out" in known.text and 'href="/rhi">Back to the start' in known.text
+        # The JSON API keeps answering JSON.
+        api = await client.get("/api/no-such-thing")
+        assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+        assert (await client.get("/static/no-such.css")).status_code == 404
+
+
+async def test_organisations_are_named_not_coded(console: FastAPI) -> None:
+    authority = requested("NB-9", "a9").model_copy(
+        update={
+            "recipient": RecipientV1(
+                code="E06000057",
+                kind=OrgKind.LOCAL_AUTHORITY,
+                name="Northumberland County Council",
+                email="missing@northumberland.example",
+            )
+        }
+    )
+    await feed(console, handlers.on_alert_requested, authority)
+    names = console.state.templates.env.globals["organisation"]
+    assert names("E06000057") == "E06000057"  # not read yet: the code, never nothing
+    async with console.state.runtime.db.transaction() as session:
+        await names.read(session)
+    assert names("E06000057") == "Northumberland County Council"
+
+    await add_user(console, "rhi", Role.RHI_WORKER, la_code="E06000057")
+    transport = httpx.ASGITransport(app=console)
+    async with httpx.AsyncClient(transport=transport, base_url="https://console") as client:
+        await sign_in(client, "rhi")
+        page = await client.get("/rhi")
+    assert "rhi (RHI worker, Northumberland County Council)" in page.text
+    assert "Tasks of Northumberland County Council" in page.text
+    assert "E06000057" not in page.text

@@ -81,12 +81,12 @@ async def test_the_provider_s_claims_give_the_role_and_authority(console: FastAP
     async with client_of(console) as client:
         signed = await single_sign_on(client, "u1")
         assert signed.status_code == 303 and signed.headers["location"] == "/"
-        assert "ann.chair (mset-chair)" in (await client.get("/")).text
+        assert "ann.chair (MSET chair)" in (await client.get("/")).text
     async with client_of(console) as client:
         signed = await single_sign_on(client, "u2")
         assert signed.headers["location"] == "/rhi"
         page = await client.get("/rhi")
-        assert "rhi@council.example (rhi-worker, E06000057)" in page.text
+        assert "rhi@council.example (RHI worker, E06000057)" in page.text
         assert (await client.get("/")).status_code == 403
     # No password signs an account of single sign-on in.
     async with console.state.runtime.db.transaction() as session:

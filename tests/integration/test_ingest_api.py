@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -217,6 +218,7 @@ async def test_one_event_accepted_once_refused_clearly_and_rejects_kept(
         assert (await r.client.get("/healthz")).status_code == 200
         metrics = (await r.client.get("/metrics")).text
         assert 'relay_ingest_events_accepted_total{service="ingest"} 2' in metrics
+        assert re.search(r'^relay_outbox_pending\{service="ingest"\} \d+$', metrics, re.M)
 
 
 async def test_batches_files_and_replay(settings: RelaySettings, tmp_path: Path) -> None:

@@ -4,11 +4,15 @@ the real broker and database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 
 from services.runtime.settings import RelaySettings
 from tests.integration.test_ingest_api import add_key, event, relay_command, running
+from tests.integration.test_ingest_fuzz import served
 
 
 async def test_rotated_key_works_for_its_grace_then_only_the_new_one(
@@ -119,3 +123,42 @@ async def test_bodies_over_the_limits_are_refused_unread(settings: RelaySettings
         assert batch.status_code == 413
         assert batch.json() == {"error": "the body is over 4,096 bytes: split it"}
         assert await r.logged() == 1
+
+
+def _urllib_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """POST as Python's standard library does: the whole body first, then the answer."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+async def test_a_body_over_the_limit_gets_its_413_in_urllib_too(settings: RelaySettings) -> None:
+    # Far larger than the socket buffers: a server that answered and closed without
+    # reading it would reset the connection before urllib read the 413.
+    body = b'{"event_id": "' + b"x" * (16 * 1024 * 1024) + b'"}'
+    small = settings.model_copy(update={"ingest_max_event_bytes": 2048})
+    async with served(small) as s:
+        headers = {**s.auth, "Content-Type": "application/json"}
+        status, answer = await asyncio.to_thread(
+            _urllib_post, f"{s.url}/v1/episode-events", body, headers
+        )
+        assert (status, answer) == (413, {"error": "the body is over 2,048 bytes: split it"})
+        # A refusal before the body is read (no key) reaches urllib too.
+        status, answer = await asyncio.to_thread(
+            _urllib_post,
+            f"{s.url}/v1/episode-events",
+            body,
+            {"Content-Type": "application/json"},
+        )
+        assert status == 401 and "API key" in answer["error"]
+        # And the connection stays usable: the next event on a fresh client is taken.
+        status, answer = await asyncio.to_thread(
+            _urllib_post,
+            f"{s.url}/v1/episode-events",
+            json.dumps(event("NB-after")).encode(),
+            headers,
+        )
+        assert status == 202, answer

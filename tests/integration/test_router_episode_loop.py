@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from schemas.base import derived_id
-from schemas.episode import ChildV1
 from schemas.messages import AlertAnswerV1, Answer, OrgKind
-from services.router import disputes, repository
+from services.router import disputes, person_index
 from services.router.handlers import on_episode_event, on_identity_decision
-from services.router.matching import child_key
 from services.runtime.database import Database, utcnow
 from services.runtime.migrations import upgrade
 from tests.integration.test_router_reviews import Published, decision, relay
@@ -135,9 +133,10 @@ async def test_a_withdrawn_episode_is_one_request_and_leaves_the_repeat_history(
     db = Database(url)
     try:
         await routed(db, event("reported", "MP/10", CHILD))
-        key = child_key(ChildV1.model_validate(CHILD))
         async with db.transaction() as session:
-            assert len((await repository.reported_history(session, key, "10", "MP/10"))[0]) == 1
+            key = await person_index.child_of(session, "10", "MP/10")
+            assert key is not None
+            assert len((await person_index.reported_history(session, key, "10", "MP/10"))[0]) == 1
         withdrawn = await routed(
             db, event("withdrawn", "MP/10", CHILD, reason="raised for the wrong child")
         )
@@ -147,7 +146,7 @@ async def test_a_withdrawn_episode_is_one_request_and_leaves_the_repeat_history(
         assert "wrong child" not in request.model_dump_json()  # police free text stays
         assert withdrawn.on("identity-reviews") == []
         async with db.transaction() as session:
-            history, _ = await repository.reported_history(session, key, "10", "MP/10")
+            history, _ = await person_index.reported_history(session, key, "10", "MP/10")
         assert history == []
     finally:
         await db.dispose()

@@ -6,6 +6,7 @@ import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 
+from schemas.child_identity import ChildIdentityV1, LinkBasis
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import (
     AlertKind,
@@ -74,16 +75,27 @@ def test_an_event_row_keeps_what_the_timeline_needs_and_no_more() -> None:
     assert (row["given_name"], row["family_name"]) == ("Jordan", "Smith")
     assert row["date_of_birth"] == date(2011, 5, 2)
     text = json.dumps(row, default=str)
-    for secret in ("9434765919", "NE61"):
+    for secret in ("9434765919", "1AA"):
         assert secret not in text
-    assert "Jordan" not in row["child_key"]
+    # Only the home postcode's district, for the partnership's figures by locality.
+    assert row["home_district"] == "NE61"
+    assert "child_key" not in row  # which child is the router's (child-identities)
 
 
-def test_one_child_s_episodes_share_a_key_whatever_the_typing() -> None:
-    key = projections.child_key("Zoë", "O'Neil", date(2011, 5, 2))
-    assert projections.child_key(" zoe ", "ONEIL", date(2011, 5, 2)) == key
-    assert projections.child_key("Zoe", "O'Neil", date(2011, 5, 3)) != key
-    assert projections.child_key("Zac", "O'Neil", date(2011, 5, 2)) != key
+def test_a_child_link_row_carries_its_revision() -> None:
+    link = ChildIdentityV1(
+        message_id="m-link",
+        child_id="5b1f8a3c-2e4d-5f60-8a1b-9c0d7e6f5a42",
+        force_code="10",
+        episode_ref="NB-1",
+        revision=3,
+        basis=LinkBasis.MERGED,
+        previous_child_id="e3a94c27-8b15-5d6f-a0c2-7f1e5b3d9a08",
+        at=T0,
+    )
+    row = projections.child_link_row(link)
+    assert (row["episode_key"], row["revision"], row["basis"]) == ("10:NB-1", 3, "merged")
+    assert row["previous_child_id"] == "e3a94c27-8b15-5d6f-a0c2-7f1e5b3d9a08"
 
 
 def test_found_where_and_with_whom_are_kept_on_the_event() -> None:
@@ -179,8 +191,12 @@ def test_an_alert_request_gives_recipient_and_a_placeholder_episode() -> None:
     assert row["recipient_name"] == "Hill School" and row["episode_key"] == "10:NB-1"
     placeholder = projections.episode_placeholder(alert, NOW)
     assert placeholder["initials"] == "J.S." and placeholder["event_count"] == 0
-    # The same child as its episode's events will say, so the timeline finds it.
-    assert placeholder["child_key"] == projections.child_key("Jordan", "Smith", date(2011, 5, 2))
+    # The child the router named on the alert, until its link for the episode comes.
+    assert placeholder["child_id"] is None
+    named = projections.episode_placeholder(
+        alert.model_copy(update={"child_id": "5b1f8a3c-2e4d-5f60-8a1b-9c0d7e6f5a42"}), NOW
+    )
+    assert named["child_id"] == "5b1f8a3c-2e4d-5f60-8a1b-9c0d7e6f5a42"
 
 
 def test_an_rhi_status_replaces_only_an_older_state() -> None:

@@ -56,6 +56,15 @@ def test_field_errors_name_the_field() -> None:
     assert (decision.force_code, decision.event_id) == ("10", "NB-1")
 
 
+def test_the_police_person_id_is_kept_and_refused_naming_it_when_bad() -> None:
+    good = decide(event(child={**event()["child"], "police_person_id": " NP-4471/22 "}), "10")
+    assert isinstance(good, Valid) and good.submission.child.police_person_id == "NP-4471/22"
+    for bad_id in ("N1\x00", "N1\x1b[31m", "line\nbreak", "N\u202e1", "9" * 65):
+        decision = decide(event(child={**event()["child"], "police_person_id": bad_id}), "10")
+        assert isinstance(decision, Invalid), bad_id
+        assert [e["field"] for e in decision.errors] == ["child.police_person_id"]
+
+
 def test_cross_field_rules_name_their_field_too() -> None:
     decision = decide(event(risk=None), "10")
     assert isinstance(decision, Invalid)

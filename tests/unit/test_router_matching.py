@@ -9,7 +9,7 @@ from typing import Any
 from schemas.episode import ChildV1
 from services.router.blocking import probe_keys, roll_keys
 from services.router.directory import RollRecord
-from services.router.matching import MATCH_THRESHOLD, child_key, match_child
+from services.router.matching import MATCH_THRESHOLD, match_child
 from services.router.names import normalise_name
 
 ON = date(2026, 3, 10)
@@ -117,11 +117,6 @@ def test_each_organisation_is_decided_independently() -> None:
 
 def test_the_same_record_twice_is_one_candidate() -> None:
     assert decide(child(), record(), record()) == [("match", "100001", "R1")]
-
-
-def test_child_key_prefers_the_nhs_number() -> None:
-    assert child_key(child(nhs_number=NHS)) == f"nhs:{NHS}"
-    assert child_key(child()) == "name:obrien|zoe|2012-05-31"
 
 
 PLACE = {"postcode": "NE61 1AA", "address": "3 Mill Lane, Morpeth"}

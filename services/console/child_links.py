@@ -1,0 +1,99 @@
+"""Which child each episode belongs to, in the console's read model (issue 20).
+
+The router owns "the same child" and says it on ``child-identities.v1``, per episode,
+with a revision: the console keeps the highest revision (``console_child_links``) and
+copies its ``child_id`` to the episode row, which every page groups by. Until the
+router's link arrives (it may trail an alert on another partition), the ``child_id``
+an alert, task or review names stands in. A child whose episodes all moved away (a
+merge) is remembered with where it went, so an old link to its page still leads
+somewhere.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.console import repository
+from services.console.projections import Row
+from services.console.tables import child_links, child_merges, episodes
+
+
+async def record_link(session: AsyncSession, row: Row) -> bool:
+    """Keep the router's link unless a higher revision is kept already; True if kept."""
+    current = await session.scalar(
+        select(child_links.c.revision)
+        .where(child_links.c.episode_key == row["episode_key"])
+        .with_for_update()
+    )
+    if current is not None and current >= row["revision"]:
+        return False
+    await repository.upsert(session, child_links, row)
+    await session.execute(
+        update(episodes)
+        .where(episodes.c.episode_key == row["episode_key"])
+        .values(child_id=row["child_id"])
+    )
+    previous = row.get("previous_child_id")
+    if previous and previous != row["child_id"]:
+        left = await session.scalar(
+            select(func.count()).select_from(episodes).where(episodes.c.child_id == previous)
+        )
+        if not left:
+            await repository.upsert(
+                session,
+                child_merges,
+                {"child_id": previous, "into_child_id": row["child_id"], "at": row["at"]},
+            )
+    return True
+
+
+async def adopt(session: AsyncSession, episode_key: str, child_id: str | None) -> None:
+    """The child a message names for the episode, while the router's link is not here."""
+    if child_id is None:
+        return
+    linked = await session.scalar(
+        select(child_links.c.child_id).where(child_links.c.episode_key == episode_key)
+    )
+    await session.execute(
+        update(episodes)
+        .where(episodes.c.episode_key == episode_key)
+        .values(child_id=linked or child_id)
+    )
+
+
+async def follow(session: AsyncSession, episode_key: str) -> None:
+    """An episode row just written from its events takes the router's link, if any."""
+    linked = await session.scalar(
+        select(child_links.c.child_id).where(child_links.c.episode_key == episode_key)
+    )
+    if linked is not None:
+        await session.execute(
+            update(episodes).where(episodes.c.episode_key == episode_key).values(child_id=linked)
+        )
+
+
+async def merged_into(session: AsyncSession, child_id: str) -> str | None:
+    """Where a merged-away child's episodes are now (following merges of merges)."""
+    seen = {child_id}
+    current = child_id
+    while True:
+        into = await session.scalar(
+            select(child_merges.c.into_child_id).where(child_merges.c.child_id == current)
+        )
+        if into is None or into in seen:
+            return None if current == child_id else current
+        seen.add(into)
+        current = into
+
+
+async def episodes_of(session: AsyncSession, child_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(episodes).where(episodes.c.child_id == child_id)
+        )
+        or 0
+    )
+
+
+__all__ = ["adopt", "episodes_of", "follow", "merged_into", "record_link"]

@@ -1,0 +1,79 @@
+"""Which child each episode belongs to, as the notifier follows it (issue 20): the
+router's ``child-identities.v1`` links (the highest revision wins, in any order), and
+until one arrives the ``child_id`` an alert or task names. A subject access request
+(``relay audit export --child``) and a new episode noted on an open RHI task find the
+child's episodes here, so a merge or split made later is followed too."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.child_identity import ChildIdentityV1
+from services.notifier.tables import child_links
+from services.runtime.handling import Outbox
+
+L = child_links
+
+
+async def _revision(session: AsyncSession, force_code: str, episode_ref: str) -> int | None:
+    return await session.scalar(
+        select(L.c.revision)
+        .where(L.c.force_code == force_code, L.c.episode_ref == episode_ref)
+        .with_for_update()
+    )
+
+
+async def keep(
+    session: AsyncSession, force_code: str, episode_ref: str, child_id: str, revision: int
+) -> bool:
+    """The episode's child as of ``revision``, unless a higher one is kept; True if kept."""
+    current = await _revision(session, force_code, episode_ref)
+    if current is None:
+        await session.execute(
+            L.insert().values(
+                force_code=force_code,
+                episode_ref=episode_ref,
+                child_id=child_id,
+                revision=revision,
+            )
+        )
+        return True
+    if current >= revision:
+        return False
+    await session.execute(
+        update(L)
+        .where(L.c.force_code == force_code, L.c.episode_ref == episode_ref)
+        .values(child_id=child_id, revision=revision)
+    )
+    return True
+
+
+async def adopt(
+    session: AsyncSession, force_code: str, episode_ref: str, child_id: str | None
+) -> None:
+    """A child id an alert or task names: the episode's until the router's link comes."""
+    if child_id is not None:
+        await keep(session, force_code, episode_ref, child_id, 0)
+
+
+async def episodes_of(session: AsyncSession, child_id: str) -> list[tuple[str, str]]:
+    rows = await session.execute(
+        select(L.c.force_code, L.c.episode_ref).where(L.c.child_id == child_id)
+    )
+    return [(f, e) for f, e in rows]
+
+
+async def children_of(session: AsyncSession, keys: list[tuple[str, str]]) -> set[str]:
+    found: set[str] = set()
+    for force_code, episode_ref in keys:
+        child_id = await session.scalar(
+            select(L.c.child_id).where(L.c.force_code == force_code, L.c.episode_ref == episode_ref)
+        )
+        if child_id is not None:
+            found.add(child_id)
+    return found
+
+
+async def on_child_identity(session: AsyncSession, message: ChildIdentityV1, out: Outbox) -> None:
+    await keep(session, message.force_code, message.episode_ref, message.child_id, message.revision)
