@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
@@ -37,8 +37,7 @@ class EpisodeFacts(NamedTuple):
     columns worked out when it was written: projections.reported_columns). No name, no
     date of birth: the age at report only."""
 
-    episode_key: str
-    child_id: str | None
+    child: str  # the router's child_id, else ``episode:<key>`` (the child not known yet)
     month: str  # YYYY-MM, local
     day: int  # days since 1970-01-01, local
     hour: int
@@ -104,9 +103,41 @@ class Analytics:
         return next((f for f in self.figures if f.name == name), None)
 
 
-def age_band(age: int | None) -> str:
-    if age is None:
+class FactColumns(NamedTuple):
+    """The range's episodes column by column (the page reads them so: one string per
+    column from the database, split). Values may be text as the database gave them
+    (``"7"``, ``"1"``, ``""`` for none) or Python values; the labels below take both."""
+
+    child: Sequence[str]
+    month: Sequence[str]
+    day: Sequence[Any]
+    hour: Sequence[Any]
+    weekday: Sequence[Any]
+    age: Sequence[Any]
+    sex: Sequence[str | None]
+    looked_after: Sequence[Any]
+    missing_from: Sequence[str | None]
+    home_district: Sequence[str | None]
+    found_district: Sequence[str | None]
+    exploitation: Sequence[Any]
+
+    @classmethod
+    def of(cls, facts: Iterable[EpisodeFacts]) -> FactColumns:
+        rows = list(facts)
+        return cls(*(zip(*rows, strict=True) if rows else [()] * len(cls._fields)))
+
+
+_TRUE = frozenset({True, "1", "true", "t"})
+
+
+def _yes(value: Any) -> bool:
+    return value in _TRUE
+
+
+def age_band(age: Any) -> str:
+    if age is None or age == "":
         return NOT_RECORDED
+    age = int(age)
     if age < 10:
         return AGE_BANDS[0]
     return AGE_BANDS[min((age - 10) // 2 + 1, len(AGE_BANDS) - 1)]
@@ -120,13 +151,13 @@ def months(since: date, until: date) -> list[str]:
     return out
 
 
-def repeat_children(days: Iterable[Sequence[int]], threshold: int, window_days: int) -> int:
+def repeat_children(days: Iterable[Sequence[Any]], threshold: int, window_days: int) -> int:
     """Children with ``threshold`` episodes within ``window_days`` days of each other."""
     count = 0
     for reported in days:
         if len(reported) < threshold:
             continue
-        ordered = sorted(reported)
+        ordered = sorted(map(int, reported))
         if any(
             ordered[i + threshold - 1] - ordered[i] <= window_days
             for i in range(len(ordered) - threshold + 1)
@@ -150,6 +181,17 @@ def _figure(
     return Figure(name, title, ("episodes",), rows, chart)
 
 
+def _relabel(
+    counts: Counter[Any], label: Callable[[Any], str], keep: Callable[[Any], bool] | None = None
+) -> Counter[str]:
+    """Counts of raw values as counts of their labels (``keep``: which values count)."""
+    out: Counter[str] = Counter()
+    for value, n in counts.items():
+        if keep is None or keep(value):
+            out[label(value)] += n
+    return out
+
+
 def _labelled(values: Iterable[str | None]) -> Counter[str]:
     """Counts by a free-text value (sex, missing from), case and blanks folded."""
     out: Counter[str] = Counter()
@@ -159,6 +201,7 @@ def _labelled(values: Iterable[str | None]) -> Counter[str]:
 
 
 def _districts(values: Iterable[str | None]) -> Counter[str]:
+    """Counts by district, the episodes without one as "not recorded"."""
     out: Counter[str] = Counter()
     for value, n in Counter(values).items():
         out[value or NOT_RECORDED] += n
@@ -166,28 +209,25 @@ def _districts(values: Iterable[str | None]) -> Counter[str]:
 
 
 def analyse(
-    facts: Sequence[EpisodeFacts],
+    facts: FactColumns,
     since: date,
     until: date,
     threshold: int = 3,
     window_days: int = 90,
 ) -> Analytics:
-    """Every figure of the range from its episodes' facts, counted column by column (the
-    counting runs at C speed; the time zone arithmetic was done when each row was
-    written)."""
-    columns: list[tuple[Any, ...]] = (
-        list(zip(*facts, strict=True)) if facts else [()] * len(EpisodeFacts._fields)
-    )
-    keys, child_ids, month, day, hour, weekday, age, sex, looked, missing, home, found, expl = (
-        columns
-    )
-    children = [c or f"episode:{k}" for k, c in zip(keys, child_ids, strict=True)]
+    """Every figure of the range from its episodes' facts, counted column by column: the
+    counting runs at C speed and labels the few distinct values afterwards (the time
+    zone arithmetic was done when each row was written)."""
+    children, month, day = facts.child, facts.month, facts.day
     by_month = Counter(month)
     children_by_month = Counter(m for m, _ in set(zip(month, children, strict=True)))
-    days_of: defaultdict[str, list[int]] = defaultdict(list)
+    days_of: defaultdict[str, list[Any]] = defaultdict(list)
     for child, d in zip(children, day, strict=True):
         days_of[child].append(d)
-    exploitation = Counter("with exploitation factors" if v else "without" for v in expl)
+    exploitation = _relabel(
+        Counter(facts.exploitation),
+        lambda v: "with exploitation factors" if _yes(v) else "without",
+    )
     month_labels = months(since, until)
     month_rows: list[tuple[str, tuple[int, ...]]] = [
         (m, (by_month.get(m, 0), children_by_month.get(m, 0))) for m in month_labels
@@ -211,48 +251,56 @@ def analyse(
     return Analytics(
         since,
         until,
-        len(facts),
+        len(children),
         len(days_of),
         repeat_children(days_of.values(), threshold, window_days),
         exploitation["with exploitation factors"],
         [
             month_figure,
-            _figure("by-age", "Episodes by age at report", Counter(map(age_band, age)), AGE_BANDS),
-            _figure("by-sex", "Episodes by sex", _labelled(sex)),
+            _figure(
+                "by-age",
+                "Episodes by age at report",
+                _relabel(Counter(facts.age), age_band),
+                AGE_BANDS,
+            ),
+            _figure("by-sex", "Episodes by sex", _labelled(facts.sex)),
             _figure(
                 "by-looked-after",
                 "Episodes by looked-after status",
-                Counter("looked after" if v else "not looked after" for v in looked),
+                _relabel(
+                    Counter(facts.looked_after),
+                    lambda v: "looked after" if _yes(v) else "not looked after",
+                ),
                 ("looked after", "not looked after"),
             ),
             _figure(
                 "by-missing-from",
                 "Episodes by where missing from",
-                _labelled(missing),
+                _labelled(facts.missing_from),
                 MISSING_FROM,
             ),
             _figure(
                 "by-hour",
                 "Episodes by hour of report",
-                Counter(f"{h:02d}" for h in hour),
+                _relabel(Counter(facts.hour), lambda h: f"{int(h):02d}"),
                 [f"{h:02d}" for h in range(24)],
             ),
             _figure(
                 "by-day",
                 "Episodes by day of the week of report",
-                Counter(DAYS[w] for w in weekday),
+                _relabel(Counter(facts.weekday), lambda w: DAYS[int(w)]),
                 DAYS,
             ),
             _figure(
                 "by-home-district",
                 "Hotspots: home postcode district",
-                _districts(home),
+                _districts(facts.home_district),
                 chart_limit=HOTSPOTS,
             ),
             _figure(
                 "by-found-district",
                 "Hotspots: where found (postcode district)",
-                Counter(f for f in found if f),
+                _relabel(Counter(facts.found_district), str, keep=bool),
                 chart_limit=HOTSPOTS,
             ),
             _figure(

@@ -10,11 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console.accounts import Role
-from services.console.analytics import Analytics, EpisodeFacts, analyse
+from services.console.analytics import Analytics, FactColumns, analyse
 from services.console.auth import allowed
 from services.console.days import date_range, day_after, day_start
 from services.console.rendering import not_found, render
@@ -30,10 +30,9 @@ Authority = Annotated[str | None, Query(max_length=9)]
 _E = episodes.c
 # The authority of an episode: the router's decision, else what the police sent.
 AUTHORITY = func.coalesce(_E.authority_code, _E.responsible_la)
-# In EpisodeFacts' order; plain values only (no date or time to convert per row).
+# In FactColumns' order.
 _COLUMNS = (
-    _E.episode_key,
-    _E.child_id,
+    func.coalesce(_E.child_id, literal("episode:") + _E.episode_key),
     _E.reported_month,
     _E.reported_day,
     _E.reported_hour,
@@ -46,12 +45,27 @@ _COLUMNS = (
     _E.found_district,
     _E.exploitation,
 )
+# Between the values of one column: no text the console keeps holds it (control
+# characters are refused in every name, reference and code).
+SEP = "\x1f"
+
+
+def _joined(column: Any, dialect: str) -> Any:
+    """A column's values over the range as one text, in scan order, none left out (an
+    empty value for none). One row of twelve texts comes back instead of 100,000 rows:
+    the database joins at C speed, Python splits at C speed, and no row object is made
+    (a third of the page's time at 100,000 episodes otherwise)."""
+    text = func.coalesce(cast(column, String), "")
+    if dialect == "postgresql":
+        return func.string_agg(text, SEP)
+    return func.group_concat(text, SEP)
 
 
 async def load(
     session: AsyncSession, since: date, until: date, la: str | None, rule: Any
 ) -> Analytics:
-    query = select(*_COLUMNS).where(
+    dialect = session.get_bind().dialect.name
+    query = select(*(_joined(c, dialect) for c in _COLUMNS)).where(
         _E.first_event_at >= day_start(since),
         _E.first_event_at < day_after(until),
         _E.withdrawn_at.is_(None),
@@ -59,15 +73,12 @@ async def load(
     )
     if la:
         query = query.where(AUTHORITY.in_([la]))
-    result = await session.execute(query)
-    facts = [EpisodeFacts._make(row) for row in result.all()]
-    return analyse(
-        facts,
-        since,
-        until,
-        rule.threshold,
-        rule.window_days,
-    )
+    joined = (await session.execute(query)).one()
+    if joined[0] is None:  # no episode in the range
+        columns = FactColumns.of([])
+    else:
+        columns = FactColumns(*(text.split(SEP) for text in joined))
+    return analyse(columns, since, until, rule.threshold, rule.window_days)
 
 
 async def authorities(session: AsyncSession) -> list[str]:

@@ -140,7 +140,8 @@ def pack_csv(pack: Pack) -> str:
             f"{name} ({link.together} together, {link.same_place} same place)"
             for name, link in c.links
         )
-        for line in c.lines or [None]:
+        lines: list[EpisodeLine | None] = [*c.lines] or [None]  # a child's row, at least
+        for line in lines:
             e = line.view.episode if line else None
             writer.writerow(
                 [

@@ -85,7 +85,6 @@ episodes = Table(
     Column("age_at_report", Integer, nullable=True),
     Column("exploitation", Boolean, nullable=True),
     Index("ix_console_episodes_latest", "latest_event_at"),
-    Index("ix_console_episodes_first", "first_event_at"),
     Index("ix_console_episodes_child", "child_id", "latest_event_at"),
     Index("ix_console_episodes_la", "responsible_la", "latest_event_at"),
     Index("ix_console_episodes_authority", "authority_code", "first_event_at"),

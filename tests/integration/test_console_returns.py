@@ -22,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from schemas.base import derived_id
 from schemas.episode import EpisodeEventV1
 from schemas.messages import (
     AlertKind,
@@ -123,6 +124,13 @@ def child_of(event: EpisodeEventV1) -> ChildSummaryV1:
     )
 
 
+def child_id_of(event: EpisodeEventV1) -> str:
+    """The child's id as the router's person index gives it (issue 20): one per child
+    here, carried on every alert and task."""
+    c = event.child
+    return derived_id("test-child", c.given_name, c.family_name, c.date_of_birth.isoformat())
+
+
 def alert(
     event: EpisodeEventV1,
     to: RecipientV1,
@@ -143,6 +151,7 @@ def alert(
         roll_record_id=record,
         requested_at=event.occurred_at,
         authority=la(authority),
+        child_id=child_id_of(event),
     )
 
 
@@ -156,6 +165,7 @@ def task(event: EpisodeEventV1, task_id: str, authority: str = NLD) -> RhiTaskRe
         returned_at=event.occurred_at,
         due_at=event.occurred_at + timedelta(hours=72),
         requested_at=event.occurred_at,
+        child_id=child_id_of(event),
     )
 
 

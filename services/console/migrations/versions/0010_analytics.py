@@ -49,7 +49,6 @@ def upgrade() -> None:
     with op.batch_alter_table("console_episode_events") as batch:
         batch.add_column(sa.Column("sex", sa.String(length=20), nullable=True))
         batch.add_column(sa.Column("home_district", sa.String(length=4), nullable=True))
-    op.create_index("ix_console_episodes_first", "console_episodes", ["first_event_at"])
     connection = op.get_bind()
     events = sa.table(
         "console_episode_events",
@@ -117,7 +116,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_console_episodes_first", table_name="console_episodes")
     with op.batch_alter_table("console_episode_events") as batch:
         batch.drop_column("home_district")
         batch.drop_column("sex")
