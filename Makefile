@@ -2,6 +2,12 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+# Tests run on one worker more than there are CPUs (they mostly wait on brokers,
+# databases and processes; WORKERS=0: in this process), a file at a time on a worker so
+# a module's fixtures start once; each worker has its own broker and databases
+# (tests/conftest.py).
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 .PHONY: install run test lint format unit integration e2e screenshots clean
 
@@ -19,11 +25,12 @@ run: install
 
 ## Lint, then every test (unit, integration on real components, end to end).
 test: install lint
-	$(BIN)/pytest -q -ra
+	$(PYTEST) -q -ra
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/hadolint deploy/Dockerfile
@@ -33,17 +40,17 @@ format: install
 	$(BIN)/ruff format .
 
 unit: install
-	$(BIN)/pytest -q tests/unit
+	$(PYTEST) -q tests/unit
 
 integration: install
-	$(BIN)/pytest -q tests/integration
+	$(PYTEST) -q tests/integration
 
 e2e: install
-	$(BIN)/pytest -q tests/e2e
+	$(PYTEST) -q tests/e2e
 
 ## Refresh the README's screenshots (docs/screenshots/) from the browser tests.
 screenshots: install
-	RELAY_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_console_browser.py
+	RELAY_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_console_browser.py tests/e2e/test_console_panel_browser.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -23,6 +23,7 @@ from services.console import tables as console_tables
 from services.ingest import repository as ingest_repository
 from services.notifier import repository as notifier_repository
 from services.notifier import tables as notifier_tables
+from services.router import retention as router_retention
 from services.runtime import audit_chain
 from services.runtime.database import Database, utcnow
 from services.runtime.policy_file import PolicyFileError
@@ -38,6 +39,7 @@ CHAINS: dict[ServiceName, tuple[Table, Table]] = {
 }
 SWEEPS: dict[ServiceName, Sweep] = {
     "ingest": ingest_repository.remove_expired,
+    "router": router_retention.remove_expired,
     "notifier": notifier_repository.remove_expired,
     "console": console_retention.remove_expired,
 }

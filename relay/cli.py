@@ -104,5 +104,6 @@ for _extra in (
     "relay.audit_cli",
     "relay.returns_cli",
     "relay.children_cli",
+    "relay.matching_cli",
 ):
     importlib.import_module(_extra).register(app)

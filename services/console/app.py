@@ -87,8 +87,8 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.state.cookie_secure = settings.console_cookie_secure
     app.state.sign_in_throttle = SignInThrottle()
     app.state.repeat_rule = watchlist.RepeatRule.from_policy(read_policy_file(settings.policy_file))
-    app.add_exception_handler(auth.LoginRequired, auth.on_login_required)
-    app.add_exception_handler(auth.NotAllowed, auth.on_not_allowed)
+    app.add_exception_handler(auth.LoginRequiredError, auth.on_login_required)
+    app.add_exception_handler(auth.NotAllowedError, auth.on_not_allowed)
     app.add_exception_handler(StarletteHTTPException, auth.on_http_error)
     app.include_router(runtime.health_router())
     app.include_router(acknowledging.router)

@@ -45,11 +45,11 @@ _PLAIN_HTTP = (
 router = APIRouter(include_in_schema=False)
 
 
-class LoginRequired(Exception):
+class LoginRequiredError(Exception):
     """No live session: the page sends the browser to the login page."""
 
 
-class NotAllowed(Exception):
+class NotAllowedError(Exception):
     """Signed in, but the role may not open this page (or this child, or this task)."""
 
     def __init__(self, who: SignedIn, detail: str = "Your role cannot open this page.") -> None:
@@ -81,9 +81,9 @@ def allowed(*roles: Role) -> Callable[[Request], Awaitable[SignedIn]]:
     async def dependency(request: Request) -> SignedIn:
         who = await signed_in(request)
         if who is None:
-            raise LoginRequired()
+            raise LoginRequiredError()
         if who.user.role not in roles:
-            raise NotAllowed(who)
+            raise NotAllowedError(who)
         return who
 
     return dependency
@@ -91,7 +91,7 @@ def allowed(*roles: Role) -> Callable[[Request], Awaitable[SignedIn]]:
 
 def check_csrf(who: SignedIn, token: str) -> None:
     if not secrets.compare_digest(token.encode(), who.csrf_token.encode()):
-        raise NotAllowed(who, "This form has expired. Go back, reload the page and try again.")
+        raise NotAllowedError(who, "This form has expired. Go back, reload the page and try again.")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -249,7 +249,7 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_not_allowed(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, NotAllowed)
+    assert isinstance(exc, NotAllowedError)
     log.info(
         "console: %s (%s) refused %s", exc.who.user.username, exc.who.user.role, request.url.path
     )

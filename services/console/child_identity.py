@@ -275,15 +275,10 @@ async def merge(request: Request, child_id: str, who: Person) -> Response:
         problems = merge_problems(child, other, form, confirming)
         others = await suggestions(session, child)
         if problems:
-            return _page(
-                request,
-                child,
-                others,
-                form,
-                problems,
-                other if other and other.episodes else None,
-                status=400,
-            )
+            # Side by side only with another child: refused as the child itself, the
+            # page asks for the other child's id again.
+            beside = other if other and other.episodes and other.child_id != child_id else None
+            return _page(request, child, others, form, problems, beside, status=400)
         assert other is not None
         if not confirming:  # both records side by side, then confirm
             await audit.record(

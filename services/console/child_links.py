@@ -11,29 +11,43 @@ somewhere.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import repository
 from services.console.projections import Row
 from services.console.tables import child_links, child_merges, episodes
 
+_EPISODE_KEY = bindparam("b_episode_key", type_=String)
+
+_REVISION = (
+    select(child_links.c.revision)
+    .where(child_links.c.episode_key == _EPISODE_KEY)
+    .with_for_update()
+)
+_LINKED = (
+    select(child_links.c.child_id)
+    .where(child_links.c.episode_key == episodes.c.episode_key)
+    .scalar_subquery()
+)
+# The episode takes its link's child: ``b_child_id`` (the message's) when there is no
+# link, else the one it has.
+_TAKE_LINK = (
+    update(episodes)
+    .where(episodes.c.episode_key == _EPISODE_KEY)
+    .values(
+        child_id=func.coalesce(_LINKED, bindparam("b_child_id", type_=String), episodes.c.child_id)
+    )
+)
+
 
 async def record_link(session: AsyncSession, row: Row) -> bool:
     """Keep the router's link unless a higher revision is kept already; True if kept."""
-    current = await session.scalar(
-        select(child_links.c.revision)
-        .where(child_links.c.episode_key == row["episode_key"])
-        .with_for_update()
-    )
+    current = await session.scalar(_REVISION, {"b_episode_key": row["episode_key"]})
     if current is not None and current >= row["revision"]:
         return False
     await repository.upsert(session, child_links, row)
-    await session.execute(
-        update(episodes)
-        .where(episodes.c.episode_key == row["episode_key"])
-        .values(child_id=row["child_id"])
-    )
+    await _take_link(session, row["episode_key"], None)
     previous = row.get("previous_child_id")
     if previous and previous != row["child_id"]:
         left = await session.scalar(
@@ -48,29 +62,19 @@ async def record_link(session: AsyncSession, row: Row) -> bool:
     return True
 
 
+async def _take_link(session: AsyncSession, episode_key: str, child_id: str | None) -> None:
+    await session.execute(_TAKE_LINK, {"b_episode_key": episode_key, "b_child_id": child_id})
+
+
 async def adopt(session: AsyncSession, episode_key: str, child_id: str | None) -> None:
     """The child a message names for the episode, while the router's link is not here."""
-    if child_id is None:
-        return
-    linked = await session.scalar(
-        select(child_links.c.child_id).where(child_links.c.episode_key == episode_key)
-    )
-    await session.execute(
-        update(episodes)
-        .where(episodes.c.episode_key == episode_key)
-        .values(child_id=linked or child_id)
-    )
+    if child_id is not None:
+        await _take_link(session, episode_key, child_id)
 
 
 async def follow(session: AsyncSession, episode_key: str) -> None:
     """An episode row just written from its events takes the router's link, if any."""
-    linked = await session.scalar(
-        select(child_links.c.child_id).where(child_links.c.episode_key == episode_key)
-    )
-    if linked is not None:
-        await session.execute(
-            update(episodes).where(episodes.c.episode_key == episode_key).values(child_id=linked)
-        )
+    await _take_link(session, episode_key, None)
 
 
 async def merged_into(session: AsyncSession, child_id: str) -> str | None:

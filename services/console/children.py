@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import audit, child_links, repository
 from services.console.accounts import Role
-from services.console.auth import NotAllowed, allowed
+from services.console.auth import NotAllowedError, allowed
 from services.console.rendering import not_found, render
 from services.console.repository import EpisodeView
 from services.console.sessions import SignedIn
@@ -121,7 +121,9 @@ async def timeline(request: Request, key: str, who: Viewer) -> Response:
             }
             if who.user.la_code not in authorities:
                 log.info("console: %s refused child %s (another authority)", who.user.username, key)
-                raise NotAllowed(who, "This child's record belongs to another local authority.")
+                raise NotAllowedError(
+                    who, "This child's record belongs to another local authority."
+                )
         await audit.record(session, who, "view-child", key, now, f"{len(views)} episode(s)")
     latest = views[0].episode
     lines = [episode_line(v) for v in views]

@@ -20,7 +20,7 @@ from services.console.accounts import (
     password_problem,
     username_problem,
 )
-from services.console.sessions import UserExists
+from services.console.sessions import UserExistsError
 from services.runtime.database import Database, utcnow
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"the password needs {problem}", param_hint="password")
         try:
             asyncio.run(_create_user(name, hash_password(password), chosen, la_code))
-        except UserExists as exc:
+        except UserExistsError as exc:
             raise typer.BadParameter(str(exc), param_hint="--username") from None
         where = f" of {la_code}" if la_code else ""
         Console().print(f"created {name}: {chosen.value}{where}")

@@ -39,8 +39,8 @@ from schemas.messages import (
 )
 from schemas.rhi_record import RhiTaskOutcomeV2
 from services.console import child_links, projections, repository, rhi_records
+from services.console.alert_projection import AlertWrites
 from services.console.tables import (
-    alerts,
     dead_letters,
     episodes,
     identity_reviews,
@@ -48,6 +48,7 @@ from services.console.tables import (
     rhi_tasks,
 )
 from services.runtime.database import utcnow
+from services.runtime.deferred_writes import deferred, flush_deferred
 from services.runtime.handling import Handler, Outbox, UnprocessableError
 
 
@@ -59,12 +60,12 @@ async def on_episode_event(session: AsyncSession, message: EpisodeEventV1, out: 
 
 
 async def on_alert_requested(session: AsyncSession, message: AlertRequestedV1, out: Outbox) -> None:
-    await repository.insert_ignore(
-        session, episodes, projections.episode_placeholder(message, utcnow())
+    deferred(session, AlertWrites).request(
+        projections.episode_placeholder(message, utcnow()),
+        projections.episode_authority(message),
+        message.child_id,
+        projections.alert_request_row(message),
     )
-    await repository.update_episode(session, message, projections.episode_authority(message))
-    await child_links.adopt(session, _key(message), message.child_id)
-    await repository.upsert(session, alerts, projections.alert_request_row(message))
 
 
 def _key(message: AlertRequestedV1 | RhiTaskRequestedV1 | IdentityReviewV1) -> str:
@@ -72,8 +73,8 @@ def _key(message: AlertRequestedV1 | RhiTaskRequestedV1 | IdentityReviewV1) -> s
 
 
 async def on_alert_status(session: AsyncSession, message: AlertStatusV1, out: Outbox) -> None:
-    await repository.record_alert_state(
-        session, projections.alert_from_status(message), projections.alert_state_row(message)
+    deferred(session, AlertWrites).status(
+        projections.alert_from_status(message), projections.alert_state_row(message)
     )
 
 
@@ -110,6 +111,11 @@ async def on_identity_review(session: AsyncSession, message: IdentityReviewV1, o
 
 
 async def on_child_identity(session: AsyncSession, message: ChildIdentityV1, out: Outbox) -> None:
+    previous = message.previous_child_id
+    if previous and previous != message.child_id:
+        # Whether the previous child has episodes left counts the episodes' children,
+        # which the batch's alerts may be about to set.
+        await flush_deferred(session)
     await child_links.record_link(session, projections.child_link_row(message))
 
 
@@ -185,9 +191,35 @@ def refusing_bad_data(handler: Handler) -> Handler:
     return handle
 
 
+def after_deferred_writes(handler: Handler) -> Handler:
+    """Write what the batch's alert handlers deferred before ``handler`` runs: it may
+    read or change the same rows (alert_projection.py)."""
+
+    async def handle(session: AsyncSession, message: Any, out: Outbox) -> None:
+        await flush_deferred(session)
+        await handler(session, message, out)
+
+    handle.__name__ = getattr(handler, "__name__", "handle")
+    return handle
+
+
+# Handlers whose writes commute with the deferred alert rows: an episode's summary
+# leaves the alert's columns of its episode row alone, and its child comes out the same
+# (the router's link, else the alert's child) whichever is written first.
+_COMMUTING: frozenset[Handler] = frozenset(
+    {on_alert_requested, on_alert_status, on_episode_event, on_child_identity}
+)
+
+
 def subscriptions() -> list[tuple[Topic, Handler]]:
     """Every topic the console reads, with its handler."""
-    return [(topic, refusing_bad_data(handler)) for topic, handler in _subscriptions()]
+    return [
+        (
+            topic,
+            refusing_bad_data(handler if handler in _COMMUTING else after_deferred_writes(handler)),
+        )
+        for topic, handler in _subscriptions()
+    ]
 
 
 def _subscriptions() -> list[tuple[Topic, Any]]:

@@ -194,6 +194,72 @@ class ReviewRecord:
     done: tuple[str, ...]
 
 
+def _check_action(
+    draft: ActionDraft, anchor: str, name: str | None, owners: set[str], held_on: date
+) -> NewAction | list[Problem]:
+    """One action as on the panel's form (``name``: "Action 2", whose problems start
+    with it; None for the one action of the edit form)."""
+    problems: list[Problem] = []
+
+    def lead(message: str) -> str:
+        return f"{name}: {message}" if name else message[0].upper() + message[1:]
+
+    text = _text(draft.text, f"{anchor}-text", name or "The action", TEXT_MAX, problems)
+    if not text and not any(p.anchor == f"{anchor}-text" for p in problems):
+        problems.append(Problem(f"{anchor}-text", lead("say what is to be done.")))
+    owner = draft.owner.strip()
+    if not owner:
+        problems.append(Problem(f"{anchor}-owner", lead("choose the organisation that owns it.")))
+    elif owner not in owners:
+        problems.append(Problem(f"{anchor}-owner", lead("choose an organisation from the list.")))
+    due = _date(draft.due, f"{anchor}-due", lead("the due date"), problems)
+    if due is None and not any(p.anchor == f"{anchor}-due" for p in problems):
+        problems.append(Problem(f"{anchor}-due", lead("enter the date it is due.")))
+    elif due is not None and due < held_on:
+        problems.append(
+            Problem(f"{anchor}-due", lead("the due date cannot be before the meeting."))
+        )
+    if problems:
+        return problems
+    assert due is not None
+    return NewAction(text, owner, due)
+
+
+def action_form(a: Action) -> ActionDraft:
+    """The edit form of an action, filled with what it is now."""
+    return ActionDraft(a.text, a.owner_code, a.due_on.isoformat())
+
+
+def draft_of(data: Mapping[str, str]) -> ActionDraft:
+    """The edit form as posted (fields ``action-text``, ``action-owner``, ``action-due``)."""
+    return ActionDraft(
+        data.get("action-text", "")[: TEXT_MAX * 2],
+        data.get("action-owner", "")[:20],
+        data.get("action-due", "")[:20],
+    )
+
+
+def check_action_change(
+    draft: ActionDraft, owners: Iterable[str], held_on: date
+) -> NewAction | list[Problem]:
+    """An action changed by the chair: the same rules as a new one (its text, an owner
+    organisation from the list, a due date not before the meeting that gave it)."""
+    return _check_action(draft, "action", None, set(owners), held_on)
+
+
+def changed_fields(a: Action, change: NewAction) -> list[str]:
+    """Which of the action's fields the change alters (names only: the audit's detail)."""
+    return [
+        name
+        for name, before, after in (
+            ("text", a.text, change.text),
+            ("owner", a.owner_code, change.owner_code),
+            ("due date", a.due_on, change.due_on),
+        )
+        if before != after
+    ]
+
+
 def check_review(
     form: ReviewForm, owners: Iterable[str], open_actions: Iterable[str], held_on: date
 ) -> ReviewRecord | list[Problem]:
@@ -216,28 +282,11 @@ def check_review(
     for n, draft in enumerate(form.actions, start=1):
         if draft.blank:
             continue
-        anchor = f"action-{n}"
-        text = _text(draft.text, f"{anchor}-text", f"Action {n}", TEXT_MAX, problems)
-        if not text and not any(p.anchor == f"{anchor}-text" for p in problems):
-            problems.append(Problem(f"{anchor}-text", f"Action {n}: say what is to be done."))
-        owner = draft.owner.strip()
-        if not owner:
-            problems.append(
-                Problem(f"{anchor}-owner", f"Action {n}: choose the organisation that owns it.")
-            )
-        elif owner not in known_owners:
-            problems.append(
-                Problem(f"{anchor}-owner", f"Action {n}: choose an organisation from the list.")
-            )
-        due = _date(draft.due, f"{anchor}-due", f"Action {n}: the due date", problems)
-        if due is None and not any(p.anchor == f"{anchor}-due" for p in problems):
-            problems.append(Problem(f"{anchor}-due", f"Action {n}: enter the date it is due."))
-        elif due is not None and due < held_on:
-            problems.append(
-                Problem(f"{anchor}-due", f"Action {n}: the due date cannot be before the meeting.")
-            )
-        if text and owner in known_owners and due is not None:
-            actions.append(NewAction(text, owner, due))
+        checked = _check_action(draft, f"action-{n}", f"Action {n}", known_owners, held_on)
+        if isinstance(checked, list):
+            problems += checked
+        else:
+            actions.append(checked)
     done = tuple(dict.fromkeys(form.done))
     if not set(done) <= set(open_actions):
         problems.append(Problem("done", "Only this child's open actions can be marked done."))

@@ -1,8 +1,8 @@
 """The MSET panel's pages (issue 20), for the MSET chair: meetings, each meeting's
 agenda, what the panel decides per child, and its actions. Each page names children, so
-each view and each record is audited (ids only). A new action, and an action marked
-done, goes to the notifier on ``panel-actions.v1``: it emails the owner organisation the
-day after an open action falls due."""
+each view and each record is audited (ids only). A new action, and an action changed,
+marked done or reopened, goes to the notifier on ``panel-actions.v1``: it emails the
+owner organisation the day after an open action falls due."""
 
 from __future__ import annotations
 
@@ -24,13 +24,18 @@ from services.console.panel import (
     REASON_TEXT,
     RISK_VIEWS,
     Action,
+    ActionDraft,
     Meeting,
     MeetingForm,
     Problem,
     ReviewForm,
+    action_form,
     agenda,
+    changed_fields,
+    check_action_change,
     check_meeting,
     check_review,
+    draft_of,
 )
 from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
@@ -282,36 +287,114 @@ async def record_child(request: Request, meeting_id: str, child_id: str, who: Ch
     return response
 
 
+async def _action_page(
+    request: Request,
+    session: AsyncSession,
+    a: Action,
+    form: ActionDraft | None = None,
+    problems: list[Problem] | None = None,
+    saved: str | None = None,
+) -> Response:
+    return render(
+        request,
+        "panel_action.html",
+        {
+            "action": a,
+            "meeting": await panel_store.meeting(session, a.meeting_id),
+            "names": await organisations(session),
+            "form": form or action_form(a),
+            "problems": problems or [],
+            "saved": saved,
+            "today": today(request),
+        },
+        status_code=400 if problems else 200,
+    )
+
+
+# What the page says after a change (``?saved=``), so a reload does not post again.
+SAVED = {
+    "changed": "The action is changed. Still open the day after it falls due, it is "
+    "emailed to its owner.",
+    "done": "The action is marked done.",
+    "reopened": "The action is open again. Still open the day after it falls due, it is "
+    "emailed to its owner.",
+}
+
+
 @router.get("/panel/actions/{action_id}", response_class=HTMLResponse)
 async def action_page(request: Request, action_id: str, who: Chair) -> Response:
     async with request.app.state.runtime.db.transaction() as session:
         a = await panel_store.action(session, action_id)
         if a is None:
             return not_found(request, "No such action", "No panel action has this id.")
-        m = await panel_store.meeting(session, a.meeting_id)
-        names = await organisations(session)
         await audit.record(
             session, who, "view-panel-action", a.child_id, request.app.state.now(), action_id
         )
-    return render(
-        request,
-        "panel_action.html",
-        {"action": a, "meeting": m, "names": names, "today": today(request)},
-    )
+        saved = SAVED.get(str(request.query_params.get("saved", "")))
+        return await _action_page(request, session, a, saved=saved)
 
 
-@router.post("/panel/actions/{action_id}/done", response_class=HTMLResponse)
-async def action_done(request: Request, action_id: str, who: Chair) -> Response:
+@router.post("/panel/actions/{action_id}", response_class=HTMLResponse)
+async def change_action(request: Request, action_id: str, who: Chair) -> Response:
+    """The chair changes the action's text, owner or due date, checked as a new one is."""
+    data = await request.form()
+    check_csrf(who, str(data.get("csrf_token") or "")[:100])
+    draft = draft_of({k: str(v) for k, v in data.items() if isinstance(v, str)})
+    now = request.app.state.now()
+    async with request.app.state.runtime.db.transaction() as session:
+        a = await panel_store.action(session, action_id)
+        if a is None:
+            return not_found(request, "No such action", "No panel action has this id.")
+        held_on = await panel_store.meeting_on(session, a.meeting_id)
+        assert held_on is not None
+        names = await organisations(session)
+        checked = check_action_change(draft, names, held_on)
+        if isinstance(checked, list):
+            return await _action_page(request, session, a, draft, checked)
+        fields = changed_fields(a, checked)
+        if fields:
+            changed = await panel_store.change(session, a, checked)
+            await _publish(request, session, [changed], names)
+            # Which fields, never what they say: the text may name the child.
+            await audit.record(
+                session,
+                who,
+                "change-panel-action",
+                a.child_id,
+                now,
+                f"{action_id}: {', '.join(fields)}",
+            )
+    request.app.state.runtime.relay.wake()
+    return RedirectResponse(f"/panel/actions/{action_id}?saved=changed", status_code=303)
+
+
+async def _move_action(request: Request, action_id: str, who: SignedIn, to: str) -> Response:
+    """Mark an action done or open it again: a new revision, published and audited."""
     data = await request.form()
     check_csrf(who, str(data.get("csrf_token") or "")[:100])
     now = request.app.state.now()
     async with request.app.state.runtime.db.transaction() as session:
-        done = await panel_store.complete(session, action_id, who.user.username, now)
-        if done is not None:
-            await _publish(request, session, [done], await organisations(session))
-            await audit.record(session, who, "complete-panel-action", done.child_id, now, action_id)
+        if to == "done":
+            moved = await panel_store.complete(session, action_id, who.user.username, now)
+        else:
+            moved = await panel_store.reopen(session, action_id)
+        if moved is not None:
+            await _publish(request, session, [moved], await organisations(session))
+            verb = "complete" if to == "done" else "reopen"
+            await audit.record(session, who, f"{verb}-panel-action", moved.child_id, now, action_id)
     request.app.state.runtime.relay.wake()
-    return RedirectResponse(f"/panel/actions/{action_id}", status_code=303)
+    saved = "done" if to == "done" else "reopened"
+    return RedirectResponse(f"/panel/actions/{action_id}?saved={saved}", status_code=303)
+
+
+@router.post("/panel/actions/{action_id}/done", response_class=HTMLResponse)
+async def action_done(request: Request, action_id: str, who: Chair) -> Response:
+    return await _move_action(request, action_id, who, "done")
+
+
+@router.post("/panel/actions/{action_id}/reopen", response_class=HTMLResponse)
+async def action_reopen(request: Request, action_id: str, who: Chair) -> Response:
+    return await _move_action(request, action_id, who, "open")
 
 
 async def overdue_for_home(session: AsyncSession, on: date) -> list[Action]:

@@ -258,17 +258,43 @@ async def _add_action(
     )
 
 
-async def complete(session: AsyncSession, action_id: str, by: str, now: datetime) -> Action | None:
-    """Mark an open action done (None: no such open action)."""
+async def _move(
+    session: AsyncSession, action_id: str, src: str, dst: str, by: str | None, at: datetime | None
+) -> Action | None:
+    """Move an action from state ``src`` to ``dst`` as its next revision (None: no such
+    action in ``src``)."""
     found = await action(session, action_id)
-    if found is None or found.state != "open":
+    if found is None or found.state != src:
         return None
     await session.execute(
         update(panel_actions)
         .where(panel_actions.c.action_id == action_id)
-        .values(state="done", revision=found.revision + 1, done_by=by, done_at=now)
+        .values(state=dst, revision=found.revision + 1, done_by=by, done_at=at)
     )
     return await action(session, action_id)
+
+
+async def complete(session: AsyncSession, action_id: str, by: str, now: datetime) -> Action | None:
+    """Mark an open action done (None: no such open action)."""
+    return await _move(session, action_id, "open", "done", by, now)
+
+
+async def change(session: AsyncSession, a: Action, to: NewAction) -> Action:
+    """The chair changed the action's text, owner or due date: its next revision (the
+    notifier chases the new owner and date)."""
+    await session.execute(
+        update(panel_actions)
+        .where(panel_actions.c.action_id == a.action_id)
+        .values(text=to.text, owner_code=to.owner_code, due_on=to.due_on, revision=a.revision + 1)
+    )
+    changed = await action(session, a.action_id)
+    assert changed is not None
+    return changed
+
+
+async def reopen(session: AsyncSession, action_id: str) -> Action | None:
+    """Open a done action again (None: no such done action)."""
+    return await _move(session, action_id, "done", "open", None, None)
 
 
 async def meeting_on(session: AsyncSession, meeting_id: str) -> date | None:

@@ -284,17 +284,24 @@ def alert_state_row(status: AlertStatusV1) -> Row:
     }
 
 
+# By state value, for SQL (services/console/alert_projection.py).
+ALERT_STATE_RANKS: dict[str, int] = {s.value: rank for s, rank in _ALERT_STATE_ORDER.items()}
+
+
+def alert_state_rank(state: str) -> int:
+    return ALERT_STATE_RANKS.get(state, -1)
+
+
+def alert_state_key(state: Mapping[Any, Any]) -> tuple[datetime, int, str]:
+    """How statuses of one alert order: by ``at``; at the same time, the state further
+    along its life; then by message id."""
+    return (state["at"], alert_state_rank(state["state"]), state["message_id"])
+
+
 def latest_alert_state(states: Iterable[Mapping[Any, Any]]) -> Row:
     """The alert's current state from every status seen: the latest ``at`` wins; at the
     same time, the state further along its life wins."""
-    latest = max(
-        states,
-        key=lambda s: (
-            s["at"],
-            _ALERT_STATE_ORDER.get(AlertState(s["state"]), -1),
-            s["message_id"],
-        ),
-    )
+    latest = max(states, key=alert_state_key)
     return {"state": latest["state"], "state_at": latest["at"], "attempt": latest["attempt"]}
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, exists, func, select, update
+from sqlalchemy import Table, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,6 +79,20 @@ async def upsert(session: AsyncSession, table: Table, row: Row) -> None:
     await session.execute(_statement(session, table, "upsert", tuple(row)), dict(row))
 
 
+async def insert_ignore_many(session: AsyncSession, table: Table, rows: Sequence[Row]) -> None:
+    """:func:`insert_ignore` for each of ``rows`` (the same columns), in one executemany."""
+    if rows:
+        await session.execute(_statement(session, table, "ignore", ()), [dict(r) for r in rows])
+
+
+async def upsert_many(session: AsyncSession, table: Table, rows: Sequence[Row]) -> None:
+    """:func:`upsert` for each of ``rows`` (the same columns, one row per key), in one
+    executemany."""
+    if rows:
+        names = tuple(rows[0])
+        await session.execute(_statement(session, table, "upsert", names), [dict(r) for r in rows])
+
+
 async def update_episode(
     session: AsyncSession, message: AlertRequestedV1 | RhiTaskRequestedV1, values: Row
 ) -> None:
@@ -98,38 +112,45 @@ def standing_events() -> Any:
     )
 
 
+# The columns an episode's summary is made from (projections.summarise_episode).
+_EPISODE_EVENTS = select(
+    *(
+        episode_events.c[name]
+        for name in (
+            "message_id",
+            "type",
+            "occurred_at",
+            "accepted_at",
+            "risk_grade",
+            "missing_from",
+            "initials",
+            "birth_year",
+            "looked_after",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "responsible_la",
+            "risk_factors",
+            "location_postcode",
+            "sex",
+            "home_district",
+            "reason",
+        )
+    )
+).where(episode_events.c.episode_key == bindparam("b_episode_key"))
+
+
 async def record_event(session: AsyncSession, row: Row, force_code: str, ref: str) -> None:
+    """Keep the event and summarise its episode again from all its events (a few: the
+    order they came in must not matter, so the summary is never patched)."""
     await insert_ignore(session, episode_events, row)
     events = (
-        (
-            await session.execute(
-                select(episode_events).where(episode_events.c.episode_key == row["episode_key"])
-            )
-        )
+        (await session.execute(_EPISODE_EVENTS, {"b_episode_key": row["episode_key"]}))
         .mappings()
         .all()
     )
     await upsert(
         session, episodes, projections.summarise_episode(force_code, ref, events, utcnow())
-    )
-
-
-async def record_alert_state(session: AsyncSession, skeleton: Row, state: Row) -> None:
-    await insert_ignore(session, alerts, skeleton)
-    await insert_ignore(session, alert_states, state)
-    states = (
-        (
-            await session.execute(
-                select(alert_states).where(alert_states.c.alert_id == state["alert_id"])
-            )
-        )
-        .mappings()
-        .all()
-    )
-    await session.execute(
-        update(alerts)
-        .where(alerts.c.alert_id == state["alert_id"])
-        .values(**projections.latest_alert_state(states))
     )
 
 

@@ -22,7 +22,7 @@ from schemas.messages import RhiOutcome
 from schemas.rhi_record import RhiTaskOutcomeV2
 from services.console import projections, rhi_record_form, rhi_records
 from services.console.accounts import Role
-from services.console.auth import NotAllowed, allowed, check_csrf
+from services.console.auth import NotAllowedError, allowed, check_csrf
 from services.console.rendering import not_found, render
 from services.console.rhi_record_form import Problem, RecordForm
 from services.console.sessions import SignedIn
@@ -67,7 +67,7 @@ async def _task(session: AsyncSession, task_id: str) -> Any:
 
 def _check_authority(who: SignedIn, task: Any) -> None:
     if who.user.role is Role.RHI_WORKER and task["authority_code"] != who.user.la_code:
-        raise NotAllowed(who, "This task belongs to another local authority.")
+        raise NotAllowedError(who, "This task belongs to another local authority.")
 
 
 @router.get("/rhi", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ from services.console.tables import sessions, users
 _TOUCH_EVERY = timedelta(minutes=1)  # a page view writes at most this often
 
 
-class UserExists(ValueError):
+class UserExistsError(ValueError):
     pass
 
 
@@ -50,7 +50,7 @@ async def create_user(
                 )
             )
     except IntegrityError as exc:
-        raise UserExists(f"a user named {username} exists already") from exc
+        raise UserExistsError(f"a user named {username} exists already") from exc
 
 
 async def sync_sso_user(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EpisodeEventV1
@@ -66,16 +66,23 @@ async def active_key(
 ) -> ApiKey | None:
     """The key with this hash, unless revoked (a rotated key works until its
     ``revoked_at``, which is then in the future)."""
-    now = now or utcnow()
     row = (
-        await session.execute(
-            select(api_keys).where(
-                api_keys.c.key_hash == key_hash,
-                or_(api_keys.c.revoked_at.is_(None), api_keys.c.revoked_at > now),
-            )
-        )
+        await session.execute(_ACTIVE_KEY, {"b_key_hash": key_hash, "b_now": now or utcnow()})
     ).first()
     return _key(row) if row else None
+
+
+# Statements run for every request or event are built once; values go as parameters.
+_ACTIVE_KEY = select(api_keys).where(
+    api_keys.c.key_hash == bindparam("b_key_hash"),
+    or_(
+        api_keys.c.revoked_at.is_(None),
+        api_keys.c.revoked_at > bindparam("b_now", type_=api_keys.c.revoked_at.type),
+    ),
+)
+_SEEN = select(events.c.force_code, events.c.event_id).where(
+    tuple_(events.c.force_code, events.c.event_id).in_(bindparam("b_pairs", expanding=True))
+)
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
@@ -132,12 +139,7 @@ async def seen(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set[t
     wanted = list(dict.fromkeys(pairs))
     found: set[tuple[str, str]] = set()
     for start in range(0, len(wanted), 500):  # keep the IN list within every backend's limit
-        chunk = wanted[start : start + 500]
-        rows = await session.execute(
-            select(events.c.force_code, events.c.event_id).where(
-                or_(*(and_(events.c.force_code == f, events.c.event_id == e) for f, e in chunk))
-            )
-        )
+        rows = await session.execute(_SEEN, {"b_pairs": wanted[start : start + 500]})
         found.update((row.force_code, row.event_id) for row in rows)
     return found
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EventType
@@ -19,14 +18,18 @@ from schemas.episode_status import AcceptedEventV1
 from schemas.messages import AlertKind, AlertState, Answer, OrgKind
 from services.ingest.episode_status import AlertRecord, AnswerRecord
 from services.ingest.tables import alert_answers, episode_alerts, events
+from services.runtime import conflicts
+
+# Built once (values as parameters): on every alert-status message.
+_ALERT = (
+    select(episode_alerts)
+    .where(episode_alerts.c.alert_id == bindparam("b_alert_id"))
+    .with_for_update()
+)
 
 
 async def alert(session: AsyncSession, alert_id: str) -> AlertRecord | None:
-    row = (
-        await session.execute(
-            select(episode_alerts).where(episode_alerts.c.alert_id == alert_id).with_for_update()
-        )
-    ).first()
+    row = (await session.execute(_ALERT, {"b_alert_id": alert_id})).first()
     return _alert(row) if row else None
 
 
@@ -147,15 +150,4 @@ def _answer(row: Any) -> AnswerRecord:
 
 
 async def _upsert(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        insert: Any = postgresql.insert(table)
-    elif dialect == "sqlite":
-        insert = sqlite.insert(table)
-    else:
-        raise RuntimeError(f"ingest's read model needs PostgreSQL or SQLite, not {dialect}")
-    keys = [c.name for c in table.primary_key.columns]
-    changes = {name: insert.excluded[name] for name in row if name not in keys}
-    await session.execute(
-        insert.values(row).on_conflict_do_update(index_elements=keys, set_=changes)
-    )
+    await session.execute(conflicts.upsert(session, table, tuple(row)), row)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.child_identity import ChildIdentityV1
 from services.notifier.tables import child_links
+from services.runtime import conflicts
 from services.runtime.handling import Outbox
 
 L = child_links
@@ -52,9 +53,18 @@ async def keep(
 async def adopt(
     session: AsyncSession, force_code: str, episode_ref: str, child_id: str | None
 ) -> None:
-    """A child id an alert or task names: the episode's until the router's link comes."""
+    """A child id an alert or task names: the episode's until the router's link comes
+    (revision 0: any link kept already stands)."""
     if child_id is not None:
-        await keep(session, force_code, episode_ref, child_id, 0)
+        await session.execute(
+            conflicts.insert_or_skip(session, L),
+            {
+                "force_code": force_code,
+                "episode_ref": episode_ref,
+                "child_id": child_id,
+                "revision": 0,
+            },
+        )
 
 
 async def episodes_of(session: AsyncSession, child_id: str) -> list[tuple[str, str]]:

@@ -35,7 +35,12 @@ log = logging.getLogger(__name__)
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     """Run ``callback`` once this session's transaction has committed (not before: the
-    scheduler must be able to see the row it is woken for)."""
+    scheduler must be able to see the row it is woken for). Once per transaction: a
+    batch of alerts wakes the scheduler once (and registering a listener is not free)."""
+    registered: set[Callable[[], None]] = session.info.setdefault("relay.after_commit", set())
+    if callback in registered:
+        return
+    registered.add(callback)
     event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
 
 

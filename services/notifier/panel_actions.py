@@ -33,9 +33,14 @@ T = panel_actions
 
 
 async def on_panel_action(session: AsyncSession, message: PanelActionV1, out: Outbox) -> None:
-    current = await session.scalar(
-        select(T.c.revision).where(T.c.action_id == message.action_id).with_for_update()
-    )
+    kept = (
+        await session.execute(
+            select(T.c.revision, T.c.owner_code, T.c.due_on, T.c.state)
+            .where(T.c.action_id == message.action_id)
+            .with_for_update()
+        )
+    ).first()
+    current = kept.revision if kept is not None else None
     if current is not None and current >= message.revision:
         return  # an older state arriving late
     values: dict[str, Any] = {
@@ -50,10 +55,16 @@ async def on_panel_action(session: AsyncSession, message: PanelActionV1, out: Ou
         else None,
         "updated_at": message.changed_at,
     }
-    if current is None:
+    if kept is None:
         await session.execute(T.insert().values(action_id=message.action_id, **values))
     else:
         # A notice once sent stays sent (``noticed_at``): marked done, nothing more goes.
+        # The chair gave it a new owner or due date, or reopened it: that is a new
+        # promise, chased again the morning after its due date.
+        if (kept.owner_code, kept.due_on) != (message.owner_code, message.due_on) or (
+            kept.state != message.state.value
+        ):
+            values["noticed_at"] = None
         await session.execute(update(T).where(T.c.action_id == message.action_id).values(**values))
     log.info("notifier: panel action %s %s", message.action_id, message.state.value)
 

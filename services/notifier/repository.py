@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -27,7 +27,7 @@ from services.notifier.tables import (
     disclosures,
     rhi_tasks,
 )
-from services.runtime import audit_chain
+from services.runtime import audit_chain, conflicts
 from services.runtime.retention import RetentionPolicy
 
 DUE_STATES = (AlertState.QUEUED.value, AlertState.TEMPORARY_FAILURE.value)
@@ -43,24 +43,12 @@ async def insert_alert(
 ) -> SimpleNamespace | None:
     """Store a requested alert, queued and due now, and return what was stored (by
     column name); None when it is already stored (same alert id, or the same event,
-    recipient and kind under another id)."""
-    exists = await session.scalar(
-        select(alerts.c.alert_id).where(
-            (alerts.c.alert_id == m.alert_id)
-            | and_(
-                alerts.c.event_message_id == m.episode.event_message_id,
-                alerts.c.recipient_code == m.recipient.code,
-                alerts.c.kind == m.kind.value,
-                alerts.c.parent_alert_id == "",
-            )
-        )
-    )
-    if exists is not None:
-        return None
+    recipient and kind under another id: the unique constraint on those facts)."""
     contact = m.police_contact
     authority = m.authority
     # The statement is fixed and the values are parameters: SQLAlchemy compiles it once
-    # (``.values(...)`` would build and compile a new statement for every alert).
+    # (``.values(...)`` would build and compile a new statement for every alert); one
+    # INSERT … ON CONFLICT DO NOTHING, no SELECT first.
     values = dict(
         alert_id=m.alert_id,
         kind=m.kind.value,
@@ -100,7 +88,8 @@ async def insert_alert(
         recipient_out_of_hours_email=m.recipient.out_of_hours_email,
         police_force_email=m.police_force.email if m.police_force else None,
     )
-    await session.execute(alerts.insert(), values)
+    if not await conflicts.inserted(session, alerts, values):
+        return None
     return SimpleNamespace(**values)
 
 
@@ -326,6 +315,9 @@ def _claim_still_held(alert_id: str, attempt: int | None) -> Any:
     )
 
 
+FINISH_ATTEMPT = _FINISH_ATTEMPT  # for a group of attempts (outcomes.py)
+
+
 async def record_sent(
     session: AsyncSession,
     alert_id: str,
@@ -377,36 +369,6 @@ _RECORD_SENT = (
         updated_at=_now_param(),
     )
 )
-
-
-async def record_disclosure(
-    session: AsyncSession, alert: Any, fields: Sequence[str], now: datetime, smtp_message_id: str
-) -> None:
-    """The audit entry of a sent alert (tables.disclosures): what it disclosed, to whom,
-    when and why, chained to the entries before."""
-    await audit_chain.append(
-        session,
-        audit_chains,
-        disclosures,
-        {
-            "at": now,
-            "alert_id": alert.alert_id,
-            "kind": alert.kind,
-            "recipient_code": alert.recipient_code,
-            "recipient_kind": alert.recipient_kind,
-            "recipient_name": alert.recipient_name[:300],
-            "recipient_email": alert.recipient_email[:320],
-            "policy_rule": alert.policy_rule[:100],
-            "reason": alert.reason[:200],
-            "fields": ",".join(fields)[:500],
-            # The child is found by episode (tables.child_links, issue 20).
-            "child_key": None,
-            "force_code": alert.force_code,
-            "episode_ref": alert.episode_ref,
-            "event_type": alert.event_type,
-            "smtp_message_id": smtp_message_id[:300],
-        },
-    )
 
 
 async def record_failure(

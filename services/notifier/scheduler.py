@@ -18,15 +18,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertState
-from services.notifier import repository
+from services.notifier import outcomes, repository
 from services.notifier.delivery import (
     FailureKind,
     NextStep,
     SendFailure,
     after_failure,
-    message_id,
 )
 from services.notifier.follow_ups import FollowUps
+from services.notifier.outcomes import Disclosed, Finished
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import AlertContent, Renderer, RenderError
 from services.notifier.smtp import Mailer, MailSession
@@ -240,9 +240,9 @@ class DeliveryScheduler:
         while True:
             try:
                 async with self.db.transaction(urgent=True) as session:
-                    out = Outbox(session, self.tables, self.settings)
-                    for attempted in group:
-                        await self._record_one(session, out, attempted)
+                    await self._record_group(
+                        session, Outbox(session, self.tables, self.settings), group
+                    )
             except (DBAPIError, OSError) as exc:
                 log.warning(
                     "notifier: cannot record %d attempt(s) yet (%s), first alert %s; "
@@ -259,25 +259,54 @@ class DeliveryScheduler:
                 self._log_outcome(attempted)
             return
 
-    async def _record_one(self, session: AsyncSession, out: Outbox, attempted: Attempted) -> None:
-        alert, attempt, failure = attempted.alert, attempted.attempt, attempted.failure
-        alert_id: str = alert.alert_id
+    async def _record_group(
+        self, session: AsyncSession, out: Outbox, group: list[Attempted]
+    ) -> None:
+        """The outcomes of ``group`` in the caller's transaction: every attempt
+        finished and every sent alert recorded in a few statements for the group
+        (outcomes.py), then the statuses, and the failures one by one."""
         now = self.now()
-        if failure is None:
-            await repository.finish_attempt(session, alert_id, attempt, AlertState.SENT.value, now)
-            # Disclosed whether or not the alert moved on meanwhile: the email went.
-            await repository.record_disclosure(
-                session, alert, attempted.fields, now, message_id(alert_id)
+        sent = [a for a in group if a.failure is None]
+        failed = [a for a in group if a.failure is not None]
+        for attempted in failed:
+            assert attempted.failure is not None
+            first = attempted.alert.first_attempt_at or now
+            attempted.step = after_failure(
+                attempted.failure, attempted.attempt, first, now, self.rng, self.policy.retry
             )
-            if await repository.record_sent(session, alert_id, now, message_id(alert_id), attempt):
-                await publish_alert_status(out, alert, AlertState.SENT, now, attempt)
-            return
-        first = alert.first_attempt_at or now
-        step = after_failure(failure, attempt, first, now, self.rng, self.policy.retry)
-        attempted.step = step
-        await repository.finish_attempt(
-            session, alert_id, attempt, step.state.value, now, failure.code, failure.detail
+        await outcomes.finish_attempts(
+            session,
+            [Finished(a.alert.alert_id, a.attempt, AlertState.SENT.value) for a in sent]
+            + [
+                Finished(
+                    a.alert.alert_id,
+                    a.attempt,
+                    a.step.state.value,
+                    a.failure.code,
+                    a.failure.detail,
+                )
+                for a in failed
+                if a.step is not None and a.failure is not None
+            ],
+            now,
         )
+        marked = await outcomes.record_sent(
+            session, [Disclosed(a.alert, a.attempt, a.fields) for a in sent], now
+        )
+        for attempted in sent:
+            if attempted.alert.alert_id in marked:
+                await publish_alert_status(
+                    out, attempted.alert, AlertState.SENT, now, attempted.attempt
+                )
+        for attempted in failed:
+            await self._record_failure(session, out, attempted, now)
+
+    async def _record_failure(
+        self, session: AsyncSession, out: Outbox, attempted: Attempted, now: datetime
+    ) -> None:
+        alert, attempt, step = attempted.alert, attempted.attempt, attempted.step
+        assert step is not None
+        alert_id: str = alert.alert_id
         if await repository.record_failure(session, alert_id, step, now, attempt):
             await publish_alert_status(out, alert, step.state, now, attempt, step.detail)
             if step.state is AlertState.PERMANENT_FAILURE:

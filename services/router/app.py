@@ -18,18 +18,20 @@ from schemas.catalogue import (
     EPISODE_EVENTS,
     IDENTITY_DECISIONS,
 )
-from services.router import awaiting_return, disputes, person_index, repository
+from services.router import awaiting_return, disputes, person_index, repository, retention
 from services.router.coverage import AuthorityGapError, authority_gaps
 from services.router.handlers import (
     on_child_identity_change,
     on_episode_event,
     on_identity_decision,
 )
+from services.router.model import MatchingModel, ModelFileError, read_model
 from services.router.policy import Policy
 from services.router.tables import metadata, reviews, roll
 from services.runtime.database import Database, utcnow
 from services.runtime.handling import Outbox
 from services.runtime.policy_file import read_policy_file
+from services.runtime.retention import load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
@@ -39,6 +41,17 @@ log = logging.getLogger(__name__)
 def load_policy(settings: RelaySettings) -> Policy:
     read_policy_file(settings.policy_file)  # a table no service knows is an error too
     return Policy.from_toml(settings.policy_file) if settings.policy_file else Policy()
+
+
+def load_matching_model(settings: RelaySettings) -> MatchingModel:
+    """The trained matching model (RELAY_MATCHING_MODEL_FILE). A file that does not load
+    stops the router, naming the problem: matching with defaults nobody chose would
+    disclose children to the wrong school more often than the partnership agreed to."""
+    try:
+        return read_model(settings.matching_model_file)
+    except ModelFileError as exc:
+        log.error("router: refusing to start: %s", exc)
+        raise
 
 
 async def directory_gaps(db: Database, policy: Policy) -> list[str]:
@@ -63,10 +76,13 @@ async def announce_unannounced(runtime: ServiceRuntime) -> int:
 
 
 def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
-    """``overrides``: ``policy`` (a :class:`Policy`), ``db`` and ``broker`` for tests,
+    """``overrides``: ``policy`` (a :class:`Policy`), ``matching_model`` (a
+    :class:`MatchingModel`), ``db`` and ``broker`` for tests,
     ``now`` (a clock) and ``awaiting_return_interval_s`` (how often RHI tasks waiting
     for a return are checked)."""
     policy: Policy = overrides.get("policy") or load_policy(settings)
+    model: MatchingModel = overrides.get("matching_model") or load_matching_model(settings)
+    kept_for = load_retention(settings)  # a wrong [retention] table stops the start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,11 +90,21 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             "router", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
         )
         runtime.consumers.subscribe(
-            EPISODE_EVENTS, functools.partial(on_episode_event, policy=policy)
+            EPISODE_EVENTS, functools.partial(on_episode_event, policy=policy, model=model)
         )
         runtime.consumers.subscribe(IDENTITY_DECISIONS, on_identity_decision)
         runtime.consumers.subscribe(ALERT_ANSWERS, disputes.on_alert_answer)
         runtime.consumers.subscribe(CHILD_IDENTITY_CHANGES, on_child_identity_change)
+        runtime.loops.append(
+            retention_loop(
+                "router",
+                runtime.db,
+                retention.remove_expired,
+                kept_for,
+                settings.retention_interval_s,
+                overrides.get("now", utcnow),
+            )
+        )
         runtime.loops.append(
             awaiting_return.loop(
                 runtime.db,

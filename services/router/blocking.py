@@ -7,7 +7,8 @@ day and month swapped, a double-barrelled surname given in part).
   names, nicknames)
 - ``key_names``: canonical given name + phonetic first part of the family name (typos in
   the date of birth)
-- ``key_place``: postcode + year of birth (a changed name, e.g. after adoption)
+- ``key_place``: postcode + year of birth (a changed name, e.g. after adoption; probed
+  with the years one mistyped digit makes too)
 - ``key_given_dob``: canonical given name + date of birth (a misspelt family name that
   changes its phonetic code, Armtrong for Armstrong, when there is no postcode)
 
@@ -101,6 +102,13 @@ def _misspelt_codes(word: str) -> frozenset[str]:
     return frozenset(phonetic(v) for v in variants) - {phonetic(word)}
 
 
+def _years(year: int) -> list[int]:
+    """The year of birth and the years one mistyped digit makes of it (2015: 2010-2019,
+    2005, 2025): at one address a wrong year still meets the roll's place key."""
+    decade = year - year % 10
+    return [decade + d for d in range(10)] + [year - 10, year + 10]
+
+
 def probe_keys(given: str, family: str, born: date, postcode: str | None) -> dict[str, set[str]]:
     """Values of each key column that a police record's candidates may hold."""
     dobs = [born] + [d for d in (_swapped_day_month(born),) if d is not None]
@@ -115,7 +123,8 @@ def probe_keys(given: str, family: str, born: date, postcode: str | None) -> dic
         probes["key_names"].add(f"{canonical_given(given)}|{phonetic(part)}")
     probes["key_names"].add(f"{canonical_given(family)}|{phonetic(_parts(given)[0])}")
     if postcode:
-        probes["key_place"].add(f"{postcode}|{born.year}")
+        for year in _years(born.year):
+            probes["key_place"].add(f"{postcode}|{year}")
     for name in (given, family):  # the family name: the names were swapped
         probes["key_given_dob"].add(f"{canonical_given(name)}|{born.isoformat()}")
     return probes

@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from services.router import importing, repository
-from services.router.directory import ColumnsError, FileRefused
+from services.router.directory import ColumnsError, FileRefusedError
 from services.runtime.database import Database
 from services.runtime.settings import RelaySettings
 
@@ -62,12 +62,22 @@ def link(
     on: Annotated[
         str | None, typer.Option(help="date the rolls are read on (YYYY-MM-DD); default today")
     ] = None,
+    model_file: Annotated[
+        Path | None,
+        typer.Option("--model", help="matching model; default RELAY_MATCHING_MODEL_FILE"),
+    ] = None,
 ) -> None:
     """Match records against a roll file without touching any store (DESIGN §5)."""
     from services.router.linking import DECISION_COLUMNS, load_roll
     from services.router.linking import link as link_records
+    from services.router.model import ModelFileError, read_model
 
     err = Console(stderr=True)
+    try:
+        model = read_model(model_file or RelaySettings().matching_model_file)
+    except ModelFileError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
     try:
         day = date.fromisoformat(on) if on else date.today()
     except ValueError as exc:
@@ -83,7 +93,7 @@ def link(
         with out.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, DECISION_COLUMNS)
             writer.writeheader()
-            for item in link_records(index, records, day):
+            for item in link_records(index, records, day, model):
                 if isinstance(item, dict):
                     writer.writerow(item)
                     counts[item["decision"]] += 1
@@ -105,7 +115,7 @@ Job = Callable[
 
 
 def _run_import(paths: list[Path], as_json: bool, job: Job) -> list[importing.ImportSummary]:
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # whole lines: file paths must stay copyable
     size = sum(path.stat().st_size for path in paths)
     where = ", ".join(str(path) for path in paths)
     label = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
@@ -130,7 +140,7 @@ def _run_import(paths: list[Path], as_json: bool, job: Job) -> list[importing.Im
 
     try:
         summaries = asyncio.run(run())
-    except FileRefused as exc:
+    except FileRefusedError as exc:
         err.print(f"[red]{where}: refused, nothing changed: {exc}[/red]")
         raise typer.Exit(2) from exc
     except UnicodeDecodeError as exc:
@@ -303,13 +313,22 @@ def reviews_list(
     state: Annotated[
         str | None, typer.Option(help="pending, matched or no-match; default: every review")
     ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="roll-record (which roll record is this child?) or same-child (the same "
+            "child as one seen before?); default: both"
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="show at most this many")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List identity reviews, oldest first.
+    """List identity reviews, oldest first: roll-record reviews (which roll record an
+    organisation's child is) and same-child reviews (the same child as an earlier one?),
+    each with its kind.
 
-    Review ids, candidate roll records, scores and which fields agreed: never the
-    child's name or date of birth (those sit behind the console's login).
+    Review ids, candidate roll records or children, scores and which fields agreed:
+    never the child's name or date of birth (those sit behind the console's login).
     """
     from services.router import review_store
 
@@ -318,31 +337,50 @@ def reviews_list(
             f"{state!r} is not a review state; one of {', '.join(review_store.STATES)}",
             param_hint="--state",
         )
+    if kind is not None and kind not in review_store.KINDS:
+        raise typer.BadParameter(
+            f"{kind!r} is not a kind of review; one of {', '.join(review_store.KINDS)}",
+            param_hint="--kind",
+        )
 
     async def work(db: Database) -> list[dict[str, Any]]:
+        held: list[dict[str, Any]] = []
         async with db.transaction() as session:
-            held = await review_store.listing(session, state, limit)  # type: ignore[arg-type]
-        return [r.summary() for r in held]
+            if kind in (None, "roll-record"):
+                held += [
+                    r.summary()
+                    for r in await review_store.listing(session, state, limit)  # type: ignore[arg-type]
+                ]
+            if kind in (None, "same-child"):
+                held += [
+                    r.summary()
+                    for r in await review_store.same_child_listing(session, state, limit)  # type: ignore[arg-type]
+                ]
+        held.sort(key=lambda r: (r["created_at"], r["review_id"]))
+        return held[:limit] if limit is not None else held
 
     rows: list[dict[str, Any]] = _with_router_db(work)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        typer.echo(f"no {state + ' ' if state else ''}identity reviews")
+        typer.echo(f"no {state + ' ' if state else ''}{kind + ' ' if kind else ''}identity reviews")
         return
-    # Plain lines, not a table: review and record ids must print whole, to be copied
-    # into `relay reviews decide`.
+    # Plain lines, not a table: review, record and child ids must print whole, to be
+    # copied into `relay reviews decide`.
     for r in rows:
+        if r["kind"] == "same-child":
+            _same_child_lines(r)
+            continue
         decided = (
             f" {r['roll_record_id'] or ''} by {r['decided_by']} at {r['decided_at'][:19]}"
             if r["state"] != "pending"
             else ""
         )
         typer.echo(
-            f"{r['review_id']}  {r['state']}{decided}  created {r['created_at'][:19]}  "
-            f"org {r['org_code']}  episode {r['force_code']}:{r['episode_ref']} "
-            f"({r['event_type']})"
+            f"{r['review_id']}  roll-record  {r['state']}{decided}  created "
+            f"{r['created_at'][:19]}  org {r['org_code']}  episode "
+            f"{r['force_code']}:{r['episode_ref']} ({r['event_type']})"
         )
         for c in r["candidates"]:
             # Fields with nothing to compare add noise: show what agreed or not.
@@ -351,6 +389,20 @@ def reviews_list(
             )
             typer.echo(f"    {c['roll_record_id']}  score {c['score']:.2f}  {why}")
     typer.echo(f"{len(rows)} review(s)")
+
+
+def _same_child_lines(r: dict[str, Any]) -> None:
+    decided = (
+        f" {r['decided_child_id'] or ''} by {r['decided_by']} at {r['decided_at'][:19]}"
+        if r["state"] != "pending"
+        else ""
+    )
+    typer.echo(
+        f"{r['review_id']}  same-child  {r['state']}{decided}  created {r['created_at'][:19]}  "
+        f"episode {r['force_code']}:{r['episode_ref']}  child {r['child_id']}"
+    )
+    for c in r["candidates"]:
+        typer.echo(f"    the same child as {c['child_id']}?  {c['episodes']} episode(s)")
 
 
 @reviews_app.command("decide")

@@ -34,11 +34,12 @@ GIVEN_LEVELS = (
     "jw",
     "edit",
     "phonetic",
+    "fuzzy",
     "other_name",
     "initial",
     "disagree",
 )
-FAMILY_LEVELS = ("exact", "part", "jw", "edit", "phonetic", "disagree")
+FAMILY_LEVELS = ("exact", "part", "jw", "edit", "phonetic", "fuzzy", "disagree")
 DOB_LEVELS = ("exact", "day_month_swap", "typo", "component", "year", "disagree")
 POSTCODE_LEVELS = ("unit", "sector", "district", "area", "disagree")
 ADDRESS_LEVELS = ("same", "similar", "disagree")
@@ -57,6 +58,7 @@ AGREEMENT: dict[str, Agreement] = {
     "jw": "partial",
     "edit": "partial",
     "phonetic": "partial",
+    "fuzzy": "partial",
     "other_name": "partial",
     "initial": "partial",
     "part": "partial",
@@ -90,6 +92,37 @@ def _jw(a: str, b: str) -> float:
 JW_PHONETIC = 0.80
 
 
+# A name mangled further (two letters wrong, cut short, scanned badly): JW at least this,
+# two edits at most, or one name the start of the other. Weak evidence alone; matching
+# also ignores it when the police spelling is itself a name other children hold.
+JW_FUZZY = 0.85
+
+
+# Scanning errors undone before a fuzzy comparison (rn read for m, 0 for o, ...).
+_OCR = (("rn", "m"), ("li", "h"), ("ri", "n"), ("vv", "w"), ("cl", "d"), ("0", "o"),
+        ("1", "l"), ("5", "s"))  # fmt: skip
+
+
+@lru_cache(maxsize=65_536)
+def _unscanned(word: str) -> str:
+    for wrong, right in _OCR:
+        word = word.replace(wrong, right)
+    return word
+
+
+def _fuzzy(a: str, b: str) -> bool:
+    short, long = sorted((a, b), key=len)
+    if len(short) >= 2 and long.startswith(short):
+        return True
+    limit = 2 if len(short) >= 5 else 1
+    if len(short) >= 2 and OSA.distance(a, b, score_cutoff=limit) <= limit:
+        return True
+    ua, ub = _unscanned(a), _unscanned(b)
+    if (ua, ub) != (a, b) and min(len(ua), len(ub)) >= 2 and OSA.distance(ua, ub) <= 1:
+        return True
+    return _jw(a, b) >= JW_FUZZY
+
+
 def _close(a: str, b: str) -> str | None:
     """``jw``, ``edit`` or ``phonetic`` when two different words are one name misspelt."""
     similarity = _jw(a, b)
@@ -106,7 +139,8 @@ def _close(a: str, b: str) -> str | None:
 def compare_given(ours: str, theirs: str) -> str:
     """Given names: ``exact`` (first names equal), ``nickname`` (Bill/William),
     ``shared_nickname`` (Harry: Henry or Harrison),
-    ``jw``/``edit``/``phonetic`` (a misspelling), ``other_name`` (the police used a middle
+    ``jw``/``edit``/``phonetic`` (a misspelling), ``fuzzy`` (mangled further or cut
+    short), ``other_name`` (the police used a middle
     name the roll also holds), ``initial`` (one side is an initial), ``disagree``."""
     if not ours or not theirs:
         return MISSING
@@ -123,13 +157,13 @@ def compare_given(ours: str, theirs: str) -> str:
         return close
     if set(a_words) & set(b_words):
         return "other_name"
-    return "disagree"
+    return "fuzzy" if _fuzzy(a, b) else "disagree"
 
 
 def compare_family(ours: str, theirs: str) -> str:
     """Family names: ``exact`` (spaces and hyphens ignored), ``part`` (one part of a
     double-barrelled name, Smith for Smith-Jones), ``jw``/``edit``/``phonetic``,
-    ``disagree``."""
+    ``fuzzy``, ``disagree``."""
     if not ours or not theirs:
         return MISSING
     if ours == theirs or ours.replace(" ", "") == theirs.replace(" ", ""):
@@ -148,7 +182,7 @@ def compare_family(ours: str, theirs: str) -> str:
             for y in b_words:
                 if len(x) > 2 and len(y) > 2 and (x == y or _close(x, y)):
                     return "part"
-    return "disagree"
+    return "fuzzy" if _fuzzy(ours.replace(" ", ""), theirs.replace(" ", "")) else "disagree"
 
 
 def _digits(d: date) -> str:

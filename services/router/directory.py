@@ -39,11 +39,11 @@ _NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 _UK_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
 
 
-class FileRefused(ValueError):
+class FileRefusedError(ValueError):
     """An import refused as a whole, nothing changed; the message says why."""
 
 
-class ColumnsError(FileRefused):
+class ColumnsError(FileRefusedError):
     """A file lacks required columns: refused before anything changes."""
 
 

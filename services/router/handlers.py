@@ -19,6 +19,7 @@ from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import IdentityDecisionV1, RhiTaskRequestedV1
 from services.router import awaiting_return, disputes, person_index, repository, review_store
 from services.router.matching import match_child
+from services.router.model import MatchingModel
 from services.router.policy import (
     History,
     NoResponsibleAuthorityError,
@@ -27,6 +28,7 @@ from services.router.policy import (
     route,
     route_decided,
 )
+from services.router.weights import BASELINE
 from services.runtime.database import utcnow
 from services.runtime.handling import Outbox, UnprocessableError
 
@@ -37,12 +39,19 @@ LOCAL_TIME = ZoneInfo("Europe/London")
 
 
 async def on_episode_event(
-    session: AsyncSession, event: EpisodeEventV1, out: Outbox, policy: Policy | None = None
+    session: AsyncSession,
+    event: EpisodeEventV1,
+    out: Outbox,
+    policy: Policy | None = None,
+    model: MatchingModel | None = None,
 ) -> None:
+    """``model``: the router's loaded matching model (app.py); tests may leave it out
+    for the hand-set one."""
     policy = policy or Policy()
     candidates = await repository.candidates(session, event.child)
+    on = event.occurred_at.astimezone(LOCAL_TIME).date()
     decisions = disputes.apply(
-        match_child(event.child, candidates, event.occurred_at.astimezone(LOCAL_TIME).date()),
+        match_child(event.child, candidates, on, model or BASELINE),
         await disputes.states_for_episode(session, event.force_code, event.episode_ref),
     )
     linked = await person_index.link_episode(session, event, decisions, utcnow())

@@ -14,7 +14,7 @@ import os
 import queue
 import sys
 from collections import Counter
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Container, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from services.router.directory import (
     ROLL_OPTIONAL,
     ROLL_REQUIRED,
     ColumnsError,
-    FileRefused,
+    FileRefusedError,
     RollParser,
     RowIssue,
     column_index,
@@ -237,9 +237,9 @@ async def import_rolls(
         files.append(_File(path, header, size, parts))
     try:
         return await _import_files(db, files, progress)
-    except roll_load.RepeatedRecord:
+    except roll_load.RepeatedRecordError:
         if len(files) > 1 and (repeat := await asyncio.to_thread(_repeat_across_files, paths)):
-            raise FileRefused(repeat) from None
+            raise FileRefusedError(repeat) from None
         if all(f.parts is None or len(f.parts) == 1 for f in files):
             raise
     log.info("roll import: a record id repeats across parts; importing with one parser")
@@ -296,7 +296,7 @@ async def _import_files(
     jobs = [
         _Job(n, file.path, file.header, part)
         for n, file in enumerate(files)
-        for part in (file.parts or [None])
+        for part in (file.parts or (None,))
     ]
     async with db.transaction() as session:
         known = await repository.organisation_codes(session)
@@ -464,7 +464,7 @@ def _roll_chunks(
     part: _Part | None = None,
     index: int = 0,
     header: list[str] | None = None,
-) -> Iterator[_Chunk]:
+) -> Generator[_Chunk, None, None]:
     """Parsed rows of ``path`` (or of one ``part`` of it) in batches of tuples ready for
     ``insert_roll`` (dates as ISO text when ``iso``); problems and counts ride along."""
     seen: dict[str, set[str]] = {}  # record ids met so far, per organisation
@@ -553,7 +553,7 @@ def _main_module_hidden() -> Iterator[None]:
     parser does not run the program's main module again first (for ``relay``, every
     command's imports: about 1.5 s per parser). Parsers need nothing from it."""
     main = sys.modules["__main__"].__dict__
-    saved = {name: main[name] for name in ("__file__", "__spec__") if name in main}
+    saved: dict[str, Any] = {name: main[name] for name in ("__file__", "__spec__") if name in main}
     main.pop("__file__", None)
     main["__spec__"] = None
     try:

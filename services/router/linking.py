@@ -23,6 +23,8 @@ from schemas.episode import ChildV1
 from services.router.blocking import probe_keys, roll_keys
 from services.router.directory import RollParser, RollRecord, RowIssue
 from services.router.matching import MatchDecision, match_child
+from services.router.model import MatchingModel
+from services.router.weights import BASELINE
 
 DECISION_COLUMNS = ("record_id", "decision", "roll_record_id", "org_code", "score")
 
@@ -40,10 +42,14 @@ class RollIndex:
 
     def __init__(self) -> None:
         self._keys: dict[tuple[str, str], list[RollRecord]] = defaultdict(list)
-        self.size = 0
+        self.records: list[RollRecord] = []
+
+    @property
+    def size(self) -> int:
+        return len(self.records)
 
     def add(self, record: RollRecord) -> None:
-        self.size += 1
+        self.records.append(record)
         keys = roll_keys(
             record.given_name, record.family_name, record.date_of_birth, record.postcode
         )
@@ -66,6 +72,17 @@ class RollIndex:
             wanted.append(("nhs_number", child.nhs_number))
         if child.upn:
             wanted.append(("upn", child.upn))
+        return self._lookup(wanted)
+
+    def blocked(self, child: ChildV1, column: str) -> list[RollRecord]:
+        """The roll records one blocking key column retrieves for ``child`` (model
+        training runs one session per column, services/router/estimation.py)."""
+        probes = probe_keys(
+            child.given_name, child.family_name, child.date_of_birth, child.postcode
+        )
+        return self._lookup([(column, value) for value in probes[column]])
+
+    def _lookup(self, wanted: list[tuple[str, str]]) -> list[RollRecord]:
         found: dict[int, RollRecord] = {}
         for key in wanted:
             for record in self._keys.get(key, ()):
@@ -130,12 +147,10 @@ def best_decision(decisions: list[MatchDecision]) -> MatchDecision | None:
     return max(decisions, key=lambda d: (_RANK[d.decision], d.score))
 
 
-def link(index: RollIndex, records: Path, on: date) -> Iterator[dict[str, Any] | RowIssue]:
-    """One decision row per record (:data:`DECISION_COLUMNS`; the best decision across
-    organisations, ``no-match`` with empty roll record and organisation), and the
-    records' problems, in file order. ``score`` is the match weight in bits; for a
-    ``no-match`` it is the best candidate's, empty when blocking found none."""
-    for parser, row, line in _rows(records, fill_org=True):
+def read_records(path: Path) -> Iterator[tuple[str, ChildV1] | RowIssue]:
+    """A records file (the roll's columns, ``org_code`` unused) as (record id, child),
+    and its problems with their lines, in file order."""
+    for parser, row, line in _rows(path, fill_org=True):
         parsed = parser.parse(row, line)
         yield from parsed.issues
         v = parsed.values
@@ -155,10 +170,25 @@ def link(index: RollIndex, records: Path, on: date) -> Iterator[dict[str, Any] |
         except ValidationError:
             yield RowIssue(line, "(row)", "not a valid child record", skipped=True)
             continue
-        best = best_decision(match_child(child, index.candidates(child), on))
+        yield v["record_id"], child
+
+
+def link(
+    index: RollIndex, records: Path, on: date, model: MatchingModel = BASELINE
+) -> Iterator[dict[str, Any] | RowIssue]:
+    """One decision row per record (:data:`DECISION_COLUMNS`; the best decision across
+    organisations, ``no-match`` with empty roll record and organisation), and the
+    records' problems, in file order. ``score`` is the match weight in bits; for a
+    ``no-match`` it is the best candidate's, empty when blocking found none."""
+    for item in read_records(records):
+        if isinstance(item, RowIssue):
+            yield item
+            continue
+        record_id, child = item
+        best = best_decision(match_child(child, index.candidates(child), on, model))
         if best is None or best.decision == "no-match":
             yield {
-                "record_id": v["record_id"],
+                "record_id": record_id,
                 "decision": "no-match",
                 "roll_record_id": "",
                 "org_code": "",
@@ -166,7 +196,7 @@ def link(index: RollIndex, records: Path, on: date) -> Iterator[dict[str, Any] |
             }
         else:
             yield {
-                "record_id": v["record_id"],
+                "record_id": record_id,
                 "decision": best.decision,
                 "roll_record_id": best.roll_record_id,
                 "org_code": best.org_code,

@@ -39,16 +39,19 @@ from services.router.comparisons import (
     phonetic_code,
 )
 from services.router.directory import RollRecord
+from services.router.model import MatchingModel
 from services.router.names import normalise_name
-from services.router.weights import SWAP_PENALTY, weight
+from services.router.weights import BASELINE
 
 Decision = Literal["match", "review", "no-match"]
 
-# Thresholds on the summed weight (bits), tuned on generated data for precision first
-# (tests/unit/test_router_matching_quality.py). The prior odds that a given roll row is
-# the child are about 1 in the roll's size (2^-10 for a school, 2^-14 for a large GP
-# list), so MATCH asks for about 2^18: names and date of birth agreeing exactly (+24.5)
-# match; a misspelt name with a mistyped birth date needs the postcode as well.
+# The hand-set model's thresholds (weights.BASELINE; a trained model carries its own, in
+# deploy/matching-model.json). Thresholds on the summed weight (bits), tuned on generated
+# data for precision first (tests/unit/test_router_matching_quality.py). The prior odds
+# that a given roll row is the child are about 1 in the roll's size (2^-10 for a school,
+# 2^-14 for a large GP list), so MATCH asks for about 2^18: names and date of birth
+# agreeing exactly (+24.5) match; a misspelt name with a mistyped birth date needs the
+# postcode as well.
 MATCH_THRESHOLD = 18.0
 REVIEW_THRESHOLD = 8.0
 # Within one organisation, a runner-up this close to the best (and above REVIEW) makes
@@ -117,17 +120,32 @@ def _names(given: str, family: str) -> tuple[str, str]:
     return normalise_name(given), normalise_name(family)
 
 
-def compare(child: ChildV1, record: RollRecord) -> Comparison:
+def _first(name: str) -> str:
+    return name.split(" ", 1)[0]
+
+
+def compare(child: ChildV1, record: RollRecord, model: MatchingModel = BASELINE) -> Comparison:
     """Every field of ``child`` against ``record`` (given and family names also crosswise,
-    for police records that swapped them)."""
+    for police records that swapped them), weighed by ``model``."""
+    weight = model.weight
     given, family = _names(child.given_name, child.family_name)
     g, f = compare_given(given, record.norm_given), compare_family(family, record.norm_family)
-    names = weight("given_name", g) + weight("family_name", f)
+    # A "fuzzy" likeness to a name other children hold (Ella for Eliza) is another name.
+    if g == "fuzzy" and model.known_name("given_name", _first(given)):
+        g = "disagree"
+    if f == "fuzzy" and model.known_name("family_name", family):
+        f = "disagree"
+    roll_given, roll_family = _first(record.norm_given), record.norm_family
+    names = weight("given_name", g, roll_given) + weight("family_name", f, roll_family)
     swapped = False
     if "disagree" in (g, f):
         sg = compare_given(family, record.norm_given)
         sf = compare_family(given, record.norm_family)
-        crossed = weight("given_name", sg) + weight("family_name", sf) - SWAP_PENALTY
+        crossed = (
+            weight("given_name", sg, roll_given)
+            + weight("family_name", sf, roll_family)
+            - model.swap_penalty
+        )
         if "disagree" not in (sg, sf) and crossed > names:
             g, f, swapped = sg, sf, True
     levels = {
@@ -141,19 +159,26 @@ def compare(child: ChildV1, record: RollRecord) -> Comparison:
         "sex": compare_sex(child.sex, record.sex),
     }
     weights = {name: weight(name, level) for name, level in levels.items()}
+    # How common the name is: two Olivers agree by chance more often than two Saoirses.
+    weights["given_name"] = weight("given_name", g, roll_given)
+    weights["family_name"] = weight("family_name", f, roll_family)
     if swapped:
-        weights["family_name"] -= SWAP_PENALTY
+        weights["family_name"] -= model.swap_penalty
     if weights["postcode"] > 0 and weights["address"] > 0:
         # One household, one piece of evidence: an agreeing address says little more
         # than the agreeing postcode (and siblings share both).
         weights["address"] = max(weights["address"] - weights["postcode"], 0.0)
+    elif weights["postcode"] < 0 and weights["address"] < 0:
+        # The same the other way: a family that moved changes both at once.
+        weights["address"] = min(weights["address"] - weights["postcode"], 0.0)
     return Comparison(record, levels, weights, swapped)
 
 
-def _decide(c: Comparison) -> tuple[Decision, str]:
+def _decide(c: Comparison, model: MatchingModel) -> tuple[Decision, str]:
     """One candidate on its own: the identifier rules, then the thresholds."""
     ids = (c.levels["nhs_number"], c.levels["upn"])
     total = c.total
+    match_threshold, review_threshold = model.thresholds.match, model.thresholds.review
     if "agree" in ids and "disagree" in ids:
         return "review", "identifier-conflict"  # NHS number agrees, UPN does not (or reverse)
     if "agree" in ids:
@@ -163,10 +188,10 @@ def _decide(c: Comparison) -> tuple[Decision, str]:
         return "match", "identifier"
     if "disagree" in ids:
         # A checked identifier that differs is never auto-matched past.
-        if c.demographic >= STRONG_DEMOGRAPHICS or total >= REVIEW_THRESHOLD:
+        if c.demographic >= STRONG_DEMOGRAPHICS or total >= review_threshold:
             return "review", "identifier-conflict"
         return "no-match", "threshold"
-    if total >= MATCH_THRESHOLD:
+    if total >= match_threshold:
         if c.levels["given_name"] in _NOT_FOR_MATCH or c.levels["date_of_birth"] in _NOT_FOR_MATCH:
             # Another given name or birth date at the same place and family: a sibling,
             # a twin at another school, or a changed name. Never automatic.
@@ -179,8 +204,16 @@ def _decide(c: Comparison) -> tuple[Decision, str]:
             # A misspelt given name and a wrong birth date together fit a twin or a
             # sibling with a similar name as well as the child.
             return "review", "threshold"
+        if (
+            AGREEMENT[c.levels["family_name"]] == "partial"
+            and AGREEMENT[c.levels["date_of_birth"]] == "partial"
+            and not _same_place(c)
+        ):
+            # A misspelt family name and a wrong birth date with nothing to place the
+            # child fit any namesake born near that day (Muhammad Smith, 2010 or 2020).
+            return "review", "threshold"
         return "match", "threshold"
-    if total >= REVIEW_THRESHOLD and not _uncorroborated_other_family(c):
+    if total >= review_threshold and not _uncorroborated_other_family(c):
         return "review", "threshold"
     return "no-match", "threshold"
 
@@ -193,6 +226,10 @@ _CORROBORATING = {
     "nhs_number": {"agree"},
     "upn": {"agree"},
 }
+
+
+def _same_place(c: Comparison) -> bool:
+    return any(c.levels[f] in _CORROBORATING[f] for f in ("postcode", "address"))
 
 
 def _uncorroborated_other_family(c: Comparison) -> bool:
@@ -220,9 +257,11 @@ def _is_twin(best: RollRecord, other: RollRecord) -> bool:
     )
 
 
-def _decide_organisation(comparisons: list[Comparison]) -> list[MatchDecision]:
+def _decide_organisation(
+    comparisons: list[Comparison], model: MatchingModel
+) -> list[MatchDecision]:
     ranked = sorted(comparisons, key=lambda c: (-c.total, c.record.record_id))
-    decided = [(c, *_decide(c)) for c in ranked]
+    decided = [(c, *_decide(c, model)) for c in ranked]
     best, best_decision, best_rule = decided[0]
     lowered: dict[int, str] = {}  # index in ranked -> rule that lowered it to review
     if best_decision == "match" and best_rule != "identifier":
@@ -241,8 +280,8 @@ def _decide_organisation(comparisons: list[Comparison]) -> list[MatchDecision]:
             if decision == "match"
             or "agree" in (c.levels["nhs_number"], c.levels["upn"])
             or (
-                (decision == "review" or c.total >= REVIEW_THRESHOLD)
-                and best.total - c.total < AMBIGUITY_MARGIN
+                (decision == "review" or c.total >= model.thresholds.review)
+                and best.total - c.total < model.thresholds.ambiguity_margin
             )
         ]
         if rivals:
@@ -275,14 +314,21 @@ def _decide_organisation(comparisons: list[Comparison]) -> list[MatchDecision]:
     return sorted(out, key=lambda d: d.roll_record_id)
 
 
-def decide_among(comparisons: list[Comparison]) -> list[MatchDecision]:
+def decide_among(
+    comparisons: list[Comparison], model: MatchingModel = BASELINE
+) -> list[MatchDecision]:
     """Decide between the candidates of one set (one roll; or the earlier children of the
     person index, services/router/identity.py) as :func:`match_child` does within one
     organisation: at most one ``match``, twins and close runners-up lowered to ``review``."""
-    return _decide_organisation(comparisons) if comparisons else []
+    return _decide_organisation(comparisons, model) if comparisons else []
 
 
-def match_child(child: ChildV1, candidates: Sequence[RollRecord], on: date) -> list[MatchDecision]:
+def match_child(
+    child: ChildV1,
+    candidates: Sequence[RollRecord],
+    on: date,
+    model: MatchingModel = BASELINE,
+) -> list[MatchDecision]:
     """Decide, for every candidate roll record on roll on ``on``, whether it is ``child``.
 
     Returns one decision per distinct candidate, grouped by organisation (sorted by
@@ -290,6 +336,14 @@ def match_child(child: ChildV1, candidates: Sequence[RollRecord], on: date) -> l
     ``match``: a close runner-up, a second match or a twin on the same roll turns them
     into ``review``.
     """
+    return decide_compared(compare_candidates(child, candidates, on, model), model)
+
+
+def compare_candidates(
+    child: ChildV1, candidates: Sequence[RollRecord], on: date, model: MatchingModel = BASELINE
+) -> dict[str, list[Comparison]]:
+    """Every distinct candidate on roll on ``on`` compared with ``child``, by organisation
+    (the first half of :func:`match_child`; threshold tuning decides these many times)."""
     by_org: dict[str, list[Comparison]] = defaultdict(list)
     seen: set[tuple[str, str]] = set()
     for record in candidates:
@@ -297,10 +351,17 @@ def match_child(child: ChildV1, candidates: Sequence[RollRecord], on: date) -> l
         if key in seen or not record.on_roll(on):
             continue
         seen.add(key)
-        by_org[record.org_code].append(compare(child, record))
+        by_org[record.org_code].append(compare(child, record, model))
+    return by_org
+
+
+def decide_compared(
+    by_org: dict[str, list[Comparison]], model: MatchingModel = BASELINE
+) -> list[MatchDecision]:
+    """The second half of :func:`match_child`: decisions at ``model``'s thresholds."""
     decisions: list[MatchDecision] = []
     for org_code in sorted(by_org):
-        decisions.extend(_decide_organisation(by_org[org_code]))
+        decisions.extend(_decide_organisation(by_org[org_code], model))
     records = {
         (c.record.org_code, c.record.record_id): c.record for cs in by_org.values() for c in cs
     }
@@ -321,17 +382,24 @@ def _one_child(
     """The matches on different rolls must all be the one child. A match whose roll
     record is plainly someone else than the strongest match's (another date of birth,
     given or family name: say a same-named child with the day and month swapped at
-    another school) is in doubt, and goes to ``review``."""
+    another school) is in doubt, and goes to ``review``; so does the strongest, unless its
+    given name agrees exactly."""
     matches = [d for d in decisions if d.decision == "match"]
     if len(matches) < 2:
         return decisions
     best = max(matches, key=lambda d: (d.score, d.org_code, d.roll_record_id))
     anchor = records[(best.org_code, best.roll_record_id)]
+    others = [
+        m for m in matches if not _same_person(anchor, records[(m.org_code, m.roll_record_id)])
+    ]
+    # The strongest wins only on its given name as written: Mia (a short form of Amelia)
+    # with an address at one school does not outrank Amelia herself at another (twins).
+    doubt = {id(m) for m in others}
+    if others and best.explanation.get("given_name") != "agree:exact":
+        doubt |= {id(m) for m in matches}
     out = []
     for d in decisions:
-        if d.decision == "match" and not _same_person(
-            anchor, records[(d.org_code, d.roll_record_id)]
-        ):
+        if id(d) in doubt:
             d = MatchDecision(
                 "review",
                 d.org_code,
@@ -353,6 +421,8 @@ __all__ = [
     "Decision",
     "MatchDecision",
     "compare",
+    "compare_candidates",
     "decide_among",
+    "decide_compared",
     "match_child",
 ]

@@ -339,6 +339,7 @@ async def link_episode(
         "withdrawn": event.type is EventType.WITHDRAWN,
         "first_seen_at": now,
         "updated_at": now,
+        "last_event_at": event.occurred_at,
     }
     await session.execute(P.insert().values(**values))
     await _link_rolls(session, event, decisions)
@@ -347,9 +348,10 @@ async def link_episode(
 
 
 async def _add_identifiers(session: AsyncSession, row: Any, event: EpisodeEventV1) -> None:
-    """Identifiers a later event of the episode gives and the first did not."""
+    """Identifiers a later event of the episode gives and the first did not, and the
+    time of its latest event (which retention goes by)."""
     child = event.child
-    added = {
+    added: dict[str, Any] = {
         name: value
         for name, value in (
             ("nhs_number", child.nhs_number),
@@ -358,6 +360,8 @@ async def _add_identifiers(session: AsyncSession, row: Any, event: EpisodeEventV
         )
         if value and getattr(row, name) is None
     }
+    if row.last_event_at is None or event.occurred_at > row.last_event_at:
+        added["last_event_at"] = event.occurred_at
     if added:
         await session.execute(
             update(P)

@@ -15,6 +15,7 @@ from schemas.messages import OrgKind
 from services.router.blocking import probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
+from services.runtime import conflicts
 from services.runtime.database import utcnow
 
 _ROLL_COLUMNS = (
@@ -126,21 +127,17 @@ async def record_reported(
     session: AsyncSession, force_code: str, episode_ref: str, reported_at: datetime
 ) -> None:
     """Remember a reported episode once (a second ``reported`` for it changes nothing);
-    whose it is, the person index says (services/router/person_index.py)."""
-    exists = await session.scalar(
-        select(episodes.c.id).where(
-            episodes.c.force_code == force_code, episodes.c.episode_ref == episode_ref
-        )
+    whose it is, the person index says (services/router/person_index.py). One INSERT …
+    ON CONFLICT DO NOTHING on the episode's reference."""
+    await session.execute(
+        conflicts.insert_or_skip(session, episodes),
+        {
+            "force_code": force_code,
+            "episode_ref": episode_ref,
+            "reported_at": reported_at,
+            "repeat_flagged": False,
+        },
     )
-    if exists is None:
-        await session.execute(
-            episodes.insert().values(
-                force_code=force_code,
-                episode_ref=episode_ref,
-                reported_at=reported_at,
-                repeat_flagged=False,
-            )
-        )
 
 
 async def forget_episode(session: AsyncSession, force_code: str, episode_ref: str) -> None:

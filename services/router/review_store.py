@@ -8,15 +8,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EpisodeEventV1
 from schemas.messages import IdentityReviewV1
-from services.router.tables import reviews
+from services.router.tables import child_reviews, person_episodes, reviews
 
 ReviewState = Literal["pending", "matched", "no-match"]
 STATES: tuple[ReviewState, ...] = ("pending", "matched", "no-match")
+# What a review asks (identity-reviews.v1 ``question``): which roll record an
+# organisation's child is, or whether the episode's child is one seen before.
+ReviewKind = Literal["roll-record", "same-child"]
+KINDS: tuple[ReviewKind, ...] = ("roll-record", "same-child")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class HeldReview:
     def summary(self) -> dict[str, Any]:
         """Ids, scores and field agreements: what a reviewer's list shows (no child data)."""
         return {
+            "kind": "roll-record",
             "review_id": self.review_id,
             "state": self.state,
             "created_at": self.created_at.isoformat(),
@@ -154,6 +159,75 @@ async def listing(
     if limit is not None:
         query = query.limit(limit)
     return [_held(row) for row in (await session.execute(query)).all()]
+
+
+@dataclass(frozen=True)
+class SameChildReview:
+    """ "The same child as …?" (services/router/person_index.py asks it): the episode's
+    own child and the earlier children it may be, with how many episodes each has."""
+
+    review_id: str
+    force_code: str
+    episode_ref: str
+    child_id: str
+    candidates: tuple[tuple[str, int], ...]  # (child_id, episodes)
+    state: ReviewState
+    created_at: datetime
+    decided_child_id: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Ids and counts only, like :meth:`HeldReview.summary`."""
+        return {
+            "kind": "same-child",
+            "review_id": self.review_id,
+            "state": self.state,
+            "created_at": self.created_at.isoformat(),
+            "force_code": self.force_code,
+            "episode_ref": self.episode_ref,
+            "child_id": self.child_id,
+            "candidates": [{"child_id": c, "episodes": n} for c, n in self.candidates],
+            "decided_child_id": self.decided_child_id,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }
+
+
+async def same_child_listing(
+    session: AsyncSession, state: ReviewState | None = None, limit: int | None = None
+) -> list[SameChildReview]:
+    """Same-child reviews oldest first."""
+    query = select(child_reviews).order_by(child_reviews.c.created_at, child_reviews.c.review_id)
+    if state is not None:
+        query = query.where(child_reviews.c.state == state)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = (await session.execute(query)).all()
+    wanted = sorted({c for row in rows for c in row.candidates})
+    counts: dict[str, int] = {}
+    if wanted:
+        counted = await session.execute(
+            select(person_episodes.c.child_id, func.count())
+            .where(person_episodes.c.child_id.in_(wanted))
+            .group_by(person_episodes.c.child_id)
+        )
+        counts = {child_id: int(n) for child_id, n in counted}
+    return [
+        SameChildReview(
+            review_id=row.review_id,
+            force_code=row.force_code,
+            episode_ref=row.episode_ref,
+            child_id=row.child_id,
+            candidates=tuple((c, counts.get(c, 0)) for c in row.candidates),
+            state=row.state,
+            created_at=row.created_at,
+            decided_child_id=row.decided_child_id,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+        )
+        for row in rows
+    ]
 
 
 async def decide(

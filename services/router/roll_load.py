@@ -60,7 +60,7 @@ _LOAD_TABLE = f"{roll.name}_load"
 _REPEATED = "a roll record id appears twice for one organisation"
 
 
-class RepeatedRecord(Exception):
+class RepeatedRecordError(Exception):
     """A roll row's (org_code, record_id) is already in the roll."""
 
 
@@ -78,6 +78,7 @@ async def start_load(session: AsyncSession, bulk: bool) -> RollLoad:
     """The load for an import in ``session``'s transaction; ``bulk`` when the file
     rewrites most of the roll."""
     conn = await session.connection()
+    load: SwapLoad | InPlaceLoad
     if bulk and conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg":
         load = SwapLoad(session)
     else:
@@ -109,7 +110,7 @@ async def insert_roll(
 ) -> None:
     """Bulk insert of roll tuples (:data:`ROLL_INSERT_COLUMNS` order; dates as ``date``,
     or already ISO text on SQLite) into ``table``, in the session's transaction. Raises
-    :class:`RepeatedRecord` if a row's record id is taken."""
+    :class:`RepeatedRecordError` if a row's record id is taken."""
     if not rows:
         return
     conn = await session.connection()
@@ -134,7 +135,7 @@ async def insert_roll(
         else:  # sqlite3 itself, on the loop's thread (services.runtime.sqlite_inline)
             driver.executemany(_SQLITE_INSERT, rows)
     except (asyncpg.UniqueViolationError, sqlite3.IntegrityError, IntegrityError) as exc:
-        raise RepeatedRecord(_REPEATED) from exc
+        raise RepeatedRecordError(_REPEATED) from exc
 
 
 class InPlaceLoad:
@@ -187,7 +188,7 @@ class InPlaceLoad:
             try:
                 await conn.run_sync(index.create)
             except IntegrityError as exc:
-                raise RepeatedRecord(_REPEATED) from exc
+                raise RepeatedRecordError(_REPEATED) from exc
         if conn.dialect.name == "postgresql":
             # Fresh statistics, or the planner may scan a national roll for one child.
             await conn.exec_driver_sql(f"ANALYZE {roll.name}")
@@ -278,7 +279,7 @@ class SwapLoad:
             try:
                 await self._sql(ddl)
             except asyncpg.UniqueViolationError as exc:
-                raise RepeatedRecord(_REPEATED) from exc
+                raise RepeatedRecordError(_REPEATED) from exc
         await self._sql(f"ANALYZE {_LOAD_TABLE}")
         # The swap: brief, at the end of the transaction.
         await self._sql(f"ALTER SEQUENCE {roll.name}_id_seq OWNED BY {_LOAD_TABLE}.id")

@@ -154,6 +154,10 @@ person_episodes = Table(
     Column("withdrawn", Boolean, nullable=False, default=False),
     Column("first_seen_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # The latest ``occurred_at`` of the episode's events: retention removes the row once
+    # it is older than accepted_events_days (services/router/retention.py). None only
+    # between migration 0007's column and its backfill.
+    Column("last_event_at", UtcDateTime(), nullable=True),
     Index("ix_router_person_episodes_child", "child_id"),
     Index(
         "ix_router_person_episodes_nhs",
@@ -173,6 +177,7 @@ person_episodes = Table(
     Index("ix_router_person_episodes_place", "key_place"),
     Index("ix_router_person_episodes_given_dob", "key_given_dob"),
     Index("ix_router_person_episodes_unannounced", "announced", "revision"),
+    Index("ix_router_person_episodes_last_event", "last_event_at"),
 )
 
 # Roll records the episodes' children matched (the roll matcher's ``match``, or a

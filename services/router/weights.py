@@ -1,4 +1,9 @@
-"""Fellegi-Sunter match weights (pure data): for each field and comparison level, ``m``
+"""The hand-set Fellegi-Sunter model (pure data), :data:`BASELINE`: the prior the trained
+model (deploy/matching-model.json, services/router/estimation.py) starts EM from and
+floors at half of, and what pure callers without a trained model score with. The router
+itself scores with the trained file.
+
+For each field and comparison level, ``m``
 is the probability of that level when the two records are the same child, ``u`` when
 they are two different children of one organisation's roll. The weight of a level is
 ``log2(m / u)``; a missing value weighs 0.
@@ -25,6 +30,7 @@ given: shared_nickname   0.01   0.002    +2.3     Harry: Henry or Harrison (no m
 given: jw                0.03   0.001    +4.9     a misspelling (Jaro-Winkler ≥ 0.92)
 given: edit              0.02   0.001    +4.3     one letter wrong, JW below 0.92
 given: phonetic          0.005  0.001    +2.3     same sound, JW ≥ 0.80
+given: fuzzy             0.01   0.02     -1.0     two letters wrong, cut short
 given: other_name        0.005  0.001    +2.3     a middle name used
 given: initial           0.005  0.02     -2.0
 given: disagree          0.02   0.96     -5.6
@@ -33,6 +39,7 @@ family: part             0.03   0.002    +3.9     one half of a double-barrelled
 family: jw               0.04   0.001    +5.3
 family: edit             0.02   0.001    +4.3
 family: phonetic         0.005  0.001    +2.3
+family: fuzzy            0.01   0.01      0.0     two letters wrong, cut short
 family: disagree         0.04   0.98     -4.6     a name change, or another child
 dob: exact               0.90   0.0003  +11.6     12 years of birthdays
 dob: day_month_swap      0.02   0.0002   +6.6
@@ -60,6 +67,7 @@ from __future__ import annotations
 from math import log2
 
 from services.router.comparisons import MISSING
+from services.router.model import MatchingModel, Thresholds
 
 M_U: dict[str, dict[str, tuple[float, float]]] = {
     "given_name": {
@@ -69,6 +77,7 @@ M_U: dict[str, dict[str, tuple[float, float]]] = {
         "jw": (0.03, 0.001),
         "edit": (0.02, 0.001),
         "phonetic": (0.005, 0.001),
+        "fuzzy": (0.01, 0.02),
         "other_name": (0.005, 0.001),
         "initial": (0.005, 0.02),
         "disagree": (0.02, 0.96),
@@ -79,6 +88,7 @@ M_U: dict[str, dict[str, tuple[float, float]]] = {
         "jw": (0.04, 0.001),
         "edit": (0.02, 0.001),
         "phonetic": (0.005, 0.001),
+        "fuzzy": (0.01, 0.01),
         "disagree": (0.04, 0.98),
     },
     "date_of_birth": {
@@ -123,6 +133,12 @@ WEIGHTS: dict[str, dict[str, float]] = {
     field: {level: round(log2(m / u), 2) for level, (m, u) in levels.items()}
     for field, levels in M_U.items()
 }
+
+
+# The hand-set model: what pure callers (the person index, the unit tests) score with
+# when handed no trained one. The router itself scores with the file it loads at
+# start-up (deploy/matching-model.json) and refuses to start without it.
+BASELINE = MatchingModel(M_U, Thresholds(match=18.0, review=8.0), SWAP_PENALTY)
 
 
 def weight(field: str, level: str) -> float:

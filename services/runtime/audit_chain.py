@@ -16,9 +16,10 @@ it: record the head printed by ``relay audit verify`` somewhere they cannot writ
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -96,33 +98,68 @@ def content_of(table: Table, row: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _HeadStatements:
+    """A chain head's two statements, built once per heads table: SQLAlchemy compiles
+    each once, where building them per entry cost more than running them."""
+
+    advance: Any  # take the head's lock, move it on by ``b_count``: (last_seq, last_hash)
+    create: Any  # the head of a chain's first entries (the migration makes it otherwise)
+    seal: Any  # the hash of the entry now last
+
+
+@functools.cache
+def _head_statements(heads: Table) -> _HeadStatements:
+    chain = heads.c.chain == bindparam("b_chain")
+    return _HeadStatements(
+        advance=update(heads)
+        .where(chain)
+        .values(last_seq=heads.c.last_seq + bindparam("b_count", type_=BigInteger))
+        .returning(heads.c.last_seq, heads.c.last_hash),
+        create=insert(heads),
+        seal=update(heads).where(chain).values(last_hash=bindparam("b_hash", type_=String)),
+    )
+
+
 async def append(session: AsyncSession, heads: Table, table: Table, values: dict[str, Any]) -> int:
     """Add one entry to ``table``'s chain in ``session``'s transaction; its sequence
     number. ``values`` are every content column of the table."""
-    chain = table.name
-    head = (
+    return (await append_many(session, heads, table, [values]))[0]
+
+
+async def append_many(
+    session: AsyncSession, heads: Table, table: Table, entries: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Add ``entries`` to ``table``'s chain, in order, in ``session``'s transaction;
+    their sequence numbers. The head is locked and moved on in one statement, the
+    entries written in one, and the head's hash set in a third, whatever their number."""
+    if not entries:
+        return []
+    chain, count = table.name, len(entries)
+    statements = _head_statements(heads)
+    head = (await session.execute(statements.advance, {"b_chain": chain, "b_count": count})).first()
+    if head is None:  # the first entries ever: the head is made (the migration makes it)
         await session.execute(
-            update(heads)
-            .where(heads.c.chain == chain)
-            .values(last_seq=heads.c.last_seq + 1)
-            .returning(heads.c.last_seq, heads.c.last_hash)
+            statements.create,
+            {
+                "chain": chain,
+                "last_seq": count,
+                "last_hash": GENESIS,
+                "first_seq": 1,
+                "first_prev_hash": GENESIS,
+            },
         )
-    ).first()
-    if head is None:  # the first entry ever: the head is made (the migration makes it)
-        await session.execute(
-            insert(heads).values(
-                chain=chain, last_seq=1, last_hash=GENESIS, first_seq=1, first_prev_hash=GENESIS
-            )
-        )
-        seq, prev = 1, GENESIS
+        last_seq, prev = count, GENESIS
     else:
-        seq, prev = int(head.last_seq), str(head.last_hash)
-    digest = entry_hash(prev, seq, values)
-    await session.execute(
-        insert(table), {**values, "seq": seq, "prev_hash": prev, "entry_hash": digest}
-    )
-    await session.execute(update(heads).where(heads.c.chain == chain).values(last_hash=digest))
-    return seq
+        last_seq, prev = int(head.last_seq), str(head.last_hash)
+    rows: list[dict[str, Any]] = []
+    for seq, values in enumerate(entries, start=last_seq - count + 1):
+        digest = entry_hash(prev, seq, values)
+        rows.append({**values, "seq": seq, "prev_hash": prev, "entry_hash": digest})
+        prev = digest
+    await session.execute(insert(table), rows)
+    await session.execute(statements.seal, {"b_chain": chain, "b_hash": prev})
+    return [row["seq"] for row in rows]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from services.runtime import sqlite_inline
+from services.runtime.deferred_writes import flush_deferred
 from services.runtime.writer_turns import WriterTurns
 
 SqliteDriver = Literal["inline", "aiosqlite"]
@@ -113,7 +114,9 @@ class Database:
     to 100 ms between tries, which under load costs more than the transactions
     themselves. Other processes on the same file are waited for with ``asyncio.sleep``
     between tries (on aiosqlite's thread, SQLite's busy timeout). On
-    PostgreSQL transactions run side by side and ``urgent`` changes nothing."""
+    PostgreSQL transactions run side by side and ``urgent`` changes nothing. Writes a
+    handler deferred (:mod:`services.runtime.deferred_writes`) go just before the
+    commit, in the same transaction."""
 
     def __init__(self, url: str, sqlite_driver: SqliteDriver | None = None, **kwargs: Any) -> None:
         self.url = url
@@ -128,6 +131,7 @@ class Database:
         if self._turns is None:
             async with self._sessions.begin() as session:
                 yield session
+                await flush_deferred(session)
             return
         task = asyncio.current_task()
         if task is not None and task is self._holder:
@@ -142,6 +146,7 @@ class Database:
             else:
                 async with self._sessions.begin() as session:
                     yield session
+                    await flush_deferred(session)
         finally:
             self._holder = None
             self._turns.release()
@@ -158,6 +163,11 @@ class Database:
             yield session  # the first statement begins the transaction (BEGIN IMMEDIATE)
         except BaseException:
             await session.run_sync(Session.close)  # which rolls back
+            raise
+        try:
+            await flush_deferred(session)
+        except BaseException:
+            await session.run_sync(Session.close)
             raise
         await session.run_sync(_commit_and_close)
 

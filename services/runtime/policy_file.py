@@ -19,7 +19,7 @@ TABLES = {
     "hours": "notifier",
     "calendar": "notifier",
     "delivery": "notifier",
-    "retention": "ingest, notifier and console",
+    "retention": "ingest, router, notifier and console",
     "rhi": "console and relay tasks complete",
 }
 

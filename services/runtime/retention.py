@@ -2,7 +2,8 @@
 by ``relay retention run`` and by each service on a schedule (every
 ``RELAY_RETENTION_INTERVAL_S``). Each service removes its own kinds in one transaction:
 
-- ``accepted_events`` (ingest's accepted-event log): 400 days. Long enough for a year's
+- ``accepted_events`` (ingest's accepted-event log; the console's episodes and the
+  router's person index by their last event): 400 days. Long enough for a year's
   inspections and the 90-day repeat-missing window with a margin; a replay can refill
   a lost broker from it only within that time.
 - ``rejects`` (input ingest refused, payload included): 30 days, for the police

@@ -86,6 +86,11 @@ class RelaySettings(BaseSettings):
     )
     ack_link_days: int = Field(default=14, ge=1, description="acknowledgement links expire")
     policy_file: Path | None = None
+    matching_model_file: Path = Field(
+        default=Path("deploy/matching-model.json"),
+        description="the router's trained matching model (relay matching train); the "
+        "router refuses to start when it does not load",
+    )
     template_dir: Path | None = Field(
         default=None, description="a partnership's alert templates, searched before ours"
     )

@@ -46,7 +46,7 @@ async def relay(settings: RelaySettings, *args: str, policy: Path | None = None)
     """A ``relay`` command as a user runs it (in a thread: it runs its own loop)."""
     env = {
         f"RELAY_{s.upper()}_DATABASE_URL": settings.database_url_for(s)  # type: ignore[arg-type]
-        for s in ("ingest", "notifier", "console")
+        for s in ("ingest", "router", "notifier", "console")
     }
     if policy is not None:
         env["RELAY_POLICY_FILE"] = str(policy)
@@ -208,7 +208,7 @@ async def test_disclosures_are_recorded_chained_verified_and_exported(
 async def test_retention_removes_old_data_and_keeps_the_chains_whole(
     settings: RelaySettings, smtp_server: tuple[str, SinkHandler], tmp_path: Path
 ) -> None:
-    for service in ("ingest", "console"):
+    for service in ("ingest", "router", "console"):
         await asyncio.to_thread(upgrade, service, settings.database_url_for(service))
     await _sent_alerts(settings)
     ingest_url = settings.database_url_for("ingest")
@@ -277,6 +277,7 @@ async def test_retention_removes_old_data_and_keeps_the_chains_whole(
     assert removed["ingest"] == {"accepted_events": 1, "rejects": 1}
     assert removed["notifier"] == {"alerts": 2, "rhi_tasks": 0, "audit": 2}
     assert removed["console"]["audit"] == 2
+    assert removed["router"]["person_index"] == 0  # tests/integration/test_router_retention.py
 
     assert [r.message_id for r in await _rows(ingest_url, select(events.c.message_id))] == ["m-new"]
     assert len(await _rows(notifier_url, select(alerts.c.alert_id))) == 1

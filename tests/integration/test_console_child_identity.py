@@ -140,6 +140,8 @@ async def test_merge_is_checked_shown_side_by_side_confirmed_published_and_audit
         )
         assert into_itself.status_code == 400
         assert 'href="#into">A child cannot be merged into itself.' in into_itself.text
+        # Asked for the other child's id again, not offered itself side by side.
+        assert 'id="into"' in into_itself.text and 'id="other-child"' not in into_itself.text
         unknown = await client.post(
             f"/children/{A}/merge", data={"csrf_token": csrf, "into": "nobody", "step": "check"}
         )

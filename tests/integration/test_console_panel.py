@@ -271,3 +271,129 @@ async def test_a_meeting_its_agenda_decisions_actions_and_pack(console: FastAPI)
     async with client_of(console) as client:
         await sign_in(client, "rhi-north")
         assert (await client.get("/panel")).status_code == 403
+
+
+async def test_the_chair_changes_an_action_marks_it_done_and_reopens_it(console: FastAPI) -> None:
+    async with client_of(console) as client:
+        await sign_in(client, "chair")
+        csrf = csrf_of((await client.get("/panel")).text)
+        made = await client.post(
+            "/panel/meetings",
+            data={
+                "csrf_token": csrf,
+                "held_on": MEETING.isoformat(),
+                "chair": "DI Rachel Moss",
+                "organisations": ["YOT-1", "E06000057"],
+            },
+        )
+        child_url = f"{made.headers['location']}/children/{MIA_ID}"
+        saved = await client.post(
+            child_url,
+            data={
+                "csrf_token": csrf,
+                "decision": "Strategy meeting",
+                "risk_view": "high",
+                "action-1-text": "Home visit and safety plan",
+                "action-1-owner": "YOT-1",
+                "action-1-due": "2026-11-27",
+            },
+        )
+        assert saved.status_code == 200
+        [sent] = await published(console)
+        action_url = f"/panel/actions/{sent.action_id}"
+        assert f'href="{action_url}">Home visit and safety plan</a>' in saved.text
+
+        page = await client.get(action_url)
+        assert page.status_code == 200
+        assert ">Home visit and safety plan</textarea>" in page.text
+        assert '<option value="YOT-1" selected>' in page.text
+        assert 'value="2026-11-27"' in page.text
+
+        # No owner and no due date: the form says which, as when the action was given.
+        wrong = await client.post(
+            action_url,
+            data={"csrf_token": csrf, "action-text": "Home visit within 48 hours"},
+        )
+        assert wrong.status_code == 400
+        assert 'href="#action-owner">Choose the organisation that owns it.' in wrong.text
+        assert 'href="#action-due">Enter the date it is due.' in wrong.text
+        assert 'href="#action-text"' not in wrong.text
+        assert ">Home visit within 48 hours</textarea>" in wrong.text  # kept to fix
+        early = await client.post(
+            action_url,
+            data={
+                "csrf_token": csrf,
+                "action-text": "",
+                "action-owner": "NOBODY",
+                "action-due": "2026-11-01",
+            },
+        )
+        assert early.status_code == 400
+        assert 'href="#action-text">Say what is to be done.' in early.text
+        assert 'href="#action-owner">Choose an organisation from the list.' in early.text
+        assert 'href="#action-due">The due date cannot be before the meeting.' in early.text
+        assert len(await published(console)) == 1  # nothing changed, nothing sent
+
+        changed = await client.post(
+            action_url,
+            data={
+                "csrf_token": csrf,
+                "action-text": "Home visit within 48 hours",
+                "action-owner": "E06000057",
+                "action-due": "2026-12-04",
+            },
+        )
+        assert changed.status_code == 303
+        assert changed.headers["location"] == f"{action_url}?saved=changed"
+        shown = await client.get(changed.headers["location"])
+        summary = shown.text.split('id="action"')[1].split("</dl>")[0]
+        assert "Home visit within 48 hours" in summary and "4 Dec 2026" in summary
+        assert "Northumberland" in summary and "Youth Justice" not in summary
+        assert 'id="saved"' in shown.text
+        latest = (await published(console))[-1]
+        assert (latest.owner_code, latest.due_on, latest.state.value, latest.revision) == (
+            "E06000057",
+            date(2026, 12, 4),
+            "open",
+            2,
+        )
+        # The same again changes nothing and sends nothing.
+        await client.post(
+            action_url,
+            data={
+                "csrf_token": csrf,
+                "action-text": "Home visit within 48 hours",
+                "action-owner": "E06000057",
+                "action-due": "2026-12-04",
+            },
+        )
+        assert len(await published(console)) == 2
+
+        done = await client.post(f"{action_url}/done", data={"csrf_token": csrf})
+        assert done.status_code == 303
+        page = await client.get(done.headers["location"])
+        assert "The action is marked done." in page.text
+        assert 'id="reopen"' in page.text and 'id="mark-done"' not in page.text
+        assert ">Done</strong> by chair" in page.text
+        reopened = await client.post(f"{action_url}/reopen", data={"csrf_token": csrf})
+        page = await client.get(reopened.headers["location"])
+        assert "The action is open again" in page.text and 'id="mark-done"' in page.text
+        assert [(m.state.value, m.revision) for m in await published(console)] == [
+            ("open", 1),
+            ("open", 2),
+            ("done", 3),
+            ("open", 4),
+        ]
+        pack = await client.get(
+            "/meeting-pack", params={"since": "2026-11-01", "until": "2026-11-28"}
+        )
+        assert re.search(
+            r"Home visit within 48 hours: (Northumberland|E06000057), due 4 Dec 2026", pack.text
+        )
+
+    async with client_of(console) as client:
+        await sign_in(client, "admin")
+        audit = (await client.get("/admin/audit")).text
+        assert "Change panel action" in audit and "Reopen panel action" in audit
+        assert f"{sent.action_id}: text, owner, due date" in audit
+        assert "Home visit" not in audit

@@ -1,7 +1,8 @@
 """Overdue MSET panel actions (issue 20) on the real database and SMTP server, under a
 moved clock: an open action is emailed to the owner organisation's escalation address
 (as the notifier last alerted it) the morning after it falls due, once, with no child's
-details; an action marked done, or an older state arriving late, sends nothing."""
+details; an action marked done, or an older state arriving late, sends nothing; a new
+due date, or a reopened action, is chased again."""
 
 from __future__ import annotations
 
@@ -89,6 +90,30 @@ async def test_an_open_action_is_emailed_to_its_owner_the_morning_after_it_falls
         assert "17 December 2026" in body and "3 December 2026" in body
         assert CHILD.given_name not in received.data.decode()
         assert CHILD.family_name not in received.data.decode()
+
+        # The chair gives the overdue action a new due date: chased again after it, once.
+        later = action("a-open", PanelActionState.OPEN, 2).model_copy(
+            update={"due_on": date(2026, 12, 29)}
+        )
+        async with db.transaction() as session:
+            await on_panel_action(session, later, None)  # type: ignore[arg-type]
+        assert await notices.run_once() == 0  # 21 December: not due any more
+        clock.set(datetime(2026, 12, 30, 9, 0, tzinfo=UTC))
+        assert await notices.run_once() == 1
+        assert await notices.run_once() == 0
+        # Done, then reopened: chased again at once (it is overdue).
+        async with db.transaction() as session:
+            for state, revision in ((PanelActionState.DONE, 3), (PanelActionState.OPEN, 4)):
+                moved = later.model_copy(
+                    update={
+                        "state": state,
+                        "revision": revision,
+                        "message_id": PanelActionV1.id_for("a-open", revision),
+                    }
+                )
+                await on_panel_action(session, moved, None)  # type: ignore[arg-type]
+        assert await notices.run_once() == 1
+        assert await notices.run_once() == 0
     finally:
         await mailer.close()
         await db.dispose()

@@ -35,7 +35,7 @@ from relay.demo_data import FAMILY_NAMES, GIVEN_NAMES
 from schemas.episode import ChildV1
 from schemas.identifiers import nhs_number_check_digit
 from services.router import importing, repository
-from services.router.directory import ColumnsError, FileRefused
+from services.router.directory import ColumnsError, FileRefusedError
 from services.router.tables import metadata, roll
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
@@ -306,7 +306,7 @@ async def test_several_files_import_as_one_and_a_record_in_two_files_is_refused(
             ",".join(ROLL_HEADER) + f"\n{school_orgs[0]},R5,Amy,Lee,2012-01-01,F,,,,,,\n",
             encoding="utf-8",
         )
-        with pytest.raises(FileRefused) as refused:
+        with pytest.raises(FileRefusedError) as refused:
             await importing.import_rolls(db, [schools, gps, again])
         assert str(refused.value) == (
             f"{school_orgs[0]} record R5 is in schools.csv (line 7) and in again.csv "

@@ -27,8 +27,10 @@ from services.router.comparisons import compare_given
 from services.router.directory import RollRecord
 from services.router.linking import RollIndex
 from services.router.matching import match_child
+from services.router.model import MatchingModel
 from services.router.names import normalise_name
 from services.router.nicknames import _GROUPS
+from services.router.weights import BASELINE
 
 ON = date(2026, 3, 10)
 
@@ -476,7 +478,7 @@ class Quality:
         return self.found / max(self.expected, 1)
 
 
-def measure(households: int = 2500, seed: int = 7) -> Quality:
+def measure(households: int = 2500, seed: int = 7, model: MatchingModel = BASELINE) -> Quality:
     w = world(households, seed)
     index = RollIndex()
     for r in w.roll:
@@ -487,7 +489,7 @@ def measure(households: int = 2500, seed: int = 7) -> Quality:
     for p in w.people:
         child = police_record(rng, p, w.people)
         truth = w.truth[p.pid]
-        decisions = match_child(child, index.candidates(child), ON)
+        decisions = match_child(child, index.candidates(child), ON, model)
         for d in decisions:
             q.decisions[d.decision] += 1
             if d.decision != "match":

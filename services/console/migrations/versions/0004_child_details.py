@@ -10,6 +10,7 @@ the topics fills them.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,7 +22,7 @@ down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_CHILD = (
+_CHILD: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("child_key", sa.String(length=64)),
     ("given_name", sa.String(length=100)),
     ("family_name", sa.String(length=100)),
@@ -29,13 +30,13 @@ _CHILD = (
     ("responsible_la", sa.String(length=9)),
     ("risk_factors", sa.String(length=500)),
 )
-_REVIEW = (
+_REVIEW: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("org_code", sa.String(length=20)),
     ("child", sa.Text()),
     ("candidates", sa.Text()),
     ("decided_by", sa.String(length=200)),
 )
-_FOUND = (
+_FOUND: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("location_postcode", sa.String(length=8)),
     ("location_description", sa.String(length=500)),
     ("found_with", sa.Text()),

@@ -1,0 +1,210 @@
+"""``relay matching train|evaluate|generate`` (DESIGN §5, §10; issue 22).
+
+- ``train``: estimate a model from a roll and unlabelled police records
+  (:mod:`services.router.estimation`) and write it (``deploy/matching-model.json`` by
+  default: the file the router loads). With ``--labels`` the thresholds are chosen on
+  that labelled set; without, they are kept from ``--match``/``--review``.
+- ``evaluate``: precision, recall and review share of a model on a labelled set.
+- ``generate``: an independent labelled test set (:mod:`relay.corruption`).
+
+Files: the roll as ``relay directory import roll`` takes it; records in the same columns
+(``org_code`` unused), as ``relay link`` takes them; labels ``record_id,roll_record_id
+[,group]`` (empty ``roll_record_id``: the child is on no roll; ``group`` twin, sibling
+or empty). Nothing here prints a child's details: only counts and figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from random import Random
+from typing import Annotated, Any
+
+import typer
+
+from services.runtime.settings import RelaySettings
+
+ON = date(2026, 3, 10)
+
+RollOpt = Annotated[Path, typer.Option("--roll", exists=True, dir_okay=False, help="roll CSV")]
+RecordsOpt = Annotated[
+    Path, typer.Option("--records", exists=True, dir_okay=False, help="police records CSV")
+]
+OnOpt = Annotated[
+    str | None, typer.Option("--on", help="on-roll date, YYYY-MM-DD (default 2026-03-10)")
+]
+
+
+def read_labels(path: Path) -> dict[str, Any]:
+    from services.router.evaluation import Label
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"record_id", "roll_record_id"} - set(reader.fieldnames or ())
+        if missing:
+            raise typer.BadParameter(
+                f"{path}: missing column(s) {', '.join(sorted(missing))}", param_hint="--labels"
+            )
+        return {
+            row["record_id"]: Label(
+                row["record_id"], row["roll_record_id"].strip() or None, row.get("group") or ""
+            )
+            for row in reader
+        }
+
+
+def _load(roll: Path, records: Path) -> tuple[Any, list[tuple[str, Any]]]:
+    """The roll index and the valid records; problems go to stderr with their lines."""
+    from services.router.directory import RowIssue
+    from services.router.linking import load_roll, read_records
+
+    index, issues = load_roll(roll)
+    for issue in issues:
+        typer.echo(f"{roll}: {issue}", err=True)
+    children: list[tuple[str, Any]] = []
+    for item in read_records(records):
+        if isinstance(item, RowIssue):
+            typer.echo(f"{records}: {item}", err=True)
+        else:
+            children.append(item)
+    return index, children
+
+
+def _day(on: str | None) -> date:
+    return date.fromisoformat(on) if on else ON
+
+
+def _compared(index: Any, children: list[tuple[str, Any]], day: date, model: Any) -> list[Any]:
+    from services.router.matching import compare_candidates
+
+    return [
+        (rid, compare_candidates(child, index.candidates(child), day, model))
+        for rid, child in children
+    ]
+
+
+def _print(figures: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    for key, value in figures.items():
+        typer.echo(f"{key:>16}: {value}")
+
+
+def register(app: typer.Typer) -> None:
+    matching = typer.Typer(no_args_is_help=True, help="Train and evaluate the matching model.")
+    app.add_typer(matching, name="matching")
+
+    @matching.command("train")
+    def train(
+        roll: RollOpt,
+        records: RecordsOpt,
+        out: Annotated[Path | None, typer.Option(help="default: RELAY_MATCHING_MODEL_FILE")] = None,
+        labels: Annotated[
+            Path | None,
+            typer.Option(exists=True, dir_okay=False, help="choose thresholds on these labels"),
+        ] = None,
+        match: Annotated[float, typer.Option(help="match threshold without --labels")] = 18.0,
+        review: Annotated[float, typer.Option(help="review threshold without --labels")] = 8.0,
+        seed: Annotated[int, typer.Option(help="random pairs' seed")] = 0,
+        random_pairs: Annotated[int, typer.Option(min=1000)] = 200_000,
+        on: OnOpt = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Estimate m and u from ROLL and unlabelled RECORDS; write the model."""
+        from dataclasses import replace
+
+        from services.router.estimation import train as estimate
+        from services.router.evaluation import choose_thresholds
+        from services.router.model import Thresholds, write_model
+
+        index, children = _load(roll, records)
+        if not index.size or not children:
+            typer.echo("nothing to train on: the roll or the records file is empty", err=True)
+            raise typer.Exit(2)
+        model = estimate(
+            index.records,
+            [c for _, c in children],
+            index.blocked,
+            Random(seed),
+            Thresholds(match, review),
+            random_pairs,
+        )
+        figures: dict[str, Any] = {"thresholds": "given"}
+        if labels is not None:
+            thresholds, tuned = choose_thresholds(
+                _compared(index, children, _day(on), model), read_labels(labels), model
+            )
+            model = replace(
+                model,
+                thresholds=thresholds,
+                trained={**model.trained, "thresholds_chosen_on": tuned.as_dict()},
+            )
+            figures = {"thresholds": "chosen on --labels", **tuned.as_dict()}
+        target = out or RelaySettings().matching_model_file
+        write_model(model, target)
+        figures.update(
+            {
+                "model": str(target),
+                "match": model.thresholds.match,
+                "review": model.thresholds.review,
+            }
+        )
+        _print(figures, as_json)
+
+    @matching.command("evaluate")
+    def evaluate(
+        roll: RollOpt,
+        records: RecordsOpt,
+        labels: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")],
+        model_file: Annotated[
+            Path | None, typer.Option("--model", help="default: RELAY_MATCHING_MODEL_FILE")
+        ] = None,
+        on: OnOpt = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Precision, recall and review share of the model at its thresholds."""
+        from services.router.evaluation import evaluate as score
+        from services.router.evaluation import outcome
+        from services.router.model import ModelFileError, read_model
+
+        try:
+            model = read_model(model_file or RelaySettings().matching_model_file)
+        except ModelFileError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        index, children = _load(roll, records)
+        compared = _compared(index, children, _day(on), model)
+        result = score((outcome(rid, c, model) for rid, c in compared), read_labels(labels))
+        _print(
+            {
+                **result.as_dict(),
+                "match_threshold": model.thresholds.match,
+                "review_threshold": model.thresholds.review,
+            },
+            as_json,
+        )
+
+    @matching.command("generate")
+    def generate(
+        out: Annotated[Path, typer.Option(help="folder for roll.csv, records.csv, labels.csv")],
+        mix: Annotated[str, typer.Option(help="tuning | held-out")] = "held-out",
+        seed: int = 2,
+        children: Annotated[int, typer.Option(min=10)] = 20_000,
+        records: Annotated[int, typer.Option(min=1)] = 4_000,
+    ) -> None:
+        """An independent labelled test set (not the demo's corruption model)."""
+        from relay.corruption import MIXES, generate, write_set
+
+        if mix not in MIXES:
+            raise typer.BadParameter(f"one of {', '.join(MIXES)}", param_hint="--mix")
+        data = generate(seed, children, records, MIXES[mix])
+        paths = write_set(out, data)
+        typer.echo(
+            f"{len(data.roll)} roll rows, {len(data.records)} records: "
+            + ", ".join(str(p) for p in paths),
+            file=sys.stdout,
+        )

@@ -1,0 +1,271 @@
+"""The matching model (DESIGN §6): Fellegi-Sunter ``m`` and ``u`` for every comparison
+level, how common each name is, and the thresholds, as one typed value the router scores
+with. It is read from a versioned JSON file (``deploy/matching-model.json``, written by
+``relay matching train``); a file that does not load raises :class:`ModelFileError`
+naming the problem, and the router refuses to start rather than match with defaults.
+
+A level's weight is ``log2(m / u)``; a missing value weighs 0. Term frequencies: for an
+exact given or family name the table holds, ``u`` is the name's share of the roll instead
+of the level's average (two Olivers agree by chance far more often than two Saoirses),
+floored at ``minimum`` and at most :data:`TF_MAX_BOOST` bits above the average; a name
+the table does not hold keeps the average.
+
+File format (``version`` 1)::
+
+    {"version": 1,
+     "trained": {"at": "...", "roll_rows": 5000, "records": 4000, ...},   # informative
+     "thresholds": {"match": 18.0, "review": 8.0, "ambiguity_margin": 5.0},
+     "swap_penalty": 2.0,
+     "fields": {"given_name": {"exact": {"m": 0.88, "u": 0.01}, ...}, ...},
+     "term_frequencies": {"given_name": {"minimum": 0.0005, "values": {"oliver": 0.012}},
+                          "family_name": {...}}}
+
+Every field and level of :data:`LEVELS` must be present with ``0 < m, u <= 1``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from math import log2
+from pathlib import Path
+from typing import Any
+
+from services.router.comparisons import (
+    ADDRESS_LEVELS,
+    DOB_LEVELS,
+    FAMILY_LEVELS,
+    GIVEN_LEVELS,
+    IDENTIFIER_LEVELS,
+    MISSING,
+    POSTCODE_LEVELS,
+    SEX_LEVELS,
+)
+
+MODEL_VERSION = 1
+
+LEVELS: dict[str, tuple[str, ...]] = {
+    "given_name": GIVEN_LEVELS,
+    "family_name": FAMILY_LEVELS,
+    "date_of_birth": DOB_LEVELS,
+    "postcode": POSTCODE_LEVELS,
+    "address": ADDRESS_LEVELS,
+    "sex": SEX_LEVELS,
+    "nhs_number": IDENTIFIER_LEVELS,
+    "upn": IDENTIFIER_LEVELS,
+}
+# A name the table does not hold keeps the level's average weight: the table may come
+# from another roll than the one matched (a partnership's roll changes between trainings),
+# and a name unknown there says nothing about how common it is here. For the same reason
+# a listed rare name weighs at most this many bits above the average.
+TF_MAX_BOOST = 3.0
+# Each field's full agreement.
+TOP_LEVEL = {
+    "given_name": "exact",
+    "family_name": "exact",
+    "date_of_birth": "exact",
+    "postcode": "unit",
+    "address": "same",
+}
+# Fields whose exact level is adjusted for how common the name is.
+TF_FIELDS = ("given_name", "family_name")
+TF_LEVEL = "exact"
+
+
+class ModelFileError(ValueError):
+    """The matching model file does not load; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    match: float
+    review: float
+    ambiguity_margin: float = 5.0
+
+
+@dataclass(frozen=True)
+class TermFrequencies:
+    """How common each (normalised) name is on the roll; names not in ``values`` are
+    rarer than the table kept, and count as ``minimum``."""
+
+    minimum: float
+    values: Mapping[str, float] = field(default_factory=dict)
+
+    def share(self, name: str) -> float:
+        return max(self.values.get(name, self.minimum), self.minimum)
+
+    def holds(self, name: str) -> bool:
+        return name in self.values
+
+
+@dataclass(frozen=True)
+class MatchingModel:
+    m_u: Mapping[str, Mapping[str, tuple[float, float]]]
+    thresholds: Thresholds
+    swap_penalty: float = 2.0
+    term_frequencies: Mapping[str, TermFrequencies] = field(default_factory=dict)
+    trained: Mapping[str, Any] = field(default_factory=dict)
+    weights: Mapping[str, Mapping[str, float]] = field(init=False, repr=False, compare=False)
+
+    tf_floor: Mapping[str, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        weights = {
+            f: {level: log2(m / u) for level, (m, u) in levels.items()}
+            for f, levels in self.m_u.items()
+        }
+        # No partial agreement weighs more than full agreement on the same field (a level
+        # the data rarely showed either way, other_name or initial, can otherwise come out
+        # with a tiny u and a large weight); and a common name agreeing exactly weighs at
+        # least as much as any partial agreement (Amelia for Amelia, not less than Mia).
+        floors: dict[str, float] = {}
+        for f, top in TOP_LEVEL.items():
+            if f in weights:
+                cap = weights[f][top]
+                for level in weights[f]:
+                    if level != top:
+                        weights[f][level] = min(weights[f][level], cap)
+                floors[f] = max(w for level, w in weights[f].items() if level != top)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "tf_floor", floors)
+
+    def weight(self, field_name: str, level: str, name: str | None = None) -> float:
+        """The match weight of ``field_name`` at ``level``; for an exact name with a
+        term-frequency table, adjusted for how common ``name`` is."""
+        if level == MISSING:
+            return 0.0
+        average = self.weights[field_name][level]
+        if name is not None and level == TF_LEVEL:
+            tf = self.term_frequencies.get(field_name)
+            if tf is not None and tf.holds(name):
+                adjusted = log2(self.m_u[field_name][level][0] / tf.share(name))
+                return max(min(adjusted, average + TF_MAX_BOOST), self.tf_floor[field_name])
+        return average
+
+    def known_name(self, field_name: str, name: str) -> bool:
+        """Whether ``name`` is a name several children on the roll hold (so, written by
+        the police, more likely another child's name than a mangled spelling)."""
+        tf = self.term_frequencies.get(field_name)
+        return tf is not None and tf.holds(name)
+
+
+def model_to_dict(model: MatchingModel) -> dict[str, Any]:
+    return {
+        "version": MODEL_VERSION,
+        "trained": dict(model.trained),
+        "thresholds": {
+            "match": model.thresholds.match,
+            "review": model.thresholds.review,
+            "ambiguity_margin": model.thresholds.ambiguity_margin,
+        },
+        "swap_penalty": model.swap_penalty,
+        "fields": {
+            f: {level: {"m": m, "u": u} for level, (m, u) in levels.items()}
+            for f, levels in model.m_u.items()
+        },
+        "term_frequencies": {
+            f: {"minimum": tf.minimum, "values": dict(sorted(tf.values.items()))}
+            for f, tf in model.term_frequencies.items()
+        },
+    }
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ModelFileError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _probability(value: Any, where: str) -> float:
+    p = _number(value, where)
+    if not 0.0 < p <= 1.0:
+        raise ModelFileError(f"{where}: {p} is not a probability in (0, 1]")
+    return p
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{where}: expected an object")
+    return value
+
+
+def model_from_dict(data: Any) -> MatchingModel:
+    """A model from parsed JSON; raises :class:`ModelFileError` naming the first problem."""
+    data = _object(data, "the model")
+    version = data.get("version")
+    if version != MODEL_VERSION:
+        raise ModelFileError(f"version {version!r} is not supported (expected {MODEL_VERSION})")
+    fields = _object(data.get("fields"), "fields")
+    m_u: dict[str, dict[str, tuple[float, float]]] = {}
+    for f, levels in LEVELS.items():
+        given = _object(fields.get(f), f"fields.{f}")
+        m_u[f] = {}
+        for level in levels:
+            if level not in given:
+                raise ModelFileError(f"fields.{f}: level {level!r} is missing")
+            pair = _object(given[level], f"fields.{f}.{level}")
+            m_u[f][level] = (
+                _probability(pair.get("m"), f"fields.{f}.{level}.m"),
+                _probability(pair.get("u"), f"fields.{f}.{level}.u"),
+            )
+    t = _object(data.get("thresholds"), "thresholds")
+    thresholds = Thresholds(
+        _number(t.get("match"), "thresholds.match"),
+        _number(t.get("review"), "thresholds.review"),
+        _number(t.get("ambiguity_margin", 5.0), "thresholds.ambiguity_margin"),
+    )
+    if thresholds.review > thresholds.match:
+        raise ModelFileError("thresholds.review is above thresholds.match")
+    tfs: dict[str, TermFrequencies] = {}
+    for f, raw in _object(data.get("term_frequencies", {}), "term_frequencies").items():
+        if f not in TF_FIELDS:
+            raise ModelFileError(f"term_frequencies.{f}: not a name field")
+        tf = _object(raw, f"term_frequencies.{f}")
+        values = _object(tf.get("values", {}), f"term_frequencies.{f}.values")
+        tfs[f] = TermFrequencies(
+            _probability(tf.get("minimum"), f"term_frequencies.{f}.minimum"),
+            {str(k): _probability(v, f"term_frequencies.{f}.values") for k, v in values.items()},
+        )
+    return MatchingModel(
+        m_u,
+        thresholds,
+        _number(data.get("swap_penalty", 2.0), "swap_penalty"),
+        tfs,
+        _object(data.get("trained", {}), "trained"),
+    )
+
+
+def read_model(path: Path) -> MatchingModel:
+    """The model in ``path``; :class:`ModelFileError` says which file and what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelFileError(f"matching model {path}: cannot be read ({exc.strerror})") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"matching model {path}: not JSON ({exc})") from exc
+    try:
+        return model_from_dict(data)
+    except ModelFileError as exc:
+        raise ModelFileError(f"matching model {path}: {exc}") from exc
+
+
+def write_model(model: MatchingModel, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model_to_dict(model), indent=1) + "\n", encoding="utf-8")
+
+
+__all__ = [
+    "LEVELS",
+    "MODEL_VERSION",
+    "MatchingModel",
+    "ModelFileError",
+    "TermFrequencies",
+    "Thresholds",
+    "model_from_dict",
+    "model_to_dict",
+    "read_model",
+    "write_model",
+]

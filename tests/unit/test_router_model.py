@@ -1,0 +1,158 @@
+"""The matching model file (issue 22): it loads, or names what is wrong, and the router
+refuses to start on a file that does not load; the scorer weighs a common name less."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.episode import ChildV1
+from services.router.app import create_app
+from services.router.directory import RollRecord
+from services.router.matching import compare, match_child
+from services.router.model import (
+    MODEL_VERSION,
+    ModelFileError,
+    TermFrequencies,
+    model_from_dict,
+    model_to_dict,
+    read_model,
+    write_model,
+)
+from services.router.names import normalise_name
+from services.router.weights import BASELINE
+from services.runtime.settings import RelaySettings
+
+DEPLOYED = Path(__file__).resolve().parents[2] / "deploy" / "matching-model.json"
+ON = date(2026, 3, 10)
+
+
+def _record(given: str, family: str, **more: Any) -> RollRecord:
+    return RollRecord(
+        org_code="100001",
+        record_id=more.pop("record_id", "R1"),
+        given_name=given,
+        family_name=family,
+        date_of_birth=more.pop("date_of_birth", date(2014, 2, 3)),
+        norm_given=normalise_name(given),
+        norm_family=normalise_name(family),
+        **more,
+    )
+
+
+def _child(given: str, family: str, **more: Any) -> ChildV1:
+    return ChildV1(
+        given_name=given,
+        family_name=family,
+        date_of_birth=more.pop("date_of_birth", date(2014, 2, 3)),
+        **more,
+    )
+
+
+def test_a_model_survives_writing_and_reading(tmp_path: Path) -> None:
+    model = BASELINE.__class__(
+        BASELINE.m_u,
+        BASELINE.thresholds,
+        term_frequencies={"given_name": TermFrequencies(0.001, {"oliver": 0.02})},
+    )
+    write_model(model, tmp_path / "m.json")
+    again = read_model(tmp_path / "m.json")
+    assert again.m_u == model.m_u
+    assert again.thresholds == model.thresholds
+    assert again.term_frequencies["given_name"].share("oliver") == 0.02
+
+
+def test_the_deployed_model_loads() -> None:
+    model = read_model(DEPLOYED)
+    assert model.thresholds.review <= model.thresholds.match
+    assert set(model.term_frequencies) == {"given_name", "family_name"}
+
+
+def _broken(change: Any) -> dict[str, Any]:
+    data = model_to_dict(BASELINE)
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda d: d.update(version=MODEL_VERSION + 1), "version 2 is not supported"),
+        (lambda d: d.pop("thresholds"), "thresholds: expected an object"),
+        (lambda d: d["fields"]["date_of_birth"].pop("typo"), "level 'typo' is missing"),
+        (lambda d: d["fields"].pop("postcode"), "fields.postcode: expected an object"),
+        (lambda d: d["fields"]["sex"]["agree"].update(m=0), "fields.sex.agree.m: 0.0 is not"),
+        (lambda d: d["fields"]["sex"]["agree"].update(u="x"), "expected a number"),
+        (lambda d: d["thresholds"].update(review=99), "review is above"),
+    ],
+)
+def test_a_model_that_does_not_load_names_the_problem(change: Any, reason: str) -> None:
+    with pytest.raises(ModelFileError, match=reason):
+        model_from_dict(_broken(change))
+
+
+def test_a_missing_or_unreadable_file_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match=r"nowhere\.json: cannot be read"):
+        read_model(tmp_path / "nowhere.json")
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"bad\.json: not JSON"):
+        read_model(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("content", [None, "{}", '{"version": 1}', "[1, 2]"])
+def test_the_router_refuses_to_start_on_a_model_that_does_not_load(
+    tmp_path: Path, content: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "matching-model.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    settings = RelaySettings(matching_model_file=path, var_dir=tmp_path)
+    with pytest.raises(ModelFileError, match=r"matching-model\.json"):
+        create_app(settings)
+    assert "router: refusing to start" in caplog.text
+
+
+def test_the_router_starts_with_a_model_that_loads(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    write_model(BASELINE, path)
+    create_app(RelaySettings(matching_model_file=path, var_dir=tmp_path))
+
+
+def test_a_common_name_agreeing_weighs_less_than_a_rare_one() -> None:
+    tf = {
+        "given_name": TermFrequencies(0.0005, {"oliver": 0.03}),
+        "family_name": TermFrequencies(0.0005, {"smith": 0.02}),
+    }
+    model = BASELINE.__class__(BASELINE.m_u, BASELINE.thresholds, term_frequencies=tf)
+    common = compare(_child("Oliver", "Smith"), _record("Oliver", "Smith"), model)
+    rare = compare(_child("Ptolemy", "Quennell"), _record("Ptolemy", "Quennell"), model)
+    assert common.weights["given_name"] < rare.weights["given_name"]
+    assert common.weights["family_name"] < rare.weights["family_name"]
+    # Without a table, the level's average weight.
+    plain = compare(_child("Oliver", "Smith"), _record("Oliver", "Smith"))
+    assert plain.weights["given_name"] == BASELINE.weight("given_name", "exact")
+
+
+def test_a_fuzzy_likeness_to_another_common_name_is_a_disagreement() -> None:
+    tf = {"given_name": TermFrequencies(0.0005, {"ella": 0.01, "eliza": 0.01})}
+    model = BASELINE.__class__(BASELINE.m_u, BASELINE.thresholds, term_frequencies=tf)
+    # Ella for Eliza: another child's name (a sibling, a twin), not a misspelling.
+    assert (
+        compare(_child("Ella", "Ward"), _record("Eliza", "Ward"), model).levels["given_name"]
+        == "disagree"
+    )
+    # Elizx for Eliza: no child is called that, a spelling slip.
+    assert compare(_child("Elzxa", "Ward"), _record("Eliza", "Ward"), model).levels[
+        "given_name"
+    ] in ("fuzzy", "edit", "jw")
+
+
+def test_a_record_with_its_optional_fields_empty_still_gets_a_decision() -> None:
+    model = read_model(DEPLOYED)
+    roll = _record("Amelia", "Hart", postcode="LS6 2AB", address="3 Mill Lane", sex="female")
+    [d] = match_child(_child("Amelia", "Hart"), [roll], ON, model)
+    assert d.decision in ("match", "review")
+    assert d.explanation["postcode"] == d.explanation["address"] == "missing"
