@@ -100,6 +100,13 @@ async def test_a_link_acknowledges_once_and_expired_or_forged_links_are_refused(
         )
         expired = await web.get(old.url("some-alert").removeprefix(settings.public_url))
         assert expired.status_code == 410 and "This link has expired" in expired.text
+        # An answer posted through an expired link is refused too, and sends nothing.
+        stale = old.url(message.alert_id).removeprefix(settings.public_url)
+        late = await web.post(stale, data={"answer": "here-now"})
+        assert late.status_code == 410 and "This link has expired" in late.text
+        async with runtime.db.transaction() as session:
+            sent = await session.scalar(select(func.count()).select_from(console_messaging.outbox))
+        assert sent == 1
         assert (await web.post(f"{path[:-3]}xyz")).status_code == 404
         other = AckLinks("another partnership's secret", settings.public_url)
         forged = await web.post(other.url(message.alert_id).removeprefix(settings.public_url))

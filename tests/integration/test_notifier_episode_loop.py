@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from relay import subject_access
 from relay.smtp_sink import SinkHandler
 from schemas.base import derived_id
 from schemas.episode import EventType
@@ -40,6 +41,7 @@ from tests.integration.test_notifier_delivery import CHILD
 __all__ = ["notifier_url"]  # the fixture, shared with the deadline tests
 
 # Monday 7 December 2026, 17:00 GMT: the school's deadline is 08:30 on Tuesday.
+CHILD_ID = "5b0c8a43-6f0e-4d4e-9a51-0e2f3c1d7a10"
 MONDAY_EVENING = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
 TUESDAY_0830 = datetime(2026, 12, 8, 8, 30, tzinfo=UTC)
 POLICE = PoliceContactV1(name="PC Jane Hart", phone="101", email="jane.hart@police.example")
@@ -139,10 +141,15 @@ async def test_withdrawn_after_three_deliveries_sends_three_notices_once(
     smtp_url, sink = smtp_server
     async with notifier(notifier_url, smtp_url, MONDAY_EVENING) as n:
         reported = episode(MONDAY_EVENING)
+        # The router names the child on every alert (issue 20): the export finds its
+        # episodes by that id.
         told = [
-            school_alert(reported),
-            alert_request(reported, "A81001", OrgKind.GP_PRACTICE, "gp@surgery.example"),
-            council_alert(reported),
+            m.model_copy(update={"child_id": CHILD_ID})
+            for m in (
+                school_alert(reported),
+                alert_request(reported, "A81001", OrgKind.GP_PRACTICE, "gp@surgery.example"),
+                council_alert(reported),
+            )
         ]
         for m in told:
             await n.request(m)
@@ -203,8 +210,12 @@ async def test_withdrawn_after_three_deliveries_sends_three_notices_once(
                 )
             ).all()
             assert (await audit_chain.verify(session, audit_chains, disclosures)).intact
+            # What `relay audit export --name` finds for the child shows the withdrawals.
+            subject = await subject_access.widen(session, subject_access.parse_child(CHILD_ID))
+            exported = await subject_access.disclosure_rows(session, subject)
         withdrawals = {r.alert_id for r in rows if r.kind == "withdrawal"}
         assert withdrawals == {m.alert_id for m in told}
+        assert {r.alert_id for r in exported if r.kind == "withdrawal"} == withdrawals  # type: ignore[attr-defined]
 
 
 async def test_withdrawn_for_an_episode_never_seen_sends_nothing(
