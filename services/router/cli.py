@@ -433,7 +433,7 @@ def reviews_decide(
     from schemas.base import derived_id
     from schemas.catalogue import IDENTITY_DECISIONS
     from schemas.messages import IdentityDecisionV1
-    from services.router import person_index, review_store
+    from services.router import person_moves, review_store
     from services.runtime.database import utcnow
     from services.runtime.kafka import create_broker, ensure_topics
 
@@ -450,8 +450,8 @@ def reviews_decide(
 
     async def check(db: Database) -> tuple[str, str | None]:
         async with db.transaction() as session:
-            if await person_index.is_child_review(session, review_id):
-                refused = await person_index.child_review_refusal(
+            if await person_moves.is_child_review(session, review_id):
+                refused = await person_moves.child_review_refusal(
                     session, review_id, decision, child
                 )
                 return ("--child" if child else "REVIEW_ID"), refused

@@ -16,7 +16,14 @@ from schemas.catalogue import (
 from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import AlertRequestedV1, IdentityDecisionV1, RhiTaskRequestedV1
-from services.router import awaiting_return, disputes, person_index, repository, review_store
+from services.router import (
+    awaiting_return,
+    disputes,
+    person_index,
+    person_moves,
+    repository,
+    review_store,
+)
 from services.router.deciding import LOCAL_TIME as LOCAL_TIME
 from services.router.deciding import EpisodeFacts, decide_episode, decide_match, identify
 from services.router.matching import MatchDecision
@@ -130,8 +137,8 @@ async def on_child_identity_change(
     """A person merged two children or split episodes off one (the console checked the
     request; this checks it again against the index as it is now)."""
     try:
-        moved = await person_index.apply_change(session, change, utcnow())
-    except person_index.RefusedChangeError as exc:
+        moved = await person_moves.apply_change(session, change, utcnow())
+    except person_moves.RefusedChangeError as exc:
         raise UnprocessableError(f"change {change.change_id}: {exc}") from exc
     await _announce(out, moved)
     log.info(
@@ -172,7 +179,7 @@ async def on_identity_decision(
     Only the held event is routed. Later events of the same episode that were held for
     the same organisation are reviews of their own.
     """
-    if await person_index.is_child_review(session, decision.review_id):
+    if await person_moves.is_child_review(session, decision.review_id):
         await _decide_same_child(session, decision, out)
         return
     held = await review_store.get(session, decision.review_id, for_update=True)
@@ -215,8 +222,8 @@ async def _decide_same_child(
     session: AsyncSession, decision: IdentityDecisionV1, out: Outbox
 ) -> None:
     try:
-        moved = await person_index.decide_review(session, decision, utcnow())
-    except person_index.RefusedChangeError as exc:
+        moved = await person_moves.decide_review(session, decision, utcnow())
+    except person_moves.RefusedChangeError as exc:
         raise UnprocessableError(str(exc)) from exc
     await _announce(out, moved)
     log.info(
