@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from services.router.directory import RollParser, RowIssue
+from services.router.directory import RowIssue
+from services.router.roll_parser import RollParser
 
 # Roll rows per parsed batch: larger batches cost less to pass between processes (one
 # pickle, each repeated name and date once per batch) and stay small beside the roll.
