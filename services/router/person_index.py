@@ -19,8 +19,6 @@ from schemas.base import derived_id
 from schemas.child_identity import ChildIdentityV1, LinkBasis
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import (
-    ChildSummaryV1,
-    EpisodeRefV1,
     IdentityCandidateV1,
     IdentityReviewV1,
 )
@@ -32,6 +30,7 @@ from services.router.identity import (
 )
 from services.router.matching import MatchDecision
 from services.router.names import normalise_name
+from services.router.outgoing import summaries
 from services.router.person_evidence import evidence, matched_records, sole_candidates
 from services.router.tables import (
     child_reviews,
@@ -255,24 +254,14 @@ async def _ask(
             created_at=now,
         )
     )
+    child, episode = summaries(event)
     return IdentityReviewV1(
         message_id=review_id,
         review_id=review_id,
         question="same-child",
         child_id=child_id,
-        episode=EpisodeRefV1(
-            force_code=event.force_code,
-            episode_ref=event.episode_ref,
-            event_id=event.event_id,
-            event_message_id=event.message_id,
-            event_type=event.type,
-            occurred_at=event.occurred_at,
-        ),
-        child=ChildSummaryV1(
-            given_name=event.child.given_name,
-            family_name=event.child.family_name,
-            date_of_birth=event.child.date_of_birth,
-        ),
+        episode=episode,
+        child=child,
         candidates=[_candidate_message(c) for c in candidates],
         requested_at=now,
     )
