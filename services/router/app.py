@@ -31,7 +31,7 @@ from services.router.tables import metadata, reviews, roll
 from services.runtime.database import Database, utcnow
 from services.runtime.handling import Outbox
 from services.runtime.policy_file import read_policy_file
-from services.runtime.retention import load_retention, retention_loop
+from services.runtime.retention import RetentionPolicy, load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
@@ -86,65 +86,10 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = ServiceRuntime.build(
-            "router", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
-        )
-        runtime.consumers.subscribe(
-            EPISODE_EVENTS, functools.partial(on_episode_event, policy=policy, model=model)
-        )
-        runtime.consumers.subscribe(IDENTITY_DECISIONS, on_identity_decision)
-        runtime.consumers.subscribe(ALERT_ANSWERS, disputes.on_alert_answer)
-        runtime.consumers.subscribe(CHILD_IDENTITY_CHANGES, on_child_identity_change)
-        runtime.loops.append(
-            retention_loop(
-                "router",
-                runtime.db,
-                retention.remove_expired,
-                kept_for,
-                settings.retention_interval_s,
-                overrides.get("now", utcnow),
-            )
-        )
-        runtime.loops.append(
-            awaiting_return.loop(
-                runtime.db,
-                runtime.tables,
-                settings,
-                runtime.relay,
-                overrides.get("now", utcnow),
-                float(
-                    overrides.get("awaiting_return_interval_s", awaiting_return.CHECK_INTERVAL_S)
-                ),
-            )
-        )
-
-        async def roll_rows() -> float:
-            async with runtime.db.transaction() as session:
-                return float(await session.scalar(select(func.count()).select_from(roll)) or 0)
-
-        async def pending_reviews() -> float:
-            async with runtime.db.transaction() as session:
-                return float(
-                    await session.scalar(
-                        select(func.count())
-                        .select_from(reviews)
-                        .where(reviews.c.state == "pending")
-                    )
-                    or 0
-                )
-
-        runtime.gauges["router_roll_rows"] = roll_rows
-        runtime.gauges["router_reviews_pending"] = pending_reviews
+        runtime = _runtime(settings, policy, model, kept_for, overrides)
         app.state.runtime = runtime
         app.include_router(runtime.health_router())
-        # An episode with no responsible authority is dead-lettered and nobody is told
-        # (issue 17): such a directory and policy stop the router here, naming the fix.
-        gaps = await directory_gaps(runtime.db, policy)
-        if gaps:
-            for gap in gaps:
-                log.error("router: refusing to start: %s", gap)
-            await runtime.db.dispose()
-            raise AuthorityGapError("; ".join(gaps))
+        await _refuse_authority_gaps(runtime, policy)
         announced = await announce_unannounced(runtime)
         if announced:
             log.info("router: %d episode link(s) of before the person index announced", announced)
@@ -155,3 +100,72 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             await runtime.stop()
 
     return FastAPI(title="Missing Episode Relay: router", lifespan=lifespan)
+
+
+def _runtime(
+    settings: RelaySettings,
+    policy: Policy,
+    model: MatchingModel,
+    kept_for: RetentionPolicy,
+    overrides: dict[str, Any],
+) -> ServiceRuntime:
+    """The router's consumers, loops and gauges on a new runtime (not started)."""
+    runtime = ServiceRuntime.build(
+        "router", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
+    )
+    runtime.consumers.subscribe(
+        EPISODE_EVENTS, functools.partial(on_episode_event, policy=policy, model=model)
+    )
+    runtime.consumers.subscribe(IDENTITY_DECISIONS, on_identity_decision)
+    runtime.consumers.subscribe(ALERT_ANSWERS, disputes.on_alert_answer)
+    runtime.consumers.subscribe(CHILD_IDENTITY_CHANGES, on_child_identity_change)
+    now = overrides.get("now", utcnow)
+    runtime.loops.append(
+        retention_loop(
+            "router",
+            runtime.db,
+            retention.remove_expired,
+            kept_for,
+            settings.retention_interval_s,
+            now,
+        )
+    )
+    runtime.loops.append(
+        awaiting_return.loop(
+            runtime.db,
+            runtime.tables,
+            settings,
+            runtime.relay,
+            now,
+            float(overrides.get("awaiting_return_interval_s", awaiting_return.CHECK_INTERVAL_S)),
+        )
+    )
+    runtime.gauges["router_roll_rows"] = functools.partial(_roll_rows, runtime.db)
+    runtime.gauges["router_reviews_pending"] = functools.partial(_pending_reviews, runtime.db)
+    return runtime
+
+
+async def _roll_rows(db: Database) -> float:
+    async with db.transaction() as session:
+        return float(await session.scalar(select(func.count()).select_from(roll)) or 0)
+
+
+async def _pending_reviews(db: Database) -> float:
+    async with db.transaction() as session:
+        return float(
+            await session.scalar(
+                select(func.count()).select_from(reviews).where(reviews.c.state == "pending")
+            )
+            or 0
+        )
+
+
+async def _refuse_authority_gaps(runtime: ServiceRuntime, policy: Policy) -> None:
+    """An episode with no responsible authority is dead-lettered and nobody is told
+    (issue 17): such a directory and policy stop the router here, naming the fix."""
+    gaps = await directory_gaps(runtime.db, policy)
+    if gaps:
+        for gap in gaps:
+            log.error("router: refusing to start: %s", gap)
+        await runtime.db.dispose()
+        raise AuthorityGapError("; ".join(gaps))

@@ -2,40 +2,34 @@
 organisations or roll file (pure; the importer streams files and writes the rows).
 
 A row either becomes a plain dict ready for insertion, or is skipped; either way every
-problem is reported as a :class:`RowIssue` naming the line and column.
+problem is reported as a :class:`RowIssue` naming the line and column. A roll row is
+parsed by services/router/roll_parser.py.
 """
 
 from __future__ import annotations
 
-import operator
 import re
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from schemas.identifiers import (
-    normalise_postcode,
     validate_force_code,
     validate_gss_code,
-    validate_nhs_number,
-    validate_upn,
 )
 from schemas.messages import OrgKind
-from services.router.blocking import roll_key_values
-from services.router.names import normalise_name
 
 ORGANISATION_REQUIRED = ("code", "kind", "name", "email")
 ORGANISATION_OPTIONAL = ("escalation_email", "phone", "la_code", "out_of_hours_email")
 ROLL_REQUIRED = ("org_code", "record_id", "given_name", "family_name", "date_of_birth")
 ROLL_OPTIONAL = ("sex", "nhs_number", "upn", "postcode", "address", "from", "to")
+ROLL_COLUMNS = ROLL_REQUIRED + ROLL_OPTIONAL
 
 _URN = re.compile(r"^[0-9]{6}$")
 _ODS = re.compile(r"^[A-Z][0-9]{5}$")
 _LOCAL_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
-_NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 _UK_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
 
 
@@ -130,33 +124,6 @@ def parse_date(value: str) -> date:
     return date.fromisoformat(value)
 
 
-def _nhs_number(value: str) -> str:
-    """:func:`validate_nhs_number` with a fast path for the usual 10 plain digits."""
-    if len(value) == 10 and value.isdigit():
-        total = sum(map(operator.mul, map(int, value[:9]), _NHS_WEIGHTS))
-        check = 11 - total % 11
-        if (0 if check == 11 else check) == int(value[9]):  # 10 never equals a digit
-            return value
-    return validate_nhs_number(value)
-
-
-_postcode = lru_cache(maxsize=65_536)(normalise_postcode)  # postcodes repeat within an area
-_date = lru_cache(maxsize=65_536)(parse_date)  # a roll's pupils share a few thousand birthdays
-_upper = lru_cache(maxsize=65_536)(str.upper)  # organisation codes
-
-
-@lru_cache(maxsize=65_536)
-def _iso_date(value: str) -> str:
-    return parse_date(value).isoformat()
-
-
-@lru_cache(maxsize=131_072)
-def _same(value: str) -> str:
-    """One object per distinct value (names, sexes): a batch of a million rows holds each
-    once, and pickles each once."""
-    return value
-
-
 def _cell(row: Sequence[str], index: dict[str, int], name: str) -> str:
     i = index.get(name)
     if i is None:
@@ -244,168 +211,3 @@ def parse_organisation(row: Sequence[str], index: dict[str, int], line: int) -> 
         },
         issues,
     )
-
-
-ROLL_COLUMNS = ROLL_REQUIRED + ROLL_OPTIONAL
-# What a parsed roll row holds, in this order (also the bulk insert's column order).
-ROLL_VALUE_COLUMNS = (
-    "org_code",
-    "record_id",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "nhs_number",
-    "upn",
-    "postcode",
-    "address",
-    "valid_from",
-    "valid_to",
-    "norm_given",
-    "norm_family",
-    "key_family_dob",
-    "key_names",
-    "key_place",
-    "key_given_dob",
-)
-
-
-class RollParser:
-    """Parses the rows of one roll file (its header fixes where each column is).
-
-    A bad date or an unknown organisation skips the row; an invalid NHS number, UPN or
-    postcode keeps the row without that value (and says so).
-    """
-
-    def __init__(
-        self, header: Sequence[str], known_orgs: Container[str], iso_dates: bool = False
-    ) -> None:
-        index = column_index(header, ROLL_REQUIRED, ROLL_OPTIONAL)
-        self._positions = tuple(index.get(c, -1) for c in ROLL_COLUMNS)
-        self._known = known_orgs
-        # Dates as ISO text (as SQLite keeps them) rather than ``date`` objects.
-        self._date: Callable[[str], date | str] = _iso_date if iso_dates else _date
-        # The usual row has every column of the header: one C-level fetch of its cells.
-        self._width = len(header)
-        self._cells = operator.itemgetter(*(i if i >= 0 else 0 for i in self._positions))
-        self._absent = tuple(n for n, i in enumerate(self._positions) if i < 0)
-
-    def _cells_of(self, row: Sequence[str], width: int) -> list[str]:
-        if width < self._width:  # a short row: the trailing optional cells are empty
-            return [row[i].strip() if 0 <= i < width else "" for i in self._positions]
-        cells = list(map(str.strip, self._cells(row)))
-        for n in self._absent:
-            cells[n] = ""
-        return cells
-
-    def parse(self, row: Sequence[str], line: int) -> ParsedRow:
-        """One row as a dict of :data:`ROLL_VALUE_COLUMNS`, or skipped, with its issues."""
-        values, issues = self.parse_values(row, line)
-        return ParsedRow(
-            None if values is None else dict(zip(ROLL_VALUE_COLUMNS, values, strict=True)), issues
-        )
-
-    def parse_values(
-        self, row: Sequence[str], line: int
-    ) -> tuple[tuple[Any, ...] | None, list[RowIssue]]:
-        """:meth:`parse` as a tuple in :data:`ROLL_VALUE_COLUMNS` order (the importer's
-        fast path: millions of rows need no dicts). Repeated values (organisation codes,
-        names, dates, postcodes, keys) come from caches as the same objects, which also
-        makes a pickled batch smaller."""
-        width = len(row)
-        (
-            org_code,
-            record_id,
-            given,
-            family,
-            born,
-            sex,
-            nhs,
-            upn,
-            postcode,
-            address,
-            valid_from,
-            valid_to,
-        ) = self._cells_of(row, width)
-        if "\x00" in "".join(row):  # PostgreSQL text cannot hold NUL; nor should a roll
-            return _skipped(line, "(row)", "contains a NUL character")
-        org_code = _upper(org_code)
-        if not org_code:
-            return _skipped(line, "org_code", "empty")
-        if org_code not in self._known:
-            return _skipped(line, "org_code", f"unknown organisation {org_code} (import it first)")
-        if not record_id or len(record_id) > 64:
-            return _skipped(
-                line, "record_id", "empty" if not record_id else "longer than 64 characters"
-            )
-        if not given or len(given) > 100:
-            return _skipped(
-                line, "given_name", "empty" if not given else "longer than 100 characters"
-            )
-        if not family or len(family) > 100:
-            return _skipped(
-                line, "family_name", "empty" if not family else "longer than 100 characters"
-            )
-        if not born:
-            return _skipped(line, "date_of_birth", "empty")
-        try:
-            born_iso = _iso_date(born)
-        except ValueError:
-            return _skipped(line, "date_of_birth", _BAD_DATE)
-        try:
-            start = _iso_date(valid_from) if valid_from else None
-        except ValueError:
-            return _skipped(line, "from", _BAD_DATE)
-        try:
-            end = _iso_date(valid_to) if valid_to else None
-        except ValueError:
-            return _skipped(line, "to", _BAD_DATE)
-        if start and end and start > end:  # ISO dates order as text
-            return _skipped(line, "to", "before from")
-
-        issues: list[RowIssue] = []
-        nhs_number: str | None = None
-        if nhs:
-            try:
-                nhs_number = _nhs_number(nhs)
-            except ValueError as exc:
-                issues.append(RowIssue(line, "nhs_number", str(exc), skipped=False))
-        checked_upn: str | None = None
-        if upn:
-            try:
-                checked_upn = validate_upn(upn)
-            except ValueError as exc:
-                issues.append(RowIssue(line, "upn", str(exc), skipped=False))
-        checked_postcode: str | None = None
-        if postcode:
-            try:
-                checked_postcode = _postcode(postcode)
-            except ValueError as exc:
-                issues.append(RowIssue(line, "postcode", str(exc), skipped=False))
-        given, family = _same(given), _same(family)
-        to_date = self._date
-        values = (
-            org_code,
-            record_id,
-            given,
-            family,
-            to_date(born),
-            _same(sex[:20]) or None,
-            nhs_number,
-            checked_upn,
-            checked_postcode,
-            address[:300] or None,
-            start and to_date(valid_from),
-            end and to_date(valid_to),
-            normalise_name(given),
-            normalise_name(family),
-            *roll_key_values(given, family, born_iso, checked_postcode),
-        )
-        return values, issues
-
-
-_BAD_DATE = "not a date (YYYY-MM-DD or DD/MM/YYYY)"
-
-
-def _skipped(line: int, column: str, message: str) -> tuple[None, list[RowIssue]]:
-    return None, [RowIssue(line, column, message, skipped=True)]

@@ -8,8 +8,6 @@ on ``identity-decisions``."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -17,14 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
 from schemas.messages import AlertAnswerV1, Answer, OrgKind
-from services.router.matching import MatchDecision
+from services.router.deciding import CONFIRMED, DISPUTED, REFUTED
 from services.router.tables import disputes
 from services.runtime.database import utcnow
 from services.runtime.handling import Outbox
 
 log = logging.getLogger(__name__)
 
-DISPUTED, CONFIRMED, REFUTED = "disputed", "confirmed", "refuted"
 # Only a roll match can be wrong this way: the local authority and the panel are told
 # because of the episode, not because the child is on their roll.
 _ROLL_KINDS = frozenset({OrgKind.SCHOOL, OrgKind.GP_PRACTICE, OrgKind.YOT})
@@ -84,20 +81,6 @@ async def states_for_episode(
         if rank[state] >= rank.get(states.get(org_code, DISPUTED), 0):
             states[org_code] = state
     return states
-
-
-def apply(decisions: Sequence[MatchDecision], states: Mapping[str, str]) -> list[MatchDecision]:
-    """Pure: a match to a disputed organisation is a review again, to a refuted one no
-    match; a confirmed one stands."""
-    out = []
-    for d in decisions:
-        state = states.get(d.org_code)
-        if d.decision == "match" and state == DISPUTED:
-            d = replace(d, decision="review")
-        elif d.decision == "match" and state == REFUTED:
-            d = replace(d, decision="no-match")
-        out.append(d)
-    return out
 
 
 async def decide(session: AsyncSession, review_id: str, match: bool, by: str, at: datetime) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,26 +15,32 @@ from schemas.catalogue import (
 )
 from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.episode import EpisodeEventV1, EventType
-from schemas.messages import IdentityDecisionV1, RhiTaskRequestedV1
-from services.router import awaiting_return, disputes, person_index, repository, review_store
-from services.router.matching import match_child
+from schemas.messages import AlertRequestedV1, IdentityDecisionV1, RhiTaskRequestedV1
+from services.router import (
+    awaiting_return,
+    disputes,
+    person_index,
+    person_moves,
+    repository,
+    review_store,
+)
+from services.router.deciding import LOCAL_TIME as LOCAL_TIME
+from services.router.deciding import EpisodeFacts, decide_episode, decide_match, identify
+from services.router.matching import MatchDecision
 from services.router.model import MatchingModel
 from services.router.policy import (
     History,
     NoResponsibleAuthorityError,
     Policy,
     RhiTrigger,
-    route,
-    route_decided,
+    RoutingPlan,
 )
+from services.router.review_store import HeldReview
 from services.router.weights import BASELINE
 from services.runtime.database import utcnow
 from services.runtime.handling import Outbox, UnprocessableError
 
 log = logging.getLogger(__name__)
-
-# Rolls are kept in local dates: "on roll on that date" is the date in England and Wales.
-LOCAL_TIME = ZoneInfo("Europe/London")
 
 
 async def on_episode_event(
@@ -45,40 +50,67 @@ async def on_episode_event(
     policy: Policy | None = None,
     model: MatchingModel | None = None,
 ) -> None:
-    """``model``: the router's loaded matching model (app.py); tests may leave it out
-    for the hand-set one."""
+    """Load, decide (services/router/deciding.py), persist and publish. ``model``: the
+    router's loaded matching model (app.py); tests may leave it out for the hand-set one."""
     policy = policy or Policy()
-    candidates = await repository.candidates(session, event.child)
-    on = event.occurred_at.astimezone(LOCAL_TIME).date()
-    decisions = disputes.apply(
-        match_child(event.child, candidates, on, model or BASELINE),
+    decisions = identify(
+        event,
+        await repository.candidates(session, event.child),
         await disputes.states_for_episode(session, event.force_code, event.episode_ref),
+        model or BASELINE,
     )
     linked = await person_index.link_episode(session, event, decisions, utcnow())
     await _announce(out, linked.announcements)
     if linked.review is not None:
         await out.publish(IDENTITY_REVIEWS, event.episode_key, linked.review)
+    await _remember_episode(session, event)
+    facts = await _episode_facts(session, event, decisions, linked.child_id)
+    try:
+        plan = decide_episode(event, facts, policy, utcnow())
+    except NoResponsibleAuthorityError as exc:
+        raise UnprocessableError(str(exc)) from exc
+    await _carry_out(session, event, plan, out, policy)
+    # Ids only: never the child's details.
+    log.info(
+        "router: event %s (%s) child %s -> %d alert(s), %d RHI task(s), %d review(s)",
+        event.message_id,
+        event.type.value,
+        linked.child_id,
+        len(plan.alerts),
+        len(plan.rhi_tasks),
+        len(plan.reviews) + (linked.review is not None),
+    )
+
+
+async def _remember_episode(session: AsyncSession, event: EpisodeEventV1) -> None:
+    """The child's repeat-missing history: a reported episode counts; one withdrawn
+    (raised in error or for the wrong child) no longer does."""
     if event.type is EventType.WITHDRAWN:
-        # Raised in error or for the wrong child: it no longer counts towards the
-        # child's repeat-missing history.
         await repository.forget_episode(session, event.force_code, event.episode_ref)
     if event.type is EventType.REPORTED:
         await repository.record_reported(
             session, event.force_code, event.episode_ref, event.occurred_at
         )
+
+
+async def _episode_facts(
+    session: AsyncSession,
+    event: EpisodeEventV1,
+    decisions: list[MatchDecision],
+    child_id: str,
+) -> EpisodeFacts:
     reported_at, flagged = await person_index.reported_history(
-        session, linked.child_id, event.force_code, event.episode_ref
+        session, child_id, event.force_code, event.episode_ref
     )
     organisations = await repository.organisations_for_routing(
         session, {d.org_code for d in decisions}
     )
-    try:
-        plan = route(
-            event, decisions, organisations, History(reported_at, flagged), policy, now=utcnow()
-        )
-    except NoResponsibleAuthorityError as exc:
-        raise UnprocessableError(str(exc)) from exc
-    plan = plan.for_child(linked.child_id)
+    return EpisodeFacts(decisions, child_id, History(reported_at, flagged), organisations)
+
+
+async def _carry_out(
+    session: AsyncSession, event: EpisodeEventV1, plan: RoutingPlan, out: Outbox, policy: Policy
+) -> None:
     for alert in plan.alerts:
         await out.publish(ALERTS_REQUESTED, event.episode_key, alert)
     for task in await _tasks_to_open(session, event, plan.rhi_tasks, policy):
@@ -92,16 +124,6 @@ async def on_episode_event(
         await out.publish(IDENTITY_REVIEWS, event.episode_key, review)
     if plan.flags_repeat:
         await repository.mark_repeat_flagged(session, event.force_code, event.episode_ref)
-    # Ids only: never the child's details.
-    log.info(
-        "router: event %s (%s) child %s -> %d alert(s), %d RHI task(s), %d review(s)",
-        event.message_id,
-        event.type.value,
-        linked.child_id,
-        len(plan.alerts),
-        len(plan.rhi_tasks),
-        len(plan.reviews) + (linked.review is not None),
-    )
 
 
 async def _announce(out: Outbox, links: Iterable[ChildIdentityV1]) -> None:
@@ -115,8 +137,8 @@ async def on_child_identity_change(
     """A person merged two children or split episodes off one (the console checked the
     request; this checks it again against the index as it is now)."""
     try:
-        moved = await person_index.apply_change(session, change, utcnow())
-    except person_index.RefusedChangeError as exc:
+        moved = await person_moves.apply_change(session, change, utcnow())
+    except person_moves.RefusedChangeError as exc:
         raise UnprocessableError(f"change {change.change_id}: {exc}") from exc
     await _announce(out, moved)
     log.info(
@@ -157,34 +179,12 @@ async def on_identity_decision(
     Only the held event is routed. Later events of the same episode that were held for
     the same organisation are reviews of their own.
     """
-    if await person_index.is_child_review(session, decision.review_id):
-        try:
-            moved = await person_index.decide_review(session, decision, utcnow())
-        except person_index.RefusedChangeError as exc:
-            raise UnprocessableError(str(exc)) from exc
-        await _announce(out, moved)
-        log.info(
-            "router: same-child review %s decided %s -> %d episode(s) moved",
-            decision.review_id,
-            decision.decision,
-            len(moved),
-        )
+    if await person_moves.is_child_review(session, decision.review_id):
+        await _decide_same_child(session, decision, out)
         return
     held = await review_store.get(session, decision.review_id, for_update=True)
     if held is None and await disputes.is_dispute(session, decision.review_id):
-        decided = await disputes.decide(
-            session,
-            decision.review_id,
-            decision.decision == "match",
-            decision.decided_by,
-            decision.decided_at,
-        )
-        log.info(
-            "router: dispute %s %s by decision %s",
-            decision.review_id,
-            f"decided {decision.decision}" if decided else "already decided; kept",
-            decision.message_id,
-        )
+        await _decide_dispute(session, decision)
         return
     if held is not None and held.state != "pending":
         # A second decision (another reviewer, a replay): the first stands.
@@ -200,29 +200,7 @@ async def on_identity_decision(
     )
     if refused is not None or held is None:
         raise UnprocessableError(refused or f"no identity review {decision.review_id}")
-    alerts = []
-    if decision.decision == "match":
-        assert decision.roll_record_id is not None  # refusal() checked it
-        event = held.event()
-        organisations = await repository.organisations_for_routing(session, {held.org_code})
-        if held.org_code not in organisations:
-            raise UnprocessableError(
-                f"review {held.review_id}: organisation {held.org_code} is no longer in "
-                "the directory"
-            )
-        child_id = await person_index.child_of(session, event.force_code, event.episode_ref)
-        alerts = [
-            a.model_copy(update={"child_id": child_id})
-            for a in route_decided(
-                event, held.org_code, decision.roll_record_id, organisations, now=utcnow()
-            )
-        ]
-        # The person's match is as good as the matcher's: the same record is the same child.
-        await person_index.add_roll_links(
-            session, event.force_code, event.episode_ref, [(held.org_code, decision.roll_record_id)]
-        )
-        for alert in alerts:
-            await out.publish(ALERTS_REQUESTED, event.episode_key, alert)
+    alerts = await _release(session, held, decision, out) if decision.decision == "match" else []
     await review_store.decide(
         session,
         held.review_id,
@@ -238,3 +216,59 @@ async def on_identity_decision(
         decision.roll_record_id or "-",
         len(alerts),
     )
+
+
+async def _decide_same_child(
+    session: AsyncSession, decision: IdentityDecisionV1, out: Outbox
+) -> None:
+    try:
+        moved = await person_moves.decide_review(session, decision, utcnow())
+    except person_moves.RefusedChangeError as exc:
+        raise UnprocessableError(str(exc)) from exc
+    await _announce(out, moved)
+    log.info(
+        "router: same-child review %s decided %s -> %d episode(s) moved",
+        decision.review_id,
+        decision.decision,
+        len(moved),
+    )
+
+
+async def _decide_dispute(session: AsyncSession, decision: IdentityDecisionV1) -> None:
+    decided = await disputes.decide(
+        session,
+        decision.review_id,
+        decision.decision == "match",
+        decision.decided_by,
+        decision.decided_at,
+    )
+    log.info(
+        "router: dispute %s %s by decision %s",
+        decision.review_id,
+        f"decided {decision.decision}" if decided else "already decided; kept",
+        decision.message_id,
+    )
+
+
+async def _release(
+    session: AsyncSession, held: HeldReview, decision: IdentityDecisionV1, out: Outbox
+) -> list[AlertRequestedV1]:
+    """A ``match``: load, decide (:func:`decide_match`), link the record, publish."""
+    assert decision.roll_record_id is not None  # refusal() checked it
+    event = held.event()
+    organisations = await repository.organisations_for_routing(session, {held.org_code})
+    if held.org_code not in organisations:
+        raise UnprocessableError(
+            f"review {held.review_id}: organisation {held.org_code} is no longer in the directory"
+        )
+    child_id = await person_index.child_of(session, event.force_code, event.episode_ref)
+    alerts = decide_match(
+        event, held.org_code, decision.roll_record_id, organisations, child_id, utcnow()
+    )
+    # The person's match is as good as the matcher's: the same record is the same child.
+    await person_index.add_roll_links(
+        session, event.force_code, event.episode_ref, [(held.org_code, decision.roll_record_id)]
+    )
+    for alert in alerts:
+        await out.publish(ALERTS_REQUESTED, event.episode_key, alert)
+    return alerts

@@ -21,9 +21,10 @@ from pydantic import ValidationError
 
 from schemas.episode import ChildV1
 from services.router.blocking import probe_keys, roll_keys
-from services.router.directory import RollParser, RollRecord, RowIssue
+from services.router.directory import RollRecord, RowIssue
 from services.router.matching import MatchDecision, match_child
 from services.router.model import MatchingModel
+from services.router.roll_parser import RollParser
 from services.router.weights import BASELINE
 
 DECISION_COLUMNS = ("record_id", "decision", "roll_record_id", "org_code", "score")

@@ -1,41 +1,36 @@
 """Who must be told about an event (DESIGN §6; pure): the routing policy.
 
 :func:`route` turns one episode event, the child's match decisions and the directory's
-organisations into a :class:`RoutingPlan` of alerts, RHI tasks and identity reviews.
-Alerts carry only the child's name and date of birth and the episode reference: never
-risk factors, locations, associates or police free text.
+organisations into a :class:`RoutingPlan` of alerts, RHI tasks and identity reviews: one
+small rule per event type (``_RULES``). :func:`route_decided` releases what a person's
+``match`` decision allows for a held event, by the same rules. The partnership's choices
+are :class:`Policy` (services/router/policy_file.py); the messages are built in
+services/router/outgoing.py; ``recipient`` and ``PolicyError`` are re-exported here,
+where callers know them.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-from pathlib import Path
 
-from schemas.base import derived_id
-from schemas.episode import EXPLOITATION_FACTORS, EpisodeEventV1, EventType, RiskGrade
-from schemas.identifiers import validate_gss_code
-from schemas.messages import (
-    AlertKind,
-    AlertRequestedV1,
-    ChildSummaryV1,
-    EpisodeRefV1,
-    IdentityCandidateV1,
-    IdentityReviewV1,
-    OrgKind,
-    RecipientV1,
-    RhiTaskRequestedV1,
-)
+from schemas.episode import EpisodeEventV1, EventType
+from schemas.messages import AlertKind, AlertRequestedV1, OrgKind
 from services.router.directory import Organisation
 from services.router.matching import MatchDecision
-
-# Events that reach the child's school, GP practice, YOT and local authority.
-SUPPORT_EVENTS = frozenset(
-    {EventType.REPORTED, EventType.STILL_MISSING, EventType.FOUND, EventType.RETURNED}
+from services.router.outgoing import (
+    AwaitedRhiTask,
+    RoutingPlan,
+    build_alert,
+    high_risk,
+    identity_reviews,
+    rhi_task,
 )
+from services.router.outgoing import recipient as recipient
+from services.router.policy_file import SUPPORT_EVENTS, Policy, RhiTrigger
+from services.router.policy_file import PolicyError as PolicyError
+
 _MATCHED_KINDS = {
     OrgKind.SCHOOL: ("school", "on the school roll"),
     OrgKind.GP_PRACTICE: ("gp", "registered patient"),
@@ -43,120 +38,8 @@ _MATCHED_KINDS = {
 }
 
 
-# Top-level keys of the policy file that other services read (issue 17).
-_OTHER_SERVICES_KEYS = frozenset({"operations_email"})
-
-
-class RhiTrigger(StrEnum):
-    """What opens a return home interview task (DESIGN §10, issue 21)."""
-
-    RETURNED = "returned"  # the police's ``returned`` event (DESIGN §7)
-    # ``returned`` as ever; and for a feed that sends ``found`` and never ``returned``, a
-    # ``found`` with no ``returned`` within ``rhi_found_wait_hours`` (services/router/
-    # awaiting_return.py waits from a due_at row, never in a handler).
-    FOUND = "found"
-
-
-class PolicyError(ValueError):
-    """A policy file is wrong; the message names the key."""
-
-
 class NoResponsibleAuthorityError(Exception):
     """No local authority can be found for an event: it must not vanish silently."""
-
-
-_SUPPORT_KINDS = frozenset({OrgKind.SCHOOL, OrgKind.GP_PRACTICE, OrgKind.YOT})
-# Who among the organisations the child matched is told, per event type; "high-risk"
-# is a reported or risk-changed event graded high or with exploitation factors. The
-# responsible local authority is told of every episode whatever this says (DESIGN §6).
-DEFAULT_RECIPIENTS: Mapping[str, frozenset[OrgKind]] = {
-    **{t.value: _SUPPORT_KINDS for t in SUPPORT_EVENTS},
-    EventType.RISK_CHANGED.value: frozenset(),
-    EventType.CLOSED.value: frozenset(),
-    "high-risk": frozenset({OrgKind.YOT, OrgKind.MSET_PANEL}),
-}
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A partnership's routing choices; the defaults are DESIGN §6."""
-
-    repeat_threshold: int = 3
-    repeat_window_days: int = 90
-    default_la: str | None = None
-    rhi_due_hours: int = 72
-    rhi_trigger: RhiTrigger = RhiTrigger.RETURNED
-    # With ``rhi_trigger = "found"``: how long after ``found`` a ``returned`` may still come.
-    rhi_found_wait_hours: int = 24
-    recipients: Mapping[str, frozenset[OrgKind]] = field(
-        default_factory=lambda: dict(DEFAULT_RECIPIENTS)
-    )
-
-    def tells(self, situation: str, kind: OrgKind) -> bool:
-        return kind in self.recipients.get(situation, frozenset())
-
-    @classmethod
-    def from_toml(cls, path: Path) -> Policy:
-        """Read ``[routing]`` (or top-level) keys from a TOML file."""
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise PolicyError(f"{path}: {exc}") from exc
-        table = data.get("routing", data)
-        known = {f.name for f in fields(cls)} - {"recipients"}
-        values: dict[str, object] = {}
-        for key, value in table.items():
-            if key not in known:
-                if isinstance(value, dict) or key in _OTHER_SERVICES_KEYS:
-                    continue  # another section (e.g. [deadlines]) belongs to another service
-                raise PolicyError(f"{path}: unknown key {key!r}; known: {', '.join(sorted(known))}")
-            if key == "default_la":
-                if not isinstance(value, str):
-                    raise PolicyError(f"{path}: default_la: a GSS code string, e.g. E06000057")
-                try:
-                    values[key] = validate_gss_code(value)
-                except ValueError as exc:
-                    raise PolicyError(f"{path}: default_la: {exc}") from exc
-            elif key == "rhi_trigger":
-                if value not in {t.value for t in RhiTrigger}:
-                    raise PolicyError(f'{path}: rhi_trigger: "returned" or "found", not {value!r}')
-                values[key] = RhiTrigger(value)
-            else:
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise PolicyError(f"{path}: {key}: a whole number of at least 1")
-                values[key] = value
-        values["recipients"] = _recipients(data.get("recipients", {}), path)
-        policy = cls(**values)  # type: ignore[arg-type]
-        if policy.rhi_found_wait_hours >= policy.rhi_due_hours:
-            # The task would be born overdue: the wait must leave time for the interview.
-            raise PolicyError(
-                f"{path}: rhi_found_wait_hours: less than rhi_due_hours "
-                f"({policy.rhi_due_hours}), not {policy.rhi_found_wait_hours}"
-            )
-        return policy
-
-
-def _recipients(table: object, path: Path) -> dict[str, frozenset[OrgKind]]:
-    """``[recipients]``: event type (or ``high-risk``) = list of organisation kinds."""
-    if not isinstance(table, dict):
-        raise PolicyError(f"{path}: [recipients] must be a table")
-    chosen = dict(DEFAULT_RECIPIENTS)
-    allowed = {k.value for k in (*_SUPPORT_KINDS, OrgKind.MSET_PANEL, OrgKind.LOCAL_AUTHORITY)}
-    for key, kinds in table.items():
-        where = f"{path}: [recipients] {key}"
-        if key not in DEFAULT_RECIPIENTS:
-            raise PolicyError(f"{where}: unknown; known: {', '.join(DEFAULT_RECIPIENTS)}")
-        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-            raise PolicyError(f'{where}: a list of organisation kinds, e.g. ["school", "yot"]')
-        unknown = [k for k in kinds if k not in allowed]
-        if unknown:
-            raise PolicyError(
-                f"{where}: {', '.join(map(repr, unknown))} not an organisation kind; one of "
-                f"{', '.join(sorted(allowed))}"
-            )
-        # The local authority is always told; listing it changes nothing.
-        chosen[key] = frozenset(OrgKind(k) for k in kinds) - {OrgKind.LOCAL_AUTHORITY}
-    return chosen
 
 
 @dataclass(frozen=True)
@@ -165,72 +48,6 @@ class History:
 
     reported_at: Sequence[datetime] = ()
     repeat_already_flagged: bool = False
-
-
-@dataclass(frozen=True)
-class AwaitedRhiTask:
-    """An RHI task to open at ``open_at`` unless the episode's ``returned`` comes first
-    (``rhi_trigger = "found"``); its return time is the time the child was found."""
-
-    task: RhiTaskRequestedV1
-    open_at: datetime
-
-
-@dataclass
-class RoutingPlan:
-    alerts: list[AlertRequestedV1] = field(default_factory=list)
-    rhi_tasks: list[RhiTaskRequestedV1] = field(default_factory=list)
-    reviews: list[IdentityReviewV1] = field(default_factory=list)
-    awaiting_return: list[AwaitedRhiTask] = field(default_factory=list)
-
-    @property
-    def flags_repeat(self) -> bool:
-        return any(a.kind is AlertKind.REPEAT_MISSING for a in self.alerts)
-
-    def for_child(self, child_id: str) -> RoutingPlan:
-        """The plan with every message naming the episode's child (the person index's
-        ``child_id``, issue 20); ids do not change."""
-        tag = {"child_id": child_id}
-        return RoutingPlan(
-            alerts=[a.model_copy(update=tag) for a in self.alerts],
-            rhi_tasks=[t.model_copy(update=tag) for t in self.rhi_tasks],
-            reviews=[r.model_copy(update=tag) for r in self.reviews],
-            awaiting_return=[
-                AwaitedRhiTask(w.task.model_copy(update=tag), w.open_at)
-                for w in self.awaiting_return
-            ],
-        )
-
-
-def recipient(org: Organisation) -> RecipientV1:
-    return RecipientV1(
-        code=org.code,
-        kind=org.kind,
-        name=org.name,
-        email=org.email,
-        escalation_email=org.escalation_email,
-        la_code=org.la_code,
-        out_of_hours_email=org.out_of_hours_email,
-    )
-
-
-def high_risk(event: EpisodeEventV1) -> bool:
-    if event.risk is None:
-        return False
-    return event.risk.grade is RiskGrade.HIGH or bool(
-        EXPLOITATION_FACTORS.intersection(event.risk.factors)
-    )
-
-
-# Alerts about a child still missing; the others (found, returned, closed, a repeat
-# flag for the next panel) ask for nothing that cannot wait for the usual deadline.
-_URGENT_KINDS = frozenset({AlertKind.REPORTED, AlertKind.STILL_MISSING, AlertKind.RISK_CHANGED})
-
-
-def urgent(event: EpisodeEventV1, kind: AlertKind) -> bool:
-    """The alert's subject starts "URGENT" and a school has ``high_risk_hours`` of the
-    school day to answer (the notifier's policy)."""
-    return kind in _URGENT_KINDS and high_risk(event)
 
 
 def responsible_authority(
@@ -297,60 +114,6 @@ def repeat_count(event: EpisodeEventV1, history: History, policy: Policy) -> int
     return sum(1 for at in history.reported_at if since <= at <= event.occurred_at)
 
 
-def _summaries(event: EpisodeEventV1) -> tuple[ChildSummaryV1, EpisodeRefV1]:
-    child = ChildSummaryV1(
-        given_name=event.child.given_name,
-        family_name=event.child.family_name,
-        date_of_birth=event.child.date_of_birth,
-    )
-    episode = EpisodeRefV1(
-        force_code=event.force_code,
-        episode_ref=event.episode_ref,
-        event_id=event.event_id,
-        event_message_id=event.message_id,
-        event_type=event.type,
-        occurred_at=event.occurred_at,
-    )
-    return child, episode
-
-
-def build_alert(
-    event: EpisodeEventV1,
-    org: Organisation,
-    kind: AlertKind,
-    reason: str,
-    rule: str,
-    record_id: str | None,
-    now: datetime,
-    authority: Organisation | None = None,
-    police_force: Organisation | None = None,
-) -> AlertRequestedV1:
-    """One alert; its id derives from (event, organisation, kind), so the same facts
-    routed twice (a replay, a decision delivered again) give the same alert.
-    ``authority`` (the responsible local authority) is told last if nobody acknowledges."""
-    child, episode = _summaries(event)
-    if org.kind is OrgKind.GP_PRACTICE and event.child.nhs_number:
-        # How a practice finds its patient for sure; no other recipient is sent it.
-        child = child.model_copy(update={"nhs_number": event.child.nhs_number})
-    alert_id = derived_id(event.message_id, org.code, kind.value)
-    return AlertRequestedV1(
-        message_id=alert_id,
-        alert_id=alert_id,
-        kind=kind,
-        recipient=recipient(org),
-        child=child,
-        episode=episode,
-        police_contact=event.police_contact,
-        reason=reason,
-        policy_rule=rule,
-        roll_record_id=record_id,
-        requested_at=now,
-        authority=recipient(authority) if authority is not None else None,
-        urgent=urgent(event, kind),
-        police_force=recipient(police_force) if police_force is not None else None,
-    )
-
-
 def matched_rule(
     event: EpisodeEventV1, org: Organisation, policy: Policy | None = None
 ) -> tuple[str, str] | None:
@@ -369,6 +132,22 @@ def matched_rule(
     ):
         return f"{event.type.value}.{rule}", reason
     return None
+
+
+def resident_authority(
+    event: EpisodeEventV1,
+    org: Organisation,
+    organisations: Mapping[str, Organisation],
+    told: str | None,
+) -> Organisation | None:
+    """For a looked-after child, the local authority where the child lives (``org``'s
+    ``la_code``), told of support events besides ``told``, the authority already told."""
+    if not event.child.looked_after or event.type not in SUPPORT_EVENTS:
+        return None
+    lives = organisations.get(org.la_code or "")
+    if lives is None or lives.kind is not OrgKind.LOCAL_AUTHORITY or lives.code == told:
+        return None
+    return lives
 
 
 def route_decided(
@@ -403,14 +182,8 @@ def route_decided(
         la = None  # the alert still goes; only its last escalation step is missing
     force = police_force_of(event, organisations)
     alerts = [build_alert(event, org, kind, reason, rule, roll_record_id, now, la, force)]
-    lives = organisations.get(org.la_code or "")
-    if (
-        event.child.looked_after
-        and event.type in SUPPORT_EVENTS
-        and lives is not None
-        and lives.kind is OrgKind.LOCAL_AUTHORITY
-        and lives.code != event.child.responsible_la
-    ):
+    lives = resident_authority(event, org, organisations, event.child.responsible_la)
+    if lives is not None:
         alerts.append(
             build_alert(
                 event,
@@ -427,25 +200,164 @@ def route_decided(
     return alerts
 
 
-def rhi_task(
-    event: EpisodeEventV1, la: Organisation, policy: Policy, now: datetime
-) -> RhiTaskRequestedV1:
-    """The return home interview the authority owes for ``event`` (``returned``, or a
-    ``found`` no ``returned`` followed): due ``rhi_due_hours`` after it. Its id derives
-    from (event, authority), so the same facts give the same task."""
-    child, episode = _summaries(event)
-    task_id = derived_id(event.message_id, la.code, "rhi")
-    return RhiTaskRequestedV1(
-        message_id=task_id,
-        task_id=task_id,
-        authority=recipient(la),
-        child=child,
-        episode=episode,
-        looked_after=event.child.looked_after,
-        returned_at=event.occurred_at,
-        due_at=event.occurred_at + timedelta(hours=policy.rhi_due_hours),
-        requested_at=now,
-    )
+class _Routing:
+    """One event being routed: the plan so far, one alert per organisation and kind (the
+    first reason stands), and the responsible authority, found when an alert first
+    needs it."""
+
+    def __init__(
+        self,
+        event: EpisodeEventV1,
+        matches: Sequence[MatchDecision],
+        organisations: Mapping[str, Organisation],
+        history: History,
+        policy: Policy,
+        now: datetime,
+    ) -> None:
+        self.event = event
+        self.matches = matches
+        self.organisations = organisations
+        self.history = history
+        self.policy = policy
+        self.now = now
+        self.plan = RoutingPlan()
+        self.matched = [
+            (d, organisations[d.org_code])
+            for d in matches
+            if d.decision == "match" and d.org_code in organisations
+        ]
+        self.type = event.type.value
+        self.force = police_force_of(event, organisations)
+        self._sent: set[tuple[str, AlertKind]] = set()
+        self._responsible: Organisation | None = None
+
+    def authority(self) -> Organisation:
+        if self._responsible is None:
+            matched_orgs = [org for _, org in self.matched]
+            self._responsible = responsible_authority(
+                self.event, matched_orgs, self.organisations, self.policy
+            )
+        return self._responsible
+
+    def alert(
+        self,
+        org: Organisation,
+        reason: str,
+        rule: str,
+        record_id: str | None = None,
+        kind: AlertKind | None = None,
+    ) -> None:
+        kind = kind or AlertKind(self.type)
+        if (org.code, kind) in self._sent:
+            return
+        self._sent.add((org.code, kind))
+        self.plan.alerts.append(
+            build_alert(
+                self.event,
+                org,
+                kind,
+                reason,
+                rule,
+                record_id,
+                self.now,
+                self.authority(),
+                self.force,
+            )
+        )
+
+    def tell_matched(self) -> None:
+        """The organisations the child matched that the policy says are told."""
+        for decision, org in self.matched:
+            told = matched_rule(self.event, org, self.policy)
+            if told is not None:
+                self.alert(org, told[1], told[0], decision.roll_record_id)
+
+    def tell_authority(self) -> Organisation:
+        la = self.authority()
+        # The authority's own record of the child, when the child matched its roll (its
+        # looked-after children): the ``CHILD`` of its SSDA903 return (issue 21).
+        own = next((d.roll_record_id for d, o in self.matched if o.code == la.code), None)
+        self.alert(la, "responsible local authority", f"{self.type}.la", own)
+        return la
+
+    def ask_who(self) -> None:
+        """Only events that would reach matched organisations ask who the child is."""
+        self.plan.reviews = identity_reviews(self.event, self.matches, self.now, self.organisations)
+
+
+def _support(r: _Routing) -> None:
+    """``reported``, ``still-missing``, ``found``, ``returned``: the organisations that
+    know the child, so they can support it, and the responsible authority."""
+    la = r.authority()
+    r.tell_matched()
+    r.tell_authority()
+    for _, org in r.matched:
+        lives = resident_authority(r.event, org, r.organisations, la.code)
+        if lives is not None:
+            r.alert(lives, "local authority where the child lives", f"{r.type}.la-resident")
+    if r.event.type is EventType.REPORTED:
+        _tell_panel(r, la)
+    _rhi(r, la)
+    r.ask_who()
+
+
+def _tell_panel(r: _Routing, la: Organisation) -> None:
+    """A reported episode: the MSET panel (else the authority) when high risk, or when
+    the child has gone missing ``repeat_threshold`` times in the window."""
+    panel = mset_panel(la, r.organisations)
+    if high_risk(r.event) and r.policy.tells("high-risk", OrgKind.MSET_PANEL):
+        r.alert(panel or la, "MSET: high risk or exploitation", "reported.mset")
+    if (
+        not r.history.repeat_already_flagged
+        and repeat_count(r.event, r.history, r.policy) >= r.policy.repeat_threshold
+    ):
+        r.alert(panel or la, "MSET: repeat missing", "repeat.mset", kind=AlertKind.REPEAT_MISSING)
+
+
+def _rhi(r: _Routing, la: Organisation) -> None:
+    """``returned`` opens the RHI task; with ``rhi_trigger = "found"``, ``found`` opens
+    one later unless ``returned`` comes first."""
+    if r.event.type is EventType.RETURNED:
+        r.plan.rhi_tasks.append(rhi_task(r.event, la, r.policy, r.now))
+    elif r.event.type is EventType.FOUND and r.policy.rhi_trigger is RhiTrigger.FOUND:
+        r.plan.awaiting_return.append(
+            AwaitedRhiTask(
+                rhi_task(r.event, la, r.policy, r.now),
+                r.event.occurred_at + timedelta(hours=r.policy.rhi_found_wait_hours),
+            )
+        )
+
+
+def _risk_changed(r: _Routing) -> None:
+    """Only a change to high risk (or exploitation) tells anyone: the matched
+    organisations the policy names, the authority and the MSET panel."""
+    if not high_risk(r.event):
+        return
+    la = r.authority()
+    r.tell_matched()
+    r.tell_authority()
+    panel = mset_panel(la, r.organisations)
+    if panel is not None and r.policy.tells("high-risk", OrgKind.MSET_PANEL):
+        r.alert(panel, "MSET: high risk or exploitation", "risk-changed.mset")
+    r.ask_who()
+
+
+def _closed(r: _Routing) -> None:
+    r.tell_authority()
+
+
+def _withdrawn(r: _Routing) -> None:
+    # One request, to the authority told of every episode: the notifier, which knows
+    # what went out, asks each organisation told anything to disregard it.
+    r.alert(r.authority(), "episode withdrawn by the police", "withdrawn.la")
+
+
+_RULES: Mapping[EventType, Callable[[_Routing], None]] = {
+    **{t: _support for t in SUPPORT_EVENTS},
+    EventType.RISK_CHANGED: _risk_changed,
+    EventType.CLOSED: _closed,
+    EventType.WITHDRAWN: _withdrawn,
+}
 
 
 def route(
@@ -458,149 +370,8 @@ def route(
 ) -> RoutingPlan:
     """The default policy of DESIGN §6. Raises :class:`NoResponsibleAuthorityError` when
     the event must reach a local authority and none can be found."""
-    now = now or event.accepted_at
-    plan = RoutingPlan()
-    child, episode = _summaries(event)
-    matched = [
-        (d, organisations[d.org_code])
-        for d in matches
-        if d.decision == "match" and d.org_code in organisations
-    ]
-    matched_orgs = [org for _, org in matched]
-    type_ = event.type.value
-    sent: set[tuple[str, AlertKind]] = set()
-    force = police_force_of(event, organisations)
-    responsible: list[Organisation] = []  # found once, when an alert first needs it
-
-    def alert(
-        org: Organisation,
-        reason: str,
-        rule: str,
-        record_id: str | None = None,
-        kind: AlertKind | None = None,
-    ) -> None:
-        kind = kind or AlertKind(type_)
-        if (org.code, kind) in sent:
-            return  # one alert per organisation and kind; the first reason stands
-        sent.add((org.code, kind))
-        plan.alerts.append(
-            build_alert(event, org, kind, reason, rule, record_id, now, authority(), force)
-        )
-
-    def authority() -> Organisation:
-        if not responsible:
-            responsible.append(responsible_authority(event, matched_orgs, organisations, policy))
-        return responsible[0]
-
-    def on_own_roll(org: Organisation) -> str | None:
-        """The authority's own record of the child, when the child matched its roll (its
-        looked-after children): the ``CHILD`` of its SSDA903 return (issue 21)."""
-        return next((d.roll_record_id for d, o in matched if o.code == org.code), None)
-
-    if event.type in SUPPORT_EVENTS:
-        la = authority()
-        for decision, org in matched:
-            told = matched_rule(event, org, policy)
-            if told is not None:
-                alert(org, told[1], told[0], decision.roll_record_id)
-        alert(la, "responsible local authority", f"{type_}.la", on_own_roll(la))
-        if event.child.looked_after:
-            for org in matched_orgs:
-                lives = organisations.get(org.la_code or "")
-                if (
-                    lives is not None
-                    and lives.kind is OrgKind.LOCAL_AUTHORITY
-                    and lives.code != la.code
-                ):
-                    alert(lives, "local authority where the child lives", f"{type_}.la-resident")
-        if event.type is EventType.REPORTED:
-            panel = mset_panel(la, organisations)
-            if high_risk(event) and policy.tells("high-risk", OrgKind.MSET_PANEL):
-                alert(panel or la, "MSET: high risk or exploitation", "reported.mset")
-            if (
-                not history.repeat_already_flagged
-                and repeat_count(event, history, policy) >= policy.repeat_threshold
-            ):
-                alert(
-                    panel or la,
-                    "MSET: repeat missing",
-                    "repeat.mset",
-                    kind=AlertKind.REPEAT_MISSING,
-                )
-        if event.type is EventType.RETURNED:
-            plan.rhi_tasks.append(rhi_task(event, la, policy, now))
-        elif event.type is EventType.FOUND and policy.rhi_trigger is RhiTrigger.FOUND:
-            plan.awaiting_return.append(
-                AwaitedRhiTask(
-                    rhi_task(event, la, policy, now),
-                    event.occurred_at + timedelta(hours=policy.rhi_found_wait_hours),
-                )
-            )
-    elif event.type is EventType.RISK_CHANGED:
-        if high_risk(event):
-            la = authority()
-            for decision, org in matched:
-                told = matched_rule(event, org, policy)
-                if told is not None:
-                    alert(org, told[1], told[0], decision.roll_record_id)
-            alert(la, "responsible local authority", "risk-changed.la", on_own_roll(la))
-            panel = mset_panel(la, organisations)
-            if panel is not None and policy.tells("high-risk", OrgKind.MSET_PANEL):
-                alert(panel, "MSET: high risk or exploitation", "risk-changed.mset")
-    elif event.type is EventType.CLOSED:
-        la = authority()
-        alert(la, "responsible local authority", "closed.la", on_own_roll(la))
-    elif event.type is EventType.WITHDRAWN:
-        # One request, to the authority told of every episode: the notifier, which knows
-        # what went out, asks each organisation told anything to disregard it.
-        alert(authority(), "episode withdrawn by the police", "withdrawn.la")
-
-    if event.type in SUPPORT_EVENTS or (event.type is EventType.RISK_CHANGED and high_risk(event)):
-        # Only events that would reach matched organisations ask who the child is.
-        plan.reviews = _reviews(event, matches, child, episode, now, organisations)
-    return plan
-
-
-def _reviews(
-    event: EpisodeEventV1,
-    matches: Sequence[MatchDecision],
-    child: ChildSummaryV1,
-    episode: EpisodeRefV1,
-    now: datetime,
-    organisations: Mapping[str, Organisation],
-) -> list[IdentityReviewV1]:
-    """One review per organisation with undecided candidates; that organisation is not
-    alerted until a person decides. Each candidate carries the roll record's name, date
-    of birth and postcode, for the reviewer to set beside the police record."""
-    by_org: dict[str, list[IdentityCandidateV1]] = {}
-    for d in matches:
-        if d.decision == "review":
-            by_org.setdefault(d.org_code, []).append(
-                IdentityCandidateV1(
-                    org_code=d.org_code,
-                    roll_record_id=d.roll_record_id,
-                    score=d.score,
-                    explanation=dict(d.explanation),
-                    org_name=organisations[d.org_code].name
-                    if d.org_code in organisations
-                    else None,
-                    given_name=d.record.given_name if d.record else None,
-                    family_name=d.record.family_name if d.record else None,
-                    date_of_birth=d.record.date_of_birth if d.record else None,
-                    postcode=d.record.postcode if d.record else None,
-                )
-            )
-    reviews = []
-    for org_code, candidates in by_org.items():
-        review_id = derived_id(event.message_id, org_code, "review")
-        reviews.append(
-            IdentityReviewV1(
-                message_id=review_id,
-                review_id=review_id,
-                episode=episode,
-                child=child,
-                candidates=candidates,
-                requested_at=now,
-            )
-        )
-    return reviews
+    routing = _Routing(event, matches, organisations, history, policy, now or event.accepted_at)
+    rule = _RULES.get(event.type)
+    if rule is not None:
+        rule(routing)
+    return routing.plan

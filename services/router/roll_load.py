@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateIndex
 
-from services.router.directory import ROLL_VALUE_COLUMNS
+from services.router.roll_parser import ROLL_VALUE_COLUMNS
 from services.router.tables import roll
 from services.runtime import sqlite_inline
 

@@ -191,7 +191,7 @@ person_roll_links = Table(
     Column("force_code", String(2), primary_key=True),
     Column("episode_ref", String(64), primary_key=True),
     # False: the matcher's only candidate at its organisation, not a match
-    # (person_index.sole_candidates): weaker evidence, used with a comparison.
+    # (person_evidence.sole_candidates): weaker evidence, used with a comparison.
     Column("sure", Boolean, nullable=False, default=True),
 )
 

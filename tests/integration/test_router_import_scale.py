@@ -34,7 +34,7 @@ from sqlalchemy import func, inspect, select
 from relay.demo_data import FAMILY_NAMES, GIVEN_NAMES
 from schemas.episode import ChildV1
 from schemas.identifiers import nhs_number_check_digit
-from services.router import importing, repository
+from services.router import importing, repository, roll_parsing
 from services.router.directory import ColumnsError, FileRefusedError
 from services.router.tables import metadata, roll
 from services.runtime.database import Database
@@ -215,7 +215,7 @@ async def test_a_roll_parsed_in_parts_reports_lines_and_repeats_across_parts(
         out.write(f'{orgs[-1]},Z1,"Ann\nMarie",Lee,2012-02-30,F,,,,"1, ""The"" Row",,\n')
         out.write(f"{orgs[0]},R0,Amy,Lee,2012-01-01,F,,,,,,\n")  # R0 is line 2's record id
         out.write(f"{orgs[-1]},Z2,Ben,Lee,2012-01-01,M,,,,,,\n")
-    parts = importing._split(rolls, rolls.stat().st_size, 3)
+    parts = roll_parsing.split_parts(rolls, rolls.stat().st_size, 3)
     assert len(parts) == 3 and parts[-1].lines_before > 30_000
     monkeypatch.setattr(importing, "parser_count", lambda size: 3)
     caplog.set_level(logging.INFO, logger=importing.__name__)
@@ -273,13 +273,13 @@ async def test_several_files_import_as_one_and_a_record_in_two_files_is_refused(
     monkeypatch.setattr(importing, "PROCESS_MIN_BYTES", 100_000)  # the two large files
     monkeypatch.setattr(importing, "parser_count", lambda size: 2)
     started: list[int] = []
-    real = importing._ProcessChunks.__init__
+    real = roll_parsing.ProcessChunks.__init__
 
     def counting(self: Any, jobs: Any, known: Any, iso: bool, workers: int) -> None:
         started.append(workers)
         real(self, jobs, known, iso, workers)
 
-    monkeypatch.setattr(importing._ProcessChunks, "__init__", counting)
+    monkeypatch.setattr(roll_parsing.ProcessChunks, "__init__", counting)
     db = Database(url)
     try:
         await importing.import_organisations(db, orgs_file)

@@ -12,13 +12,12 @@ from services.router.directory import (
     ORGANISATION_OPTIONAL,
     ORGANISATION_REQUIRED,
     ColumnsError,
-    RollParser,
-    _nhs_number,
     column_index,
     parse_date,
     parse_organisation,
 )
 from services.router.names import normalise_name
+from services.router.roll_parser import RollParser, _nhs_number
 
 ROLL_HEADER = [
     "org_code",

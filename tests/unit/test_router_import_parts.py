@@ -1,4 +1,4 @@
-"""Cutting a roll file into parts for parallel parsers (importing._split): every part
+"""Cutting a roll file into parts for parallel parsers (roll_parsing.split_parts): every part
 starts at a row, no quoted value is cut, and the line numbers carry on across parts."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from services.router import importing
+from services.router import roll_parsing
 
 _CELLS = ("x", 'he said "hi"', "multi\nline", "c,d", "é", '"', "")
 
 
-def _rows(path: Path, part: importing._Part | None = None) -> list[tuple[int, list[str]]]:
+def _rows(path: Path, part: roll_parsing.Part | None = None) -> list[tuple[int, list[str]]]:
     lines_before = part.lines_before if part else 0
-    with importing._open_csv(path, part) as (reader, _counted):
+    with roll_parsing.open_csv(path, part) as (reader, _counted):
         return [(reader.line_num + lines_before, row) for row in reader]
 
 
@@ -34,9 +34,9 @@ def test_parts_read_together_are_the_file(
         writer.writerow([f"R{n}", rng.choice(_CELLS)])
     path = tmp_path / "roll.csv"
     path.write_bytes(text.getvalue().encode("utf-8"))
-    monkeypatch.setattr(importing, "_SPLIT_BLOCK", rng.choice([7, 16, 64, 1 << 20]))
+    monkeypatch.setattr(roll_parsing, "_SPLIT_BLOCK", rng.choice([7, 16, 64, 1 << 20]))
 
-    parts = importing._split(path, path.stat().st_size, rng.choice([2, 3, 4]))
+    parts = roll_parsing.split_parts(path, path.stat().st_size, rng.choice([2, 3, 4]))
 
     assert parts[0].start == 0 and parts[-1].end == path.stat().st_size
     assert all(a.end == b.start and a.start < a.end for a, b in itertools.pairwise(parts))
@@ -46,6 +46,6 @@ def test_parts_read_together_are_the_file(
 def test_a_file_with_lone_carriage_returns_is_one_part(tmp_path: Path) -> None:
     path = tmp_path / "roll.csv"
     path.write_bytes(b"org_code,record_id\r" + b"".join(b"A,R%d\r" % n for n in range(100)))
-    assert importing._split(path, path.stat().st_size, 2) == [
-        importing._Part(0, path.stat().st_size, 0)
+    assert roll_parsing.split_parts(path, path.stat().st_size, 2) == [
+        roll_parsing.Part(0, path.stat().st_size, 0)
     ]

@@ -1,0 +1,169 @@
+"""What the person index knows that may be an episode's child (issue 20), by kind of
+evidence: the same police person id or NHS number, a roll record linked to another
+episode, or similar names and dates of birth (queries over an AsyncSession; the index
+itself is services/router/person_index.py, the decision services/router/identity.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from schemas.episode import EpisodeEventV1
+from services.router.blocking import probe_keys
+from services.router.identity import Evidence, PersonRecord
+from services.router.matching import MatchDecision
+from services.router.tables import person_episodes, person_roll_links
+
+P = person_episodes
+# The records read of one candidate child: enough to judge it, whatever its history.
+RECORDS_PER_CHILD = 50
+
+
+def _record(row: Any) -> PersonRecord:
+    return PersonRecord(
+        force_code=row.force_code,
+        episode_ref=row.episode_ref,
+        child_id=row.child_id,
+        given_name=row.given_name,
+        family_name=row.family_name,
+        date_of_birth=row.date_of_birth,
+        norm_given=row.norm_given,
+        norm_family=row.norm_family,
+        sex=row.sex,
+        postcode=row.postcode,
+        address=row.address,
+        nhs_number=row.nhs_number,
+        upn=row.upn,
+        police_person_id=row.police_person_id,
+    )
+
+
+async def _children_found(session: AsyncSession, *where: Any) -> set[str]:
+    rows = await session.execute(
+        select(P.c.child_id).where(P.c.withdrawn.is_(False), or_(*where)).distinct().limit(200)
+    )
+    return {child_id for (child_id,) in rows}
+
+
+async def records_of(session: AsyncSession, child_ids: Iterable[str]) -> list[PersonRecord]:
+    """Every standing record of the children (the latest few per child)."""
+    ids = sorted(set(child_ids))
+    if not ids:
+        return []
+    rows = (
+        await session.execute(
+            select(P)
+            .where(P.c.child_id.in_(ids), P.c.withdrawn.is_(False))
+            .order_by(P.c.child_id, P.c.first_seen_at.desc())
+        )
+    ).all()
+    kept: dict[str, int] = {}
+    out = []
+    for row in rows:
+        kept[row.child_id] = kept.get(row.child_id, 0) + 1
+        if kept[row.child_id] <= RECORDS_PER_CHILD:
+            out.append(_record(row))
+    return out
+
+
+async def _children_of_records(
+    session: AsyncSession,
+    event: EpisodeEventV1,
+    records: Sequence[tuple[str, str]],
+    sure: bool | None = True,
+) -> set[str]:
+    """Children of other episodes linked to any of the roll ``records`` (``sure``: by
+    the matcher's match or a person; False: as its sole candidate; None: either)."""
+    if not records:
+        return set()
+    links = person_roll_links
+    linked = select(links.c.force_code, links.c.episode_ref).where(
+        tuple_(links.c.org_code, links.c.record_id).in_(list(records))
+    )
+    if sure is not None:
+        linked = linked.where(links.c.sure.is_(sure))
+    other = ~and_(P.c.force_code == event.force_code, P.c.episode_ref == event.episode_ref)
+    return await _children_found(
+        session, and_(tuple_(P.c.force_code, P.c.episode_ref).in_(linked), other)
+    )
+
+
+async def evidence(
+    session: AsyncSession,
+    event: EpisodeEventV1,
+    roll_matches: Sequence[tuple[str, str]],
+    sole_roll_candidates: Sequence[tuple[str, str]] = (),
+) -> Evidence:
+    """What the index knows that may be this episode's child, by kind of evidence."""
+    child = event.child
+    other = ~and_(P.c.force_code == event.force_code, P.c.episode_ref == event.episode_ref)
+    by_police = (
+        await _children_found(
+            session,
+            and_(
+                P.c.force_code == event.force_code,
+                P.c.police_person_id == child.police_person_id,
+                other,
+            ),
+        )
+        if child.police_person_id
+        else set()
+    )
+    by_nhs = (
+        await _children_found(session, and_(P.c.nhs_number == child.nhs_number, other))
+        if child.nhs_number
+        else set()
+    )
+    by_roll = await _children_of_records(session, event, roll_matches)
+    by_sole: set[str] = set()
+    if not (by_police or by_nhs or by_roll):
+        # A record one side matched and the other had as its sole candidate.
+        by_sole = await _children_of_records(
+            session, event, sole_roll_candidates, sure=None
+        ) | await _children_of_records(session, event, roll_matches, sure=False)
+        if len(by_sole) != 1:
+            by_sole = set()  # several children behind the records: no evidence of one
+    similar: set[str] = set()
+    if not (by_police or by_nhs or by_roll or by_sole):
+        probes = probe_keys(
+            child.given_name, child.family_name, child.date_of_birth, child.postcode
+        )
+        conditions: list[ColumnElement[bool]] = [
+            P.c[column].in_(sorted(values)) for column, values in probes.items() if values
+        ]
+        if child.upn:
+            conditions.append(P.c.upn == child.upn)
+        similar = await _children_found(session, and_(or_(*conditions), other))
+    records = await records_of(session, by_police | by_nhs | by_roll | by_sole | similar)
+    return Evidence(
+        by_police_id=[r for r in records if r.child_id in by_police],
+        by_nhs_number=[r for r in records if r.child_id in by_nhs],
+        by_roll_record=[r for r in records if r.child_id in by_roll],
+        by_sole_roll_candidate=[r for r in records if r.child_id in by_sole],
+        similar=[r for r in records if r.child_id in similar],
+    )
+
+
+def matched_records(decisions: Sequence[MatchDecision]) -> list[tuple[str, str]]:
+    return sorted({(d.org_code, d.roll_record_id) for d in decisions if d.decision == "match"})
+
+
+def sole_candidates(decisions: Sequence[MatchDecision]) -> list[tuple[str, str]]:
+    """The roll records the matcher asked a person about on its threshold alone, at
+    organisations where that record was the only candidate (no twin, no namesake, no
+    identifier in conflict). Empty when the matcher matched anywhere."""
+    if any(d.decision == "match" for d in decisions):
+        return []
+    by_org: dict[str, list[MatchDecision]] = {}
+    for d in decisions:
+        if d.decision == "review":
+            by_org.setdefault(d.org_code, []).append(d)
+    return sorted(
+        (org, ds[0].roll_record_id)
+        for org, ds in by_org.items()
+        if len(ds) == 1 and ds[0].explanation.get("rule") == "threshold"
+    )
