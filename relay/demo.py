@@ -23,6 +23,7 @@ import httpx
 
 from relay.demo_data import LA_CODE, write_area
 from relay.demo_data import generate as generate_area
+from relay.demo_panel import hold_meeting
 from relay.demo_recipients import record_interview, reply
 from relay.demo_story import Interview, Reply, Story, tell
 from relay.lifeline import die_with_parent
@@ -185,6 +186,21 @@ def _summary(outcomes: Counter[str]) -> None:
     print(f"demo: police events posted: {summary}", flush=True)
 
 
+def _panel_meets(settings: RelaySettings, password: str, stopping: threading.Event) -> None:
+    """The MSET panel's meeting of yesterday, recorded by its chair once the story's
+    repeat child is on the watchlist (relay/demo_panel.py), beside the story's feed."""
+    console = "http://{}:{}".format(*settings.listen("console"))
+
+    def run() -> None:
+        try:
+            said = hold_meeting(console, password, stopping, datetime.now(UTC))
+            print(f"demo: {said}", flush=True)
+        except httpx.HTTPError as exc:
+            print(f"demo: the panel's meeting is not recorded: {exc}", flush=True)
+
+    threading.Thread(target=run, name="demo-panel", daemon=True).start()
+
+
 def start_demo(settings: RelaySettings, ingest_url: str, stopping: threading.Event) -> None:
     def run() -> None:
         try:
@@ -205,6 +221,7 @@ def start_demo(settings: RelaySettings, ingest_url: str, stopping: threading.Eve
                 f"{len(story.events)} police events; alerts land in {settings.outbox_dir}/",
                 flush=True,
             )
+            _panel_meets(settings, password, stopping)
             outcomes = play(story, key, ingest_url, settings, stopping)
             if outcomes and set(outcomes) <= {"duplicate", "rejected"}:
                 print(

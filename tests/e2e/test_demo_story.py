@@ -159,7 +159,7 @@ def _pages(demo: Demo) -> dict[str, Callable[[], str | None]]:
         "chair: rejects": page("chair", "/rejects", "check digit"),
         "chair: help": page("chair", "/help", "Escalated"),
         "chair: analytics": page("chair", "/analytics", "children with 3+ episodes in 90 days"),
-        "chair: panel": page("chair", "/panel", "A new meeting", "Northumberland Youth Justice"),
+        "chair: panel": page("chair", "/panel", "Sam Okafor (MSET chair, demo)"),
         "rhi: figures": page("rhi", "/returns", "Whole period", "Children by how many episodes"),
         "rhi: analytics": page("rhi", "/analytics", "Northumberland County Council"),
         "rhi: RHI queue": page(
