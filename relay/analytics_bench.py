@@ -29,7 +29,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from relay.bench import temporary_database
+from relay.bench_databases import temporary_database
 from services.console import sessions
 from services.console.accounts import Role, hash_password
 from services.console.app import create_app

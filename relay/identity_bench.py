@@ -43,7 +43,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from relay import demo_data
-from relay.bench import temporary_database
+from relay.bench_databases import temporary_database
 from schemas.episode import EpisodeEventV1, episode_message_id
 from services.router import importing, person_index, repository
 from services.router.handlers import LOCAL_TIME

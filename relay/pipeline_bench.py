@@ -42,7 +42,8 @@ from typing import Any
 import httpx
 import psutil
 
-from relay.bench import percentile, temporary_database
+from relay.bench_databases import temporary_database
+from relay.bench_scoring import percentile
 from relay.embedded import EmbeddedBroker, free_port
 from relay.pipeline_floors import CONCURRENT_POSTS, kafka_floor, smtp_floor
 from relay.smtp_sink import start_sink

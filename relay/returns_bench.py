@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Table as SqlTable
 
-from relay.bench import temporary_database
+from relay.bench_databases import temporary_database
 from services.console import returns_queries
 from services.console.tables import episodes, metadata, rhi_records, rhi_tasks
 from services.runtime.database import Database
