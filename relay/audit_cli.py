@@ -4,7 +4,6 @@ their record), over the notifier's and the console's databases; ``relay retentio
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from services.notifier import tables as notifier_tables
 from services.router import retention as router_retention
 from services.runtime import audit_chain
 from services.runtime.database import Database, utcnow
+from services.runtime.one_off import run_with_database
 from services.runtime.policy_file import PolicyFileError
 from services.runtime.retention import RetentionPolicy, Sweep, load_retention, sweep_once
 from services.runtime.settings import RelaySettings, ServiceName
@@ -53,15 +53,8 @@ def _fail(message: str) -> typer.Exit:
 def _with_db(
     settings: RelaySettings, service: ServiceName, work: Callable[[Database], Awaitable[T]]
 ) -> T:
-    async def run() -> T:
-        db = Database(settings.database_url_for(service))
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
     try:
-        return asyncio.run(run())
+        return run_with_database(settings.database_url_for(service), work)
     except DBAPIError as exc:
         first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0]
         raise _fail(

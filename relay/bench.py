@@ -37,6 +37,7 @@ from services.router.matching import match_child
 from services.router.model import read_model
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
+from services.runtime.one_off import one_off_database
 from services.runtime.settings import RelaySettings
 
 # The issue's targets (issue 3), on a 2-core machine.
@@ -237,24 +238,18 @@ def _import_figures(runs: list[tuple[int, float]]) -> dict[str, Any]:
 
 
 async def _import_only(url: str, area: BenchArea, progress: Progress | None) -> tuple[int, float]:
-    db = Database(url)
-    try:
+    async with one_off_database(url) as db:
         imported, import_s, _issues = await _import(db, area, progress)
-    finally:
-        await db.dispose()
     return imported, import_s
 
 
 async def _measure(
     url: str, kind: str, folder: Path, area: BenchArea, progress: Progress | None
 ) -> dict[str, Any]:
-    db = Database(url)
-    try:
+    async with one_off_database(url) as db:
         imported, import_s, issues = await _import(db, area, progress)
         latencies, outcomes = await _lookups(db, area, progress)
         size = await postgres_bytes(db) if kind == "postgresql" else sqlite_bytes(folder)
-    finally:
-        await db.dispose()
     quality = score(area.truth, outcomes)
     return {
         "database": kind,

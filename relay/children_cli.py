@@ -5,7 +5,6 @@ are a view of their record, so ``children show`` is audited like the console's p
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 from datetime import datetime
@@ -20,6 +19,7 @@ from services.console import audit, child_links
 from services.console.children import child_episodes, episode_line
 from services.console.watchlist import RepeatRule, Watched, watchlist
 from services.runtime.database import Database, utcnow
+from services.runtime.one_off import run_with_database
 from services.runtime.policy_file import read_policy_file
 from services.runtime.settings import RelaySettings
 
@@ -40,17 +40,9 @@ def watched_json(w: Watched) -> dict[str, Any]:
     }
 
 
-async def _with_console(work: Any) -> Any:
-    db = Database(RelaySettings().database_url_for("console"))
-    try:
-        return await work(db)
-    finally:
-        await db.dispose()
-
-
 def _run(work: Any) -> Any:
     try:
-        return asyncio.run(_with_console(work))
+        return run_with_database(RelaySettings().database_url_for("console"), work)
     except DBAPIError as exc:
         first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0]
         typer.echo(

@@ -28,6 +28,7 @@ from relay.bench_databases import temporary_database
 from services.console import returns_queries
 from services.console.tables import episodes, metadata, rhi_records, rhi_tasks
 from services.runtime.database import Database
+from services.runtime.one_off import one_off_database
 
 TARGET_S = 2.0
 LA = "E06000057"
@@ -156,14 +157,11 @@ def run_returns(
     ):
 
         async def run() -> dict[str, Any]:
-            db = Database(url)
-            try:
+            async with one_off_database(url) as db:
                 started = time.perf_counter()
                 loaded = await _load(db, seed, count)
                 load_s = time.perf_counter() - started
                 runs = [await _figures_once(db) for _ in range(repeats)]
-            finally:
-                await db.dispose()
             totals = [seconds for seconds, _ in runs]
             median = statistics.median(totals)
             return {

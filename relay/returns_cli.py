@@ -15,7 +15,6 @@ SSDA903 table (it names children by their record ids), an entry in the console's
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import getpass
 import io
@@ -41,6 +40,7 @@ from services.console.returns import ReturnsFigures, as_json, csv_header, csv_ro
 from services.console.ssda903 import MissingTable, missing_table
 from services.router import repository as router_repository
 from services.runtime.database import Database, utcnow
+from services.runtime.one_off import run_with_database
 from services.runtime.settings import RelaySettings, ServiceName
 
 T = TypeVar("T")
@@ -92,15 +92,8 @@ def _database(settings: RelaySettings, service: ServiceName) -> str:
 
 
 def _read(url: str, service: str, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(url)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
     try:
-        return asyncio.run(run())
+        return run_with_database(url, work)
     except DBAPIError as exc:
         first = (str(exc.orig or exc) or type(exc).__name__).splitlines()[0][:200]
         raise ReturnsError(
