@@ -29,14 +29,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from relay.bench import temporary_database
+from relay.bench_databases import temporary_database
 from services.console import sessions
 from services.console.accounts import Role, hash_password
 from services.console.app import create_app
 from services.console.projections import reported_columns
 from services.console.tables import episodes
-from services.runtime.database import Database
 from services.runtime.migrations import upgrade
+from services.runtime.one_off import one_off_database
 from services.runtime.settings import RelaySettings
 
 TARGET_S = 1.0
@@ -91,8 +91,7 @@ def _rows(count: int, end: datetime, seed: int) -> list[dict[str, Any]]:
 
 
 async def _fill(url: str, count: int, end: datetime, seed: int) -> None:
-    db = Database(url)
-    try:
+    async with one_off_database(url) as db:
         rows = _rows(count, end, seed)
         for n in range(0, len(rows), 5000):
             async with db.transaction() as session:
@@ -101,8 +100,6 @@ async def _fill(url: str, count: int, end: datetime, seed: int) -> None:
             await sessions.create_user(
                 session, "bench-chair", hash_password(PASSWORD), Role.MSET_CHAIR, None, end
             )
-    finally:
-        await db.dispose()
 
 
 async def _time_pages(url: str, folder: Path, end: datetime, rounds: int) -> dict[str, Any]:

@@ -4,7 +4,6 @@ their record), over the notifier's and the console's databases; ``relay retentio
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from services.notifier import tables as notifier_tables
 from services.router import retention as router_retention
 from services.runtime import audit_chain
 from services.runtime.database import Database, utcnow
+from services.runtime.one_off import run_with_database
 from services.runtime.policy_file import PolicyFileError
 from services.runtime.retention import RetentionPolicy, Sweep, load_retention, sweep_once
 from services.runtime.settings import RelaySettings, ServiceName
@@ -53,15 +53,8 @@ def _fail(message: str) -> typer.Exit:
 def _with_db(
     settings: RelaySettings, service: ServiceName, work: Callable[[Database], Awaitable[T]]
 ) -> T:
-    async def run() -> T:
-        db = Database(settings.database_url_for(service))
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
     try:
-        return asyncio.run(run())
+        return run_with_database(settings.database_url_for(service), work)
     except DBAPIError as exc:
         first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0]
         raise _fail(
@@ -176,95 +169,99 @@ def register(app: typer.Typer) -> None:
     retention_app = typer.Typer(no_args_is_help=True, help="Removing data past its time.")
     app.add_typer(retention_app, name="retention")
 
-    @audit_app.command("verify")
-    def verify(
-        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    ) -> None:
-        """Check every entry of the notifier's disclosures and the console's audit against
-        the hash chain. Exits 1 if anything was changed, inserted or removed. Keep the
-        head hashes printed here somewhere the database's administrators cannot write:
-        a chain rebuilt after tampering would not end in them."""
-        reports = [_verify(RelaySettings(), service) for service in CHAINS]
-        if as_json:
-            typer.echo(json.dumps([r.as_dict() for r in reports], indent=2))
-        else:
-            for r in reports:
-                state = "intact" if r.intact else "BROKEN"
-                typer.echo(
-                    f"{r.chain}: {state}, {r.entries} entries "
-                    f"({r.first_seq}..{r.last_seq}), head {r.last_hash}"
-                )
-                for problem in r.problems:
-                    typer.echo(f"  {problem}")
-        if not all(r.intact for r in reports):
-            raise typer.Exit(1)
+    audit_app.command("verify")(verify)
+    audit_app.command("export")(export)
+    retention_app.command("run")(run)
 
-    @audit_app.command("export")
-    def export(
-        child: Annotated[
-            str | None,
-            typer.Option(
-                help="the child's id (the console's /children/<id> page; a key of before "
-                "the person index also works)"
-            ),
-        ] = None,
-        given_name: Annotated[str | None, typer.Option(help="or: the child's given name")] = None,
-        family_name: Annotated[str | None, typer.Option(help="… family name")] = None,
-        date_of_birth: Annotated[
-            str | None, typer.Option(help="… and date of birth, YYYY-MM-DD")
-        ] = None,
-        out: Annotated[
-            Path | None, typer.Option(help="write the JSON here (default: standard output)")
-        ] = None,
-    ) -> None:
-        """A subject access request: every alert about the child (to whom, when, which
-        fields, under which policy rule) and every view or export of their record in
-        the console, with whether the audit chains verify. The export is audited."""
-        settings = RelaySettings()
-        subject = _resolve(settings, child, given_name, family_name, date_of_birth)
-        chains = [_verify(settings, service).as_dict() for service in CHAINS]
-        answer = {
-            "child_id": subject.primary,
-            "child_ids": sorted(subject.child_ids),
-            "earlier_keys": sorted(subject.legacy_keys),
-            "generated_at": utcnow().isoformat(),
-            "disclosures": _disclosures(settings, subject),
-            "record_views": _views(settings, subject),
-            "audit_chains": chains,
-        }
-        text = json.dumps(answer, indent=2, ensure_ascii=False)
-        if out is None:
-            typer.echo(text)
-        else:
-            out.write_text(text + "\n", encoding="utf-8")
-            out.chmod(0o600)
+
+def verify(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check every entry of the notifier's disclosures and the console's audit against
+    the hash chain. Exits 1 if anything was changed, inserted or removed. Keep the
+    head hashes printed here somewhere the database's administrators cannot write:
+    a chain rebuilt after tampering would not end in them."""
+    reports = [_verify(RelaySettings(), service) for service in CHAINS]
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        for r in reports:
+            state = "intact" if r.intact else "BROKEN"
             typer.echo(
-                f"wrote {out}: {len(answer['disclosures'])} disclosure(s), "
-                f"{len(answer['record_views'])} view(s) of the record",
-                err=True,
+                f"{r.chain}: {state}, {r.entries} entries "
+                f"({r.first_seq}..{r.last_seq}), head {r.last_hash}"
             )
+            for problem in r.problems:
+                typer.echo(f"  {problem}")
+    if not all(r.intact for r in reports):
+        raise typer.Exit(1)
 
-    @retention_app.command("run")
-    def run(
-        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    ) -> None:
-        """Remove what the policy file's retention table no longer allows to be kept, in each
-        service's database now (the services also do this every
-        RELAY_RETENTION_INTERVAL_S)."""
-        settings = RelaySettings()
-        try:
-            policy = load_retention(settings)
-        except PolicyFileError as exc:
-            raise _fail(str(exc)) from None
-        removed = {service: _sweep(settings, service, policy) for service in SWEEPS}
-        if as_json:
-            typer.echo(json.dumps({"days": policy.days, "removed": removed}))
-            return
+
+def export(
+    child: Annotated[
+        str | None,
+        typer.Option(
+            help="the child's id (the console's /children/<id> page; a key of before "
+            "the person index also works)"
+        ),
+    ] = None,
+    given_name: Annotated[str | None, typer.Option(help="or: the child's given name")] = None,
+    family_name: Annotated[str | None, typer.Option(help="… family name")] = None,
+    date_of_birth: Annotated[
+        str | None, typer.Option(help="… and date of birth, YYYY-MM-DD")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write the JSON here (default: standard output)")
+    ] = None,
+) -> None:
+    """A subject access request: every alert about the child (to whom, when, which
+    fields, under which policy rule) and every view or export of their record in
+    the console, with whether the audit chains verify. The export is audited."""
+    settings = RelaySettings()
+    subject = _resolve(settings, child, given_name, family_name, date_of_birth)
+    chains = [_verify(settings, service).as_dict() for service in CHAINS]
+    answer = {
+        "child_id": subject.primary,
+        "child_ids": sorted(subject.child_ids),
+        "earlier_keys": sorted(subject.legacy_keys),
+        "generated_at": utcnow().isoformat(),
+        "disclosures": _disclosures(settings, subject),
+        "record_views": _views(settings, subject),
+        "audit_chains": chains,
+    }
+    text = json.dumps(answer, indent=2, ensure_ascii=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        out.chmod(0o600)
         typer.echo(
-            "kept for: " + ", ".join(f"{kind} {days} days" for kind, days in policy.days.items())
+            f"wrote {out}: {len(answer['disclosures'])} disclosure(s), "
+            f"{len(answer['record_views'])} view(s) of the record",
+            err=True,
         )
-        for service, counts in removed.items():
-            typer.echo(f"{service}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+
+
+def run(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Remove what the policy file's retention table no longer allows to be kept, in each
+    service's database now (the services also do this every
+    RELAY_RETENTION_INTERVAL_S)."""
+    settings = RelaySettings()
+    try:
+        policy = load_retention(settings)
+    except PolicyFileError as exc:
+        raise _fail(str(exc)) from None
+    removed = {service: _sweep(settings, service, policy) for service in SWEEPS}
+    if as_json:
+        typer.echo(json.dumps({"days": policy.days, "removed": removed}))
+        return
+    typer.echo(
+        "kept for: " + ", ".join(f"{kind} {days} days" for kind, days in policy.days.items())
+    )
+    for service, counts in removed.items():
+        typer.echo(f"{service}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
 
 
 def _sweep(

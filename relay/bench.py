@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import pickle
 import shutil
@@ -22,26 +21,24 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlalchemy import text
 
-from relay.demo_data import BenchArea, TruthRow, write_bench_area
+from relay.bench_databases import postgres_bytes, sqlite_bytes, temporary_database
+from relay.bench_scoring import Outcome, percentile, score
+from relay.demo_data import BenchArea, write_bench_area
 from schemas.episode import ChildV1
 from services.router import importing, repository
 from services.router.matching import match_child
 from services.router.model import read_model
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
-from services.runtime.settings import RelaySettings, async_url
+from services.runtime.one_off import one_off_database
+from services.runtime.settings import RelaySettings
 
 # The issue's targets (issue 3), on a 2-core machine.
 TARGETS = {
@@ -53,16 +50,6 @@ TARGETS = {
 }
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The matcher's answer for one (police record, organisation) pair."""
-
-    record_id: str
-    org_code: str
-    decision: str
-    roll_record_id: str
 
 
 class PeakMemory:
@@ -96,144 +83,6 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self._rss())
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile (``share`` in 0..1) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), math.ceil(share * len(ordered))))
-    return ordered[rank - 1]
-
-
-def score(truth: list[TruthRow], outcomes: list[Outcome]) -> dict[str, Any]:
-    """Precision and recall of ``match`` decisions against the truth, per (record,
-    organisation) pair, with reviews, false matches (ids only) and the twin cases."""
-    true_pairs: dict[tuple[str, str], str] = {}
-    by_record = {t.event_id: t for t in truth}
-    for t in truth:
-        if t.school_record_id:
-            true_pairs[(t.event_id, t.school_urn)] = t.school_record_id
-        if t.gp_record_id:
-            true_pairs[(t.event_id, t.gp_code)] = t.gp_record_id
-        if t.yot_record_id:
-            true_pairs[(t.event_id, t.yot_code)] = t.yot_record_id
-    matches = [o for o in outcomes if o.decision == "match"]
-    right = [o for o in matches if true_pairs.get((o.record_id, o.org_code)) == o.roll_record_id]
-    wrong = [o for o in matches if o not in right]
-    reviews = [o for o in outcomes if o.decision == "review"]
-    per_kind: dict[str, Counter[str]] = {}
-    matched_pairs = {(o.record_id, o.org_code) for o in right}
-    reviewed_pairs = {(o.record_id, o.org_code) for o in reviews}
-    for (record_id, org), _ in true_pairs.items():
-        kinds = by_record[record_id].corruption or ("clean",)
-        for kind in kinds:
-            counts = per_kind.setdefault(kind, Counter())
-            counts["pairs"] += 1
-            counts["matched"] += (record_id, org) in matched_pairs
-            counts["reviewed"] += (record_id, org) in reviewed_pairs
-    for o in wrong:
-        for kind in by_record[o.record_id].corruption or ("clean",):
-            per_kind.setdefault(kind, Counter())["false_matches"] += 1
-    twins = _twins(truth, outcomes)
-    return {
-        "true_pairs": len(true_pairs),
-        "matches": len(matches),
-        "precision": len(right) / len(matches) if matches else 1.0,
-        "recall": len(matched_pairs) / len(true_pairs) if true_pairs else 1.0,
-        "reviews": len(reviews),
-        "reviewed_true_pairs": len(reviewed_pairs & set(true_pairs)),
-        "false_matches": [
-            {
-                "record_id": o.record_id,
-                "org_code": o.org_code,
-                "roll_record_id": o.roll_record_id,
-                "true_record_id": true_pairs.get((o.record_id, o.org_code), ""),
-                "corruption": "|".join(by_record[o.record_id].corruption),
-            }
-            for o in wrong
-        ],
-        "twins": twins,
-        "by_corruption": {
-            kind: {
-                "pairs": c["pairs"],
-                "recall": c["matched"] / c["pairs"] if c["pairs"] else None,
-                "reviewed": c["reviewed"],
-                "false_matches": c["false_matches"],
-            }
-            for kind, c in sorted(per_kind.items())
-        },
-    }
-
-
-def _twins(truth: list[TruthRow], outcomes: list[Outcome]) -> dict[str, Any]:
-    """Each twin's record on its school roll (where its twin is too): right, review,
-    wrong (matched to someone else, e.g. the twin) or missed."""
-    school_outcomes: dict[tuple[str, str], list[Outcome]] = {}
-    for o in outcomes:
-        school_outcomes.setdefault((o.record_id, o.org_code), []).append(o)
-    counts: Counter[str] = Counter()
-    wrong: list[str] = []
-    for t in truth:
-        if not (t.twin and t.school_record_id):
-            continue
-        found = school_outcomes.get((t.event_id, t.school_urn), [])
-        decisions = {o.decision for o in found}
-        if any(o.decision == "match" and o.roll_record_id != t.school_record_id for o in found):
-            counts["wrong"] += 1
-            wrong.append(t.event_id)
-        elif any(o.decision == "match" for o in found):
-            counts["right"] += 1
-        elif "review" in decisions:
-            counts["review"] += 1
-        else:
-            counts["missed"] += 1
-    return {
-        "cases": sum(counts.values()),
-        "right": counts["right"],
-        "review": counts["review"],
-        "wrong": counts["wrong"],
-        "missed": counts["missed"],
-        "wrong_record_ids": wrong,
-    }
-
-
-# Databases -------------------------------------------------------------------------
-
-
-async def _admin(server_url: str, statement: str) -> None:
-    import asyncpg
-
-    dsn = async_url(server_url).replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-@contextmanager
-def temporary_database(workdir: Path, server_url: str | None) -> Iterator[tuple[str, str]]:
-    """``(kind, url)`` of a fresh router database: SQLite in ``workdir``, or a new
-    database on the PostgreSQL server of ``server_url``, dropped on the way out."""
-    if not server_url or not server_url.startswith("postgres"):
-        yield "sqlite", f"sqlite+aiosqlite:///{workdir / 'router.db'}"
-        return
-    name = f"relay_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield "postgresql", async_url(server_url.rsplit("/", 1)[0] + "/" + name)
-    finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _postgres_bytes(db: Database) -> int:
-    async with db.transaction() as session:
-        size = await session.scalar(text("SELECT pg_database_size(current_database())"))
-    return int(size or 0)
-
-
-def _sqlite_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.glob("router.db*"))
 
 
 # The run ---------------------------------------------------------------------------
@@ -389,24 +238,18 @@ def _import_figures(runs: list[tuple[int, float]]) -> dict[str, Any]:
 
 
 async def _import_only(url: str, area: BenchArea, progress: Progress | None) -> tuple[int, float]:
-    db = Database(url)
-    try:
+    async with one_off_database(url) as db:
         imported, import_s, _issues = await _import(db, area, progress)
-    finally:
-        await db.dispose()
     return imported, import_s
 
 
 async def _measure(
     url: str, kind: str, folder: Path, area: BenchArea, progress: Progress | None
 ) -> dict[str, Any]:
-    db = Database(url)
-    try:
+    async with one_off_database(url) as db:
         imported, import_s, issues = await _import(db, area, progress)
         latencies, outcomes = await _lookups(db, area, progress)
-        size = await _postgres_bytes(db) if kind == "postgresql" else _sqlite_bytes(folder)
-    finally:
-        await db.dispose()
+        size = await postgres_bytes(db) if kind == "postgresql" else sqlite_bytes(folder)
     quality = score(area.truth, outcomes)
     return {
         "database": kind,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +41,18 @@ def _progress_bar(console: Console) -> Progress:
     )
 
 
+def _stage_progress(bar: Progress) -> Callable[[str, int, int], None]:
+    """A bench's progress callback: one bar per stage, added when the stage starts."""
+    tasks: dict[str, TaskID] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return progress
+
+
 def register(app: typer.Typer) -> None:
     bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (speed, memory, quality).")
     app.add_typer(bench_app, name="bench")
@@ -47,132 +60,118 @@ def register(app: typer.Typer) -> None:
     identity_bench.register(bench_app)  # `relay bench identity` (relay/identity_bench.py)
     analytics_bench.register(bench_app)  # `relay bench analytics` (relay/analytics_bench.py)
 
-    @bench_app.command("pipeline")
-    def pipeline(
-        events: Annotated[int, typer.Option(min=1, help="police events to post")] = 2000,
-        rate: Annotated[
-            float | None,
-            typer.Option(min=0.1, help="events per second; unset: as fast as the API answers"),
-        ] = None,
-        children: Annotated[
-            int, typer.Option(min=100, help="children in the generated area")
-        ] = 3000,
-        seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 0,
-        copies: Annotated[
-            int,
-            typer.Option(
-                min=1,
-                max=8,
-                help="processes each of router and notifier runs in its consumer group "
-                "(more than one wants RELAY_DATABASE_URL: copies share a database)",
-            ),
-        ] = 1,
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="also write the figures to this file")
-        ] = None,
-    ) -> None:
-        """Start the whole stack (the embedded broker unless RELAY_KAFKA_BOOTSTRAP; SQLite
-        unless RELAY_DATABASE_URL; an SMTP sink here), post EVENTS police events, and
-        report throughput, latency from 202 to SMTP acceptance, memory and CPU per
-        alert of each service, and the floors: the same messages raw through three Kafka
-        hops and the same emails sent raw to the same sink, and the same again with an
-        fsync'd SQLite transaction per hop per batch and per email sent."""
-        console = Console(stderr=True)
-        with _progress_bar(console) as bar:
-            tasks: dict[str, TaskID] = {}
+    bench_app.command("pipeline")(pipeline)
+    bench_app.command("statements")(statements)
+    bench_app.command("matching")(matching)
 
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
-                bar.update(tasks[stage], completed=done, total=total)
 
-            figures = run_pipeline(events, rate, children, seed, progress, copies=copies)
-        figures["targets"] = pipeline_targets(figures)
-        if json_out is not None:
-            json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-        Console().print(_pipeline_table(figures))
+def pipeline(
+    events: Annotated[int, typer.Option(min=1, help="police events to post")] = 2000,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="events per second; unset: as fast as the API answers"),
+    ] = None,
+    children: Annotated[int, typer.Option(min=100, help="children in the generated area")] = 3000,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 0,
+    copies: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=8,
+            help="processes each of router and notifier runs in its consumer group "
+            "(more than one wants RELAY_DATABASE_URL: copies share a database)",
+        ),
+    ] = 1,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the figures to this file")
+    ] = None,
+) -> None:
+    """Start the whole stack (the embedded broker unless RELAY_KAFKA_BOOTSTRAP; SQLite
+    unless RELAY_DATABASE_URL; an SMTP sink here), post EVENTS police events, and
+    report throughput, latency from 202 to SMTP acceptance, memory and CPU per
+    alert of each service, and the floors: the same messages raw through three Kafka
+    hops and the same emails sent raw to the same sink, and the same again with an
+    fsync'd SQLite transaction per hop per batch and per email sent."""
+    console = Console(stderr=True)
+    with _progress_bar(console) as bar:
+        progress = _stage_progress(bar)
+        figures = run_pipeline(events, rate, children, seed, progress, copies=copies)
+    figures["targets"] = pipeline_targets(figures)
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    Console().print(_pipeline_table(figures))
 
-    @bench_app.command("statements")
-    def statements(
-        statements: Annotated[
-            int, typer.Option(min=1, help="INSERTs in the one long transaction")
-        ] = 2000,
-        transactions: Annotated[
-            int, typer.Option(min=1, help="transactions of one INSERT each")
-        ] = 500,
-        rounds: Annotated[int, typer.Option(min=1, help="rounds, for a range")] = 3,
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="also write the figures to this file")
-        ] = None,
-    ) -> None:
-        """CPU per SQLite statement and per transaction: the services' Database (SQLite
-        on the loop's thread, and on aiosqlite's thread as before issue 18) against a
-        synchronous SQLAlchemy Session and the standard library's sqlite3, same rows,
-        same transaction boundaries."""
-        figures = run_statements(statements, transactions, rounds)
-        if json_out is not None:
-            json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-        table = Table(
-            title=f"relay bench statements (SQLite {figures['sqlite']}, µs CPU, "
-            f"{rounds} rounds: least to most)"
+
+def statements(
+    statements: Annotated[
+        int, typer.Option(min=1, help="INSERTs in the one long transaction")
+    ] = 2000,
+    transactions: Annotated[int, typer.Option(min=1, help="transactions of one INSERT each")] = 500,
+    rounds: Annotated[int, typer.Option(min=1, help="rounds, for a range")] = 3,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the figures to this file")
+    ] = None,
+) -> None:
+    """CPU per SQLite statement and per transaction: the services' Database (SQLite
+    on the loop's thread, and on aiosqlite's thread as before issue 18) against a
+    synchronous SQLAlchemy Session and the standard library's sqlite3, same rows,
+    same transaction boundaries."""
+    figures = run_statements(statements, transactions, rounds)
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    table = Table(
+        title=f"relay bench statements (SQLite {figures['sqlite']}, µs CPU, "
+        f"{rounds} rounds: least to most)"
+    )
+    table.add_column("path")
+    table.add_column(f"per INSERT (of {statements:,} in a transaction)", justify="right")
+    table.add_column("per transaction of one INSERT", justify="right")
+    for mode, f in figures["modes"].items():
+        table.add_row(mode, _span(f["statement_us"]), _span(f["transaction_us"]))
+    Console().print(table)
+
+
+def matching(
+    roll_size: Annotated[
+        int, typer.Option(min=100, help="school + GP roll rows to generate and import")
+    ] = 1_000_000,
+    records: Annotated[int, typer.Option(min=1, help="police records to look up")] = 2000,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 0,
+    imports: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="imports, each into a fresh database; the median speed is the figure",
+        ),
+    ] = 3,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the figures to this file")
+    ] = None,
+) -> None:
+    """Generate an area whose rolls total ROLL_SIZE rows, import it into a fresh
+    router database (RELAY_DATABASE_URL's PostgreSQL server, else SQLite) IMPORTS
+    times, look up RECORDS corrupted police records, and report speed, memory and
+    match quality."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        progress = _stage_progress(bar)
+        figures = run_matching(roll_size, records, seed=seed, progress=progress, imports=imports)
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    Console().print(_table(figures))
+    if figures["false_matches"]:
+        ids = ", ".join(
+            f"{f['record_id']}->{f['org_code']}/{f['roll_record_id']}"
+            for f in figures["false_matches"][:20]
         )
-        table.add_column("path")
-        table.add_column(f"per INSERT (of {statements:,} in a transaction)", justify="right")
-        table.add_column("per transaction of one INSERT", justify="right")
-        for mode, f in figures["modes"].items():
-            table.add_row(mode, _span(f["statement_us"]), _span(f["transaction_us"]))
-        Console().print(table)
-
-    @bench_app.command("matching")
-    def matching(
-        roll_size: Annotated[
-            int, typer.Option(min=100, help="school + GP roll rows to generate and import")
-        ] = 1_000_000,
-        records: Annotated[int, typer.Option(min=1, help="police records to look up")] = 2000,
-        seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 0,
-        imports: Annotated[
-            int,
-            typer.Option(
-                min=1,
-                help="imports, each into a fresh database; the median speed is the figure",
-            ),
-        ] = 3,
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="also write the figures to this file")
-        ] = None,
-    ) -> None:
-        """Generate an area whose rolls total ROLL_SIZE rows, import it into a fresh
-        router database (RELAY_DATABASE_URL's PostgreSQL server, else SQLite) IMPORTS
-        times, look up RECORDS corrupted police records, and report speed, memory and
-        match quality."""
-        console = Console(stderr=True)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            tasks: dict[str, TaskID] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
-                bar.update(tasks[stage], completed=done, total=total)
-
-            figures = run_matching(
-                roll_size, records, seed=seed, progress=progress, imports=imports
-            )
-        if json_out is not None:
-            json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-        Console().print(_table(figures))
-        if figures["false_matches"]:
-            ids = ", ".join(
-                f"{f['record_id']}->{f['org_code']}/{f['roll_record_id']}"
-                for f in figures["false_matches"][:20]
-            )
-            Console().print(f"false matches (ids only): {ids}")
+        Console().print(f"false matches (ids only): {ids}")
 
 
 def _span(values: list[float]) -> str:

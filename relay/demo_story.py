@@ -1,5 +1,5 @@
 """The story ``relay up --demo`` tells (issue 23): a police feed placed in the present,
-over the children of the synthetic area (relay/demo_data.py), and what a few recipients
+over the children of the synthetic area (relay/demo_data/), and what a few recipients
 and an RHI worker do about it. Pure: the area and a time in, a :class:`Story` out.
 
 What the console shows within minutes, and why each part is there:
@@ -28,27 +28,22 @@ story starts; deadlines then pass in real time, as they would.
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from relay.demo_data import FORCE_CODE, PLACING_LA_CODE, Child, DemoArea, Organisation
-
-POLICE_CONTACTS = (
-    ("DC Sarah Hall", "0191 498 0112", "sarah.hall@northumbria.police.example"),
-    ("PC Mark Dixon", "0191 498 0347", "mark.dixon@northumbria.police.example"),
-    ("PS Joanne Hewitt", "0191 498 0581", "joanne.hewitt@northumbria.police.example"),
+from relay.demo_data import DemoArea
+from relay.demo_teller import (
+    Step,
+    Teller,
+    closed,
+    found,
+    reported,
+    returned,
+    still_missing,
+    stranger,
 )
-PLACES = {
-    "haymarket": ("NE1 7PF", "Haymarket bus station, Newcastle"),
-    "sunderland": ("SR1 3PR", "Park Lane interchange, Sunderland"),
-    "blyth": ("NE24 2AP", "Blyth beach front"),
-    "morpeth": ("NE61 1PN", "Carlisle Park, Morpeth"),
-    "ashington": ("NE63 9YH", "Ashington town centre"),
-}
-FIRST_SERIAL = 8001  # police references of the story: 10-<year>-008001 on
 
 
 @dataclass(frozen=True)
@@ -112,153 +107,30 @@ def _times(row: dict[str, Any], *names: str) -> dict[str, Any]:
     return {**row, **{n: datetime.fromisoformat(row[n]) for n in names}}
 
 
-@dataclass(frozen=True)
-class _Step:
-    type: str
-    at: datetime
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class _Teller:
-    def __init__(self, area: DemoArea, now: datetime, seed: int) -> None:
-        self.area = area
-        self.now = now.replace(second=0, microsecond=0)
-        self.today = self.now.date()
-        self.rng = random.Random(seed)
-        self.orgs = {o.code: o for o in area.organisations}
-        self.serial = FIRST_SERIAL
-        self.events: list[dict[str, Any]] = []
-        self.cast: dict[str, str] = {}
-        self.taken: set[str] = set()
-
-    # the cast -------------------------------------------------------------------------
-    def pick(self, wanted: str, older_than: int = 11) -> Child:
-        """A child of the area for a part: on a school roll and a GP list today, aged
-        over ``older_than``, not cast before."""
-
-        def fits(c: Child) -> bool:
-            age = (self.today - c.date_of_birth).days / 365.25
-            plain = not (c.twin_of or c.sibling_of or c.looked_after or c.yot)
-            kinds = {
-                "plain": plain,
-                "yot": c.yot and bool(c.record_on("yot", self.today)) and not c.looked_after,
-                "placed": c.looked_after and c.responsible_la == PLACING_LA_CODE,
-                "twin": bool(c.twin_of) and not c.looked_after,
-            }
-            return (
-                kinds[wanted]
-                and c.child_id not in self.taken
-                and bool(c.record_on("school", self.today) and c.record_on("gp", self.today))
-                and older_than < age < 17.5
-            )
-
-        choices = [c for c in self.area.children if fits(c)]
-        if not choices and older_than > 5:  # a small area: any school-age child will do
-            return self.pick(wanted, older_than=5)
-        if not choices:
-            raise ValueError(f"the area has no child for the part {wanted!r}")
-        child = self.rng.choice(choices)
-        self.taken.add(child.child_id)
-        return child
-
-    def org(self, child: Child, kind: str) -> Organisation:
-        code = {"school": child.school_urn, "gp": child.gp_code}.get(kind)
-        if kind == "yot":
-            code = next(r.org_code for r in child.refs if r.kind == "yot")
-        return self.orgs[str(code)]
-
-    # events ---------------------------------------------------------------------------
-    def ago(self, **delta: float) -> datetime:
-        return self.now - timedelta(**delta)
-
-    def later(self, **delta: float) -> datetime:
-        return self.now + timedelta(**delta)
-
-    def episode(
-        self,
-        part: str,
-        child: Child,
-        steps: list[_Step],
-        *,
-        grade: str = "medium",
-        factors: tuple[str, ...] = (),
-        given_name: str | None = None,
-        nhs_number: str | None = None,
-    ) -> str:
-        ref = f"{FORCE_CODE}-{steps[0].at.year}-{self.serial:06d}"
-        self.serial += 1
-        self.cast[part] = ref
-        name, phone, email = POLICE_CONTACTS[self.serial % len(POLICE_CONTACTS)]
-        record: dict[str, Any] = {
-            "given_name": given_name or child.given_name,
-            "family_name": child.family_name,
-            "date_of_birth": child.date_of_birth.isoformat(),
-            "sex": child.sex,
-            "postcode": child.postcode,
-        }
-        if nhs_number:
-            record["nhs_number"] = nhs_number
-        if child.looked_after:
-            record["looked_after"] = True
-            record["responsible_la"] = child.responsible_la
-        common = {
-            "force_code": FORCE_CODE,
-            "episode_ref": ref,
-            "child": record,
-            "missing_from": "care" if child.looked_after else "home",
-            "police_contact": {"name": name, "phone": phone, "email": email},
-        }
-        for seq, step in enumerate(steps, start=1):
-            event: dict[str, Any] = {
-                "event_id": f"NP-{ref}-{seq:02d}",
-                "type": step.type,
-                "occurred_at": step.at.isoformat(timespec="seconds"),
-                **common,
-                **step.extra,
-            }
-            if step.type == "reported" and "risk" not in step.extra:
-                event["risk"] = {"grade": grade, "factors": sorted(factors)}
-            self.events.append(event)
-        return ref
-
-
-def reported(at: datetime) -> _Step:
-    return _Step("reported", at)
-
-
-def still_missing(at: datetime) -> _Step:
-    return _Step("still-missing", at)
-
-
-def found(at: datetime, place: str, *, with_: list[Child] | None = None) -> _Step:
-    postcode, description = PLACES[place]
-    extra: dict[str, Any] = {"location": {"postcode": postcode, "description": description}}
-    if with_:
-        extra["found_with"] = [
-            {
-                "given_name": c.given_name,
-                "family_name": c.family_name,
-                "date_of_birth": c.date_of_birth.isoformat(),
-            }
-            for c in with_
-        ]
-    return _Step("found", at, extra)
-
-
-def returned(at: datetime) -> _Step:
-    return _Step("returned", at)
-
-
-def closed(at: datetime) -> _Step:
-    return _Step("closed", at)
-
-
 def tell(area: DemoArea, now: datetime, seed: int = 23) -> Story:
     """The story over ``area``, placed so that ``now`` is its present."""
-    t = _Teller(area, now, seed)
-    ago, later = t.ago, t.later
+    t = Teller(area, now, seed)
+    # The chapters in this order: each casts its children from the one seeded generator.
+    _a_week_behind(t)
+    _found_together(t)
+    _returned_yesterday(t)
+    _missing_for_the_third_time(t)
+    replies = _reported_minutes_ago(t)
+    _hard_to_place(t)
+    _the_clock_runs_on(t)
+    interviews = [
+        Interview(t.now, t.cast["interviewed within the 72 hours"], t.ago(hours=22), "Amy Reid"),
+        Interview(
+            t.now, t.cast["returned yesterday, interviewed today"], t.ago(hours=3), "Amy Reid"
+        ),
+    ]
+    events = sorted(t.events, key=lambda e: (e["occurred_at"], e["event_id"]))
+    return Story(t.now, events, replies, interviews, t.cast)
 
-    # A week behind it. ----------------------------------------------------------------
+
+def _a_week_behind(t: Teller) -> None:
+    """Children reported up to a week ago: returned, found far from home, still missing."""
+    ago = t.ago
     long_gone = t.pick("plain")
     t.episode(
         "missing for days, returned yesterday",
@@ -279,7 +151,7 @@ def tell(area: DemoArea, now: datetime, seed: int = 23) -> Story:
         [
             reported(ago(days=5, hours=2)),
             still_missing(ago(days=4)),
-            _Step(
+            Step(
                 "risk-changed",
                 ago(days=3, hours=20),
                 {"risk": {"grade": "high", "factors": ["cce", "county-lines"]}},
@@ -317,7 +189,10 @@ def tell(area: DemoArea, now: datetime, seed: int = 23) -> Story:
         factors=("cse",),
     )
 
-    # Found together, returned yesterday. --------------------------------------------
+
+def _found_together(t: Teller) -> None:
+    """Two children found together, returned yesterday."""
+    ago = t.ago
     first, second = t.pick("plain", older_than=12), t.pick("plain", older_than=12)
     for part, child, other, start in (
         ("found together (1)", first, second, ago(hours=26)),
@@ -333,7 +208,10 @@ def tell(area: DemoArea, now: datetime, seed: int = 23) -> Story:
             ],
         )
 
-    # Returned yesterday; one interview done this morning. --------------------------
+
+def _returned_yesterday(t: Teller) -> None:
+    """Returned yesterday (one interview done this morning); one placed here by Newcastle."""
+    ago = t.ago
     yesterday = t.pick("plain")
     t.episode(
         "returned yesterday, interviewed today",
@@ -348,7 +226,10 @@ def tell(area: DemoArea, now: datetime, seed: int = 23) -> Story:
         [reported(ago(hours=36)), returned(ago(hours=33))],
     )
 
-    # Missing for the third time this quarter. ---------------------------------------
+
+def _missing_for_the_third_time(t: Teller) -> None:
+    """A child missing for the third time this quarter, missing now."""
+    ago = t.ago
     repeat = t.pick("plain", older_than=13)
     t.episode("repeat missing (1)", repeat, [reported(ago(hours=44)), returned(ago(hours=43))])
     t.episode(
@@ -364,7 +245,11 @@ def tell(area: DemoArea, now: datetime, seed: int = 23) -> Story:
         "repeat missing (3), missing now", repeat, [reported(ago(minutes=25))], factors=("cce",)
     )
 
-    # Reported minutes ago. -----------------------------------------------------------
+
+def _reported_minutes_ago(t: Teller) -> list[Reply]:
+    """Children reported minutes ago, and what their school, GP and youth justice worker
+    answer."""
+    ago, later = t.ago, t.later
     urgent = t.pick("plain", older_than=12)
     t.episode(
         "high risk, found minutes later",
@@ -383,33 +268,7 @@ def tell(area: DemoArea, now: datetime, seed: int = 23) -> Story:
     with_yot_ref = t.episode(
         "with the youth justice worker now", with_yot, [reported(ago(minutes=12))]
     )
-    twin = t.pick("twin")
-    t.episode(
-        "a twin known by an initial (identity review)",
-        twin,
-        [reported(ago(minutes=20))],
-        given_name=twin.given_name[0],
-    )
-    visitor = stranger(t.today)
-    t.episode("visiting, on no roll", visitor, [reported(ago(minutes=38))])
-    typo = t.pick("plain")
-    t.episode(
-        "a mistyped NHS number (a reject)",
-        typo,
-        [reported(ago(minutes=8))],
-        nhs_number=typo.nhs_number[:9] + str((int(typo.nhs_number[9]) + 1) % 10),
-    )
-
-    # The clock runs on. ---------------------------------------------------------------
-    t.episode("reported while you watch", t.pick("plain"), [reported(later(minutes=8))])
-    t.episode(
-        "reported while you watch, later",
-        t.pick("plain"),
-        [reported(later(minutes=15))],
-        grade="high",
-    )
-
-    replies = [
+    return [
         Reply(
             t.now,
             acknowledged_ref,
@@ -433,24 +292,37 @@ def tell(area: DemoArea, now: datetime, seed: int = 23) -> Story:
             "here-now",
         ),
     ]
-    interviews = [
-        Interview(t.now, t.cast["interviewed within the 72 hours"], ago(hours=22), "Amy Reid"),
-        Interview(t.now, t.cast["returned yesterday, interviewed today"], ago(hours=3), "Amy Reid"),
-    ]
-    events = sorted(t.events, key=lambda e: (e["occurred_at"], e["event_id"]))
-    return Story(t.now, events, replies, interviews, t.cast)
 
 
-def stranger(today: date) -> Child:
-    """A child the area's rolls do not know: visiting from elsewhere."""
-    born = date(today.year - 14, 6, 14)
-    return Child(
-        "visitor",
-        "Callum",
-        "Fairbairn",
-        born,
-        "male",
-        "",
-        "DH1 3HP",
-        "12 Claypath, Durham",
+def _hard_to_place(t: Teller) -> None:
+    """Reported minutes ago too: a twin known by an initial, a visitor on no roll, and a
+    mistyped NHS number."""
+    ago = t.ago
+    twin = t.pick("twin")
+    t.episode(
+        "a twin known by an initial (identity review)",
+        twin,
+        [reported(ago(minutes=20))],
+        given_name=twin.given_name[0],
+    )
+    visitor = stranger(t.today)
+    t.episode("visiting, on no roll", visitor, [reported(ago(minutes=38))])
+    typo = t.pick("plain")
+    t.episode(
+        "a mistyped NHS number (a reject)",
+        typo,
+        [reported(ago(minutes=8))],
+        nhs_number=typo.nhs_number[:9] + str((int(typo.nhs_number[9]) + 1) % 10),
+    )
+
+
+def _the_clock_runs_on(t: Teller) -> None:
+    """A child reported while you watch, and another later."""
+    later = t.later
+    t.episode("reported while you watch", t.pick("plain"), [reported(later(minutes=8))])
+    t.episode(
+        "reported while you watch, later",
+        t.pick("plain"),
+        [reported(later(minutes=15))],
+        grade="high",
     )

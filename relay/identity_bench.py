@@ -43,7 +43,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from relay import demo_data
-from relay.bench import temporary_database
+from relay.bench_databases import temporary_database
 from schemas.episode import EpisodeEventV1, episode_message_id
 from services.router import importing, person_index, repository
 from services.router.handlers import LOCAL_TIME
@@ -51,6 +51,7 @@ from services.router.matching import match_child
 from services.router.tables import child_reviews, person_episodes
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
+from services.runtime.one_off import one_off_database
 
 TARGETS = {"linked_share": 0.98, "false_links": 0}
 POLICE_ID_SHARE = 0.5  # of episodes: the force's person id is on the record
@@ -205,15 +206,12 @@ async def _run(
     url: str, folder: Path, area: demo_data.DemoArea, events: list[EpisodeEventV1]
 ) -> tuple[dict[str, str], int, float]:
     demo_data.write_area(area, folder)
-    db = Database(url)
-    try:
+    async with one_off_database(url) as db:
         await importing.import_organisations(db, folder / "organisations.csv")
         await importing.import_rolls(
             db, [folder / f"roll_{kind}.csv" for kind in ("schools", "gps", "yot")]
         )
         return await _link_all(db, events)
-    finally:
-        await db.dispose()
 
 
 def run_identity(

@@ -98,113 +98,117 @@ def register(app: typer.Typer) -> None:
     matching = typer.Typer(no_args_is_help=True, help="Train and evaluate the matching model.")
     app.add_typer(matching, name="matching")
 
-    @matching.command("train")
-    def train(
-        roll: RollOpt,
-        records: RecordsOpt,
-        out: Annotated[Path | None, typer.Option(help="default: RELAY_MATCHING_MODEL_FILE")] = None,
-        labels: Annotated[
-            Path | None,
-            typer.Option(exists=True, dir_okay=False, help="choose thresholds on these labels"),
-        ] = None,
-        match: Annotated[float, typer.Option(help="match threshold without --labels")] = 18.0,
-        review: Annotated[float, typer.Option(help="review threshold without --labels")] = 8.0,
-        seed: Annotated[int, typer.Option(help="random pairs' seed")] = 0,
-        random_pairs: Annotated[int, typer.Option(min=1000)] = 200_000,
-        on: OnOpt = None,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
-    ) -> None:
-        """Estimate m and u from ROLL and unlabelled RECORDS; write the model."""
-        from dataclasses import replace
+    matching.command("train")(train)
+    matching.command("evaluate")(evaluate)
+    matching.command("generate")(generate)
 
-        from services.router.estimation import train as estimate
-        from services.router.evaluation import choose_thresholds
-        from services.router.model import Thresholds, write_model
 
-        index, children = _load(roll, records)
-        if not index.size or not children:
-            typer.echo("nothing to train on: the roll or the records file is empty", err=True)
-            raise typer.Exit(2)
-        model = estimate(
-            index.records,
-            [c for _, c in children],
-            index.blocked,
-            Random(seed),
-            Thresholds(match, review),
-            random_pairs,
+def train(
+    roll: RollOpt,
+    records: RecordsOpt,
+    out: Annotated[Path | None, typer.Option(help="default: RELAY_MATCHING_MODEL_FILE")] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="choose thresholds on these labels"),
+    ] = None,
+    match: Annotated[float, typer.Option(help="match threshold without --labels")] = 18.0,
+    review: Annotated[float, typer.Option(help="review threshold without --labels")] = 8.0,
+    seed: Annotated[int, typer.Option(help="random pairs' seed")] = 0,
+    random_pairs: Annotated[int, typer.Option(min=1000)] = 200_000,
+    on: OnOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Estimate m and u from ROLL and unlabelled RECORDS; write the model."""
+    from dataclasses import replace
+
+    from services.router.estimation import train as estimate
+    from services.router.evaluation import choose_thresholds
+    from services.router.model import Thresholds, write_model
+
+    index, children = _load(roll, records)
+    if not index.size or not children:
+        typer.echo("nothing to train on: the roll or the records file is empty", err=True)
+        raise typer.Exit(2)
+    model = estimate(
+        index.records,
+        [c for _, c in children],
+        index.blocked,
+        Random(seed),
+        Thresholds(match, review),
+        random_pairs,
+    )
+    figures: dict[str, Any] = {"thresholds": "given"}
+    if labels is not None:
+        thresholds, tuned = choose_thresholds(
+            _compared(index, children, _day(on), model), read_labels(labels), model
         )
-        figures: dict[str, Any] = {"thresholds": "given"}
-        if labels is not None:
-            thresholds, tuned = choose_thresholds(
-                _compared(index, children, _day(on), model), read_labels(labels), model
-            )
-            model = replace(
-                model,
-                thresholds=thresholds,
-                trained={**model.trained, "thresholds_chosen_on": tuned.as_dict()},
-            )
-            figures = {"thresholds": "chosen on --labels", **tuned.as_dict()}
-        target = out or RelaySettings().matching_model_file
-        write_model(model, target)
-        figures.update(
-            {
-                "model": str(target),
-                "match": model.thresholds.match,
-                "review": model.thresholds.review,
-            }
+        model = replace(
+            model,
+            thresholds=thresholds,
+            trained={**model.trained, "thresholds_chosen_on": tuned.as_dict()},
         )
-        _print(figures, as_json)
+        figures = {"thresholds": "chosen on --labels", **tuned.as_dict()}
+    target = out or RelaySettings().matching_model_file
+    write_model(model, target)
+    figures.update(
+        {
+            "model": str(target),
+            "match": model.thresholds.match,
+            "review": model.thresholds.review,
+        }
+    )
+    _print(figures, as_json)
 
-    @matching.command("evaluate")
-    def evaluate(
-        roll: RollOpt,
-        records: RecordsOpt,
-        labels: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")],
-        model_file: Annotated[
-            Path | None, typer.Option("--model", help="default: RELAY_MATCHING_MODEL_FILE")
-        ] = None,
-        on: OnOpt = None,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
-    ) -> None:
-        """Precision, recall and review share of the model at its thresholds."""
-        from services.router.evaluation import evaluate as score
-        from services.router.evaluation import outcome
-        from services.router.model import ModelFileError, read_model
 
-        try:
-            model = read_model(model_file or RelaySettings().matching_model_file)
-        except ModelFileError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from exc
-        index, children = _load(roll, records)
-        compared = _compared(index, children, _day(on), model)
-        result = score((outcome(rid, c, model) for rid, c in compared), read_labels(labels))
-        _print(
-            {
-                **result.as_dict(),
-                "match_threshold": model.thresholds.match,
-                "review_threshold": model.thresholds.review,
-            },
-            as_json,
-        )
+def evaluate(
+    roll: RollOpt,
+    records: RecordsOpt,
+    labels: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")],
+    model_file: Annotated[
+        Path | None, typer.Option("--model", help="default: RELAY_MATCHING_MODEL_FILE")
+    ] = None,
+    on: OnOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Precision, recall and review share of the model at its thresholds."""
+    from services.router.evaluation import evaluate as score
+    from services.router.evaluation import outcome
+    from services.router.model import ModelFileError, read_model
 
-    @matching.command("generate")
-    def generate(
-        out: Annotated[Path, typer.Option(help="folder for roll.csv, records.csv, labels.csv")],
-        mix: Annotated[str, typer.Option(help="tuning | held-out")] = "held-out",
-        seed: int = 2,
-        children: Annotated[int, typer.Option(min=10)] = 20_000,
-        records: Annotated[int, typer.Option(min=1)] = 4_000,
-    ) -> None:
-        """An independent labelled test set (not the demo's corruption model)."""
-        from relay.corruption import MIXES, generate, write_set
+    try:
+        model = read_model(model_file or RelaySettings().matching_model_file)
+    except ModelFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    index, children = _load(roll, records)
+    compared = _compared(index, children, _day(on), model)
+    result = score((outcome(rid, c, model) for rid, c in compared), read_labels(labels))
+    _print(
+        {
+            **result.as_dict(),
+            "match_threshold": model.thresholds.match,
+            "review_threshold": model.thresholds.review,
+        },
+        as_json,
+    )
 
-        if mix not in MIXES:
-            raise typer.BadParameter(f"one of {', '.join(MIXES)}", param_hint="--mix")
-        data = generate(seed, children, records, MIXES[mix])
-        paths = write_set(out, data)
-        typer.echo(
-            f"{len(data.roll)} roll rows, {len(data.records)} records: "
-            + ", ".join(str(p) for p in paths),
-            file=sys.stdout,
-        )
+
+def generate(
+    out: Annotated[Path, typer.Option(help="folder for roll.csv, records.csv, labels.csv")],
+    mix: Annotated[str, typer.Option(help="tuning | held-out")] = "held-out",
+    seed: int = 2,
+    children: Annotated[int, typer.Option(min=10)] = 20_000,
+    records: Annotated[int, typer.Option(min=1)] = 4_000,
+) -> None:
+    """An independent labelled test set (not the demo's corruption model)."""
+    from relay.corruption import MIXES, generate, write_set
+
+    if mix not in MIXES:
+        raise typer.BadParameter(f"one of {', '.join(MIXES)}", param_hint="--mix")
+    data = generate(seed, children, records, MIXES[mix])
+    paths = write_set(out, data)
+    typer.echo(
+        f"{len(data.roll)} roll rows, {len(data.records)} records: "
+        + ", ".join(str(p) for p in paths),
+        file=sys.stdout,
+    )

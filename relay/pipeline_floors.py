@@ -74,12 +74,7 @@ async def kafka_floor(
     prefix = f"bench-floor-{uuid.uuid4().hex[:8]}"
     names = [f"{prefix}-{hop}" for hop in "abc"]
     servers = settings.bootstrap
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers, **security_options(settings))
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, settings.partitions, 1) for n in names])
-    finally:
-        await admin.close()
+    await _create_topics(settings, names)
     producer = AIOKafkaProducer(
         bootstrap_servers=servers,
         enable_idempotence=False,
@@ -109,40 +104,14 @@ async def kafka_floor(
         for consumer in consumers:
             while not consumer.assignment():
                 await consumer.getmany(timeout_ms=200)
-
-        async def hop(source: AIOKafkaConsumer, target: str | None, file: Journal | None) -> None:
-            moved = 0
-            while moved < count:
-                batches = await source.getmany(timeout_ms=500, max_records=1000)
-                records = [r for rs in batches.values() for r in rs]
-                if records and file is not None:
-                    inbox = [
-                        (f"{r.topic}:{r.partition}:{r.offset}", r.value or b"") for r in records
-                    ]
-                    await file.commit(inbox, [v for _, v in inbox] if target else [])
-                if target is not None:
-                    sent = [await producer.send(target, r.value, key=r.key) for r in records]
-                    await asyncio.gather(*sent)
-                if records:
-                    await source.commit()
-                moved += len(records)
-
-        async def first(file: Journal | None) -> None:
-            step = count if file is None else CONCURRENT_POSTS
-            for start in range(0, count, step):
-                keys = range(start, min(count, start + step))
-                if file is not None:
-                    events = [(f"event-{n}", payload) for n in keys]
-                    await file.commit(events, [payload] * len(keys))
-                sends = [await producer.send(names[0], payload, key=str(n).encode()) for n in keys]
-                await asyncio.gather(*sends)
-
         started = time.monotonic()
         hops = [
-            asyncio.create_task(hop(consumers[n], names[n + 1] if n < 2 else None, files[n + 1]))
+            asyncio.create_task(
+                _hop(producer, count, consumers[n], names[n + 1] if n < 2 else None, files[n + 1])
+            )
             for n in range(3)
         ]
-        await first(files[0])
+        await _first(producer, count, names[0], payload, files[0])
         await asyncio.wait_for(asyncio.gather(*hops), timeout=600)
         return time.monotonic() - started
     finally:
@@ -152,6 +121,53 @@ async def kafka_floor(
         for file in files:
             if file is not None:
                 file.close()
+
+
+async def _create_topics(settings: RelaySettings, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **security_options(settings))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, settings.partitions, 1) for n in names])
+    finally:
+        await admin.close()
+
+
+async def _hop(
+    producer: AIOKafkaProducer,
+    count: int,
+    source: AIOKafkaConsumer,
+    target: str | None,
+    file: Journal | None,
+) -> None:
+    """Move ``count`` messages from ``source`` on to ``target`` (none: the last hop)."""
+    moved = 0
+    while moved < count:
+        batches = await source.getmany(timeout_ms=500, max_records=1000)
+        records = [r for rs in batches.values() for r in rs]
+        if records and file is not None:
+            inbox = [(f"{r.topic}:{r.partition}:{r.offset}", r.value or b"") for r in records]
+            await file.commit(inbox, [v for _, v in inbox] if target else [])
+        if target is not None:
+            sent = [await producer.send(target, r.value, key=r.key) for r in records]
+            await asyncio.gather(*sent)
+        if records:
+            await source.commit()
+        moved += len(records)
+
+
+async def _first(
+    producer: AIOKafkaProducer, count: int, topic: str, payload: bytes, file: Journal | None
+) -> None:
+    """The first producer: every message at once, or with a journal, in batches of
+    CONCURRENT_POSTS, each committed to the journal before it is sent."""
+    step = count if file is None else CONCURRENT_POSTS
+    for start in range(0, count, step):
+        keys = range(start, min(count, start + step))
+        if file is not None:
+            events = [(f"event-{n}", payload) for n in keys]
+            await file.commit(events, [payload] * len(keys))
+        sends = [await producer.send(topic, payload, key=str(n).encode()) for n in keys]
+        await asyncio.gather(*sends)
 
 
 async def smtp_floor(port: int, count: int, sample: bytes, journal: Path | None = None) -> float:

@@ -21,7 +21,7 @@ from services.router.app import load_policy as router_policy
 from services.router.coverage import authority_gaps
 from services.router.directory import Organisation
 from services.router.policy import RhiTrigger
-from services.runtime.database import Database
+from services.runtime.one_off import one_off_database
 from services.runtime.retention import load_retention
 from services.runtime.rhi_policy import load_rhi_factors
 from services.runtime.settings import RelaySettings
@@ -125,12 +125,8 @@ def check_directory(settings: RelaySettings) -> DirectoryCheck:
 
 
 async def _organisations(url: str) -> list[Organisation]:
-    db = Database(url)
-    try:
-        async with db.transaction() as session:
-            return await repository.directory_organisations(session)
-    finally:
-        await db.dispose()
+    async with one_off_database(url) as db, db.transaction() as session:
+        return await repository.directory_organisations(session)
 
 
 def register(app: typer.Typer) -> None:

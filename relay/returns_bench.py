@@ -24,10 +24,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Table as SqlTable
 
-from relay.bench import temporary_database
+from relay.bench_databases import temporary_database
 from services.console import returns_queries
 from services.console.tables import episodes, metadata, rhi_records, rhi_tasks
 from services.runtime.database import Database
+from services.runtime.one_off import one_off_database
 
 TARGET_S = 2.0
 LA = "E06000057"
@@ -56,62 +57,74 @@ def _rows(
         )
         began = start + timedelta(seconds=rng.random() * span)
         key = f"10:BENCH-{n:07d}"
-        eps.append(
-            {
-                "episode_key": key,
-                "force_code": "10",
-                "episode_ref": f"BENCH-{n:07d}",
-                "initials": "X.Y.",
-                "birth_year": 2011,
-                "looked_after": child in looked_after,
-                "latest_event_type": "returned",
-                "latest_event_at": began + timedelta(hours=20),
-                "first_event_at": began,
-                "event_count": 3,
-                "updated_at": began,
-                "child_id": f"bench-child-{child}",
-                "authority_code": LA,
-                "resident_la": ELSEWHERE if child in placed_out else None,
-            }
-        )
+        eps.append(_episode(n, key, began, child in looked_after, child, child in placed_out))
         if rng.random() < 0.85:  # returned: an interview owed
-            returned = began + timedelta(hours=rng.uniform(2, 48))
-            task_id = f"bench-task-{n:07d}"
-            outcome = rng.choices(
-                ["completed", "declined", "not-possible", None], weights=[70, 12, 8, 10]
-            )[0]
-            tasks.append(
-                {
-                    "task_id": task_id,
-                    "episode_key": key,
-                    "authority_code": LA,
-                    "authority_name": "Northumberland County Council",
-                    "returned_at": returned,
-                    "due_at": returned + timedelta(hours=72),
-                    "requested_at": returned,
-                    "state": outcome or "open",
-                    "state_at": returned + timedelta(hours=rng.uniform(1, 120)),
-                }
-            )
-            if outcome is not None:
-                offered = returned + timedelta(hours=rng.uniform(1, 80))
-                records.append(
-                    {
-                        "task_id": task_id,
-                        "message_id": f"bench-record-{n:07d}",
-                        "outcome": outcome,
-                        "reason": None if outcome == "completed" else "bench",
-                        "recorded_by": "bench",
-                        "recorded_at": offered + timedelta(hours=48),
-                        "offered_at": offered,
-                        "offer_method": "phone",
-                        "offer_accepted": outcome != "declined",
-                        "interviewed_at": offered + timedelta(hours=rng.uniform(0, 30))
-                        if outcome == "completed"
-                        else None,
-                    }
-                )
+            task, record = _task(rng, n, key, began)
+            tasks.append(task)
+            if record is not None:
+                records.append(record)
     return eps, tasks, records
+
+
+def _episode(
+    n: int, key: str, began: datetime, looked_after: bool, child: int, placed_out: bool
+) -> dict[str, Any]:
+    return {
+        "episode_key": key,
+        "force_code": "10",
+        "episode_ref": f"BENCH-{n:07d}",
+        "initials": "X.Y.",
+        "birth_year": 2011,
+        "looked_after": looked_after,
+        "latest_event_type": "returned",
+        "latest_event_at": began + timedelta(hours=20),
+        "first_event_at": began,
+        "event_count": 3,
+        "updated_at": began,
+        "child_id": f"bench-child-{child}",
+        "authority_code": LA,
+        "resident_la": ELSEWHERE if placed_out else None,
+    }
+
+
+def _task(
+    rng: random.Random, n: int, key: str, began: datetime
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The interview task of a return, and its record if it has an outcome."""
+    returned = began + timedelta(hours=rng.uniform(2, 48))
+    task_id = f"bench-task-{n:07d}"
+    outcome = rng.choices(["completed", "declined", "not-possible", None], weights=[70, 12, 8, 10])[
+        0
+    ]
+    task = {
+        "task_id": task_id,
+        "episode_key": key,
+        "authority_code": LA,
+        "authority_name": "Northumberland County Council",
+        "returned_at": returned,
+        "due_at": returned + timedelta(hours=72),
+        "requested_at": returned,
+        "state": outcome or "open",
+        "state_at": returned + timedelta(hours=rng.uniform(1, 120)),
+    }
+    if outcome is None:
+        return task, None
+    offered = returned + timedelta(hours=rng.uniform(1, 80))
+    record = {
+        "task_id": task_id,
+        "message_id": f"bench-record-{n:07d}",
+        "outcome": outcome,
+        "reason": None if outcome == "completed" else "bench",
+        "recorded_by": "bench",
+        "recorded_at": offered + timedelta(hours=48),
+        "offered_at": offered,
+        "offer_method": "phone",
+        "offer_accepted": outcome != "declined",
+        "interviewed_at": offered + timedelta(hours=rng.uniform(0, 30))
+        if outcome == "completed"
+        else None,
+    }
+    return task, record
 
 
 async def _load(db: Database, seed: int, count: int) -> dict[str, int]:
@@ -144,14 +157,11 @@ def run_returns(
     ):
 
         async def run() -> dict[str, Any]:
-            db = Database(url)
-            try:
+            async with one_off_database(url) as db:
                 started = time.perf_counter()
                 loaded = await _load(db, seed, count)
                 load_s = time.perf_counter() - started
                 runs = [await _figures_once(db) for _ in range(repeats)]
-            finally:
-                await db.dispose()
             totals = [seconds for seconds, _ in runs]
             median = statistics.median(totals)
             return {

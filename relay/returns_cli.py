@@ -15,7 +15,6 @@ SSDA903 table (it names children by their record ids), an entry in the console's
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import getpass
 import io
@@ -41,6 +40,7 @@ from services.console.returns import ReturnsFigures, as_json, csv_header, csv_ro
 from services.console.ssda903 import MissingTable, missing_table
 from services.router import repository as router_repository
 from services.runtime.database import Database, utcnow
+from services.runtime.one_off import run_with_database
 from services.runtime.settings import RelaySettings, ServiceName
 
 T = TypeVar("T")
@@ -92,15 +92,8 @@ def _database(settings: RelaySettings, service: ServiceName) -> str:
 
 
 def _read(url: str, service: str, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(url)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
     try:
-        return asyncio.run(run())
+        return run_with_database(url, work)
     except DBAPIError as exc:
         first = (str(exc.orig or exc) or type(exc).__name__).splitlines()[0][:200]
         raise ReturnsError(
@@ -121,73 +114,74 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(returns_app, name="returns")
 
-    @returns_app.command("figures")
-    def figures_command(
-        la: La,
-        since: From,
-        until: To,
-        as_json_: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
-        as_csv: Annotated[
-            bool, typer.Option("--csv", help="CSV: a row a month, then total")
-        ] = False,
-    ) -> None:
-        """Episodes, distinct children, episodes per child, return home interviews due /
-        offered / offered within 72 h / completed / completed within 72 h / declined /
-        not possible, the same for looked-after children and those placed outside the
-        authority: by month and for the whole period."""
-        if as_json_ and as_csv:
-            raise typer.BadParameter("one of --json and --csv", param_hint="--csv")
-        code, (start, end) = authority(la), period(since, until)
-        settings = RelaySettings()
+    returns_app.command("figures")(figures_command)
+    returns_app.command("ssda903-missing")(ssda903_missing)
 
-        async def work(db: Database) -> tuple[bool, ReturnsFigures]:
-            async with db.transaction() as session:
-                known = await returns_queries.known_authority(session, code)
-                return known, await returns_queries.returns_figures(session, code, start, end)
 
-        try:
-            known, result = _read(_database(settings, "console"), "console", work)
-        except ReturnsError as exc:
-            raise _fail(exc) from None
-        if not known:
-            typer.echo(
-                f"relay returns: the console has no episode, alert or task of {code}: every "
-                "figure is 0",
-                err=True,
-            )
-        if as_json_:
-            typer.echo(json.dumps(as_json(result), indent=2))
-        elif as_csv:
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(csv_header())
-            writer.writerows(csv_rows(result))
-            typer.echo(out.getvalue(), nl=False)
-        else:
-            _print(result)
+def figures_command(
+    la: La,
+    since: From,
+    until: To,
+    as_json_: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV: a row a month, then total")] = False,
+) -> None:
+    """Episodes, distinct children, episodes per child, return home interviews due /
+    offered / offered within 72 h / completed / completed within 72 h / declined /
+    not possible, the same for looked-after children and those placed outside the
+    authority: by month and for the whole period."""
+    if as_json_ and as_csv:
+        raise typer.BadParameter("one of --json and --csv", param_hint="--csv")
+    code, (start, end) = authority(la), period(since, until)
+    settings = RelaySettings()
 
-    @returns_app.command("ssda903-missing")
-    def ssda903_missing(
-        la: La,
-        since: From,
-        until: To,
-        out: Annotated[Path, typer.Option("--out", help="the CSV file to write")],
-    ) -> None:
-        """Write the DfE SSDA903 "Missing" table of the authority's looked-after
-        children (CHILD, DOB, MISSING, MIS_START, MIS_END). CHILD is the child's record
-        in the authority's own roll; episodes of children with none are listed on
-        standard error and not written."""
-        code, (start, end) = authority(la), period(since, until)
-        if not out.parent.is_dir():
-            raise typer.BadParameter(f"no folder {out.parent}", param_hint="--out")
-        settings = RelaySettings()
-        try:
-            roll = _authority_roll(settings, code)
-            table = _missing_table(settings, code, start, end, roll)
-        except ReturnsError as exc:
-            raise _fail(exc) from None
-        _write_atomically(out, table)
-        _report(table, code, out)
+    async def work(db: Database) -> tuple[bool, ReturnsFigures]:
+        async with db.transaction() as session:
+            known = await returns_queries.known_authority(session, code)
+            return known, await returns_queries.returns_figures(session, code, start, end)
+
+    try:
+        known, result = _read(_database(settings, "console"), "console", work)
+    except ReturnsError as exc:
+        raise _fail(exc) from None
+    if not known:
+        typer.echo(
+            f"relay returns: the console has no episode, alert or task of {code}: every "
+            "figure is 0",
+            err=True,
+        )
+    if as_json_:
+        typer.echo(json.dumps(as_json(result), indent=2))
+    elif as_csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(csv_header())
+        writer.writerows(csv_rows(result))
+        typer.echo(out.getvalue(), nl=False)
+    else:
+        _print(result)
+
+
+def ssda903_missing(
+    la: La,
+    since: From,
+    until: To,
+    out: Annotated[Path, typer.Option("--out", help="the CSV file to write")],
+) -> None:
+    """Write the DfE SSDA903 "Missing" table of the authority's looked-after
+    children (CHILD, DOB, MISSING, MIS_START, MIS_END). CHILD is the child's record
+    in the authority's own roll; episodes of children with none are listed on
+    standard error and not written."""
+    code, (start, end) = authority(la), period(since, until)
+    if not out.parent.is_dir():
+        raise typer.BadParameter(f"no folder {out.parent}", param_hint="--out")
+    settings = RelaySettings()
+    try:
+        roll = _authority_roll(settings, code)
+        table = _missing_table(settings, code, start, end, roll)
+    except ReturnsError as exc:
+        raise _fail(exc) from None
+    _write_atomically(out, table)
+    _report(table, code, out)
 
 
 def _authority_roll(settings: RelaySettings, code: str) -> dict[str, date | None]:

@@ -30,7 +30,8 @@ from typing import Any
 from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, event, insert
 from sqlalchemy.orm import Session
 
-from services.runtime.database import Database, SqliteDriver, UtcDateTime
+from services.runtime.database import SqliteDriver, UtcDateTime
+from services.runtime.one_off import one_off_database
 
 MODES = ("lean", "sync", "inline", "aiosqlite")
 _metadata = MetaData()
@@ -135,22 +136,21 @@ def _sync(path: Path, statements: int, transactions: int) -> tuple[float, float]
 async def _database(
     path: Path, driver: SqliteDriver, statements: int, transactions: int
 ) -> tuple[float, float]:
-    db = Database(f"sqlite+aiosqlite:///{path}", sqlite_driver=driver)
-    async with db.engine.begin() as connection:
-        await connection.run_sync(_metadata.create_all)
-    counter = _Counter()
+    async with one_off_database(f"sqlite+aiosqlite:///{path}", sqlite_driver=driver) as db:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(_metadata.create_all)
+        counter = _Counter()
 
-    async def many() -> None:
-        async with db.transaction() as session:
-            for _ in range(statements):
-                await session.execute(_INSERT, _row(counter.next()))
-
-    async def ones() -> None:
-        for _ in range(transactions):
+        async def many() -> None:
             async with db.transaction() as session:
-                await session.execute(_INSERT, _row(counter.next()))
+                for _ in range(statements):
+                    await session.execute(_INSERT, _row(counter.next()))
 
-    try:
+        async def ones() -> None:
+            for _ in range(transactions):
+                async with db.transaction() as session:
+                    await session.execute(_INSERT, _row(counter.next()))
+
         started = time.process_time()
         await many()
         per_statement = (time.process_time() - started) / statements * 1e6
@@ -158,8 +158,6 @@ async def _database(
         await ones()
         per_transaction = (time.process_time() - started) / transactions * 1e6
         return per_statement, per_transaction
-    finally:
-        await db.dispose()
 
 
 def _one(mode: str, path: Path, statements: int, transactions: int) -> tuple[float, float]:

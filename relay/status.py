@@ -23,10 +23,10 @@ from schemas.catalogue import TOPICS
 from schemas.messages import AlertState
 from services.notifier.tables import alerts
 from services.router.tables import organisations
-from services.runtime.database import Database
 from services.runtime.dead_letters import list_letters
 from services.runtime.kafka import security_options
 from services.runtime.messaging import messaging_tables
+from services.runtime.one_off import one_off_database
 from services.runtime.settings import SERVICES, RelaySettings, ServiceName
 
 # When a figure needs a person (``relay status`` exits 1); monitoring can apply its own
@@ -128,58 +128,53 @@ async def _lag(settings: RelaySettings) -> dict[str, dict[str, int | None]]:
     return lag
 
 
-def _database(settings: RelaySettings, service: ServiceName) -> Database:
-    """The service's database; an SQLite file that is not there is not made."""
+def _database_url(settings: RelaySettings, service: ServiceName) -> str:
+    """The service's database URL; an SQLite file that is not there is not made."""
     url = make_url(settings.database_url_for(service))
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         raise FileNotFoundError(f"no database at {url.database}")
-    return Database(url.render_as_string(hide_password=False))
+    return url.render_as_string(hide_password=False)
 
 
 async def _outbox(settings: RelaySettings, service: ServiceName) -> Backlog:
     outbox = messaging_tables(MetaData(), service).outbox
-    db = _database(settings, service)
-    try:
-        async with db.transaction() as session:
-            count, oldest = (
-                await session.execute(
-                    select(func.count(), func.min(outbox.c.created_at)).where(
-                        outbox.c.published_at.is_(None)
-                    )
+    async with (
+        one_off_database(_database_url(settings, service)) as db,
+        db.transaction() as session,
+    ):
+        count, oldest = (
+            await session.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(
+                    outbox.c.published_at.is_(None)
                 )
-            ).one()
-        return Backlog(int(count), oldest)
-    finally:
-        await db.dispose()
+            )
+        ).one()
+    return Backlog(int(count), oldest)
 
 
 async def _notifier(settings: RelaySettings) -> tuple[int, datetime | None]:
-    db = _database(settings, "notifier")
-    try:
-        async with db.transaction() as session:
-            count, oldest = (
-                await session.execute(
-                    select(func.count(), func.min(alerts.c.created_at)).where(
-                        alerts.c.state.in_([s.value for s in UNSENT_STATES])
-                    )
+    async with (
+        one_off_database(_database_url(settings, "notifier")) as db,
+        db.transaction() as session,
+    ):
+        count, oldest = (
+            await session.execute(
+                select(func.count(), func.min(alerts.c.created_at)).where(
+                    alerts.c.state.in_([s.value for s in UNSENT_STATES])
                 )
-            ).one()
-        return int(count), oldest
-    finally:
-        await db.dispose()
+            )
+        ).one()
+    return int(count), oldest
 
 
 async def _directory(settings: RelaySettings) -> datetime | None:
-    db = _database(settings, "router")
-    try:
-        async with db.transaction() as session:
-            # Every organisations import stamps every organisation it holds.
-            latest: datetime | None = await session.scalar(
-                select(func.max(organisations.c.updated_at))
-            )
-            return latest
-    finally:
-        await db.dispose()
+    async with (
+        one_off_database(_database_url(settings, "router")) as db,
+        db.transaction() as session,
+    ):
+        # Every organisations import stamps every organisation it holds.
+        latest: datetime | None = await session.scalar(select(func.max(organisations.c.updated_at)))
+        return latest
 
 
 async def gather(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiosmtpd.controller import Controller
 
 from relay.embedded import EmbeddedBroker
 from relay.lifeline import die_with_parent
@@ -170,50 +171,17 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
         if problems := busy(settings):  # before anything starts: name every one at once
             raise RuntimeError("; ".join(problems))
         if settings.kafka_bootstrap is None:
-            stack.broker = EmbeddedBroker(
-                settings.embedded_kafka_port, settings.var_dir / "broker.log"
-            )
-            print(f"Starting the embedded broker on {stack.broker.bootstrap} ...", flush=True)
-            stack.broker.start()
+            _start_broker(stack, settings)
             fresh_broker = True
         if settings.smtp_url is None:
-            sink, _ = start_sink("127.0.0.1", settings.embedded_smtp_port, settings.outbox_dir)
-            print(
-                f"SMTP sink on 127.0.0.1:{settings.embedded_smtp_port}, "
-                f"mail in {settings.outbox_dir}/",
-                flush=True,
-            )
-        demo_policy = settings.var_dir / "demo" / "policy.toml"
-        if demo:
-            from relay.demo import generate
-
-            demo_policy = generate(settings)
-        if settings.policy_file is None and demo_policy.exists():
-            # The demo's directory lives in this var dir; so does its routing policy.
-            print(f"Routing policy: {demo_policy} (the demo area's)", flush=True)
-            settings = settings.model_copy(update={"policy_file": demo_policy})
-            stack.settings = settings
-        try:  # a wrong policy stops here, naming the key, not in a service's log
-            describe_policy(settings)
-        except ValueError as exc:
-            raise RuntimeError(f"policy: {exc}") from exc
-        for service in SERVICES:
-            upgrade(service, settings.database_url_for(service))
-        directory = check_directory(settings)  # the router would refuse to start
-        if directory.gaps:
-            raise RuntimeError("; ".join(directory.gaps))
-        asyncio.run(ensure_topics(settings))
+            sink = _start_sink(settings)
+        settings = _with_policy(stack, settings, demo)
+        _prepare_services(settings)
         print("Starting ingest, router, notifier and console ...", flush=True)
         stack.start_services(replay=fresh_broker)
         stack.wait_healthy()
         ingest = "http://{}:{}".format(*settings.listen("ingest"))
-        console = "http://{}:{}".format(*settings.listen("console"))
-        print(
-            f"\nReady.\n  ingest API  {ingest}  (docs at {ingest}/docs)\n"
-            f"  console     {console}\n  mail        {settings.outbox_dir}/\n"
-            f"  logs        {stack.logs}/\nPress Ctrl-C to stop.\n",
-            flush=True,
-        )
+        _print_ready(settings, stack, ingest)
         if demo:
             from relay.demo import start_demo
 
@@ -235,3 +203,58 @@ def run_up(settings: RelaySettings, demo: bool) -> int:
         if stack.broker is not None:
             stack.broker.stop()
         print("Stopped.", flush=True)
+
+
+def _start_broker(stack: Stack, settings: RelaySettings) -> None:
+    stack.broker = EmbeddedBroker(settings.embedded_kafka_port, settings.var_dir / "broker.log")
+    print(f"Starting the embedded broker on {stack.broker.bootstrap} ...", flush=True)
+    stack.broker.start()
+
+
+def _start_sink(settings: RelaySettings) -> Controller:
+    sink, _ = start_sink("127.0.0.1", settings.embedded_smtp_port, settings.outbox_dir)
+    print(
+        f"SMTP sink on 127.0.0.1:{settings.embedded_smtp_port}, mail in {settings.outbox_dir}/",
+        flush=True,
+    )
+    return sink
+
+
+def _with_policy(stack: Stack, settings: RelaySettings, demo: bool) -> RelaySettings:
+    """The settings with the demo's routing policy if none is set (generating the demo
+    area first if asked); the policy checked."""
+    demo_policy = settings.var_dir / "demo" / "policy.toml"
+    if demo:
+        from relay.demo import generate
+
+        demo_policy = generate(settings)
+    if settings.policy_file is None and demo_policy.exists():
+        # The demo's directory lives in this var dir; so does its routing policy.
+        print(f"Routing policy: {demo_policy} (the demo area's)", flush=True)
+        settings = settings.model_copy(update={"policy_file": demo_policy})
+        stack.settings = settings
+    try:  # a wrong policy stops here, naming the key, not in a service's log
+        describe_policy(settings)
+    except ValueError as exc:
+        raise RuntimeError(f"policy: {exc}") from exc
+    return settings
+
+
+def _prepare_services(settings: RelaySettings) -> None:
+    """Databases migrated, the directory complete, the topics there."""
+    for service in SERVICES:
+        upgrade(service, settings.database_url_for(service))
+    directory = check_directory(settings)  # the router would refuse to start
+    if directory.gaps:
+        raise RuntimeError("; ".join(directory.gaps))
+    asyncio.run(ensure_topics(settings))
+
+
+def _print_ready(settings: RelaySettings, stack: Stack, ingest: str) -> None:
+    console = "http://{}:{}".format(*settings.listen("console"))
+    print(
+        f"\nReady.\n  ingest API  {ingest}  (docs at {ingest}/docs)\n"
+        f"  console     {console}\n  mail        {settings.outbox_dir}/\n"
+        f"  logs        {stack.logs}/\nPress Ctrl-C to stop.\n",
+        flush=True,
+    )

@@ -95,71 +95,20 @@ def asyncapi() -> dict[str, Any]:
     )
     dead_letter = DEAD_LETTER_MODEL.__name__
     messages: dict[str, Any] = {
-        dead_letter: {
-            "name": dead_letter,
-            "title": "Dead letter",
-            "summary": "A message a consumer could not process, with the reason.",
-            "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/{dead_letter}"},
-            "bindings": _key_binding(_DLQ_KEY),
-        }
+        dead_letter: _message(
+            dead_letter,
+            "Dead letter",
+            "A message a consumer could not process, with the reason.",
+            _DLQ_KEY,
+        )
     }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for topic in TOPICS:
         name = topic.model.__name__
-        messages[name] = {
-            "name": name,
-            "title": name,
-            "summary": topic.description,
-            "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/{name}"},
-            "bindings": _key_binding(topic.key),
-        }
-        producers = ", ".join(topic.producers)
-        consumers = ", ".join(topic.consumers)
-        channels[topic.wire] = {
-            "address": topic.wire,
-            "title": topic.name,
-            "description": (
-                f"{topic.description} Produced by {producers}; consumed by {consumers}. "
-                f"Key: {topic.key}. Dead-letter twin: {topic.dlq}."
-            ),
-            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-            "bindings": _channel_binding(topic.wire),
-        }
-        channels[topic.dlq] = {
-            "address": topic.dlq,
-            "title": f"{topic.name} (dead letters)",
-            "description": (
-                f"Messages of {topic.wire} that {consumers} could not process, with the "
-                f"reason; counted and shown in the console. Key: {_DLQ_KEY}."
-            ),
-            "messages": {dead_letter: {"$ref": f"#/components/messages/{dead_letter}"}},
-            "bindings": _channel_binding(topic.dlq),
-        }
-        channel_ref = {"$ref": f"#/channels/{topic.wire}"}
-        message_ref = [{"$ref": f"#/channels/{topic.wire}/messages/{name}"}]
-        for producer in topic.producers:
-            operations[_operation_id(producer, "send", topic.wire)] = {
-                "action": "send",
-                "channel": channel_ref,
-                "messages": message_ref,
-                "summary": f"{producer} publishes {topic.wire}",
-            }
-        for consumer in topic.consumers:
-            operations[_operation_id(consumer, "receive", topic.wire)] = {
-                "action": "receive",
-                "channel": channel_ref,
-                "messages": message_ref,
-                "summary": f"{consumer} consumes {topic.wire}",
-            }
-            operations[_operation_id(consumer, "send", topic.dlq)] = {
-                "action": "send",
-                "channel": {"$ref": f"#/channels/{topic.dlq}"},
-                "messages": [{"$ref": f"#/channels/{topic.dlq}/messages/{dead_letter}"}],
-                "summary": f"{consumer} dead-letters what it cannot process from {topic.wire}",
-            }
+        messages[name] = _message(name, name, topic.description, topic.key)
+        channels.update(_channels(topic, dead_letter))
+        operations.update(_operations(topic, dead_letter))
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -184,6 +133,74 @@ def asyncapi() -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages, "schemas": definitions["$defs"]},
     }
+
+
+def _message(name: str, title: str, summary: str, key: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "title": title,
+        "summary": summary,
+        "contentType": "application/json",
+        "payload": {"$ref": f"#/components/schemas/{name}"},
+        "bindings": _key_binding(key),
+    }
+
+
+def _channels(topic: Topic, dead_letter: str) -> dict[str, Any]:
+    """The topic's channel and its dead-letter twin's."""
+    name = topic.model.__name__
+    producers = ", ".join(topic.producers)
+    consumers = ", ".join(topic.consumers)
+    return {
+        topic.wire: {
+            "address": topic.wire,
+            "title": topic.name,
+            "description": (
+                f"{topic.description} Produced by {producers}; consumed by {consumers}. "
+                f"Key: {topic.key}. Dead-letter twin: {topic.dlq}."
+            ),
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+            "bindings": _channel_binding(topic.wire),
+        },
+        topic.dlq: {
+            "address": topic.dlq,
+            "title": f"{topic.name} (dead letters)",
+            "description": (
+                f"Messages of {topic.wire} that {consumers} could not process, with the "
+                f"reason; counted and shown in the console. Key: {_DLQ_KEY}."
+            ),
+            "messages": {dead_letter: {"$ref": f"#/components/messages/{dead_letter}"}},
+            "bindings": _channel_binding(topic.dlq),
+        },
+    }
+
+
+def _operations(topic: Topic, dead_letter: str) -> dict[str, Any]:
+    """Each producer's send, and each consumer's receive and dead-letter send."""
+    channel_ref = {"$ref": f"#/channels/{topic.wire}"}
+    message_ref = [{"$ref": f"#/channels/{topic.wire}/messages/{topic.model.__name__}"}]
+    operations: dict[str, Any] = {}
+    for producer in topic.producers:
+        operations[_operation_id(producer, "send", topic.wire)] = {
+            "action": "send",
+            "channel": channel_ref,
+            "messages": message_ref,
+            "summary": f"{producer} publishes {topic.wire}",
+        }
+    for consumer in topic.consumers:
+        operations[_operation_id(consumer, "receive", topic.wire)] = {
+            "action": "receive",
+            "channel": channel_ref,
+            "messages": message_ref,
+            "summary": f"{consumer} consumes {topic.wire}",
+        }
+        operations[_operation_id(consumer, "send", topic.dlq)] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{topic.dlq}"},
+            "messages": [{"$ref": f"#/channels/{topic.dlq}/messages/{dead_letter}"}],
+            "summary": f"{consumer} dead-letters what it cannot process from {topic.wire}",
+        }
+    return operations
 
 
 def artefacts() -> dict[str, dict[str, Any]]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -21,7 +21,7 @@ from services.ingest.rate_limits import KeyRateLimits
 from services.ingest.replay import replay
 from services.ingest.tables import metadata
 from services.runtime.database import utcnow
-from services.runtime.retention import load_retention, retention_loop
+from services.runtime.retention import RetentionPolicy, load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
@@ -34,34 +34,36 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     ``ack_timeout_s``."""
 
     retention = load_retention(settings)  # a wrong policy file stops the start
+    app = FastAPI(
+        title="Missing Episode Relay: ingest",
+        version="1",
+        lifespan=_lifespan(settings, retention, overrides),
+        description="Police systems submit missing-child episode events here, and see "
+        "who has been told about their episodes.",
+    )
+    app.state.rate_limits = KeyRateLimits(settings.ingest_rate_limit)
+    app.state.body_limits = api.BodyLimits(
+        settings.ingest_max_event_bytes, settings.ingest_max_batch_bytes
+    )
+    app.include_router(api.router)
+    app.include_router(episodes_api.router)
+    app.include_router(_health_routes(app))
+    app.exception_handler(api.RequestError)(_request_error)
+    app.add_exception_handler(DBAPIError, _store_unavailable)
+    app.add_exception_handler(OSError, _store_unavailable)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
 
+
+def _lifespan(
+    settings: RelaySettings, retention: RetentionPolicy, overrides: dict[str, Any]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = ServiceRuntime.build(
             "ingest", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
         )
-        runtime.loops.append(
-            retention_loop(
-                "ingest",
-                runtime.db,
-                repository.remove_expired,
-                retention,
-                settings.retention_interval_s,
-                utcnow,
-            )
-        )
-        runtime.consumers.subscribe(POLICE_EVENTS_RAW, on_police_event, raw=True)
-        # Who knows about each episode, for GET /v1/episodes/… (issue 17).
-        runtime.consumers.subscribe(ALERT_STATUS, on_alert_status)
-        runtime.consumers.subscribe(ALERT_ANSWERS, on_alert_answer)
-        publisher = overrides.get("publisher") or DirectPublisher(
-            runtime.broker, overrides.get("ack_timeout_s", DEFAULT_ACK_TIMEOUT_S)
-        )
-        intake = Intake(runtime.db, publisher, settings, runtime.relay)
-        _gauges(runtime, intake)
-        runtime.on_broker_lost.append(
-            lambda since: replay(runtime.db, runtime.broker, settings, since)
-        )
+        intake = _wire(runtime, settings, retention, overrides)
         app.state.runtime = runtime
         app.state.health = runtime.health_router()
         app.state.intake = intake
@@ -75,42 +77,61 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(
-        title="Missing Episode Relay: ingest",
-        version="1",
-        lifespan=lifespan,
-        description="Police systems submit missing-child episode events here, and see "
-        "who has been told about their episodes.",
-    )
-    app.state.rate_limits = KeyRateLimits(settings.ingest_rate_limit)
-    app.state.body_limits = api.BodyLimits(
-        settings.ingest_max_event_bytes, settings.ingest_max_batch_bytes
-    )
-    app.include_router(api.router)
-    app.include_router(episodes_api.router)
-    app.include_router(_health_routes(app))
+    return lifespan
 
-    @app.exception_handler(api.RequestError)
-    async def _request_error(request: Request, exc: api.RequestError) -> JSONResponse:
-        headers = dict(exc.headers or {})
-        # A 413, or a 401 before the body was read: let every client read the answer.
-        if not await api.discard_unread_body(request):
-            headers["Connection"] = "close"
-        return JSONResponse(exc.body, exc.status, headers=headers)
 
-    async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The database is away (restarting, failing over, network): nothing was logged,
-        # so nothing was accepted. An event already published goes again on the retry
-        # with the same message id, which consumers absorb.
-        log.warning("ingest: database unavailable (%s); answered 503", type(exc).__name__)
-        return JSONResponse(
-            {"error": "the ingest store is unavailable; nothing was accepted; retry"},
-            503,
-            headers={"Retry-After": "5"},
+def _wire(
+    runtime: ServiceRuntime,
+    settings: RelaySettings,
+    retention: RetentionPolicy,
+    overrides: dict[str, Any],
+) -> Intake:
+    """The runtime's loops, subscriptions and gauges; the intake of the accept path."""
+    runtime.loops.append(
+        retention_loop(
+            "ingest",
+            runtime.db,
+            repository.remove_expired,
+            retention,
+            settings.retention_interval_s,
+            utcnow,
         )
+    )
+    runtime.consumers.subscribe(POLICE_EVENTS_RAW, on_police_event, raw=True)
+    # Who knows about each episode, for GET /v1/episodes/… (issue 17).
+    runtime.consumers.subscribe(ALERT_STATUS, on_alert_status)
+    runtime.consumers.subscribe(ALERT_ANSWERS, on_alert_answer)
+    publisher = overrides.get("publisher") or DirectPublisher(
+        runtime.broker, overrides.get("ack_timeout_s", DEFAULT_ACK_TIMEOUT_S)
+    )
+    intake = Intake(runtime.db, publisher, settings, runtime.relay)
+    _gauges(runtime, intake)
+    runtime.on_broker_lost.append(lambda since: replay(runtime.db, runtime.broker, settings, since))
+    return intake
 
-    app.add_exception_handler(DBAPIError, _store_unavailable)
-    app.add_exception_handler(OSError, _store_unavailable)
+
+async def _request_error(request: Request, exc: api.RequestError) -> JSONResponse:
+    headers = dict(exc.headers or {})
+    # A 413, or a 401 before the body was read: let every client read the answer.
+    if not await api.discard_unread_body(request):
+        headers["Connection"] = "close"
+    return JSONResponse(exc.body, exc.status, headers=headers)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The database is away (restarting, failing over, network): nothing was logged,
+    # so nothing was accepted. An event already published goes again on the retry
+    # with the same message id, which consumers absorb.
+    log.warning("ingest: database unavailable (%s); answered 503", type(exc).__name__)
+    return JSONResponse(
+        {"error": "the ingest store is unavailable; nothing was accepted; retry"},
+        503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI document with the request models of the raw-body routes."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -123,8 +144,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app
+    return openapi
 
 
 def _health_routes(app: FastAPI) -> APIRouter:

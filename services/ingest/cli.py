@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from services.ingest import repository
 from services.ingest.keys import ForceCodeError, check_force_code, generate_key, hash_key
 from services.runtime.database import Database, utcnow
+from services.runtime.one_off import run_with_database
 from services.runtime.settings import RelaySettings
 
 T = TypeVar("T")
@@ -42,15 +43,8 @@ def _fail(message: str) -> typer.Exit:
 def with_db(work: Callable[[Database], Awaitable[T]]) -> T:
     """Run ``work`` against ingest's database, with a clear error when it is not there."""
 
-    async def run() -> T:
-        db = Database(RelaySettings().database_url_for("ingest"))
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
     try:
-        return asyncio.run(run())
+        return run_with_database(RelaySettings().database_url_for("ingest"), work)
     except (DBAPIError, OSError) as exc:
         first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0]
         raise _fail(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from relay.bench import Outcome, percentile, score, targets
+from relay.bench import targets
+from relay.bench_scoring import Outcome, percentile, score
 from relay.demo_data import TruthRow
 
 
