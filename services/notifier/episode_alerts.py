@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import MISSING_EVENTS
 from schemas.messages import AlertKind, AlertState, RhiTaskState
-from services.notifier.repository import OPEN_TASK_STATES
+from services.notifier.repository.tasks import OPEN_TASK_STATES
 from services.notifier.tables import alerts, audit_chains, disclosures, rhi_tasks
 from services.runtime import audit_chain
 

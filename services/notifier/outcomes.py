@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertState
 from services.notifier.delivery import MESSAGE_ID_DOMAIN, message_id
-from services.notifier.repository import FINISH_ATTEMPT
+from services.notifier.repository.sending import FINISH_ATTEMPT
 from services.notifier.tables import alerts, audit_chains, disclosures
 from services.runtime import audit_chain
 
