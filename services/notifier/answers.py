@@ -17,8 +17,8 @@ from schemas.base import derived_id
 from schemas.messages import AlertAnswerV1, AlertKind, AlertState, Answer, OrgKind
 from services.notifier import episode_alerts, repository
 from services.notifier.escalation import Contact
-from services.notifier.follow_ups import new_alert
 from services.notifier.handlers import after_commit
+from services.notifier.model import raised_alert
 from services.notifier.statuses import publish_alert_status
 from services.runtime.database import utcnow
 from services.runtime.handling import Outbox, UnprocessableError
@@ -69,7 +69,7 @@ async def on_alert_answer(
         else f"Police force {alert.force_code}"
     )
     raised = answer_id(message)
-    values = new_alert(
+    answer = raised_alert(
         raised,
         AlertKind.ANSWER,
         Contact(alert.force_code, name, email),
@@ -86,9 +86,8 @@ async def on_alert_answer(
         answer_information=message.information,
         answered_at=message.answered_at,
     )
-    if await repository.insert_raised(session, values):
-        row = await repository.get_alert(session, raised)
-        await publish_alert_status(out, row, AlertState.QUEUED, at)
+    if await repository.insert_raised(session, answer):
+        await publish_alert_status(out, answer, AlertState.QUEUED, at)
         log.info(
             "notifier: alert %s answered %s; police told by alert %s",
             alert.alert_id,

@@ -14,7 +14,7 @@ from schemas.base import derived_id
 from schemas.messages import AlertKind, AlertRequestedV1, AlertState, OrgKind, RhiTaskState
 from services.notifier import episode_alerts, repository
 from services.notifier.escalation import Contact
-from services.notifier.follow_ups import new_alert
+from services.notifier.model import raised_alert
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.runtime.handling import Outbox
 
@@ -112,7 +112,7 @@ async def withdraw(
         notice_id = derived_id(episode.event_message_id, org.code, AlertKind.WITHDRAWN.value)
         if notice_id == message.alert_id:
             continue  # the request itself is this organisation's notice (below)
-        values = new_alert(
+        notice = raised_alert(
             notice_id,
             AlertKind.WITHDRAWN,
             Contact(org.code, org.name, org.email),
@@ -123,9 +123,8 @@ async def withdraw(
             at,
             about_alert_ids=" ".join(org.alert_ids),
         )
-        if await repository.insert_raised(session, values):
-            raised = await repository.get_alert(session, notice_id)
-            await publish_alert_status(out, raised, AlertState.QUEUED, at)
+        if await repository.insert_raised(session, notice):
+            await publish_alert_status(out, notice, AlertState.QUEUED, at)
             queued += 1
     own = next((org for org in told if org.code == message.recipient.code), None)
     if own is not None and own.code not in already:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertState
 from services.notifier.delivery import MESSAGE_ID_DOMAIN, message_id
+from services.notifier.model import Alert
 from services.notifier.repository.sending import FINISH_ATTEMPT
 from services.notifier.tables import alerts, audit_chains, disclosures
 from services.runtime import audit_chain
@@ -38,9 +39,9 @@ class Finished:
 
 @dataclass(frozen=True)
 class Disclosed:
-    """A sent alert (a ``notifier_alerts`` row) and the fields its email disclosed."""
+    """A sent alert and the fields its email disclosed."""
 
-    alert: Any
+    alert: Alert
     attempt: int
     fields: tuple[str, ...]
 
@@ -65,7 +66,7 @@ async def finish_attempts(
         )
 
 
-def disclosure(alert: Any, fields: Sequence[str], now: datetime) -> dict[str, Any]:
+def disclosure(alert: Alert, fields: Sequence[str], now: datetime) -> dict[str, Any]:
     """The audit entry of a sent alert (tables.disclosures): what it disclosed, to whom,
     when and why."""
     return {

@@ -3,85 +3,56 @@ cancelled and listed; each query inside the caller's transaction."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.messages import AlertRequestedV1, AlertState
+from schemas.messages import AlertState
+from services.notifier.model import Alert
 from services.notifier.tables import alerts, attempts
 from services.runtime import conflicts
 
 DUE_STATES = (AlertState.QUEUED.value, AlertState.TEMPORARY_FAILURE.value)
 
 
-async def get_alert(session: AsyncSession, alert_id: str) -> Row[Any] | None:
-    return (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id))).first()
+# The columns of ``notifier_alerts``, which are the fields of an Alert (tests check).
+ALERT_COLUMNS = tuple(f.name for f in fields(Alert))
 
 
-async def insert_alert(
-    session: AsyncSession, m: AlertRequestedV1, now: datetime, ack_due_at: datetime | None
-) -> SimpleNamespace | None:
-    """Store a requested alert, queued and due now, and return what was stored (by
-    column name); None when it is already stored (same alert id, or the same event,
-    recipient and kind under another id: the unique constraint on those facts)."""
-    contact = m.police_contact
-    authority = m.authority
+def as_alert(row: Row[Any]) -> Alert:
+    """A ``select(alerts)`` row as the value it stores."""
+    return Alert(**row._mapping)
+
+
+def alert_values(alert: Alert) -> dict[str, Any]:
+    """The row of ``alert``, by column name."""
+    return {name: getattr(alert, name) for name in ALERT_COLUMNS}
+
+
+async def get_alert(session: AsyncSession, alert_id: str) -> Alert | None:
+    row = (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id))).first()
+    return as_alert(row) if row is not None else None
+
+
+async def insert_alert(session: AsyncSession, alert: Alert) -> bool:
+    """Store a requested alert (:meth:`Alert.requested`); False when it is already
+    stored (same alert id, or the same event, recipient and kind under another id: the
+    unique constraint on those facts)."""
     # The statement is fixed and the values are parameters: SQLAlchemy compiles it once
     # (``.values(...)`` would build and compile a new statement for every alert); one
     # INSERT … ON CONFLICT DO NOTHING, no SELECT first.
-    values = dict(
-        alert_id=m.alert_id,
-        kind=m.kind.value,
-        recipient_code=m.recipient.code,
-        recipient_kind=m.recipient.kind.value,
-        recipient_name=m.recipient.name,
-        recipient_email=m.recipient.email,
-        recipient_escalation_email=m.recipient.escalation_email,
-        recipient_la_code=m.recipient.la_code,
-        child_given_name=m.child.given_name,
-        child_family_name=m.child.family_name,
-        child_date_of_birth=m.child.date_of_birth,
-        force_code=m.episode.force_code,
-        episode_ref=m.episode.episode_ref,
-        event_id=m.episode.event_id,
-        event_message_id=m.episode.event_message_id,
-        event_type=m.episode.event_type.value,
-        occurred_at=m.episode.occurred_at,
-        police_contact_name=contact.name if contact else None,
-        police_contact_phone=contact.phone if contact else None,
-        police_contact_email=contact.email if contact else None,
-        reason=m.reason,
-        policy_rule=m.policy_rule,
-        roll_record_id=m.roll_record_id,
-        state=AlertState.QUEUED.value,
-        due_at=now,
-        attempts=0,
-        requested_at=m.requested_at,
-        created_at=now,
-        updated_at=now,
-        ack_due_at=ack_due_at,
-        authority_code=authority.code if authority else None,
-        authority_name=authority.name if authority else None,
-        authority_email=authority.email if authority else None,
-        urgent=m.urgent,
-        child_nhs_number=m.child.nhs_number,
-        recipient_out_of_hours_email=m.recipient.out_of_hours_email,
-        police_force_email=m.police_force.email if m.police_force else None,
-    )
-    if not await conflicts.inserted(session, alerts, values):
-        return None
-    return SimpleNamespace(**values)
+    return await conflicts.inserted(session, alerts, alert_values(alert))
 
 
-async def insert_raised(session: AsyncSession, values: dict[str, Any]) -> bool:
+async def insert_raised(session: AsyncSession, alert: Alert) -> bool:
     """Store an alert the notifier raised itself (an escalation, an RHI reminder);
     False when it exists already (its id derives from what it is about)."""
-    if await get_alert(session, values["alert_id"]) is not None:
+    if await get_alert(session, alert.alert_id) is not None:
         return False
-    await session.execute(alerts.insert().values(**values))
+    await session.execute(alerts.insert().values(**alert_values(alert)))
     return True
 
 
@@ -95,10 +66,11 @@ _OPEN_FOR_ACK = (
 )
 
 
-async def due_for_escalation(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+async def due_for_escalation(session: AsyncSession, now: datetime, limit: int) -> list[Alert]:
     """Alerts nobody acknowledged by their deadline, oldest deadline first."""
-    return list(
-        (
+    return [
+        as_alert(row)
+        for row in (
             await session.execute(
                 select(alerts)
                 .where(
@@ -111,12 +83,12 @@ async def due_for_escalation(session: AsyncSession, now: datetime, limit: int) -
                 .with_for_update(skip_locked=True)
             )
         ).all()
-    )
+    ]
 
 
 async def mark_escalated(
     session: AsyncSession,
-    alert: Row[Any],
+    alert: Alert,
     level: int | None,
     next_due: datetime | None,
     now: datetime,
@@ -151,7 +123,7 @@ async def escalate_now(
 
 async def cancel_unsent(
     session: AsyncSession, now: datetime, *, parent_alert_id: str = "", task_id: str = ""
-) -> list[Row[Any]]:
+) -> list[Alert]:
     """Alerts raised about ``parent_alert_id`` or ``task_id`` that have not gone out:
     they become ``cancelled``; returns them."""
     where = (
@@ -168,7 +140,7 @@ async def cancel_unsent(
             .where(alerts.c.alert_id.in_([r.alert_id for r in rows]))
             .values(state=AlertState.CANCELLED.value, ack_due_at=None, updated_at=now)
         )
-    return list(rows)
+    return [as_alert(row) for row in rows]
 
 
 async def acknowledge(
@@ -191,11 +163,11 @@ async def acknowledge(
 
 async def list_alerts(
     session: AsyncSession, state: str | None = None, limit: int = 100
-) -> list[Row[Any]]:
+) -> list[Alert]:
     query = select(alerts).order_by(alerts.c.created_at.desc(), alerts.c.alert_id).limit(limit)
     if state:
         query = query.where(alerts.c.state == state)
-    return list((await session.execute(query)).all())
+    return [as_alert(row) for row in (await session.execute(query)).all()]
 
 
 async def list_attempts(session: AsyncSession, alert_id: str) -> list[Row[Any]]:

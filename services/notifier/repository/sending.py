@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertState
 from services.notifier.delivery import NextStep
-from services.notifier.repository.alerts import DUE_STATES
+from services.notifier.model import Alert
+from services.notifier.repository.alerts import DUE_STATES, as_alert
 from services.notifier.tables import alerts, attempts
 
 INTERRUPTED = "interrupted"
@@ -22,7 +23,7 @@ INTERRUPTED = "interrupted"
 
 @dataclass(frozen=True)
 class Claimed:
-    alert: Row[Any]
+    alert: Alert
     attempt: int
 
 
@@ -43,7 +44,7 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Cl
     ).all()
     if not rows:
         return []
-    claimed = [Claimed(row, row.attempts + 1) for row in rows]
+    claimed = [Claimed(alert, alert.attempts + 1) for alert in map(as_alert, rows)]
     # Two statements for the whole batch, each executed for every row (executemany).
     await session.execute(
         _CLAIM,

@@ -3,55 +3,37 @@ with their outcome; each query inside the caller's transaction."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.messages import RhiTaskOutcomeV1, RhiTaskRequestedV1, RhiTaskState
+from schemas.messages import RhiTaskOutcomeV1, RhiTaskState
+from services.notifier.model import RhiTask
 from services.notifier.tables import child_links, rhi_tasks
 
-
-async def get_task(session: AsyncSession, task_id: str) -> Row[Any] | None:
-    return (await session.execute(select(rhi_tasks).where(rhi_tasks.c.task_id == task_id))).first()
+TASK_COLUMNS = tuple(f.name for f in fields(RhiTask))
 
 
-async def insert_task(
-    session: AsyncSession,
-    m: RhiTaskRequestedV1,
-    now: datetime,
-    due_at: datetime,
-    reminder_due_at: datetime | None,
-) -> bool:
-    if await get_task(session, m.task_id) is not None:
+def as_task(row: Row[Any]) -> RhiTask:
+    """A ``select(rhi_tasks)`` row as the value it stores."""
+    return RhiTask(**row._mapping)
+
+
+async def get_task(session: AsyncSession, task_id: str) -> RhiTask | None:
+    query = select(rhi_tasks).where(rhi_tasks.c.task_id == task_id)
+    row = (await session.execute(query)).first()
+    return as_task(row) if row is not None else None
+
+
+async def insert_task(session: AsyncSession, task: RhiTask) -> bool:
+    """Store a requested task (:meth:`RhiTask.requested`); False when it exists."""
+    if await get_task(session, task.task_id) is not None:
         return False
-    await session.execute(
-        rhi_tasks.insert().values(
-            task_id=m.task_id,
-            authority_code=m.authority.code,
-            authority_name=m.authority.name,
-            authority_email=m.authority.email,
-            authority_escalation_email=m.authority.escalation_email,
-            child_given_name=m.child.given_name,
-            child_family_name=m.child.family_name,
-            child_date_of_birth=m.child.date_of_birth,
-            force_code=m.episode.force_code,
-            episode_ref=m.episode.episode_ref,
-            event_id=m.episode.event_id,
-            event_message_id=m.episode.event_message_id,
-            event_type=m.episode.event_type.value,
-            occurred_at=m.episode.occurred_at,
-            looked_after=m.looked_after,
-            returned_at=m.returned_at,
-            due_at=due_at,
-            state=RhiTaskState.OPEN.value,
-            requested_at=m.requested_at,
-            created_at=now,
-            updated_at=now,
-            reminder_due_at=reminder_due_at,
-        )
-    )
+    values = {name: getattr(task, name) for name in TASK_COLUMNS}
+    await session.execute(rhi_tasks.insert().values(**values))
     return True
 
 
@@ -78,43 +60,41 @@ async def record_outcome(session: AsyncSession, m: RhiTaskOutcomeV1, now: dateti
     return bool(getattr(result, "rowcount", 0))
 
 
-async def tasks_to_remind(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+async def _tasks(session: AsyncSession, query: Any) -> list[RhiTask]:
+    return [as_task(row) for row in (await session.execute(query)).all()]
+
+
+async def tasks_to_remind(session: AsyncSession, now: datetime, limit: int) -> list[RhiTask]:
     """Open tasks past their reminder time, not yet reminded and not yet overdue (an
     overdue task escalates instead)."""
-    return list(
-        (
-            await session.execute(
-                select(rhi_tasks)
-                .where(
-                    rhi_tasks.c.state == RhiTaskState.OPEN.value,
-                    rhi_tasks.c.reminder_due_at <= now,
-                    rhi_tasks.c.reminded_at.is_(None),
-                    rhi_tasks.c.due_at > now,
-                )
-                .order_by(rhi_tasks.c.reminder_due_at, rhi_tasks.c.task_id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+    return await _tasks(
+        session,
+        select(rhi_tasks)
+        .where(
+            rhi_tasks.c.state == RhiTaskState.OPEN.value,
+            rhi_tasks.c.reminder_due_at <= now,
+            rhi_tasks.c.reminded_at.is_(None),
+            rhi_tasks.c.due_at > now,
+        )
+        .order_by(rhi_tasks.c.reminder_due_at, rhi_tasks.c.task_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True),
     )
 
 
-async def tasks_to_escalate(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+async def tasks_to_escalate(session: AsyncSession, now: datetime, limit: int) -> list[RhiTask]:
     """Tasks with no outcome at their deadline, not yet escalated."""
-    return list(
-        (
-            await session.execute(
-                select(rhi_tasks)
-                .where(
-                    rhi_tasks.c.state.in_((RhiTaskState.OPEN.value, RhiTaskState.REMINDED.value)),
-                    rhi_tasks.c.due_at <= now,
-                    rhi_tasks.c.escalated_at.is_(None),
-                )
-                .order_by(rhi_tasks.c.due_at, rhi_tasks.c.task_id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+    return await _tasks(
+        session,
+        select(rhi_tasks)
+        .where(
+            rhi_tasks.c.state.in_((RhiTaskState.OPEN.value, RhiTaskState.REMINDED.value)),
+            rhi_tasks.c.due_at <= now,
+            rhi_tasks.c.escalated_at.is_(None),
+        )
+        .order_by(rhi_tasks.c.due_at, rhi_tasks.c.task_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True),
     )
 
 
@@ -136,44 +116,40 @@ async def open_tasks_for_child(
     family_name: str,
     date_of_birth: date,
     child_id: str | None = None,
-) -> list[Row[Any]]:
+) -> list[RhiTask]:
     """The authority's open tasks for the child: the episodes of ``child_id`` (the
     router's person index, issue 20); for a message from before it, a child of these
     exact name and date of birth (compared without case). A new episode before the
     interview is noted on them."""
     if child_id is not None:
         links = child_links.c
-        return list(
-            (
-                await session.execute(
-                    select(rhi_tasks)
-                    .join(
-                        child_links,
-                        (links.force_code == rhi_tasks.c.force_code)
-                        & (links.episode_ref == rhi_tasks.c.episode_ref),
-                    )
-                    .where(
-                        links.child_id == child_id,
-                        rhi_tasks.c.authority_code == authority_code,
-                        rhi_tasks.c.state.in_(OPEN_TASK_STATES),
-                    )
-                )
-            ).all()
-        )
-    rows = (
-        await session.execute(
-            select(rhi_tasks).where(
-                rhi_tasks.c.authority_code == authority_code,
-                rhi_tasks.c.child_date_of_birth == date_of_birth,
-                rhi_tasks.c.state.in_(OPEN_TASK_STATES),
+        return await _tasks(
+            session,
+            select(rhi_tasks)
+            .join(
+                child_links,
+                (links.force_code == rhi_tasks.c.force_code)
+                & (links.episode_ref == rhi_tasks.c.episode_ref),
             )
+            .where(
+                links.child_id == child_id,
+                rhi_tasks.c.authority_code == authority_code,
+                rhi_tasks.c.state.in_(OPEN_TASK_STATES),
+            ),
         )
-    ).all()
+    tasks = await _tasks(
+        session,
+        select(rhi_tasks).where(
+            rhi_tasks.c.authority_code == authority_code,
+            rhi_tasks.c.child_date_of_birth == date_of_birth,
+            rhi_tasks.c.state.in_(OPEN_TASK_STATES),
+        ),
+    )
     return [
-        r
-        for r in rows
-        if r.child_given_name.casefold() == given_name.casefold()
-        and r.child_family_name.casefold() == family_name.casefold()
+        t
+        for t in tasks
+        if t.child_given_name.casefold() == given_name.casefold()
+        and t.child_family_name.casefold() == family_name.casefold()
     ]
 
 
@@ -187,8 +163,8 @@ async def add_task_note(session: AsyncSession, task_id: str, note: str, now: dat
 
 async def list_tasks(
     session: AsyncSession, state: str | None = None, limit: int = 100
-) -> list[Row[Any]]:
+) -> list[RhiTask]:
     query = select(rhi_tasks).order_by(rhi_tasks.c.due_at, rhi_tasks.c.task_id).limit(limit)
     if state:
         query = query.where(rhi_tasks.c.state == state)
-    return list((await session.execute(query)).all())
+    return await _tasks(session, query)
