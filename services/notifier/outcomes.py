@@ -91,7 +91,7 @@ def disclosure(alert: Alert, fields: Sequence[str], now: datetime) -> dict[str, 
 
 _NOW = bindparam("b_now", type_=alerts.c.updated_at.type)
 
-# Marks sent the alerts whose claim still holds (repository._claim_still_held): the
+# Marks sent the alerts whose claim still holds (repository/sending.py, _claim_still_held): the
 # attempt number fences a claim another copy took over since.
 _RECORD_SENT = (
     update(alerts)

@@ -60,6 +60,28 @@ class Attempted:
     step: NextStep | None = None
 
 
+async def attempt(
+    renderer: Renderer, smtp: MailSession, item: repository.Claimed, now: datetime
+) -> Attempted:
+    """Build and send one claimed alert; what happened (nothing recorded yet)."""
+    alert = item.alert
+    failure: SendFailure | None
+    fields: tuple[str, ...] = ()
+    try:
+        content = AlertContent.from_alert(alert)
+        email = renderer.compose(content, now)
+        fields = renderer.disclosed_fields(content)
+    except RenderError as exc:
+        failure = SendFailure(FailureKind.PERMANENT, f"cannot build the email: {exc}")
+    except Exception as exc:  # a broken partnership template must not stop the loop
+        failure = SendFailure(
+            FailureKind.PERMANENT, f"cannot render the email: {type(exc).__name__}: {exc}"
+        )
+    else:
+        failure = await smtp.send(email, alert.recipient_email)
+    return Attempted(alert, item.attempt, failure, fields)
+
+
 class _Recorder:
     """Commits the senders' outcomes with a group commit: a sender waits until its
     outcome is committed before it sends again, and the one committing takes every
@@ -214,23 +236,7 @@ class DeliveryScheduler:
                 self._renewed_at = loop.time()
 
     async def _attempt(self, smtp: MailSession, item: repository.Claimed) -> Attempted:
-        """Build and send one claimed alert; what happened (nothing recorded yet)."""
-        alert = item.alert
-        failure: SendFailure | None
-        fields: tuple[str, ...] = ()
-        try:
-            content = AlertContent.from_alert(alert)
-            email = self.renderer.compose(content, self.now())
-            fields = self.renderer.disclosed_fields(content)
-        except RenderError as exc:
-            failure = SendFailure(FailureKind.PERMANENT, f"cannot build the email: {exc}")
-        except Exception as exc:  # a broken partnership template must not stop the loop
-            failure = SendFailure(
-                FailureKind.PERMANENT, f"cannot render the email: {type(exc).__name__}: {exc}"
-            )
-        else:
-            failure = await smtp.send(email, alert.recipient_email)
-        return Attempted(alert, item.attempt, failure, fields)
+        return await attempt(self.renderer, smtp, item, self.now())
 
     async def _record(self, group: list[Attempted]) -> None:
         """Commit the outcomes of a group of attempts in one transaction, waiting out a
