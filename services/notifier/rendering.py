@@ -226,11 +226,12 @@ class Renderer:
         if "nhs_number" in used and _nhs_number(alert, AlertKind(alert.kind)):
             fields.append("child.nhs_number")
         if "contact" in used:
-            fields += [
-                f"police_contact.{part}"
-                for part in ("name", "phone", "email")
-                if getattr(alert, f"police_contact_{part}")
-            ]
+            contact = {
+                "name": alert.police_contact_name,
+                "phone": alert.police_contact_phone,
+                "email": alert.police_contact_email,
+            }
+            fields += [f"police_contact.{part}" for part, value in contact.items() if value]
         return tuple(fields)
 
     @functools.cache  # noqa: B019 (one renderer per service; templates do not change)
