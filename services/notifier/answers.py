@@ -17,8 +17,8 @@ from schemas.base import derived_id
 from schemas.messages import AlertAnswerV1, AlertKind, AlertState, Answer, OrgKind
 from services.notifier import episode_alerts, repository
 from services.notifier.escalation import Contact
-from services.notifier.follow_ups import new_alert
 from services.notifier.handlers import after_commit
+from services.notifier.model import Alert, raised_alert
 from services.notifier.statuses import publish_alert_status
 from services.runtime.database import utcnow
 from services.runtime.handling import Outbox, UnprocessableError
@@ -52,27 +52,14 @@ async def on_alert_answer(
     if message.answer not in FOR_THE_POLICE:
         log.info("notifier: alert %s answered %s", alert.alert_id, message.answer.value)
         return
-    email = alert.police_contact_email or alert.police_force_email
-    if not email:
-        # Still in the console and on the police's status endpoint; said loudly here.
-        log.warning(
-            "notifier: alert %s answered %s but the event named no police contact email and "
-            "the directory has no police-force %s: add it (relay directory import organisations)",
-            alert.alert_id,
-            message.answer.value,
-            alert.force_code,
-        )
+    police = _police(alert, message.answer)
+    if police is None:
         return
-    name = (
-        alert.police_contact_name
-        if alert.police_contact_email and alert.police_contact_name
-        else f"Police force {alert.force_code}"
-    )
     raised = answer_id(message)
-    values = new_alert(
+    answer = raised_alert(
         raised,
         AlertKind.ANSWER,
-        Contact(alert.force_code, name, email),
+        police,
         OrgKind.POLICE_FORCE,
         alert,
         f"answer from {alert.recipient_name}"[:200],
@@ -86,9 +73,8 @@ async def on_alert_answer(
         answer_information=message.information,
         answered_at=message.answered_at,
     )
-    if await repository.insert_raised(session, values):
-        row = await repository.get_alert(session, raised)
-        await publish_alert_status(out, row, AlertState.QUEUED, at)
+    if await repository.insert_raised(session, answer):
+        await publish_alert_status(out, answer, AlertState.QUEUED, at)
         log.info(
             "notifier: alert %s answered %s; police told by alert %s",
             alert.alert_id,
@@ -97,3 +83,25 @@ async def on_alert_answer(
         )
         if wake is not None:
             after_commit(session, wake)
+
+
+def _police(alert: Alert, answer: Answer) -> Contact | None:
+    """Who hears the answer: the event's police contact, else the force's own address;
+    None (said loudly) when there is neither."""
+    email = alert.police_contact_email or alert.police_force_email
+    if not email:
+        # Still in the console and on the police's status endpoint; said loudly here.
+        log.warning(
+            "notifier: alert %s answered %s but the event named no police contact email and "
+            "the directory has no police-force %s: add it (relay directory import organisations)",
+            alert.alert_id,
+            answer.value,
+            alert.force_code,
+        )
+        return None
+    name = (
+        alert.police_contact_name
+        if alert.police_contact_email and alert.police_contact_name
+        else f"Police force {alert.force_code}"
+    )
+    return Contact(alert.force_code, name, email)

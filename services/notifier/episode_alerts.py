@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import MISSING_EVENTS
 from schemas.messages import AlertKind, AlertState, RhiTaskState
-from services.notifier.repository import OPEN_TASK_STATES
+from services.notifier.model import Alert, RhiTask
+from services.notifier.repository.alerts import as_alert
+from services.notifier.repository.tasks import OPEN_TASK_STATES, as_task
 from services.notifier.tables import alerts, audit_chains, disclosures, rhi_tasks
 from services.runtime import audit_chain
 
@@ -38,12 +40,13 @@ def _of_episode(force_code: str, episode_ref: str) -> Any:
 
 async def awaiting_before(
     session: AsyncSession, force_code: str, episode_ref: str, until: datetime
-) -> list[Row[Any]]:
+) -> list[Alert]:
     """The episode's alerts about the child being missing (reported, still missing, risk
     changed; not the MSET's repeat-missing flag, which is about the pattern and stays
     open) for events up to ``until``, not acknowledged, still waiting."""
-    return list(
-        (
+    return [
+        as_alert(row)
+        for row in (
             await session.execute(
                 select(alerts)
                 .where(
@@ -59,7 +62,7 @@ async def awaiting_before(
                 .with_for_update()
             )
         ).all()
-    )
+    ]
 
 
 async def set_state(
@@ -82,27 +85,27 @@ async def set_state(
     )
 
 
-async def unsent_follow_ups(session: AsyncSession, parent_ids: Sequence[str]) -> list[Row[Any]]:
+async def unsent_follow_ups(session: AsyncSession, parent_ids: Sequence[str]) -> list[Alert]:
     """Escalations of these alerts that have not gone out yet."""
     if not parent_ids:
         return []
-    return list(
-        (
+    return [
+        as_alert(row)
+        for row in (
             await session.execute(
                 select(alerts).where(
                     alerts.c.parent_alert_id.in_(parent_ids), alerts.c.state.in_(_UNSENT)
                 )
             )
         ).all()
-    )
+    ]
 
 
-async def episode_alerts(
-    session: AsyncSession, force_code: str, episode_ref: str
-) -> list[Row[Any]]:
+async def episode_alerts(session: AsyncSession, force_code: str, episode_ref: str) -> list[Alert]:
     """Every alert of the episode but its notices, oldest first."""
-    return list(
-        (
+    return [
+        as_alert(row)
+        for row in (
             await session.execute(
                 select(alerts)
                 .where(_of_episode(force_code, episode_ref), alerts.c.kind.not_in(_NOTICES))
@@ -110,7 +113,7 @@ async def episode_alerts(
                 .with_for_update()
             )
         ).all()
-    )
+    ]
 
 
 async def noticed_recipients(
@@ -131,14 +134,14 @@ async def noticed_recipients(
 
 async def withdraw_tasks(
     session: AsyncSession, force_code: str, episode_ref: str, now: datetime
-) -> list[Row[Any]]:
+) -> list[RhiTask]:
     """The episode's open RHI tasks become ``withdrawn``; returns them as they were."""
     where = (
         (rhi_tasks.c.force_code == force_code)
         & (rhi_tasks.c.episode_ref == episode_ref)
         & rhi_tasks.c.state.in_(OPEN_TASK_STATES)
     )
-    rows = list((await session.execute(select(rhi_tasks).where(where))).all())
+    rows = [as_task(row) for row in (await session.execute(select(rhi_tasks).where(where))).all()]
     if rows:
         await session.execute(
             update(rhi_tasks)
@@ -223,11 +226,11 @@ class Told:
     alert_ids: tuple[str, ...]
 
 
-def told_organisations(rows: Sequence[Row[Any]]) -> list[Told]:
+def told_organisations(rows: Sequence[Alert]) -> list[Told]:
     """Who must be asked to disregard the episode: every organisation an alert of the
     episode went to (or was going to: an alert being sent may arrive). Addressed as its
     own alerts were (an escalation contact's organisation by its own address)."""
-    by_code: dict[str, list[Row[Any]]] = {}
+    by_code: dict[str, list[Alert]] = {}
     for row in rows:
         if row.sent_at is not None or row.state == AlertState.SENDING.value:
             by_code.setdefault(row.recipient_code, []).append(row)

@@ -11,10 +11,17 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
-from schemas.messages import AlertKind, AlertRequestedV1, AlertState, OrgKind, RhiTaskState
+from schemas.messages import (
+    AlertKind,
+    AlertRequestedV1,
+    AlertState,
+    EpisodeRefV1,
+    OrgKind,
+    RhiTaskState,
+)
 from services.notifier import episode_alerts, repository
 from services.notifier.escalation import Contact
-from services.notifier.follow_ups import new_alert
+from services.notifier.model import Alert, raised_alert
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.runtime.handling import Outbox
 
@@ -81,7 +88,41 @@ async def withdraw(
     already = await episode_alerts.noticed_recipients(
         session, episode.force_code, episode.episode_ref, but=message.alert_id
     )
-    # Everything of the episode not yet withdrawn: nothing more is sent or asked.
+    withdrawn = await _withdraw_pending(session, out, episode, rows, at)
+    if request is None:
+        return 0  # a request this handler stored a moment ago: always there
+    queued = await _ask_to_disregard(session, out, message, request, told, already, at)
+    own = next((org for org in told if org.code == message.recipient.code), None)
+    if own is not None and own.code not in already:
+        await episode_alerts.set_about_alerts(session, message.alert_id, own.alert_ids, at)
+        queued += 1
+    else:
+        # Nothing went to the authority about the episode (or it was asked already).
+        await episode_alerts.set_state(session, [message.alert_id], AlertState.CANCELLED, at)
+        await publish_alert_status(
+            out,
+            request,
+            AlertState.CANCELLED,
+            at,
+            detail="nothing to disregard: no other notice needed for this organisation",
+        )
+    log.info(
+        "notifier: episode %s/%s withdrawn (event %s): %d alert(s) withdrawn, %d notice(s)",
+        episode.force_code,
+        episode.episode_ref,
+        episode.event_message_id,
+        withdrawn,
+        queued,
+    )
+    return queued
+
+
+async def _withdraw_pending(
+    session: AsyncSession, out: Outbox, episode: EpisodeRefV1, rows: list[Alert], at: datetime
+) -> int:
+    """Everything of the episode not yet withdrawn (alerts, RHI tasks) is withdrawn:
+    nothing more is sent or asked; each disclosure gets its withdrawal entry. Returns
+    how many alerts were withdrawn."""
     pending = [r for r in rows if r.state != AlertState.WITHDRAWN.value]
     await episode_alerts.set_state(session, [r.alert_id for r in pending], AlertState.WITHDRAWN, at)
     for row in pending:
@@ -103,16 +144,30 @@ async def withdraw(
     await episode_alerts.record_withdrawals(
         session, episode.force_code, episode.episode_ref, episode.event_id, at
     )
+    return len(pending)
+
+
+async def _ask_to_disregard(
+    session: AsyncSession,
+    out: Outbox,
+    message: AlertRequestedV1,
+    request: Alert,
+    told: list[episode_alerts.Told],
+    already: set[str],
+    at: datetime,
+) -> int:
+    """A withdrawal notice to each organisation told anything and not asked yet, but
+    the request's own (the request becomes that notice); how many were queued."""
     queued = 0
-    if request is None:
-        return 0  # a request this handler stored a moment ago: always there
     for org in told:
         if org.code in already:
             continue
-        notice_id = derived_id(episode.event_message_id, org.code, AlertKind.WITHDRAWN.value)
+        notice_id = derived_id(
+            message.episode.event_message_id, org.code, AlertKind.WITHDRAWN.value
+        )
         if notice_id == message.alert_id:
-            continue  # the request itself is this organisation's notice (below)
-        values = new_alert(
+            continue  # the request itself is this organisation's notice
+        notice = raised_alert(
             notice_id,
             AlertKind.WITHDRAWN,
             Contact(org.code, org.name, org.email),
@@ -123,30 +178,7 @@ async def withdraw(
             at,
             about_alert_ids=" ".join(org.alert_ids),
         )
-        if await repository.insert_raised(session, values):
-            raised = await repository.get_alert(session, notice_id)
-            await publish_alert_status(out, raised, AlertState.QUEUED, at)
+        if await repository.insert_raised(session, notice):
+            await publish_alert_status(out, notice, AlertState.QUEUED, at)
             queued += 1
-    own = next((org for org in told if org.code == message.recipient.code), None)
-    if own is not None and own.code not in already:
-        await episode_alerts.set_about_alerts(session, message.alert_id, own.alert_ids, at)
-        queued += 1
-    else:
-        # Nothing went to the authority about the episode (or it was asked already).
-        await episode_alerts.set_state(session, [message.alert_id], AlertState.CANCELLED, at)
-        await publish_alert_status(
-            out,
-            request,
-            AlertState.CANCELLED,
-            at,
-            detail="nothing to disregard: no other notice needed for this organisation",
-        )
-    log.info(
-        "notifier: episode %s/%s withdrawn (event %s): %d alert(s) withdrawn, %d notice(s)",
-        episode.force_code,
-        episode.episode_ref,
-        episode.event_message_id,
-        len(pending),
-        queued,
-    )
     return queued

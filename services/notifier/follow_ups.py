@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
@@ -25,6 +23,7 @@ from services.notifier.escalation import (
     Contact,
     step_after,
 )
+from services.notifier.model import Alert, RhiTask, raised_alert
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.runtime.database import Database
@@ -35,50 +34,6 @@ from services.runtime.settings import RelaySettings
 log = logging.getLogger(__name__)
 
 _LEVEL_NAMES = {CONTACT: "escalation contact", AUTHORITY: "responsible local authority"}
-_ABOUT = (
-    "child_given_name",
-    "child_family_name",
-    "child_date_of_birth",
-    "force_code",
-    "episode_ref",
-    "event_id",
-    "event_message_id",
-    "event_type",
-    "occurred_at",
-)
-
-
-def new_alert(
-    alert_id: str,
-    kind: AlertKind,
-    to: Contact,
-    recipient_kind: OrgKind,
-    about: Row[Any],
-    reason: str,
-    rule: str,
-    now: datetime,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The row of an alert the notifier raises itself, about what ``about`` (an alert
-    or task row) is about: queued and due now."""
-    return {
-        "alert_id": alert_id,
-        "kind": kind.value,
-        "recipient_code": to.code,
-        "recipient_kind": recipient_kind.value,
-        "recipient_name": to.name,
-        "recipient_email": to.email,
-        **{name: getattr(about, name) for name in _ABOUT},
-        "reason": reason[:200],
-        "policy_rule": rule,
-        "state": AlertState.QUEUED.value,
-        "due_at": now,
-        "attempts": 0,
-        "requested_at": now,
-        "created_at": now,
-        "updated_at": now,
-        **extra,
-    }
 
 
 class FollowUps:
@@ -113,7 +68,7 @@ class FollowUps:
         return len(rows)
 
     async def _escalate(
-        self, session: AsyncSession, out: Outbox, alert: Row[Any], now: datetime
+        self, session: AsyncSession, out: Outbox, alert: Alert, now: datetime
     ) -> None:
         step = step_after(alert, alert.escalation_level)
         if step is None:
@@ -132,7 +87,7 @@ class FollowUps:
         following = ack_deadline(step.kind, recipient_kind, now, self.policy)
         # The email states its deadline only when someone is told after it.
         then = step_after(alert, step.level)
-        values = new_alert(
+        raised = raised_alert(
             raised_id,
             step.kind,
             step.to,
@@ -146,7 +101,7 @@ class FollowUps:
             respond_by=following if then is not None else None,
             urgent=alert.urgent,
         )
-        await self._raise(session, out, values, now)
+        await self._raise(session, out, raised, now)
         await repository.mark_escalated(session, alert, step.level, following, now)
         await publish_alert_status(
             out,
@@ -160,13 +115,10 @@ class FollowUps:
             "notifier: alert %s escalated (level %d) as %s", alert.alert_id, step.level, raised_id
         )
 
-    async def _raise(
-        self, session: AsyncSession, out: Outbox, values: dict[str, Any], now: datetime
-    ) -> None:
+    async def _raise(self, session: AsyncSession, out: Outbox, alert: Alert, now: datetime) -> None:
         """Queue a raised alert (once: a second copy of the notifier finds it there)."""
-        if await repository.insert_raised(session, values):
-            raised = await repository.get_alert(session, values["alert_id"])
-            await publish_alert_status(out, raised, AlertState.QUEUED, now)
+        if await repository.insert_raised(session, alert):
+            await publish_alert_status(out, alert, AlertState.QUEUED, now)
             self.raised += 1
 
     async def remind_due(self) -> int:
@@ -183,14 +135,14 @@ class FollowUps:
         return count
 
     async def _raise_for_task(
-        self, session: AsyncSession, out: Outbox, task: Row[Any], kind: AlertKind, now: datetime
+        self, session: AsyncSession, out: Outbox, task: RhiTask, kind: AlertKind, now: datetime
     ) -> None:
         reminder = kind is AlertKind.RHI_REMINDER
         email = task.authority_email
         if not reminder and task.authority_escalation_email:
             email = task.authority_escalation_email
         raised_id = derived_id(task.task_id, kind.value)
-        values = new_alert(
+        raised = raised_alert(
             raised_id,
             kind,
             Contact(task.authority_code, task.authority_name, email),
@@ -202,7 +154,7 @@ class FollowUps:
             task_id=task.task_id,
             respond_by=task.due_at,
         )
-        await self._raise(session, out, values, now)
+        await self._raise(session, out, raised, now)
         state = RhiTaskState.REMINDED if reminder else RhiTaskState.ESCALATED
         await repository.mark_task(session, task.task_id, state, now)
         await publish_task_status(

@@ -22,6 +22,7 @@ from schemas.messages import (
 )
 from services.notifier import child_links, episodes, out_of_hours, repository
 from services.notifier.deadlines import ack_deadline, rhi_reminder_at
+from services.notifier.model import Alert, RhiTask
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.notifier.tasks import state_for_outcome, task_due_at
@@ -57,8 +58,8 @@ async def on_alert_requested(
     episode = message.episode
     await child_links.adopt(session, episode.force_code, episode.episode_ref, message.child_id)
     deadline = ack_deadline(message.kind, message.recipient.kind, at, policy, urgent=message.urgent)
-    alert = await repository.insert_alert(session, message, at, deadline)
-    if alert is None:
+    alert = Alert.requested(message, at, deadline)
+    if not await repository.insert_alert(session, alert):
         return  # the same alert again (a replay, or the same facts under another id)
     await publish_alert_status(out, alert, AlertState.QUEUED, at)
     await out_of_hours.tell_out_of_hours_team(session, alert, out, at, policy)
@@ -119,11 +120,9 @@ async def on_rhi_task_requested(
     await child_links.adopt(session, episode.force_code, episode.episode_ref, message.child_id)
     due = task_due_at(message.returned_at, message.due_at)
     reminder = rhi_reminder_at(message.returned_at, policy)
-    if not await repository.insert_task(
-        session, message, at, due, reminder if reminder < due else None
-    ):
+    task = RhiTask.requested(message, at, due, reminder if reminder < due else None)
+    if not await repository.insert_task(session, task):
         return
-    task = await repository.get_task(session, message.task_id)
     await publish_task_status(out, task, RhiTaskState.OPEN, at)
 
 
@@ -164,12 +163,12 @@ async def on_rhi_task_outcome(
     *,
     now: Clock = utcnow,
 ) -> None:
-    if await repository.get_task(session, message.task_id) is None:
+    task = await repository.get_task(session, message.task_id)
+    if task is None:
         raise UnprocessableError(f"outcome for unknown RHI task {message.task_id}")
     if not await repository.record_outcome(session, message, now()):
         log.info("notifier: RHI task %s already has an outcome; kept it", message.task_id)
         return
-    task = await repository.get_task(session, message.task_id)
     for cancelled in await repository.cancel_unsent(session, now(), task_id=message.task_id):
         await publish_alert_status(
             out, cancelled, AlertState.CANCELLED, now(), detail="outcome recorded"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +19,7 @@ from schemas.messages import NOTIFIER_KINDS, AlertKind, AlertState, OrgKind
 from services.notifier import repository
 from services.notifier.deadlines import at_work
 from services.notifier.escalation import Contact
-from services.notifier.follow_ups import new_alert
+from services.notifier.model import Alert, raised_alert
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status
 from services.runtime.handling import Outbox
@@ -28,8 +27,8 @@ from services.runtime.handling import Outbox
 log = logging.getLogger(__name__)
 
 
-def notice_due(alert: Any, at: datetime, policy: DeliveryPolicy) -> bool:
-    """``alert`` (a stored alert, by column name) needs its authority's out-of-hours team
+def notice_due(alert: Alert, at: datetime, policy: DeliveryPolicy) -> bool:
+    """``alert`` (just stored) needs its authority's out-of-hours team
     told now: urgent, requested for a local authority that has such a team (at another
     address), and the authority not at work at ``at``."""
     team = (alert.recipient_out_of_hours_email or "").strip().lower()
@@ -43,15 +42,15 @@ def notice_due(alert: Any, at: datetime, policy: DeliveryPolicy) -> bool:
     )
 
 
-def notice_values(alert: Any, at: datetime) -> dict[str, Any]:
-    """The notice's row: to the out-of-hours team, about what ``alert`` is about."""
-    return new_alert(
+def notice_values(alert: Alert, at: datetime) -> Alert:
+    """The notice: to the out-of-hours team, about what ``alert`` is about."""
+    return raised_alert(
         derived_id(alert.alert_id, AlertKind.OUT_OF_HOURS.value),
         AlertKind.OUT_OF_HOURS,
         Contact(
             alert.recipient_code,
             f"{alert.recipient_name} out-of-hours team",
-            alert.recipient_out_of_hours_email,
+            alert.recipient_out_of_hours_email or "",
         ),
         OrgKind.LOCAL_AUTHORITY,
         alert,
@@ -67,21 +66,20 @@ def notice_values(alert: Any, at: datetime) -> dict[str, Any]:
 
 
 async def tell_out_of_hours_team(
-    session: AsyncSession, alert: Any, out: Outbox, at: datetime, policy: DeliveryPolicy
+    session: AsyncSession, alert: Alert, out: Outbox, at: datetime, policy: DeliveryPolicy
 ) -> bool:
     """Queue the notice for ``alert`` (just stored) when :func:`notice_due`; True when
     one was queued."""
     if not notice_due(alert, at, policy):
         return False
-    values = notice_values(alert, at)
-    if not await repository.insert_raised(session, values):
+    notice = notice_values(alert, at)
+    if not await repository.insert_raised(session, notice):
         return False
-    raised = await repository.get_alert(session, values["alert_id"])
-    await publish_alert_status(out, raised, AlertState.QUEUED, at)
+    await publish_alert_status(out, notice, AlertState.QUEUED, at)
     log.info(
         "notifier: alert %s reached %s outside its working hours; out-of-hours team told as %s",
         alert.alert_id,
         alert.recipient_code,
-        values["alert_id"],
+        notice.alert_id,
     )
     return True

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertState
 from services.notifier.delivery import MESSAGE_ID_DOMAIN, message_id
-from services.notifier.repository import FINISH_ATTEMPT
+from services.notifier.model import Alert
+from services.notifier.repository.sending import FINISH_ATTEMPT
 from services.notifier.tables import alerts, audit_chains, disclosures
 from services.runtime import audit_chain
 
@@ -38,9 +39,9 @@ class Finished:
 
 @dataclass(frozen=True)
 class Disclosed:
-    """A sent alert (a ``notifier_alerts`` row) and the fields its email disclosed."""
+    """A sent alert and the fields its email disclosed."""
 
-    alert: Any
+    alert: Alert
     attempt: int
     fields: tuple[str, ...]
 
@@ -65,7 +66,7 @@ async def finish_attempts(
         )
 
 
-def disclosure(alert: Any, fields: Sequence[str], now: datetime) -> dict[str, Any]:
+def disclosure(alert: Alert, fields: Sequence[str], now: datetime) -> dict[str, Any]:
     """The audit entry of a sent alert (tables.disclosures): what it disclosed, to whom,
     when and why."""
     return {
@@ -90,7 +91,7 @@ def disclosure(alert: Any, fields: Sequence[str], now: datetime) -> dict[str, An
 
 _NOW = bindparam("b_now", type_=alerts.c.updated_at.type)
 
-# Marks sent the alerts whose claim still holds (repository._claim_still_held): the
+# Marks sent the alerts whose claim still holds (repository/sending.py, _claim_still_held): the
 # attempt number fences a claim another copy took over since.
 _RECORD_SENT = (
     update(alerts)

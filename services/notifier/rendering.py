@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
 from markupsafe import Markup, escape
 
-from schemas.messages import NOTIFIER_KINDS, AlertKind, AlertRequestedV1, OrgKind
+from schemas.messages import NOTIFIER_KINDS, AlertKind, OrgKind
 from services.notifier import mime
+from services.notifier.content import AlertContent
 from services.notifier.deadlines import school_day_open
 from services.notifier.delivery import message_id
 from services.notifier.escalation import AUTHORITY, CONTACT, UNDELIVERED, step_after
@@ -71,86 +72,6 @@ class OutgoingEmail:
 
 class RenderError(ValueError):
     """The alert cannot be made into an email (bad address, missing wording)."""
-
-
-@dataclass(frozen=True)
-class AlertContent:
-    """What an email may say about an alert: nothing else reaches the templates."""
-
-    alert_id: str
-    kind: str
-    recipient_kind: str
-    recipient_name: str
-    recipient_email: str
-    child_given_name: str
-    child_family_name: str
-    child_date_of_birth: date
-    force_code: str
-    episode_ref: str
-    occurred_at: datetime
-    police_contact_name: str | None = None
-    police_contact_phone: str | None = None
-    police_contact_email: str | None = None
-    # The event the alert is about (for the notifier's own kinds, whose ``kind`` is
-    # the escalation or reminder), and for those: why, about whom, and by when.
-    event_type: str = ""
-    reason: str = ""
-    about_recipient_name: str | None = None
-    respond_by: datetime | None = None
-    # An answer to the police: what the organisation answered, its words, and when; a
-    # withdrawal notice: the alerts it asks the organisation to delete.
-    answer: str | None = None
-    answer_information: str | None = None
-    answered_at: datetime | None = None
-    about_alert_ids: str | None = None
-    # The deadline and what follows it (the next step of the escalation chain), and
-    # the request's urgency; the NHS number only ever shows to a GP practice.
-    recipient_code: str = ""
-    recipient_escalation_email: str | None = None
-    authority_code: str | None = None
-    authority_name: str | None = None
-    authority_email: str | None = None
-    escalation_level: int = 0
-    ack_due_at: datetime | None = None
-    urgent: bool = False
-    child_nhs_number: str | None = None
-
-    @classmethod
-    def from_request(cls, m: AlertRequestedV1) -> AlertContent:
-        contact = m.police_contact
-        return cls(
-            event_type=m.episode.event_type.value,
-            reason=m.reason,
-            alert_id=m.alert_id,
-            kind=m.kind.value,
-            recipient_kind=m.recipient.kind.value,
-            recipient_name=m.recipient.name,
-            recipient_email=m.recipient.email,
-            child_given_name=m.child.given_name,
-            child_family_name=m.child.family_name,
-            child_date_of_birth=m.child.date_of_birth,
-            force_code=m.episode.force_code,
-            episode_ref=m.episode.episode_ref,
-            occurred_at=m.episode.occurred_at,
-            police_contact_name=contact.name if contact else None,
-            police_contact_phone=contact.phone if contact else None,
-            police_contact_email=contact.email if contact else None,
-            recipient_code=m.recipient.code,
-            recipient_escalation_email=m.recipient.escalation_email,
-            authority_code=m.authority.code if m.authority else None,
-            authority_name=m.authority.name if m.authority else None,
-            authority_email=m.authority.email if m.authority else None,
-            urgent=m.urgent,
-            child_nhs_number=m.child.nhs_number,
-        )
-
-    @classmethod
-    def from_row(cls, row: Any) -> AlertContent:
-        values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
-        # A row built outside the database has no column defaults.
-        values["urgent"] = bool(values["urgent"])
-        values["escalation_level"] = values["escalation_level"] or 0
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -305,11 +226,12 @@ class Renderer:
         if "nhs_number" in used and _nhs_number(alert, AlertKind(alert.kind)):
             fields.append("child.nhs_number")
         if "contact" in used:
-            fields += [
-                f"police_contact.{part}"
-                for part in ("name", "phone", "email")
-                if getattr(alert, f"police_contact_{part}")
-            ]
+            contact = {
+                "name": alert.police_contact_name,
+                "phone": alert.police_contact_phone,
+                "email": alert.police_contact_email,
+            }
+            fields += [f"police_contact.{part}" for part, value in contact.items() if value]
         return tuple(fields)
 
     @functools.cache  # noqa: B019 (one renderer per service; templates do not change)

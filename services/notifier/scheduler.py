@@ -12,13 +12,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertState
 from services.notifier import outcomes, repository
+from services.notifier.content import AlertContent
 from services.notifier.delivery import (
     FailureKind,
     NextStep,
@@ -26,9 +26,10 @@ from services.notifier.delivery import (
     after_failure,
 )
 from services.notifier.follow_ups import FollowUps
+from services.notifier.model import Alert
 from services.notifier.outcomes import Disclosed, Finished
 from services.notifier.policy import DeliveryPolicy
-from services.notifier.rendering import AlertContent, Renderer, RenderError
+from services.notifier.rendering import Renderer, RenderError
 from services.notifier.smtp import Mailer, MailSession
 from services.notifier.statuses import publish_alert_status
 from services.runtime.database import Database, utcnow
@@ -52,11 +53,33 @@ class Attempted:
     """One claimed alert after its attempt: sent (no ``failure``) or not, and what the
     email disclosed; ``step`` is set once a failure's next state is worked out."""
 
-    alert: Any  # a notifier_alerts row
+    alert: Alert
     attempt: int
     failure: SendFailure | None
     fields: tuple[str, ...]
     step: NextStep | None = None
+
+
+async def attempt(
+    renderer: Renderer, smtp: MailSession, item: repository.Claimed, now: datetime
+) -> Attempted:
+    """Build and send one claimed alert; what happened (nothing recorded yet)."""
+    alert = item.alert
+    failure: SendFailure | None
+    fields: tuple[str, ...] = ()
+    try:
+        content = AlertContent.from_alert(alert)
+        email = renderer.compose(content, now)
+        fields = renderer.disclosed_fields(content)
+    except RenderError as exc:
+        failure = SendFailure(FailureKind.PERMANENT, f"cannot build the email: {exc}")
+    except Exception as exc:  # a broken partnership template must not stop the loop
+        failure = SendFailure(
+            FailureKind.PERMANENT, f"cannot render the email: {type(exc).__name__}: {exc}"
+        )
+    else:
+        failure = await smtp.send(email, alert.recipient_email)
+    return Attempted(alert, item.attempt, failure, fields)
 
 
 class _Recorder:
@@ -213,23 +236,7 @@ class DeliveryScheduler:
                 self._renewed_at = loop.time()
 
     async def _attempt(self, smtp: MailSession, item: repository.Claimed) -> Attempted:
-        """Build and send one claimed alert; what happened (nothing recorded yet)."""
-        alert = item.alert
-        failure: SendFailure | None
-        fields: tuple[str, ...] = ()
-        try:
-            content = AlertContent.from_row(alert)
-            email = self.renderer.compose(content, self.now())
-            fields = self.renderer.disclosed_fields(content)
-        except RenderError as exc:
-            failure = SendFailure(FailureKind.PERMANENT, f"cannot build the email: {exc}")
-        except Exception as exc:  # a broken partnership template must not stop the loop
-            failure = SendFailure(
-                FailureKind.PERMANENT, f"cannot render the email: {type(exc).__name__}: {exc}"
-            )
-        else:
-            failure = await smtp.send(email, alert.recipient_email)
-        return Attempted(alert, item.attempt, failure, fields)
+        return await attempt(self.renderer, smtp, item, self.now())
 
     async def _record(self, group: list[Attempted]) -> None:
         """Commit the outcomes of a group of attempts in one transaction, waiting out a
@@ -306,13 +313,13 @@ class DeliveryScheduler:
     ) -> None:
         alert, attempt, step = attempted.alert, attempted.attempt, attempted.step
         assert step is not None
-        alert_id: str = alert.alert_id
+        alert_id = alert.alert_id
         if await repository.record_failure(session, alert_id, step, now, attempt):
             await publish_alert_status(out, alert, step.state, now, attempt, step.detail)
             if step.state is AlertState.PERMANENT_FAILURE:
                 # Nobody will read it: the next in the chain is told at once (an
                 # escalation that fails moves its original alert on).
-                parent: str = alert.parent_alert_id
+                parent = alert.parent_alert_id
                 if parent:
                     await repository.escalate_now(session, parent, now)
                 else:

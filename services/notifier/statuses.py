@@ -4,31 +4,38 @@ with deterministic ids so a repeat is de-duplicated by consumers."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from schemas.base import derived_id
 from schemas.catalogue import ALERT_STATUS, RHI_TASK_STATUS
-from schemas.messages import AlertState, AlertStatusV1, RhiTaskState, RhiTaskStatusV1
+from schemas.episode import EventType
+from schemas.messages import (
+    AlertKind,
+    AlertState,
+    AlertStatusV1,
+    OrgKind,
+    RhiTaskState,
+    RhiTaskStatusV1,
+)
 from services.notifier.delivery import status_message_id
+from services.notifier.model import Alert, RhiTask
 from services.runtime.handling import Outbox
 
 
 async def publish_alert_status(
     out: Outbox,
-    alert: Any,
+    alert: Alert,
     state: AlertState,
     at: datetime,
     attempt: int = 0,
     detail: str | None = None,
 ) -> None:
-    """``alert`` is a ``notifier_alerts`` row (or anything with its column names)."""
     message = AlertStatusV1(
         message_id=status_message_id(alert.alert_id, state.value, attempt),
         alert_id=alert.alert_id,
         state=state,
-        kind=alert.kind,
+        kind=AlertKind(alert.kind),
         recipient_code=alert.recipient_code,
-        recipient_kind=alert.recipient_kind,
+        recipient_kind=OrgKind(alert.recipient_kind),
         force_code=alert.force_code,
         episode_ref=alert.episode_ref,
         event_message_id=alert.event_message_id,
@@ -36,14 +43,14 @@ async def publish_alert_status(
         detail=detail[:500] if detail else None,
         at=at,
         recipient_name=alert.recipient_name,
-        event_type=alert.event_type,
+        event_type=EventType(alert.event_type),
     )
     await out.publish(ALERT_STATUS, alert.alert_id, message)
 
 
 async def publish_task_status(
     out: Outbox,
-    task: Any,
+    task: RhiTask,
     state: RhiTaskState,
     at: datetime,
     note: str | None = None,

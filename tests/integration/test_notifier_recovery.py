@@ -86,7 +86,7 @@ async def test_a_crash_mid_send_resends_with_the_same_message_id_and_failures_ar
             claimed = await repository.claim_due(session, datetime.now(UTC), 1)
         assert [c.alert.alert_id for c in claimed] == [good.alert_id]
         email = Renderer(settings.public_url, settings.smtp_from).compose(
-            AlertContent.from_row(claimed[0].alert), datetime.now(UTC)
+            AlertContent.from_alert(claimed[0].alert), datetime.now(UTC)
         )
         async with SmtpMailer(settings.smtp).session() as smtp:
             assert await smtp.send(email, good.recipient.email) is None

@@ -19,6 +19,7 @@ from schemas.catalogue import RHI_TASK_OUTCOMES, RHI_TASK_OUTCOMES_V2
 from schemas.episode import EventType
 from schemas.messages import ChildSummaryV1, EpisodeRefV1, OrgKind, RecipientV1, RhiTaskRequestedV1
 from services.notifier import repository
+from services.notifier.model import RhiTask
 from services.runtime.database import Database, utcnow
 from services.runtime.kafka import ensure_topics
 from services.runtime.migrations import upgrade
@@ -59,7 +60,9 @@ async def open_task(url: str) -> str:
     db = Database(url)
     try:
         async with db.transaction() as session:
-            await repository.insert_task(session, message, RETURNED, message.due_at, None)
+            await repository.insert_task(
+                session, RhiTask.requested(message, RETURNED, message.due_at, None)
+            )
     finally:
         await db.dispose()
     return task_id

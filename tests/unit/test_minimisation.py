@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -32,7 +32,7 @@ from schemas.messages import (
 )
 from services.notifier import out_of_hours
 from services.notifier.escalation import AUTHORITY, CONTACT, Contact, next_escalation
-from services.notifier.follow_ups import _ABOUT, new_alert
+from services.notifier.model import ABOUT, Alert, raised_alert
 from services.notifier.rendering import TEMPLATES, AlertContent, RenderedEmail, Renderer
 from services.notifier.tables import alerts as alert_table
 from services.router.directory import Organisation
@@ -223,7 +223,7 @@ def requested_alert(event: EpisodeEventV1, plan: RoutingPlan, kind: OrgKind) -> 
 
 
 def about_row(m: AlertRequestedV1 | RhiTaskRequestedV1) -> Any:  # stands in for a Row
-    """The stored alert or task, as far as a raised alert copies it (follow_ups._ABOUT):
+    """The stored alert or task, as far as a raised alert copies it (model.ABOUT):
     the notifier's repository stores these columns from the message, one to one."""
     row = SimpleNamespace(
         child_given_name=m.child.given_name,
@@ -236,14 +236,15 @@ def about_row(m: AlertRequestedV1 | RhiTaskRequestedV1) -> Any:  # stands in for
         event_type=m.episode.event_type.value,
         occurred_at=m.episode.occurred_at,
     )
-    assert set(vars(row)) == set(_ABOUT)
+    assert set(vars(row)) == set(ABOUT)
     return row
 
 
-def raised_content(values: dict[str, Any]) -> AlertContent:
-    """A raised alert as the scheduler reads its row back: unset columns are NULL."""
-    row = {c.name: None for c in alert_table.columns} | values
-    return AlertContent.from_row(SimpleNamespace(**row))
+def raised_content(alert: Alert) -> AlertContent:
+    """A raised alert as the scheduler reads it back: unset columns as the table
+    defaults them (the model's defaults are the table's)."""
+    assert {f.name for f in fields(Alert)} == {c.name for c in alert_table.columns}
+    return AlertContent.from_alert(alert)
 
 
 def escalation_content(alert: AlertRequestedV1, level: int) -> AlertContent:
@@ -259,7 +260,7 @@ def escalation_content(alert: AlertRequestedV1, level: int) -> AlertContent:
         Contact(authority.code, authority.name, authority.email),
     )
     assert step is not None and step.level == level
-    values = new_alert(
+    values = raised_alert(
         step.alert_id(alert.alert_id),
         step.kind,
         step.to,
@@ -292,7 +293,7 @@ def rhi_content(event: EpisodeEventV1, plan: RoutingPlan, kind: AlertKind) -> Al
             due_at=event.occurred_at + timedelta(hours=72),
             requested_at=NOW,
         )
-    values = new_alert(
+    values = raised_alert(
         derived_id(task.task_id, kind.value),
         kind,
         Contact(task.authority.code, task.authority.name, task.authority.email),
