@@ -19,6 +19,7 @@ from services.console.auth import allowed
 from services.console.days import date_range, day_after, day_start
 from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
+from services.console.state import state
 from services.console.tables import episodes
 
 router = APIRouter(include_in_schema=False)
@@ -95,16 +96,16 @@ def _scope(who: SignedIn, la: str | None) -> str | None:
 async def analytics_page(
     request: Request, who: Viewer, since: Day = None, until: Day = None, la: Authority = None
 ) -> Response:
-    now: datetime = request.app.state.now()
+    now: datetime = state(request).now()
     since, until = date_range(now, since, until, DEFAULT_DAYS)
     scope = _scope(who, la)
-    async with request.app.state.runtime.db.transaction() as session:
-        figures = await load(session, since, until, scope, request.app.state.repeat_rule)
+    async with state(request).db.transaction() as session:
+        figures = await load(session, since, until, scope, state(request).repeat_rule)
         known = await authorities(session) if who.user.role is Role.MSET_CHAIR else []
     return render(
         request,
         "analytics.html",
-        {"a": figures, "la": scope, "authorities": known, "rule": request.app.state.repeat_rule},
+        {"a": figures, "la": scope, "authorities": known, "rule": state(request).repeat_rule},
     )
 
 
@@ -117,11 +118,11 @@ async def analytics_csv(
     until: Day = None,
     la: Authority = None,
 ) -> Response:
-    now: datetime = request.app.state.now()
+    now: datetime = state(request).now()
     since, until = date_range(now, since, until, DEFAULT_DAYS)
     scope = _scope(who, la)
-    async with request.app.state.runtime.db.transaction() as session:
-        figures = await load(session, since, until, scope, request.app.state.repeat_rule)
+    async with state(request).db.transaction() as session:
+        figures = await load(session, since, until, scope, state(request).repeat_rule)
     chosen = figures.figure(figure)
     if chosen is None:
         return not_found(request, "No such figure", f"The figures have no {figure!r}.")

@@ -16,6 +16,7 @@ from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.rendering import render
 from services.console.sessions import SignedIn
+from services.console.state import state
 from services.console.tables import audit, audit_chains
 from services.runtime import audit_chain
 
@@ -69,7 +70,7 @@ async def record_as(
 async def audit_page(
     request: Request, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         rows = (
             (
                 await session.execute(

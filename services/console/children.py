@@ -23,6 +23,7 @@ from services.console.auth import NotAllowedError, allowed
 from services.console.rendering import not_found, render
 from services.console.repository import EpisodeView
 from services.console.sessions import SignedIn
+from services.console.state import state
 from services.console.tables import episodes
 
 router = APIRouter(include_in_schema=False)
@@ -105,8 +106,8 @@ async def child_episodes(session: AsyncSession, child_id: str) -> list[EpisodeVi
 
 @router.get("/children/{key}", response_class=HTMLResponse)
 async def timeline(request: Request, key: str, who: Viewer) -> Response:
-    now: datetime = request.app.state.now()
-    async with request.app.state.runtime.db.transaction() as session:
+    now: datetime = state(request).now()
+    async with state(request).db.transaction() as session:
         views = await child_episodes(session, key)
         if not views:
             into = await child_links.merged_into(session, key)

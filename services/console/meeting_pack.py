@@ -27,6 +27,7 @@ from services.console.panel import Action, ChildReview
 from services.console.rendering import render
 from services.console.repository import EpisodeView
 from services.console.sessions import SignedIn
+from services.console.state import state
 from services.console.tables import episodes
 from services.console.watchlist import RepeatRule, Watched, watchlist
 
@@ -185,10 +186,10 @@ async def _pack(
 ) -> Pack:
     """The pack for the range asked (the last month by default), audited as a view or
     an export."""
-    now = request.app.state.now()
+    now = state(request).now()
     since, until = date_range(now, since, until, DEFAULT_DAYS)
-    async with request.app.state.runtime.db.transaction() as session:
-        pack = await build_pack(session, request.app.state.repeat_rule, since, until)
+    async with state(request).db.transaction() as session:
+        pack = await build_pack(session, state(request).repeat_rule, since, until)
         await audit.record(
             session,
             who,
@@ -211,7 +212,7 @@ async def meeting_pack(
     return render(
         request,
         "meeting_pack.html",
-        {"pack": pack, "duration": duration, "printed": request.app.state.now()},
+        {"pack": pack, "duration": duration, "printed": state(request).now()},
     )
 
 

@@ -26,6 +26,7 @@ from services.console.days import LONDON, date_range, day_after, day_start
 from services.console.projections import folded_name
 from services.console.rendering import render
 from services.console.sessions import SignedIn
+from services.console.state import state
 from services.console.tables import episode_events, episodes
 
 router = APIRouter(include_in_schema=False)
@@ -183,10 +184,10 @@ async def network_page(
     since: Annotated[date | None, Query()] = None,
     until: Annotated[date | None, Query()] = None,
 ) -> Response:
-    now: datetime = request.app.state.now()
+    now: datetime = state(request).now()
     since, until = date_range(now, since, until, DEFAULT_DAYS + 1)
     start, end = day_start(since), day_after(until)
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         events = (await session.execute(events_between(start, end))).mappings().all()
         nodes, links = network(events)
         await audit.record(

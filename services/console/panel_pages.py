@@ -39,6 +39,7 @@ from services.console.panel import (
 )
 from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
+from services.console.state import state
 from services.console.watchlist import watchlist
 from services.runtime.messaging import publish_later
 from services.runtime.service import ServiceRuntime
@@ -49,7 +50,7 @@ Chair = Annotated[SignedIn, Depends(allowed(Role.MSET_CHAIR))]
 
 
 def today(request: Request) -> date:
-    now: datetime = request.app.state.now()
+    now: datetime = state(request).now()
     return now.astimezone(LONDON).date()
 
 
@@ -63,8 +64,8 @@ async def organisations(session: AsyncSession) -> dict[str, str]:
 async def _publish(
     request: Request, session: AsyncSession, actions: list[Action], names: dict[str, str]
 ) -> None:
-    runtime: ServiceRuntime = request.app.state.runtime
-    now = request.app.state.now()
+    runtime: ServiceRuntime = state(request).runtime
+    now = state(request).now()
     for a in actions:
         held_on = await panel_store.meeting_on(session, a.meeting_id)
         assert held_on is not None
@@ -86,7 +87,7 @@ async def panel_home(request: Request, who: Chair) -> Response:
 async def _home(
     request: Request, form: MeetingForm | None = None, problems: list[Problem] | None = None
 ) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         held = await panel_store.meetings(session)
         overdue = await panel_store.overdue_actions(session, today(request))
         names = await organisations(session)
@@ -114,20 +115,20 @@ async def add_meeting(request: Request, who: Chair) -> Response:
         chair=str(data.get("chair") or "")[:400],
         organisations=[str(v)[:20] for v in data.getlist("organisations")][:100],
     )
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         checked = check_meeting(form, await organisations(session))
         if isinstance(checked, list):
             problems = checked
         else:
             m = await panel_store.add_meeting(
-                session, checked, who.user.username, request.app.state.now()
+                session, checked, who.user.username, state(request).now()
             )
             await audit.record(
                 session,
                 who,
                 "add-panel-meeting",
                 m.meeting_id,
-                request.app.state.now(),
+                state(request).now(),
                 f"held {m.held_on}, {len(m.organisations)} organisation(s)",
             )
     if isinstance(checked, list):
@@ -139,11 +140,11 @@ async def _agenda(request: Request, session: AsyncSession, m: Meeting) -> list[A
     previous = await panel_store.previous_meeting_on(session, m)
     since = day_start(previous) if previous else day_start(m.held_on) - panel_store.FIRST_LOOK_BACK
     until = day_after(m.held_on)
-    watched = await watchlist(session, request.app.state.repeat_rule, until)
+    watched = await watchlist(session, state(request).repeat_rule, until)
     by_reason = {
         "watchlist": [w.child_id for w in watched],
         "high-risk": await panel_store.high_risk_since(session, since, until),
-        "overdue-rhi": await panel_store.overdue_rhi(session, min(until, request.app.state.now())),
+        "overdue-rhi": await panel_store.overdue_rhi(session, min(until, state(request).now())),
         "actions-due": await panel_store.actions_due_by(session, m.held_on),
     }
     ids = [c for ids in by_reason.values() for c in ids]
@@ -158,7 +159,7 @@ async def _agenda(request: Request, session: AsyncSession, m: Meeting) -> list[A
 
 @router.get("/panel/meetings/{meeting_id}", response_class=HTMLResponse)
 async def meeting_page(request: Request, meeting_id: str, who: Chair) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         m = await panel_store.meeting(session, meeting_id)
         if m is None:
             return not_found(request, "No such meeting", "No panel meeting has this id.")
@@ -170,7 +171,7 @@ async def meeting_page(request: Request, meeting_id: str, who: Chair) -> Respons
             who,
             "view-panel-meeting",
             meeting_id,
-            request.app.state.now(),
+            state(request).now(),
             f"{len(items)} child(ren) on the agenda",
         )
     return render(
@@ -227,7 +228,7 @@ async def _child_page(
 
 @router.get("/panel/meetings/{meeting_id}/children/{child_id}", response_class=HTMLResponse)
 async def child_form(request: Request, meeting_id: str, child_id: str, who: Chair) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         m = await panel_store.meeting(session, meeting_id)
         if m is None:
             return not_found(request, "No such meeting", "No panel meeting has this id.")
@@ -236,7 +237,7 @@ async def child_form(request: Request, meeting_id: str, child_id: str, who: Chai
             who,
             "view-panel-child",
             child_id,
-            request.app.state.now(),
+            state(request).now(),
             f"meeting {meeting_id}",
         )
         return await _child_page(request, session, m, child_id)
@@ -250,8 +251,8 @@ async def record_child(request: Request, meeting_id: str, child_id: str, who: Ch
         {k: str(v) for k, v in data.items() if isinstance(v, str)},
         [str(v) for v in data.getlist("done")],
     )
-    now = request.app.state.now()
-    async with request.app.state.runtime.db.transaction() as session:
+    now = state(request).now()
+    async with state(request).db.transaction() as session:
         m = await panel_store.meeting(session, meeting_id)
         if m is None:
             return not_found(request, "No such meeting", "No panel meeting has this id.")
@@ -277,7 +278,7 @@ async def record_child(request: Request, meeting_id: str, child_id: str, who: Ch
             f"meeting {meeting_id}: {len(new)} new action(s), {len(done)} done",
         )
         response = await _child_page(request, session, m, child_id, saved=True)
-    request.app.state.runtime.relay.wake()
+    state(request).runtime.relay.wake()
     log.info(
         "console: panel decision on child %s at meeting %s by %s",
         child_id,
@@ -323,12 +324,12 @@ SAVED = {
 
 @router.get("/panel/actions/{action_id}", response_class=HTMLResponse)
 async def action_page(request: Request, action_id: str, who: Chair) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         a = await panel_store.action(session, action_id)
         if a is None:
             return not_found(request, "No such action", "No panel action has this id.")
         await audit.record(
-            session, who, "view-panel-action", a.child_id, request.app.state.now(), action_id
+            session, who, "view-panel-action", a.child_id, state(request).now(), action_id
         )
         saved = SAVED.get(str(request.query_params.get("saved", "")))
         return await _action_page(request, session, a, saved=saved)
@@ -340,8 +341,8 @@ async def change_action(request: Request, action_id: str, who: Chair) -> Respons
     data = await request.form()
     check_csrf(who, str(data.get("csrf_token") or "")[:100])
     draft = draft_of({k: str(v) for k, v in data.items() if isinstance(v, str)})
-    now = request.app.state.now()
-    async with request.app.state.runtime.db.transaction() as session:
+    now = state(request).now()
+    async with state(request).db.transaction() as session:
         a = await panel_store.action(session, action_id)
         if a is None:
             return not_found(request, "No such action", "No panel action has this id.")
@@ -364,7 +365,7 @@ async def change_action(request: Request, action_id: str, who: Chair) -> Respons
                 now,
                 f"{action_id}: {', '.join(fields)}",
             )
-    request.app.state.runtime.relay.wake()
+    state(request).runtime.relay.wake()
     return RedirectResponse(f"/panel/actions/{action_id}?saved=changed", status_code=303)
 
 
@@ -372,8 +373,8 @@ async def _move_action(request: Request, action_id: str, who: SignedIn, to: str)
     """Mark an action done or open it again: a new revision, published and audited."""
     data = await request.form()
     check_csrf(who, str(data.get("csrf_token") or "")[:100])
-    now = request.app.state.now()
-    async with request.app.state.runtime.db.transaction() as session:
+    now = state(request).now()
+    async with state(request).db.transaction() as session:
         if to == "done":
             moved = await panel_store.complete(session, action_id, who.user.username, now)
         else:
@@ -382,7 +383,7 @@ async def _move_action(request: Request, action_id: str, who: SignedIn, to: str)
             await _publish(request, session, [moved], await organisations(session))
             verb = "complete" if to == "done" else "reopen"
             await audit.record(session, who, f"{verb}-panel-action", moved.child_id, now, action_id)
-    request.app.state.runtime.relay.wake()
+    state(request).runtime.relay.wake()
     saved = "done" if to == "done" else "reopened"
     return RedirectResponse(f"/panel/actions/{action_id}?saved={saved}", status_code=303)
 

@@ -19,6 +19,7 @@ from schemas.episode import EXPLOITATION_FACTORS
 from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.rendering import render
+from services.console.state import state
 from services.console.tables import episodes
 
 router = APIRouter(include_in_schema=False)
@@ -120,7 +121,7 @@ async def watchlist(session: AsyncSession, rule: RepeatRule, now: datetime) -> l
     "/watchlist", response_class=HTMLResponse, dependencies=[Depends(allowed(Role.MSET_CHAIR))]
 )
 async def watchlist_page(request: Request) -> Response:
-    rule: RepeatRule = request.app.state.repeat_rule
-    async with request.app.state.runtime.db.transaction() as session:
-        children = await watchlist(session, rule, request.app.state.now())
+    rule: RepeatRule = state(request).repeat_rule
+    async with state(request).db.transaction() as session:
+        children = await watchlist(session, rule, state(request).now())
     return render(request, "watchlist.html", {"children": children, "rule": rule})
