@@ -28,7 +28,9 @@ from services.console import (
     meeting_pack,
     network,
     pages,
+    panel_action_pages,
     panel_pages,
+    panel_review_pages,
     retention,
     returns_page,
     reviews,
@@ -59,6 +61,8 @@ ROUTERS = (
     network.router,
     meeting_pack.router,
     panel_pages.router,
+    panel_review_pages.router,
+    panel_action_pages.router,
     analytics_page.router,
     pages.router,  # last: its paths are the most general
 )

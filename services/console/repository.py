@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertRequestedV1, RhiTaskRequestedV1
-from services.console import projections
+from services.console import projections, rhi_rows
 from services.console.days import day_after, day_start
 from services.console.stream_filters import StreamFilters
 from services.console.tables import (
@@ -208,7 +208,7 @@ async def count_all(session: AsyncSession) -> Counts:
         ),
         open_rhi_tasks=await count(
             rhi_tasks,
-            rhi_tasks.c.state.is_(None) | rhi_tasks.c.state.in_(projections.OPEN_RHI_STATES),
+            rhi_tasks.c.state.is_(None) | rhi_tasks.c.state.in_(rhi_rows.OPEN_RHI_STATES),
         ),
     )
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.console import projections
+from services.console import rhi_rows
 from services.console.tables import episodes, rhi_tasks
 
 CLOSED_SHOWN = 50
@@ -30,7 +30,7 @@ def _tasks_query(la_code: str | None) -> Any:
 
 
 def _open_states() -> Any:
-    return rhi_tasks.c.state.is_(None) | rhi_tasks.c.state.in_(projections.OPEN_RHI_STATES)
+    return rhi_tasks.c.state.is_(None) | rhi_tasks.c.state.in_(rhi_rows.OPEN_RHI_STATES)
 
 
 async def task(session: AsyncSession, task_id: str) -> Any:

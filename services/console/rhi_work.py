@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from schemas.catalogue import RHI_TASK_OUTCOMES, RHI_TASK_OUTCOMES_V2
 from schemas.messages import RhiOutcome
 from schemas.rhi_record import RhiTaskOutcomeV2
-from services.console import projections, rhi_record_form, rhi_records, rhi_task_store
+from services.console import rhi_record_form, rhi_records, rhi_rows, rhi_task_store
 from services.console.accounts import Role
 from services.console.auth import NotAllowedError, allowed, check_csrf
 from services.console.rendering import not_found, render
@@ -34,7 +34,7 @@ Worker = Annotated[SignedIn, Depends(allowed(Role.RHI_WORKER))]
 
 
 def _is_open(state: str | None) -> bool:
-    return state is None or state in projections.OPEN_RHI_STATES
+    return state is None or state in rhi_rows.OPEN_RHI_STATES
 
 
 def _check_authority(who: SignedIn, task: Any) -> None:
