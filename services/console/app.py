@@ -39,6 +39,7 @@ from services.console import (
 )
 from services.console.organisation_names import OrganisationNames, refresh_loop
 from services.console.rendering import STATIC, templates
+from services.console.repeat_missing import RepeatRule
 from services.console.sign_in_throttle import SignInThrottle
 from services.console.state import ConsoleState
 from services.console.tables import metadata
@@ -106,7 +107,7 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         templates=templates(organisations),
         now=now,
         ack_links=overrides.get("ack_links") or ack_links(settings, now),
-        repeat_rule=watchlist.RepeatRule.from_policy(read_policy_file(settings.policy_file)),
+        repeat_rule=RepeatRule.from_policy(read_policy_file(settings.policy_file)),
         sign_in_throttle=SignInThrottle(),
         cookie_secure=settings.console_cookie_secure,
         page_size=int(overrides.get("page_size", pages.PAGE_SIZE)),

@@ -18,6 +18,7 @@ from schemas.catalogue import PANEL_ACTIONS
 from services.console import audit, panel_store
 from services.console.accounts import Role
 from services.console.auth import allowed, check_csrf
+from services.console.child_store import watchlist
 from services.console.days import LONDON, day_after, day_start
 from services.console.organisation_names import OrganisationNames
 from services.console.panel import (
@@ -32,7 +33,6 @@ from services.console.panel import (
 from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
 from services.console.state import state
-from services.console.watchlist import watchlist
 from services.runtime.handling import Outbox
 
 router = APIRouter(include_in_schema=False)

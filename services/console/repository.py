@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, exists, func, select, update
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.messages import AlertRequestedV1, RhiTaskRequestedV1
 from services.console import projections, rhi_rows
 from services.console.days import day_after, day_start
+from services.console.episode_view import EpisodeView
 from services.console.stream_filters import StreamFilters
 from services.console.tables import (
     alert_answers,
@@ -169,16 +170,6 @@ async def rhi_task_state(session: AsyncSession, task_id: str) -> Row | None:
 
 
 # --- reads --------------------------------------------------------------------------
-
-
-@dataclass
-class EpisodeView:
-    episode: Row
-    events: list[Row] = field(default_factory=list)
-    alerts: list[Row] = field(default_factory=list)
-    rhi_tasks: list[Row] = field(default_factory=list)
-    # What recipients answered (acknowledgement page), oldest first.
-    answers: list[Row] = field(default_factory=list)
 
 
 @dataclass

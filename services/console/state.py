@@ -23,8 +23,8 @@ from services.runtime.rhi_policy import RhiFactors, load_rhi_factors
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
 
+    from services.console.repeat_missing import RepeatRule
     from services.console.sign_in_throttle import SignInThrottle
-    from services.console.watchlist import RepeatRule
     from services.runtime.ack_links import AckLinks
     from services.runtime.database import Database
     from services.runtime.service import ServiceRuntime
