@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.console import (
     acknowledging,
     analytics_page,
-    audit,
+    audit_page,
     auth,
     child_identity,
     children,
@@ -55,7 +55,7 @@ ROUTERS = (
     reviews.router,
     children.router,
     child_identity.router,
-    audit.router,
+    audit_page.router,
     watchlist.router,
     compliance.router,
     returns_page.router,

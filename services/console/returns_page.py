@@ -14,10 +14,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from schemas.identifiers import validate_gss_code
-from schemas.messages import OrgKind
 from services.console import audit, returns_queries
 from services.console.accounts import Role
 from services.console.auth import allowed
@@ -27,7 +25,6 @@ from services.console.rendering import render
 from services.console.returns import BUCKETS, ReturnsFigures, csv_header, csv_rows
 from services.console.sessions import SignedIn
 from services.console.state import state
-from services.console.tables import alerts
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[SignedIn, Depends(allowed(Role.MSET_CHAIR, Role.RHI_WORKER))]
@@ -124,15 +121,7 @@ def charts(f: ReturnsFigures) -> list[BarChart]:
 async def _authorities(request: Request) -> list[tuple[str, str]]:
     """Every local authority the console has alerted, for the chair's choice."""
     async with state(request).db.transaction() as session:
-        rows = await session.execute(
-            select(alerts.c.recipient_code, alerts.c.recipient_name)
-            .where(alerts.c.recipient_kind == OrgKind.LOCAL_AUTHORITY.value)
-            .distinct()
-        )
-        names: dict[str, str] = {}
-        for code, name in rows:
-            names[code] = name or names.get(code) or code
-    return sorted(names.items(), key=lambda item: item[1])
+        return await returns_queries.alerted_authorities(session)
 
 
 @router.get("/returns", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.messages import RhiTaskState
+from schemas.messages import OrgKind, RhiTaskState
 from services.console.days import day_after, day_start
 from services.console.returns import ChildMonth, Months, ReturnsFigures, figures
 from services.console.rhi_measures import TaskFacts
@@ -173,6 +173,19 @@ async def returns_figures(
     grouped = await child_months(session, la, since, until)
     tasks = await task_facts(session, la, day_start(since), day_after(until))
     return figures(la, since, until, grouped, tasks)
+
+
+async def alerted_authorities(session: AsyncSession) -> list[tuple[str, str]]:
+    """Every local authority the console has alerted, ``(code, name)``, by name."""
+    rows = await session.execute(
+        select(alerts.c.recipient_code, alerts.c.recipient_name)
+        .where(alerts.c.recipient_kind == OrgKind.LOCAL_AUTHORITY.value)
+        .distinct()
+    )
+    names: dict[str, str] = {}
+    for code, name in rows:
+        names[code] = name or names.get(code) or code
+    return sorted(names.items(), key=lambda item: item[1])
 
 
 async def known_authority(session: AsyncSession, la: str) -> bool:
