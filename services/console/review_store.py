@@ -24,33 +24,23 @@ def _query() -> Any:
 
 async def pending(session: AsyncSession) -> Sequence[Any]:
     """Undecided reviews, oldest first."""
-    return (
-        (
-            await session.execute(
-                _query()
-                .where(identity_reviews.c.decision.is_(None))
-                .order_by(identity_reviews.c.requested_at, identity_reviews.c.review_id)
-                .limit(SHOWN)
-            )
-        )
-        .mappings()
-        .all()
+    return await _all(
+        session,
+        _query()
+        .where(identity_reviews.c.decision.is_(None))
+        .order_by(identity_reviews.c.requested_at, identity_reviews.c.review_id)
+        .limit(SHOWN),
     )
 
 
 async def decided(session: AsyncSession) -> Sequence[Any]:
     """Decided reviews, the latest decision first."""
-    return (
-        (
-            await session.execute(
-                _query()
-                .where(identity_reviews.c.decision.is_not(None))
-                .order_by(identity_reviews.c.decided_at.desc())
-                .limit(SHOWN)
-            )
-        )
-        .mappings()
-        .all()
+    return await _all(
+        session,
+        _query()
+        .where(identity_reviews.c.decision.is_not(None))
+        .order_by(identity_reviews.c.decided_at.desc())
+        .limit(SHOWN),
     )
 
 
@@ -60,3 +50,7 @@ async def review(session: AsyncSession, review_id: str) -> Any:
         .mappings()
         .first()
     )
+
+
+async def _all(session: AsyncSession, query: Any) -> Sequence[Any]:
+    return (await session.execute(query)).mappings().all()

@@ -43,30 +43,24 @@ async def task(session: AsyncSession, task_id: str) -> Any:
 
 async def waiting(session: AsyncSession, la_code: str | None) -> Sequence[Any]:
     """Open tasks (of one authority, or all: None), due soonest first."""
-    return (
-        (
-            await session.execute(
-                _tasks_query(la_code)
-                .where(_open_states())
-                .order_by(rhi_tasks.c.due_at, rhi_tasks.c.task_id)
-            )
-        )
-        .mappings()
-        .all()
+    return await _all(
+        session,
+        _tasks_query(la_code)
+        .where(_open_states())
+        .order_by(rhi_tasks.c.due_at, rhi_tasks.c.task_id),
     )
 
 
 async def closed(session: AsyncSession, la_code: str | None) -> Sequence[Any]:
     """The latest closed tasks (of one authority, or all: None)."""
-    return (
-        (
-            await session.execute(
-                _tasks_query(la_code)
-                .where(~_open_states())
-                .order_by(rhi_tasks.c.state_at.desc(), rhi_tasks.c.task_id)
-                .limit(CLOSED_SHOWN)
-            )
-        )
-        .mappings()
-        .all()
+    return await _all(
+        session,
+        _tasks_query(la_code)
+        .where(~_open_states())
+        .order_by(rhi_tasks.c.state_at.desc(), rhi_tasks.c.task_id)
+        .limit(CLOSED_SHOWN),
     )
+
+
+async def _all(session: AsyncSession, query: Any) -> Sequence[Any]:
+    return (await session.execute(query)).mappings().all()
