@@ -16,8 +16,9 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from services.console import audit, child_links
-from services.console.children import child_episodes, episode_line
-from services.console.watchlist import RepeatRule, Watched, watchlist
+from services.console.child_store import child_episodes, watchlist
+from services.console.episode_view import episode_line
+from services.console.repeat_missing import RepeatRule, Watched
 from services.runtime.database import Database, utcnow
 from services.runtime.one_off import run_with_database
 from services.runtime.policy_file import read_policy_file

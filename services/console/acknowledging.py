@@ -23,7 +23,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
@@ -36,18 +35,13 @@ from schemas.messages import (
     IdentityCandidateV1,
     OrgKind,
 )
+from services.console import acknowledgement_store as store
 from services.console import audit
-from services.console.repository import insert_ignore
-from services.console.tables import (
-    acknowledgements,
-    alert_answers,
-    alerts,
-    episodes,
-    identity_reviews,
-)
-from services.runtime.ack_links import AckLinkExpiredError, AckLinkInvalidError, AckLinks
-from services.runtime.messaging import publish_later
-from services.runtime.service import ServiceRuntime
+from services.console.acknowledgement_store import LinkedAlert
+from services.console.rendering import render
+from services.console.state import state
+from services.runtime.ack_links import AckLinkExpiredError, AckLinkInvalidError
+from services.runtime.handling import Outbox
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -62,65 +56,15 @@ ANSWER_LABELS = {
 }
 
 
-def _links(request: Request) -> AckLinks:
-    links: AckLinks = request.app.state.ack_links
-    return links
-
-
-@dataclass(frozen=True)
-class _Alert:
-    """The console's row of the alert, as far as it arrived."""
-
-    alert_id: str
-    episode_key: str | None = None
-    recipient_code: str | None = None
-    recipient_kind: str | None = None
-    recipient_name: str | None = None
-    event_message_id: str | None = None
-    roll_record_id: str | None = None
-
-    @property
-    def about(self) -> dict[str, Any]:
-        """What the page may say about the alert: its police reference and recipient."""
-        return {
-            "police_ref": self.episode_key.replace(":", "/", 1) if self.episode_key else None,
-            "recipient_name": self.recipient_name,
-        }
-
-
-async def _alert(session: AsyncSession, alert_id: str) -> _Alert:
-    row = (
-        await session.execute(
-            select(
-                alerts.c.episode_key,
-                alerts.c.recipient_code,
-                alerts.c.recipient_kind,
-                alerts.c.recipient_name,
-                alerts.c.event_message_id,
-                alerts.c.roll_record_id,
-            ).where(alerts.c.alert_id == alert_id)
-        )
-    ).first()
-    return _Alert(alert_id, *row) if row is not None else _Alert(alert_id)
-
-
-async def _used(session: AsyncSession, alert_id: str) -> Any:
-    return await session.scalar(
-        select(acknowledgements.c.acknowledged_at).where(acknowledgements.c.alert_id == alert_id)
-    )
-
-
 async def _answered(session: AsyncSession, alert_id: str) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(alert_answers.c.answer, alert_answers.c.answered_at)
-        .where(alert_answers.c.alert_id == alert_id)
-        .order_by(alert_answers.c.answered_at)
-    )
-    return [{"label": ANSWER_LABELS.get(a, a), "at": at} for a, at in rows]
+    return [
+        {"label": ANSWER_LABELS.get(a, a), "at": at}
+        for a, at in await store.answers(session, alert_id)
+    ]
 
 
 def _page(request: Request, status: int, state: str, **context: Any) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "acknowledge.html",
         {
@@ -149,7 +93,7 @@ class _Opened:
     """A verified link: its alert, when it was acknowledged (None: not yet) and the
     answers given so far."""
 
-    alert: _Alert
+    alert: LinkedAlert
     used_at: datetime | None
     answered: list[dict[str, Any]]
 
@@ -157,17 +101,16 @@ class _Opened:
 async def _open(request: Request, token: str) -> _Opened | HTMLResponse:
     """The link's alert, or the page that refuses it (expired: 410, forged: 404)."""
     try:
-        alert_id = _links(request).verify(token)
+        alert_id = state(request).ack_links.verify(token)
     except AckLinkExpiredError as exc:
         log.info("console: expired acknowledgement link for alert %s", exc.alert_id)
         return _page(request, 410, "expired", issued_at=exc.issued_at)
     except AckLinkInvalidError:
         return _page(request, 404, "invalid")
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         return _Opened(
-            await _alert(session, alert_id),
-            await _used(session, alert_id),
+            await store.alert(session, alert_id),
+            await store.acknowledged_at(session, alert_id),
             await _answered(session, alert_id),
         )
 
@@ -195,7 +138,7 @@ class _AnswerError(ValueError):
     """What the recipient must fix in the form (the page keeps what they typed)."""
 
 
-def _answer_from_form(alert: _Alert, form: Any, now: datetime) -> AlertAnswerV1 | None:
+def _answer_from_form(alert: LinkedAlert, form: Any, now: datetime) -> AlertAnswerV1 | None:
     """The answer the form carries (None: a plain acknowledgement), or
     :class:`_AnswerError` saying what to fix."""
     chosen = str(form.get("answer") or "")
@@ -247,8 +190,7 @@ async def acknowledge(request: Request, token: str) -> HTMLResponse:
         return opened
     alert = opened.alert
     about = alert.about
-    runtime: ServiceRuntime = request.app.state.runtime
-    now = request.app.state.now()
+    now = state(request).now()
     form = await request.form()
     try:
         answer = _answer_from_form(alert, form, now)
@@ -265,15 +207,14 @@ async def acknowledge(request: Request, token: str) -> HTMLResponse:
             answered=opened.answered,
             **about,
         )
-    async with runtime.db.transaction() as session:
+    async with state(request).publishing() as (session, out):
         # Checked again inside the transaction that records the use: two clicks at once
         # publish once (the primary key refuses the second insert).
-        used = await _used(session, alert.alert_id)
+        used = await store.acknowledged_at(session, alert.alert_id)
         if used is None:
-            await _acknowledge(session, runtime, alert.alert_id, now)
-        recorded = answer is not None and await _record_answer(session, runtime, alert, answer)
+            await _acknowledge(session, out, alert.alert_id, now)
+        recorded = answer is not None and await _record_answer(session, out, alert, answer)
         answered = await _answered(session, alert.alert_id)
-    runtime.relay.wake()
     if used is not None and not recorded:
         return _page(
             request,
@@ -303,10 +244,8 @@ async def acknowledge(request: Request, token: str) -> HTMLResponse:
     )
 
 
-async def _acknowledge(
-    session: AsyncSession, runtime: ServiceRuntime, alert_id: str, now: datetime
-) -> None:
-    await session.execute(acknowledgements.insert().values(alert_id=alert_id, acknowledged_at=now))
+async def _acknowledge(session: AsyncSession, out: Outbox, alert_id: str, now: datetime) -> None:
+    await store.add_acknowledgement(session, alert_id, now)
     message = AcknowledgementV1(
         # One message per alert, however often the button is pressed.
         message_id=derived_id("acknowledgement", alert_id),
@@ -314,39 +253,17 @@ async def _acknowledge(
         acknowledged_at=now,
         by="acknowledgement link",
     )
-    await publish_later(
-        session, runtime.tables, runtime.settings.topic(ACKNOWLEDGEMENTS.wire), alert_id, message
-    )
+    await out.publish(ACKNOWLEDGEMENTS, alert_id, message)
 
 
 async def _record_answer(
-    session: AsyncSession, runtime: ServiceRuntime, alert: _Alert, answer: AlertAnswerV1
+    session: AsyncSession, out: Outbox, alert: LinkedAlert, answer: AlertAnswerV1
 ) -> bool:
     """Keep and publish an answer; False when the same answer was given already."""
-    seen = await session.scalar(
-        select(alert_answers.c.message_id).where(alert_answers.c.message_id == answer.message_id)
-    )
-    if seen is not None:
+    if await store.answer_seen(session, answer.message_id):
         return False
-    await session.execute(
-        alert_answers.insert().values(
-            message_id=answer.message_id,
-            alert_id=answer.alert_id,
-            episode_key=f"{answer.force_code}:{answer.episode_ref}",
-            recipient_code=answer.recipient_code,
-            recipient_name=answer.recipient_name,
-            answer=answer.answer.value,
-            information=answer.information,
-            answered_at=answer.answered_at,
-        )
-    )
-    await publish_later(
-        session,
-        runtime.tables,
-        runtime.settings.topic(ALERT_ANSWERS.wire),
-        f"{answer.force_code}:{answer.episode_ref}",
-        answer,
-    )
+    await store.add_answer(session, answer)
+    await out.publish(ALERT_ANSWERS, f"{answer.force_code}:{answer.episode_ref}", answer)
     # In the audit chain, by ids: who answered what about which alert (the words of an
     # information answer stay in the answer itself).
     await audit.record_as(
@@ -363,17 +280,13 @@ async def _record_answer(
     return True
 
 
-async def _review_the_match(session: AsyncSession, alert: _Alert, answer: AlertAnswerV1) -> None:
+async def _review_the_match(
+    session: AsyncSession, alert: LinkedAlert, answer: AlertAnswerV1
+) -> None:
     """The disputed roll match as an identity review, beside the police record. Its id
     is the router's dispute (services/router/disputes.py): a mash user's decision
     confirms or refutes the match there."""
-    child = (
-        await session.execute(
-            select(episodes.c.given_name, episodes.c.family_name, episodes.c.date_of_birth).where(
-                episodes.c.episode_key == alert.episode_key
-            )
-        )
-    ).first()
+    child = await store.child_of_episode(session, alert.episode_key)
     candidate = IdentityCandidateV1(
         org_code=answer.recipient_code,
         roll_record_id=answer.roll_record_id or "(not recorded)",
@@ -381,9 +294,8 @@ async def _review_the_match(session: AsyncSession, alert: _Alert, answer: AlertA
         explanation={"answer": f"{answer.recipient_name} answered: we do not know this child"},
         org_name=answer.recipient_name,
     )
-    await insert_ignore(
+    await store.add_review(
         session,
-        identity_reviews,
         {
             "review_id": derived_id(alert.alert_id, "not-known"),
             "episode_key": alert.episode_key,

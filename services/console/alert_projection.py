@@ -8,7 +8,7 @@ once per batch with ``executemany`` (services/runtime/deferred_writes.py). Handl
 other topics that read or write these rows flush it first (handlers.py).
 
 An alert's state is the latest of its statuses by time, then by how far along its life
-the state is, then by message id (projections.latest_alert_state). A status is written
+the state is, then by message id (alert_rows.latest_alert_state). A status is written
 to ``console_alert_states`` and then offered to the alert in one conditional UPDATE that
 applies only when no stored status of the alert is later: whatever order statuses come
 in, the last one standing is the latest.
@@ -34,15 +34,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.console import projections, repository
+from services.console import alert_rows, repository
 from services.console.projections import Row
 from services.console.tables import alert_states, alerts, child_links, episodes
 
 
 def _rank(state: Any) -> Any:
-    """projections.alert_state_rank in SQL (-1 for a state it does not know)."""
+    """alert_rows.alert_state_rank in SQL (-1 for a state it does not know)."""
     return case(
-        {value: rank for value, rank in projections.ALERT_STATE_RANKS.items()},
+        {value: rank for value, rank in alert_rows.ALERT_STATE_RANKS.items()},
         value=state,
         else_=literal(-1),
     )
@@ -105,7 +105,7 @@ def _latest_per_alert(states: list[Row]) -> list[Row]:
     best: dict[str, Row] = {}
     for state in states:
         current = best.get(state["alert_id"])
-        if current is None or projections.alert_state_key(state) > projections.alert_state_key(
+        if current is None or alert_rows.alert_state_key(state) > alert_rows.alert_state_key(
             current
         ):
             best[state["alert_id"]] = state
@@ -181,7 +181,7 @@ class AlertWrites:
                     {
                         "b_alert_id": s["alert_id"],
                         "b_at": s["at"],
-                        "b_rank": projections.alert_state_rank(s["state"]),
+                        "b_rank": alert_rows.alert_state_rank(s["state"]),
                         "b_message_id": s["message_id"],
                         "b_state": s["state"],
                         "b_attempt": s["attempt"],

@@ -208,32 +208,16 @@ def _districts(values: Iterable[str | None]) -> Counter[str]:
     return out
 
 
-def analyse(
-    facts: FactColumns,
-    since: date,
-    until: date,
-    threshold: int = 3,
-    window_days: int = 90,
-) -> Analytics:
-    """Every figure of the range from its episodes' facts, counted column by column: the
-    counting runs at C speed and labels the few distinct values afterwards (the time
-    zone arithmetic was done when each row was written)."""
-    children, month, day = facts.child, facts.month, facts.day
-    by_month = Counter(month)
-    children_by_month = Counter(m for m, _ in set(zip(month, children, strict=True)))
-    days_of: defaultdict[str, list[Any]] = defaultdict(list)
-    for child, d in zip(children, day, strict=True):
-        days_of[child].append(d)
-    exploitation = _relabel(
-        Counter(facts.exploitation),
-        lambda v: "with exploitation factors" if _yes(v) else "without",
-    )
+def _month_figure(facts: FactColumns, since: date, until: date) -> Figure:
+    """Episodes and distinct children by month of report, every month of the range."""
+    by_month = Counter(facts.month)
+    children_by_month = Counter(m for m, _ in set(zip(facts.month, facts.child, strict=True)))
     month_labels = months(since, until)
     month_rows: list[tuple[str, tuple[int, ...]]] = [
         (m, (by_month.get(m, 0), children_by_month.get(m, 0))) for m in month_labels
     ]
     month_title = "Episodes and distinct children by month of report"
-    month_figure = Figure(
+    return Figure(
         "by-month",
         month_title,
         ("episodes", "children"),
@@ -248,66 +232,93 @@ def analyse(
         ),
         shares=False,
     )
+
+
+def _exploitation(facts: FactColumns) -> Counter[str]:
+    return _relabel(
+        Counter(facts.exploitation),
+        lambda v: "with exploitation factors" if _yes(v) else "without",
+    )
+
+
+def _column_figures(facts: FactColumns, exploitation: Counter[str]) -> list[Figure]:
+    """The figures that count one column each."""
+    return [
+        _figure(
+            "by-age",
+            "Episodes by age at report",
+            _relabel(Counter(facts.age), age_band),
+            AGE_BANDS,
+        ),
+        _figure("by-sex", "Episodes by sex", _labelled(facts.sex)),
+        _figure(
+            "by-looked-after",
+            "Episodes by looked-after status",
+            _relabel(
+                Counter(facts.looked_after),
+                lambda v: "looked after" if _yes(v) else "not looked after",
+            ),
+            ("looked after", "not looked after"),
+        ),
+        _figure(
+            "by-missing-from",
+            "Episodes by where missing from",
+            _labelled(facts.missing_from),
+            MISSING_FROM,
+        ),
+        _figure(
+            "by-hour",
+            "Episodes by hour of report",
+            _relabel(Counter(facts.hour), lambda h: f"{int(h):02d}"),
+            [f"{h:02d}" for h in range(24)],
+        ),
+        _figure(
+            "by-day",
+            "Episodes by day of the week of report",
+            _relabel(Counter(facts.weekday), lambda w: DAYS[int(w)]),
+            DAYS,
+        ),
+        _figure(
+            "by-home-district",
+            "Hotspots: home postcode district",
+            _districts(facts.home_district),
+            chart_limit=HOTSPOTS,
+        ),
+        _figure(
+            "by-found-district",
+            "Hotspots: where found (postcode district)",
+            _relabel(Counter(facts.found_district), str, keep=bool),
+            chart_limit=HOTSPOTS,
+        ),
+        _figure(
+            "exploitation",
+            "Episodes with exploitation factors (CSE, CCE, county lines, trafficking)",
+            exploitation,
+            ("with exploitation factors", "without"),
+        ),
+    ]
+
+
+def analyse(
+    facts: FactColumns,
+    since: date,
+    until: date,
+    threshold: int = 3,
+    window_days: int = 90,
+) -> Analytics:
+    """Every figure of the range from its episodes' facts, counted column by column: the
+    counting runs at C speed and labels the few distinct values afterwards (the time
+    zone arithmetic was done when each row was written)."""
+    days_of: defaultdict[str, list[Any]] = defaultdict(list)
+    for child, d in zip(facts.child, facts.day, strict=True):
+        days_of[child].append(d)
+    exploitation = _exploitation(facts)
     return Analytics(
         since,
         until,
-        len(children),
+        len(facts.child),
         len(days_of),
         repeat_children(days_of.values(), threshold, window_days),
         exploitation["with exploitation factors"],
-        [
-            month_figure,
-            _figure(
-                "by-age",
-                "Episodes by age at report",
-                _relabel(Counter(facts.age), age_band),
-                AGE_BANDS,
-            ),
-            _figure("by-sex", "Episodes by sex", _labelled(facts.sex)),
-            _figure(
-                "by-looked-after",
-                "Episodes by looked-after status",
-                _relabel(
-                    Counter(facts.looked_after),
-                    lambda v: "looked after" if _yes(v) else "not looked after",
-                ),
-                ("looked after", "not looked after"),
-            ),
-            _figure(
-                "by-missing-from",
-                "Episodes by where missing from",
-                _labelled(facts.missing_from),
-                MISSING_FROM,
-            ),
-            _figure(
-                "by-hour",
-                "Episodes by hour of report",
-                _relabel(Counter(facts.hour), lambda h: f"{int(h):02d}"),
-                [f"{h:02d}" for h in range(24)],
-            ),
-            _figure(
-                "by-day",
-                "Episodes by day of the week of report",
-                _relabel(Counter(facts.weekday), lambda w: DAYS[int(w)]),
-                DAYS,
-            ),
-            _figure(
-                "by-home-district",
-                "Hotspots: home postcode district",
-                _districts(facts.home_district),
-                chart_limit=HOTSPOTS,
-            ),
-            _figure(
-                "by-found-district",
-                "Hotspots: where found (postcode district)",
-                _relabel(Counter(facts.found_district), str, keep=bool),
-                chart_limit=HOTSPOTS,
-            ),
-            _figure(
-                "exploitation",
-                "Episodes with exploitation factors (CSE, CCE, county lines, trafficking)",
-                exploitation,
-                ("with exploitation factors", "without"),
-            ),
-        ],
+        [_month_figure(facts, since, until), *_column_figures(facts, exploitation)],
     )

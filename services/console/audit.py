@@ -1,26 +1,19 @@
 """The console's audit (DESIGN §8): every view of a child's record and every export is
-recorded (who, what, when) in the same transaction as the read it records, and an
-``admin`` reads them here, newest first."""
+recorded (who, what, when) in the same transaction as the read it records; an
+``admin`` reads them newest first (services/console/audit_page.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.console.accounts import Role
-from services.console.auth import allowed
-from services.console.rendering import render
 from services.console.sessions import SignedIn
 from services.console.tables import audit, audit_chains
 from services.runtime import audit_chain
-
-router = APIRouter(include_in_schema=False)
-PAGE = 100
 
 
 async def record(
@@ -61,29 +54,14 @@ async def record_as(
     )
 
 
-@router.get(
-    "/admin/audit",
-    response_class=HTMLResponse,
-    dependencies=[Depends(allowed(Role.ADMIN))],
-)
-async def audit_page(
-    request: Request, page: Annotated[int, Query(ge=1, le=100_000)] = 1
-) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(audit)
-                    .order_by(audit.c.seq.desc())
-                    .limit(PAGE + 1)
-                    .offset((page - 1) * PAGE)
-                )
+async def latest(session: AsyncSession, limit: int, offset: int) -> Sequence[Any]:
+    """Audit rows, newest first."""
+    return (
+        (
+            await session.execute(
+                select(audit).order_by(audit.c.seq.desc()).limit(limit).offset(offset)
             )
-            .mappings()
-            .all()
         )
-    return render(
-        request,
-        "audit.html",
-        {"rows": rows[:PAGE], "page": page, "has_next": len(rows) > PAGE},
+        .mappings()
+        .all()
     )

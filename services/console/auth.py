@@ -29,7 +29,7 @@ from services.console.accounts import HOME, Role, decoy_hash, password_matches
 from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
 from services.console.sign_in_throttle import SignInThrottle
-from services.runtime.database import Database
+from services.console.state import state
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,6 @@ class NotAllowedError(Exception):
         self.detail = detail
 
 
-def _db(request: Request) -> Database:
-    return request.app.state.runtime.db  # type: ignore[no-any-return]
-
-
 async def signed_in(request: Request) -> SignedIn | None:
     """The live session of the request's cookie, if any (also kept on ``request.state``)."""
     if hasattr(request.state, "signed_in"):
@@ -69,8 +65,8 @@ async def signed_in(request: Request) -> SignedIn | None:
     token = request.cookies.get(SESSION_COOKIE)
     who = None
     if token:
-        async with _db(request).transaction() as session:
-            who = await sessions.signed_in(session, token, request.app.state.now())
+        async with state(request).db.transaction() as session:
+            who = await sessions.signed_in(session, token, state(request).now())
     request.state.signed_in = who
     return who
 
@@ -101,10 +97,6 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def _cookie_secure(request: Request) -> bool:
-    return bool(request.app.state.cookie_secure)
-
-
 def _trustworthy(request: Request) -> bool:
     """Whether a browser keeps a Secure cookie from this address: HTTPS, or the
     loopback names browsers treat as secure."""
@@ -127,7 +119,7 @@ def login_page(
             "csrf_token": token,
             "next": next_path or "",
             "error": error,
-            "sso": getattr(request.app.state, "sso", None) is not None,
+            "sso": state(request).sso is not None,
         },
         status_code=status,
     )
@@ -137,7 +129,7 @@ def login_page(
         max_age=_LOGIN_COOKIE_SECONDS,
         path="/login",
         httponly=True,
-        secure=_cookie_secure(request),
+        secure=state(request).cookie_secure,
         samesite="strict",
     )
     return response
@@ -148,7 +140,7 @@ async def login_form(request: Request, next: str | None = None) -> Response:
     who = await signed_in(request)
     if who is not None:
         return RedirectResponse(_safe_next(next) or who.user.home, status_code=303)
-    plain = _cookie_secure(request) and not _trustworthy(request)
+    plain = state(request).cookie_secure and not _trustworthy(request)
     return login_page(request, 200, _safe_next(next), _PLAIN_HTTP if plain else None)
 
 
@@ -160,7 +152,7 @@ async def login(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    if _cookie_secure(request) and not _trustworthy(request):
+    if state(request).cookie_secure and not _trustworthy(request):
         return login_page(request, 400, _safe_next(next), _PLAIN_HTTP)
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
@@ -168,7 +160,7 @@ async def login(
     name = username.strip().lower()
     if not name or not password:
         return login_page(request, 400, _safe_next(next), "Enter your username and password.")
-    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    throttle: SignInThrottle = state(request).sign_in_throttle
     address = request.client.host if request.client else ""
     if wait := await throttle.wait_s(name, address):
         log.info("console sign-in refused: too many failures")
@@ -180,7 +172,7 @@ async def login(
         )
         page.headers["Retry-After"] = str(wait)
         return page
-    async with _db(request).transaction() as session:
+    async with state(request).db.transaction() as session:
         found = await sessions.account(session, name)
     stored = found[1] if found else decoy_hash()
     matches = await asyncio.to_thread(password_matches, stored, password)
@@ -189,8 +181,8 @@ async def login(
         log.info("console sign-in refused")  # no username: it may be a mistyped password
         return login_page(request, 401, _safe_next(next), "The username or password is not right.")
     user = found[0]
-    async with _db(request).transaction() as session:
-        token = await sessions.start_session(session, user.username, request.app.state.now())
+    async with state(request).db.transaction() as session:
+        token = await sessions.start_session(session, user.username, state(request).now())
     log.info("console sign-in: %s (%s)", user.username, user.role.value)
     return signed_in_redirect(request, token, _safe_next(next), user.role)
 
@@ -203,7 +195,7 @@ def signed_in_redirect(request: Request, token: str, next_path: str | None, role
         token,
         path="/",
         httponly=True,
-        secure=_cookie_secure(request),
+        secure=state(request).cookie_secure,
         samesite="lax",
     )
     response.delete_cookie(LOGIN_COOKIE, path="/login")
@@ -217,7 +209,7 @@ async def logout(
     who = await signed_in(request)
     if who is not None:
         check_csrf(who, csrf_token)
-        async with _db(request).transaction() as session:
+        async with state(request).db.transaction() as session:
             await sessions.end_session(session, request.cookies[SESSION_COOKIE])
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
@@ -30,17 +28,15 @@ from schemas.episode import clean_text
 from services.console import audit
 from services.console.accounts import Role
 from services.console.auth import allowed, check_csrf
+from services.console.child_records import ChildRecord, child_record, suggestions
 from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
-from services.console.tables import child_links as links_table
-from services.console.tables import episodes
-from services.runtime.messaging import publish_later
-from services.runtime.service import ServiceRuntime
+from services.console.state import state
+from services.runtime.handling import Outbox
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 Person = Annotated[SignedIn, Depends(allowed(Role.MASH, Role.MSET_CHAIR))]
-SUGGESTED = 10
 REASON_MAX = 500
 
 
@@ -48,23 +44,6 @@ REASON_MAX = 500
 class Problem:
     anchor: str  # the id of the input to fix
     message: str
-
-
-@dataclass(frozen=True)
-class ChildRecord:
-    """One child as the console knows it: their episodes, as each police record had it."""
-
-    child_id: str
-    episodes: list[dict[str, Any]]
-
-    @property
-    def dates_of_birth(self) -> set[date]:
-        return {e["date_of_birth"] for e in self.episodes if e["date_of_birth"]}
-
-    @property
-    def name(self) -> str:
-        latest = self.episodes[0] if self.episodes else {}
-        return f"{latest.get('given_name') or ''} {latest.get('family_name') or ''}".strip()
 
 
 @dataclass
@@ -84,53 +63,6 @@ class ChangeForm:
             confirm_dates=data.get("confirm_dates") == "yes",
             episodes=[str(v)[:300] for v in data.getlist("episode")][:500],
         )
-
-
-async def child_record(session: AsyncSession, child_id: str) -> ChildRecord:
-    rows = (
-        (
-            await session.execute(
-                select(
-                    episodes.c.episode_key,
-                    episodes.c.force_code,
-                    episodes.c.episode_ref,
-                    episodes.c.given_name,
-                    episodes.c.family_name,
-                    episodes.c.date_of_birth,
-                    episodes.c.first_event_at,
-                    episodes.c.withdrawn_at,
-                    links_table.c.basis,
-                )
-                .outerjoin(links_table, links_table.c.episode_key == episodes.c.episode_key)
-                .where(episodes.c.child_id == child_id)
-                .order_by(episodes.c.first_event_at.desc(), episodes.c.episode_key)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    return ChildRecord(child_id, [dict(r) for r in rows])
-
-
-async def suggestions(session: AsyncSession, child: ChildRecord) -> list[ChildRecord]:
-    """Other children born on the same day: whom a person most often merges with."""
-    born = sorted(child.dates_of_birth)
-    if not born:
-        return []
-    ids = (
-        await session.scalars(
-            select(episodes.c.child_id)
-            .where(
-                episodes.c.date_of_birth.in_(born),
-                episodes.c.child_id.is_not(None),
-                episodes.c.child_id != child.child_id,
-            )
-            .group_by(episodes.c.child_id)
-            .order_by(func.max(episodes.c.latest_event_at).desc())
-            .limit(SUGGESTED)
-        )
-    ).all()
-    return [await child_record(session, i) for i in ids]
 
 
 def _reason(form: ChangeForm, problems: list[Problem], anchor: str = "reason") -> str:
@@ -219,7 +151,7 @@ def _page(
 
 @router.get("/children/{child_id}/identity", response_class=HTMLResponse)
 async def identity_page(request: Request, child_id: str, who: Person) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         child = await child_record(session, child_id)
         if not child.episodes:
             return not_found(request, "No such child", "No episode has this child id.")
@@ -229,23 +161,16 @@ async def identity_page(request: Request, child_id: str, who: Person) -> Respons
             who,
             "view-child-identity",
             child_id,
-            request.app.state.now(),
+            state(request).now(),
             f"{len(child.episodes)} episode(s), {len(others)} suggested",
         )
     return _page(request, child, others)
 
 
 async def _publish(
-    request: Request, session: AsyncSession, who: SignedIn, change: ChildIdentityChangeV1
+    session: AsyncSession, out: Outbox, who: SignedIn, change: ChildIdentityChangeV1
 ) -> None:
-    runtime: ServiceRuntime = request.app.state.runtime
-    await publish_later(
-        session,
-        runtime.tables,
-        runtime.settings.topic(CHILD_IDENTITY_CHANGES.wire),
-        change.child_id,
-        change,
-    )
+    await out.publish(CHILD_IDENTITY_CHANGES, change.child_id, change)
     detail = (
         f"into {change.into_child_id}"
         + (
@@ -267,7 +192,7 @@ async def merge(request: Request, child_id: str, who: Person) -> Response:
     check_csrf(who, str(data.get("csrf_token") or "")[:100])
     form = ChangeForm.of(data)
     confirming = data.get("step") == "confirm"
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).publishing() as (session, out):
         child = await child_record(session, child_id)
         if not child.episodes:
             return not_found(request, "No such child", "No episode has this child id.")
@@ -286,11 +211,11 @@ async def merge(request: Request, child_id: str, who: Person) -> Response:
                 who,
                 "view-child-identity",
                 other.child_id,
-                request.app.state.now(),
+                state(request).now(),
                 f"beside {child_id} before a merge",
             )
             return _page(request, child, others, form, other=other)
-        now = request.app.state.now()
+        now = state(request).now()
         change_id = derived_id("merge", child_id, other.child_id, who.csrf_token)
         change = ChildIdentityChangeV1(
             message_id=change_id,
@@ -303,8 +228,7 @@ async def merge(request: Request, child_id: str, who: Person) -> Response:
             requested_by=who.user.username,
             requested_at=now,
         )
-        await _publish(request, session, who, change)
-    request.app.state.runtime.relay.wake()
+        await _publish(session, out, who, change)
     log.info(
         "console: merge of child %s into %s asked by %s",
         child_id,
@@ -319,7 +243,7 @@ async def split(request: Request, child_id: str, who: Person) -> Response:
     data = await request.form()
     check_csrf(who, str(data.get("csrf_token") or "")[:100])
     form = ChangeForm.of(data)
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).publishing() as (session, out):
         child = await child_record(session, child_id)
         if not child.episodes:
             return not_found(request, "No such child", "No episode has this child id.")
@@ -340,9 +264,8 @@ async def split(request: Request, child_id: str, who: Person) -> Response:
             ],
             reason=clean_text(form.reason, "lines"),
             requested_by=who.user.username,
-            requested_at=request.app.state.now(),
+            requested_at=state(request).now(),
         )
-        await _publish(request, session, who, change)
-    request.app.state.runtime.relay.wake()
+        await _publish(session, out, who, change)
     log.info("console: split of child %s asked by %s", child_id, who.user.username)
     return _page(request, child, [], form, sent=change)

@@ -31,105 +31,109 @@ def register(app: typer.Typer) -> None:
     app.add_typer(console_app, name="console")
     users_app = typer.Typer(no_args_is_help=True, help="Console accounts.")
     app.add_typer(users_app, name="users")
+    users_app.command("create")(create_user)
+    users_app.command("list")(list_users)
+    users_app.command("disable")(disable)
+    console_app.command("dead-letters")(dead_letters)
 
-    @users_app.command("create")
-    def create_user(
-        username: Annotated[str, typer.Option(help="lower-case; what the user signs in with")],
-        role: Annotated[
-            str,
-            typer.Option(help="; ".join(f"{r.value}: {ROLE_HELP[r]}" for r in Role)),
-        ],
-        la: Annotated[
-            str | None,
-            typer.Option("--la", help="an rhi-worker's local authority (GSS code)"),
-        ] = None,
-    ) -> None:
-        """Create a console account. The password is read from standard input (asked
-        for twice at a terminal); it is stored only as an Argon2id hash."""
-        name = username.strip().lower()
-        problem = username_problem(name)
-        if problem:
-            raise typer.BadParameter(problem, param_hint="--username")
-        try:
-            chosen = Role(role)
-        except ValueError:
-            roles = ", ".join(r.value for r in Role)
-            raise typer.BadParameter(f"{role!r}: one of {roles}", param_hint="--role") from None
-        la_code = la.strip().upper() if la else None
-        problem = authority_problem(chosen, la_code)
-        if problem:
-            raise typer.BadParameter(problem, param_hint="--la")
-        password = _read_password()
-        problem = password_problem(password)
-        if problem:
-            raise typer.BadParameter(f"the password needs {problem}", param_hint="password")
-        try:
-            asyncio.run(_create_user(name, hash_password(password), chosen, la_code))
-        except UserExistsError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--username") from None
-        where = f" of {la_code}" if la_code else ""
-        Console().print(f"created {name}: {chosen.value}{where}")
 
-    @users_app.command("list")
-    def list_users(
-        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    ) -> None:
-        """The console's accounts (never their passwords)."""
-        rows = asyncio.run(_users())
-        if as_json:
-            typer.echo(
-                json.dumps(
-                    [
-                        {
-                            "username": u.username,
-                            "role": u.role.value,
-                            "la_code": u.la_code,
-                            "created_at": created.isoformat(),
-                            "disabled_at": disabled.isoformat() if disabled else None,
-                        }
-                        for u, created, disabled in rows
-                    ],
-                    indent=2,
-                )
+def create_user(
+    username: Annotated[str, typer.Option(help="lower-case; what the user signs in with")],
+    role: Annotated[
+        str,
+        typer.Option(help="; ".join(f"{r.value}: {ROLE_HELP[r]}" for r in Role)),
+    ],
+    la: Annotated[
+        str | None,
+        typer.Option("--la", help="an rhi-worker's local authority (GSS code)"),
+    ] = None,
+) -> None:
+    """Create a console account. The password is read from standard input (asked
+    for twice at a terminal); it is stored only as an Argon2id hash."""
+    name = username.strip().lower()
+    problem = username_problem(name)
+    if problem:
+        raise typer.BadParameter(problem, param_hint="--username")
+    try:
+        chosen = Role(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise typer.BadParameter(f"{role!r}: one of {roles}", param_hint="--role") from None
+    la_code = la.strip().upper() if la else None
+    problem = authority_problem(chosen, la_code)
+    if problem:
+        raise typer.BadParameter(problem, param_hint="--la")
+    password = _read_password()
+    problem = password_problem(password)
+    if problem:
+        raise typer.BadParameter(f"the password needs {problem}", param_hint="password")
+    try:
+        asyncio.run(_create_user(name, hash_password(password), chosen, la_code))
+    except UserExistsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--username") from None
+    where = f" of {la_code}" if la_code else ""
+    Console().print(f"created {name}: {chosen.value}{where}")
+
+
+def list_users(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The console's accounts (never their passwords)."""
+    rows = asyncio.run(_users())
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "username": u.username,
+                        "role": u.role.value,
+                        "la_code": u.la_code,
+                        "created_at": created.isoformat(),
+                        "disabled_at": disabled.isoformat() if disabled else None,
+                    }
+                    for u, created, disabled in rows
+                ],
+                indent=2,
             )
-            return
-        table = Table("username", "role", "local authority", "created", "disabled")
-        for u, created, disabled in rows:
-            table.add_row(
-                u.username,
-                u.role.value,
-                u.la_code or "",
-                f"{created:%Y-%m-%d}",
-                f"{disabled or ''}",
-            )
-        Console().print(table if rows else "No users yet: relay users create --help")
+        )
+        return
+    table = Table("username", "role", "local authority", "created", "disabled")
+    for u, created, disabled in rows:
+        table.add_row(
+            u.username,
+            u.role.value,
+            u.la_code or "",
+            f"{created:%Y-%m-%d}",
+            f"{disabled or ''}",
+        )
+    Console().print(table if rows else "No users yet: relay users create --help")
 
-    @users_app.command("disable")
-    def disable(username: Annotated[str, typer.Argument(help="the account to disable")]) -> None:
-        """Disable an account and end its sessions at once."""
-        if not asyncio.run(_disable(username.strip().lower())):
-            raise typer.BadParameter(f"no user named {username}", param_hint="USERNAME")
-        Console().print(f"disabled {username}; their sessions are ended")
 
-    @console_app.command("dead-letters")
-    def dead_letters(
-        limit: Annotated[int, typer.Option(min=1, help="newest first, at most this many")] = 50,
-        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    ) -> None:
-        """List the dead letters the console has seen (topic, consumer, error, time)."""
-        rows = asyncio.run(_dead_letters(limit))
-        if as_json:
-            typer.echo(json.dumps(rows, default=str, indent=2))
-            return
-        table = Table("failed at", "topic", "consumer", "partition/offset", "error")
-        for r in rows:
-            where = (
-                f"{r['kafka_partition']}/{r['kafka_offset']}"
-                if r["kafka_partition"] is not None
-                else ""
-            )
-            table.add_row(str(r["failed_at"]), r["topic"], r["consumer"], where, r["error"])
-        Console().print(table if rows else "No dead letters.")
+def disable(username: Annotated[str, typer.Argument(help="the account to disable")]) -> None:
+    """Disable an account and end its sessions at once."""
+    if not asyncio.run(_disable(username.strip().lower())):
+        raise typer.BadParameter(f"no user named {username}", param_hint="USERNAME")
+    Console().print(f"disabled {username}; their sessions are ended")
+
+
+def dead_letters(
+    limit: Annotated[int, typer.Option(min=1, help="newest first, at most this many")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """List the dead letters the console has seen (topic, consumer, error, time)."""
+    rows = asyncio.run(_dead_letters(limit))
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table("failed at", "topic", "consumer", "partition/offset", "error")
+    for r in rows:
+        where = (
+            f"{r['kafka_partition']}/{r['kafka_offset']}"
+            if r["kafka_partition"] is not None
+            else ""
+        )
+        table.add_row(str(r["failed_at"]), r["topic"], r["consumer"], where, r["error"])
+    Console().print(table if rows else "No dead letters.")
 
 
 def _read_password() -> str:

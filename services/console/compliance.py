@@ -25,6 +25,7 @@ from services.console.rendering import render
 from services.console.returns_queries import task_facts
 from services.console.rhi_measures import DECLINED, NOT_POSSIBLE, TaskFacts
 from services.console.sessions import SignedIn
+from services.console.state import state
 
 router = APIRouter(include_in_schema=False)
 MONTHS_SHOWN = 12
@@ -137,7 +138,7 @@ async def compliance_page(
     request: Request, who: SignedIn = Depends(allowed(Role.MSET_CHAIR, Role.RHI_WORKER))
 ) -> Response:
     la = who.user.la_code if who.user.role is Role.RHI_WORKER else None
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         tasks = await task_facts(session, la)
-    rows = figures(tasks, request.app.state.now())
+    rows = figures(tasks, state(request).now())
     return render(request, "compliance.html", {"rows": rows, "chart": chart(rows)})

@@ -38,7 +38,7 @@ from schemas.messages import (
     RhiTaskStatusV1,
 )
 from schemas.rhi_record import RhiTaskOutcomeV2
-from services.console import child_links, projections, repository, rhi_records
+from services.console import alert_rows, child_links, projections, repository, rhi_records, rhi_rows
 from services.console.alert_projection import AlertWrites
 from services.console.tables import (
     dead_letters,
@@ -64,7 +64,7 @@ async def on_alert_requested(session: AsyncSession, message: AlertRequestedV1, o
         projections.episode_placeholder(message, utcnow()),
         projections.episode_authority(message),
         message.child_id,
-        projections.alert_request_row(message),
+        alert_rows.alert_request_row(message),
     )
 
 
@@ -74,7 +74,7 @@ def _key(message: AlertRequestedV1 | RhiTaskRequestedV1 | IdentityReviewV1) -> s
 
 async def on_alert_status(session: AsyncSession, message: AlertStatusV1, out: Outbox) -> None:
     deferred(session, AlertWrites).status(
-        projections.alert_from_status(message), projections.alert_state_row(message)
+        alert_rows.alert_from_status(message), alert_rows.alert_state_row(message)
     )
 
 
@@ -86,13 +86,13 @@ async def on_rhi_task_requested(
     )
     await repository.update_episode(session, message, projections.episode_authority(message))
     await child_links.adopt(session, _key(message), message.child_id)
-    await repository.upsert(session, rhi_tasks, projections.rhi_request_row(message))
+    await repository.upsert(session, rhi_tasks, rhi_rows.rhi_request_row(message))
 
 
 async def on_rhi_task_status(session: AsyncSession, message: RhiTaskStatusV1, out: Outbox) -> None:
-    row = projections.rhi_status_row(message)
+    row = rhi_rows.rhi_status_row(message)
     current = await repository.rhi_task_state(session, message.task_id)
-    if current is None or projections.rhi_status_is_newer(
+    if current is None or rhi_rows.rhi_status_is_newer(
         current["state"], current["state_at"], message
     ):
         await repository.upsert(session, rhi_tasks, row)

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EventType, RiskGrade
@@ -23,8 +22,8 @@ from services.console.accounts import Role
 from services.console.auth import allowed
 from services.console.rendering import not_found
 from services.console.repository import EpisodeView
+from services.console.state import state
 from services.console.stream_filters import StreamFilters, parse_filters
-from services.runtime.database import Database
 
 PAGE_SIZE = 50
 REFRESH_MS = 1000  # how often the live stream looks for changes
@@ -45,18 +44,6 @@ class Paging:
         return (self.page - 1) * self.size
 
 
-def _db(request: Request) -> Database:
-    return request.app.state.runtime.db  # type: ignore[no-any-return]
-
-
-def _templates(request: Request) -> Jinja2Templates:
-    return request.app.state.templates  # type: ignore[no-any-return]
-
-
-def _size(request: Request) -> int:
-    return int(request.app.state.page_size)
-
-
 def _paged(items: list[Any], page: int, size: int) -> tuple[list[Any], Paging]:
     """``items`` was fetched with one row more than a page, to know if a next page exists."""
     return items[:size], Paging(page, size, len(items) > size)
@@ -71,11 +58,11 @@ OPERATORS = [Depends(allowed(Role.MSET_CHAIR, Role.ADMIN))]  # no child's detail
 async def stream_page(request: Request, page: Page = 1) -> HTMLResponse:
     filters, problems = parse_filters(request.query_params)
     counts, views, paging = await _stream(request, page, filters)
-    async with _db(request).transaction() as session:
+    async with state(request).db.transaction() as session:
         # The chair's home page: the panel's actions past their due date (issue 20).
         overdue = await panel_store.overdue_actions(session, panel_pages.today(request))
         owners = await panel_pages.organisations(session) if overdue else {}
-    return _templates(request).TemplateResponse(
+    return state(request).templates.TemplateResponse(
         request,
         "stream.html",
         {
@@ -96,8 +83,8 @@ async def stream_page(request: Request, page: Page = 1) -> HTMLResponse:
 async def _stream(
     request: Request, page: int, filters: StreamFilters
 ) -> tuple[repository.Counts, list[EpisodeView], Paging]:
-    size = _size(request)
-    async with _db(request).transaction() as session:
+    size = state(request).page_size
+    async with state(request).db.transaction() as session:
         counts = await repository.count_all(session)
         views = await repository.episode_page(session, size + 1, (page - 1) * size, filters)
     views, paging = _paged(views, page, size)
@@ -106,7 +93,7 @@ async def _stream(
 
 async def _fragment(request: Request, page: int, filters: StreamFilters) -> str:
     counts, views, paging = await _stream(request, page, filters)
-    template = _templates(request).get_template("_stream.html")
+    template = state(request).templates.get_template("_stream.html")
     return template.render(
         request=request, counts=counts, views=views, paging=paging, filters=filters
     )
@@ -128,12 +115,12 @@ async def stream_events(request: Request, page: Page = 1) -> StreamingResponse:
     most; the browser's EventSource reconnects by itself, and a stopping console is
     not held up for long."""
     filters, _problems = parse_filters(request.query_params)
-    interval = request.app.state.refresh_ms / 1000
+    interval = state(request).refresh_ms / 1000
 
     async def changes() -> AsyncIterator[str]:
         yield f"retry: {int(interval * 1000)}\n\n"
         last = None
-        ends = asyncio.get_running_loop().time() + request.app.state.sse_lifetime_s
+        ends = asyncio.get_running_loop().time() + state(request).sse_lifetime_s
         while asyncio.get_running_loop().time() < ends and not await request.is_disconnected():
             html = await _fragment(request, page, filters)
             if html != last:
@@ -155,7 +142,7 @@ async def stream_events(request: Request, page: Page = 1) -> StreamingResponse:
     "/episodes/{force_code}/{episode_ref:path}", response_class=HTMLResponse, dependencies=CHAIR
 )
 async def episode_page(request: Request, force_code: str, episode_ref: str) -> HTMLResponse:
-    async with _db(request).transaction() as session:
+    async with state(request).db.transaction() as session:
         view = await repository.episode(session, force_code, episode_ref)
     if view is None:
         return not_found(
@@ -164,13 +151,13 @@ async def episode_page(request: Request, force_code: str, episode_ref: str) -> H
             f"Nothing has arrived for episode {force_code} / {episode_ref}. "
             "If it was reported moments ago, refresh in a few seconds.",
         )
-    return _templates(request).TemplateResponse(request, "episode.html", {"view": view})
+    return state(request).templates.TemplateResponse(request, "episode.html", {"view": view})
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse, dependencies=CHAIR)
 async def alert_page(request: Request, alert_id: str) -> HTMLResponse:
     """Where the notifier's emails link to ("view in the console")."""
-    async with _db(request).transaction() as session:
+    async with state(request).db.transaction() as session:
         found = await repository.alert(session, alert_id)
         view = None
         if found is not None:
@@ -184,7 +171,7 @@ async def alert_page(request: Request, alert_id: str) -> HTMLResponse:
             "If the email arrived moments ago, refresh in a few seconds.",
         )
     alert, history = found
-    return _templates(request).TemplateResponse(
+    return state(request).templates.TemplateResponse(
         request,
         "alert.html",
         {"alert": alert, "history": history, "view": view},
@@ -198,7 +185,7 @@ async def alert_page(request: Request, alert_id: str) -> HTMLResponse:
 )
 async def help_page(request: Request) -> HTMLResponse:
     """What the states, answers and withdrawals mean (every role)."""
-    return _templates(request).TemplateResponse(request, "help.html", {})
+    return state(request).templates.TemplateResponse(request, "help.html", {})
 
 
 @router.get("/dead-letters", response_class=HTMLResponse, dependencies=OPERATORS)
@@ -218,12 +205,12 @@ async def _listing(
     template: str,
 ) -> HTMLResponse:
     """A paginated table page with the count bar."""
-    size = _size(request)
-    async with _db(request).transaction() as session:
+    size = state(request).page_size
+    async with state(request).db.transaction() as session:
         counts = await repository.count_all(session)
         rows = await fetch(session, size + 1, (page - 1) * size)
     rows, paging = _paged(rows, page, size)
-    return _templates(request).TemplateResponse(
+    return state(request).templates.TemplateResponse(
         request, template, {"counts": counts, "rows": rows, "paging": paging}
     )
 
@@ -241,7 +228,7 @@ async def episodes_api(
         return JSONResponse(
             {"detail": [{"field": f, "message": m} for f, m in problems]}, status_code=400
         )
-    async with _db(request).transaction() as session:
+    async with state(request).db.transaction() as session:
         counts = await repository.count_all(session)
         views = await repository.episode_page(session, limit + 1, (page - 1) * limit, filters)
     views, paging = _paged(views, page, limit)

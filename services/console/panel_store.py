@@ -26,7 +26,7 @@ from services.console.panel import (
     NewMeeting,
     ReviewRecord,
 )
-from services.console.projections import OPEN_RHI_STATES
+from services.console.rhi_rows import OPEN_RHI_STATES
 from services.console.tables import (
     episodes,
     panel_actions,

@@ -19,45 +19,16 @@ from schemas.episode import EXPLOITATION_FACTORS, EpisodeEventV1
 from schemas.identifiers import folded
 from schemas.messages import (
     AlertRequestedV1,
-    AlertState,
-    AlertStatusV1,
     DeadLetterV1,
     IdentityDecisionV1,
     IdentityReviewV1,
     IngestRejectedV1,
     RhiTaskRequestedV1,
-    RhiTaskState,
-    RhiTaskStatusV1,
 )
-from schemas.rhi_record import RhiTaskOutcomeV2
 from services.console.privacy import birth_year, initials
 
 Row = dict[str, Any]
 LONDON = ZoneInfo("Europe/London")
-
-# Tie-break for two statuses stamped with the same time: the one further along wins.
-_ALERT_STATE_ORDER = {
-    AlertState.QUEUED: 0,
-    AlertState.SENDING: 1,
-    AlertState.TEMPORARY_FAILURE: 2,
-    AlertState.SENT: 3,
-    AlertState.PERMANENT_FAILURE: 4,
-    AlertState.ESCALATED: 5,
-    AlertState.ACKNOWLEDGED: 6,
-    AlertState.CANCELLED: 6,
-    AlertState.STOOD_DOWN: 7,
-    AlertState.WITHDRAWN: 8,
-}
-_RHI_STATE_ORDER = {
-    RhiTaskState.OPEN: 0,
-    RhiTaskState.REMINDED: 1,
-    RhiTaskState.ESCALATED: 2,
-    RhiTaskState.COMPLETED: 3,
-    RhiTaskState.DECLINED: 3,
-    RhiTaskState.NOT_POSSIBLE: 3,
-    RhiTaskState.WITHDRAWN: 4,
-}
-OPEN_RHI_STATES = frozenset({"open", "reminded", "escalated"})
 
 
 def aware(moment: datetime) -> datetime:
@@ -241,107 +212,6 @@ def episode_placeholder(alert: AlertRequestedV1 | RhiTaskRequestedV1, now: datet
     }
 
 
-def alert_request_row(alert: AlertRequestedV1) -> Row:
-    ref = alert.episode
-    return {
-        "alert_id": alert.alert_id,
-        "episode_key": episode_key(ref.force_code, ref.episode_ref),
-        "kind": alert.kind.value,
-        "recipient_code": alert.recipient.code,
-        "recipient_kind": alert.recipient.kind.value,
-        "recipient_name": alert.recipient.name,
-        "event_message_id": ref.event_message_id,
-        "event_type": ref.event_type.value,
-        "roll_record_id": alert.roll_record_id,
-        "reason": alert.reason,
-        "policy_rule": alert.policy_rule,
-        "requested_at": aware(alert.requested_at),
-    }
-
-
-def alert_from_status(status: AlertStatusV1) -> Row:
-    """The alert row as far as a status tells it (for a status that overtook its request)."""
-    return {
-        "alert_id": status.alert_id,
-        "episode_key": episode_key(status.force_code, status.episode_ref),
-        "kind": status.kind.value,
-        "recipient_code": status.recipient_code,
-        "recipient_kind": status.recipient_kind.value,
-        "recipient_name": status.recipient_name,
-        "event_message_id": status.event_message_id,
-        "event_type": status.event_type.value if status.event_type else None,
-    }
-
-
-def alert_state_row(status: AlertStatusV1) -> Row:
-    return {
-        "message_id": status.message_id,
-        "alert_id": status.alert_id,
-        "state": status.state.value,
-        "at": aware(status.at),
-        "attempt": status.attempt,
-        "detail": status.detail,
-    }
-
-
-# By state value, for SQL (services/console/alert_projection.py).
-ALERT_STATE_RANKS: dict[str, int] = {s.value: rank for s, rank in _ALERT_STATE_ORDER.items()}
-
-
-def alert_state_rank(state: str) -> int:
-    return ALERT_STATE_RANKS.get(state, -1)
-
-
-def alert_state_key(state: Mapping[Any, Any]) -> tuple[datetime, int, str]:
-    """How statuses of one alert order: by ``at``; at the same time, the state further
-    along its life; then by message id."""
-    return (state["at"], alert_state_rank(state["state"]), state["message_id"])
-
-
-def latest_alert_state(states: Iterable[Mapping[Any, Any]]) -> Row:
-    """The alert's current state from every status seen: the latest ``at`` wins; at the
-    same time, the state further along its life wins."""
-    latest = max(states, key=alert_state_key)
-    return {"state": latest["state"], "state_at": latest["at"], "attempt": latest["attempt"]}
-
-
-def rhi_request_row(task: RhiTaskRequestedV1) -> Row:
-    ref = task.episode
-    return {
-        "task_id": task.task_id,
-        "episode_key": episode_key(ref.force_code, ref.episode_ref),
-        "authority_code": task.authority.code,
-        "authority_name": task.authority.name,
-        "returned_at": aware(task.returned_at),
-        "due_at": aware(task.due_at),
-        "requested_at": aware(task.requested_at),
-    }
-
-
-def rhi_status_row(status: RhiTaskStatusV1) -> Row:
-    return {
-        "task_id": status.task_id,
-        "episode_key": episode_key(status.force_code, status.episode_ref),
-        "authority_code": status.authority_code,
-        "due_at": aware(status.due_at),
-        "state": status.state.value,
-        "state_at": aware(status.at),
-        "note": status.note,
-    }
-
-
-def rhi_status_is_newer(
-    current_state: str | None, current_at: datetime | None, status: RhiTaskStatusV1
-) -> bool:
-    """Whether ``status`` replaces the task's current state (same rule as alerts)."""
-    if current_state is None or current_at is None:
-        return True
-    at = aware(status.at)
-    if at != current_at:
-        return at > current_at
-    return _RHI_STATE_ORDER[status.state] > _RHI_STATE_ORDER[RhiTaskState(current_state)]
-
-
 def review_row(review: IdentityReviewV1) -> Row:
     ref = review.episode
     return {
@@ -376,40 +246,6 @@ def decision_row(decision: IdentityDecisionV1) -> Row:
         "decided_at": aware(decision.decided_at),
         "decided_by": decision.decided_by[:200],
         "roll_record_id": decision.roll_record_id if decision.decision == "match" else None,
-    }
-
-
-def _listed(values: Iterable[str]) -> str | None:
-    return ",".join(values) or None
-
-
-def rhi_record_row(record: RhiTaskOutcomeV2) -> Row:
-    """A return home interview as recorded (restricted parts included: the table says
-    who may see them)."""
-    offer, interviewer = record.offer, record.interviewer
-    return {
-        "task_id": record.task_id,
-        "message_id": record.message_id,
-        "outcome": record.outcome.value,
-        "reason": record.reason,
-        "recorded_by": record.recorded_by,
-        "recorded_at": aware(record.recorded_at),
-        "offered_at": aware(offer.offered_at) if offer else None,
-        "offer_method": offer.method.value if offer else None,
-        "offer_accepted": offer.accepted if offer else None,
-        "interviewed_at": aware(record.interviewed_at) if record.interviewed_at else None,
-        "interviewer_name": interviewer.name if interviewer else None,
-        "interviewer_organisation": interviewer.organisation if interviewer else None,
-        "interviewer_independent": interviewer.independent if interviewer else None,
-        "whereabouts": record.whereabouts,
-        "with_whom": record.with_whom,
-        "push_factors": _listed(record.push_factors),
-        "pull_factors": _listed(record.pull_factors),
-        "harm_disclosed": record.harm_disclosed,
-        "harm_kinds": _listed(k.value for k in record.harm_kinds),
-        "child_words": record.child_words,
-        "referrals": _listed(r.value for r in record.referrals),
-        "shared_with_police": record.shared_with_police,
     }
 
 

@@ -16,6 +16,7 @@ from services.console.accounts import Role
 from services.console.days import LONDON
 from services.console.organisation_names import OrganisationNames
 from services.console.privacy import describe
+from services.console.state import state
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -122,7 +123,7 @@ def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     """``template`` rendered with ``context`` by the app's templates."""
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+    response: HTMLResponse = state(request).templates.TemplateResponse(
         request, template, context, status_code=status_code
     )
     return response

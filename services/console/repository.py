@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, exists, func, select, update
@@ -17,8 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertRequestedV1, RhiTaskRequestedV1
-from services.console import projections
+from services.console import projections, rhi_rows
 from services.console.days import day_after, day_start
+from services.console.episode_view import EpisodeView
 from services.console.stream_filters import StreamFilters
 from services.console.tables import (
     alert_answers,
@@ -172,16 +173,6 @@ async def rhi_task_state(session: AsyncSession, task_id: str) -> Row | None:
 
 
 @dataclass
-class EpisodeView:
-    episode: Row
-    events: list[Row] = field(default_factory=list)
-    alerts: list[Row] = field(default_factory=list)
-    rhi_tasks: list[Row] = field(default_factory=list)
-    # What recipients answered (acknowledgement page), oldest first.
-    answers: list[Row] = field(default_factory=list)
-
-
-@dataclass
 class Counts:
     episodes: int
     dead_letters: int
@@ -208,7 +199,7 @@ async def count_all(session: AsyncSession) -> Counts:
         ),
         open_rhi_tasks=await count(
             rhi_tasks,
-            rhi_tasks.c.state.is_(None) | rhi_tasks.c.state.in_(projections.OPEN_RHI_STATES),
+            rhi_tasks.c.state.is_(None) | rhi_tasks.c.state.in_(rhi_rows.OPEN_RHI_STATES),
         ),
     )
 

@@ -14,10 +14,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from schemas.identifiers import validate_gss_code
-from schemas.messages import OrgKind
 from services.console import audit, returns_queries
 from services.console.accounts import Role
 from services.console.auth import allowed
@@ -26,7 +24,7 @@ from services.console.days import LONDON
 from services.console.rendering import render
 from services.console.returns import BUCKETS, ReturnsFigures, csv_header, csv_rows
 from services.console.sessions import SignedIn
-from services.console.tables import alerts
+from services.console.state import state
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[SignedIn, Depends(allowed(Role.MSET_CHAIR, Role.RHI_WORKER))]
@@ -76,7 +74,7 @@ def asked(who: SignedIn, now: datetime, la: str, since: str, until: str) -> Aske
 async def _figures(request: Request, question: Asked) -> ReturnsFigures | None:
     if question.la is None:
         return None
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         return await returns_queries.returns_figures(
             session, question.la, question.since, question.until
         )
@@ -122,16 +120,8 @@ def charts(f: ReturnsFigures) -> list[BarChart]:
 
 async def _authorities(request: Request) -> list[tuple[str, str]]:
     """Every local authority the console has alerted, for the chair's choice."""
-    async with request.app.state.runtime.db.transaction() as session:
-        rows = await session.execute(
-            select(alerts.c.recipient_code, alerts.c.recipient_name)
-            .where(alerts.c.recipient_kind == OrgKind.LOCAL_AUTHORITY.value)
-            .distinct()
-        )
-        names: dict[str, str] = {}
-        for code, name in rows:
-            names[code] = name or names.get(code) or code
-    return sorted(names.items(), key=lambda item: item[1])
+    async with state(request).db.transaction() as session:
+        return await returns_queries.alerted_authorities(session)
 
 
 @router.get("/returns", response_class=HTMLResponse)
@@ -144,7 +134,7 @@ async def returns_page(
 ) -> Response:
     error, result, question = None, None, None
     try:
-        question = asked(who, request.app.state.now(), la, since, until)
+        question = asked(who, state(request).now(), la, since, until)
         result = await _figures(request, question)
     except PeriodError as exc:
         error = str(exc)
@@ -182,19 +172,19 @@ async def returns_csv(
     until: Annotated[str, Query(alias="to", max_length=20)] = "",
 ) -> Response:
     try:
-        question = asked(who, request.app.state.now(), la, since, until)
+        question = asked(who, state(request).now(), la, since, until)
     except PeriodError as exc:
         return Response(f"{exc}\n", status_code=400, media_type="text/plain; charset=utf-8")
     result = await _figures(request, question)
     if result is None:
         return Response("Authority: choose one.\n", status_code=400, media_type="text/plain")
-    async with request.app.state.runtime.db.transaction() as session:
+    async with state(request).db.transaction() as session:
         await audit.record(
             session,
             who,
             "returns-export",
             f"{result.la} {result.since}..{result.until}",
-            request.app.state.now(),
+            state(request).now(),
         )
     name = f"returns-{result.la}-{result.since}-{result.until}.csv"
     return Response(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.messages import RhiTaskState
+from schemas.messages import OrgKind, RhiTaskState
 from services.console.days import day_after, day_start
 from services.console.returns import ChildMonth, Months, ReturnsFigures, figures
 from services.console.rhi_measures import TaskFacts
@@ -115,17 +115,7 @@ async def task_facts(
         where.append(returned >= since)
     if until is not None:
         where.append(returned < until)
-    # Looked-after children's episodes among the tasks' (a tenth or so): a second small
-    # query, cheaper than joining every task to its episode.
-    looked_after: dict[str, str | None] = {
-        key: resident
-        for key, resident in await session.execute(
-            select(episodes.c.episode_key, episodes.c.resident_la).where(
-                episodes.c.looked_after.is_(True),
-                episodes.c.episode_key.in_(select(t.episode_key).where(*where)),
-            )
-        )
-    }
+    looked_after = await _looked_after(session, where)
     rows = await session.execute(
         select(
             t.task_id,
@@ -143,26 +133,41 @@ async def task_facts(
         .select_from(rhi_tasks.outerjoin(rhi_records, r.task_id == t.task_id))
         .where(*where)
     )
-    out = []
-    for task_id, code, name, back, due, state, state_at, outcome, offered, met, key in rows:
-        looked = key in looked_after
-        out.append(
-            TaskFacts(
-                task_id,
-                code,
-                name,
-                _when(back),
-                _when(due),
-                state,
-                _moment(state_at),
-                outcome,
-                _moment(offered),
-                _moment(met),
-                looked,
-                looked and looked_after[key] not in (None, code),
+    return [_task_fact(row, looked_after) for row in rows]
+
+
+async def _looked_after(session: AsyncSession, where: list[Any]) -> dict[str, str | None]:
+    """Looked-after children's episodes among the tasks' (a tenth or so), with the
+    authority each child lives in: a second small query, cheaper than joining every task
+    to its episode."""
+    return {
+        key: resident
+        for key, resident in await session.execute(
+            select(episodes.c.episode_key, episodes.c.resident_la).where(
+                episodes.c.looked_after.is_(True),
+                episodes.c.episode_key.in_(select(rhi_tasks.c.episode_key).where(*where)),
             )
         )
-    return out
+    }
+
+
+def _task_fact(row: Any, looked_after: dict[str, str | None]) -> TaskFacts:
+    task_id, code, name, back, due, state, state_at, outcome, offered, met, key = row
+    looked = key in looked_after
+    return TaskFacts(
+        task_id,
+        code,
+        name,
+        _when(back),
+        _when(due),
+        state,
+        _moment(state_at),
+        outcome,
+        _moment(offered),
+        _moment(met),
+        looked,
+        looked and looked_after[key] not in (None, code),
+    )
 
 
 async def returns_figures(
@@ -173,6 +178,19 @@ async def returns_figures(
     grouped = await child_months(session, la, since, until)
     tasks = await task_facts(session, la, day_start(since), day_after(until))
     return figures(la, since, until, grouped, tasks)
+
+
+async def alerted_authorities(session: AsyncSession) -> list[tuple[str, str]]:
+    """Every local authority the console has alerted, ``(code, name)``, by name."""
+    rows = await session.execute(
+        select(alerts.c.recipient_code, alerts.c.recipient_name)
+        .where(alerts.c.recipient_kind == OrgKind.LOCAL_AUTHORITY.value)
+        .distinct()
+    )
+    names: dict[str, str] = {}
+    for code, name in rows:
+        names[code] = name or names.get(code) or code
+    return sorted(names.items(), key=lambda item: item[1])
 
 
 async def known_authority(session: AsyncSession, la: str) -> bool:
@@ -204,38 +222,8 @@ async def missing_episodes(session: AsyncSession, la: str, until: date) -> list[
         )
         .scalar_subquery()
     )
-    ends: dict[str, dict[str, datetime]] = defaultdict(dict)
-    for key, type_, at in await session.execute(
-        select(
-            episode_events.c.episode_key,
-            episode_events.c.type,
-            func.min(episode_events.c.occurred_at),
-        )
-        .where(
-            episode_events.c.episode_key.in_(chosen),
-            episode_events.c.type.in_((*_ENDING, "closed")),
-        )
-        .group_by(episode_events.c.episode_key, episode_events.c.type)
-    ):
-        ends[key][type_] = at
-    records: dict[str, set[str]] = defaultdict(set)
-    for key, record in await session.execute(
-        select(alerts.c.episode_key, alerts.c.roll_record_id).where(
-            alerts.c.episode_key.in_(chosen),
-            alerts.c.recipient_code == la,
-            alerts.c.roll_record_id.is_not(None),
-        )
-    ):
-        records[key].add(record)
-    for key, record in await session.execute(
-        select(identity_reviews.c.episode_key, identity_reviews.c.roll_record_id).where(
-            identity_reviews.c.episode_key.in_(chosen),
-            identity_reviews.c.org_code == la,
-            identity_reviews.c.decision == "match",
-            identity_reviews.c.roll_record_id.is_not(None),
-        )
-    ):
-        records[key].add(record)
+    ends = await _ends(session, chosen)
+    records = await _own_records(session, chosen, la)
     out = []
     for row in await session.execute(
         select(
@@ -264,3 +252,46 @@ async def missing_episodes(session: AsyncSession, la: str, until: date) -> list[
             )
         )
     return out
+
+
+async def _ends(session: AsyncSession, chosen: Any) -> dict[str, dict[str, datetime]]:
+    """Of each chosen episode, the first time of each ending event type."""
+    ends: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for key, type_, at in await session.execute(
+        select(
+            episode_events.c.episode_key,
+            episode_events.c.type,
+            func.min(episode_events.c.occurred_at),
+        )
+        .where(
+            episode_events.c.episode_key.in_(chosen),
+            episode_events.c.type.in_((*_ENDING, "closed")),
+        )
+        .group_by(episode_events.c.episode_key, episode_events.c.type)
+    ):
+        ends[key][type_] = at
+    return ends
+
+
+async def _own_records(session: AsyncSession, chosen: Any, la: str) -> dict[str, set[str]]:
+    """Of each chosen episode, the authority's own records of the child: its roll
+    matched by the router, or chosen by a person's identity decision."""
+    records: dict[str, set[str]] = defaultdict(set)
+    for key, record in await session.execute(
+        select(alerts.c.episode_key, alerts.c.roll_record_id).where(
+            alerts.c.episode_key.in_(chosen),
+            alerts.c.recipient_code == la,
+            alerts.c.roll_record_id.is_not(None),
+        )
+    ):
+        records[key].add(record)
+    for key, record in await session.execute(
+        select(identity_reviews.c.episode_key, identity_reviews.c.roll_record_id).where(
+            identity_reviews.c.episode_key.in_(chosen),
+            identity_reviews.c.org_code == la,
+            identity_reviews.c.decision == "match",
+            identity_reviews.c.roll_record_id.is_not(None),
+        )
+    ):
+        records[key].add(record)
+    return records

@@ -13,74 +13,31 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
 from schemas.catalogue import IDENTITY_DECISIONS
 from schemas.messages import IdentityDecisionV1
-from services.console import audit
+from services.console import audit, review_store
 from services.console.accounts import Role
 from services.console.auth import allowed, check_csrf
 from services.console.rendering import not_found, render
 from services.console.sessions import SignedIn
-from services.console.tables import episodes, identity_reviews
-from services.runtime.messaging import publish_later
-from services.runtime.service import ServiceRuntime
+from services.console.state import state
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
-SHOWN = 200
 NONE = "none"  # the form's value for "none of these records"
 
 Viewer = Annotated[SignedIn, Depends(allowed(Role.MASH, Role.MSET_CHAIR))]
 Reviewer = Annotated[SignedIn, Depends(allowed(Role.MASH))]
 
 
-def _query() -> Any:
-    return (
-        select(identity_reviews, episodes.c.initials, episodes.c.birth_year)
-        .outerjoin(episodes, episodes.c.episode_key == identity_reviews.c.episode_key)
-        .where(identity_reviews.c.requested_at.is_not(None))
-    )
-
-
 @router.get("/reviews", response_class=HTMLResponse)
 async def review_queue(request: Request, who: Viewer) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
-        pending = (
-            (
-                await session.execute(
-                    _query()
-                    .where(identity_reviews.c.decision.is_(None))
-                    .order_by(identity_reviews.c.requested_at, identity_reviews.c.review_id)
-                    .limit(SHOWN)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        decided = (
-            (
-                await session.execute(
-                    _query()
-                    .where(identity_reviews.c.decision.is_not(None))
-                    .order_by(identity_reviews.c.decided_at.desc())
-                    .limit(SHOWN)
-                )
-            )
-            .mappings()
-            .all()
-        )
+    async with state(request).db.transaction() as session:
+        pending = await review_store.pending(session)
+        decided = await review_store.decided(session)
     return render(request, "reviews.html", {"pending": pending, "decided": decided})
-
-
-async def _review(session: AsyncSession, review_id: str) -> Any:
-    return (
-        (await session.execute(_query().where(identity_reviews.c.review_id == review_id)))
-        .mappings()
-        .first()
-    )
 
 
 def _page(
@@ -111,12 +68,10 @@ def _page(
 
 @router.get("/reviews/{review_id}", response_class=HTMLResponse)
 async def review_page(request: Request, review_id: str, who: Viewer) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
-        review = await _review(session, review_id)
+    async with state(request).db.transaction() as session:
+        review = await review_store.review(session, review_id)
         if review is not None:  # the child's record and the candidates' are shown
-            await audit.record(
-                session, who, "view-review", review_id, request.app.state.now(), None
-            )
+            await audit.record(session, who, "view-review", review_id, state(request).now(), None)
     return _page(request, who, review)
 
 
@@ -129,9 +84,8 @@ async def decide(
     record: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     check_csrf(who, csrf_token)
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.db.transaction() as session:
-        review = await _review(session, review_id)
+    async with state(request).publishing() as (session, out):
+        review = await review_store.review(session, review_id)
         if review is None:
             return _page(request, who, None)
         if review["decision"] is not None:
@@ -151,16 +105,9 @@ async def decide(
             roll_record_id=None if same_child else chosen,
             child_id=chosen if same_child else None,
             decided_by=who.user.username,
-            decided_at=request.app.state.now(),
+            decided_at=state(request).now(),
         )
-        await publish_later(
-            session,
-            runtime.tables,
-            runtime.settings.topic(IDENTITY_DECISIONS.wire),
-            review_id,
-            message,
-        )
-    runtime.relay.wake()
+        await out.publish(IDENTITY_DECISIONS, review_id, message)
     log.info(
         "console: review %s decided (%s) by %s", review_id, message.decision, who.user.username
     )

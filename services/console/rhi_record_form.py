@@ -130,6 +130,33 @@ def build(
     if v("outcome") not in {o.value for o in RhiOutcome}:
         return [Problem("outcome", "Choose the interview's outcome.")]
     outcome = RhiOutcome(v("outcome"))
+    times = _times(form)
+    if isinstance(times, list):
+        return times
+    problems: list[Problem] = []
+    fields = _fields(form, task_id, outcome, times, recorded_by, now)
+    interviewer = fields["interviewer"]
+    if interviewer is not None and interviewer["independent"] is None:
+        problems.append(
+            Problem(
+                "interviewer_independent",
+                "Say whether the interviewer is independent of the child's carers.",
+            )
+        )
+        interviewer["independent"] = False  # so that the rest is checked too; refused above
+    try:
+        record = RhiTaskOutcomeV2.model_validate(fields)
+    except ValidationError as exc:
+        errors = [FieldErrorV1(**e) for e in field_errors(exc)]
+        return _unique(problems + [_problem(e, outcome) for e in errors])
+    later = timing_problems(record, returned_at, now) + factor_problems(record, push, pull)
+    problems += [_problem(e, outcome) for e in later]
+    return _unique(problems) if problems else record
+
+
+def _times(form: RecordForm) -> dict[str, datetime | None] | list[Problem]:
+    """When the interview was offered and took place (None: not given), or what to fix."""
+    v = form.value
     times: dict[str, datetime | None] = {}
     problems: list[Problem] = []
     for name, label in (
@@ -140,11 +167,22 @@ def build(
             times[name] = _when(v(name)) if v(name).strip() else None
         except ValueError:
             problems.append(Problem(name, f"{label}: enter a date and a time."))
-    if problems:
-        return problems
+    return problems or times
+
+
+def _fields(
+    form: RecordForm,
+    task_id: str,
+    outcome: RhiOutcome,
+    times: dict[str, datetime | None],
+    recorded_by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The record's fields from the form, for the model to check."""
+    v = form.value
     offered = times["offered_at"]
     accepted = _yes_no(v("offer_accepted"))
-    fields: dict[str, Any] = {
+    return {
         "message_id": derived_id("rhi-task-outcome", task_id, "console"),
         "task_id": task_id,
         "outcome": outcome,
@@ -176,23 +214,6 @@ def build(
         "referrals": form.chosen.get("referrals", []),
         "shared_with_police": _yes_no(v("shared_with_police")),
     }
-    interviewer = fields["interviewer"]
-    if interviewer is not None and interviewer["independent"] is None:
-        problems.append(
-            Problem(
-                "interviewer_independent",
-                "Say whether the interviewer is independent of the child's carers.",
-            )
-        )
-        interviewer["independent"] = False  # so that the rest is checked too; refused above
-    try:
-        record = RhiTaskOutcomeV2.model_validate(fields)
-    except ValidationError as exc:
-        errors = [FieldErrorV1(**e) for e in field_errors(exc)]
-        return _unique(problems + [_problem(e, outcome) for e in errors])
-    later = timing_problems(record, returned_at, now) + factor_problems(record, push, pull)
-    problems += [_problem(e, outcome) for e in later]
-    return _unique(problems) if problems else record
 
 
 def _unique(problems: Iterable[Problem]) -> list[Problem]:

@@ -12,7 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.rhi_record import RhiTaskOutcomeV2
-from services.console.projections import Row, rhi_record_row
+from services.console.projections import Row
+from services.console.rhi_rows import rhi_record_row
 from services.console.tables import rhi_records
 
 

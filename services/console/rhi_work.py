@@ -14,55 +14,27 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.catalogue import RHI_TASK_OUTCOMES, RHI_TASK_OUTCOMES_V2
 from schemas.messages import RhiOutcome
 from schemas.rhi_record import RhiTaskOutcomeV2
-from services.console import projections, rhi_record_form, rhi_records
+from services.console import rhi_record_form, rhi_records, rhi_rows, rhi_task_store
 from services.console.accounts import Role
 from services.console.auth import NotAllowedError, allowed, check_csrf
 from services.console.rendering import not_found, render
 from services.console.rhi_record_form import Problem, RecordForm
 from services.console.sessions import SignedIn
-from services.console.tables import episodes, rhi_tasks
-from services.runtime.messaging import publish_later
-from services.runtime.rhi_policy import RhiFactors, load_rhi_factors
-from services.runtime.service import ServiceRuntime
+from services.console.state import state
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
-CLOSED_SHOWN = 50
 
 Viewer = Annotated[SignedIn, Depends(allowed(Role.RHI_WORKER, Role.MSET_CHAIR))]
 Worker = Annotated[SignedIn, Depends(allowed(Role.RHI_WORKER))]
 
 
 def _is_open(state: str | None) -> bool:
-    return state is None or state in projections.OPEN_RHI_STATES
-
-
-def _tasks_query(la_code: str | None) -> Any:
-    query = select(
-        rhi_tasks,
-        episodes.c.initials,
-        episodes.c.birth_year,
-        episodes.c.force_code,
-        episodes.c.episode_ref,
-        episodes.c.child_id,
-    ).outerjoin(episodes, episodes.c.episode_key == rhi_tasks.c.episode_key)
-    if la_code is not None:
-        query = query.where(rhi_tasks.c.authority_code == la_code)
-    return query
-
-
-async def _task(session: AsyncSession, task_id: str) -> Any:
-    return (
-        (await session.execute(_tasks_query(None).where(rhi_tasks.c.task_id == task_id)))
-        .mappings()
-        .first()
-    )
+    return state is None or state in rhi_rows.OPEN_RHI_STATES
 
 
 def _check_authority(who: SignedIn, task: Any) -> None:
@@ -73,34 +45,10 @@ def _check_authority(who: SignedIn, task: Any) -> None:
 @router.get("/rhi", response_class=HTMLResponse)
 async def queue(request: Request, who: Viewer) -> Response:
     la_code = who.user.la_code if who.user.role is Role.RHI_WORKER else None
-    now = request.app.state.now()
-    async with request.app.state.runtime.db.transaction() as session:
-        open_states = rhi_tasks.c.state.is_(None) | rhi_tasks.c.state.in_(
-            projections.OPEN_RHI_STATES
-        )
-        waiting = (
-            (
-                await session.execute(
-                    _tasks_query(la_code)
-                    .where(open_states)
-                    .order_by(rhi_tasks.c.due_at, rhi_tasks.c.task_id)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        closed = (
-            (
-                await session.execute(
-                    _tasks_query(la_code)
-                    .where(~open_states)
-                    .order_by(rhi_tasks.c.state_at.desc(), rhi_tasks.c.task_id)
-                    .limit(CLOSED_SHOWN)
-                )
-            )
-            .mappings()
-            .all()
-        )
+    now = state(request).now()
+    async with state(request).db.transaction() as session:
+        waiting = await rhi_task_store.waiting(session, la_code)
+        closed = await rhi_task_store.closed(session, la_code)
     return render(
         request,
         "rhi_queue.html",
@@ -116,8 +64,8 @@ async def queue(request: Request, who: Viewer) -> Response:
 
 @router.get("/rhi/{task_id}", response_class=HTMLResponse)
 async def task_page(request: Request, task_id: str, who: Viewer) -> Response:
-    async with request.app.state.runtime.db.transaction() as session:
-        task = await _task(session, task_id)
+    async with state(request).db.transaction() as session:
+        task = await rhi_task_store.task(session, task_id)
         record = await rhi_records.of_task(session, task_id)
     return _task_response(request, who, task, 200, record=record)
 
@@ -135,13 +83,13 @@ def _task_response(
     if task is None:
         return not_found(request, "No such task", "No return home interview task has this id.")
     _check_authority(who, task)
-    factors = _factors(request)
+    factors = state(request).rhi_factors
     return render(
         request,
         "rhi_task.html",
         {
             "task": task,
-            "now": request.app.state.now(),
+            "now": state(request).now(),
             "is_open": _is_open(task["state"]),
             "can_record": who.user.role is Role.RHI_WORKER,
             "outcomes": list(RhiOutcome),
@@ -162,24 +110,14 @@ def _task_response(
     )
 
 
-def _factors(request: Request) -> RhiFactors:
-    # Read once per app: the policy file is checked at start-up like every table.
-    factors: RhiFactors | None = getattr(request.app.state, "rhi_factors", None)
-    if factors is None:
-        factors = load_rhi_factors(request.app.state.runtime.settings)
-        request.app.state.rhi_factors = factors
-    return factors
-
-
 @router.post("/rhi/{task_id}", response_class=HTMLResponse)
 async def record_outcome(request: Request, task_id: str, who: Worker) -> Response:
     data = await request.form()
     check_csrf(who, str(data.get("csrf_token") or "")[:100])
     form = RecordForm.of(data)
-    runtime: ServiceRuntime = request.app.state.runtime
-    now = request.app.state.now()
-    async with runtime.db.transaction() as session:
-        task = await _task(session, task_id)
+    now = state(request).now()
+    async with state(request).publishing() as (session, out):
+        task = await rhi_task_store.task(session, task_id)
         if task is None or not _is_open(task["state"]):
             closed = [Problem("outcome", "This task is already closed.")]
             return _task_response(
@@ -191,7 +129,7 @@ async def record_outcome(request: Request, task_id: str, who: Worker) -> Respons
             # The notifier has not closed the task yet: the first record stands.
             already = [Problem("outcome", "This interview is already recorded.")]
             return _task_response(request, who, task, 409, already, form, record=recorded_before)
-        factors = _factors(request)
+        factors = state(request).rhi_factors
         built = rhi_record_form.build(
             form,
             task_id=task_id,
@@ -210,10 +148,7 @@ async def record_outcome(request: Request, task_id: str, who: Worker) -> Respons
             (RHI_TASK_OUTCOMES_V2, built),
             (RHI_TASK_OUTCOMES, built.as_v1()),
         ):
-            await publish_later(
-                session, runtime.tables, runtime.settings.topic(topic.wire), task_id, message
-            )
-    runtime.relay.wake()
+            await out.publish(topic, task_id, message)
     log.info(
         "console: RHI task %s outcome %s recorded by %s", task_id, built.outcome, who.user.username
     )

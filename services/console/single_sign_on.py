@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from services.console import auth, sessions
 from services.console.accounts import Role, authority_problem, username_problem
+from services.console.state import SingleSignOn, state
 from services.runtime.ack_links import secret_key
 from services.runtime.settings import RelaySettings
 
@@ -30,8 +31,9 @@ PROVIDER = "sso"
 NO_PASSWORD = "!single-sign-on"  # not an Argon2 hash: no password signs this account in
 
 
-def enable(app: FastAPI, settings: RelaySettings) -> None:
-    """Register the settings' provider and the sign-in routes."""
+def enable(app: FastAPI, settings: RelaySettings) -> SingleSignOn:
+    """Register the settings' provider and the sign-in routes; the client, for the app's
+    state."""
     assert settings.console_oidc_issuer
     if not settings.console_oidc_client_id or settings.console_oidc_client_secret is None:
         raise ValueError(
@@ -47,8 +49,6 @@ def enable(app: FastAPI, settings: RelaySettings) -> None:
         + "/.well-known/openid-configuration",
         client_kwargs={"scope": "openid email profile"},
     )
-    app.state.sso = oauth
-    app.state.sso_claims = (settings.console_oidc_role_claim, settings.console_oidc_la_claim)
     # Holds the sign-in's state and nonce between the two redirects (a signed cookie).
     app.add_middleware(
         SessionMiddleware,
@@ -59,11 +59,18 @@ def enable(app: FastAPI, settings: RelaySettings) -> None:
         https_only=settings.console_cookie_secure,
     )
     app.include_router(router)
+    return SingleSignOn(oauth, settings.console_oidc_role_claim, settings.console_oidc_la_claim)
+
+
+def _sso(request: Request) -> SingleSignOn:
+    sso = state(request).sso
+    assert sso is not None  # the routes are mounted only with single sign-on
+    return sso
 
 
 @router.get("/login/sso")
 async def start(request: Request) -> Response:
-    client = request.app.state.sso.create_client(PROVIDER)
+    client = _sso(request).oauth.create_client(PROVIDER)
     redirect_uri = str(request.url_for("sso_callback"))
     return await client.authorize_redirect(request, redirect_uri)  # type: ignore[no-any-return]
 
@@ -91,16 +98,17 @@ def account_from(
 
 @router.get("/login/sso/callback", name="sso_callback")
 async def callback(request: Request) -> Response:
-    client = request.app.state.sso.create_client(PROVIDER)
+    client = _sso(request).oauth.create_client(PROVIDER)
     try:
         token = await client.authorize_access_token(request)
-        name, role, la_code = account_from(dict(token["userinfo"]), *request.app.state.sso_claims)
+        sso = _sso(request)
+        name, role, la_code = account_from(dict(token["userinfo"]), sso.role_claim, sso.la_claim)
     except (OAuthError, ValueError, KeyError) as exc:
         log.info("console single sign-on refused: %s", type(exc).__name__)
         text = str(exc) if isinstance(exc, ValueError) else "the provider did not sign you in"
         return auth.login_page(request, 403, None, f"Single sign-on failed: {text}.")
-    now = request.app.state.now()
-    async with request.app.state.runtime.db.transaction() as session:
+    now = state(request).now()
+    async with state(request).db.transaction() as session:
         refused = await sessions.sync_sso_user(session, name, role, la_code, NO_PASSWORD, now)
         if refused:
             log.info("console single sign-on refused for an existing account")

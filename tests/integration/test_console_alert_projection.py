@@ -1,6 +1,6 @@
 """Alert statuses projected per batch (services/console/alert_projection.py): whatever
 order and batches the statuses come in, with ties in time and in rank, every alert ends
-in the state projections.latest_alert_state picks from all its statuses."""
+in the state alert_rows.latest_alert_state picks from all its statuses."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from schemas.messages import AlertState
-from services.console import projections
+from services.console import alert_rows
 from services.console.alert_projection import AlertWrites
 from services.console.tables import alert_states, alerts, metadata
 from services.runtime.database import Database
@@ -82,6 +82,6 @@ async def test_any_order_and_batching_ends_in_the_latest_state(
                 "state": row["state"],
                 "state_at": row["state_at"],
                 "attempt": row["attempt"],
-            } == projections.latest_alert_state(by_alert[row["alert_id"]])
+            } == alert_rows.latest_alert_state(by_alert[row["alert_id"]])
     finally:
         await db.dispose()

@@ -27,6 +27,7 @@ from schemas.messages import (
 from services.console import handlers
 from services.console.accounts import Role
 from services.console.app import create_app
+from services.console.state import of_app
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.console_login import add_user, sign_in
@@ -196,7 +197,7 @@ async def test_organisations_are_named_not_coded(console: FastAPI) -> None:
         }
     )
     await feed(console, handlers.on_alert_requested, authority)
-    names = console.state.templates.env.globals["organisation"]
+    names = of_app(console).templates.env.globals["organisation"]
     assert names("E06000057") == "E06000057"  # not read yet: the code, never nothing
     async with console.state.runtime.db.transaction() as session:
         await names.read(session)

@@ -22,7 +22,7 @@ from schemas.messages import (
     RhiTaskState,
     RhiTaskStatusV1,
 )
-from services.console import projections
+from services.console import alert_rows, projections, rhi_rows
 
 T0 = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
 NOW = datetime(2025, 3, 2, 9, 0, tzinfo=UTC)
@@ -136,31 +136,31 @@ def test_the_episode_summary_does_not_depend_on_arrival_order() -> None:
 
 def test_the_latest_alert_state_wins_whatever_the_order() -> None:
     states = [
-        projections.alert_state_row(status("s1", AlertState.QUEUED, T0)),
-        projections.alert_state_row(status("s2", AlertState.SENT, T0 + timedelta(minutes=1))),
-        projections.alert_state_row(status("s3", AlertState.ACKNOWLEDGED, T0 + timedelta(hours=1))),
+        alert_rows.alert_state_row(status("s1", AlertState.QUEUED, T0)),
+        alert_rows.alert_state_row(status("s2", AlertState.SENT, T0 + timedelta(minutes=1))),
+        alert_rows.alert_state_row(status("s3", AlertState.ACKNOWLEDGED, T0 + timedelta(hours=1))),
     ]
     for order in itertools.permutations(states):
-        latest = projections.latest_alert_state(order)
+        latest = alert_rows.latest_alert_state(order)
         assert latest["state"] == "acknowledged"
         assert latest["state_at"] == T0 + timedelta(hours=1)
 
 
 def test_at_the_same_time_the_state_further_along_wins() -> None:
     states = [
-        projections.alert_state_row(status("s9", AlertState.SENDING, T0)),
-        projections.alert_state_row(status("s1", AlertState.SENT, T0)),
+        alert_rows.alert_state_row(status("s9", AlertState.SENDING, T0)),
+        alert_rows.alert_state_row(status("s1", AlertState.SENT, T0)),
     ]
-    assert projections.latest_alert_state(states)["state"] == "sent"
+    assert alert_rows.latest_alert_state(states)["state"] == "sent"
 
 
 def test_a_status_without_an_offset_is_taken_as_utc() -> None:
     naive = status("s1", AlertState.SENT, datetime(2025, 3, 1, 22, 0))
-    assert projections.alert_state_row(naive)["at"] == T0
+    assert alert_rows.alert_state_row(naive)["at"] == T0
 
 
 def test_an_alert_known_only_from_its_status_has_an_episode_key() -> None:
-    row = projections.alert_from_status(status("s1", AlertState.SENT, T0))
+    row = alert_rows.alert_from_status(status("s1", AlertState.SENT, T0))
     assert row["episode_key"] == "10:NB-1" and row["recipient_kind"] == "school"
 
 
@@ -187,7 +187,7 @@ def test_an_alert_request_gives_recipient_and_a_placeholder_episode() -> None:
         policy_rule="reported.school",
         requested_at=T0,
     )
-    row = projections.alert_request_row(alert)
+    row = alert_rows.alert_request_row(alert)
     assert row["recipient_name"] == "Hill School" and row["episode_key"] == "10:NB-1"
     placeholder = projections.episode_placeholder(alert, NOW)
     assert placeholder["initials"] == "J.S." and placeholder["event_count"] == 0
@@ -210,9 +210,9 @@ def test_an_rhi_status_replaces_only_an_older_state() -> None:
         due_at=T0 + timedelta(hours=72),
         at=T0 + timedelta(hours=48),
     )
-    assert projections.rhi_status_is_newer(None, None, later)
-    assert projections.rhi_status_is_newer("open", T0, later)
-    assert not projections.rhi_status_is_newer("completed", T0 + timedelta(hours=50), later)
+    assert rhi_rows.rhi_status_is_newer(None, None, later)
+    assert rhi_rows.rhi_status_is_newer("open", T0, later)
+    assert not rhi_rows.rhi_status_is_newer("completed", T0 + timedelta(hours=50), later)
 
 
 def test_a_dead_letter_row_drops_the_payload() -> None:
