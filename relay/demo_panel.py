@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
-from contextlib import closing
 from collections.abc import Callable
+from contextlib import closing
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
