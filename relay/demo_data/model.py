@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from services.router.directory import ROLL_OPTIONAL, ROLL_REQUIRED
+
 LA_CODE = "E06000057"
 LA_NAME = "Northumberland County Council"
 PLACING_LA_CODE = "E08000021"  # Newcastle upon Tyne: places some children in the area
@@ -15,20 +17,7 @@ MSET_CODE = "MSET-E06000057"
 YOT_CODE = "YOT-E06000057"
 
 ORGANISATION_COLUMNS = ("code", "kind", "name", "email", "escalation_email", "phone", "la_code")
-ROLL_COLUMNS = (
-    "org_code",
-    "record_id",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "nhs_number",
-    "upn",
-    "postcode",
-    "address",
-    "from",
-    "to",
-)
+ROLL_COLUMNS = ROLL_REQUIRED + ROLL_OPTIONAL  # the directory's roll file (DESIGN §5)
 TRUTH_COLUMNS = (
     "event_id",
     "child_id",

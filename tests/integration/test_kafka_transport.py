@@ -15,7 +15,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,13 @@ from sqlalchemy import MetaData
 
 from relay.embedded import free_port, port_open
 from schemas.catalogue import ALERT_STATUS
-from schemas.messages import AlertKind, AlertState, AlertStatusV1, OrgKind
+from schemas.messages import AlertStatusV1
 from services.runtime.dead_letters import list_letters
 from services.runtime.kafka import create_broker, ensure_topics
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
+from tests.integration.test_runtime import status
 from tests.kafka_front import KafkaTlsFront
 
 PASSWORD = "sasl-pa55word-never-logged"
@@ -102,21 +102,6 @@ def relay_settings(tmp_path: Path, front_port: int, **security: Any) -> RelaySet
         poll_interval_s=0.1,
         partitions=1,
         **security,
-    )
-
-
-def status(message_id: str) -> AlertStatusV1:
-    return AlertStatusV1(
-        message_id=message_id,
-        alert_id="a1",
-        state=AlertState.SENT,
-        kind=AlertKind.REPORTED,
-        recipient_code="100001",
-        recipient_kind=OrgKind.SCHOOL,
-        force_code="10",
-        episode_ref="E1",
-        event_message_id="m",
-        at=datetime.now(UTC),
     )
 
 

@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -24,9 +23,8 @@ from services.router.policy import Policy, RhiTrigger
 from services.router.tables import awaiting_return as awaiting_table
 from services.router.tables import messaging, metadata
 from services.runtime.database import Database
-from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
-from tests.integration.test_router_reviews import Published, relay
+from tests.integration.test_router_episode_loop import directory, routed
 from tests.integration.test_router_routing import AT, event
 from tests.schema import schema_drift
 
@@ -35,29 +33,7 @@ ORGS = f"""code,kind,name,email,la_code
 {NLD},local-authority,Northumberland Council,mc@northumberland.example,
 100001,school,Morpeth First School,dsl@morpeth.example,{NLD}
 """
-ROLL = """org_code,record_id,given_name,family_name,date_of_birth
-100001,S1,Mia,Khan,2012-01-02
-"""
 CHILD = {"given_name": "Mia", "family_name": "Khan", "date_of_birth": "2012-01-02"}
-
-
-async def directory(url: str, tmp_path: Path) -> None:
-    await asyncio.to_thread(upgrade, "router", url)
-    (tmp_path / "orgs.csv").write_text(ORGS, encoding="utf-8")
-    (tmp_path / "roll.csv").write_text(ROLL, encoding="utf-8")
-    env = {"RELAY_ROUTER_DATABASE_URL": url}
-    for kind, name in (("organisations", "orgs.csv"), ("roll", "roll.csv")):
-        code, out = await asyncio.to_thread(
-            relay, env, "directory", "import", kind, str(tmp_path / name), "--json"
-        )
-        assert code == 0 and json.loads(out)["skipped"] == 0, out
-
-
-async def routed(db: Database, message: Any, handler: Any = on_episode_event) -> Published:
-    out = Published()
-    async with db.transaction() as session:
-        await handler(session, message, out)
-    return out
 
 
 POLICY = Policy(rhi_trigger=RhiTrigger.FOUND, rhi_found_wait_hours=24)
@@ -79,7 +55,7 @@ async def test_a_found_without_a_return_opens_its_task_once_the_wait_is_over(
     tmp_path: Path, database_url: Callable[[str], str]
 ) -> None:
     url = await asyncio.to_thread(database_url, "router")
-    await directory(url, tmp_path)
+    await directory(url, tmp_path, ORGS)
     db = Database(url)
     handler = functools.partial(on_episode_event, policy=POLICY)
     try:
@@ -113,7 +89,7 @@ async def test_a_return_within_the_wait_and_events_out_of_order_open_one_task_ea
     tmp_path: Path, database_url: Callable[[str], str]
 ) -> None:
     url = await asyncio.to_thread(database_url, "router")
-    await directory(url, tmp_path)
+    await directory(url, tmp_path, ORGS)
     db = Database(url)
     handler = functools.partial(on_episode_event, policy=POLICY)
     try:
@@ -144,7 +120,7 @@ async def test_the_default_trigger_leaves_no_rows(
     tmp_path: Path, database_url: Callable[[str], str]
 ) -> None:
     url = await asyncio.to_thread(database_url, "router")
-    await directory(url, tmp_path)
+    await directory(url, tmp_path, ORGS)
     db = Database(url)
     try:
         await routed(db, event("found", "E/1", CHILD))

@@ -34,9 +34,10 @@ ROLL = """org_code,record_id,given_name,family_name,date_of_birth
 CHILD = {"given_name": "Mia", "family_name": "Khan", "date_of_birth": "2012-01-02"}
 
 
-async def directory(url: str, tmp_path: Path) -> None:
+async def directory(url: str, tmp_path: Path, orgs: str = ORGS) -> None:
+    """A router database with ``orgs`` and a roll of one child, imported as operators do."""
     await asyncio.to_thread(upgrade, "router", url)
-    (tmp_path / "orgs.csv").write_text(ORGS, encoding="utf-8")
+    (tmp_path / "orgs.csv").write_text(orgs, encoding="utf-8")
     (tmp_path / "roll.csv").write_text(ROLL, encoding="utf-8")
     env = {"RELAY_ROUTER_DATABASE_URL": url}
     for kind, name in (("organisations", "orgs.csv"), ("roll", "roll.csv")):

@@ -35,26 +35,13 @@ from relay.demo_data import FAMILY_NAMES, GIVEN_NAMES
 from schemas.episode import ChildV1
 from schemas.identifiers import nhs_number_check_digit
 from services.router import importing, repository, roll_parsing
-from services.router.directory import ColumnsError, FileRefusedError
+from services.router.directory import ROLL_COLUMNS, ColumnsError, FileRefusedError
 from services.router.tables import metadata, roll
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
 from tests.schema import schema_drift
 
-ROLL_HEADER = (
-    "org_code",
-    "record_id",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "nhs_number",
-    "upn",
-    "postcode",
-    "address",
-    "from",
-    "to",
-)
+ROLL_HEADER = ROLL_COLUMNS
 _GIVEN = list(GIVEN_NAMES)
 _FAMILY_ROOTS = list(FAMILY_NAMES)
 _INWARD = "ABDEFGHJLNPQRSTUWXYZ"  # the letters a postcode's inward part may use

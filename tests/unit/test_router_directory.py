@@ -11,6 +11,7 @@ from schemas.identifiers import nhs_number_check_digit, validate_nhs_number
 from services.router.directory import (
     ORGANISATION_OPTIONAL,
     ORGANISATION_REQUIRED,
+    ROLL_COLUMNS,
     ColumnsError,
     column_index,
     parse_date,
@@ -19,20 +20,7 @@ from services.router.directory import (
 from services.router.names import normalise_name
 from services.router.roll_parser import RollParser, _nhs_number
 
-ROLL_HEADER = [
-    "org_code",
-    "record_id",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "nhs_number",
-    "upn",
-    "postcode",
-    "address",
-    "from",
-    "to",
-]
+ROLL_HEADER = list(ROLL_COLUMNS)
 KNOWN = {"100001", "A81001"}
 
 
