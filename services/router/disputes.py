@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
@@ -65,16 +65,19 @@ async def on_alert_answer(session: AsyncSession, answer: AlertAnswerV1, out: Out
     )
 
 
+_EPISODE_DISPUTES = select(disputes.c.org_code, disputes.c.state).where(
+    disputes.c.force_code == bindparam("force_code"),
+    disputes.c.episode_ref == bindparam("episode_ref"),
+)  # built once (issue 18)
+
+
 async def states_for_episode(
     session: AsyncSession, force_code: str, episode_ref: str
 ) -> dict[str, str]:
     """Organisation code -> the state of its dispute for this episode (a refuted one
     stands over a later dispute, a confirmed one over both)."""
-    rows = await session.execute(
-        select(disputes.c.org_code, disputes.c.state).where(
-            disputes.c.force_code == force_code, disputes.c.episode_ref == episode_ref
-        )
-    )
+    params = {"force_code": force_code, "episode_ref": episode_ref}
+    rows = await session.execute(_EPISODE_DISPUTES, params)
     rank = {DISPUTED: 0, REFUTED: 1, CONFIRMED: 2}
     states: dict[str, str] = {}
     for org_code, state in rows:

@@ -5,10 +5,11 @@ itself is services/router/person_index.py, the decision services/router/identity
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,11 +43,47 @@ def _record(row: Any) -> PersonRecord:
     )
 
 
-async def _children_found(session: AsyncSession, *where: Any) -> set[str]:
-    rows = await session.execute(
-        select(P.c.child_id).where(P.c.withdrawn.is_(False), or_(*where)).distinct().limit(200)
+def _children_where(*where: Any) -> Select[Any]:
+    return select(P.c.child_id).where(P.c.withdrawn.is_(False), or_(*where)).distinct().limit(200)
+
+
+async def _children_found(
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any]
+) -> set[str]:
+    return {child_id for (child_id,) in await session.execute(statement, params)}
+
+
+# Each kind of evidence's query, built once (issue 18); an episode's own key is left out.
+_OTHER = ~and_(P.c.force_code == bindparam("force_code"), P.c.episode_ref == bindparam("ref"))
+_BY_POLICE = _children_where(
+    and_(
+        P.c.force_code == bindparam("force_code"),
+        P.c.police_person_id == bindparam("police_person_id"),
+        _OTHER,
     )
-    return {child_id for (child_id,) in rows}
+)
+_BY_NHS = _children_where(and_(P.c.nhs_number == bindparam("nhs_number"), _OTHER))
+
+
+@functools.cache
+def _by_records(sure: bool | None) -> Select[Any]:
+    links = person_roll_links
+    linked = select(links.c.force_code, links.c.episode_ref).where(
+        tuple_(links.c.org_code, links.c.record_id).in_(bindparam("records", expanding=True))
+    )
+    if sure is not None:
+        linked = linked.where(links.c.sure.is_(sure))
+    return _children_where(and_(tuple_(P.c.force_code, P.c.episode_ref).in_(linked), _OTHER))
+
+
+@functools.cache
+def _similar(columns: tuple[str, ...], upn: bool) -> Select[Any]:
+    conditions: list[ColumnElement[bool]] = [
+        P.c[column].in_(bindparam(column, expanding=True)) for column in columns
+    ]
+    if upn:
+        conditions.append(P.c.upn == bindparam("upn"))
+    return _children_where(and_(or_(*conditions), _OTHER))
 
 
 async def records_of(session: AsyncSession, child_ids: Iterable[str]) -> list[PersonRecord]:
@@ -80,16 +117,8 @@ async def _children_of_records(
     the matcher's match or a person; False: as its sole candidate; None: either)."""
     if not records:
         return set()
-    links = person_roll_links
-    linked = select(links.c.force_code, links.c.episode_ref).where(
-        tuple_(links.c.org_code, links.c.record_id).in_(list(records))
-    )
-    if sure is not None:
-        linked = linked.where(links.c.sure.is_(sure))
-    other = ~and_(P.c.force_code == event.force_code, P.c.episode_ref == event.episode_ref)
-    return await _children_found(
-        session, and_(tuple_(P.c.force_code, P.c.episode_ref).in_(linked), other)
-    )
+    params = {"records": list(records), "force_code": event.force_code, "ref": event.episode_ref}
+    return await _children_found(session, _by_records(sure), params)
 
 
 async def evidence(
@@ -100,21 +129,16 @@ async def evidence(
 ) -> Evidence:
     """What the index knows that may be this episode's child, by kind of evidence."""
     child = event.child
-    other = ~and_(P.c.force_code == event.force_code, P.c.episode_ref == event.episode_ref)
+    episode = {"force_code": event.force_code, "ref": event.episode_ref}
     by_police = (
         await _children_found(
-            session,
-            and_(
-                P.c.force_code == event.force_code,
-                P.c.police_person_id == child.police_person_id,
-                other,
-            ),
+            session, _BY_POLICE, {**episode, "police_person_id": child.police_person_id}
         )
         if child.police_person_id
         else set()
     )
     by_nhs = (
-        await _children_found(session, and_(P.c.nhs_number == child.nhs_number, other))
+        await _children_found(session, _BY_NHS, {**episode, "nhs_number": child.nhs_number})
         if child.nhs_number
         else set()
     )
@@ -132,12 +156,11 @@ async def evidence(
         probes = probe_keys(
             child.given_name, child.family_name, child.date_of_birth, child.postcode
         )
-        conditions: list[ColumnElement[bool]] = [
-            P.c[column].in_(sorted(values)) for column, values in probes.items() if values
-        ]
+        params: dict[str, Any] = {c: sorted(values) for c, values in probes.items() if values}
+        statement = _similar(tuple(params), bool(child.upn))
         if child.upn:
-            conditions.append(P.c.upn == child.upn)
-        similar = await _children_found(session, and_(or_(*conditions), other))
+            params["upn"] = child.upn
+        similar = await _children_found(session, statement, {**params, **episode})
     records = await records_of(session, by_police | by_nhs | by_roll | by_sole | similar)
     return Evidence(
         by_police_id=[r for r in records if r.child_id in by_police],

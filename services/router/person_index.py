@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
@@ -58,17 +58,32 @@ def new_child_id(force_code: str, episode_ref: str) -> str:
     return derived_id("child", "episode", force_code, episode_ref)
 
 
+_EPISODE_ROW = select(P).where(
+    P.c.force_code == bindparam("force_code"), P.c.episode_ref == bindparam("episode_ref")
+)
+
+
 async def episode_row(session: AsyncSession, force_code: str, episode_ref: str) -> Any:
-    return (
-        await session.execute(
-            select(P).where(P.c.force_code == force_code, P.c.episode_ref == episode_ref)
-        )
-    ).first()
+    params = {"force_code": force_code, "episode_ref": episode_ref}
+    return (await session.execute(_EPISODE_ROW, params)).first()
 
 
 async def child_of(session: AsyncSession, force_code: str, episode_ref: str) -> str | None:
     row = await episode_row(session, force_code, episode_ref)
     return row.child_id if row is not None else None
+
+
+# A roll link's statements, built once (issue 18); the link's key goes as parameters.
+_L = person_roll_links
+_LINK_KEY = and_(  # "k_": an UPDATE's parameters may not take its columns' names
+    _L.c.org_code == bindparam("k_org"),
+    _L.c.record_id == bindparam("k_record"),
+    _L.c.force_code == bindparam("k_force"),
+    _L.c.episode_ref == bindparam("k_episode"),
+)
+_LINK_EXISTS = select(_L.c.org_code).where(_LINK_KEY)
+_LINK_SURE = update(_L).where(_LINK_KEY).values(sure=True)
+_LINK_INSERT = _L.insert()
 
 
 async def add_roll_links(
@@ -80,35 +95,13 @@ async def add_roll_links(
 ) -> None:
     """Link the episode to roll records; a sure link replaces a sole-candidate one."""
     for org_code, record_id in records:
-        exists = await session.scalar(
-            select(person_roll_links.c.org_code).where(
-                person_roll_links.c.org_code == org_code,
-                person_roll_links.c.record_id == record_id,
-                person_roll_links.c.force_code == force_code,
-                person_roll_links.c.episode_ref == episode_ref,
-            )
-        )
-        if exists is None:
-            await session.execute(
-                person_roll_links.insert().values(
-                    org_code=org_code,
-                    record_id=record_id,
-                    force_code=force_code,
-                    episode_ref=episode_ref,
-                    sure=sure,
-                )
-            )
+        key = {"k_org": org_code, "k_record": record_id, "k_force": force_code}
+        key["k_episode"] = episode_ref
+        if await session.scalar(_LINK_EXISTS, key) is None:
+            row = {"org_code": org_code, "record_id": record_id, "force_code": force_code}
+            await session.execute(_LINK_INSERT, {**row, "episode_ref": episode_ref, "sure": sure})
         elif sure:
-            await session.execute(
-                update(person_roll_links)
-                .where(
-                    person_roll_links.c.org_code == org_code,
-                    person_roll_links.c.record_id == record_id,
-                    person_roll_links.c.force_code == force_code,
-                    person_roll_links.c.episode_ref == episode_ref,
-                )
-                .values(sure=True)
-            )
+            await session.execute(_LINK_SURE, key)
 
 
 def announcement(
@@ -282,31 +275,32 @@ def _candidate_message(c: Candidate) -> IdentityCandidateV1:
     )
 
 
+_REPORTED_HISTORY = (
+    select(
+        episodes.c.reported_at,
+        episodes.c.force_code,
+        episodes.c.episode_ref,
+        episodes.c.repeat_flagged,
+    )
+    .select_from(
+        episodes.join(
+            P,
+            and_(
+                P.c.force_code == episodes.c.force_code,
+                P.c.episode_ref == episodes.c.episode_ref,
+            ),
+        )
+    )
+    .where(P.c.child_id == bindparam("child_id"))
+)
+
+
 async def reported_history(
     session: AsyncSession, child_id: str, force_code: str, episode_ref: str
 ) -> tuple[list[datetime], bool]:
     """When the child's episodes were reported, and whether this episode was already
     flagged as repeat missing."""
-    rows = (
-        await session.execute(
-            select(
-                episodes.c.reported_at,
-                episodes.c.force_code,
-                episodes.c.episode_ref,
-                episodes.c.repeat_flagged,
-            )
-            .select_from(
-                episodes.join(
-                    P,
-                    and_(
-                        P.c.force_code == episodes.c.force_code,
-                        P.c.episode_ref == episodes.c.episode_ref,
-                    ),
-                )
-            )
-            .where(P.c.child_id == child_id)
-        )
-    ).all()
+    rows = (await session.execute(_REPORTED_HISTORY, {"child_id": child_id})).all()
     flagged = any(
         r.repeat_flagged for r in rows if (r.force_code, r.episode_ref) == (force_code, episode_ref)
     )

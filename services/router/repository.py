@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,24 +37,34 @@ _ROLL_COLUMNS = (
 )
 
 
+@functools.cache
+def _candidates_statement(columns: tuple[str, ...], nhs: bool, upn: bool) -> Select[Any]:
+    """The candidates query for one shape of probe (which key columns have values, and
+    whether the record has an NHS number or UPN), built once: the values go as
+    parameters (issue 18: building a statement costs more than running it)."""
+    conditions: list[ColumnElement[bool]] = [
+        roll.c[column].in_(bindparam(column, expanding=True)) for column in columns
+    ]
+    if nhs:
+        conditions.append(roll.c.nhs_number == bindparam("nhs_number"))
+    if upn:
+        conditions.append(roll.c.upn == bindparam("upn"))
+    return (
+        select(*_ROLL_COLUMNS).where(or_(*conditions)).order_by(roll.c.org_code, roll.c.record_id)
+    )
+
+
 async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
     """Every roll record that could be ``child``: the same NHS number or UPN, or sharing a
     blocking key with it (blocking.probe_keys). A few rows, whatever the roll's size."""
     probes = probe_keys(child.given_name, child.family_name, child.date_of_birth, child.postcode)
-    conditions: list[ColumnElement[bool]] = [
-        roll.c[column].in_(sorted(values)) for column, values in probes.items() if values
-    ]
+    params: dict[str, Any] = {column: sorted(values) for column, values in probes.items() if values}
+    statement = _candidates_statement(tuple(params), bool(child.nhs_number), bool(child.upn))
     if child.nhs_number:
-        conditions.append(roll.c.nhs_number == child.nhs_number)
+        params["nhs_number"] = child.nhs_number
     if child.upn:
-        conditions.append(roll.c.upn == child.upn)
-    rows = (
-        await session.execute(
-            select(*_ROLL_COLUMNS)
-            .where(or_(*conditions))
-            .order_by(roll.c.org_code, roll.c.record_id)
-        )
-    ).all()
+        params["upn"] = child.upn
+    rows = (await session.execute(statement, params)).all()
     return [RollRecord(**row._mapping) for row in rows]
 
 
@@ -70,26 +81,22 @@ def _organisation(row: Any) -> Organisation:
     )
 
 
+# The given organisations plus every local authority, MSET panel and police force.
+_FOR_ROUTING = select(organisations).where(
+    or_(
+        organisations.c.code.in_(bindparam("codes", expanding=True)),
+        organisations.c.kind.in_(
+            [OrgKind.LOCAL_AUTHORITY.value, OrgKind.MSET_PANEL.value, OrgKind.POLICE_FORCE.value]
+        ),
+    )
+)
+
+
 async def organisations_for_routing(
     session: AsyncSession, codes: Iterable[str]
 ) -> dict[str, Organisation]:
     """The given organisations plus every local authority, MSET panel and police force."""
-    rows = (
-        await session.execute(
-            select(organisations).where(
-                or_(
-                    organisations.c.code.in_(list(codes)),
-                    organisations.c.kind.in_(
-                        [
-                            OrgKind.LOCAL_AUTHORITY.value,
-                            OrgKind.MSET_PANEL.value,
-                            OrgKind.POLICE_FORCE.value,
-                        ]
-                    ),
-                )
-            )
-        )
-    ).all()
+    rows = (await session.execute(_FOR_ROUTING, {"codes": sorted(codes)})).all()
     return {row.code: _organisation(row) for row in rows}
 
 
