@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import MISSING_EVENTS
@@ -38,31 +38,32 @@ def _of_episode(force_code: str, episode_ref: str) -> Any:
     return (alerts.c.force_code == force_code) & (alerts.c.episode_ref == episode_ref)
 
 
+# Built once (issue 18: building a statement costs more than running it here).
+_AWAITING_BEFORE = (
+    select(alerts)
+    .where(
+        alerts.c.force_code == bindparam("force_code"),
+        alerts.c.episode_ref == bindparam("episode_ref"),
+        alerts.c.parent_alert_id == "",
+        alerts.c.event_type.in_(_MISSING_TYPES),
+        alerts.c.kind != AlertKind.REPEAT_MISSING.value,
+        alerts.c.occurred_at <= bindparam("until"),
+        alerts.c.acknowledged_at.is_(None),
+        alerts.c.state.in_(_AWAITING),
+    )
+    .order_by(alerts.c.created_at, alerts.c.alert_id)
+    .with_for_update()
+)
+
+
 async def awaiting_before(
     session: AsyncSession, force_code: str, episode_ref: str, until: datetime
 ) -> list[Alert]:
     """The episode's alerts about the child being missing (reported, still missing, risk
     changed; not the MSET's repeat-missing flag, which is about the pattern and stays
     open) for events up to ``until``, not acknowledged, still waiting."""
-    return [
-        as_alert(row)
-        for row in (
-            await session.execute(
-                select(alerts)
-                .where(
-                    _of_episode(force_code, episode_ref),
-                    alerts.c.parent_alert_id == "",
-                    alerts.c.event_type.in_(_MISSING_TYPES),
-                    alerts.c.kind != AlertKind.REPEAT_MISSING.value,
-                    alerts.c.occurred_at <= until,
-                    alerts.c.acknowledged_at.is_(None),
-                    alerts.c.state.in_(_AWAITING),
-                )
-                .order_by(alerts.c.created_at, alerts.c.alert_id)
-                .with_for_update()
-            )
-        ).all()
-    ]
+    params = {"force_code": force_code, "episode_ref": episode_ref, "until": until}
+    return [as_alert(row) for row in (await session.execute(_AWAITING_BEFORE, params)).all()]
 
 
 async def set_state(
