@@ -4,6 +4,7 @@ merges and splits, each episode moved with its next revision and announced on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -15,6 +16,8 @@ from schemas.messages import IdentityDecisionV1
 from services.router.identity import same_date_of_birth
 from services.router.person_index import P, announcement, child_of, episode_row
 from services.router.tables import child_changes, child_reviews
+
+log = logging.getLogger(__name__)
 
 
 class RefusedChangeError(ValueError):
@@ -212,6 +215,11 @@ async def child_review_refusal(
             f"review {review_id}: child {child_id} is not one of its candidates "
             f"({', '.join(row.candidates)})"
         )
+    if decision == "match" and child_id and not await _episodes_of(session, child_id):
+        return (
+            f"review {review_id}: child {child_id} has no episode left (removed by retention "
+            "after accepted_events_days); decide no-match"
+        )
     return None
 
 
@@ -233,14 +241,26 @@ async def decide_review(
     if row.state != "pending":
         return []
     moved: list[ChildIdentityV1] = []
+    state = "matched" if decision.decision == "match" else "no-match"
     if decision.decision == "match":
         if decision.child_id is None or decision.child_id not in row.candidates:
             raise RefusedChangeError(
                 f"review {decision.review_id}: child {decision.child_id} is not a candidate"
             )
+        if not await _episodes_of(session, decision.child_id):
+            # Retention removed the earlier child's episodes (past accepted_events_days)
+            # while the review waited: nothing is left to link to. The review closes as
+            # expired; the episode keeps its own child.
+            state = "expired"
+            log.info(
+                "router: same-child review %s: child %s has no episode left (retention); "
+                "closed as expired",
+                decision.review_id,
+                decision.child_id,
+            )
         # The episode's child now: a merge or split since the review may have moved it.
         current = await child_of(session, row.force_code, row.episode_ref) or row.child_id
-        if current != decision.child_id:
+        if state == "matched" and current != decision.child_id:
             moved = await merge(
                 session,
                 current,
@@ -255,8 +275,8 @@ async def decide_review(
         update(child_reviews)
         .where(child_reviews.c.review_id == decision.review_id)
         .values(
-            state="matched" if decision.decision == "match" else "no-match",
-            decided_child_id=decision.child_id if decision.decision == "match" else None,
+            state=state,
+            decided_child_id=decision.child_id if state == "matched" else None,
             decided_by=decision.decided_by[:200],
             decided_at=decision.decided_at,
         )

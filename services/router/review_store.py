@@ -15,8 +15,9 @@ from schemas.episode import EpisodeEventV1
 from schemas.messages import IdentityReviewV1
 from services.router.tables import child_reviews, person_episodes, reviews
 
-ReviewState = Literal["pending", "matched", "no-match"]
-STATES: tuple[ReviewState, ...] = ("pending", "matched", "no-match")
+# expired: a same-child review whose chosen earlier child retention removed first.
+ReviewState = Literal["pending", "matched", "no-match", "expired"]
+STATES: tuple[ReviewState, ...] = ("pending", "matched", "no-match", "expired")
 # What a review asks (identity-reviews.v1 ``question``): which roll record an
 # organisation's child is, or whether the episode's child is one seen before.
 ReviewKind = Literal["roll-record", "same-child"]

@@ -16,13 +16,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.router import retention
-from services.router.tables import episodes, person_episodes, person_roll_links
+from schemas.base import derived_id
+from schemas.messages import IdentityDecisionV1
+from services.router import person_moves, retention
+from services.router.handlers import on_identity_decision
+from services.router.tables import child_reviews, episodes, person_episodes, person_roll_links
 from services.runtime.database import Database
 from services.runtime.retention import RetentionPolicy, retention_loop, sweep_once
 from tests.conftest import eventually
 from tests.integration.test_router_person_index import GRACE, child_of, routed
-from tests.integration.test_router_reviews import load_directory
+from tests.integration.test_router_reviews import Published, load_directory
 from tests.integration.test_router_routing import AT, event
 
 # On the roll (tests/integration/test_router_reviews.py ROLL): his episodes link to S9.
@@ -117,3 +120,45 @@ async def test_the_scheduled_sweep_logs_counts_and_never_the_child(
     assert "2 person_index" in line and "1 roll_links" in line
     for detail in ("Grace", "Hall", "Oliver", "Thompson", "2012-03-04", "G-OLD", "O-OLD"):
         assert detail not in line
+
+
+async def test_a_review_whose_earlier_child_retention_removed_closes_as_expired(
+    db: Database,
+) -> None:
+    """ "The same child as …?" waits while retention removes the earlier child: a later
+    yes closes the review as expired (the episode keeps its own child), where it would
+    have gone to the dead-letter topic; the command line refuses it with the reason."""
+    old = {**GRACE, "police_person_id": "A1"}
+    await routed(db, event("reported", "D1", old, occurred_at=LONG_AGO.isoformat()))
+    doubtful = {**GRACE, "police_person_id": "A2"}
+    out = await routed(db, event("reported", "D2", doubtful, occurred_at=LATELY.isoformat()))
+    [review] = out.on("identity-reviews")
+    [candidate] = review.candidates
+    assert candidate.child_id == await child_of(db, "D1")
+
+    removed = await sweep_once(db, retention.remove_expired, KEPT_FOR, AT)
+    assert removed["person_index"] == 1 and removed["same_child_reviews"] == 0
+    async with db.transaction() as session:
+        why = await person_moves.child_review_refusal(
+            session, review.review_id, "match", candidate.child_id
+        )
+    assert why is not None and "removed by retention" in why and "no-match" in why
+
+    yes = IdentityDecisionV1(
+        message_id=derived_id(review.review_id, "decision"),
+        review_id=review.review_id,
+        decision="match",
+        child_id=candidate.child_id,
+        decided_by="mash.lee",
+        decided_at=AT,
+    )
+    decided = Published()
+    async with db.transaction() as session:
+        await on_identity_decision(session, yes, decided)  # type: ignore[arg-type]
+    assert decided.on("child-identities") == []
+    assert await child_of(db, "D2") == review.child_id  # its own child still
+    async with db.transaction() as session:
+        state = await session.scalar(
+            select(child_reviews.c.state).where(child_reviews.c.review_id == review.review_id)
+        )
+    assert state == "expired"
