@@ -44,14 +44,17 @@ from sqlalchemy import select
 
 from relay import demo_data
 from relay.bench_databases import temporary_database
+from relay.demo_data import feed as demo_feed
 from schemas.episode import EpisodeEventV1, episode_message_id
 from services.router import importing, person_index, repository
 from services.router.handlers import LOCAL_TIME
 from services.router.matching import match_child
+from services.router.model import MatchingModel, read_model
 from services.router.tables import child_reviews, person_episodes
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
 from services.runtime.one_off import one_off_database
+from services.runtime.settings import RelaySettings
 
 TARGETS = {"linked_share": 0.98, "false_links": 0}
 POLICE_ID_SHARE = 0.5  # of episodes: the force's person id is on the record
@@ -71,9 +74,9 @@ class EpisodeTruth:
 def make_area(children: int, seed: int, repeats: float, now: datetime) -> demo_data.DemoArea:
     """The demo area with more repeat episodes and more twins than the demo's default
     (its constants, patched for this call only), police person ids on some episodes."""
-    with (
-        mock.patch.object(demo_data, "REPEAT_SHARE", repeats),
-        mock.patch.object(demo_data, "TWIN_MISSING_SHARE", 0.2),
+    with (  # the feed's shares, where the feed is drawn (relay/demo_data/feed.py)
+        mock.patch.object(demo_feed, "REPEAT_SHARE", repeats),
+        mock.patch.object(demo_feed, "TWIN_MISSING_SHARE", 0.2),
     ):
         area = demo_data.generate(children, seed=seed, now=now)
     rng = random.Random(seed + 1)
@@ -178,16 +181,17 @@ def score(truths: dict[str, EpisodeTruth], linked: dict[str, str]) -> dict[str, 
 
 
 async def _link_all(
-    db: Database, events: list[EpisodeEventV1]
+    db: Database, events: list[EpisodeEventV1], model: MatchingModel
 ) -> tuple[dict[str, str], int, float]:
-    """Every accepted event through roll matching and the person index, in time order."""
+    """Every accepted event through roll matching and the person index, in time order,
+    with the router's matching model."""
     started = time.perf_counter()
     for message in events:
         async with db.transaction() as session:
             on = message.occurred_at.astimezone(LOCAL_TIME).date()
             candidates = await repository.candidates(session, message.child)
-            decisions = match_child(message.child, candidates, on)
-            await person_index.link_episode(session, message, decisions, datetime.now(UTC))
+            decisions = match_child(message.child, candidates, on, model)
+            await person_index.link_episode(session, message, decisions, datetime.now(UTC), model)
     seconds = time.perf_counter() - started
     async with db.transaction() as session:
         rows = await session.execute(
@@ -211,7 +215,7 @@ async def _run(
         await importing.import_rolls(
             db, [folder / f"roll_{kind}.csv" for kind in ("schools", "gps", "yot")]
         )
-        return await _link_all(db, events)
+        return await _link_all(db, events, read_model(RelaySettings().matching_model_file))
 
 
 def run_identity(

@@ -52,14 +52,14 @@ async def on_episode_event(
 ) -> None:
     """Load, decide (services/router/deciding.py), persist and publish. ``model``: the
     router's loaded matching model (app.py); tests may leave it out for the hand-set one."""
-    policy = policy or Policy()
+    policy, model = policy or Policy(), model or BASELINE
     decisions = identify(
         event,
         await repository.candidates(session, event.child),
         await disputes.states_for_episode(session, event.force_code, event.episode_ref),
-        model or BASELINE,
+        model,
     )
-    linked = await person_index.link_episode(session, event, decisions, utcnow())
+    linked = await person_index.link_episode(session, event, decisions, utcnow(), model)
     await _announce(out, linked.announcements)
     if linked.review is not None:
         await out.publish(IDENTITY_REVIEWS, event.episode_key, linked.review)

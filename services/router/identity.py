@@ -35,11 +35,12 @@ from schemas.episode import ChildV1
 from services.router.directory import RollRecord
 from services.router.matching import (
     IDENTIFIER_CONFLICT,
-    REVIEW_THRESHOLD,
     Comparison,
     compare,
     decide_among,
 )
+from services.router.model import MatchingModel
+from services.router.weights import BASELINE
 
 # The org_code of a person record seen as a roll record by the matcher.
 INDEX = "person-index"
@@ -129,20 +130,24 @@ def _by_child(records: Iterable[PersonRecord]) -> dict[str, list[PersonRecord]]:
 
 
 def _best(
-    child: ChildV1, records: Sequence[PersonRecord]
+    child: ChildV1, records: Sequence[PersonRecord], model: MatchingModel
 ) -> tuple[PersonRecord, Comparison | None]:
     """The child's record that compares best with ``child`` (a nameless migrated record
     when none can be compared)."""
-    compared = [(r, compare(child, rr)) for r in records if (rr := r.as_roll_record())]
+    compared = [(r, compare(child, rr, model)) for r in records if (rr := r.as_roll_record())]
     if not compared:
         return records[0], None
     return max(compared, key=lambda rc: (rc[1].total, rc[0].episode_ref))
 
 
 def _candidate(
-    child: ChildV1, child_id: str, records: Sequence[PersonRecord], rule: str
+    child: ChildV1,
+    child_id: str,
+    records: Sequence[PersonRecord],
+    rule: str,
+    model: MatchingModel,
 ) -> Candidate:
-    record, comparison = _best(child, records)
+    record, comparison = _best(child, records, model)
     return Candidate(
         child_id,
         record,
@@ -152,7 +157,9 @@ def _candidate(
     )
 
 
-def _conflicts(child: ChildV1, force_code: str, records: Sequence[PersonRecord]) -> bool:
+def _conflicts(
+    child: ChildV1, force_code: str, records: Sequence[PersonRecord], model: MatchingModel
+) -> bool:
     """An earlier record of this child that plainly is someone else: another NHS number
     or UPN, another police person id of the same force, another given name, or names
     and date of birth that disagree outright."""
@@ -168,7 +175,7 @@ def _conflicts(child: ChildV1, force_code: str, records: Sequence[PersonRecord])
             and r.police_person_id != child.police_person_id
         ):
             return True
-    _record, comparison = _best(child, records)
+    _record, comparison = _best(child, records, model)
     if comparison is None:
         return False
     names_disagree = (
@@ -180,9 +187,9 @@ def _conflicts(child: ChildV1, force_code: str, records: Sequence[PersonRecord])
     return names_disagree or other_given or comparison.demographic < IDENTIFIER_CONFLICT
 
 
-def _close_enough(child: ChildV1, records: Sequence[PersonRecord]) -> bool:
-    _record, comparison = _best(child, records)
-    return comparison is not None and comparison.total >= REVIEW_THRESHOLD
+def _close_enough(child: ChildV1, records: Sequence[PersonRecord], model: MatchingModel) -> bool:
+    _record, comparison = _best(child, records, model)
+    return comparison is not None and comparison.total >= model.thresholds.review
 
 
 _TIERS = (
@@ -193,8 +200,11 @@ _TIERS = (
 )
 
 
-def link_child(child: ChildV1, force_code: str, evidence: Evidence) -> LinkDecision:
-    """The child of a new episode whose police record gives ``child`` (see the module)."""
+def link_child(
+    child: ChildV1, force_code: str, evidence: Evidence, model: MatchingModel = BASELINE
+) -> LinkDecision:
+    """The child of a new episode whose police record gives ``child`` (see the module),
+    its records compared with ``model``: the router's, as for roll matching."""
     chosen: str | None = None
     basis = LinkBasis.NEW
     doubtful: dict[str, Candidate] = {}
@@ -203,19 +213,21 @@ def link_child(child: ChildV1, force_code: str, evidence: Evidence) -> LinkDecis
         for child_id, records in sorted(children.items()):
             if child_id == chosen or child_id in doubtful:
                 continue
-            if _conflicts(child, force_code, records):
-                doubtful[child_id] = _candidate(child, child_id, records, "identifier-conflict")
-            elif name == "by_sole_roll_candidate" and not _close_enough(child, records):
+            if _conflicts(child, force_code, records, model):
+                doubtful[child_id] = _candidate(
+                    child, child_id, records, "identifier-conflict", model
+                )
+            elif name == "by_sole_roll_candidate" and not _close_enough(child, records, model):
                 continue  # the record is someone the police record hardly resembles
             elif chosen is None and len(children) == 1:
                 chosen, basis = child_id, tier_basis
             else:
                 # Two children behind one identifier (a person split them), or a weaker
                 # identifier naming another child than a stronger one: a person decides.
-                doubtful[child_id] = _candidate(child, child_id, records, "ambiguous")
+                doubtful[child_id] = _candidate(child, child_id, records, "ambiguous", model)
     if chosen is not None or doubtful:
         return LinkDecision(chosen, basis, tuple(doubtful.values()))
-    return _probabilistic(child, force_code, evidence.similar)
+    return _probabilistic(child, force_code, evidence.similar, model)
 
 
 def _other_person(child: ChildV1, force_code: str, records: Sequence[PersonRecord]) -> bool:
@@ -231,18 +243,18 @@ def _other_person(child: ChildV1, force_code: str, records: Sequence[PersonRecor
 
 
 def _probabilistic(
-    child: ChildV1, force_code: str, similar: Sequence[PersonRecord]
+    child: ChildV1, force_code: str, similar: Sequence[PersonRecord], model: MatchingModel
 ) -> LinkDecision:
     best: list[Comparison] = []
     records_of: dict[str, list[PersonRecord]] = {}
     for child_id, records in _by_child(similar).items():
-        _record, comparison = _best(child, records)
+        _record, comparison = _best(child, records, model)
         if comparison is not None:
             best.append(comparison)
             records_of[child_id] = records
     if not best:
         return LinkDecision(None, LinkBasis.NEW)
-    decisions = decide_among(best)
+    decisions = decide_among(best, model)
     doubted = {
         d.roll_record_id
         for d in decisions
@@ -252,7 +264,7 @@ def _probabilistic(
     reviews = tuple(
         Candidate(
             d.roll_record_id,
-            _best(child, records_of[d.roll_record_id])[0],
+            _best(child, records_of[d.roll_record_id], model)[0],
             d.score,
             {**d.explanation, "rule": "police-person-id"}
             if d.roll_record_id in doubted

@@ -29,6 +29,7 @@ from services.router.identity import (
     link_child,
 )
 from services.router.matching import MatchDecision
+from services.router.model import MatchingModel
 from services.router.names import normalise_name
 from services.router.outgoing import summaries
 from services.router.person_evidence import evidence, matched_records, sole_candidates
@@ -38,6 +39,7 @@ from services.router.tables import (
     person_episodes,
     person_roll_links,
 )
+from services.router.weights import BASELINE
 
 P = person_episodes
 ANNOUNCE_BATCH = 500
@@ -128,10 +130,15 @@ def announcement(
 
 
 async def link_episode(
-    session: AsyncSession, event: EpisodeEventV1, decisions: Sequence[MatchDecision], now: datetime
+    session: AsyncSession,
+    event: EpisodeEventV1,
+    decisions: Sequence[MatchDecision],
+    now: datetime,
+    model: MatchingModel = BASELINE,
 ) -> Linked:
     """The child of ``event``'s episode: the one it has (later events add identifiers and
-    roll links, never move it), or one :func:`link_child` decides for its first event."""
+    roll links, never move it), or one :func:`link_child` decides for its first event,
+    comparing records with ``model`` (the router's, as for its roll matching)."""
     child = event.child
     matched = matched_records(decisions)
     row = await episode_row(session, event.force_code, event.episode_ref)
@@ -146,7 +153,7 @@ async def link_episode(
             )
         return Linked(row.child_id)
     found = await evidence(session, event, matched, sole_candidates(decisions))
-    decision = link_child(child, event.force_code, found)
+    decision = link_child(child, event.force_code, found, model)
     child_id = decision.child_id or new_child_id(event.force_code, event.episode_ref)
     keys = roll_key_values(
         child.given_name, child.family_name, child.date_of_birth.isoformat(), child.postcode
