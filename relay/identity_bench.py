@@ -10,7 +10,8 @@ person id on some. Twins and siblings of one household are in the feed.
 Every valid event goes through the router's real code in time order on a fresh
 database (SQLite here, or a new PostgreSQL database on ``RELAY_DATABASE_URL``'s
 server): roll candidates and the roll matcher, then the person index
-(services/router/person_index.py). At the end, for every pair of episodes:
+(services/router/person_index.py), both with the router's matching model
+(``RELAY_MATCHING_MODEL_FILE``, by default ``deploy/matching-model.json``). At the end, for every pair of episodes:
 
 - same child in truth, one ``child_id``: linked (target: at least 98 % of such pairs);
 - different children, one ``child_id``: a false link (target: 0), with the twin and
