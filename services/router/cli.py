@@ -22,6 +22,7 @@ from services.router import importing, repository
 from services.router.cli_db import database_error, router_database, with_router_db
 from services.router.directory import ColumnsError, FileRefusedError
 from services.router.review_cli import reviews_app
+from services.router.settings import RouterSettings
 from services.runtime.database import Database
 from services.runtime.settings import RelaySettings
 
@@ -74,7 +75,7 @@ def link(
 
     err = Console(stderr=True)
     try:
-        model = read_model(model_file or RelaySettings().matching_model_file)
+        model = read_model(model_file or RouterSettings().matching_model_file)
     except ModelFileError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
