@@ -90,7 +90,10 @@ def up(
     """Start everything on this machine: broker, SMTP sink, the four services."""
     from relay.up import run_up
 
-    raise typer.Exit(run_up(RelaySettings(), demo=demo))
+    settings = RelaySettings()
+    for name in SERVICES:  # each service's own settings, refused before anything starts
+        service_settings(name)
+    raise typer.Exit(run_up(settings, demo=demo))
 
 
 for _service in SERVICES:

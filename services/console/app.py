@@ -48,7 +48,7 @@ from services.console.state import ConsoleState
 from services.console.tables import metadata
 from services.runtime.ack_links import AckLinks
 from services.runtime.ack_links import ack_links as make_ack_links
-from services.runtime.database import Database, utcnow
+from services.runtime.database import Clock, Database, utcnow
 from services.runtime.health import mount_health
 from services.runtime.policy_file import read_policy_file
 from services.runtime.retention import load_retention, retention_loop
@@ -79,7 +79,7 @@ def create_app(
     *,
     db: Database | None = None,
     broker: KafkaBroker | None = None,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
     ack_links: AckLinks | None = None,
     page_size: int = pages.PAGE_SIZE,
     refresh_ms: int = pages.REFRESH_MS,

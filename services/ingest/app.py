@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,15 +24,13 @@ from services.ingest.rate_limits import KeyRateLimits
 from services.ingest.replay import replay
 from services.ingest.settings import IngestSettings
 from services.ingest.tables import metadata
-from services.runtime.database import Database, utcnow
+from services.runtime.database import Clock, Database, utcnow
 from services.runtime.health import mount_health
 from services.runtime.retention import RetentionPolicy, load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 def create_app(

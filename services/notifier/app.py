@@ -32,7 +32,7 @@ from services.notifier.smtp import Mailer, SmtpMailer
 from services.notifier.tables import metadata
 from services.runtime.ack_links import AckLinks
 from services.runtime.ack_links import ack_links as make_ack_links
-from services.runtime.database import Database, utcnow
+from services.runtime.database import Clock, Database, utcnow
 from services.runtime.health import mount_health
 from services.runtime.policy_file import read_policy_file
 from services.runtime.retention import RetentionPolicy, load_retention, retention_loop
@@ -67,7 +67,7 @@ def create_app(
     *,
     db: Database | None = None,
     broker: KafkaBroker | None = None,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
     mailer: Mailer | None = None,
     policy: DeliveryPolicy | None = None,
     ack_links: AckLinks | None = None,

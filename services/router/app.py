@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -32,7 +31,7 @@ from services.router.model import MatchingModel, ModelFileError, read_model
 from services.router.policy import Policy
 from services.router.settings import RouterSettings
 from services.router.tables import metadata, reviews, roll
-from services.runtime.database import Database, utcnow
+from services.runtime.database import Clock, Database, utcnow
 from services.runtime.handling import Outbox
 from services.runtime.health import mount_health
 from services.runtime.policy_file import read_policy_file
@@ -41,8 +40,6 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 def load_policy(settings: RelaySettings) -> Policy:

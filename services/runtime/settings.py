@@ -92,8 +92,8 @@ class RelaySettings(BaseSettings):
     topic_prefix: str = Field(default="", description="prepended to every topic name (tests)")
     partitions: int = 3
 
-    # Where each service listens: shared, since `relay up` starts (and checks the ports
-    # of) all four, and router and notifier answer only /healthz and /metrics.
+    # The embedded broker's and sink's ports and where each service listens: shared, since
+    # `relay up` starts all of them and checks their ports before it does.
     embedded_kafka_port: int = 9092
     embedded_smtp_port: int = 8025
     ingest_host: str = "127.0.0.1"
