@@ -103,7 +103,7 @@ async def _fill(url: str, count: int, end: datetime, seed: int) -> None:
 
 
 async def _time_pages(url: str, folder: Path, end: datetime, rounds: int) -> dict[str, Any]:
-    app = create_app(RelaySettings(console_database_url=url, var_dir=folder), now=lambda: end)
+    app = create_app(RelaySettings(console_database_url=url, var_dir=folder), clock=lambda: end)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://console")
     try:
         login = await client.get("/login")

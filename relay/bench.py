@@ -35,10 +35,10 @@ from schemas.episode import ChildV1
 from services.router import importing, repository
 from services.router.matching import match_child
 from services.router.model import read_model
+from services.router.settings import RouterSettings
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
 from services.runtime.one_off import one_off_database
-from services.runtime.settings import RelaySettings
 
 # The issue's targets (issue 3), on a 2-core machine.
 TARGETS = {
@@ -148,7 +148,7 @@ async def _lookups(
     db: Database, area: BenchArea, progress: Progress | None
 ) -> tuple[list[float], list[Outcome]]:
     # The model the router loads (RELAY_MATCHING_MODEL_FILE): what is timed is what runs.
-    model = read_model(RelaySettings().matching_model_file)
+    model = read_model(RouterSettings().matching_model_file)
     latencies: list[float] = []
     outcomes: list[Outcome] = []
     for n, record in enumerate(area.records, start=1):

@@ -32,6 +32,14 @@ def configure_logging(settings: RelaySettings) -> None:
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
+def service_settings(name: ServiceName) -> RelaySettings:
+    """One service's settings from the environment: the shared ones and its own
+    (``services/<service>/settings.py``)."""
+    module = importlib.import_module(f"services.{name}.settings")
+    settings: RelaySettings = getattr(module, f"{name.capitalize()}Settings")()
+    return settings
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     service: Annotated[str | None, typer.Argument(help="one service; default all")] = None,
@@ -56,7 +64,7 @@ def serve(
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     name: ServiceName = service  # type: ignore[assignment]
-    settings = RelaySettings()
+    settings = service_settings(name)
     configure_logging(settings)
     host, default_port = settings.listen(name)
     module = importlib.import_module(f"services.{name}.app")
@@ -82,7 +90,10 @@ def up(
     """Start everything on this machine: broker, SMTP sink, the four services."""
     from relay.up import run_up
 
-    raise typer.Exit(run_up(RelaySettings(), demo=demo))
+    settings = RelaySettings()
+    for name in SERVICES:  # each service's own settings, refused before anything starts
+        service_settings(name)
+    raise typer.Exit(run_up(settings, demo=demo))
 
 
 for _service in SERVICES:

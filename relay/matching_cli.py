@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
-from services.runtime.settings import RelaySettings
+from services.router.settings import RouterSettings
 
 ON = date(2026, 3, 10)
 
@@ -148,7 +148,7 @@ def train(
             trained={**model.trained, "thresholds_chosen_on": tuned.as_dict()},
         )
         figures = {"thresholds": "chosen on --labels", **tuned.as_dict()}
-    target = out or RelaySettings().matching_model_file
+    target = out or RouterSettings().matching_model_file
     write_model(model, target)
     figures.update(
         {
@@ -176,7 +176,7 @@ def evaluate(
     from services.router.model import ModelFileError, read_model
 
     try:
-        model = read_model(model_file or RelaySettings().matching_model_file)
+        model = read_model(model_file or RouterSettings().matching_model_file)
     except ModelFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc

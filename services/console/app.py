@@ -1,8 +1,10 @@
-"""The console's composition root: ``create_app(settings)``; nothing runs at import.
+"""The console's composition root: ``create_app(settings, *, db, broker, clock)``;
+nothing runs at import.
 
 The runtime (engine, broker client) is built in ``create_app`` rather than in the
-lifespan so that ``/healthz`` and ``/metrics`` can be mounted with the pages; building it
-opens no connection. Consumers start, and stop, in the lifespan.
+lifespan: the command line and the tests reach the console's database through
+``app.state.runtime`` before it starts; building it opens no connection. Consumers
+start, and stop, in the lifespan.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from faststream.kafka import KafkaBroker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import (
@@ -40,11 +42,14 @@ from services.console import (
 from services.console.organisation_names import OrganisationNames, refresh_loop
 from services.console.rendering import STATIC, templates
 from services.console.repeat_missing import RepeatRule
+from services.console.settings import ConsoleSettings
 from services.console.sign_in_throttle import SignInThrottle
 from services.console.state import ConsoleState
 from services.console.tables import metadata
-from services.runtime.ack_links import ack_links
-from services.runtime.database import utcnow
+from services.runtime.ack_links import AckLinks
+from services.runtime.ack_links import ack_links as make_ack_links
+from services.runtime.database import Clock, Database, utcnow
+from services.runtime.health import mount_health
 from services.runtime.policy_file import read_policy_file
 from services.runtime.retention import load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
@@ -69,12 +74,23 @@ ROUTERS = (
 )
 
 
-def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
-    """Overrides: ``db``, ``broker`` (for the runtime), ``page_size``, ``refresh_ms``,
-    ``sse_lifetime_s`` (how long one live-stream connection lasts),
-    ``now`` (a clock) and ``ack_links`` (an :class:`AckLinks`)."""
-    now = overrides.get("now", utcnow)
-    runtime = _runtime(settings, overrides.get("db"), overrides.get("broker"), now)
+def create_app(
+    settings: RelaySettings,
+    *,
+    db: Database | None = None,
+    broker: KafkaBroker | None = None,
+    clock: Clock | None = None,
+    ack_links: AckLinks | None = None,
+    page_size: int = pages.PAGE_SIZE,
+    refresh_ms: int = pages.REFRESH_MS,
+    sse_lifetime_s: float = pages.SSE_LIFETIME_S,
+) -> FastAPI:
+    """``settings``: a :class:`ConsoleSettings` (shared settings get the console's own
+    from the environment). ``sse_lifetime_s``: how long one live-stream connection
+    lasts."""
+    own = ConsoleSettings.of(settings)
+    now = clock or utcnow
+    runtime = _runtime(own, db, broker, now)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,14 +107,14 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     app.add_exception_handler(auth.LoginRequiredError, auth.on_login_required)
     app.add_exception_handler(auth.NotAllowedError, auth.on_not_allowed)
     app.add_exception_handler(StarletteHTTPException, auth.on_http_error)
-    app.include_router(runtime.health_router())
+    mount_health(app)
     app.include_router(acknowledging.router)
     app.include_router(auth.router)
     sso = None
-    if settings.console_oidc_issuer:  # authlib is loaded only for single sign-on
+    if own.console_oidc_issuer:  # authlib is loaded only for single sign-on
         from services.console import single_sign_on
 
-        sso = single_sign_on.enable(app, settings)
+        sso = single_sign_on.enable(app, own)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -106,20 +122,23 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         runtime=runtime,
         templates=templates(organisations),
         now=now,
-        ack_links=overrides.get("ack_links") or ack_links(settings, now),
-        repeat_rule=RepeatRule.from_policy(read_policy_file(settings.policy_file)),
+        ack_links=ack_links or make_ack_links(own, now),
+        repeat_rule=RepeatRule.from_policy(read_policy_file(own.policy_file)),
         sign_in_throttle=SignInThrottle(),
-        cookie_secure=settings.console_cookie_secure,
-        page_size=int(overrides.get("page_size", pages.PAGE_SIZE)),
-        refresh_ms=int(overrides.get("refresh_ms", pages.REFRESH_MS)),
-        sse_lifetime_s=float(overrides.get("sse_lifetime_s", pages.SSE_LIFETIME_S)),
+        cookie_secure=own.console_cookie_secure,
+        page_size=int(page_size),
+        refresh_ms=int(refresh_ms),
+        sse_lifetime_s=float(sse_lifetime_s),
         sso=sso,
     )
     return app
 
 
 def _runtime(
-    settings: RelaySettings, db: Any, broker: Any, now: Callable[[], datetime]
+    settings: ConsoleSettings,
+    db: Database | None,
+    broker: KafkaBroker | None,
+    now: Callable[[], datetime],
 ) -> ServiceRuntime:
     """The console's runtime: its consumers and its retention loop."""
     runtime = ServiceRuntime.build("console", settings, metadata, db=db, broker=broker)

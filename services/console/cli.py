@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
+from functools import partial
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +23,7 @@ from services.console.accounts import (
 from services.console.sessions import UserExistsError
 from services.runtime.database import Database, utcnow
 from services.runtime.migrations import upgrade
+from services.runtime.one_off import run_with_database
 from services.runtime.settings import RelaySettings
 
 
@@ -68,7 +69,16 @@ def create_user(
     if problem:
         raise typer.BadParameter(f"the password needs {problem}", param_hint="password")
     try:
-        asyncio.run(_create_user(name, hash_password(password), chosen, la_code))
+        run_with_database(
+            _console_url(),
+            partial(
+                _create_user,
+                name=name,
+                password_hash=hash_password(password),
+                role=chosen,
+                la_code=la_code,
+            ),
+        )
     except UserExistsError as exc:
         raise typer.BadParameter(str(exc), param_hint="--username") from None
     where = f" of {la_code}" if la_code else ""
@@ -79,7 +89,7 @@ def list_users(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """The console's accounts (never their passwords)."""
-    rows = asyncio.run(_users())
+    rows = run_with_database(_console_url(), _users)
     if as_json:
         typer.echo(
             json.dumps(
@@ -111,7 +121,7 @@ def list_users(
 
 def disable(username: Annotated[str, typer.Argument(help="the account to disable")]) -> None:
     """Disable an account and end its sessions at once."""
-    if not asyncio.run(_disable(username.strip().lower())):
+    if not run_with_database(_console_url(), partial(_disable, name=username.strip().lower())):
         raise typer.BadParameter(f"no user named {username}", param_hint="USERNAME")
     Console().print(f"disabled {username}; their sessions are ended")
 
@@ -121,7 +131,8 @@ def dead_letters(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """List the dead letters the console has seen (topic, consumer, error, time)."""
-    rows = asyncio.run(_dead_letters(limit))
+    url = RelaySettings().database_url_for("console")
+    rows = run_with_database(url, partial(_dead_letters, limit=limit))
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=2))
         return
@@ -142,46 +153,33 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-async def _console_db() -> Database:
+def _console_url() -> str:
+    """The console's database, its tables created on a fresh machine."""
     settings = RelaySettings()
     url = settings.database_url_for("console")
     if url.startswith("sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(upgrade, "console", url)  # a fresh machine: create the tables
-    return Database(url)
+    upgrade("console", url)
+    return url
 
 
-async def _create_user(name: str, password_hash: str, role: Role, la_code: str | None) -> None:
-    db = await _console_db()
-    try:
-        async with db.transaction() as session:
-            await sessions.create_user(session, name, password_hash, role, la_code, utcnow())
-    finally:
-        await db.dispose()
+async def _create_user(
+    db: Database, name: str, password_hash: str, role: Role, la_code: str | None
+) -> None:
+    async with db.transaction() as session:
+        await sessions.create_user(session, name, password_hash, role, la_code, utcnow())
 
 
-async def _users() -> list[Any]:
-    db = await _console_db()
-    try:
-        async with db.transaction() as session:
-            return await sessions.all_users(session)
-    finally:
-        await db.dispose()
+async def _users(db: Database) -> list[Any]:
+    async with db.transaction() as session:
+        return await sessions.all_users(session)
 
 
-async def _disable(name: str) -> bool:
-    db = await _console_db()
-    try:
-        async with db.transaction() as session:
-            return await sessions.disable_user(session, name, utcnow())
-    finally:
-        await db.dispose()
+async def _disable(db: Database, name: str) -> bool:
+    async with db.transaction() as session:
+        return await sessions.disable_user(session, name, utcnow())
 
 
-async def _dead_letters(limit: int) -> list[dict[str, Any]]:
-    db = Database(RelaySettings().database_url_for("console"))
-    try:
-        async with db.transaction() as session:
-            return [dict(r) for r in await repository.dead_letter_page(session, limit, 0)]
-    finally:
-        await db.dispose()
+async def _dead_letters(db: Database, limit: int) -> list[dict[str, Any]]:
+    async with db.transaction() as session:
+        return [dict(r) for r in await repository.dead_letter_page(session, limit, 0)]

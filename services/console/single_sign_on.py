@@ -21,9 +21,9 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from services.console import auth, sessions
 from services.console.accounts import Role, authority_problem, username_problem
+from services.console.settings import ConsoleSettings
 from services.console.state import SingleSignOn, state
 from services.runtime.ack_links import secret_key
-from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -31,7 +31,7 @@ PROVIDER = "sso"
 NO_PASSWORD = "!single-sign-on"  # not an Argon2 hash: no password signs this account in
 
 
-def enable(app: FastAPI, settings: RelaySettings) -> SingleSignOn:
+def enable(app: FastAPI, settings: ConsoleSettings) -> SingleSignOn:
     """Register the settings' provider and the sign-in routes; the client, for the app's
     state."""
     assert settings.console_oidc_issuer

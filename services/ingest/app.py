@@ -1,15 +1,18 @@
-"""The ingest service's composition root: ``create_app(settings)``; nothing at import."""
+"""The ingest service's composition root: ``create_app(settings, *, db, broker, clock)``;
+nothing at import."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
 from sqlalchemy.exc import DBAPIError
 
 from schemas.catalogue import ALERT_ANSWERS, ALERT_STATUS, POLICE_EVENTS_RAW
@@ -19,8 +22,10 @@ from services.ingest.intake import Intake
 from services.ingest.publishing import DEFAULT_ACK_TIMEOUT_S, DirectPublisher
 from services.ingest.rate_limits import KeyRateLimits
 from services.ingest.replay import replay
+from services.ingest.settings import IngestSettings
 from services.ingest.tables import metadata
-from services.runtime.database import utcnow
+from services.runtime.database import Clock, Database, utcnow
+from services.runtime.health import mount_health
 from services.runtime.retention import RetentionPolicy, load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
@@ -28,26 +33,49 @@ from services.runtime.settings import RelaySettings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
-    """Overrides: ``db``, ``broker`` (the runtime's), ``publisher`` (a
-    :class:`DirectPublisher` for the accept path, e.g. one whose broker is away),
-    ``ack_timeout_s``."""
+def create_app(
+    settings: RelaySettings,
+    *,
+    db: Database | None = None,
+    broker: KafkaBroker | None = None,
+    clock: Clock | None = None,
+    publisher: DirectPublisher | None = None,
+    ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S,
+) -> FastAPI:
+    """``settings``: an :class:`IngestSettings` (shared settings get the ingest's own
+    from the environment). ``db``, ``broker``: the runtime's; ``publisher``: a
+    :class:`DirectPublisher` for the accept path (e.g. one whose broker is away)."""
+    own = IngestSettings.of(settings)
+    retention = load_retention(own)  # a wrong policy file stops the start
+    wiring = _Wiring(own, retention, clock or utcnow, publisher, ack_timeout_s)
 
-    retention = load_retention(settings)  # a wrong policy file stops the start
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = ServiceRuntime.build("ingest", own, metadata, db=db, broker=broker)
+        app.state.intake = wiring.wire(runtime)
+        app.state.runtime = runtime
+        await runtime.start()
+        try:
+            if own.replay_on_start:
+                # A fresh memory-only broker: refill episode-events with the whole log.
+                count = await replay(runtime.db, runtime.broker, own)
+                log.info("ingest: replayed %d accepted events at start", count)
+            yield
+        finally:
+            await runtime.stop()
+
     app = FastAPI(
         title="Missing Episode Relay: ingest",
         version="1",
-        lifespan=_lifespan(settings, retention, overrides),
+        lifespan=lifespan,
         description="Police systems submit missing-child episode events here, and see "
         "who has been told about their episodes.",
     )
-    app.state.rate_limits = KeyRateLimits(settings.ingest_rate_limit)
-    app.state.body_limits = api.BodyLimits(
-        settings.ingest_max_event_bytes, settings.ingest_max_batch_bytes
-    )
+    app.state.rate_limits = KeyRateLimits(own.ingest_rate_limit)
+    app.state.body_limits = api.BodyLimits(own.ingest_max_event_bytes, own.ingest_max_batch_bytes)
     app.include_router(api.router)
     app.include_router(episodes_api.router)
-    app.include_router(_health_routes(app))
+    mount_health(app)
     app.exception_handler(api.RequestError)(_request_error)
     app.add_exception_handler(DBAPIError, _store_unavailable)
     app.add_exception_handler(OSError, _store_unavailable)
@@ -55,59 +83,40 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
     return app
 
 
-def _lifespan(
-    settings: RelaySettings, retention: RetentionPolicy, overrides: dict[str, Any]
-) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = ServiceRuntime.build(
-            "ingest", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
+@dataclass(frozen=True)
+class _Wiring:
+    """What :func:`create_app` was given, for the lifespan to wire its runtime with."""
+
+    settings: IngestSettings
+    retention: RetentionPolicy
+    clock: Clock
+    publisher: DirectPublisher | None
+    ack_timeout_s: float
+
+    def wire(self, runtime: ServiceRuntime) -> Intake:
+        """The runtime's loops, subscriptions and gauges; the intake of the accept path."""
+        settings = self.settings
+        runtime.loops.append(
+            retention_loop(
+                "ingest",
+                runtime.db,
+                repository.remove_expired,
+                self.retention,
+                settings.retention_interval_s,
+                self.clock,
+            )
         )
-        intake = _wire(runtime, settings, retention, overrides)
-        app.state.runtime = runtime
-        app.state.health = runtime.health_router()
-        app.state.intake = intake
-        await runtime.start()
-        try:
-            if settings.replay_on_start:
-                # A fresh memory-only broker: refill episode-events with the whole log.
-                count = await replay(runtime.db, runtime.broker, settings)
-                log.info("ingest: replayed %d accepted events at start", count)
-            yield
-        finally:
-            await runtime.stop()
-
-    return lifespan
-
-
-def _wire(
-    runtime: ServiceRuntime,
-    settings: RelaySettings,
-    retention: RetentionPolicy,
-    overrides: dict[str, Any],
-) -> Intake:
-    """The runtime's loops, subscriptions and gauges; the intake of the accept path."""
-    runtime.loops.append(
-        retention_loop(
-            "ingest",
-            runtime.db,
-            repository.remove_expired,
-            retention,
-            settings.retention_interval_s,
-            utcnow,
+        runtime.consumers.subscribe(POLICE_EVENTS_RAW, on_police_event, raw=True)
+        # Who knows about each episode, for GET /v1/episodes/… (issue 17).
+        runtime.consumers.subscribe(ALERT_STATUS, on_alert_status)
+        runtime.consumers.subscribe(ALERT_ANSWERS, on_alert_answer)
+        publisher = self.publisher or DirectPublisher(runtime.broker, self.ack_timeout_s)
+        intake = Intake(runtime.db, publisher, settings, runtime.relay)
+        _gauges(runtime, intake)
+        runtime.on_broker_lost.append(
+            lambda since: replay(runtime.db, runtime.broker, settings, since)
         )
-    )
-    runtime.consumers.subscribe(POLICE_EVENTS_RAW, on_police_event, raw=True)
-    # Who knows about each episode, for GET /v1/episodes/… (issue 17).
-    runtime.consumers.subscribe(ALERT_STATUS, on_alert_status)
-    runtime.consumers.subscribe(ALERT_ANSWERS, on_alert_answer)
-    publisher = overrides.get("publisher") or DirectPublisher(
-        runtime.broker, overrides.get("ack_timeout_s", DEFAULT_ACK_TIMEOUT_S)
-    )
-    intake = Intake(runtime.db, publisher, settings, runtime.relay)
-    _gauges(runtime, intake)
-    runtime.on_broker_lost.append(lambda since: replay(runtime.db, runtime.broker, settings, since))
-    return intake
+        return intake
 
 
 async def _request_error(request: Request, exc: api.RequestError) -> JSONResponse:
@@ -145,29 +154,6 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         return app.openapi_schema
 
     return openapi
-
-
-def _health_routes(app: FastAPI) -> APIRouter:
-    """``/healthz`` and ``/metrics`` are the runtime's, which exists only once the lifespan
-    runs: answer "starting" until then."""
-    router = APIRouter(include_in_schema=False)
-
-    async def delegate(path: str) -> Any:
-        health: APIRouter | None = getattr(app.state, "health", None)
-        if health is None:
-            return Response('{"status": "starting"}', 503, media_type="application/json")
-        [route] = [r for r in health.routes if getattr(r, "path", None) == path]
-        return await route.endpoint()  # type: ignore[attr-defined]
-
-    @router.get("/healthz")
-    async def healthz() -> Any:
-        return await delegate("/healthz")
-
-    @router.get("/metrics")
-    async def metrics() -> Any:
-        return await delegate("/metrics")
-
-    return router
 
 
 def _gauges(runtime: ServiceRuntime, intake: Intake) -> None:

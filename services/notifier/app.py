@@ -1,17 +1,17 @@
-"""The notifier's composition root: ``create_app(settings, **overrides)``; nothing
-happens at import time."""
+"""The notifier's composition root: ``create_app(settings, *, db, broker, clock,
+mailer)``; nothing happens at import time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from schemas.catalogue import (
     ACKNOWLEDGEMENTS,
@@ -30,8 +30,10 @@ from services.notifier.scheduler import DeliveryScheduler
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import Mailer, SmtpMailer
 from services.notifier.tables import metadata
-from services.runtime.ack_links import AckLinks, ack_links
-from services.runtime.database import utcnow
+from services.runtime.ack_links import AckLinks
+from services.runtime.ack_links import ack_links as make_ack_links
+from services.runtime.database import Clock, Database, utcnow
+from services.runtime.health import mount_health
 from services.runtime.policy_file import read_policy_file
 from services.runtime.retention import RetentionPolicy, load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
@@ -47,9 +49,10 @@ def load_policy(settings: RelaySettings) -> DeliveryPolicy:
 
 @dataclass(frozen=True)
 class _Parts:
-    """What :func:`create_app` reads once, from its overrides or the settings, for the
+    """What :func:`create_app` reads once, from its arguments or the settings, for the
     lifespan to build the service with."""
 
+    settings: NotifierSettings
     now: Callable[[], datetime]
     policy: DeliveryPolicy
     links: AckLinks
@@ -57,51 +60,47 @@ class _Parts:
     lease: timedelta
     template_dirs: list[Path]
     batch_size: int
-    mailer: Mailer | None
 
 
-def _parts(settings: RelaySettings, overrides: dict[str, Any]) -> _Parts:
-    now: Callable[[], datetime] = overrides.get("now", utcnow)
-    # Read at creation, so a wrong policy file stops the service before it starts.
-    policy: DeliveryPolicy = overrides.get("policy") or load_policy(settings)
-    links: AckLinks = overrides.get("ack_links") or ack_links(settings, now)
-    retention = load_retention(settings)
-    lease: timedelta = overrides.get("sending_lease") or timedelta(
-        seconds=NotifierSettings().sending_lease_s
-    )
-    template_dirs: list[Path] = [Path(p) for p in overrides.get("template_dirs", ())]
-    if settings.template_dir is not None:
-        template_dirs.append(settings.template_dir)
-    return _Parts(
-        now,
-        policy,
-        links,
-        retention,
-        lease,
-        template_dirs,
-        overrides.get("batch_size", 50),
-        overrides.get("mailer"),
-    )
-
-
-def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
-    """Overrides (for tests and partnerships): ``now`` (a clock), ``policy``,
-    ``ack_links``, ``mailer``,
+def create_app(
+    settings: RelaySettings,
+    *,
+    db: Database | None = None,
+    broker: KafkaBroker | None = None,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    policy: DeliveryPolicy | None = None,
+    ack_links: AckLinks | None = None,
+    template_dirs: Sequence[Path | str] = (),
+    batch_size: int = 50,
+    sending_lease: timedelta | None = None,
+) -> FastAPI:
+    """``settings``: a :class:`NotifierSettings` (shared settings get the notifier's own
+    from the environment). For tests and partnerships: ``policy``, ``ack_links``,
     ``template_dirs`` (folders searched before the built-in templates), ``batch_size``,
-    ``sending_lease`` (a timedelta; else RELAY_NOTIFIER_SENDING_LEASE_S).
+    ``sending_lease`` (else RELAY_NOTIFIER_SENDING_LEASE_S).
     The running scheduler and runtime are on ``app.state`` once started."""
-    parts = _parts(settings, overrides)
+    own = NotifierSettings.of(settings)
+    now = clock or utcnow
+    parts = _Parts(
+        own,
+        now,
+        # Read at creation, so a wrong policy file stops the service before it starts.
+        policy or load_policy(own),
+        ack_links or make_ack_links(own, now),
+        load_retention(own),
+        sending_lease or timedelta(seconds=own.notifier_sending_lease_s),
+        [Path(p) for p in template_dirs] + ([own.template_dir] if own.template_dir else []),
+        batch_size,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = ServiceRuntime.build("notifier", settings, metadata)
-        mailer: Mailer = parts.mailer or SmtpMailer(settings.smtp)
-        scheduler = _scheduler(runtime, settings, parts, mailer)
+        runtime = ServiceRuntime.build("notifier", own, metadata, db=db, broker=broker)
+        sender: Mailer = mailer or SmtpMailer(own.smtp)
+        scheduler = _scheduler(runtime, parts, sender)
         _subscribe(runtime, scheduler, parts)
-        _add_loops(app, runtime, settings, parts, mailer, scheduler)
-        # Routes are looked up per request, so adding them here (where the runtime
-        # exists) serves /healthz and /metrics from the first request on.
-        app.include_router(runtime.health_router())
+        _add_loops(app, runtime, parts, sender, scheduler)
         app.state.runtime = runtime
         app.state.scheduler = scheduler
         await runtime.start()
@@ -109,16 +108,15 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
             yield
         finally:
             await runtime.stop()
-            await mailer.close()
+            await sender.close()
 
     app = FastAPI(title="Missing Episode Relay — notifier", lifespan=lifespan)
-
+    mount_health(app)
     return app
 
 
-def _scheduler(
-    runtime: ServiceRuntime, settings: RelaySettings, parts: _Parts, mailer: Mailer
-) -> DeliveryScheduler:
+def _scheduler(runtime: ServiceRuntime, parts: _Parts, mailer: Mailer) -> DeliveryScheduler:
+    settings = parts.settings
     renderer = Renderer(
         settings.public_url,
         settings.smtp_from,
@@ -159,12 +157,11 @@ def _subscribe(runtime: ServiceRuntime, scheduler: DeliveryScheduler, parts: _Pa
 def _add_loops(
     app: FastAPI,
     runtime: ServiceRuntime,
-    settings: RelaySettings,
     parts: _Parts,
     mailer: Mailer,
     scheduler: DeliveryScheduler,
 ) -> None:
-    now = parts.now
+    settings, now = parts.settings, parts.now
     app.state.panel_notices = panel_actions.PanelActionNotices(
         runtime.db, mailer, settings.smtp_from, settings.public_url, now
     )

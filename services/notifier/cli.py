@@ -4,7 +4,6 @@ or date of birth."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from rich.table import Table
 from schemas.messages import AlertState, RhiTaskState
 from services.notifier import repository, rhi_record_cli
 from services.runtime.database import Database
+from services.runtime.one_off import run_with_database
 from services.runtime.settings import RelaySettings
 
 ALERT_COLUMNS = (
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List alerts: ids, recipients and delivery state."""
         _check(state, AlertState, "--state")
-        rows = asyncio.run(_fetch(repository.list_alerts, state, limit))
+        rows = _fetch(repository.list_alerts, state, limit)
         _show(rows, ALERT_COLUMNS, as_json, "alerts")
 
     @tasks_app.command("list")
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List RHI tasks: ids, authority and deadline."""
         _check(state, RhiTaskState, "--state")
-        rows = asyncio.run(_fetch(repository.list_tasks, state, limit))
+        rows = _fetch(repository.list_tasks, state, limit)
         _show(rows, TASK_COLUMNS, as_json, "tasks")
 
     rhi_record_cli.register(tasks_app)
@@ -91,13 +91,12 @@ def _check(value: str | None, allowed: Any, option: str) -> None:
         )
 
 
-async def _fetch(query: Any, state: str | None, limit: int) -> list[Any]:
-    db = Database(RelaySettings().database_url_for("notifier"))
-    try:
+def _fetch(query: Any, state: str | None, limit: int) -> list[Any]:
+    async def fetch(db: Database) -> list[Any]:
         async with db.transaction() as session:
-            return await query(session, state, limit)
-    finally:
-        await db.dispose()
+            return list(await query(session, state, limit))
+
+    return run_with_database(RelaySettings().database_url_for("notifier"), fetch)
 
 
 def _value(value: Any) -> Any:

@@ -51,6 +51,7 @@ from services.notifier.dead_letter_store import (
     record_retry,
     release,
 )
+from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import Mailer
 from services.runtime.database import Database
 from services.runtime.dead_letters import RETRIED_TOPIC
@@ -74,7 +75,10 @@ def load_operations_email(settings: RelaySettings) -> str | None:
 
 
 def watch_dead_letters(
-    runtime: ServiceRuntime, settings: RelaySettings, mailer: Mailer, now: Callable[[], datetime]
+    runtime: ServiceRuntime,
+    settings: NotifierSettings,
+    mailer: Mailer,
+    now: Callable[[], datetime],
 ) -> OperationsNotices | None:
     """Add the watch and the notices to the runtime's loops; None, with a warning, when
     the policy names no ``operations_email``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from schemas.rhi_record import (
 from services.notifier import repository
 from services.notifier.model import RhiTask
 from services.runtime.database import Database, utcnow
+from services.runtime.one_off import run_with_database
 from services.runtime.rhi_policy import load_rhi_factors
 from services.runtime.settings import RelaySettings
 
@@ -204,7 +206,9 @@ def tasks_complete(
 
 
 def _open_task(settings: RelaySettings, task_id: str) -> RhiTask:
-    task = asyncio.run(_fetch_task(settings, task_id))
+    task = run_with_database(
+        settings.database_url_for("notifier"), partial(_fetch_task, task_id=task_id)
+    )
     if task is None:
         raise typer.BadParameter(f"no RHI task {task_id!r}", param_hint="TASK_ID")
     if task.state not in repository.OPEN_TASK_STATES:
@@ -280,10 +284,6 @@ async def _publish(settings: RelaySettings, record: RhiTaskOutcomeV2) -> None:
         await broker.stop()
 
 
-async def _fetch_task(settings: RelaySettings, task_id: str) -> RhiTask | None:
-    db = Database(settings.database_url_for("notifier"))
-    try:
-        async with db.transaction() as session:
-            return await repository.get_task(session, task_id)
-    finally:
-        await db.dispose()
+async def _fetch_task(db: Database, task_id: str) -> RhiTask | None:
+    async with db.transaction() as session:
+        return await repository.get_task(session, task_id)

@@ -1,18 +1,21 @@
-"""The notifier's own settings, from the environment (prefix ``RELAY_NOTIFIER_``), read
-when the app is created; everything shared is in ``RelaySettings``."""
+"""The notifier's own settings (its sender, templates and sending lease) over the shared
+``RelaySettings``; the same ``RELAY_*`` variables (``RELAY_NOTIFIER_SENDING_LEASE_S``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.runtime.settings import RelaySettings
 
 
-class NotifierSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="RELAY_NOTIFIER_", extra="ignore", hide_input_in_errors=True
+class NotifierSettings(RelaySettings):
+    smtp_from: str = "Missing Episode Relay <relay@localhost>"
+    template_dir: Path | None = Field(
+        default=None, description="a partnership's alert templates, searched before ours"
     )
-
-    sending_lease_s: float = Field(
+    notifier_sending_lease_s: float = Field(
         default=30.0,
         gt=0,
         description="a copy of the notifier holds the alerts it is sending this long "

@@ -1,4 +1,5 @@
-"""The router's composition root: ``create_app(settings)``; nothing happens at import."""
+"""The router's composition root: ``create_app(settings, *, db, broker, clock)``; nothing
+happens at import."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from sqlalchemy import func, select
 
 from schemas.catalogue import (
@@ -27,9 +29,11 @@ from services.router.handlers import (
 )
 from services.router.model import MatchingModel, ModelFileError, read_model
 from services.router.policy import Policy
+from services.router.settings import RouterSettings
 from services.router.tables import metadata, reviews, roll
-from services.runtime.database import Database, utcnow
+from services.runtime.database import Clock, Database, utcnow
 from services.runtime.handling import Outbox
+from services.runtime.health import mount_health
 from services.runtime.policy_file import read_policy_file
 from services.runtime.retention import RetentionPolicy, load_retention, retention_loop
 from services.runtime.service import ServiceRuntime
@@ -43,7 +47,7 @@ def load_policy(settings: RelaySettings) -> Policy:
     return Policy.from_toml(settings.policy_file) if settings.policy_file else Policy()
 
 
-def load_matching_model(settings: RelaySettings) -> MatchingModel:
+def load_matching_model(settings: RouterSettings) -> MatchingModel:
     """The trained matching model (RELAY_MATCHING_MODEL_FILE). A file that does not load
     stops the router, naming the problem: matching with defaults nobody chose would
     disclose children to the wrong school more often than the partnership agreed to."""
@@ -75,21 +79,34 @@ async def announce_unannounced(runtime: ServiceRuntime) -> int:
             return total
 
 
-def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
-    """``overrides``: ``policy`` (a :class:`Policy`), ``matching_model`` (a
-    :class:`MatchingModel`), ``db`` and ``broker`` for tests,
-    ``now`` (a clock) and ``awaiting_return_interval_s`` (how often RHI tasks waiting
-    for a return are checked)."""
-    policy: Policy = overrides.get("policy") or load_policy(settings)
-    model: MatchingModel = overrides.get("matching_model") or load_matching_model(settings)
-    kept_for = load_retention(settings)  # a wrong [retention] table stops the start
+def create_app(
+    settings: RelaySettings,
+    *,
+    db: Database | None = None,
+    broker: KafkaBroker | None = None,
+    clock: Clock | None = None,
+    policy: Policy | None = None,
+    matching_model: MatchingModel | None = None,
+    awaiting_return_interval_s: float = awaiting_return.CHECK_INTERVAL_S,
+) -> FastAPI:
+    """``settings``: a :class:`RouterSettings` (shared settings get the router's own from
+    the environment). ``policy`` and ``matching_model`` instead of the files';
+    ``awaiting_return_interval_s``: how often RHI tasks waiting for a return are checked."""
+    own = RouterSettings.of(settings)
+    parts = _Parts(
+        own,
+        policy or load_policy(own),
+        matching_model or load_matching_model(own),
+        load_retention(own),  # a wrong [retention] table stops the start
+        clock or utcnow,
+        awaiting_return_interval_s,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = _runtime(settings, policy, model, kept_for, overrides)
+        runtime = _runtime(parts, db, broker)
         app.state.runtime = runtime
-        app.include_router(runtime.health_router())
-        await _refuse_authority_gaps(runtime, policy)
+        await _refuse_authority_gaps(runtime, parts.policy)
         announced = await announce_unannounced(runtime)
         if announced:
             log.info("router: %d episode link(s) of before the person index announced", announced)
@@ -99,35 +116,41 @@ def create_app(settings: RelaySettings, **overrides: Any) -> FastAPI:
         finally:
             await runtime.stop()
 
-    return FastAPI(title="Missing Episode Relay: router", lifespan=lifespan)
+    app = FastAPI(title="Missing Episode Relay: router", lifespan=lifespan)
+    mount_health(app)
+    return app
 
 
-def _runtime(
-    settings: RelaySettings,
-    policy: Policy,
-    model: MatchingModel,
-    kept_for: RetentionPolicy,
-    overrides: dict[str, Any],
-) -> ServiceRuntime:
+@dataclass(frozen=True)
+class _Parts:
+    """What :func:`create_app` reads once, for the lifespan to build the runtime with."""
+
+    settings: RouterSettings
+    policy: Policy
+    model: MatchingModel
+    kept_for: RetentionPolicy
+    clock: Clock
+    awaiting_return_interval_s: float
+
+
+def _runtime(parts: _Parts, db: Database | None, broker: KafkaBroker | None) -> ServiceRuntime:
     """The router's consumers, loops and gauges on a new runtime (not started)."""
-    runtime = ServiceRuntime.build(
-        "router", settings, metadata, db=overrides.get("db"), broker=overrides.get("broker")
-    )
+    settings = parts.settings
+    runtime = ServiceRuntime.build("router", settings, metadata, db=db, broker=broker)
     runtime.consumers.subscribe(
-        EPISODE_EVENTS, functools.partial(on_episode_event, policy=policy, model=model)
+        EPISODE_EVENTS, functools.partial(on_episode_event, policy=parts.policy, model=parts.model)
     )
     runtime.consumers.subscribe(IDENTITY_DECISIONS, on_identity_decision)
     runtime.consumers.subscribe(ALERT_ANSWERS, disputes.on_alert_answer)
     runtime.consumers.subscribe(CHILD_IDENTITY_CHANGES, on_child_identity_change)
-    now = overrides.get("now", utcnow)
     runtime.loops.append(
         retention_loop(
             "router",
             runtime.db,
             retention.remove_expired,
-            kept_for,
+            parts.kept_for,
             settings.retention_interval_s,
-            now,
+            parts.clock,
         )
     )
     runtime.loops.append(
@@ -136,8 +159,8 @@ def _runtime(
             runtime.tables,
             settings,
             runtime.relay,
-            now,
-            float(overrides.get("awaiting_return_interval_s", awaiting_return.CHECK_INTERVAL_S)),
+            parts.clock,
+            float(parts.awaiting_return_interval_s),
         )
     )
     runtime.gauges["router_roll_rows"] = functools.partial(_roll_rows, runtime.db)

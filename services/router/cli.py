@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 from collections import Counter
@@ -19,10 +18,12 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from services.router import importing, repository
-from services.router.cli_db import database_error, router_database, with_router_db
+from services.router.cli_db import database_error, router_url, with_router_db
 from services.router.directory import ColumnsError, FileRefusedError
 from services.router.review_cli import reviews_app
+from services.router.settings import RouterSettings
 from services.runtime.database import Database
+from services.runtime.one_off import run_with_database
 from services.runtime.settings import RelaySettings
 
 directory_app = typer.Typer(
@@ -74,7 +75,7 @@ def link(
 
     err = Console(stderr=True)
     try:
-        model = read_model(model_file or RelaySettings().matching_model_file)
+        model = read_model(model_file or RouterSettings().matching_model_file)
     except ModelFileError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
@@ -120,26 +121,22 @@ def _run_import(paths: list[Path], as_json: bool, job: Job) -> list[importing.Im
     where = ", ".join(str(path) for path in paths)
     label = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
 
-    async def run() -> list[importing.ImportSummary]:
-        db = router_database()
-        try:
-            if as_json:
-                return await job(db, paths, None)
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-            ) as bar:
-                task = bar.add_task(f"importing {label}", total=size)
-                return await job(db, paths, lambda done: bar.update(task, completed=done))
-        finally:
-            await db.dispose()
+    async def run(db: Database) -> list[importing.ImportSummary]:
+        if as_json:
+            return await job(db, paths, None)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"importing {label}", total=size)
+            return await job(db, paths, lambda done: bar.update(task, completed=done))
 
     try:
-        summaries = asyncio.run(run())
+        summaries = run_with_database(router_url(), run)
     except FileRefusedError as exc:
         err.print(f"[red]{where}: refused, nothing changed: {exc}[/red]")
         raise typer.Exit(2) from exc

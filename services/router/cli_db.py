@@ -3,7 +3,6 @@ database error told as one line (with the likely fix) instead of a traceback."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -12,11 +11,12 @@ from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
 from services.runtime.database import Database
+from services.runtime.one_off import run_with_database
 from services.runtime.settings import RelaySettings
 
 
-def router_database() -> Database:
-    return Database(RelaySettings().database_url_for("router"))
+def router_url() -> str:
+    return RelaySettings().database_url_for("router")
 
 
 def database_error(err: Console, exc: DBAPIError) -> NoReturn:
@@ -28,14 +28,7 @@ def database_error(err: Console, exc: DBAPIError) -> NoReturn:
 
 
 def with_router_db(work: Callable[[Database], Awaitable[Any]]) -> Any:
-    async def run() -> Any:
-        db = router_database()
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
     try:
-        return asyncio.run(run())
+        return run_with_database(router_url(), work)
     except DBAPIError as exc:
         database_error(Console(stderr=True), exc)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,9 @@ SQLITE_DRIVER_ENV = "RELAY_SQLITE_DRIVER"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+Clock = Callable[[], datetime]  # utcnow, or a test's clock
 
 
 class UtcDateTime(TypeDecorator[datetime]):

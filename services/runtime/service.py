@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData, func, select, text
 
@@ -127,42 +127,37 @@ class ServiceRuntime:
             return "NaN"
         return int(count or 0)
 
-    def health_router(self) -> APIRouter:
-        router = APIRouter(include_in_schema=False)
-
-        @router.get("/healthz")
-        async def healthz() -> Response:
-            try:
-                async with self.db.transaction() as session:
-                    await session.execute(text("SELECT 1"))
-            except Exception:
-                return Response(
-                    '{"status": "database unavailable"}', 503, media_type="application/json"
-                )
-            status = "ok" if self.started else "starting"
+    async def healthz(self) -> Response:
+        """``/healthz``: 200 once started with the database answering, else 503."""
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
             return Response(
-                f'{{"status": "{status}"}}',
-                200 if self.started else 503,
-                media_type="application/json",
+                '{"status": "database unavailable"}', 503, media_type="application/json"
             )
+        status = "ok" if self.started else "starting"
+        return Response(
+            f'{{"status": "{status}"}}',
+            200 if self.started else 503,
+            media_type="application/json",
+        )
 
-        @router.get("/metrics")
-        async def metrics() -> Response:
-            c = self.consumers.counters
-            lines = [
-                f'relay_outbox_pending{{service="{self.name}"}} {await self._outbox_pending()}',
-                f'relay_messages_processed_total{{service="{self.name}"}} {c.processed}',
-                f'relay_messages_duplicate_total{{service="{self.name}"}} {c.duplicates}',
-                f'relay_messages_dead_lettered_total{{service="{self.name}"}} {c.dead_lettered}',
-                f'relay_messages_retried_total{{service="{self.name}"}} {c.retried}',
-                f'relay_outbox_published_total{{service="{self.name}"}} {self.relay.published}',
-            ]
-            for name, gauge in self.gauges.items():
-                with contextlib.suppress(Exception):
-                    lines.append(f'relay_{name}{{service="{self.name}"}} {await gauge()}')
-            return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-        return router
+    async def metrics(self) -> Response:
+        """``/metrics``, in Prometheus's text format."""
+        c = self.consumers.counters
+        lines = [
+            f'relay_outbox_pending{{service="{self.name}"}} {await self._outbox_pending()}',
+            f'relay_messages_processed_total{{service="{self.name}"}} {c.processed}',
+            f'relay_messages_duplicate_total{{service="{self.name}"}} {c.duplicates}',
+            f'relay_messages_dead_lettered_total{{service="{self.name}"}} {c.dead_lettered}',
+            f'relay_messages_retried_total{{service="{self.name}"}} {c.retried}',
+            f'relay_outbox_published_total{{service="{self.name}"}} {self.relay.published}',
+        ]
+        for name, gauge in self.gauges.items():
+            with contextlib.suppress(Exception):
+                lines.append(f'relay_{name}{{service="{self.name}"}} {await gauge()}')
+        return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 async def _forever(service: str, loop: Loop) -> None:

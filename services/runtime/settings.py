@@ -1,13 +1,18 @@
-"""Settings from the environment, prefix ``RELAY_`` (DESIGN §3), with laptop defaults."""
+"""Settings from the environment, prefix ``RELAY_`` (DESIGN §3), with laptop defaults.
+
+``RelaySettings`` holds what every service (and ``relay``, which starts them) shares:
+the broker, the databases, the var dir, the secrets, the listening addresses. A service's
+own settings are a subclass beside its app (``services/<service>/settings.py``) with the
+same ``RELAY_`` variables as before; its ``create_app`` takes them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -19,12 +24,11 @@ KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"
 KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 # Secrets that may come from a file named by RELAY_<NAME>_FILE instead of RELAY_<NAME>,
-# with the type the setting holds.
+# with the type the setting holds (a service's own settings add theirs).
 FILE_SECRETS: dict[str, Callable[[str], Any]] = {
     "kafka_sasl_password": SecretStr,
     "secret_key": SecretStr,
     "smtp_url": str,
-    "console_oidc_client_secret": SecretStr,
 }
 _KAFKA_TLS_FILES = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
 
@@ -34,6 +38,7 @@ class RelaySettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RELAY_", extra="ignore", hide_input_in_errors=True
     )
+    file_secrets: ClassVar[dict[str, Callable[[str], Any]]] = FILE_SECRETS
 
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset = the embedded broker"
@@ -61,7 +66,6 @@ class RelaySettings(BaseSettings):
     kafka_sasl_password_file: Path | None = None
     secret_key_file: Path | None = None
     smtp_url_file: Path | None = None
-    console_oidc_client_secret_file: Path | None = None
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL shared by every service; unset = SQLite files"
     )
@@ -77,7 +81,6 @@ class RelaySettings(BaseSettings):
     notifier_database_password_file: Path | None = None
     console_database_password_file: Path | None = None
     smtp_url: str | None = Field(default=None, description="smtp[s]://user:pass@host:port")
-    smtp_from: str = "Missing Episode Relay <relay@localhost>"
     var_dir: Path = Path("var")
     public_url: str = "http://127.0.0.1:8080"
     secret_key: SecretStr | None = Field(
@@ -86,17 +89,11 @@ class RelaySettings(BaseSettings):
     )
     ack_link_days: int = Field(default=14, ge=1, description="acknowledgement links expire")
     policy_file: Path | None = None
-    matching_model_file: Path = Field(
-        default=Path("deploy/matching-model.json"),
-        description="the router's trained matching model (relay matching train); the "
-        "router refuses to start when it does not load",
-    )
-    template_dir: Path | None = Field(
-        default=None, description="a partnership's alert templates, searched before ours"
-    )
     topic_prefix: str = Field(default="", description="prepended to every topic name (tests)")
     partitions: int = 3
 
+    # The embedded broker's and sink's ports and where each service listens: shared, since
+    # `relay up` starts all of them and checks their ports before it does.
     embedded_kafka_port: int = 9092
     embedded_smtp_port: int = 8025
     ingest_host: str = "127.0.0.1"
@@ -108,39 +105,6 @@ class RelaySettings(BaseSettings):
         description="addresses of the reverse proxies whose X-Forwarded-Proto and -For "
         "are trusted (comma-separated, or *): behind a TLS proxy the console must see "
         "that the browser used HTTPS",
-    )
-    console_oidc_issuer: str | None = Field(
-        default=None,
-        description="single sign-on: the OpenID Connect provider's issuer URL (its "
-        "/.well-known/openid-configuration is read); unset = console passwords only",
-    )
-    console_oidc_client_id: str | None = None
-    console_oidc_client_secret: SecretStr | None = None
-    console_oidc_role_claim: str = Field(
-        default="relay_role", description="the ID token claim naming the console role"
-    )
-    console_oidc_la_claim: str = Field(
-        default="relay_la", description="the ID token claim naming an rhi-worker's authority"
-    )
-    console_cookie_secure: bool = Field(
-        default=True,
-        description="the console's session cookie is sent over HTTPS only (browsers also "
-        "send it to http://localhost); false only for plain HTTP in development",
-    )
-    ingest_max_event_bytes: int = Field(
-        default=64 * 1024,
-        ge=1024,
-        description="largest body of POST /v1/episode-events (413 beyond it)",
-    )
-    ingest_max_batch_bytes: int = Field(
-        default=8 * 1024 * 1024,
-        ge=1024,
-        description="largest body of POST /v1/episode-events:batch (413 beyond it)",
-    )
-    ingest_rate_limit: str = Field(
-        default="50/second;1000/minute",
-        description="requests each API key may make, as rate limits joined by ';' "
-        "(e.g. 10/second;500/minute); beyond them 429 with Retry-After",
     )
     retention_interval_s: float = Field(
         default=6 * 3600,
@@ -171,15 +135,15 @@ class RelaySettings(BaseSettings):
     )
     log_level: str = "INFO"
 
-    @field_validator("ingest_rate_limit")
     @classmethod
-    def _rate_limit(cls, value: str) -> str:
-        try:
-            if parse_many(value):
-                return value
-        except ValueError:
-            pass
-        raise ValueError("give one or more limits such as 50/second;1000/minute")
+    def of(cls, settings: RelaySettings, **own: Any) -> Self:
+        """``settings`` as this class: itself when it is one and ``own`` is empty, else
+        its shared values with this class's own from ``own``, the environment or their
+        defaults (a test's shared settings handed to a service's ``create_app``)."""
+        if isinstance(settings, cls) and not own:
+            return settings
+        shared = {name: getattr(settings, name) for name in type(settings).model_fields}
+        return cls(**{**shared, **own})
 
     def database_url_for(self, service: ServiceName) -> str:
         own = getattr(self, f"{service}_database_url")
@@ -227,7 +191,7 @@ class RelaySettings(BaseSettings):
         return self
 
     def _read_secret_files(self) -> None:
-        for name, kind in FILE_SECRETS.items():
+        for name, kind in self.file_secrets.items():
             path = getattr(self, f"{name}_file")
             if path is None:
                 continue

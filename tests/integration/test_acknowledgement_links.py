@@ -53,11 +53,11 @@ async def test_a_link_acknowledges_once_and_expired_or_forged_links_are_refused(
     _, sink = smtp_server
     clock = MovableClock()
     await asyncio.to_thread(upgrade, "console", settings.database_url_for("console"))
-    console = console_app(settings, now=clock)
+    console = console_app(settings, clock=clock)
     ep = episode()
     message = request(ep, "100001", OrgKind.SCHOOL, "dsl@hillside.example")
     async with (
-        notifier(settings, now=clock) as notifier_app,
+        notifier(settings, clock=clock) as notifier_app,
         console.router.lifespan_context(console),
         httpx.AsyncClient(transport=httpx.ASGITransport(console), base_url="http://c") as web,
     ):
@@ -119,10 +119,10 @@ async def test_answers_acknowledge_once_each_and_bad_information_is_kept_to_fix(
     _, sink = smtp_server
     clock = MovableClock()
     await asyncio.to_thread(upgrade, "console", settings.database_url_for("console"))
-    console = console_app(settings, now=clock)
+    console = console_app(settings, clock=clock)
     message = request(episode(), "100001", OrgKind.SCHOOL, "dsl@hillside.example")
     async with (
-        notifier(settings, now=clock) as notifier_app,
+        notifier(settings, clock=clock) as notifier_app,
         console.router.lifespan_context(console),
         httpx.AsyncClient(transport=httpx.ASGITransport(console), base_url="http://c") as web,
     ):

@@ -65,7 +65,7 @@ async def console(tmp_path: Any, database_url: Callable[[str], str]) -> AsyncIte
     await asyncio.to_thread(upgrade, "console", url)
     app = create_app(
         RelaySettings(console_database_url=url, var_dir=tmp_path),
-        now=MovableClock(datetime(2026, 3, 30, 12, tzinfo=UTC)),
+        clock=MovableClock(datetime(2026, 3, 30, 12, tzinfo=UTC)),
     )
     await add_users(app)
     feed: list[tuple[Any, Any]] = []

@@ -88,7 +88,7 @@ async def console(tmp_path: Any, database_url: Callable[[str], str]) -> AsyncIte
     await asyncio.to_thread(upgrade, "console", url)
     app = create_app(
         RelaySettings(console_database_url=url, var_dir=tmp_path, topic_prefix="t."),
-        now=MovableClock(T0 + timedelta(days=10)),
+        clock=MovableClock(T0 + timedelta(days=10)),
     )
     await add_users(app)
     for ref, child, child_id in (("G1", GRACE, A), ("G2", GRACIE, B), ("J1", JO, C)):

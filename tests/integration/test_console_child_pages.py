@@ -81,7 +81,7 @@ async def console(tmp_path: Any, database_url: Callable[[str], str]) -> AsyncIte
     clock = MovableClock(T0 + timedelta(days=10))
     app = create_app(
         RelaySettings(console_database_url=url, var_dir=tmp_path),
-        now=clock,
+        clock=clock,
         refresh_ms=100,
         sse_lifetime_s=2,
     )

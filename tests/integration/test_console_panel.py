@@ -71,7 +71,7 @@ async def console(tmp_path: Any, database_url: Callable[[str], str]) -> AsyncIte
     await asyncio.to_thread(upgrade, "console", url)
     clock = MovableClock(datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
     app = create_app(
-        RelaySettings(console_database_url=url, var_dir=tmp_path, topic_prefix="t."), now=clock
+        RelaySettings(console_database_url=url, var_dir=tmp_path, topic_prefix="t."), clock=clock
     )
     app.state.clock = clock
     await add_users(app)

@@ -62,7 +62,7 @@ async def console(
     url = await asyncio.to_thread(database_url, "console")
     await asyncio.to_thread(upgrade, "console", url)
     clock = MovableClock(NOW)
-    app = create_app(RelaySettings(console_database_url=url, var_dir=tmp_path), now=clock)
+    app = create_app(RelaySettings(console_database_url=url, var_dir=tmp_path), clock=clock)
     await add_users(app)
     await add_user(app, "rhi-newcastle", Role.RHI_WORKER, NCL)
     yield app, clock

@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from services.console import sessions
 from services.console.accounts import Role
 from services.console.app import create_app
+from services.console.settings import ConsoleSettings
 from services.runtime.database import utcnow
 from services.runtime.migrations import upgrade
-from services.runtime.settings import RelaySettings
 from tests.console_login import add_user, client_of
 
 
@@ -50,7 +50,7 @@ async def console(
 ) -> AsyncIterator[FastAPI]:
     url = await asyncio.to_thread(database_url, "console")
     await asyncio.to_thread(upgrade, "console", url)
-    settings = RelaySettings(
+    settings = ConsoleSettings(
         console_database_url=url,
         var_dir=tmp_path,
         console_oidc_issuer=provider,

@@ -82,7 +82,7 @@ async def test_a_dead_letter_is_emailed_daily_to_operations_until_sent_back(
     settings = settings.model_copy(update={"policy_file": policy})
     clock = MovableClock(MONDAY)
 
-    async with notifier(settings, now=clock) as app:
+    async with notifier(settings, clock=clock) as app:
         notices: OperationsNotices = app.state.operations
         runtime: ServiceRuntime = app.state.runtime
         for topic in (ACKNOWLEDGEMENTS, EPISODE_EVENTS):  # only the second is watched
@@ -107,7 +107,7 @@ async def test_a_dead_letter_is_emailed_daily_to_operations_until_sent_back(
     assert len(notices_to(sink, OPERATIONS)) == 1 and len(sink.received) == 1
 
     # A restart the same day sends nothing again: the send was recorded.
-    async with notifier(settings, now=clock) as app:
+    async with notifier(settings, clock=clock) as app:
         notices = app.state.operations
         await looked_again(notices)
         assert len(notices_to(sink, OPERATIONS)) == 1

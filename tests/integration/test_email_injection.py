@@ -17,6 +17,7 @@ from relay.smtp_sink import Received, SinkHandler
 from schemas.catalogue import ALERTS_REQUESTED
 from schemas.episode import EpisodeEventV1, PoliceContactV1
 from schemas.messages import AlertRequestedV1, ChildSummaryV1, OrgKind, RecipientV1
+from services.ingest.settings import IngestSettings
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
 from tests.integration.test_ingest_api import EPISODES, event, read_topic, running
@@ -275,7 +276,7 @@ UNLIMITED = {"ingest_rate_limit": "100000/second"}
 async def test_ingest_refuses_a_contact_email_with_a_line_break_naming_the_field(
     settings: RelaySettings,
 ) -> None:
-    async with running(settings.model_copy(update=UNLIMITED)) as r:
+    async with running(IngestSettings.of(settings, **UNLIMITED)) as r:
         for address in (
             f"hart@police.example{CRLF_BCC}",
             "hart@police.example\nBcc: x@evil.example",
@@ -290,7 +291,7 @@ async def test_ingest_refuses_a_contact_email_with_a_line_break_naming_the_field
 
 
 async def test_ingest_keeps_names_on_one_line_and_in_nfc(settings: RelaySettings) -> None:
-    async with running(settings.model_copy(update=UNLIMITED)) as r:
+    async with running(IngestSettings.of(settings, **UNLIMITED)) as r:
         body = event(
             "NB-INJ-1",
             child={

@@ -28,6 +28,7 @@ from schemathesis.checks import not_a_server_error
 
 from relay.embedded import free_port
 from services.ingest.app import create_app
+from services.ingest.settings import IngestSettings
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
@@ -59,7 +60,7 @@ class Served:
 async def served(settings: RelaySettings) -> AsyncIterator[Served]:
     """The ingest app behind a real uvicorn server on this loop, with a key for force 10
     and no practical rate limit. Blocking clients run in a thread while it serves."""
-    settings = settings.model_copy(update=UNLIMITED)
+    settings = IngestSettings.of(settings, **UNLIMITED)
     await asyncio.to_thread(upgrade, "ingest", settings.database_url_for("ingest"))
     port = free_port()
     app = create_app(settings)
@@ -284,7 +285,7 @@ HOSTILE = {
 @pytest.mark.parametrize("body", list(HOSTILE.values()), ids=list(HOSTILE))
 async def test_hostile_bodies_answer_4xx(settings: RelaySettings, body: bytes) -> None:
     async with (
-        running(settings.model_copy(update=UNLIMITED)) as r,
+        running(IngestSettings.of(settings, **UNLIMITED)) as r,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=r.app, raise_app_exceptions=False),
             base_url="http://t",
@@ -301,7 +302,7 @@ async def test_hostile_bodies_answer_4xx(settings: RelaySettings, body: bytes) -
 async def test_ndjson_lines_end_only_at_a_newline(settings: RelaySettings) -> None:
     child = {"given_name": "Amy", "family_name": "Smith\u2028Jones", "date_of_birth": "2012-05-04"}
     line = json.dumps(event("NB-LS-1", child=child), ensure_ascii=False)
-    async with running(settings.model_copy(update=UNLIMITED)) as r:
+    async with running(IngestSettings.of(settings, **UNLIMITED)) as r:
         answer = await r.client.post(
             "/v1/episode-events:batch",
             content=f"{line}\n".encode(),

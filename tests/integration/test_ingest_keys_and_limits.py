@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 
+from services.ingest.settings import IngestSettings
 from services.runtime.settings import RelaySettings
 from tests.integration.test_ingest_api import add_key, event, relay_command, running
 from tests.integration.test_ingest_fuzz import served
@@ -60,7 +61,7 @@ async def test_rotated_key_works_for_its_grace_then_only_the_new_one(
 
 
 async def test_each_key_is_limited_on_its_own_with_retry_after(settings: RelaySettings) -> None:
-    limited = settings.model_copy(update={"ingest_rate_limit": "3/minute"})
+    limited = IngestSettings.of(settings, ingest_rate_limit="3/minute")
     async with running(limited) as r:
         for _ in range(3):
             answer = await r.client.post("/v1/episode-events", json=event(), headers=r.auth())
@@ -90,9 +91,7 @@ async def test_each_key_is_limited_on_its_own_with_retry_after(settings: RelaySe
 
 
 async def test_bodies_over_the_limits_are_refused_unread(settings: RelaySettings) -> None:
-    small = settings.model_copy(
-        update={"ingest_max_event_bytes": 2048, "ingest_max_batch_bytes": 4096}
-    )
+    small = IngestSettings.of(settings, ingest_max_event_bytes=2048, ingest_max_batch_bytes=4096)
     async with running(small) as r:
         fits = event("NB-fits")
         assert len(json.dumps(fits)) < 2048
@@ -139,7 +138,7 @@ async def test_a_body_over_the_limit_gets_its_413_in_urllib_too(settings: RelayS
     # Far larger than the socket buffers: a server that answered and closed without
     # reading it would reset the connection before urllib read the 413.
     body = b'{"event_id": "' + b"x" * (16 * 1024 * 1024) + b'"}'
-    small = settings.model_copy(update={"ingest_max_event_bytes": 2048})
+    small = IngestSettings.of(settings, ingest_max_event_bytes=2048)
     async with served(small) as s:
         headers = {**s.auth, "Content-Type": "application/json"}
         status, answer = await asyncio.to_thread(

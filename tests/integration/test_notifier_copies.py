@@ -23,6 +23,7 @@ from services.notifier import handlers, repository
 from services.notifier.delivery import SendFailure
 from services.notifier.rendering import OutgoingEmail, Renderer
 from services.notifier.scheduler import Attempted, DeliveryScheduler
+from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import Mailer, SmtpMailer
 from services.notifier.tables import attempts, messaging
 from services.runtime.database import Database, utcnow
@@ -70,7 +71,7 @@ async def copy_of_notifier(url: str, mailer: Mailer) -> DeliveryScheduler:
         Database(url),
         messaging,
         settings,
-        Renderer(settings.public_url, settings.smtp_from),
+        Renderer(settings.public_url, NotifierSettings.of(settings).smtp_from),
         mailer,
         lease=LEASE,
     )

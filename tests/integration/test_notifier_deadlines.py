@@ -38,6 +38,7 @@ from services.notifier import handlers, repository
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import Renderer
 from services.notifier.scheduler import DeliveryScheduler
+from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpMailer
 from services.notifier.tables import messaging
 from services.runtime.database import Database
@@ -137,7 +138,7 @@ async def notifier(
         db,
         messaging,
         settings,
-        Renderer(settings.public_url, settings.smtp_from),
+        Renderer(settings.public_url, NotifierSettings.of(settings).smtp_from),
         SmtpMailer(settings.smtp),
         now=clock,
         policy=policy or DeliveryPolicy(),

@@ -267,7 +267,7 @@ async def test_an_absent_smtp_server_is_retried_under_a_moved_clock(
 
     ep = episode()
     message = request(ep, "100001", OrgKind.SCHOOL, "dsl@hillside.example")
-    async with notifier(settings, now=clock) as app:
+    async with notifier(settings, clock=clock) as app:
         await publish(app, settings, ALERTS_REQUESTED, "k", message)
 
         async def failed_once() -> Any:

@@ -16,6 +16,7 @@ from schemas.messages import AcknowledgementV1, AlertKind, OrgKind
 from services.notifier import handlers, repository
 from services.notifier.rendering import AlertContent, Renderer
 from services.notifier.scheduler import DeliveryScheduler
+from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpMailer
 from services.notifier.tables import messaging
 from services.runtime.database import Database
@@ -39,7 +40,7 @@ async def setup(url: str, smtp_url: str) -> tuple[Database, RelaySettings, Deliv
         db,
         messaging,
         settings,
-        Renderer(settings.public_url, settings.smtp_from),
+        Renderer(settings.public_url, NotifierSettings.of(settings).smtp_from),
         SmtpMailer(settings.smtp),
     )
     return db, settings, scheduler
@@ -85,7 +86,7 @@ async def test_a_crash_mid_send_resends_with_the_same_message_id_and_failures_ar
         async with db.transaction() as session:
             claimed = await repository.claim_due(session, datetime.now(UTC), 1)
         assert [c.alert.alert_id for c in claimed] == [good.alert_id]
-        email = Renderer(settings.public_url, settings.smtp_from).compose(
+        email = Renderer(settings.public_url, NotifierSettings.of(settings).smtp_from).compose(
             AlertContent.from_alert(claimed[0].alert), datetime.now(UTC)
         )
         async with SmtpMailer(settings.smtp).session() as smtp:

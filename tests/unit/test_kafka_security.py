@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import SecretStr, ValidationError
 
+from services.console.settings import ConsoleSettings
 from services.runtime import kafka
 from services.runtime.kafka import (
     KafkaSecurityError,
@@ -68,13 +69,13 @@ def secret_file(tmp_path: Path, text: str, name: str = "secret") -> Path:
     return path
 
 
-def sasl(**changes: Any) -> RelaySettings:
+def sasl(kind: type[RelaySettings] = RelaySettings, **changes: Any) -> RelaySettings:
     values: dict[str, Any] = {
         "kafka_security_protocol": "SASL_PLAINTEXT",
         "kafka_sasl_username": "relay",
         "kafka_sasl_password": PASSWORD,
     }
-    return RelaySettings(**{**values, **changes})
+    return kind(**{**values, **changes})
 
 
 # -- the options the clients get ------------------------------------------------------
@@ -351,26 +352,35 @@ def test_a_client_certificate_needs_its_key_and_a_key_its_certificate(
 # -- secrets from files, and nowhere in sight ------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(FILE_SECRETS))
+# The shared secrets, and a service's own (the console's OIDC client secret).
+SECRETS = [(RelaySettings, name) for name in sorted(FILE_SECRETS)] + [
+    (ConsoleSettings, name)
+    for name in sorted(ConsoleSettings.file_secrets)
+    if name not in FILE_SECRETS
+]
+
+
+@pytest.mark.parametrize(("kind", "name"), SECRETS)
 def test_every_secret_can_come_from_a_file(
-    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    kind: type[RelaySettings], name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     value = "smtp://relay:pw@mail.example:25" if name == "smtp_url" else "from-a-file"
     monkeypatch.setenv(f"RELAY_{name.upper()}_FILE", str(secret_file(tmp_path, value + "\r\n")))
     if name == "kafka_sasl_password":
         monkeypatch.setenv("RELAY_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
         monkeypatch.setenv("RELAY_KAFKA_SASL_USERNAME", "relay")
-    got = getattr(RelaySettings(), name)
+    got = getattr(kind(), name)
     assert (got.get_secret_value() if isinstance(got, SecretStr) else got) == value
 
     monkeypatch.setenv(f"RELAY_{name.upper()}", "something else")
     with pytest.raises(ValidationError, match=f"RELAY_{name.upper()}_FILE are both set"):
-        RelaySettings()
+        kind()
 
 
 def test_no_secret_in_the_settings_repr_str_or_errors(tmp_path: Path) -> None:
     secrets = [PASSWORD, "smtp-pa55", "db-pa55", "signing-key-123", "oidc-secret-456"]
     settings = sasl(
+        ConsoleSettings,  # the shared secrets, and the console's own
         kafka_sasl_password=None,
         kafka_sasl_password_file=secret_file(tmp_path, PASSWORD),
         smtp_url="smtps://relay:smtp-pa55@mail.example:465",

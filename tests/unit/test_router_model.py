@@ -23,8 +23,8 @@ from services.router.model import (
     write_model,
 )
 from services.router.names import normalise_name
+from services.router.settings import RouterSettings
 from services.router.weights import BASELINE
-from services.runtime.settings import RelaySettings
 
 DEPLOYED = Path(__file__).resolve().parents[2] / "deploy" / "matching-model.json"
 ON = date(2026, 3, 10)
@@ -109,7 +109,7 @@ def test_the_router_refuses_to_start_on_a_model_that_does_not_load(
     path = tmp_path / "matching-model.json"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    settings = RelaySettings(matching_model_file=path, var_dir=tmp_path)
+    settings = RouterSettings(matching_model_file=path, var_dir=tmp_path)
     with pytest.raises(ModelFileError, match=r"matching-model\.json"):
         create_app(settings)
     assert "router: refusing to start" in caplog.text
@@ -118,7 +118,7 @@ def test_the_router_refuses_to_start_on_a_model_that_does_not_load(
 def test_the_router_starts_with_a_model_that_loads(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     write_model(BASELINE, path)
-    create_app(RelaySettings(matching_model_file=path, var_dir=tmp_path))
+    create_app(RouterSettings(matching_model_file=path, var_dir=tmp_path))
 
 
 def test_a_common_name_agreeing_weighs_less_than_a_rare_one() -> None:

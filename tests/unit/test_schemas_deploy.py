@@ -12,6 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.catalogue import TOPICS
+from services.console.settings import ConsoleSettings
+from services.ingest.settings import IngestSettings
+from services.notifier.settings import NotifierSettings
+from services.router.settings import RouterSettings
 from services.runtime.settings import SERVICES, RelaySettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +35,9 @@ def test_topics_job_creates_every_catalogue_topic_and_dlq() -> None:
 
 
 def test_every_relay_variable_is_a_setting() -> None:
-    fields = set(RelaySettings.model_fields)
+    # The shared settings and each service's own.
+    kinds = (RelaySettings, IngestSettings, RouterSettings, NotifierSettings, ConsoleSettings)
+    fields: set[str] = set().union(*(kind.model_fields for kind in kinds))
     text = COMPOSE.read_text(encoding="utf-8")
     names = set(re.findall(r"^\s*(RELAY_[A-Z_]+):", text, re.M))
     unknown = {n for n in names if n[6:].lower() not in fields}
