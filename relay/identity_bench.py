@@ -11,7 +11,8 @@ Every valid event goes through the router's real code in time order on a fresh
 database (SQLite here, or a new PostgreSQL database on ``RELAY_DATABASE_URL``'s
 server): roll candidates and the roll matcher, then the person index
 (services/router/person_index.py), both with the router's matching model
-(``RELAY_MATCHING_MODEL_FILE``, by default ``deploy/matching-model.json``). At the end, for every pair of episodes:
+(``RELAY_MATCHING_MODEL_FILE``, by default ``deploy/matching-model.json``). At the end,
+for every pair of episodes:
 
 - same child in truth, one ``child_id``: linked (target: at least 98 % of such pairs);
 - different children, one ``child_id``: a false link (target: 0), with the twin and
@@ -51,11 +52,11 @@ from services.router import importing, person_index, repository
 from services.router.handlers import LOCAL_TIME
 from services.router.matching import match_child
 from services.router.model import MatchingModel, read_model
+from services.router.settings import RouterSettings
 from services.router.tables import child_reviews, person_episodes
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
 from services.runtime.one_off import one_off_database
-from services.runtime.settings import RelaySettings
 
 TARGETS = {"linked_share": 0.98, "false_links": 0}
 POLICE_ID_SHARE = 0.5  # of episodes: the force's person id is on the record
@@ -216,7 +217,7 @@ async def _run(
         await importing.import_rolls(
             db, [folder / f"roll_{kind}.csv" for kind in ("schools", "gps", "yot")]
         )
-        return await _link_all(db, events, read_model(RelaySettings().matching_model_file))
+        return await _link_all(db, events, read_model(RouterSettings().matching_model_file))
 
 
 def run_identity(
