@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,14 +17,7 @@ from schemas.catalogue import (
 from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import AlertRequestedV1, IdentityDecisionV1, RhiTaskRequestedV1
-from services.router import (
-    awaiting_return,
-    disputes,
-    person_index,
-    person_moves,
-    repository,
-    review_store,
-)
+from services.router import disputes, person_index, person_moves, repository, review_store
 from services.router.deciding import LOCAL_TIME as LOCAL_TIME
 from services.router.deciding import EpisodeFacts, decide_episode, decide_match, identify
 from services.router.matching import MatchDecision
@@ -36,6 +30,8 @@ from services.router.policy import (
     RoutingPlan,
 )
 from services.router.review_store import HeldReview
+from services.router.routing_store import Publisher, RoutingStore
+from services.router.sql_routing_store import SqlRoutingStore
 from services.router.weights import BASELINE
 from services.runtime.database import utcnow
 from services.runtime.handling import Outbox, UnprocessableError
@@ -50,26 +46,38 @@ async def on_episode_event(
     policy: Policy | None = None,
     model: MatchingModel | None = None,
 ) -> None:
-    """Load, decide (services/router/deciding.py), persist and publish. ``model``: the
-    router's loaded matching model (app.py); tests may leave it out for the hand-set one."""
+    """:func:`route_episode_event` in the consumer's transaction. ``model``: the router's
+    loaded matching model (app.py); tests may leave it out for the hand-set one."""
+    await route_episode_event(SqlRoutingStore(session), event, out, policy, model)
+
+
+async def route_episode_event(
+    store: RoutingStore,
+    event: EpisodeEventV1,
+    out: Publisher,
+    policy: Policy | None = None,
+    model: MatchingModel | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
+    """Load, decide (services/router/deciding.py), persist and publish."""
     policy, model = policy or Policy(), model or BASELINE
     decisions = identify(
         event,
-        await repository.candidates(session, event.child),
-        await disputes.states_for_episode(session, event.force_code, event.episode_ref),
+        await store.candidates(event.child),
+        await store.dispute_states(event.force_code, event.episode_ref),
         model,
     )
-    linked = await person_index.link_episode(session, event, decisions, utcnow(), model)
+    linked = await store.link_episode(event, decisions, clock(), model)
     await _announce(out, linked.announcements)
     if linked.review is not None:
         await out.publish(IDENTITY_REVIEWS, event.episode_key, linked.review)
-    await _remember_episode(session, event)
-    facts = await _episode_facts(session, event, decisions, linked.child_id)
+    await _remember_episode(store, event)
+    facts = await _episode_facts(store, event, decisions, linked.child_id)
     try:
-        plan = decide_episode(event, facts, policy, utcnow())
+        plan = decide_episode(event, facts, policy, clock())
     except NoResponsibleAuthorityError as exc:
         raise UnprocessableError(str(exc)) from exc
-    await _carry_out(session, event, plan, out, policy)
+    await _carry_out(store, event, plan, out, policy, clock)
     # Ids only: never the child's details.
     log.info(
         "router: event %s (%s) child %s -> %d alert(s), %d RHI task(s), %d review(s)",
@@ -82,51 +90,74 @@ async def on_episode_event(
     )
 
 
-async def _remember_episode(session: AsyncSession, event: EpisodeEventV1) -> None:
+async def _remember_episode(store: RoutingStore, event: EpisodeEventV1) -> None:
     """The child's repeat-missing history: a reported episode counts; one withdrawn
     (raised in error or for the wrong child) no longer does."""
     if event.type is EventType.WITHDRAWN:
-        await repository.forget_episode(session, event.force_code, event.episode_ref)
+        await store.forget_episode(event.force_code, event.episode_ref)
     if event.type is EventType.REPORTED:
-        await repository.record_reported(
-            session, event.force_code, event.episode_ref, event.occurred_at
-        )
+        await store.record_reported(event.force_code, event.episode_ref, event.occurred_at)
 
 
 async def _episode_facts(
-    session: AsyncSession,
+    store: RoutingStore,
     event: EpisodeEventV1,
     decisions: list[MatchDecision],
     child_id: str,
 ) -> EpisodeFacts:
-    reported_at, flagged = await person_index.reported_history(
-        session, child_id, event.force_code, event.episode_ref
+    reported_at, flagged = await store.reported_history(
+        child_id, event.force_code, event.episode_ref
     )
-    organisations = await repository.organisations_for_routing(
-        session, {d.org_code for d in decisions}
-    )
+    organisations = await store.organisations_for_routing({d.org_code for d in decisions})
     return EpisodeFacts(decisions, child_id, History(reported_at, flagged), organisations)
 
 
 async def _carry_out(
-    session: AsyncSession, event: EpisodeEventV1, plan: RoutingPlan, out: Outbox, policy: Policy
+    store: RoutingStore,
+    event: EpisodeEventV1,
+    plan: RoutingPlan,
+    out: Publisher,
+    policy: Policy,
+    clock: Callable[[], datetime],
 ) -> None:
     for alert in plan.alerts:
         await out.publish(ALERTS_REQUESTED, event.episode_key, alert)
-    for task in await _tasks_to_open(session, event, plan.rhi_tasks, policy):
+    for task in await _tasks_to_open(store, event, plan.rhi_tasks, policy, clock):
         await out.publish(RHI_TASKS_REQUESTED, event.episode_key, task)
     for awaited in plan.awaiting_return:
-        await awaiting_return.wait(session, awaited, utcnow())
+        await store.await_return(awaited, clock())
     for review in plan.reviews:
         # Held until a person decides (on_identity_decision); only the organisation
         # waits: the responsible authority was told above.
-        await review_store.hold(session, review, event, now=utcnow())
+        await store.hold_review(review, event, clock())
         await out.publish(IDENTITY_REVIEWS, event.episode_key, review)
     if plan.flags_repeat:
-        await repository.mark_repeat_flagged(session, event.force_code, event.episode_ref)
+        await store.mark_repeat_flagged(event.force_code, event.episode_ref)
 
 
-async def _announce(out: Outbox, links: Iterable[ChildIdentityV1]) -> None:
+async def _tasks_to_open(
+    store: RoutingStore,
+    event: EpisodeEventV1,
+    tasks: list[RhiTaskRequestedV1],
+    policy: Policy,
+    clock: Callable[[], datetime],
+) -> list[RhiTaskRequestedV1]:
+    """The RHI tasks of ``event`` that go out: none for a ``returned`` whose episode had
+    its task opened from ``found`` already (services/router/awaiting_return.py)."""
+    if event.type is EventType.WITHDRAWN:
+        await store.withdraw_awaited(event.force_code, event.episode_ref, clock())
+    if event.type is not EventType.RETURNED:
+        return tasks
+    opens = await store.returned(
+        event.force_code,
+        event.episode_ref,
+        clock(),
+        remember=policy.rhi_trigger is RhiTrigger.FOUND,
+    )
+    return tasks if opens else []
+
+
+async def _announce(out: Publisher, links: Iterable[ChildIdentityV1]) -> None:
     for link in links:
         await out.publish(CHILD_IDENTITIES, f"{link.force_code}:{link.episode_ref}", link)
 
@@ -149,25 +180,6 @@ async def on_child_identity_change(
         change.requested_by,
         len(moved),
     )
-
-
-async def _tasks_to_open(
-    session: AsyncSession, event: EpisodeEventV1, tasks: list[RhiTaskRequestedV1], policy: Policy
-) -> list[RhiTaskRequestedV1]:
-    """The RHI tasks of ``event`` that go out: none for a ``returned`` whose episode had
-    its task opened from ``found`` already (services/router/awaiting_return.py)."""
-    if event.type is EventType.WITHDRAWN:
-        await awaiting_return.withdraw(session, event.force_code, event.episode_ref, utcnow())
-    if event.type is not EventType.RETURNED:
-        return tasks
-    opens = await awaiting_return.returned(
-        session,
-        event.force_code,
-        event.episode_ref,
-        utcnow(),
-        remember=policy.rhi_trigger is RhiTrigger.FOUND,
-    )
-    return tasks if opens else []
 
 
 async def on_identity_decision(

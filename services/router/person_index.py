@@ -8,7 +8,6 @@ are services/router/person_moves.py."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +32,7 @@ from services.router.model import MatchingModel
 from services.router.names import normalise_name
 from services.router.outgoing import summaries
 from services.router.person_evidence import evidence, matched_records, sole_candidates
+from services.router.routing_store import Linked
 from services.router.tables import (
     child_reviews,
     episodes,
@@ -43,15 +43,6 @@ from services.router.weights import BASELINE
 
 P = person_episodes
 ANNOUNCE_BATCH = 500
-
-
-@dataclass(frozen=True)
-class Linked:
-    """An event's episode and its child; what to publish because of it."""
-
-    child_id: str
-    announcements: tuple[ChildIdentityV1, ...] = ()
-    review: IdentityReviewV1 | None = None
 
 
 def new_child_id(force_code: str, episode_ref: str) -> str:
