@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from schemas.base import derived_id
 from schemas.messages import (
     AlertKind,
@@ -19,11 +17,11 @@ from schemas.messages import (
     OrgKind,
     RhiTaskState,
 )
-from services.notifier import episode_alerts, repository
+from services.notifier import episode_alerts
+from services.notifier.alert_store import AlertStore, Publisher
 from services.notifier.escalation import Contact
 from services.notifier.model import Alert, raised_alert
 from services.notifier.statuses import publish_alert_status, publish_task_status
-from services.runtime.handling import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +33,24 @@ _ENDED = {
 
 
 async def stand_down_earlier(
-    session: AsyncSession, message: AlertRequestedV1, out: Outbox, at: datetime
+    store: AlertStore, message: AlertRequestedV1, out: Publisher, at: datetime
 ) -> int:
     """Earlier alerts of the episode still waiting for an acknowledgement become
     ``stood-down``: no escalation or reminder follows, and what was queued to escalate
     them is cancelled. Returns how many."""
     episode = message.episode
-    waiting = await episode_alerts.awaiting_before(
-        session, episode.force_code, episode.episode_ref, episode.occurred_at
+    waiting = await store.awaiting_before(
+        episode.force_code, episode.episode_ref, episode.occurred_at
     )
     if not waiting:
         return 0
     why = f"{_ENDED.get(episode.event_type.value, 'the episode ended')}: no acknowledgement needed"
     ids = [row.alert_id for row in waiting]
-    await episode_alerts.set_state(session, ids, AlertState.STOOD_DOWN, at)
+    await store.set_state(ids, AlertState.STOOD_DOWN, at)
     for row in waiting:
         await publish_alert_status(out, row, AlertState.STOOD_DOWN, at, detail=why)
-    cancelled = await episode_alerts.unsent_follow_ups(session, ids)
-    await episode_alerts.set_state(
-        session, [row.alert_id for row in cancelled], AlertState.CANCELLED, at
-    )
+    cancelled = await store.unsent_follow_ups(ids)
+    await store.set_state([row.alert_id for row in cancelled], AlertState.CANCELLED, at)
     for row in cancelled:
         await publish_alert_status(out, row, AlertState.CANCELLED, at, detail="stood down")
     log.info(
@@ -69,36 +65,34 @@ async def stand_down_earlier(
 
 
 async def withdraw(
-    session: AsyncSession, message: AlertRequestedV1, out: Outbox, at: datetime
+    store: AlertStore, message: AlertRequestedV1, out: Publisher, at: datetime
 ) -> int:
     """The police withdrew the episode. ``message`` is the router's request (addressed to
     the responsible authority); the notifier, which knows what went out, asks every
     organisation told anything to disregard it, once each however often the episode is
     withdrawn. Returns how many notices were queued."""
     episode = message.episode
-    request = await repository.get_alert(session, message.alert_id)
+    request = await store.get_alert(message.alert_id)
     rows = [
         r
-        for r in await episode_alerts.episode_alerts(
-            session, episode.force_code, episode.episode_ref
-        )
+        for r in await store.episode_alerts(episode.force_code, episode.episode_ref)
         if r.alert_id != message.alert_id
     ]
     told = episode_alerts.told_organisations(rows)
-    already = await episode_alerts.noticed_recipients(
-        session, episode.force_code, episode.episode_ref, but=message.alert_id
+    already = await store.noticed_recipients(
+        episode.force_code, episode.episode_ref, but=message.alert_id
     )
-    withdrawn = await _withdraw_pending(session, out, episode, rows, at)
+    withdrawn = await _withdraw_pending(store, out, episode, rows, at)
     if request is None:
         return 0  # a request this handler stored a moment ago: always there
-    queued = await _ask_to_disregard(session, out, message, request, told, already, at)
+    queued = await _ask_to_disregard(store, out, message, request, told, already, at)
     own = next((org for org in told if org.code == message.recipient.code), None)
     if own is not None and own.code not in already:
-        await episode_alerts.set_about_alerts(session, message.alert_id, own.alert_ids, at)
+        await store.set_about_alerts(message.alert_id, own.alert_ids, at)
         queued += 1
     else:
         # Nothing went to the authority about the episode (or it was asked already).
-        await episode_alerts.set_state(session, [message.alert_id], AlertState.CANCELLED, at)
+        await store.set_state([message.alert_id], AlertState.CANCELLED, at)
         await publish_alert_status(
             out,
             request,
@@ -118,21 +112,19 @@ async def withdraw(
 
 
 async def _withdraw_pending(
-    session: AsyncSession, out: Outbox, episode: EpisodeRefV1, rows: list[Alert], at: datetime
+    store: AlertStore, out: Publisher, episode: EpisodeRefV1, rows: list[Alert], at: datetime
 ) -> int:
     """Everything of the episode not yet withdrawn (alerts, RHI tasks) is withdrawn:
     nothing more is sent or asked; each disclosure gets its withdrawal entry. Returns
     how many alerts were withdrawn."""
     pending = [r for r in rows if r.state != AlertState.WITHDRAWN.value]
-    await episode_alerts.set_state(session, [r.alert_id for r in pending], AlertState.WITHDRAWN, at)
+    await store.set_state([r.alert_id for r in pending], AlertState.WITHDRAWN, at)
     for row in pending:
         if row.state != AlertState.SENDING.value:
             await publish_alert_status(
                 out, row, AlertState.WITHDRAWN, at, detail="episode withdrawn by the police"
             )
-    for task in await episode_alerts.withdraw_tasks(
-        session, episode.force_code, episode.episode_ref, at
-    ):
+    for task in await store.withdraw_tasks(episode.force_code, episode.episode_ref, at):
         await publish_task_status(
             out,
             task,
@@ -141,15 +133,13 @@ async def _withdraw_pending(
             note="episode withdrawn by the police",
             discriminator=episode.event_message_id,
         )
-    await episode_alerts.record_withdrawals(
-        session, episode.force_code, episode.episode_ref, episode.event_id, at
-    )
+    await store.record_withdrawals(episode.force_code, episode.episode_ref, episode.event_id, at)
     return len(pending)
 
 
 async def _ask_to_disregard(
-    session: AsyncSession,
-    out: Outbox,
+    store: AlertStore,
+    out: Publisher,
     message: AlertRequestedV1,
     request: Alert,
     told: list[episode_alerts.Told],
@@ -178,7 +168,7 @@ async def _ask_to_disregard(
             at,
             about_alert_ids=" ".join(org.alert_ids),
         )
-        if await repository.insert_raised(session, notice):
+        if await store.insert_raised(notice):
             await publish_alert_status(out, notice, AlertState.QUEUED, at)
             queued += 1
     return queued

@@ -21,9 +21,11 @@ from schemas.messages import (
     RhiTaskState,
 )
 from services.notifier import child_links, episodes, out_of_hours, repository
+from services.notifier.alert_store import AlertStore, Publisher
 from services.notifier.deadlines import ack_deadline, rhi_reminder_at
 from services.notifier.model import Alert, RhiTask
 from services.notifier.policy import DeliveryPolicy
+from services.notifier.sql_alert_store import SqlAlertStore
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.notifier.tasks import state_for_outcome, task_due_at
 from services.runtime.database import utcnow
@@ -54,33 +56,48 @@ async def on_alert_requested(
     wake: Callable[[], None] | None = None,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
-    at = now()
-    episode = message.episode
-    await child_links.adopt(session, episode.force_code, episode.episode_ref, message.child_id)
-    deadline = ack_deadline(message.kind, message.recipient.kind, at, policy, urgent=message.urgent)
-    alert = Alert.requested(message, at, deadline)
-    if not await repository.insert_alert(session, alert):
-        return  # the same alert again (a replay, or the same facts under another id)
-    await publish_alert_status(out, alert, AlertState.QUEUED, at)
-    await out_of_hours.tell_out_of_hours_team(session, alert, out, at, policy)
-    if message.kind is AlertKind.WITHDRAWN:
-        await episodes.withdraw(session, message, out, at)
-    elif message.episode.event_type in ENDING_EVENTS:
-        await episodes.stand_down_earlier(session, message, out, at)
-    if message.kind is AlertKind.REPORTED and message.recipient.kind is OrgKind.LOCAL_AUTHORITY:
-        await note_new_episode(session, message, out, at)
-    if wake is not None:
+    """:func:`queue_alert` in the consumer's transaction; ``wake`` (the scheduler) once
+    it has committed a new alert."""
+    queued = await queue_alert(SqlAlertStore(session), message, out, now=now, policy=policy)
+    if queued and wake is not None:
         after_commit(session, wake)
 
 
+async def queue_alert(
+    store: AlertStore,
+    message: AlertRequestedV1,
+    out: Publisher,
+    *,
+    now: Clock = utcnow,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
+) -> bool:
+    """Store the requested alert, queued, and what it changes for the episode's other
+    alerts and the child's open RHI tasks; False when it was stored already."""
+    at = now()
+    episode = message.episode
+    await store.adopt_child(episode.force_code, episode.episode_ref, message.child_id)
+    deadline = ack_deadline(message.kind, message.recipient.kind, at, policy, urgent=message.urgent)
+    alert = Alert.requested(message, at, deadline)
+    if not await store.insert_alert(alert):
+        return False  # the same alert again (a replay, or the same facts under another id)
+    await publish_alert_status(out, alert, AlertState.QUEUED, at)
+    await out_of_hours.tell_out_of_hours_team(store, alert, out, at, policy)
+    if message.kind is AlertKind.WITHDRAWN:
+        await episodes.withdraw(store, message, out, at)
+    elif message.episode.event_type in ENDING_EVENTS:
+        await episodes.stand_down_earlier(store, message, out, at)
+    if message.kind is AlertKind.REPORTED and message.recipient.kind is OrgKind.LOCAL_AUTHORITY:
+        await note_new_episode(store, message, out, at)
+    return True
+
+
 async def note_new_episode(
-    session: AsyncSession, message: AlertRequestedV1, out: Outbox, at: datetime
+    store: AlertStore, message: AlertRequestedV1, out: Publisher, at: datetime
 ) -> None:
     """A child reported missing again before their return home interview: the open
     task stays open and says so (DESIGN §7)."""
     episode = message.episode
-    tasks = await repository.open_tasks_for_child(
-        session,
+    tasks = await store.open_tasks_for_child(
         message.recipient.code,
         message.child.given_name,
         message.child.family_name,
@@ -96,7 +113,7 @@ async def note_new_episode(
             f"new episode {episode.force_code}/{episode.episode_ref} reported "
             f"{episode.occurred_at:%Y-%m-%d %H:%M} UTC before the interview"
         )
-        await repository.add_task_note(session, task.task_id, note, at)
+        await store.add_task_note(task.task_id, note, at)
         await publish_task_status(
             out,
             task,

@@ -12,17 +12,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from schemas.base import derived_id
 from schemas.messages import NOTIFIER_KINDS, AlertKind, AlertState, OrgKind
-from services.notifier import repository
+from services.notifier.alert_store import AlertStore, Publisher
 from services.notifier.deadlines import at_work
 from services.notifier.escalation import Contact
 from services.notifier.model import Alert, raised_alert
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status
-from services.runtime.handling import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +63,14 @@ def notice_values(alert: Alert, at: datetime) -> Alert:
 
 
 async def tell_out_of_hours_team(
-    session: AsyncSession, alert: Alert, out: Outbox, at: datetime, policy: DeliveryPolicy
+    store: AlertStore, alert: Alert, out: Publisher, at: datetime, policy: DeliveryPolicy
 ) -> bool:
     """Queue the notice for ``alert`` (just stored) when :func:`notice_due`; True when
     one was queued."""
     if not notice_due(alert, at, policy):
         return False
     notice = notice_values(alert, at)
-    if not await repository.insert_raised(session, notice):
+    if not await store.insert_raised(notice):
         return False
     await publish_alert_status(out, notice, AlertState.QUEUED, at)
     log.info(

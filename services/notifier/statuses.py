@@ -16,13 +16,13 @@ from schemas.messages import (
     RhiTaskState,
     RhiTaskStatusV1,
 )
+from services.notifier.alert_store import Publisher
 from services.notifier.delivery import status_message_id
 from services.notifier.model import Alert, RhiTask
-from services.runtime.handling import Outbox
 
 
 async def publish_alert_status(
-    out: Outbox,
+    out: Publisher,
     alert: Alert,
     state: AlertState,
     at: datetime,
@@ -49,7 +49,7 @@ async def publish_alert_status(
 
 
 async def publish_task_status(
-    out: Outbox,
+    out: Publisher,
     task: RhiTask,
     state: RhiTaskState,
     at: datetime,

@@ -1,0 +1,99 @@
+"""What handling an alert request reads and writes (the port; pure).
+
+``on_alert_requested`` (services/notifier/handlers.py) and the episode's other alerts it
+stands down or withdraws (services/notifier/episodes.py, out_of_hours.py) go through an
+:class:`AlertStore`: services/notifier/sql_alert_store.py is the one over the handler's
+database session, tests/unit/notifier_fakes.py an in-memory one, so the handler is
+tested without a database. Every write lands in the handler's transaction, with the
+statuses it publishes (:class:`Publisher`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from schemas.catalogue import Topic
+from schemas.messages import AlertState
+from services.notifier.model import Alert, RhiTask
+
+
+class Publisher(Protocol):
+    """Where a handler's messages go (services/runtime/handling.py ``Outbox``)."""
+
+    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None: ...
+
+
+class AlertStore(Protocol):
+    """The notifier's alerts, RHI tasks, disclosures and episode-to-child links as
+    handling one alert request sees them."""
+
+    async def adopt_child(self, force_code: str, episode_ref: str, child_id: str | None) -> None:
+        """The child an alert names, the episode's until the router's link comes."""
+        ...
+
+    async def insert_alert(self, alert: Alert) -> bool:
+        """Store a requested alert; False when it (or the same facts) is stored already."""
+        ...
+
+    async def insert_raised(self, alert: Alert) -> bool:
+        """Store an alert the notifier raised itself; False when it exists already."""
+        ...
+
+    async def get_alert(self, alert_id: str) -> Alert | None: ...
+
+    async def episode_alerts(self, force_code: str, episode_ref: str) -> list[Alert]:
+        """Every alert of the episode but its notices (withdrawn, answer), oldest first."""
+        ...
+
+    async def awaiting_before(
+        self, force_code: str, episode_ref: str, until: datetime
+    ) -> list[Alert]:
+        """The episode's alerts about the child being missing, for events up to
+        ``until``, not acknowledged and still waiting (not the repeat-missing flag)."""
+        ...
+
+    async def unsent_follow_ups(self, parent_ids: Sequence[str]) -> list[Alert]:
+        """Escalations of these alerts that have not gone out yet."""
+        ...
+
+    async def noticed_recipients(self, force_code: str, episode_ref: str, but: str) -> set[str]:
+        """Organisations sent (or due) a withdrawal notice for the episode, but ``but``."""
+        ...
+
+    async def set_state(self, alert_ids: Sequence[str], state: AlertState, now: datetime) -> None:
+        """``state`` and no deadline for these alerts (one being sent keeps ``sending``)."""
+        ...
+
+    async def set_about_alerts(self, alert_id: str, about: Sequence[str], now: datetime) -> None:
+        """The alerts a withdrawal notice asks its recipient to disregard."""
+        ...
+
+    async def withdraw_tasks(
+        self, force_code: str, episode_ref: str, now: datetime
+    ) -> list[RhiTask]:
+        """The episode's open RHI tasks become ``withdrawn``; returns them as they were."""
+        ...
+
+    async def record_withdrawals(
+        self, force_code: str, episode_ref: str, event_id: str, now: datetime
+    ) -> int:
+        """A withdrawal entry against each earlier disclosure of the episode; how many."""
+        ...
+
+    async def open_tasks_for_child(
+        self,
+        authority_code: str,
+        given_name: str,
+        family_name: str,
+        date_of_birth: date,
+        child_id: str | None,
+    ) -> list[RhiTask]:
+        """The authority's open RHI tasks for the child (by ``child_id``'s episodes, else
+        by exact name and date of birth)."""
+        ...
+
+    async def add_task_note(self, task_id: str, note: str, now: datetime) -> None: ...
