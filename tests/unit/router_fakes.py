@@ -1,17 +1,14 @@
-"""Hand-written fakes for the router's handlers: an in-memory
-:class:`~services.router.routing_store.RoutingStore` and an outbox that keeps what is
-published. The real store's queries are tested on a database (tests/integration)."""
+"""A hand-written fake for the router's handlers: an in-memory
+:class:`~services.router.routing_store.RoutingStore` (the outbox:
+tests/unit/fake_outbox.py). The real store's queries are tested on a database
+(tests/integration)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
-from pydantic import BaseModel
-
-from schemas.catalogue import Topic
 from schemas.child_identity import ChildIdentityV1, LinkBasis
 from schemas.episode import ChildV1, EpisodeEventV1, EventType
 from schemas.messages import IdentityReviewV1, OrgKind
@@ -24,23 +21,8 @@ from services.router.outgoing import AwaitedRhiTask
 from services.router.person_index import new_child_id
 from services.router.routing_store import Linked
 
-M = TypeVar("M", bound=BaseModel)
 Episode = tuple[str, str]  # (force_code, episode_ref)
 _ALWAYS_ROUTED = {OrgKind.LOCAL_AUTHORITY, OrgKind.MSET_PANEL, OrgKind.POLICE_FORCE}
-
-
-@dataclass
-class FakeOutbox:
-    sent: list[tuple[Topic, str | None, BaseModel]] = field(default_factory=list)
-
-    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
-        self.sent.append((topic, key, message))
-
-    def on(self, topic: Topic, kind: type[M]) -> list[M]:
-        """The messages published on ``topic``, each a ``kind``."""
-        sent = [m for t, _, m in self.sent if t is topic]
-        assert all(isinstance(m, kind) for m in sent)
-        return [m for m in sent if isinstance(m, kind)]
 
 
 @dataclass

@@ -23,7 +23,8 @@ from services.router.handlers import route_episode_event
 from services.router.person_index import new_child_id
 from services.router.policy import Policy, RhiTrigger
 from services.runtime.handling import UnprocessableError
-from tests.unit.router_fakes import FakeOutbox, MemoryRoutingStore
+from tests.unit.fake_outbox import FakeOutbox
+from tests.unit.router_fakes import MemoryRoutingStore
 from tests.unit.test_router_matching import record
 from tests.unit.test_router_policy import AT, NCL, NLD, ORGS, event
 
