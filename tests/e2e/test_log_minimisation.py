@@ -248,8 +248,9 @@ def test_no_child_details_in_any_log(stack: Stack, api_key: str, tmp_path: Path)
     reviews = [r for r in rows(listed[4], "10-E2E-LOG2") if r["kind"] == "roll-record"]
     assert reviews and reviews[0]["state"] == "pending", reviews
     tasks = rows(listed[5], ref)
-    if not tasks:  # the task request may trail the alerts a little
-        time.sleep(2)
+    deadline = time.monotonic() + 30
+    while not tasks:  # the task request may trail the alerts a little
+        assert time.monotonic() < deadline, "the RHI task never came"
         tasks = rows(relay(stack, ("tasks", "list", "--json"))[0], ref)
     assert len(tasks) == 1, tasks
     record = reviews[0]["candidates"][0]["roll_record_id"]

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
 from services.runtime.database import Database
+from tests.conftest import eventually
 
 _metadata = MetaData()
 _log = Table(
@@ -47,10 +48,13 @@ async def test_urgent_transactions_commit_before_ordinary_ones_queued_earlier(
     try:
         holder = asyncio.create_task(first())
         await holding.wait()
+        turns = db._turns
+        assert turns is not None
         queued = []
         for name, urgent in [("batch-1", False), ("batch-2", False), ("sent-1", True)]:
             queued.append(asyncio.create_task(write(name, urgent)))
-            await asyncio.sleep(0.01)  # queued in this order
+            # Queued in this order: each waits for its turn before the next starts.
+            await eventually(lambda: turns.waiting == len(queued), 5, 0.001)
         let_go.set()
         await asyncio.gather(holder, *queued)
         async with db.transaction() as session:

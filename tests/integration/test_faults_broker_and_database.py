@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -28,6 +29,7 @@ from services.runtime.migrations import upgrade
 from services.runtime.settings import SERVICES, RelaySettings
 from tests.conftest import eventually
 from tests.integration.test_crash_recovery import child, directory, env_for, start
+from tests.settled import nothing_left_to_send
 from tests.tcp_proxy import TcpProxy
 
 CHILDREN = 30  # directory() puts each on a school roll and a GP list
@@ -106,6 +108,13 @@ class Stack:
     def log(self, service: str) -> str:
         return (self.logs / f"{service}.log").read_text(errors="replace")
 
+    def log_ends(self) -> dict[str, int]:
+        return {service: len(self.log(service)) for service in self.processes}
+
+    def each_logged(self, pattern: str, since: dict[str, int]) -> bool:
+        """Every service has logged ``pattern`` since ``since`` (from :meth:`log_ends`)."""
+        return all(re.search(pattern, self.log(s)[at:]) for s, at in since.items())
+
 
 async def post_until_accepted(client: httpx.AsyncClient, key: str, body: dict[str, Any]) -> int:
     """Post as a police system would: again after a 503 (or no answer) until accepted.
@@ -135,24 +144,33 @@ async def run_stream(
     key: str,
     fault: Callable[[], Any],
     recover: Callable[[], Any],
+    felt: str | None,
 ) -> list[int]:
-    """Post every event; after a third of the alerts have arrived, ``fault``; two
-    seconds later, ``recover``. Returns the 503 count per event."""
+    """Post every event; after a third of the alerts have arrived, ``fault``; once every
+    service has logged ``felt`` since (the fault has reached each of them), or, for a
+    fault they cannot tell (None), once the rest of the events are accepted, ``recover``.
+    Returns the 503 count per event."""
     stack.start()
     base = f"http://127.0.0.1:{stack.ingest_port}"
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         await eventually(_healthy(client), 120)
         refusals = [await post_until_accepted(client, key, event(i)) for i in range(10)]
         await eventually(lambda: len(sink.received) >= 10, 120)
+        since = stack.log_ends()
         await fault()
         posting = asyncio.gather(
             *(post_until_accepted(client, key, event(i)) for i in range(10, CHILDREN))
         )
-        await asyncio.sleep(2)
+        if felt is None:
+            await eventually(posting.done, 120)
+        else:
+            await eventually(lambda: stack.each_logged(felt, since), 120)
         await recover()
         refusals += await posting
         await eventually(lambda: len(message_ids(sink)) >= EXPECTED, 240)
-        await asyncio.sleep(3)  # a late duplicate would show itself by now
+        # Every email the notifier will send is in the sink once it holds none to send.
+        notifier_db = stack.settings.database_url_for("notifier")
+        await eventually(lambda: nothing_left_to_send(notifier_db), 120)
         assert (await client.get("/healthz")).status_code == 200
     return refusals
 
@@ -190,7 +208,8 @@ async def test_the_broker_restarts_mid_stream_and_nothing_is_lost(
         await asyncio.to_thread(broker.start)  # same port, empty: a memory-only broker
 
     try:
-        await run_stream(stack, sink, key, fault, recover)
+        # Each service's broker check finds the broker away.
+        await run_stream(stack, sink, key, fault, recover, felt="broker check: ")
         assert stack.alive()
     finally:
         stack.stop()
@@ -257,10 +276,16 @@ async def test_the_database_is_briefly_unavailable_and_the_services_carry_on(
             lock.__exit__(None, None, None)
 
     try:
-        await run_stream(stack, sink, key, fault, recover)
+        # On PostgreSQL each service says it cannot reach its database (ingest answers
+        # 503, the others retry). Writers on a locked SQLite file wait without a word:
+        # the rest of the stream is accepted meanwhile, the others' loops blocked.
+        felt = "database unavailable|retry" if postgres else None
+        await run_stream(stack, sink, key, fault, recover, felt)
         assert stack.alive()
     finally:
-        stack.stop()
+        # Off the loop: the proxy (on this loop) carries the services' last writes as
+        # they drain; a blocked loop would hold each of them to its stop timeout.
+        await asyncio.to_thread(stack.stop)
         if proxy is not None:
             await proxy.cut()
     assert_each_alert_once(sink)

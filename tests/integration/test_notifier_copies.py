@@ -106,14 +106,36 @@ async def test_a_starting_copy_leaves_the_alerts_its_twin_is_sending_alone(
     twin = await copy_of_notifier(notifier_url, busy)
     starting = await copy_of_notifier(notifier_url, idle)
     ids = await request_alerts(twin.db, 3)
+    loop = asyncio.get_running_loop()
+    # The loop time of the starting copy's last sweep for old claims, and of each sweep
+    # that a pass of sending followed (what the sweep took over would go in that pass).
+    swept_at = [0.0]
+    passes_after: list[float] = []
+    recover, run_once = starting.recover, starting.run_once
+
+    async def sweep(older_than: timedelta = timedelta(0)) -> list[str]:
+        swept_at[0] = loop.time()
+        return await recover(older_than)
+
+    async def send_pass() -> int:
+        sweep_before = swept_at[0]
+        attempted = await run_once()
+        passes_after.append(sweep_before)
+        return attempted
+
+    starting.recover = sweep  # type: ignore[method-assign]
+    starting.run_once = send_pass  # type: ignore[method-assign]
     sending = asyncio.create_task(twin.run_once())
     started: asyncio.Task[None] | None = None
     try:
         await eventually(busy.waiting.is_set, 10, 0.01)  # the twin claimed all three
+        claimed_by = loop.time()
         started = asyncio.create_task(starting.run())
         # The twin is stuck on its first email for three leases; it keeps its claims
-        # renewed meanwhile, so neither the start nor the sweeps take them over.
-        await asyncio.sleep(3 * LEASE.total_seconds())
+        # renewed meanwhile, so neither the start nor the sweeps take them over: not even
+        # a sweep (and the pass of sending after it) three leases after the claim.
+        late = claimed_by + 3 * LEASE.total_seconds()
+        await eventually(lambda: any(at >= late for at in passes_after), 30, 0.01)
         assert await outcomes(twin.db, ids) == {a: ["sending"] for a in ids}
         assert idle.sent == []
 

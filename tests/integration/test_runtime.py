@@ -180,7 +180,21 @@ async def applied(runtime: ServiceRuntime) -> Counter[str]:
         return Counter((await session.scalars(select(effects.c.message_id))).all())
 
 
-async def read_topic(settings: RelaySettings, wire: str, count: int) -> list[Any]:
+async def outbox_empty(runtime: ServiceRuntime) -> bool:
+    outbox = runtime.tables.outbox
+    async with runtime.db.transaction() as session:
+        pending = await session.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+    return pending == 0
+
+
+async def read_topic(
+    settings: RelaySettings, runtime: ServiceRuntime, wire: str, count: int
+) -> list[Any]:
+    """Every record on ``wire``: at least ``count``, and then nothing more, read up to the
+    end of each partition once ``runtime`` has nothing left to publish (what it handled
+    is in its outbox, dead letters went out before they were counted)."""
     consumer = AIOKafkaConsumer(
         settings.topic(wire), bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest"
     )
@@ -188,15 +202,24 @@ async def read_topic(settings: RelaySettings, wire: str, count: int) -> list[Any
     got: list[Any] = []
     try:
 
-        async def drained() -> bool:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
+        async def fetch() -> None:
+            for records in (await consumer.getmany(timeout_ms=100)).values():
                 got.extend(records)
+
+        async def drained() -> bool:
+            await fetch()
             return len(got) >= count
 
         await eventually(drained, 60)
-        await asyncio.sleep(0.5)  # and nothing more
-        for records in (await consumer.getmany(timeout_ms=500)).values():
-            got.extend(records)
+        await eventually(lambda: outbox_empty(runtime), 30)
+        parts = list(consumer.assignment())
+        ends = await consumer.end_offsets(parts)
+
+        async def at_the_end() -> bool:
+            await fetch()
+            return all([await consumer.position(tp) >= ends[tp] for tp in parts])
+
+        await eventually(at_the_end, 30, 0.01)
     finally:
         await consumer.stop()
     return got
@@ -236,7 +259,7 @@ async def test_a_batch_applies_each_message_once_in_one_transaction(
         assert [message_id for message_id, _ in probe.calls] == [m1, m2, m3]
         assert len(probe.sessions([m1, m2, m3])) == 1  # one transaction
         assert counters.by_topic == {ALERT_STATUS.wire: 3}
-        out = await read_topic(settings, EPISODE_EVENTS.wire, 3)
+        out = await read_topic(settings, runtime, EPISODE_EVENTS.wire, 3)
         assert sorted(message_id(r) for r in out) == sorted(f"out-{i}" for i in (m1, m2, m3))
 
 
@@ -265,7 +288,7 @@ async def test_an_unprocessable_message_in_a_batch_is_dead_lettered_alone(
         assert len(probe.sessions([m1, bad])) == 3
         letters = [
             DeadLetterV1.model_validate_json(r.value)
-            for r in await read_topic(settings, ALERT_STATUS.dlq, 2)
+            for r in await read_topic(settings, runtime, ALERT_STATUS.dlq, 2)
         ]
         assert [(letter.offset, letter.error) for letter in letters] == [
             (1, letters[0].error),
@@ -273,7 +296,7 @@ async def test_an_unprocessable_message_in_a_batch_is_dead_lettered_alone(
         ]
         assert letters[0].error.startswith("does not match AlertStatusV1")
         assert bad in letters[1].payload
-        out = await read_topic(settings, EPISODE_EVENTS.wire, 2)
+        out = await read_topic(settings, runtime, EPISODE_EVENTS.wire, 2)
         assert sorted(message_id(r) for r in out) == sorted([f"out-{m1}", f"out-{m3}"])
 
 
@@ -294,7 +317,7 @@ async def test_a_transient_failure_in_a_batch_redelivers_it_and_applies_nothing_
         assert counters.duplicates == 1  # m1, committed alone before the failure
         assert counters.dead_lettered == 0
         assert [message_id for message_id, _ in probe.calls] == [m1, flaky, m1, flaky, flaky, m3]
-        out = await read_topic(settings, EPISODE_EVENTS.wire, 3)
+        out = await read_topic(settings, runtime, EPISODE_EVENTS.wire, 3)
         assert sorted(message_id(r) for r in out) == sorted(f"out-{i}" for i in (m1, flaky, m3))
 
 
@@ -324,7 +347,8 @@ async def test_a_batch_commits_what_it_has_when_an_urgent_transaction_waits(
             await probe(session, message, out)
             if message.message_id == m1:
                 urgent_tasks.append(asyncio.create_task(urgent()))
-                await asyncio.sleep(0.05)  # it is waiting for the writer now
+                # Go on once it is waiting for the writer.
+                await eventually(lambda: runtime.db.urgent_waiting, 10, 0.001)
 
         runtime.consumers.subscribe(ALERT_STATUS, first_starts_urgent)
         await runtime.start()
@@ -337,7 +361,7 @@ async def test_a_batch_commits_what_it_has_when_an_urgent_transaction_waits(
         assert [message_id for message_id, _ in probe.calls] == [m1, m2, m3]
         assert len(probe.sessions([m1, m2, m3])) == 2  # m1 alone, then m2 and m3
         assert counters.duplicates == 0
-        out = await read_topic(settings, EPISODE_EVENTS.wire, 3)
+        out = await read_topic(settings, runtime, EPISODE_EVENTS.wire, 3)
         assert sorted(message_id(r) for r in out) == sorted(f"out-{i}" for i in (m1, m2, m3))
 
 
@@ -391,9 +415,13 @@ async def test_the_outbox_relay_awaits_its_acknowledgements_together(outbox_db: 
         attempt = asyncio.create_task(relay.publish_pending())
         await eventually(lambda: len(publisher.handed) == 3, 10)
         assert publisher.handed == names
+        # Told of the second acknowledgement after the relay (callbacks run in the
+        # order they were added): a relay that gave up on the failure would be done.
+        heard = asyncio.Event()
+        publisher.acks[1].add_done_callback(lambda _: heard.set())
         publisher.acks[0].set_result(None)
         publisher.acks[1].set_exception(ConnectionError("broker away"))
-        await asyncio.sleep(0.1)
+        await heard.wait()
         assert not attempt.done()  # it waits for the last one too
         publisher.acks[2].set_result(None)
         with pytest.raises(ConnectionError):

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.runtime import sqlite_inline
 from services.runtime.database import Database, configured_sqlite_driver
+from tests.conftest import eventually
 
 _metadata = MetaData()
 _rows = Table(
@@ -69,11 +70,20 @@ async def test_the_default_is_sqlite_on_the_loop_thread_for_aiosqlite_urls(db: D
 
 
 async def test_another_connections_lock_is_waited_for_while_the_loop_runs(
-    db: Database, tmp_path: Path
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = sqlite3.connect(tmp_path / "inline.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # a CLI, or another copy, writing
     ticker = Ticker()
+    # The loop's ticks at each pause between the writer's tries on the lock.
+    paused_at: list[int] = []
+    pause = sqlite_inline._pause
+
+    def counted_pause(seconds: float) -> None:
+        paused_at.append(ticker.ticks)
+        pause(seconds)
+
+    monkeypatch.setattr(sqlite_inline, "_pause", counted_pause)
     try:
 
         async def write() -> None:
@@ -81,9 +91,10 @@ async def test_another_connections_lock_is_waited_for_while_the_loop_runs(
                 await session.execute(insert(_rows).values(name="after the lock"))
 
         writing = asyncio.create_task(write())
-        await asyncio.sleep(0.3)
+        # Refused by the lock, the writer tries again and again while the loop goes on.
+        await eventually(lambda: paused_at and ticker.ticks - paused_at[0] >= 20, 10, 0.005)
         assert not writing.done()
-        ticks_while_waiting = ticker.ticks
+        ticks_while_waiting = ticker.ticks - paused_at[0]
         other.execute("COMMIT")
         await asyncio.wait_for(writing, 5)
     finally:
