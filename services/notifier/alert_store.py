@@ -5,7 +5,7 @@ stands down or withdraws (services/notifier/episodes.py, out_of_hours.py) go thr
 :class:`AlertStore`: services/notifier/sql_alert_store.py is the one over the handler's
 database session, tests/unit/notifier_fakes.py an in-memory one, so the handler is
 tested without a database. Every write lands in the handler's transaction, with the
-statuses it publishes (:class:`Publisher`).
+statuses it publishes (services/runtime/handling.py ``Publisher``).
 """
 
 from __future__ import annotations
@@ -14,17 +14,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from pydantic import BaseModel
-
-from schemas.catalogue import Topic
 from schemas.messages import AlertState
 from services.notifier.model import Alert, RhiTask
-
-
-class Publisher(Protocol):
-    """Where a handler's messages go (services/runtime/handling.py ``Outbox``)."""
-
-    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None: ...
 
 
 class AlertStore(Protocol):

@@ -21,7 +21,7 @@ from schemas.messages import (
     RhiTaskState,
 )
 from services.notifier import child_links, episodes, out_of_hours, repository
-from services.notifier.alert_store import AlertStore, Publisher
+from services.notifier.alert_store import AlertStore
 from services.notifier.deadlines import ack_deadline, rhi_reminder_at
 from services.notifier.model import Alert, RhiTask
 from services.notifier.policy import DeliveryPolicy
@@ -29,7 +29,7 @@ from services.notifier.sql_alert_store import SqlAlertStore
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.notifier.tasks import state_for_outcome, task_due_at
 from services.runtime.database import utcnow
-from services.runtime.handling import Outbox, UnprocessableError
+from services.runtime.handling import Outbox, Publisher, UnprocessableError
 
 Clock = Callable[[], datetime]
 DEFAULT_POLICY = DeliveryPolicy()

@@ -30,11 +30,11 @@ from services.router.policy import (
     RoutingPlan,
 )
 from services.router.review_store import HeldReview
-from services.router.routing_store import Publisher, RoutingStore
+from services.router.routing_store import RoutingStore
 from services.router.sql_routing_store import SqlRoutingStore
 from services.router.weights import BASELINE
 from services.runtime.database import utcnow
-from services.runtime.handling import Outbox, UnprocessableError
+from services.runtime.handling import Outbox, Publisher, UnprocessableError
 
 log = logging.getLogger(__name__)
 
