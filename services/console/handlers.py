@@ -1,4 +1,5 @@
-"""Thin handlers: one message in, its projection written to the read model.
+"""Thin handlers: one message in, its projection (services/console/projecting.py)
+written to the read model.
 
 The console only reads these streams, so no handler publishes anything.
 """
@@ -38,95 +39,61 @@ from schemas.messages import (
     RhiTaskStatusV1,
 )
 from schemas.rhi_record import RhiTaskOutcomeV2
-from services.console import alert_rows, child_links, projections, repository, rhi_records, rhi_rows
-from services.console.alert_projection import AlertWrites
-from services.console.tables import (
-    dead_letters,
-    episodes,
-    identity_reviews,
-    rejects,
-    rhi_tasks,
-)
+from services.console import projecting
+from services.console.sql_projection_store import SqlConsoleProjection
 from services.runtime.database import utcnow
-from services.runtime.deferred_writes import deferred, flush_deferred
+from services.runtime.deferred_writes import flush_deferred
 from services.runtime.handling import Handler, Outbox, UnprocessableError
 
 
+def _model(session: AsyncSession) -> SqlConsoleProjection:
+    return SqlConsoleProjection(session)
+
+
 async def on_episode_event(session: AsyncSession, message: EpisodeEventV1, out: Outbox) -> None:
-    await repository.record_event(
-        session, projections.event_row(message), message.force_code, message.episode_ref
-    )
-    await child_links.follow(session, message.episode_key)
+    await projecting.episode_event(_model(session), message)
 
 
 async def on_alert_requested(session: AsyncSession, message: AlertRequestedV1, out: Outbox) -> None:
-    deferred(session, AlertWrites).request(
-        projections.episode_placeholder(message, utcnow()),
-        projections.episode_authority(message),
-        message.child_id,
-        alert_rows.alert_request_row(message),
-    )
-
-
-def _key(message: AlertRequestedV1 | RhiTaskRequestedV1 | IdentityReviewV1) -> str:
-    return projections.episode_key(message.episode.force_code, message.episode.episode_ref)
+    await projecting.alert_requested(_model(session), message, utcnow())
 
 
 async def on_alert_status(session: AsyncSession, message: AlertStatusV1, out: Outbox) -> None:
-    deferred(session, AlertWrites).status(
-        alert_rows.alert_from_status(message), alert_rows.alert_state_row(message)
-    )
+    await projecting.alert_status(_model(session), message)
 
 
 async def on_rhi_task_requested(
     session: AsyncSession, message: RhiTaskRequestedV1, out: Outbox
 ) -> None:
-    await repository.insert_ignore(
-        session, episodes, projections.episode_placeholder(message, utcnow())
-    )
-    await repository.update_episode(session, message, projections.episode_authority(message))
-    await child_links.adopt(session, _key(message), message.child_id)
-    await repository.upsert(session, rhi_tasks, rhi_rows.rhi_request_row(message))
+    await projecting.rhi_task_requested(_model(session), message, utcnow())
 
 
 async def on_rhi_task_status(session: AsyncSession, message: RhiTaskStatusV1, out: Outbox) -> None:
-    row = rhi_rows.rhi_status_row(message)
-    current = await repository.rhi_task_state(session, message.task_id)
-    if current is None or rhi_rows.rhi_status_is_newer(
-        current["state"], current["state_at"], message
-    ):
-        await repository.upsert(session, rhi_tasks, row)
+    await projecting.rhi_task_status(_model(session), message)
 
 
 async def on_rhi_task_outcome(
     session: AsyncSession, message: RhiTaskOutcomeV2, out: Outbox
 ) -> None:
-    """A record made elsewhere (``relay tasks complete``), or the console's own again."""
-    await rhi_records.keep(session, message)
+    await projecting.rhi_task_outcome(_model(session), message)
 
 
 async def on_identity_review(session: AsyncSession, message: IdentityReviewV1, out: Outbox) -> None:
-    await repository.upsert(session, identity_reviews, projections.review_row(message))
-    await child_links.adopt(session, _key(message), message.child_id)
+    await projecting.identity_review(_model(session), message)
 
 
 async def on_child_identity(session: AsyncSession, message: ChildIdentityV1, out: Outbox) -> None:
-    previous = message.previous_child_id
-    if previous and previous != message.child_id:
-        # Whether the previous child has episodes left counts the episodes' children,
-        # which the batch's alerts may be about to set.
-        await flush_deferred(session)
-    await child_links.record_link(session, projections.child_link_row(message))
+    await projecting.child_identity(_model(session), message)
 
 
 async def on_identity_decision(
     session: AsyncSession, message: IdentityDecisionV1, out: Outbox
 ) -> None:
-    await repository.upsert(session, identity_reviews, projections.decision_row(message))
+    await projecting.identity_decision(_model(session), message)
 
 
 async def on_ingest_rejected(session: AsyncSession, message: IngestRejectedV1, out: Outbox) -> None:
-    await repository.insert_ignore(session, rejects, projections.reject_row(message))
+    await projecting.ingest_rejected(_model(session), message)
 
 
 @dataclass(frozen=True)
@@ -167,9 +134,7 @@ DEAD_LETTER_TOPICS: tuple[DeadLetterTopic, ...] = tuple(dead_letter_topic(t) for
 
 def on_dead_letter(topic: DeadLetterTopic) -> Handler:
     async def handle(session: AsyncSession, message: DeadLetterV1, out: Outbox) -> None:
-        await repository.insert_ignore(
-            session, dead_letters, projections.dead_letter_row(message, topic.wire)
-        )
+        await projecting.dead_letter(_model(session), message, topic.wire)
 
     handle.__name__ = f"on_dead_letter_{topic.wire}"
     return handle

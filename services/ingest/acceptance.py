@@ -42,6 +42,19 @@ class Forbidden:
 Decision = Valid | Invalid | Forbidden
 
 
+@dataclass(frozen=True)
+class Reject:
+    """Refused input as ingest keeps it (its raw payload apart)."""
+
+    id: str
+    received_at: datetime
+    channel: str
+    source: str
+    force_code: str | None
+    event_id: str | None
+    errors: FieldErrors
+
+
 def parse_json(raw: bytes | str) -> tuple[Any, FieldErrors]:
     """Decode a JSON document; a decoding failure is an error on ``(body)``."""
     try:

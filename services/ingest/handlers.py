@@ -1,27 +1,44 @@
 """Consumers: events a police system publishes straight to ``police-events-raw.v1``, and
 what became of their alerts (``alert-status.v1``, ``alert-answers.v1``), for the police
-to see who knows."""
+to see who knows. Each consumer's handler runs its use case over the
+:class:`~services.ingest.ingest_store.IngestStore` of the consumer's transaction."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.catalogue import EPISODE_EVENTS
 from schemas.messages import AlertAnswerV1, AlertStatusV1
-from services.ingest import episode_status, repository, status_repository
+from services.ingest import episode_status
 from services.ingest.acceptance import Invalid, Valid, accepted_event, decide, parse_json
+from services.ingest.ingest_store import IngestStore
 from services.ingest.intake import record_reject
+from services.ingest.sql_ingest_store import SqlIngestStore
 from services.runtime.database import utcnow
-from services.runtime.handling import Outbox, RawMessage
+from services.runtime.handling import Outbox, Publisher, RawMessage
 
 
 async def on_police_event(session: AsyncSession, message: RawMessage, out: Outbox) -> None:
+    await accept_police_event(SqlIngestStore(session), message, out)
+
+
+async def accept_police_event(
+    store: IngestStore,
+    message: RawMessage,
+    out: Publisher,
+    clock: Callable[[], datetime] = utcnow,
+) -> bool:
+    """Accept the event (publish it to ``episode-events``) or keep it as a reject; True
+    when it was accepted now (not invalid, not seen before)."""
     raw = message.body.decode(errors="replace")
     data, parse_errors = parse_json(message.body)
     decision = Invalid(parse_errors, None, None) if parse_errors else decide(data, None)
     if isinstance(decision, Invalid):
         await record_reject(
-            session,
+            store,
             out,
             channel="kafka",
             source="kafka",
@@ -30,27 +47,36 @@ async def on_police_event(session: AsyncSession, message: RawMessage, out: Outbo
             errors=decision.errors,
             raw=raw,
         )
-        return
+        return False
     assert isinstance(decision, Valid)  # no key, so never Forbidden
     submission = decision.submission
-    if await repository.is_seen(session, submission.force_code, submission.event_id):
-        return
+    if await store.is_seen(submission.force_code, submission.event_id):
+        return False
     # Inside the consumer's transaction, so the outbox is enough: the offset is committed
     # only after the log row and the outbox row are.
-    event = accepted_event(submission, "kafka", utcnow())
-    await repository.add_event(session, event)
+    event = accepted_event(submission, "kafka", clock())
+    await store.add_event(event)
     await out.publish(EPISODE_EVENTS, event.episode_key, event)
+    return True
 
 
 async def on_alert_status(session: AsyncSession, message: AlertStatusV1, out: Outbox) -> None:
-    current = await status_repository.alert(session, message.alert_id)
+    await take_alert_status(SqlIngestStore(session), message)
+
+
+async def take_alert_status(store: IngestStore, message: AlertStatusV1) -> None:
+    current = await store.alert(message.alert_id)
     updated = episode_status.record_status(current, message)
     if updated != current:
-        await status_repository.save_alert(session, updated)
+        await store.save_alert(updated)
 
 
 async def on_alert_answer(session: AsyncSession, message: AlertAnswerV1, out: Outbox) -> None:
-    current = await status_repository.answer(session, message.alert_id)
+    await take_alert_answer(SqlIngestStore(session), message)
+
+
+async def take_alert_answer(store: IngestStore, message: AlertAnswerV1) -> None:
+    current = await store.answer(message.alert_id)
     updated = episode_status.record_answer(current, message)
     if updated is not None and updated != current:
-        await status_repository.save_answer(session, updated)
+        await store.save_answer(updated)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.catalogue import EPISODE_EVENTS, INGEST_REJECTED
 from schemas.episode import EpisodeEventV1
@@ -23,10 +22,12 @@ from services.ingest.acceptance import (
     accepted_event,
     decide,
 )
+from services.ingest.ingest_store import IngestStore
 from services.ingest.publishing import DirectPublisher, Outgoing
+from services.ingest.sql_ingest_store import SqlIngestStore
 from services.ingest.tables import messaging
 from services.runtime.database import Database, utcnow
-from services.runtime.handling import Outbox
+from services.runtime.handling import Outbox, Publisher
 from services.runtime.messaging import OutboxRelay
 from services.runtime.settings import RelaySettings
 
@@ -75,8 +76,8 @@ class IntakeCounters:
 
 
 async def record_reject(
-    session: AsyncSession,
-    out: Outbox,
+    store: IngestStore,
+    out: Publisher,
     *,
     channel: Channel,
     source: str,
@@ -86,8 +87,7 @@ async def record_reject(
     raw: str,
 ) -> None:
     """Keep a reject and announce it on ``ingest-rejected`` (through the outbox)."""
-    reject = await repository.add_reject(
-        session,
+    reject = await store.add_reject(
         channel=channel,
         source=source,
         force_code=force_code,
@@ -163,7 +163,7 @@ class Intake:
             out = Outbox(session, messaging, self.settings)
             for index, decision in invalid.items():
                 await record_reject(
-                    session,
+                    SqlIngestStore(session),
                     out,
                     channel=channel,
                     source=source,

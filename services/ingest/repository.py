@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EpisodeEventV1
+from services.ingest.acceptance import Reject as Reject
 from services.ingest.tables import alert_answers, api_keys, episode_alerts, events, rejects
 from services.runtime.database import Database, utcnow
 from services.runtime.retention import RetentionPolicy
@@ -30,17 +31,6 @@ class ApiKey:
     force_code: str
     created_at: datetime
     revoked_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Reject:
-    id: str
-    received_at: datetime
-    channel: str
-    source: str
-    force_code: str | None
-    event_id: str | None
-    errors: list[dict[str, str]]
 
 
 # --- API keys -----------------------------------------------------------------------------

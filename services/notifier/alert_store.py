@@ -1,11 +1,13 @@
-"""What handling an alert request reads and writes (the port; pure).
+"""What the notifier's consumer handlers read and write (the port; pure).
 
-``on_alert_requested`` (services/notifier/handlers.py) and the episode's other alerts it
-stands down or withdraws (services/notifier/episodes.py, out_of_hours.py) go through an
+``on_alert_requested``, ``on_rhi_task_requested``, ``on_acknowledgement`` and
+``on_rhi_task_outcome`` (services/notifier/handlers.py), ``on_alert_answer``
+(services/notifier/answers.py) and the episode's other alerts an alert request stands
+down or withdraws (services/notifier/episodes.py, out_of_hours.py) go through an
 :class:`AlertStore`: services/notifier/sql_alert_store.py is the one over the handler's
 database session, tests/unit/notifier_fakes.py an in-memory one, so the handler is
 tested without a database. Every write lands in the handler's transaction, with the
-statuses it publishes (:class:`Publisher`).
+statuses it publishes (services/runtime/handling.py ``Publisher``).
 """
 
 from __future__ import annotations
@@ -14,22 +16,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from pydantic import BaseModel
-
-from schemas.catalogue import Topic
-from schemas.messages import AlertState
+from schemas.messages import AlertState, RhiTaskOutcomeV1
 from services.notifier.model import Alert, RhiTask
-
-
-class Publisher(Protocol):
-    """Where a handler's messages go (services/runtime/handling.py ``Outbox``)."""
-
-    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None: ...
 
 
 class AlertStore(Protocol):
     """The notifier's alerts, RHI tasks, disclosures and episode-to-child links as
-    handling one alert request sees them."""
+    handling one consumed message sees them."""
 
     async def adopt_child(self, force_code: str, episode_ref: str, child_id: str | None) -> None:
         """The child an alert names, the episode's until the router's link comes."""
@@ -44,6 +37,23 @@ class AlertStore(Protocol):
         ...
 
     async def get_alert(self, alert_id: str) -> Alert | None: ...
+
+    async def acknowledge(self, alert_id: str, at: datetime, by: str | None, now: datetime) -> bool:
+        """Mark an alert acknowledged; False when it already was."""
+        ...
+
+    async def cancel_unsent(
+        self, now: datetime, *, parent_alert_id: str = "", task_id: str = ""
+    ) -> list[Alert]:
+        """Alerts raised about ``parent_alert_id`` or ``task_id`` that have not gone out
+        become ``cancelled``; returns them."""
+        ...
+
+    async def record_answer(
+        self, alert_id: str, answer: str, answered_at: datetime, now: datetime
+    ) -> None:
+        """The recipient's latest answer on its alert."""
+        ...
 
     async def episode_alerts(self, force_code: str, episode_ref: str) -> list[Alert]:
         """Every alert of the episode but its notices (withdrawn, answer), oldest first."""
@@ -97,3 +107,13 @@ class AlertStore(Protocol):
         ...
 
     async def add_task_note(self, task_id: str, note: str, now: datetime) -> None: ...
+
+    async def insert_task(self, task: RhiTask) -> bool:
+        """Store a requested RHI task; False when it exists already."""
+        ...
+
+    async def get_task(self, task_id: str) -> RhiTask | None: ...
+
+    async def record_outcome(self, outcome: RhiTaskOutcomeV1, now: datetime) -> bool:
+        """Close an open task with its outcome; False when it was closed already."""
+        ...

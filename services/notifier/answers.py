@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
 from schemas.messages import AlertAnswerV1, AlertKind, AlertState, Answer, OrgKind
-from services.notifier import episode_alerts, repository
+from services.notifier.alert_store import AlertStore
 from services.notifier.escalation import Contact
 from services.notifier.handlers import after_commit
 from services.notifier.model import Alert, raised_alert
+from services.notifier.sql_alert_store import SqlAlertStore
 from services.notifier.statuses import publish_alert_status
 from services.runtime.database import utcnow
-from services.runtime.handling import Outbox, UnprocessableError
+from services.runtime.handling import Outbox, Publisher, UnprocessableError
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +43,32 @@ async def on_alert_answer(
     now: Callable[[], datetime] = utcnow,
     wake: Callable[[], None] | None = None,
 ) -> None:
-    alert = await repository.get_alert(session, message.alert_id)
+    """:func:`record_answer` in the consumer's transaction; ``wake`` (the scheduler)
+    once it has committed an alert to the police."""
+    if await record_answer(SqlAlertStore(session), message, out, now=now) and wake is not None:
+        after_commit(session, wake)
+
+
+async def record_answer(
+    store: AlertStore,
+    message: AlertAnswerV1,
+    out: Publisher,
+    *,
+    now: Callable[[], datetime] = utcnow,
+) -> bool:
+    """Keep the answer on its alert and queue the police's alert when they must hear
+    of it; True when one was queued."""
+    alert = await store.get_alert(message.alert_id)
     if alert is None:
         raise UnprocessableError(f"answer for unknown alert {message.alert_id}")
     at = now()
-    await episode_alerts.record_answer(
-        session, alert.alert_id, message.answer.value, message.answered_at, at
-    )
+    await store.record_answer(alert.alert_id, message.answer.value, message.answered_at, at)
     if message.answer not in FOR_THE_POLICE:
         log.info("notifier: alert %s answered %s", alert.alert_id, message.answer.value)
-        return
+        return False
     police = _police(alert, message.answer)
     if police is None:
-        return
+        return False
     raised = answer_id(message)
     answer = raised_alert(
         raised,
@@ -73,16 +87,16 @@ async def on_alert_answer(
         answer_information=message.information,
         answered_at=message.answered_at,
     )
-    if await repository.insert_raised(session, answer):
-        await publish_alert_status(out, answer, AlertState.QUEUED, at)
-        log.info(
-            "notifier: alert %s answered %s; police told by alert %s",
-            alert.alert_id,
-            message.answer.value,
-            raised,
-        )
-        if wake is not None:
-            after_commit(session, wake)
+    if not await store.insert_raised(answer):
+        return False
+    await publish_alert_status(out, answer, AlertState.QUEUED, at)
+    log.info(
+        "notifier: alert %s answered %s; police told by alert %s",
+        alert.alert_id,
+        message.answer.value,
+        raised,
+    )
+    return True
 
 
 def _police(alert: Alert, answer: Answer) -> Contact | None:

@@ -18,10 +18,11 @@ from schemas.messages import (
     RhiTaskState,
 )
 from services.notifier import episode_alerts
-from services.notifier.alert_store import AlertStore, Publisher
+from services.notifier.alert_store import AlertStore
 from services.notifier.escalation import Contact
 from services.notifier.model import Alert, raised_alert
 from services.notifier.statuses import publish_alert_status, publish_task_status
+from services.runtime.handling import Publisher
 
 log = logging.getLogger(__name__)
 

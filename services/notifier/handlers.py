@@ -20,8 +20,8 @@ from schemas.messages import (
     RhiTaskRequestedV1,
     RhiTaskState,
 )
-from services.notifier import child_links, episodes, out_of_hours, repository
-from services.notifier.alert_store import AlertStore, Publisher
+from services.notifier import episodes, out_of_hours
+from services.notifier.alert_store import AlertStore
 from services.notifier.deadlines import ack_deadline, rhi_reminder_at
 from services.notifier.model import Alert, RhiTask
 from services.notifier.policy import DeliveryPolicy
@@ -29,7 +29,7 @@ from services.notifier.sql_alert_store import SqlAlertStore
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.notifier.tasks import state_for_outcome, task_due_at
 from services.runtime.database import utcnow
-from services.runtime.handling import Outbox, UnprocessableError
+from services.runtime.handling import Outbox, Publisher, UnprocessableError
 
 Clock = Callable[[], datetime]
 DEFAULT_POLICY = DeliveryPolicy()
@@ -132,15 +132,28 @@ async def on_rhi_task_requested(
     now: Clock = utcnow,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
+    await open_task(SqlAlertStore(session), message, out, now=now, policy=policy)
+
+
+async def open_task(
+    store: AlertStore,
+    message: RhiTaskRequestedV1,
+    out: Publisher,
+    *,
+    now: Clock = utcnow,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
+) -> bool:
+    """Store the requested RHI task, open; False when it was stored already."""
     at = now()
     episode = message.episode
-    await child_links.adopt(session, episode.force_code, episode.episode_ref, message.child_id)
+    await store.adopt_child(episode.force_code, episode.episode_ref, message.child_id)
     due = task_due_at(message.returned_at, message.due_at)
     reminder = rhi_reminder_at(message.returned_at, policy)
     task = RhiTask.requested(message, at, due, reminder if reminder < due else None)
-    if not await repository.insert_task(session, task):
-        return
+    if not await store.insert_task(task):
+        return False
     await publish_task_status(out, task, RhiTaskState.OPEN, at)
+    return True
 
 
 async def on_acknowledgement(
@@ -150,24 +163,30 @@ async def on_acknowledgement(
     *,
     now: Clock = utcnow,
 ) -> None:
+    await acknowledge_alert(SqlAlertStore(session), message, out, now=now)
+
+
+async def acknowledge_alert(
+    store: AlertStore, message: AcknowledgementV1, out: Publisher, *, now: Clock = utcnow
+) -> None:
     """Acknowledging an escalation acknowledges the alert it escalates too: either way
     the chain stops, and what was queued and not yet sent is cancelled."""
-    alert = await repository.get_alert(session, message.alert_id)
+    alert = await store.get_alert(message.alert_id)
     if alert is None:
         raise UnprocessableError(f"acknowledgement for unknown alert {message.alert_id}")
     at = now()
     chain = [alert]
     if alert.parent_alert_id:
-        parent = await repository.get_alert(session, alert.parent_alert_id)
+        parent = await store.get_alert(alert.parent_alert_id)
         if parent is not None:
             chain.append(parent)
     for item in chain:
         by = message.by if item is alert else f"{message.by or 'recipient'} (escalation)"
-        if await repository.acknowledge(session, item.alert_id, message.acknowledged_at, by, at):
+        if await store.acknowledge(item.alert_id, message.acknowledged_at, by, at):
             await publish_alert_status(
                 out, item, AlertState.ACKNOWLEDGED, at, attempt=item.attempts
             )
-        for cancelled in await repository.cancel_unsent(session, at, parent_alert_id=item.alert_id):
+        for cancelled in await store.cancel_unsent(at, parent_alert_id=item.alert_id):
             await publish_alert_status(
                 out, cancelled, AlertState.CANCELLED, at, detail="acknowledged"
             )
@@ -180,13 +199,21 @@ async def on_rhi_task_outcome(
     *,
     now: Clock = utcnow,
 ) -> None:
-    task = await repository.get_task(session, message.task_id)
+    await close_task(SqlAlertStore(session), message, out, now=now)
+
+
+async def close_task(
+    store: AlertStore, message: RhiTaskOutcomeV1, out: Publisher, *, now: Clock = utcnow
+) -> bool:
+    """Record the task's outcome and cancel its unsent reminders; False when it had an
+    outcome already (the first stands)."""
+    task = await store.get_task(message.task_id)
     if task is None:
         raise UnprocessableError(f"outcome for unknown RHI task {message.task_id}")
-    if not await repository.record_outcome(session, message, now()):
+    if not await store.record_outcome(message, now()):
         log.info("notifier: RHI task %s already has an outcome; kept it", message.task_id)
-        return
-    for cancelled in await repository.cancel_unsent(session, now(), task_id=message.task_id):
+        return False
+    for cancelled in await store.cancel_unsent(now(), task_id=message.task_id):
         await publish_alert_status(
             out, cancelled, AlertState.CANCELLED, now(), detail="outcome recorded"
         )
@@ -200,3 +227,4 @@ async def on_rhi_task_outcome(
         note=f"outcome {state.value} recorded by {message.recorded_by}",
         discriminator=message.message_id,
     )
+    return True

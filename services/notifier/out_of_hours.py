@@ -14,12 +14,13 @@ from datetime import datetime
 
 from schemas.base import derived_id
 from schemas.messages import NOTIFIER_KINDS, AlertKind, AlertState, OrgKind
-from services.notifier.alert_store import AlertStore, Publisher
+from services.notifier.alert_store import AlertStore
 from services.notifier.deadlines import at_work
 from services.notifier.escalation import Contact
 from services.notifier.model import Alert, raised_alert
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.statuses import publish_alert_status
+from services.runtime.handling import Publisher
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.messages import AlertState
+from schemas.messages import AlertState, RhiTaskOutcomeV1
 from services.notifier import child_links, episode_alerts, repository
 from services.notifier.model import Alert, RhiTask
 
@@ -29,6 +29,21 @@ class SqlAlertStore:
 
     async def get_alert(self, alert_id: str) -> Alert | None:
         return await repository.get_alert(self.session, alert_id)
+
+    async def acknowledge(self, alert_id: str, at: datetime, by: str | None, now: datetime) -> bool:
+        return await repository.acknowledge(self.session, alert_id, at, by, now)
+
+    async def cancel_unsent(
+        self, now: datetime, *, parent_alert_id: str = "", task_id: str = ""
+    ) -> list[Alert]:
+        return await repository.cancel_unsent(
+            self.session, now, parent_alert_id=parent_alert_id, task_id=task_id
+        )
+
+    async def record_answer(
+        self, alert_id: str, answer: str, answered_at: datetime, now: datetime
+    ) -> None:
+        await episode_alerts.record_answer(self.session, alert_id, answer, answered_at, now)
 
     async def episode_alerts(self, force_code: str, episode_ref: str) -> list[Alert]:
         return await episode_alerts.episode_alerts(self.session, force_code, episode_ref)
@@ -78,3 +93,12 @@ class SqlAlertStore:
 
     async def add_task_note(self, task_id: str, note: str, now: datetime) -> None:
         await repository.add_task_note(self.session, task_id, note, now)
+
+    async def insert_task(self, task: RhiTask) -> bool:
+        return await repository.insert_task(self.session, task)
+
+    async def get_task(self, task_id: str) -> RhiTask | None:
+        return await repository.get_task(self.session, task_id)
+
+    async def record_outcome(self, outcome: RhiTaskOutcomeV1, now: datetime) -> bool:
+        return await repository.record_outcome(self.session, outcome, now)

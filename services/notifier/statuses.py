@@ -16,9 +16,9 @@ from schemas.messages import (
     RhiTaskState,
     RhiTaskStatusV1,
 )
-from services.notifier.alert_store import Publisher
 from services.notifier.delivery import status_message_id
 from services.notifier.model import Alert, RhiTask
+from services.runtime.handling import Publisher
 
 
 async def publish_alert_status(

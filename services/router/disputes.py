@@ -8,15 +8,15 @@ on ``identity-decisions``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
 from schemas.messages import AlertAnswerV1, Answer, OrgKind
-from services.router.deciding import CONFIRMED, DISPUTED, REFUTED
-from services.router.tables import disputes
+from services.router.decision_store import DecisionStore
+from services.router.sql_decision_store import SqlDecisionStore
 from services.runtime.database import utcnow
 from services.runtime.handling import Outbox
 
@@ -33,72 +33,29 @@ def dispute_id(alert_id: str) -> str:
 
 
 async def on_alert_answer(session: AsyncSession, answer: AlertAnswerV1, out: Outbox) -> None:
+    await dispute_match(SqlDecisionStore(session), answer)
+
+
+async def dispute_match(
+    store: DecisionStore, answer: AlertAnswerV1, clock: Callable[[], datetime] = utcnow
+) -> bool:
+    """A ``not-known`` answer to a roll match opens its dispute; True when it did."""
     if answer.answer is not Answer.NOT_KNOWN:
-        return
+        return False
     if answer.recipient_kind not in _ROLL_KINDS:
         log.info(
             "router: alert %s answered not-known by a %s: not a roll match; nothing to dispute",
             answer.alert_id,
             answer.recipient_kind.value,
         )
-        return
+        return False
     review_id = dispute_id(answer.alert_id)
-    if await session.scalar(select(disputes.c.review_id).where(disputes.c.review_id == review_id)):
-        return
-    await session.execute(
-        disputes.insert().values(
-            review_id=review_id,
-            alert_id=answer.alert_id,
-            force_code=answer.force_code,
-            episode_ref=answer.episode_ref,
-            org_code=answer.recipient_code,
-            roll_record_id=answer.roll_record_id,
-            state=DISPUTED,
-            created_at=utcnow(),
-        )
-    )
+    if not await store.open_dispute(review_id, answer, clock()):
+        return False
     log.info(
         "router: match of alert %s to %s disputed (review %s)",
         answer.alert_id,
         answer.recipient_code,
         review_id,
     )
-
-
-_EPISODE_DISPUTES = select(disputes.c.org_code, disputes.c.state).where(
-    disputes.c.force_code == bindparam("force_code"),
-    disputes.c.episode_ref == bindparam("episode_ref"),
-)  # built once (issue 18)
-
-
-async def states_for_episode(
-    session: AsyncSession, force_code: str, episode_ref: str
-) -> dict[str, str]:
-    """Organisation code -> the state of its dispute for this episode (a refuted one
-    stands over a later dispute, a confirmed one over both)."""
-    params = {"force_code": force_code, "episode_ref": episode_ref}
-    rows = await session.execute(_EPISODE_DISPUTES, params)
-    rank = {DISPUTED: 0, REFUTED: 1, CONFIRMED: 2}
-    states: dict[str, str] = {}
-    for org_code, state in rows:
-        if rank[state] >= rank.get(states.get(org_code, DISPUTED), 0):
-            states[org_code] = state
-    return states
-
-
-async def decide(session: AsyncSession, review_id: str, match: bool, by: str, at: datetime) -> bool:
-    """A person's decision on a dispute; False when ``review_id`` is not one, or was
-    decided already (the first decision stands)."""
-    result = await session.execute(
-        update(disputes)
-        .where(disputes.c.review_id == review_id, disputes.c.state == DISPUTED)
-        .values(state=CONFIRMED if match else REFUTED, decided_by=by[:200], decided_at=at)
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def is_dispute(session: AsyncSession, review_id: str) -> bool:
-    found = await session.scalar(
-        select(disputes.c.review_id).where(disputes.c.review_id == review_id)
-    )
-    return found is not None
+    return True

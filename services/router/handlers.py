@@ -17,9 +17,11 @@ from schemas.catalogue import (
 from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import AlertRequestedV1, IdentityDecisionV1, RhiTaskRequestedV1
-from services.router import disputes, person_index, person_moves, repository, review_store
+from services.router import person_moves, review_store
 from services.router.deciding import LOCAL_TIME as LOCAL_TIME
 from services.router.deciding import EpisodeFacts, decide_episode, decide_match, identify
+from services.router.decision_store import DecisionStore
+from services.router.held_review import HeldReview
 from services.router.matching import MatchDecision
 from services.router.model import MatchingModel
 from services.router.policy import (
@@ -29,12 +31,12 @@ from services.router.policy import (
     RhiTrigger,
     RoutingPlan,
 )
-from services.router.review_store import HeldReview
-from services.router.routing_store import Publisher, RoutingStore
+from services.router.routing_store import RoutingStore
+from services.router.sql_decision_store import SqlDecisionStore
 from services.router.sql_routing_store import SqlRoutingStore
 from services.router.weights import BASELINE
 from services.runtime.database import utcnow
-from services.runtime.handling import Outbox, UnprocessableError
+from services.runtime.handling import Outbox, Publisher, UnprocessableError
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +167,19 @@ async def _announce(out: Publisher, links: Iterable[ChildIdentityV1]) -> None:
 async def on_child_identity_change(
     session: AsyncSession, change: ChildIdentityChangeV1, out: Outbox
 ) -> None:
+    await change_identity(SqlDecisionStore(session), change, out)
+
+
+async def change_identity(
+    store: DecisionStore,
+    change: ChildIdentityChangeV1,
+    out: Publisher,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
     """A person merged two children or split episodes off one (the console checked the
     request; this checks it again against the index as it is now)."""
     try:
-        moved = await person_moves.apply_change(session, change, utcnow())
+        moved = await store.apply_change(change, clock())
     except person_moves.RefusedChangeError as exc:
         raise UnprocessableError(f"change {change.change_id}: {exc}") from exc
     await _announce(out, moved)
@@ -185,18 +196,27 @@ async def on_child_identity_change(
 async def on_identity_decision(
     session: AsyncSession, decision: IdentityDecisionV1, out: Outbox
 ) -> None:
+    await apply_decision(SqlDecisionStore(session), decision, out)
+
+
+async def apply_decision(
+    store: DecisionStore,
+    decision: IdentityDecisionV1,
+    out: Publisher,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
     """A person decided a review: ``match`` routes the held event to the organisation,
     as :func:`route` would have had the child matched; ``no-match`` tells nobody.
 
     Only the held event is routed. Later events of the same episode that were held for
     the same organisation are reviews of their own.
     """
-    if await person_moves.is_child_review(session, decision.review_id):
-        await _decide_same_child(session, decision, out)
+    if await store.is_child_review(decision.review_id):
+        await _decide_same_child(store, decision, out, clock)
         return
-    held = await review_store.get(session, decision.review_id, for_update=True)
-    if held is None and await disputes.is_dispute(session, decision.review_id):
-        await _decide_dispute(session, decision)
+    held = await store.held_review(decision.review_id)
+    if held is None and await store.is_dispute(decision.review_id):
+        await _decide_dispute(store, decision)
         return
     if held is not None and held.state != "pending":
         # A second decision (another reviewer, a replay): the first stands.
@@ -212,11 +232,11 @@ async def on_identity_decision(
     )
     if refused is not None or held is None:
         raise UnprocessableError(refused or f"no identity review {decision.review_id}")
-    alerts = await _release(session, held, decision, out) if decision.decision == "match" else []
-    await review_store.decide(
-        session,
+    match = decision.decision == "match"
+    alerts = await _release(store, held, decision, out, clock) if match else []
+    await store.decide_review(
         held.review_id,
-        "matched" if decision.decision == "match" else "no-match",
+        "matched" if match else "no-match",
         decision.roll_record_id,
         decision.decided_by,
         decision.decided_at,
@@ -231,10 +251,13 @@ async def on_identity_decision(
 
 
 async def _decide_same_child(
-    session: AsyncSession, decision: IdentityDecisionV1, out: Outbox
+    store: DecisionStore,
+    decision: IdentityDecisionV1,
+    out: Publisher,
+    clock: Callable[[], datetime],
 ) -> None:
     try:
-        moved = await person_moves.decide_review(session, decision, utcnow())
+        moved = await store.decide_child_review(decision, clock())
     except person_moves.RefusedChangeError as exc:
         raise UnprocessableError(str(exc)) from exc
     await _announce(out, moved)
@@ -246,9 +269,8 @@ async def _decide_same_child(
     )
 
 
-async def _decide_dispute(session: AsyncSession, decision: IdentityDecisionV1) -> None:
-    decided = await disputes.decide(
-        session,
+async def _decide_dispute(store: DecisionStore, decision: IdentityDecisionV1) -> None:
+    decided = await store.decide_dispute(
         decision.review_id,
         decision.decision == "match",
         decision.decided_by,
@@ -263,23 +285,27 @@ async def _decide_dispute(session: AsyncSession, decision: IdentityDecisionV1) -
 
 
 async def _release(
-    session: AsyncSession, held: HeldReview, decision: IdentityDecisionV1, out: Outbox
+    store: DecisionStore,
+    held: HeldReview,
+    decision: IdentityDecisionV1,
+    out: Publisher,
+    clock: Callable[[], datetime],
 ) -> list[AlertRequestedV1]:
     """A ``match``: load, decide (:func:`decide_match`), link the record, publish."""
     assert decision.roll_record_id is not None  # refusal() checked it
     event = held.event()
-    organisations = await repository.organisations_for_routing(session, {held.org_code})
+    organisations = await store.organisations_for_routing({held.org_code})
     if held.org_code not in organisations:
         raise UnprocessableError(
             f"review {held.review_id}: organisation {held.org_code} is no longer in the directory"
         )
-    child_id = await person_index.child_of(session, event.force_code, event.episode_ref)
+    child_id = await store.child_of(event.force_code, event.episode_ref)
     alerts = decide_match(
-        event, held.org_code, decision.roll_record_id, organisations, child_id, utcnow()
+        event, held.org_code, decision.roll_record_id, organisations, child_id, clock()
     )
     # The person's match is as good as the matcher's: the same record is the same child.
-    await person_index.add_roll_links(
-        session, event.force_code, event.episode_ref, [(held.org_code, decision.roll_record_id)]
+    await store.add_roll_links(
+        event.force_code, event.episode_ref, [(held.org_code, decision.roll_record_id)]
     )
     for alert in alerts:
         await out.publish(ALERTS_REQUESTED, event.episode_key, alert)

@@ -4,7 +4,7 @@
 :class:`RoutingStore`: services/router/sql_routing_store.py is the one over the handler's
 database session, tests/unit/router_fakes.py an in-memory one, so the handler is tested
 without a database. Every write lands in the handler's transaction, with the messages it
-publishes (:class:`Publisher`).
+publishes (services/runtime/handling.py ``Publisher``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel
-
-from schemas.catalogue import Topic
 from schemas.child_identity import ChildIdentityV1
 from schemas.episode import ChildV1, EpisodeEventV1
 from schemas.messages import IdentityReviewV1
@@ -33,12 +30,6 @@ class Linked:
     child_id: str
     announcements: tuple[ChildIdentityV1, ...] = ()
     review: IdentityReviewV1 | None = None
-
-
-class Publisher(Protocol):
-    """Where a handler's messages go (services/runtime/handling.py ``Outbox``)."""
-
-    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None: ...
 
 
 class RoutingStore(Protocol):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import ChildV1, EpisodeEventV1
 from schemas.messages import IdentityReviewV1
-from services.router import awaiting_return, disputes, person_index, repository, review_store
+from services.router import awaiting_return, dispute_store, person_index, repository, review_store
 from services.router.directory import Organisation, RollRecord
 from services.router.matching import MatchDecision
 from services.router.model import MatchingModel
@@ -27,7 +27,7 @@ class SqlRoutingStore:
         return await repository.candidates(self.session, child)
 
     async def dispute_states(self, force_code: str, episode_ref: str) -> dict[str, str]:
-        return await disputes.states_for_episode(self.session, force_code, episode_ref)
+        return await dispute_store.states_for_episode(self.session, force_code, episode_ref)
 
     async def link_episode(
         self,

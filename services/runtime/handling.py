@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,13 @@ from services.runtime.settings import RelaySettings
 
 class UnprocessableError(Exception):
     """This message can never be processed as it is: dead-letter it, do not retry."""
+
+
+class Publisher(Protocol):
+    """Where a handler's messages go: :class:`Outbox` in the consumer, an in-memory one
+    in the handlers' unit tests (tests/unit/fake_outbox.py)."""
+
+    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None: ...
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from schemas.episode import MISSING_EVENTS
-from schemas.messages import AlertKind, AlertState, RhiTaskState
+from schemas.messages import AlertKind, AlertState, RhiTaskOutcomeV1, RhiTaskState
 from services.notifier.model import Alert, RhiTask
 
 Episode = tuple[str, str]  # (force_code, episode_ref)
@@ -77,6 +77,41 @@ class MemoryAlertStore:
 
     async def get_alert(self, alert_id: str) -> Alert | None:
         return self.alerts.get(alert_id)
+
+    async def acknowledge(self, alert_id: str, at: datetime, by: str | None, now: datetime) -> bool:
+        a = self.alerts[alert_id]
+        if a.acknowledged_at is not None:
+            return False
+        self.alerts[alert_id] = replace(
+            a,
+            state=AlertState.ACKNOWLEDGED.value,
+            acknowledged_at=at,
+            acknowledged_by=by,
+            ack_due_at=None,
+            updated_at=now,
+        )
+        return True
+
+    async def cancel_unsent(
+        self, now: datetime, *, parent_alert_id: str = "", task_id: str = ""
+    ) -> list[Alert]:
+        unsent = [
+            a
+            for a in self.alerts.values()
+            if (a.parent_alert_id == parent_alert_id if parent_alert_id else a.task_id == task_id)
+            and a.state in _UNSENT
+        ]
+        for a in unsent:
+            self.alerts[a.alert_id] = replace(
+                a, state=AlertState.CANCELLED.value, ack_due_at=None, updated_at=now
+            )
+        return unsent
+
+    async def record_answer(
+        self, alert_id: str, answer: str, answered_at: datetime, now: datetime
+    ) -> None:
+        a = self.alerts[alert_id]
+        self.alerts[alert_id] = replace(a, answer=answer, answered_at=answered_at, updated_at=now)
 
     async def episode_alerts(self, force_code: str, episode_ref: str) -> list[Alert]:
         return _oldest_first(
@@ -186,3 +221,26 @@ class MemoryAlertStore:
         t = self.tasks[task_id]
         notes = f"{t.notes}\n{note}" if t.notes else note
         self.tasks[task_id] = replace(t, notes=notes, updated_at=now)
+
+    async def insert_task(self, task: RhiTask) -> bool:
+        if task.task_id in self.tasks:
+            return False
+        self.tasks[task.task_id] = task
+        return True
+
+    async def get_task(self, task_id: str) -> RhiTask | None:
+        return self.tasks.get(task_id)
+
+    async def record_outcome(self, outcome: RhiTaskOutcomeV1, now: datetime) -> bool:
+        t = self.tasks.get(outcome.task_id)
+        if t is None or t.state not in _OPEN_TASKS:
+            return False
+        self.tasks[t.task_id] = replace(
+            t,
+            state=outcome.outcome.value,
+            outcome_reason=outcome.reason,
+            outcome_recorded_by=outcome.recorded_by,
+            outcome_recorded_at=outcome.recorded_at,
+            updated_at=now,
+        )
+        return True

@@ -1,24 +1,28 @@
-"""A hand-written fake for the router's handlers: an in-memory
-:class:`~services.router.routing_store.RoutingStore` (the outbox:
+"""Hand-written fakes for the router's handlers: an in-memory
+:class:`~services.router.routing_store.RoutingStore` and
+:class:`~services.router.decision_store.DecisionStore` (the outbox:
 tests/unit/fake_outbox.py). The real store's queries are tested on a database
 (tests/integration)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 
-from schemas.child_identity import ChildIdentityV1, LinkBasis
+from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1, LinkBasis
 from schemas.episode import ChildV1, EpisodeEventV1, EventType
-from schemas.messages import IdentityReviewV1, OrgKind
+from schemas.messages import AlertAnswerV1, IdentityDecisionV1, IdentityReviewV1, OrgKind
 from services.router.awaiting_return import OPENED, RETURNED, WAITING, WITHDRAWN
-from services.router.deciding import DISPUTED
+from services.router.deciding import CONFIRMED, DISPUTED, REFUTED
 from services.router.directory import Organisation, RollRecord
+from services.router.held_review import HeldReview
 from services.router.matching import MatchDecision
 from services.router.model import MatchingModel
 from services.router.outgoing import AwaitedRhiTask
 from services.router.person_index import new_child_id
+from services.router.person_moves import RefusedChangeError
 from services.router.routing_store import Linked
 
 Episode = tuple[str, str]  # (force_code, episode_ref)
@@ -160,3 +164,181 @@ class MemoryRoutingStore:
             return False
         self.held[review.review_id] = (review, event)
         return True
+
+
+@dataclass
+class ChildReview:
+    """A same-child review as the fake keeps it: the episode and its candidates."""
+
+    episode: Episode
+    candidates: tuple[str, ...]
+    state: str = "pending"
+    decided_child_id: str | None = None
+
+
+@dataclass
+class MemoryDecisionStore:
+    """The reviews a person decides and the person index they change, in dictionaries.
+    An episode's child has a revision; a move is announced with the next one. Unlike
+    the real store, merges do not compare dates of birth."""
+
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    index: dict[Episode, tuple[str, int]] = field(default_factory=dict)
+    reviews: dict[str, HeldReview] = field(default_factory=dict)
+    child_reviews: dict[str, ChildReview] = field(default_factory=dict)
+    disputes: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (org, state)
+    roll_links: set[tuple[Episode, str, str]] = field(default_factory=set)
+    changes: set[str] = field(default_factory=set)
+
+    def link(self, child_id: str, *episodes: Episode) -> None:
+        for episode in episodes:
+            self.index[episode] = (child_id, 1)
+
+    def episodes_of(self, child_id: str) -> list[Episode]:
+        return [e for e, (c, _) in self.index.items() if c == child_id]
+
+    def _move(
+        self,
+        keys: Sequence[Episode],
+        to: str,
+        basis: LinkBasis,
+        change_id: str,
+        by: str,
+        at: datetime,
+    ) -> list[ChildIdentityV1]:
+        moved = []
+        for episode in keys:
+            child_id, revision = self.index[episode]
+            if child_id == to:
+                continue
+            self.index[episode] = (to, revision + 1)
+            moved.append(
+                ChildIdentityV1(
+                    message_id=ChildIdentityV1.id_for(*episode, revision + 1),
+                    child_id=to,
+                    force_code=episode[0],
+                    episode_ref=episode[1],
+                    revision=revision + 1,
+                    basis=basis,
+                    previous_child_id=child_id,
+                    change_id=change_id,
+                    changed_by=by,
+                    at=at,
+                )
+            )
+        return moved
+
+    def _merge(
+        self, child_id: str, into: str, change_id: str, by: str, at: datetime, basis: LinkBasis
+    ) -> list[ChildIdentityV1]:
+        if change_id in self.changes:
+            return []
+        if child_id == into:
+            raise RefusedChangeError("a child cannot be merged into itself")
+        if not self.episodes_of(child_id) or not self.episodes_of(into):
+            raise RefusedChangeError("a child of the merge has no episode")
+        self.changes.add(change_id)
+        return self._move(self.episodes_of(child_id), into, basis, change_id, by, at)
+
+    async def apply_change(
+        self, change: ChildIdentityChangeV1, now: datetime
+    ) -> list[ChildIdentityV1]:
+        by = change.requested_by
+        if change.action == "merge":
+            assert change.into_child_id is not None
+            return self._merge(
+                change.child_id, change.into_child_id, change.change_id, by, now, LinkBasis.MERGED
+            )
+        if change.change_id in self.changes:
+            return []
+        keys = [(e.force_code, e.episode_ref) for e in change.episodes]
+        theirs = set(self.episodes_of(change.child_id))
+        if not set(keys) <= theirs:
+            raise RefusedChangeError(f"an episode is not child {change.child_id}'s")
+        if set(keys) >= theirs:
+            raise RefusedChangeError("a split must leave the child at least one episode")
+        self.changes.add(change.change_id)
+        return self._move(keys, change.new_child_id, LinkBasis.SPLIT, change.change_id, by, now)
+
+    async def is_child_review(self, review_id: str) -> bool:
+        return review_id in self.child_reviews
+
+    async def decide_child_review(
+        self, decision: IdentityDecisionV1, now: datetime
+    ) -> list[ChildIdentityV1]:
+        review = self.child_reviews.get(decision.review_id)
+        if review is None:
+            raise RefusedChangeError(f"no same-child review {decision.review_id}")
+        if review.state != "pending":
+            return []
+        moved: list[ChildIdentityV1] = []
+        review.state = "no-match"
+        if decision.decision == "match":
+            chosen = decision.child_id
+            if chosen is None or chosen not in review.candidates:
+                raise RefusedChangeError(f"review {decision.review_id}: not a candidate")
+            review.state = "matched" if self.episodes_of(chosen) else "expired"
+            current = self.index[review.episode][0]
+            if review.state == "matched" and current != chosen:
+                moved = self._merge(
+                    current,
+                    chosen,
+                    decision.message_id,
+                    decision.decided_by,
+                    now,
+                    LinkBasis.REVIEWED,
+                )
+            review.decided_child_id = chosen if review.state == "matched" else None
+        return moved
+
+    async def held_review(self, review_id: str) -> HeldReview | None:
+        return self.reviews.get(review_id)
+
+    async def decide_review(
+        self,
+        review_id: str,
+        state: Literal["matched", "no-match"],
+        roll_record_id: str | None,
+        decided_by: str,
+        decided_at: datetime,
+    ) -> bool:
+        review = self.reviews.get(review_id)
+        if review is None or review.state != "pending":
+            return False
+        self.reviews[review_id] = replace(
+            review,
+            state=state,
+            roll_record_id=roll_record_id,
+            decided_by=decided_by,
+            decided_at=decided_at,
+        )
+        return True
+
+    async def is_dispute(self, review_id: str) -> bool:
+        return review_id in self.disputes
+
+    async def open_dispute(self, review_id: str, answer: AlertAnswerV1, now: datetime) -> bool:
+        if review_id in self.disputes:
+            return False
+        self.disputes[review_id] = (answer.recipient_code, DISPUTED)
+        return True
+
+    async def decide_dispute(self, review_id: str, match: bool, by: str, at: datetime) -> bool:
+        if review_id not in self.disputes or self.disputes[review_id][1] != DISPUTED:
+            return False
+        org_code = self.disputes[review_id][0]
+        self.disputes[review_id] = (org_code, CONFIRMED if match else REFUTED)
+        return True
+
+    async def organisations_for_routing(self, codes: Iterable[str]) -> dict[str, Organisation]:
+        return await MemoryRoutingStore(self.organisations).organisations_for_routing(codes)
+
+    async def child_of(self, force_code: str, episode_ref: str) -> str | None:
+        found = self.index.get((force_code, episode_ref))
+        return found[0] if found is not None else None
+
+    async def add_roll_links(
+        self, force_code: str, episode_ref: str, records: Iterable[tuple[str, str]]
+    ) -> None:
+        for org_code, record_id in records:
+            self.roll_links.add(((force_code, episode_ref), org_code, record_id))

@@ -1,0 +1,72 @@
+"""The :class:`~services.console.projection_store.ConsoleProjection` over the consumer's
+database session: each operation is the console's existing query, in the consumer's
+transaction (alert writes deferred to the batch, as before)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.messages import AlertRequestedV1, RhiTaskRequestedV1
+from schemas.rhi_record import RhiTaskOutcomeV2
+from services.console import child_links, repository, rhi_records
+from services.console.alert_projection import AlertWrites
+from services.console.projections import Row
+from services.console.tables import dead_letters, episodes, identity_reviews, rejects, rhi_tasks
+from services.runtime.deferred_writes import deferred, flush_deferred
+
+
+@dataclass(frozen=True)
+class SqlConsoleProjection:
+    session: AsyncSession
+
+    async def record_event(self, row: Row, force_code: str, episode_ref: str) -> None:
+        await repository.record_event(self.session, row, force_code, episode_ref)
+
+    async def follow_link(self, episode_key: str) -> None:
+        await child_links.follow(self.session, episode_key)
+
+    async def adopt_child(self, episode_key: str, child_id: str | None) -> None:
+        await child_links.adopt(self.session, episode_key, child_id)
+
+    async def record_link(self, row: Row) -> bool:
+        return await child_links.record_link(self.session, row)
+
+    async def request_alert(
+        self, placeholder: Row, authority: Row, child_id: str | None, alert: Row
+    ) -> None:
+        deferred(self.session, AlertWrites).request(placeholder, authority, child_id, alert)
+
+    async def alert_status(self, skeleton: Row, state: Row) -> None:
+        deferred(self.session, AlertWrites).status(skeleton, state)
+
+    async def flush_alerts(self) -> None:
+        await flush_deferred(self.session)
+
+    async def add_episode(self, placeholder: Row) -> None:
+        await repository.insert_ignore(self.session, episodes, placeholder)
+
+    async def update_episode(
+        self, message: AlertRequestedV1 | RhiTaskRequestedV1, values: Row
+    ) -> None:
+        await repository.update_episode(self.session, message, values)
+
+    async def save_rhi_task(self, row: Row) -> None:
+        await repository.upsert(self.session, rhi_tasks, row)
+
+    async def rhi_task_state(self, task_id: str) -> Row | None:
+        found = await repository.rhi_task_state(self.session, task_id)
+        return dict(found) if found is not None else None
+
+    async def keep_rhi_record(self, record: RhiTaskOutcomeV2) -> None:
+        await rhi_records.keep(self.session, record)
+
+    async def save_review(self, row: Row) -> None:
+        await repository.upsert(self.session, identity_reviews, row)
+
+    async def keep_reject(self, row: Row) -> None:
+        await repository.insert_ignore(self.session, rejects, row)
+
+    async def keep_dead_letter(self, row: Row) -> None:
+        await repository.insert_ignore(self.session, dead_letters, row)
