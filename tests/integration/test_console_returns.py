@@ -511,6 +511,12 @@ async def test_the_figures_page_its_csv_and_who_may_open_them(
         assert page.status_code == 200
         assert page.text.count("<svg") == 4 and "Council E08000021 (E08000021)" in page.text
         assert "Mia" not in page.text and "Khan" not in page.text  # counts, never names
+        # Children by their number of episodes, month by month (Mia twice in January).
+        per_child = page.text.split('id="episodes-per-child"')[1].split("</table>")[0]
+        cells = "</td><td>".join
+        assert f'<th scope="row">2026-01</th><td>{cells("110000")}</td>' in per_child
+        assert f'<th scope="row">2026-02</th><td>{cells("200000")}</td>' in per_child
+        assert f'<th scope="row">Whole period</th><td>{cells("011000")}</td>' in per_child
         exported = await client.get("/returns.csv?la=E06000057&from=2026-01-01&to=2026-02-28")
         assert exported.status_code == 200
         assert "attachment" in exported.headers["content-disposition"]
