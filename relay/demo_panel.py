@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from contextlib import closing
 from datetime import date, datetime, timedelta
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
 
-T = TypeVar("T")
+from relay.demo_recipients import wait_for
+
 WAIT_S = 180.0  # for the story's repeat child to reach the watchlist
 CHAIR_NAME = "Sam Okafor (MSET chair, demo)"
 _LONDON = ZoneInfo("Europe/London")
@@ -57,7 +56,7 @@ def hold_meeting(console_url: str, password: str, stopping: threading.Event, now
         home = client.get("/panel").text
         if "No meeting recorded yet." not in home:
             return "the MSET panel's meeting was recorded before"
-        child_id = _wait(lambda: _first_watched(client), stopping)
+        child_id = wait_for(lambda: _first_watched(client), stopping, WAIT_S)
         if child_id is None:
             return "no child reached the watchlist: the panel's meeting is not recorded"
         home = client.get("/panel").text
@@ -114,14 +113,3 @@ def _csrf(page: str) -> str:
     if found is None:
         raise httpx.HTTPError("the console's form carries no CSRF token")
     return found.group(1)
-
-
-def _wait(attempt: Callable[[], T | None], stopping: threading.Event) -> T | None:
-    waited = 0.0
-    while not stopping.is_set() and waited < WAIT_S:
-        result = attempt()
-        if result is not None:
-            return result
-        stopping.wait(2.0)
-        waited += 2.0
-    return None

@@ -54,7 +54,7 @@ def ack_link(outbox: Path, recipient_email: str, episode_ref: str) -> str | None
 
 def reply(outbox: Path, act: Reply, stopping: threading.Event) -> str:
     """Press the button on the alert's acknowledgement page; what happened, in words."""
-    link = _wait(lambda: ack_link(outbox, act.recipient_email, act.episode_ref), stopping)
+    link = wait_for(lambda: ack_link(outbox, act.recipient_email, act.episode_ref), stopping)
     if link is None:
         return f"no alert to {act.recipient} about {act.episode_ref} arrived"
     form = {} if act.answer is None else {"answer": act.answer}
@@ -66,7 +66,7 @@ def reply(outbox: Path, act: Reply, stopping: threading.Event) -> str:
         # 422 "still being recorded": the console has not read the alert yet.
         return None if answer.status_code == 422 else answer
 
-    answer = _wait(press, stopping)
+    answer = wait_for(press, stopping)
     if answer is None or answer.status_code != 200:
         status = "no answer" if answer is None else f"HTTP {answer.status_code}"
         return f"{act.recipient} could not answer about {act.episode_ref} ({status})"
@@ -81,7 +81,7 @@ def record_interview(relay: Relay, act: Interview, stopping: threading.Event) ->
         rows = json.loads(relay("tasks", "list", "--json"))
         return next((t for t in rows if t["episode_ref"] == act.episode_ref), None)
 
-    found = _wait(task, stopping)
+    found = wait_for(task, stopping)
     if found is None:
         return f"no RHI task for {act.episode_ref} appeared"
     if found["state"] not in ("open", "reminded", "escalated"):
@@ -109,9 +109,14 @@ def record_interview(relay: Relay, act: Interview, stopping: threading.Event) ->
     return f"the return home interview for {act.episode_ref} was recorded"
 
 
-def _wait(attempt: Callable[[], T | None], stopping: threading.Event) -> T | None:
+def wait_for(
+    attempt: Callable[[], T | None], stopping: threading.Event, seconds: float = WAIT_S
+) -> T | None:
+    """``attempt()``'s first answer that is not None, tried every half second for up to
+    ``seconds`` (an HTTP error counts as no answer yet); None when time or the demo ran
+    out."""
     waited = 0.0
-    while not stopping.is_set() and waited < WAIT_S:
+    while not stopping.is_set() and waited < seconds:
         try:
             result = attempt()
         except httpx.HTTPError:

@@ -24,7 +24,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -59,23 +59,27 @@ MODEL_FILE = Path(__file__).resolve().parents[1] / "deploy" / "matching-model.js
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
+@dataclass
+class _KeepingOutbox(Outbox):
+    """The service's outbox (written in the handler's transaction), also keeping what was
+    published: the router's alerts are the notifier's input."""
+
+    kept: list[BaseModel] = field(default_factory=list)
+
+    async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
+        self.kept.append(message)
+        await super().publish(topic, key, message)
+
+
 class Collected:
-    """The hop's outbox (written in the handler's transaction, as in the service), also
-    keeping what was published: the router's alerts are the notifier's input."""
+    """What a hop published, over its transactions."""
 
     def __init__(self, tables: MessagingTables) -> None:
         self.tables, self.settings = tables, RelaySettings()
         self.messages: list[BaseModel] = []
 
     def into(self, session: AsyncSession) -> Outbox:
-        collected = self
-
-        class _Outbox(Outbox):
-            async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
-                collected.messages.append(message)
-                await super().publish(topic, key, message)
-
-        return _Outbox(session, self.tables, self.settings)
+        return _KeepingOutbox(session, self.tables, self.settings, self.messages)
 
 
 @dataclass(frozen=True)

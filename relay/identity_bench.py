@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 from typing import Annotated, Any
-from unittest import mock
 
 import typer
 from pydantic import ValidationError
@@ -46,7 +45,6 @@ from sqlalchemy import select
 
 from relay import demo_data
 from relay.bench_databases import temporary_database
-from relay.demo_data import feed as demo_feed
 from schemas.episode import EpisodeEventV1, episode_message_id
 from services.router import importing, person_index, repository
 from services.router.handlers import LOCAL_TIME
@@ -74,13 +72,9 @@ class EpisodeTruth:
 
 
 def make_area(children: int, seed: int, repeats: float, now: datetime) -> demo_data.DemoArea:
-    """The demo area with more repeat episodes and more twins than the demo's default
-    (its constants, patched for this call only), police person ids on some episodes."""
-    with (  # the feed's shares, where the feed is drawn (relay/demo_data/feed.py)
-        mock.patch.object(demo_feed, "REPEAT_SHARE", repeats),
-        mock.patch.object(demo_feed, "TWIN_MISSING_SHARE", 0.2),
-    ):
-        area = demo_data.generate(children, seed=seed, now=now)
+    """The demo area with more repeat episodes and more twins than the demo's default,
+    police person ids on some episodes."""
+    area = demo_data.generate(children, seed=seed, now=now, repeat_share=repeats, twin_share=0.2)
     rng = random.Random(seed + 1)
     person_ids: dict[str, str] = {}
     truth = {t.event_id: t for t in area.truth}

@@ -38,8 +38,10 @@ from relay.demo_data.model import (
     OFF_ROLL_EVENT_SHARE,
     ORGANISATION_COLUMNS,
     PLACING_LA_CODE,
+    REPEAT_SHARE,
     ROLL_COLUMNS,
     TRUTH_COLUMNS,
+    TWIN_MISSING_SHARE,
     YOT_CODE,
     Child,
     DemoArea,
@@ -84,9 +86,16 @@ __all__ = [
 ]
 
 
-def generate(children: int, seed: int = 0, now: datetime | None = None) -> DemoArea:
+def generate(
+    children: int,
+    seed: int = 0,
+    now: datetime | None = None,
+    repeat_share: float = REPEAT_SHARE,
+    twin_share: float = TWIN_MISSING_SHARE,
+) -> DemoArea:
     """A synthetic area of ``children`` children whose police feed ends at ``now`` (default:
-    the current minute, Europe/London). The same ``seed`` and ``now`` give the same area."""
+    the current minute, Europe/London). The same ``seed`` and ``now`` give the same area.
+    ``repeat_share`` and ``twin_share``: see :func:`police_feed`."""
     if children < 1:
         raise ValueError("children: at least 1")
     now = reference_now(now)
@@ -98,7 +107,7 @@ def generate(children: int, seed: int = 0, now: datetime | None = None) -> DemoA
         population.append(child)
         for kind, row in rows:
             rolls[kind].append(row)
-    feed, truth, invalid = police_feed(gen, population)
+    feed, truth, invalid = police_feed(gen, population, repeat_share, twin_share)
     return DemoArea(
         organisations=fixed + schools + gps,
         children=population,

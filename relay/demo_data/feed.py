@@ -177,14 +177,16 @@ class _Episodes:
         return start.replace(second=0, microsecond=0)
 
 
-def _missing_children(rng: random.Random, population: list[Child]) -> list[Child]:
+def _missing_children(
+    rng: random.Random, population: list[Child], twin_share: float
+) -> list[Child]:
     # Looked-after children go missing far more often (DOMAIN.md): weight them up. A few
     # twins always, so that every feed tests the one case that must never auto-match.
     looked_after = [c for c in population if c.looked_after]
     twins = [c for c in population if c.twin_of and not c.looked_after]
     wanted = max(1, round(len(population) * MISSING_SHARE))
     chosen = rng.sample(looked_after, min(len(looked_after), max(1, wanted // 5)))
-    chosen += rng.sample(twins, min(len(twins), max(1, round(wanted * TWIN_MISSING_SHARE))))
+    chosen += rng.sample(twins, min(len(twins), max(1, round(wanted * twin_share))))
     taken = {c.child_id for c in chosen}
     others = [c for c in population if c.child_id not in taken and not c.looked_after]
     chosen += rng.sample(others, min(len(others), max(0, wanted - len(chosen))))
@@ -193,12 +195,17 @@ def _missing_children(rng: random.Random, population: list[Child]) -> list[Child
 
 
 def police_feed(
-    gen: AreaGenerator, population: list[Child]
+    gen: AreaGenerator,
+    population: list[Child],
+    repeat_share: float = REPEAT_SHARE,
+    twin_share: float = TWIN_MISSING_SHARE,
 ) -> tuple[list[dict[str, Any]], list[TruthRow], set[str]]:
+    """The police feed: ``repeat_share`` of the missing children go missing three
+    times; ``twin_share`` of them are twins."""
     rng = gen.rng
     episodes = _Episodes(gen)
     window_start = episodes.now - timedelta(days=FEED_DAYS)
-    chosen = _missing_children(rng, population)
+    chosen = _missing_children(rng, population, twin_share)
 
     feed: list[dict[str, Any]] = []
     truth: list[TruthRow] = []
@@ -212,7 +219,7 @@ def police_feed(
             truth.append(truth_row(event["event_id"], child, on, valid, kinds))
 
     for i, child in enumerate(chosen):
-        repeats = 3 if rng.random() < REPEAT_SHARE else 1
+        repeats = 3 if rng.random() < repeat_share else 1
         companions = [chosen[i - 1]] if i and rng.random() < 0.3 else []
         slot = (episodes.now - window_start) / repeats
         for r in range(repeats):

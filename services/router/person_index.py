@@ -69,10 +69,10 @@ async def child_of(session: AsyncSession, force_code: str, episode_ref: str) -> 
 # A roll link's statements, built once (issue 18); the link's key goes as parameters.
 _L = person_roll_links
 _LINK_KEY = and_(  # "k_": an UPDATE's parameters may not take its columns' names
-    _L.c.org_code == bindparam("k_org"),
-    _L.c.record_id == bindparam("k_record"),
-    _L.c.force_code == bindparam("k_force"),
-    _L.c.episode_ref == bindparam("k_episode"),
+    *(
+        _L.c[name] == bindparam(f"k_{name}")
+        for name in ("org_code", "record_id", "force_code", "episode_ref")
+    )
 )
 _LINK_EXISTS = select(_L.c.org_code).where(_LINK_KEY)
 _LINK_SURE = update(_L).where(_LINK_KEY).values(sure=True)
@@ -88,11 +88,15 @@ async def add_roll_links(
 ) -> None:
     """Link the episode to roll records; a sure link replaces a sole-candidate one."""
     for org_code, record_id in records:
-        key = {"k_org": org_code, "k_record": record_id, "k_force": force_code}
-        key["k_episode"] = episode_ref
+        row = {
+            "org_code": org_code,
+            "record_id": record_id,
+            "force_code": force_code,
+            "episode_ref": episode_ref,
+        }
+        key = {f"k_{name}": value for name, value in row.items()}
         if await session.scalar(_LINK_EXISTS, key) is None:
-            row = {"org_code": org_code, "record_id": record_id, "force_code": force_code}
-            await session.execute(_LINK_INSERT, {**row, "episode_ref": episode_ref, "sure": sure})
+            await session.execute(_LINK_INSERT, {**row, "sure": sure})
         elif sure:
             await session.execute(_LINK_SURE, key)
 

@@ -23,6 +23,7 @@ import httpx
 import psutil
 import pytest
 
+from relay.demo_panel import signed_in
 from relay.embedded import free_port
 
 pytestmark = pytest.mark.e2e
@@ -59,24 +60,9 @@ class Demo:
         return dict(story["cast"])
 
     def sign_in(self, username: str) -> httpx.Client:
-        """A client signed in as ``username``. The session cookie is Secure, which a
-        browser sends to 127.0.0.1 but Python's cookie jar does not: carried by hand."""
+        """A client signed in as ``username``, as the demo's panel chair signs in."""
         password = (self.var / "demo" / "console-password").read_text().strip()
-        client = httpx.Client(base_url=self.console, timeout=30)
-        form = client.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-        assert token, form.text
-        answer = client.post(
-            "/login",
-            data={"username": username, "password": password, "csrf_token": token.group(1)},
-            headers={"Cookie": f"relay_login={form.cookies['relay_login']}"},
-        )
-        assert answer.status_code == 303, answer.text
-        session = re.search(r"relay_session=([^;]+)", answer.headers["set-cookie"])
-        assert session
-        client.cookies.clear()
-        client.headers["Cookie"] = f"relay_session={session.group(1)}"
-        return client
+        return signed_in(self.console, username, password)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,6 @@ import re
 import uuid
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -32,7 +30,7 @@ from schemas.messages import (
 )
 from services.notifier import out_of_hours
 from services.notifier.escalation import AUTHORITY, CONTACT, Contact, next_escalation
-from services.notifier.model import ABOUT, Alert, raised_alert
+from services.notifier.model import Alert, RhiTask, raised_alert
 from services.notifier.rendering import TEMPLATES, AlertContent, RenderedEmail, Renderer
 from services.notifier.tables import alerts as alert_table
 from services.router.directory import Organisation
@@ -222,22 +220,11 @@ def requested_alert(event: EpisodeEventV1, plan: RoutingPlan, kind: OrgKind) -> 
     )
 
 
-def about_row(m: AlertRequestedV1 | RhiTaskRequestedV1) -> Any:  # stands in for a Row
-    """The stored alert or task, as far as a raised alert copies it (model.ABOUT):
-    the notifier's repository stores these columns from the message, one to one."""
-    row = SimpleNamespace(
-        child_given_name=m.child.given_name,
-        child_family_name=m.child.family_name,
-        child_date_of_birth=m.child.date_of_birth,
-        force_code=m.episode.force_code,
-        episode_ref=m.episode.episode_ref,
-        event_id=m.episode.event_id,
-        event_message_id=m.episode.event_message_id,
-        event_type=m.episode.event_type.value,
-        occurred_at=m.episode.occurred_at,
-    )
-    assert set(vars(row)) == set(ABOUT)
-    return row
+def stored(m: AlertRequestedV1 | RhiTaskRequestedV1) -> Alert | RhiTask:
+    """The alert or task as the notifier stores it from the message (its model)."""
+    if isinstance(m, AlertRequestedV1):
+        return Alert.requested(m, NOW, None)
+    return RhiTask.requested(m, NOW, m.due_at, None)
 
 
 def raised_content(alert: Alert) -> AlertContent:
@@ -265,7 +252,7 @@ def escalation_content(alert: AlertRequestedV1, level: int) -> AlertContent:
         step.kind,
         step.to,
         alert.recipient.kind if level == CONTACT else OrgKind.LOCAL_AUTHORITY,
-        about_row(alert),
+        stored(alert),
         f"alert to {alert.recipient.name} not acknowledged by its deadline",
         "escalation.test",
         NOW,
@@ -298,7 +285,7 @@ def rhi_content(event: EpisodeEventV1, plan: RoutingPlan, kind: AlertKind) -> Al
         kind,
         Contact(task.authority.code, task.authority.name, task.authority.email),
         OrgKind.LOCAL_AUTHORITY,
-        about_row(task),
+        stored(task),
         "return home interview: no outcome recorded yet",
         "rhi.test",
         NOW,
@@ -310,14 +297,10 @@ def rhi_content(event: EpisodeEventV1, plan: RoutingPlan, kind: AlertKind) -> Al
 
 def out_of_hours_content(alert: AlertRequestedV1) -> AlertContent:
     """What ``out_of_hours.tell_out_of_hours_team`` raises for the authority's alert."""
-    stored = SimpleNamespace(
-        **vars(about_row(alert)),
-        alert_id=alert.alert_id,
-        recipient_code=alert.recipient.code,
-        recipient_name=alert.recipient.name,
-        recipient_out_of_hours_email="edt@n.example",
+    authority_alert = replace(
+        Alert.requested(alert, NOW, None), recipient_out_of_hours_email="edt@n.example"
     )
-    return raised_content(out_of_hours.notice_values(stored, NOW))
+    return raised_content(out_of_hours.notice_values(authority_alert, NOW))
 
 
 def content_for(folder: str, event: EpisodeEventV1) -> AlertContent:
