@@ -56,10 +56,10 @@ def hold_meeting(console_url: str, password: str, stopping: threading.Event, now
         home = client.get("/panel").text
         if "No meeting recorded yet." not in home:
             return "the MSET panel's meeting was recorded before"
-        child_id = wait_for(lambda: _first_watched(client), stopping, WAIT_S)
-        if child_id is None:
+        ready = wait_for(lambda: _ready(client), stopping, WAIT_S)
+        if ready is None:
             return "no child reached the watchlist: the panel's meeting is not recorded"
-        home = client.get("/panel").text
+        child_id, home = ready
         present = [code for _, code, name in _CHECKBOX.findall(home) if _is_present(name)]
         made = client.post(
             "/panel/meetings",
@@ -99,9 +99,16 @@ def _review(client: httpx.Client, path: str, today: date) -> str:
     return "the MSET panel's meeting of yesterday was recorded, with a decision and an action"
 
 
-def _first_watched(client: httpx.Client) -> str | None:
+def _ready(client: httpx.Client) -> tuple[str, str] | None:
+    """The first child on the watchlist and the panel's page, once the console knows the
+    youth justice service too (the action's owner: it learns organisations from alerts)."""
     found = _CHILD.search(client.get("/watchlist").text)
-    return found.group(1) if found else None
+    if found is None:
+        return None
+    home = client.get("/panel").text
+    if not any("Youth Justice" in name for _, _, name in _CHECKBOX.findall(home)):
+        return None
+    return found.group(1), home
 
 
 def _is_present(name: str) -> bool:

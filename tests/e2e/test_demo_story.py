@@ -134,7 +134,12 @@ def _pages(demo: Demo) -> dict[str, Callable[[], str | None]]:
         "chair: watchlist": page("chair", "/watchlist", "missing now", "CCE"),
         "chair: links": page("chair", "/network", "1 time(s) together", "Blyth beach front"),
         "chair: meeting pack": page(
-            "chair", "/meeting-pack", "Episodes in the period", repeat, "before the interview"
+            "chair",
+            "/meeting-pack",
+            "Episodes in the period",
+            repeat,
+            "before the interview",
+            "Keep on the MSET list",  # the panel's decision (relay/demo_panel.py)
         ),
         "chair: RHI queue": page("chair", "/rhi", "Newcastle City Council", first_return),
         "chair: compliance": page("chair", "/compliance", "100%"),
