@@ -77,6 +77,14 @@ async def follow(session: AsyncSession, episode_key: str) -> None:
     await _take_link(session, episode_key, None)
 
 
+async def follow_many(session: AsyncSession, episode_keys: list[str]) -> None:
+    """:func:`follow` for each of ``episode_keys``, in one executemany."""
+    if episode_keys:
+        await session.execute(
+            _TAKE_LINK, [{"b_episode_key": key, "b_child_id": None} for key in episode_keys]
+        )
+
+
 async def merged_into(session: AsyncSession, child_id: str) -> str | None:
     """Where a merged-away child's episodes are now (following merges of merges)."""
     seen = {child_id}
@@ -100,4 +108,4 @@ async def episodes_of(session: AsyncSession, child_id: str) -> int:
     )
 
 
-__all__ = ["adopt", "episodes_of", "follow", "merged_into", "record_link"]
+__all__ = ["adopt", "episodes_of", "follow", "follow_many", "merged_into", "record_link"]
