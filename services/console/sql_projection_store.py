@@ -36,7 +36,14 @@ class SqlConsoleProjection:
             deferred(self.session, AlertWrites).episode(episode_key, {}, child_id)
 
     async def record_link(self, row: Row) -> bool:
-        return await child_links.record_link(self.session, row)
+        """A link that merges a child away is kept at once (the buffers were flushed
+        first: projecting.child_identity); any other is held for the batch, and counts
+        as kept."""
+        previous = row.get("previous_child_id")
+        if previous and previous != row["child_id"]:
+            return await child_links.record_link(self.session, row)
+        deferred(self.session, child_links.LinkWrites).link(row)
+        return True
 
     async def request_alert(
         self, placeholder: Row, authority: Row, child_id: str | None, alert: Row
