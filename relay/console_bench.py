@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
@@ -47,6 +46,7 @@ from services.console.tables import metadata
 from services.router import importing
 from services.runtime.consumer import Consumers
 from services.runtime.database import Database
+from services.runtime.kafka import create_broker
 from services.runtime.migrations import upgrade
 from services.runtime.one_off import one_off_database
 from services.runtime.service import ServiceRuntime
@@ -106,7 +106,8 @@ def _stream(
 
 def console_consumers(db: Database, settings: RelaySettings) -> Consumers:
     """The console's consumers as its service wires them (no broker started)."""
-    runtime = ServiceRuntime.build("console", settings, metadata, db=db, broker=KafkaBroker())
+    broker = create_broker(settings, client_id="relay-bench-console")  # never started
+    runtime = ServiceRuntime.build("console", settings, metadata, db=db, broker=broker)
     for topic, handler in handlers.subscriptions():
         runtime.consumers.subscribe(topic, handler)
     return runtime.consumers
