@@ -14,6 +14,10 @@ day and month swapped, a double-barrelled surname given in part).
 
 A double-barrelled name on the roll (Smith-Jones) is met by a police record holding
 either part: "Jones" through its last part, "Smith" through its first.
+
+``key_names`` holds no date, so a common name retrieves every child of that name on
+every roll (150 rows for one at 1,000,000 roll rows, issue 22); a row it alone finds is
+compared only when :func:`names_row_fits`.
 """
 
 from __future__ import annotations
@@ -128,3 +132,25 @@ def probe_keys(given: str, family: str, born: date, postcode: str | None) -> dic
     for name in (given, family):  # the family name: the names were swapped
         probes["key_given_dob"].add(f"{canonical_given(name)}|{born.isoformat()}")
     return probes
+
+
+def names_row_fits(
+    born: date, postcode: str | None, row_born: date, row_postcode: str | None
+) -> bool:
+    """Whether a roll row that only ``key_names`` found (the names agree, the date of
+    birth may not) can be the child: its date of birth shares the year, month or day
+    with the police record's, or its postcode is the record's.
+
+    Every date the matcher can auto-match on (exact, day and month swapped, one digit
+    wrong, two neighbouring digits transposed, two of day, month and year the same:
+    comparisons.compare_dob) shares at least one of the three; a date that shares none
+    is ``disagree``, which is never a match (matching._NOT_FOR_MATCH) and weighs about
+    -7.5 bits, so such a row reaches review only with the household agreeing as well,
+    hence the postcode. The repository's query applies the same rule
+    (repository._names_fit)."""
+    return (
+        born.year == row_born.year
+        or born.month == row_born.month
+        or born.day == row_born.day
+        or (postcode is not None and postcode == row_postcode)
+    )

@@ -7,13 +7,27 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    extract,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.episode import ChildV1
 from services.router import directory_cache
-from services.router.blocking import probe_keys
+from services.router.blocking import KEY_COLUMNS, probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
 from services.runtime import conflicts
@@ -37,14 +51,36 @@ _ROLL_COLUMNS = (
 )
 
 
+def _names_fit() -> ColumnElement[bool]:
+    """blocking.names_row_fits in SQL, over the parameters ``born_year``, ``born_month``,
+    ``born_day`` and ``postcode`` (NULL without one: it equals nothing)."""
+    born = roll.c.date_of_birth
+    return or_(
+        extract("year", born) == bindparam("born_year", type_=Integer),
+        extract("month", born) == bindparam("born_month", type_=Integer),
+        extract("day", born) == bindparam("born_day", type_=Integer),
+        roll.c.postcode == bindparam("postcode", type_=String),
+    )
+
+
+def _key_condition(column: str, values: ColumnElement[Any]) -> ColumnElement[bool]:
+    if column == "key_names":
+        return and_(roll.c[column] == values, _names_fit())
+    return roll.c[column] == values
+
+
 @functools.cache
 def _candidates_statement(columns: tuple[str, ...], nhs: bool, upn: bool) -> Select[Any]:
     """The candidates query for one shape of probe (which key columns have values, and
     whether the record has an NHS number or UPN), built once: the values go as
-    parameters (issue 18: building a statement costs more than running it)."""
+    parameters (issue 18: building a statement costs more than running it). SQLite's
+    form: an expanding IN per key (SQLite has no arrays)."""
     conditions: list[ColumnElement[bool]] = [
         roll.c[column].in_(bindparam(column, expanding=True)) for column in columns
     ]
+    if "key_names" in columns:
+        at = columns.index("key_names")
+        conditions[at] = and_(conditions[at], _names_fit())
     if nhs:
         conditions.append(roll.c.nhs_number == bindparam("nhs_number"))
     if upn:
@@ -54,16 +90,48 @@ def _candidates_statement(columns: tuple[str, ...], nhs: bool, upn: bool) -> Sel
     )
 
 
+# PostgreSQL's form (issue 22): one text for every lookup, each key's values as one
+# array and a missing identifier as NULL (which equals nothing). An expanding IN makes
+# a new text for every count of values (84 among 2,000 police records), and each text
+# is prepared on the server and its parameters rendered by SQLAlchemy before it runs;
+# one text is prepared once per connection. The plan stays a BitmapOr of the key
+# indexes, generic or not (EXPLAIN in docs/performance.md).
+_CANDIDATES_ANY = (
+    select(*_ROLL_COLUMNS)
+    .where(
+        or_(
+            *(
+                _key_condition(column, any_(bindparam(column, type_=ARRAY(String))))
+                for column in KEY_COLUMNS
+            ),
+            roll.c.nhs_number == bindparam("nhs_number", type_=String),
+            roll.c.upn == bindparam("upn", type_=String),
+        )
+    )
+    .order_by(roll.c.org_code, roll.c.record_id)
+)
+
+
 async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
     """Every roll record that could be ``child``: the same NHS number or UPN, or sharing a
     blocking key with it (blocking.probe_keys). A few rows, whatever the roll's size."""
     probes = probe_keys(child.given_name, child.family_name, child.date_of_birth, child.postcode)
-    params: dict[str, Any] = {column: sorted(values) for column, values in probes.items() if values}
-    statement = _candidates_statement(tuple(params), bool(child.nhs_number), bool(child.upn))
-    if child.nhs_number:
-        params["nhs_number"] = child.nhs_number
-    if child.upn:
-        params["upn"] = child.upn
+    params: dict[str, Any]
+    if session.get_bind().dialect.name == "postgresql":
+        params = {column: sorted(probes[column]) for column in KEY_COLUMNS}
+        params["nhs_number"], params["upn"] = child.nhs_number, child.upn
+        statement = _CANDIDATES_ANY
+    else:
+        params = {column: sorted(values) for column, values in probes.items() if values}
+        statement = _candidates_statement(tuple(params), bool(child.nhs_number), bool(child.upn))
+        if child.nhs_number:
+            params["nhs_number"] = child.nhs_number
+        if child.upn:
+            params["upn"] = child.upn
+    born = child.date_of_birth
+    params.update(
+        born_year=born.year, born_month=born.month, born_day=born.day, postcode=child.postcode
+    )
     rows = (await session.execute(statement, params)).all()
     return [RollRecord(**row._mapping) for row in rows]
 

@@ -324,6 +324,53 @@ def _child(given: str, family: str, born: str, postcode: str | None = None) -> C
     )
 
 
+async def test_a_names_only_row_is_a_candidate_when_its_date_or_postcode_could_be_the_childs(
+    tmp_path: Path, database_url: Callable[[str], str]
+) -> None:
+    """Issue 22: the names key holds no date; a row only it finds comes back when its date
+    of birth shares a year, month or day with the record's, or its postcode is the
+    record's (blocking.names_row_fits), in SQL as in Python."""
+    url = await asyncio.to_thread(database_url, "router")
+    await asyncio.to_thread(upgrade, "router", url)
+    orgs_file, rolls = tmp_path / "orgs.csv", tmp_path / "roll.csv"
+    write_organisations(orgs_file, ["100001"])
+    rows = {  # Isla Smith, born 2013-03-09 at NE64 6SX, and her namesakes
+        "same-year": ("2013-11-20", "NE1 1AA"),
+        "same-month": ("2008-03-30", "NE1 1AA"),
+        "same-day": ("2010-12-09", "NE1 1AA"),
+        "nothing-shared": ("2009-07-21", "NE1 1AA"),
+        "same-postcode": ("2009-07-21", "NE64 6SX"),
+        "no-postcode": ("2009-07-21", ""),
+    }
+    rolls.write_text(
+        ",".join(ROLL_HEADER)
+        + "\n"
+        + "".join(
+            f"100001,{rid},Isla,Smith,{born},F,,,{postcode},,,\n"
+            for rid, (born, postcode) in rows.items()
+        ),
+        encoding="utf-8",
+    )
+    db = Database(url)
+    try:
+        await importing.import_organisations(db, orgs_file)
+        await importing.import_roll(db, rolls)
+        async with db.transaction() as session:
+            found = await repository.candidates(
+                session, _child("Isla", "Smith", "2013-03-09", "NE64 6SX")
+            )
+            without = await repository.candidates(session, _child("Isla", "Smith", "2013-03-09"))
+        assert {r.record_id for r in found} == {
+            "same-year",
+            "same-month",
+            "same-day",
+            "same-postcode",
+        }
+        assert {r.record_id for r in without} == {"same-year", "same-month", "same-day"}
+    finally:
+        await db.dispose()
+
+
 # --- the national-scale measurement (run as a script) ---------------------------------
 
 

@@ -1,0 +1,60 @@
+"""The blocking rule a row found only by the names key must meet (issue 22): it keeps
+every date of birth the matcher could auto-match on."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from services.router.blocking import names_row_fits
+from services.router.comparisons import compare_dob
+from services.router.matching import _NOT_FOR_MATCH
+
+BORN = date(2013, 3, 9)
+
+
+def _dates(rng: random.Random, n: int) -> list[date]:
+    start = date(2000, 1, 1)
+    return [start + timedelta(days=rng.randrange(20 * 366)) for _ in range(n)]
+
+
+def _near(born: date) -> list[date]:
+    """Dates one keystroke from ``born``: each digit changed, neighbours transposed,
+    day and month swapped."""
+    digits = born.strftime("%Y%m%d")
+    texts = {digits[:i] + d + digits[i + 1 :] for i in range(8) for d in "0123456789"}
+    texts |= {digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :] for i in range(7)}
+    out = [date(born.year, born.day, born.month)] if born.day <= 12 else []
+    for text in texts:
+        try:
+            out.append(date(int(text[:4]), int(text[4:6]), int(text[6:])))
+        except ValueError:
+            continue
+    return out
+
+
+def test_every_date_the_matcher_could_match_on_fits() -> None:
+    rng = random.Random(22)
+    tried = 0
+    for born in _dates(rng, 300):
+        for other in _near(born) + _dates(rng, 50):
+            level = compare_dob(born, other)
+            if level not in _NOT_FOR_MATCH:
+                tried += 1
+                assert names_row_fits(born, None, other, None), (born, other, level)
+    assert tried > 1000
+
+
+def test_a_date_sharing_no_part_fits_only_at_the_same_postcode() -> None:
+    other = date(2009, 7, 21)
+    assert compare_dob(BORN, other) == "disagree"
+    assert not names_row_fits(BORN, None, other, None)
+    assert not names_row_fits(BORN, "NE61 1AA", other, "NE61 1AB")
+    assert not names_row_fits(BORN, None, other, "NE61 1AA")
+    assert names_row_fits(BORN, "NE61 1AA", other, "NE61 1AA")
+
+
+def test_one_shared_part_fits() -> None:
+    assert names_row_fits(BORN, None, date(2013, 11, 20), None)  # the year
+    assert names_row_fits(BORN, None, date(2008, 3, 30), None)  # the month
+    assert names_row_fits(BORN, None, date(2010, 12, 9), None)  # the day
