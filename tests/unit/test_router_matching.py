@@ -293,3 +293,22 @@ def test_a_misspelt_family_name_without_a_postcode_still_finds_the_child() -> No
     probes = probe_keys("Jayden", "Armtrong", born, None)
     found = [column for column, values in probes.items() if stored[column] in values]
     assert found == ["key_given_dob"]
+
+
+def test_a_childs_rows_on_two_rolls_are_each_decided_with_their_own_record() -> None:
+    # Issue 22: rows holding the same are compared once; each decision keeps its row.
+    school = record(org_code="100001", record_id="S1", upn=UPN)
+    gp = record(org_code="A12345", record_id="G1", nhs_number=NHS)
+    other = record(org_code="100002", record_id="S2", given_name="Amy")
+    together = match_child(child(), [school, gp, other], ON)
+    apart = [d for r in (school, other, gp) for d in match_child(child(), [r], ON)]
+    assert [(d.decision, d.org_code, d.roll_record_id, d.score) for d in together] == [
+        (d.decision, d.org_code, d.roll_record_id, d.score) for d in apart
+    ]
+    assert [d.record for d in together] == [school, other, gp]
+    # An identifier the police record has tells the rows apart.
+    with_nhs = match_child(child(nhs_number=NHS), [school, gp], ON)
+    assert {d.org_code: d.explanation["rule"] for d in with_nhs} == {
+        "100001": "threshold",
+        "A12345": "identifier",
+    }
