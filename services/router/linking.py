@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.episode import ChildV1
-from services.router.blocking import probe_keys, roll_keys
+from services.router.blocking import names_row_fits, probe_keys, roll_keys
 from services.router.directory import RollRecord, RowIssue
 from services.router.matching import MatchDecision, match_child
 from services.router.model import MatchingModel
@@ -73,7 +73,12 @@ class RollIndex:
             wanted.append(("nhs_number", child.nhs_number))
         if child.upn:
             wanted.append(("upn", child.upn))
-        return self._lookup(wanted)
+        # As the router's query does: a row only the names key finds is compared when
+        # its date or postcode could be the child's (blocking.names_row_fits).
+        born, postcode = child.date_of_birth, child.postcode
+        return self._lookup(
+            wanted, lambda r: names_row_fits(born, postcode, r.date_of_birth, r.postcode)
+        )
 
     def blocked(self, child: ChildV1, column: str) -> list[RollRecord]:
         """The roll records one blocking key column retrieves for ``child`` (model
@@ -83,10 +88,16 @@ class RollIndex:
         )
         return self._lookup([(column, value) for value in probes[column]])
 
-    def _lookup(self, wanted: list[tuple[str, str]]) -> list[RollRecord]:
+    def _lookup(
+        self,
+        wanted: list[tuple[str, str]],
+        names_fit: Callable[[RollRecord], bool] | None = None,
+    ) -> list[RollRecord]:
         found: dict[int, RollRecord] = {}
         for key in wanted:
             for record in self._keys.get(key, ()):
+                if key[0] == "key_names" and names_fit is not None and not names_fit(record):
+                    continue
                 found.setdefault(id(record), record)
         return list(found.values())
 
