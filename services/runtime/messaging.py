@@ -148,16 +148,19 @@ async def publish_later(
     message: BaseModel,
 ) -> None:
     """Queue ``message`` for the outbox relay, inside the caller's transaction."""
-    await session.execute(
-        tables.outbox.insert(),  # values as parameters: one compiled statement
-        {
-            "topic": topic,
-            "key": key,
-            "message_id": getattr(message, "message_id", ""),
-            "payload": message.model_dump_json(),
-            "created_at": utcnow(),
-        },
-    )
+    # Values as parameters: one compiled statement.
+    await session.execute(tables.outbox.insert(), outbox_row(topic, key, message))
+
+
+def outbox_row(topic: str, key: str | None, message: BaseModel) -> dict[str, Any]:
+    """The outbox row that queues ``message`` (for a caller inserting rows itself)."""
+    return {
+        "topic": topic,
+        "key": key,
+        "message_id": getattr(message, "message_id", ""),
+        "payload": message.model_dump_json(),
+        "created_at": utcnow(),
+    }
 
 
 class Publisher(Protocol):
