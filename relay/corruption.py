@@ -45,7 +45,9 @@ ROLL_COLUMNS = (
     "address",
 )
 RECORD_COLUMNS = ROLL_COLUMNS[1:]
-LABEL_COLUMNS = ("record_id", "roll_record_id", "group")
+# ``modifications``: what corrupt() did to the record ("ocr:given_name+date_digit"),
+# for breaking misses down by cause; no matcher reads it.
+LABEL_COLUMNS = ("record_id", "roll_record_id", "group", "modifications")
 ON = date(2026, 3, 10)
 
 
@@ -296,8 +298,13 @@ def _date_digit(rng: Random, born: date) -> date:
     return born
 
 
-def corrupt(rng: Random, child: Child, mix: Mix) -> dict[str, str]:
-    """A police record of ``child`` with modifications drawn from ``mix``."""
+def corrupt(
+    rng: Random, child: Child, mix: Mix, applied: list[str] | None = None
+) -> dict[str, str]:
+    """A police record of ``child`` with modifications drawn from ``mix``; each one
+    applied is appended to ``applied`` (``kind`` or ``kind:field``). Recording them draws
+    nothing from ``rng``: a seed gives the same records as before."""
+    done = applied if applied is not None else []
     v = {
         "given_name": child.given,
         "family_name": child.family,
@@ -312,10 +319,10 @@ def corrupt(rng: Random, child: Child, mix: Mix) -> dict[str, str]:
         if kind == "date_digit":
             born = _date_digit(rng, date.fromisoformat(v["date_of_birth"]))
             v["date_of_birth"] = born.isoformat()
-        elif kind == "no_postcode":
-            v["postcode"] = ""
-        elif kind == "no_address":
-            v["address"] = ""
+            done.append(kind)
+        elif kind in ("no_postcode", "no_address"):
+            v[kind[3:]] = ""
+            done.append(kind)
         elif kind == "replace":
             if rng.random() < 0.7:
                 # Another common name, but not a sibling's: that record would be the
@@ -324,8 +331,10 @@ def corrupt(rng: Random, child: Child, mix: Mix) -> dict[str, str]:
                 while name in child.household:
                     name = _zipf(rng, GIRLS if child.sex == "female" else BOYS)
                 v["given_name"] = name
+                done.append("replace:given_name")
             else:
                 v["family_name"] = _zipf(rng, SURNAMES)
+                done.append("replace:family_name")
         else:
             target = rng.choices(("given_name", "family_name", "address"), weights=(4, 4, 2))[0]
             text = v[target].lower() if target != "address" else v[target]
@@ -340,6 +349,7 @@ def corrupt(rng: Random, child: Child, mix: Mix) -> dict[str, str]:
             else:
                 text = _typo(rng, text, kind)
             v[target] = text
+            done.append(f"{kind}:{target}")
     for name in ("given_name", "family_name"):
         v[name] = _title(v[name].lower()) if v[name].strip() else child.given[:1].upper()
     return v
@@ -371,8 +381,16 @@ def generate(seed: int, children: int, records: int, mix: Mix) -> TestSet:
         )
     for n, c in enumerate(rng.sample(population, min(records, len(population)))):
         record_id = f"Q{seed}-{n:06d}"
-        out.records.append({"record_id": record_id, **corrupt(rng, c, mix)})
-        out.labels.append({"record_id": record_id, "roll_record_id": c.roll_id, "group": c.group})
+        applied: list[str] = []
+        out.records.append({"record_id": record_id, **corrupt(rng, c, mix, applied)})
+        out.labels.append(
+            {
+                "record_id": record_id,
+                "roll_record_id": c.roll_id,
+                "group": c.group,
+                "modifications": "+".join(applied),
+            }
+        )
     return out
 
 

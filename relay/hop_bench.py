@@ -65,9 +65,11 @@ class _KeepingOutbox(Outbox):
     published: the router's alerts are the notifier's input."""
 
     kept: list[BaseModel] = field(default_factory=list)
+    topics: list[Topic] = field(default_factory=list)
 
     async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
         self.kept.append(message)
+        self.topics.append(topic)
         await super().publish(topic, key, message)
 
 
@@ -77,9 +79,11 @@ class Collected:
     def __init__(self, tables: MessagingTables) -> None:
         self.tables, self.settings = tables, RelaySettings()
         self.messages: list[BaseModel] = []
+        self.topics: list[Topic] = []  # each message's topic
+        self.marks: list[int] = []  # how many messages there were after each input
 
     def into(self, session: AsyncSession) -> Outbox:
-        return _KeepingOutbox(session, self.tables, self.settings, self.messages)
+        return _KeepingOutbox(session, self.tables, self.settings, self.messages, self.topics)
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ class HopRound:
         return 1000 * self.notifier_cpu_s / max(self.alerts, 1)
 
 
-async def _router_hop(db: Database, events: list[EpisodeEventV1]) -> tuple[float, Collected, int]:
+async def router_hop(db: Database, events: list[EpisodeEventV1]) -> tuple[float, Collected, int]:
     model = read_model(MODEL_FILE)
     out, refused = Collected(router_tables.messaging), 0
     started = time.process_time()
@@ -111,15 +115,17 @@ async def _router_hop(db: Database, events: list[EpisodeEventV1]) -> tuple[float
                 await on_episode_event(session, event, out.into(session), None, model)
         except Exception:
             refused += 1
+        out.marks.append(len(out.messages))
     return time.process_time() - started, out, refused
 
 
-async def _notifier_hop(db: Database, alerts: list[AlertRequestedV1]) -> tuple[float, Collected]:
+async def notifier_hop(db: Database, alerts: list[AlertRequestedV1]) -> tuple[float, Collected]:
     out = Collected(notifier_tables.messaging)
     started = time.process_time()
     for alert in alerts:
         async with db.transaction() as session:
             await on_alert_requested(session, alert, out.into(session))
+        out.marks.append(len(out.messages))
     return time.process_time() - started, out
 
 
@@ -131,7 +137,7 @@ async def _routed(
         await importing.import_rolls(
             db, [area_dir / f"roll_{kind}.csv" for kind in ("schools", "gps", "yot")]
         )
-        return await _router_hop(db, events)
+        return await router_hop(db, events)
 
 
 async def routed_alerts(
@@ -147,7 +153,7 @@ async def _round(router_url: str, notifier_url: str, area_dir: Path, events: lis
     router_s, routed, refused = await _routed(router_url, area_dir, events)
     alerts = [m for m in routed.messages if isinstance(m, AlertRequestedV1)]
     async with one_off_database(notifier_url) as db:
-        notifier_s, notified = await _notifier_hop(db, alerts)
+        notifier_s, notified = await notifier_hop(db, alerts)
     return HopRound(
         len(events), router_s, len(routed.messages), refused, len(alerts), notifier_s,
         len(notified.messages),

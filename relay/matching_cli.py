@@ -101,6 +101,8 @@ def register(app: typer.Typer) -> None:
     matching.command("train")(train)
     matching.command("evaluate")(evaluate)
     matching.command("generate")(generate)
+    matching.command("baseline")(baseline)
+    matching.command("misses")(misses)
 
 
 def train(
@@ -212,3 +214,68 @@ def generate(
         + ", ".join(str(p) for p in paths),
         file=sys.stdout,
     )
+
+
+def baseline(
+    roll: RollOpt,
+    records: RecordsOpt,
+    labels: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")],
+    tune_roll: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    tune_records: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    tune_labels: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The plain rapidfuzz reference (relay/matching_baseline.py): thresholds chosen on
+    the TUNE_* set, figures on ROLL/RECORDS/LABELS."""
+    from relay import matching_baseline as plain
+    from services.router.evaluation import evaluate as score
+
+    def scored(roll_file: Path, records_file: Path) -> list[Any]:
+        index, children = _load(roll_file, records_file)
+        found = {rid: index.candidates(child) for rid, child in children}
+        return plain.score_all(children, found)
+
+    match, review = plain.choose(scored(tune_roll, tune_records), read_labels(tune_labels))
+    result = score(
+        plain.decide(scored(roll, records), match, review, plain.GAP), read_labels(labels)
+    )
+    _print({**result.as_dict(), "match_threshold": match, "review_threshold": review}, as_json)
+
+
+def misses(
+    roll: RollOpt,
+    records: RecordsOpt,
+    labels: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")],
+    model_file: Annotated[
+        Path | None, typer.Option("--model", help="default: RELAY_MATCHING_MODEL_FILE")
+    ] = None,
+    on: OnOpt = None,
+    top: Annotated[int, typer.Option(help="how many causes to list")] = 25,
+) -> None:
+    """Children on the roll not matched automatically, counted by cause (the rule or
+    threshold that decided, or blocking) and by the modifications their records carry
+    (the labels' ``modifications`` column, when the generator wrote one). Counts only."""
+    from collections import Counter
+
+    from services.router.evaluation import miss_cause
+    from services.router.model import read_model
+
+    model = read_model(model_file or RouterSettings().matching_model_file)
+    index, children = _load(roll, records)
+    known = read_labels(labels)
+    with labels.open(encoding="utf-8-sig", newline="") as handle:
+        mods = {row["record_id"]: row.get("modifications") or "" for row in csv.DictReader(handle)}
+    causes: Counter[str] = Counter()
+    kinds: dict[str, Counter[str]] = {}
+    for rid, by_org in _compared(index, children, _day(on), model):
+        label = known.get(rid)
+        cause = miss_cause(label, by_org, model) if label else None
+        if cause is None:
+            continue
+        causes[cause] += 1
+        # Each kind once per record ("ocr:given_name" twice counts once).
+        kinds.setdefault(cause, Counter()).update(set(filter(None, mods[rid].split("+"))))
+    typer.echo(f"{sum(causes.values())} children on the roll not matched automatically")
+    for cause, n in causes.most_common(top):
+        common = ", ".join(f"{k} {v}" for k, v in kinds[cause].most_common(4))
+        typer.echo(f"{n:>5}  {cause}  [{common}]")

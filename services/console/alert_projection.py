@@ -137,15 +137,24 @@ class AlertWrites:
 
     def request(self, placeholder: Row, authority: Row, child_id: str | None, row: Row) -> None:
         self.placeholders.append(placeholder)
+        self.episode(placeholder["episode_key"], authority, child_id)
+        self.requests.append(row)
+
+    def placeholder(self, placeholder: Row) -> None:
+        """The episode's row unless it exists (an RHI task's, too)."""
+        self.placeholders.append(placeholder)
+
+    def episode(self, episode_key: str, authority: Row, child_id: str | None) -> None:
+        """What a message says of its episode: a value it does not give leaves the column
+        as it is; the router's link, when there is one, names the child."""
         self.episode_updates.append(
             {
-                "b_episode_key": placeholder["episode_key"],
+                "b_episode_key": episode_key,
                 "b_authority_code": authority.get("authority_code"),
                 "b_resident_la": authority.get("resident_la"),
                 "b_child_id": child_id,
             }
         )
-        self.requests.append(row)
 
     def status(self, skeleton: Row, state: Row) -> None:
         self.skeletons.append(skeleton)
@@ -163,6 +172,7 @@ class AlertWrites:
             await repository.insert_ignore_many(
                 session, episodes, _by_key(placeholders, "episode_key", first=True)
             )
+        if episode_updates:
             await session.execute(_EPISODE, episode_updates)
         if requests:
             await repository.upsert_many(

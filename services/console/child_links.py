@@ -11,6 +11,8 @@ somewhere.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import String, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +41,43 @@ _TAKE_LINK = (
         child_id=func.coalesce(_LINKED, bindparam("b_child_id", type_=String), episodes.c.child_id)
     )
 )
+
+
+_REVISIONS = (
+    select(child_links.c.episode_key, child_links.c.revision)
+    .where(child_links.c.episode_key.in_(bindparam("b_keys", expanding=True)))
+    .with_for_update()
+)
+
+
+@dataclass
+class LinkWrites:
+    """The router's links of one transaction (issue 18), written in :meth:`flush`: per
+    episode the highest revision (the first of equal ones, as one by one keeps), kept
+    unless a revision as high is stored, then taken by the episode. A link that merges
+    a child away (``previous_child_id``) is not held: the episodes left to the previous
+    child are counted after it (sql_projection_store.py)."""
+
+    rows: dict[str, Row] = field(default_factory=dict)
+
+    def link(self, row: Row) -> None:
+        held = self.rows.get(row["episode_key"])
+        if held is None or row["revision"] > held["revision"]:
+            self.rows[row["episode_key"]] = row
+
+    async def flush(self, session: AsyncSession) -> None:
+        rows, self.rows = self.rows, {}
+        if not rows:
+            return
+        stored = dict((await session.execute(_REVISIONS, {"b_keys": list(rows)})).tuples().all())
+        kept = [
+            row
+            for key, row in rows.items()
+            if stored.get(key) is None or row["revision"] > stored[key]
+        ]
+        if kept:
+            await repository.upsert_many(session, child_links, kept)
+            await follow_many(session, [row["episode_key"] for row in kept])
 
 
 async def record_link(session: AsyncSession, row: Row) -> bool:
@@ -77,6 +116,14 @@ async def follow(session: AsyncSession, episode_key: str) -> None:
     await _take_link(session, episode_key, None)
 
 
+async def follow_many(session: AsyncSession, episode_keys: list[str]) -> None:
+    """:func:`follow` for each of ``episode_keys``, in one executemany."""
+    if episode_keys:
+        await session.execute(
+            _TAKE_LINK, [{"b_episode_key": key, "b_child_id": None} for key in episode_keys]
+        )
+
+
 async def merged_into(session: AsyncSession, child_id: str) -> str | None:
     """Where a merged-away child's episodes are now (following merges of merges)."""
     seen = {child_id}
@@ -100,4 +147,12 @@ async def episodes_of(session: AsyncSession, child_id: str) -> int:
     )
 
 
-__all__ = ["adopt", "episodes_of", "follow", "merged_into", "record_link"]
+__all__ = [
+    "LinkWrites",
+    "adopt",
+    "episodes_of",
+    "follow",
+    "follow_many",
+    "merged_into",
+    "record_link",
+]

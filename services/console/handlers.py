@@ -168,11 +168,19 @@ def after_deferred_writes(handler: Handler) -> Handler:
     return handle
 
 
-# Handlers whose writes commute with the deferred alert rows: an episode's summary
-# leaves the alert's columns of its episode row alone, and its child comes out the same
-# (the router's link, else the alert's child) whichever is written first.
+# Handlers whose writes are deferred too or commute with the deferred rows: an episode's
+# summary leaves the alert's columns of its episode row alone, and its child comes out
+# the same (the router's link, else the alert's child) whichever is written first; an
+# RHI task's episode writes are deferred with the alerts' (in their order), its task row
+# is in a table no buffer holds.
 _COMMUTING: frozenset[Handler] = frozenset(
-    {on_alert_requested, on_alert_status, on_episode_event, on_child_identity}
+    {
+        on_alert_requested,
+        on_alert_status,
+        on_episode_event,
+        on_child_identity,
+        on_rhi_task_requested,
+    }
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, func, select, update
+from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +32,6 @@ from services.console.tables import (
     rejects,
     rhi_tasks,
 )
-from services.runtime.database import utcnow
 
 Row = Mapping[Any, Any]
 
@@ -113,46 +112,28 @@ def standing_events() -> Any:
     )
 
 
-# The columns an episode's summary is made from (projections.summarise_episode).
-_EPISODE_EVENTS = select(
-    *(
-        episode_events.c[name]
-        for name in (
-            "message_id",
-            "type",
-            "occurred_at",
-            "accepted_at",
-            "risk_grade",
-            "missing_from",
-            "initials",
-            "birth_year",
-            "looked_after",
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "responsible_la",
-            "risk_factors",
-            "location_postcode",
-            "sex",
-            "home_district",
-            "reason",
-        )
-    )
-).where(episode_events.c.episode_key == bindparam("b_episode_key"))
-
-
-async def record_event(session: AsyncSession, row: Row, force_code: str, ref: str) -> None:
-    """Keep the event and summarise its episode again from all its events (a few: the
-    order they came in must not matter, so the summary is never patched)."""
-    await insert_ignore(session, episode_events, row)
-    events = (
-        (await session.execute(_EPISODE_EVENTS, {"b_episode_key": row["episode_key"]}))
-        .mappings()
-        .all()
-    )
-    await upsert(
-        session, episodes, projections.summarise_episode(force_code, ref, events, utcnow())
-    )
+# The columns an episode's summary is made from (projections.summarise_episode; read by
+# event_projection.py, which writes episode events per batch).
+SUMMARY_COLUMNS = (
+    "message_id",
+    "type",
+    "occurred_at",
+    "accepted_at",
+    "risk_grade",
+    "missing_from",
+    "initials",
+    "birth_year",
+    "looked_after",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "responsible_la",
+    "risk_factors",
+    "location_postcode",
+    "sex",
+    "home_district",
+    "reason",
+)
 
 
 async def rhi_task_state(session: AsyncSession, task_id: str) -> Row | None:

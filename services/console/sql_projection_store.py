@@ -1,6 +1,8 @@
 """The :class:`~services.console.projection_store.ConsoleProjection` over the consumer's
 database session: each operation is the console's existing query, in the consumer's
-transaction (alert writes deferred to the batch, as before)."""
+transaction. Writes to episodes, their events and alerts are deferred to the end of
+the batch's transaction (alert_projection.py, event_projection.py); a handler that reads
+them flushes first (handlers.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertRequestedV1, RhiTaskRequestedV1
 from schemas.rhi_record import RhiTaskOutcomeV2
-from services.console import child_links, repository, rhi_records
+from services.console import child_links, projections, repository, rhi_records
 from services.console.alert_projection import AlertWrites
+from services.console.event_projection import EventWrites
 from services.console.projections import Row
-from services.console.tables import dead_letters, episodes, identity_reviews, rejects, rhi_tasks
+from services.console.tables import dead_letters, identity_reviews, rejects, rhi_tasks
 from services.runtime.deferred_writes import deferred, flush_deferred
 
 
@@ -22,16 +25,25 @@ class SqlConsoleProjection:
     session: AsyncSession
 
     async def record_event(self, row: Row, force_code: str, episode_ref: str) -> None:
-        await repository.record_event(self.session, row, force_code, episode_ref)
+        deferred(self.session, EventWrites).event(row, force_code, episode_ref)
 
     async def follow_link(self, episode_key: str) -> None:
-        await child_links.follow(self.session, episode_key)
+        """Deferred with the event (record_event): the buffer's flush makes every episode
+        it summarised take its link."""
 
     async def adopt_child(self, episode_key: str, child_id: str | None) -> None:
-        await child_links.adopt(self.session, episode_key, child_id)
+        if child_id is not None:
+            deferred(self.session, AlertWrites).episode(episode_key, {}, child_id)
 
     async def record_link(self, row: Row) -> bool:
-        return await child_links.record_link(self.session, row)
+        """A link that merges a child away is kept at once (the buffers were flushed
+        first: projecting.child_identity); any other is held for the batch, and counts
+        as kept."""
+        previous = row.get("previous_child_id")
+        if previous and previous != row["child_id"]:
+            return await child_links.record_link(self.session, row)
+        deferred(self.session, child_links.LinkWrites).link(row)
+        return True
 
     async def request_alert(
         self, placeholder: Row, authority: Row, child_id: str | None, alert: Row
@@ -45,12 +57,15 @@ class SqlConsoleProjection:
         await flush_deferred(self.session)
 
     async def add_episode(self, placeholder: Row) -> None:
-        await repository.insert_ignore(self.session, episodes, placeholder)
+        deferred(self.session, AlertWrites).placeholder(placeholder)
 
     async def update_episode(
         self, message: AlertRequestedV1 | RhiTaskRequestedV1, values: Row
     ) -> None:
-        await repository.update_episode(self.session, message, values)
+        if values:
+            ref = message.episode
+            key = projections.episode_key(ref.force_code, ref.episode_ref)
+            deferred(self.session, AlertWrites).episode(key, values, None)
 
     async def save_rhi_task(self, row: Row) -> None:
         await repository.upsert(self.session, rhi_tasks, row)

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 from schemas.episode import EpisodeEventSubmissionV1
 from services.ingest import repository
 from services.ingest.intake import Channel, Intake, Item, ItemResult, items_from_json_text
-from services.ingest.keys import hash_key
+from services.ingest.keys import hash_key, key_force
 from services.ingest.rate_limits import KeyRateLimits
 from services.ingest.repository import ApiKey
 
@@ -44,19 +44,30 @@ def _intake(request: Request) -> Intake:
     return request.app.state.intake  # type: ignore[no-any-return]
 
 
-async def api_key(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> ApiKey:
-    """401 for a missing, unknown or revoked key."""
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """401 for a missing key."""
     if credentials is None or not credentials.credentials:
         raise RequestError(
             401,
             {"error": "missing API key: send Authorization: Bearer <key>"},
             {"WWW-Authenticate": "Bearer"},
         )
+    return credentials.credentials
+
+
+async def api_key(request: Request, credentials: Credentials) -> ApiKey:
+    """401 for a missing, unknown or revoked key."""
+    token = _token(credentials)
     async with _intake(request).db.transaction() as session:
-        key = await repository.active_key(session, hash_key(credentials.credentials))
+        key = await repository.active_key(session, hash_key(token))
+    return await _allowed(request, key)
+
+
+async def _allowed(request: Request, key: ApiKey | None) -> ApiKey:
+    """401 for an unknown or revoked key, 429 when the key's rate limit is full."""
     if key is None:
         raise RequestError(
             401,
@@ -115,11 +126,18 @@ _SINGLE = {
         }
     },
 )
-async def submit_event(request: Request, key: Key) -> JSONResponse:
+async def submit_event(request: Request, credentials: Credentials) -> JSONResponse:
+    # The key is looked up with the event's duplicate check, in one transaction (issue
+    # 18), so after the body (at most ingest_max_event_bytes) is read: a missing key is
+    # still refused before, an unknown, revoked or rate-limited one after.
+    token = _token(credentials)
     body = await _read(request, _body_limits(request).event)
     item = items_from_json_text(body.decode(errors="replace"))
-    [result] = await _intake(request).submit(
-        [item], key_force=key.force_code, source=key.name, channel="http"
+    intake = _intake(request)
+    found, decided = await intake.key_and_seen(hash_key(token), [item], key_force(token))
+    key = await _allowed(request, found)
+    [result] = await intake.submit(
+        [item], key_force=key.force_code, source=key.name, channel="http", decided=decided
     )
     status = _SINGLE[result.status]
     if result.status in ("accepted", "duplicate"):

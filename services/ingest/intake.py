@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from schemas.episode import EpisodeEventV1
 from schemas.messages import IngestRejectedV1
 from services.ingest import repository
 from services.ingest.acceptance import (
+    Decision,
     FieldErrors,
     Forbidden,
     Invalid,
@@ -24,6 +26,7 @@ from services.ingest.acceptance import (
 )
 from services.ingest.ingest_store import IngestStore
 from services.ingest.publishing import DirectPublisher, Outgoing
+from services.ingest.repository import ApiKey
 from services.ingest.sql_ingest_store import SqlIngestStore
 from services.ingest.tables import messaging
 from services.runtime.database import Database, utcnow
@@ -127,18 +130,23 @@ class Intake:
     counters: IntakeCounters = field(default_factory=IntakeCounters)
 
     async def submit(
-        self, items: list[Item], *, key_force: str, source: str, channel: Channel
+        self,
+        items: list[Item],
+        *,
+        key_force: str,
+        source: str,
+        channel: Channel,
+        decided: Decided | None = None,
     ) -> list[ItemResult]:
-        """Decide, de-duplicate, publish and log ``items``; a result per item, in order."""
+        """Decide, de-duplicate, publish and log ``items``; a result per item, in order.
+        ``decided``: the items decided for ``key_force`` and which of them the log has
+        (:meth:`key_and_seen`), so the duplicate check is not run again."""
+        if decided is None or decided.key_force != key_force:
+            decided = Decided(key_force, decide_all(items, key_force))
         results: list[ItemResult] = []
         valid: dict[int, Valid] = {}
         invalid: dict[int, Invalid] = {}
-        for index, item in enumerate(items):
-            decision = (
-                Invalid(item.parse_errors, None, None)
-                if item.parse_errors
-                else decide(item.data, key_force)
-            )
+        for index, (item, decision) in enumerate(zip(items, decided.decisions, strict=True)):
             if isinstance(decision, Valid):
                 valid[index] = decision
                 event_id: str | None = decision.submission.event_id
@@ -152,9 +160,24 @@ class Intake:
         if invalid:
             await self._keep_rejects(items, invalid, source, channel)
         if valid:
-            await self._accept(valid, results, source)
+            await self._accept(valid, results, source, decided.known)
         self.counters.count(results)
         return results
+
+    async def key_and_seen(
+        self, key_hash: str, items: list[Item], key_force: str | None
+    ) -> tuple[ApiKey | None, Decided | None]:
+        """The active key of ``key_hash`` and, in the same transaction, which of
+        ``items`` (decided for ``key_force``, the force the key's own text names) the
+        log has already: one short transaction where the key look-up and the duplicate
+        check were two (issue 18)."""
+        decided = Decided(key_force, decide_all(items, key_force)) if key_force else None
+        async with self.db.transaction() as session:
+            key = await repository.active_key(session, key_hash)
+            if key is None or decided is None or key.force_code != key_force:
+                return key, None
+            decided.known = await repository.seen(session, _pairs(decided.decisions))
+        return key, decided
 
     async def _keep_rejects(
         self, items: list[Item], invalid: dict[int, Invalid], source: str, channel: Channel
@@ -175,12 +198,15 @@ class Intake:
         self.relay.wake()
 
     async def _accept(
-        self, valid: dict[int, Valid], results: list[ItemResult], source: str
+        self,
+        valid: dict[int, Valid],
+        results: list[ItemResult],
+        source: str,
+        known: set[tuple[str, str]] | None,
     ) -> None:
-        async with self.db.transaction() as session:
-            known = await repository.seen(
-                session, ((v.submission.force_code, v.submission.event_id) for v in valid.values())
-            )
+        if known is None:
+            async with self.db.transaction() as session:
+                known = await repository.seen(session, _pairs(valid.values()))
         fresh: dict[int, EpisodeEventV1] = {}
         in_batch: set[tuple[str, str]] = set()
         for index, decision in valid.items():
@@ -235,6 +261,31 @@ class Intake:
                     await repository.add_event(session, event)
             except IntegrityError:
                 results[index].status = "duplicate"
+
+
+@dataclass
+class Decided:
+    """Items decided for a key's force; ``known``: which valid ones the log has, when
+    looked up with the key (None: not yet)."""
+
+    key_force: str | None
+    decisions: list[Decision]
+    known: set[tuple[str, str]] | None = None
+
+
+def decide_all(items: list[Item], key_force: str | None) -> list[Decision]:
+    return [
+        Invalid(item.parse_errors, None, None)
+        if item.parse_errors
+        else decide(item.data, key_force)
+        for item in items
+    ]
+
+
+def _pairs(decisions: Iterable[Decision]) -> list[tuple[str, str]]:
+    return [
+        (d.submission.force_code, d.submission.event_id) for d in decisions if isinstance(d, Valid)
+    ]
 
 
 def _forbidden(index: int, item: Item, decision: Forbidden) -> ItemResult:

@@ -35,3 +35,9 @@ def hash_key(key: str) -> str:
 
 def looks_like_key(key: str) -> bool:
     return bool(_KEY.fullmatch(key))
+
+
+def key_force(key: str) -> str | None:
+    """The force a key's text names (``mer_<force>_…``), None when it is not a key's
+    form; the stored key's force is what counts (the text only lets work start early)."""
+    return key[4:6] if looks_like_key(key) else None

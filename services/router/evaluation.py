@@ -20,6 +20,8 @@ from services.router.matching import Comparison, Decision, decide_compared
 from services.router.model import MatchingModel, Thresholds
 
 _RANK = {"match": 2, "review": 1, "no-match": 0}
+# Recall a higher match threshold may give up, for the margin it keeps from namesakes.
+RECALL_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,11 @@ def choose_thresholds(
     model: MatchingModel,
     min_precision: float = 0.9995,
     safety_bits: float = 0.0,
+    recall_tolerance: float = RECALL_TOLERANCE,
 ) -> tuple[Thresholds, Evaluation]:
     """The lowest match threshold (in half bits) above which every threshold keeps
-    ``min_precision`` with no twin or sibling matched wrongly, plus ``safety_bits``;
+    ``min_precision`` with no twin or sibling matched wrongly, raised to the highest
+    whose recall is within ``recall_tolerance`` of that one's, plus ``safety_bits``;
     then the lowest review threshold at which the reviews it adds (over those at the
     match threshold) find at least one child on the roll for every two.
 
@@ -147,11 +151,17 @@ def choose_thresholds(
 
     # The review threshold also decides which runners-up make a match ambiguous, so the
     # match threshold is scanned with the given one below it.
-    match = 40.0
+    match, recall_at = 40.0, {}
     for t in [x / 2 for x in range(80, 19, -1)]:  # 40 .. 10 bits, down
-        if not safe(run(Thresholds(t, min(t, model.thresholds.review), margin))):
+        e = run(Thresholds(t, min(t, model.thresholds.review), margin))
+        if not safe(e):
             break
-        match = t
+        match, recall_at[t] = t, e.recall
+    # Where the curve is flat, stay high: the last half bits down buy almost no recall,
+    # and the precision measured there rests on a few off-roll namesakes (a Muhammad
+    # Smith born the same day as another, nothing to place either).
+    if recall_at:
+        match = max(t for t, r in recall_at.items() if r >= recall_at[match] - recall_tolerance)
     # Data unlike the tuning set may ask for a margin (2 bits: odds x 4). None by default:
     # on the held-out set it bought no precision, and cost the project's own sets recall.
     match += safety_bits
@@ -166,4 +176,37 @@ def choose_thresholds(
     return chosen, run(chosen)
 
 
-__all__ = ["Evaluation", "Label", "Outcome", "choose_thresholds", "evaluate", "outcome"]
+def miss_cause(
+    label: Label, by_org: dict[str, list[Comparison]], model: MatchingModel
+) -> str | None:
+    """Why a child on the roll was not matched automatically to its row (None: it was):
+    ``blocking`` (the row was not among the candidates), else the decision on the true
+    row, the rule that made it, and the given name and birth date levels; for the
+    threshold rule also whether the score reached the match threshold (the rules held it
+    back) or not."""
+    if label.roll_record_id is None:
+        return None
+    found = outcome(label.record_id, by_org, model)
+    if found.decision == "match" and found.roll_record_id == label.roll_record_id:
+        return None
+    mine = [d for d in decide_compared(by_org, model) if d.roll_record_id == label.roll_record_id]
+    if not mine:
+        return "blocking"
+    d = mine[0]
+    given, born = d.explanation["given_name"], d.explanation["date_of_birth"]
+    cause = f"{d.decision} {d.explanation['rule']} given={given} dob={born}"
+    if d.explanation["rule"] == "threshold":
+        above = d.score >= model.thresholds.match
+        cause += " (score above match: a rule)" if above else " (score below match)"
+    return cause
+
+
+__all__ = [
+    "Evaluation",
+    "Label",
+    "Outcome",
+    "choose_thresholds",
+    "evaluate",
+    "miss_cause",
+    "outcome",
+]

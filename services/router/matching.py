@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -56,7 +56,12 @@ IDENTIFIER_CONFLICT = 0.0
 # (all agree) is two children or a typo: a person decides.
 STRONG_DEMOGRAPHICS = 15.0
 
-_GIVEN_FOR_TWINS = ("exact", "nickname")
+# Given-name levels that tell twins apart, when the twin's own name disagrees: a
+# misspelling of one twin's name that is nothing like the other's.
+_GIVEN_FOR_TWINS = ("exact", "nickname", "jw", "edit")
+# A given name recognisably the child's own (a nickname), and slips of typing.
+_MISSPELT = ("nickname",)
+_TYPED = ("jw", "edit", "phonetic")
 # Without an agreeing identifier, a match needs given name and birth date at least to
 # partly agree.
 # A short form of several names (Harry) fits the child's twin at another school as well.
@@ -92,30 +97,43 @@ def _decide(c: Comparison, model: MatchingModel) -> tuple[Decision, str]:
             return "review", "identifier-conflict"
         return "no-match", "threshold"
     if total >= match_threshold:
-        if c.levels["given_name"] in _NOT_FOR_MATCH or c.levels["date_of_birth"] in _NOT_FOR_MATCH:
-            # Another given name or birth date at the same place and family: a sibling,
-            # a twin at another school, or a changed name. Never automatic.
-            return "review", "threshold"
-        if (
-            AGREEMENT[c.levels["given_name"]] == "partial"
-            and AGREEMENT[c.levels["date_of_birth"]] == "partial"
-            and c.levels["given_name"] != "nickname"
-        ):
-            # A misspelt given name and a wrong birth date together fit a twin or a
-            # sibling with a similar name as well as the child.
-            return "review", "threshold"
-        if (
-            AGREEMENT[c.levels["family_name"]] == "partial"
-            and AGREEMENT[c.levels["date_of_birth"]] == "partial"
-            and not _same_place(c)
-        ):
-            # A misspelt family name and a wrong birth date with nothing to place the
-            # child fit any namesake born near that day (Muhammad Smith, 2010 or 2020).
-            return "review", "threshold"
-        return "match", "threshold"
+        return ("review", "threshold") if _doubtful(c) else ("match", "threshold")
     if total >= review_threshold and not _uncorroborated_other_family(c):
         return "review", "threshold"
     return "no-match", "threshold"
+
+
+def _doubtful(c: Comparison) -> bool:
+    """Above the match threshold, yet a pattern that fits another child as well: a
+    person decides."""
+    given, born = c.levels["given_name"], c.levels["date_of_birth"]
+    family = c.levels["family_name"]
+    if given in _NOT_FOR_MATCH:
+        # Another given name at the same place and family: a twin at another school or
+        # on no roll, an off-roll sibling, or a changed name. Never automatic.
+        return True
+    if born in _NOT_FOR_MATCH:
+        # Another birth date: a sibling, unless the same given and family names at the
+        # same home say it is the child with the date mistyped (siblings never share a
+        # first name).
+        return not (given == family == "exact" and born == "year" and _same_home(c))
+    if AGREEMENT[given] == "partial" and AGREEMENT[born] == "partial":
+        # A given name mangled past a misspelling with a wrong birth date fits a sibling
+        # with a similar name as well as the child. One slip in each does not: a twin
+        # shares the date exactly, and a sibling born one digit away (the same day of
+        # another year) with a name one letter away is rare; a name cut short or
+        # scanned badly is the child's when the family name and the place agree too.
+        if given in _MISSPELT or (born == "typo" and given in _TYPED):
+            pass
+        elif not (born == "typo" and given == "fuzzy" and family == "exact" and _same_place(c)):
+            return True
+    # A misspelt family name and a wrong birth date with nothing to place the child fit
+    # any namesake born near that day (Muhammad Smith, 2010 or 2020).
+    return AGREEMENT[family] == "partial" and AGREEMENT[born] == "partial" and not _same_place(c)
+
+
+def _same_home(c: Comparison) -> bool:
+    return c.levels["postcode"] == "unit" or c.levels["address"] == "same"
 
 
 # Levels that say "same place" or "same identifier" (a postcode area or district is
@@ -265,7 +283,32 @@ def decide_compared(
     records = {
         (c.record.org_code, c.record.record_id): c.record for cs in by_org.values() for c in cs
     }
-    return _one_child(decisions, records)
+    return _one_child(_twins_elsewhere(decisions, by_org), records)
+
+
+def _twins_elsewhere(
+    decisions: list[MatchDecision], by_org: dict[str, list[Comparison]]
+) -> list[MatchDecision]:
+    """Twins at different schools: a match is in doubt when another roll holds the
+    matched child's twin and the police's given name is somewhat like the twin's too: a
+    misspelt name with a mistyped date (Lenna, a day out) may fit one twin's name best
+    and be the other's. A name nothing like the twin's (the twin's level ``disagree``)
+    leaves the match (stricter within one roll, :func:`_decide_organisation`)."""
+    out = []
+    for d in decisions:
+        if d.decision == "match" and d.explanation["rule"] == "threshold" and d.record:
+            best = next(c for c in by_org[d.org_code] if c.record.record_id == d.roll_record_id)
+            twins = [
+                c
+                for org, cs in by_org.items()
+                if org != d.org_code
+                for c in cs
+                if _is_twin(d.record, c.record)
+            ]
+            if twins and (best.swapped or any(c.levels["given_name"] != "disagree" for c in twins)):
+                d = replace(d, decision="review", explanation={**d.explanation, "rule": "twin"})
+        out.append(d)
+    return out
 
 
 def _same_person(a: RollRecord, b: RollRecord) -> bool:

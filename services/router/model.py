@@ -34,6 +34,7 @@ from typing import Any
 
 from services.router.comparisons import (
     ADDRESS_LEVELS,
+    AGREEMENT,
     DOB_LEVELS,
     FAMILY_LEVELS,
     GIVEN_LEVELS,
@@ -108,8 +109,6 @@ class MatchingModel:
     trained: Mapping[str, Any] = field(default_factory=dict)
     weights: Mapping[str, Mapping[str, float]] = field(init=False, repr=False, compare=False)
 
-    tf_floor: Mapping[str, float] = field(init=False, repr=False, compare=False)
-
     def __post_init__(self) -> None:
         weights = {
             f: {level: log2(m / u) for level, (m, u) in levels.items()}
@@ -117,31 +116,43 @@ class MatchingModel:
         }
         # No partial agreement weighs more than full agreement on the same field (a level
         # the data rarely showed either way, other_name or initial, can otherwise come out
-        # with a tiny u and a large weight); and a common name agreeing exactly weighs at
-        # least as much as any partial agreement (Amelia for Amelia, not less than Mia).
-        floors: dict[str, float] = {}
+        # with a tiny u and a large weight). For names, :meth:`weight` keeps it so with
+        # term frequencies too.
         for f, top in TOP_LEVEL.items():
             if f in weights:
                 cap = weights[f][top]
                 for level in weights[f]:
                     if level != top:
                         weights[f][level] = min(weights[f][level], cap)
-                floors[f] = max(w for level, w in weights[f].items() if level != top)
         object.__setattr__(self, "weights", weights)
-        object.__setattr__(self, "tf_floor", floors)
 
-    def weight(self, field_name: str, level: str, name: str | None = None) -> float:
+    def weight(
+        self, field_name: str, level: str, name: str | None = None, written: str | None = None
+    ) -> float:
         """The match weight of ``field_name`` at ``level``; for an exact name with a
-        term-frequency table, adjusted for how common ``name`` is."""
+        term-frequency table, adjusted for how common ``name`` (the roll's) is. A partial
+        agreement weighs no more than an exact one would on either name, the roll's or
+        the one ``written`` on the police record: Muhamad for Muhammad says no more than
+        Muhammad (one child in eleven here), and Mia for Amelia no more than Amelia."""
         if level == MISSING:
             return 0.0
         average = self.weights[field_name][level]
-        if name is not None and level == TF_LEVEL:
-            tf = self.term_frequencies.get(field_name)
-            if tf is not None and tf.holds(name):
-                adjusted = log2(self.m_u[field_name][level][0] / tf.share(name))
-                return max(min(adjusted, average + TF_MAX_BOOST), self.tf_floor[field_name])
-        return average
+        if level == TF_LEVEL:
+            return self._exact(field_name, name, average)
+        if AGREEMENT[level] != "partial":
+            return average
+        return min(
+            average,
+            self._exact(field_name, name, average),
+            self._exact(field_name, written, average),
+        )
+
+    def _exact(self, field_name: str, name: str | None, otherwise: float) -> float:
+        tf = self.term_frequencies.get(field_name)
+        if tf is None or name is None or not tf.holds(name):
+            return otherwise
+        exact = self.weights[field_name][TF_LEVEL]
+        return min(log2(self.m_u[field_name][TF_LEVEL][0] / tf.share(name)), exact + TF_MAX_BOOST)
 
     def known_name(self, field_name: str, name: str) -> bool:
         """Whether ``name`` is a name several children on the roll hold (so, written by

@@ -79,18 +79,22 @@ def compare(child: ChildV1, record: RollRecord, model: MatchingModel = BASELINE)
     if f == "fuzzy" and model.known_name("family_name", family):
         f = "disagree"
     roll_given, roll_family = _first(record.norm_given), record.norm_family
-    names = weight("given_name", g, roll_given) + weight("family_name", f, roll_family)
+    written = (_first(given), family)
+    names = weight("given_name", g, roll_given, written[0]) + weight(
+        "family_name", f, roll_family, written[1]
+    )
     swapped = False
     if "disagree" in (g, f):
         sg = compare_given(family, record.norm_given)
         sf = compare_family(given, record.norm_family)
         crossed = (
-            weight("given_name", sg, roll_given)
-            + weight("family_name", sf, roll_family)
+            weight("given_name", sg, roll_given, _first(family))
+            + weight("family_name", sf, roll_family, given)
             - model.swap_penalty
         )
         if "disagree" not in (sg, sf) and crossed > names:
             g, f, swapped = sg, sf, True
+            written = (_first(family), given)
     levels = {
         "nhs_number": compare_identifier(child.nhs_number, record.nhs_number),
         "upn": compare_identifier(child.upn, record.upn),
@@ -103,8 +107,8 @@ def compare(child: ChildV1, record: RollRecord, model: MatchingModel = BASELINE)
     }
     weights = {name: weight(name, level) for name, level in levels.items()}
     # How common the name is: two Olivers agree by chance more often than two Saoirses.
-    weights["given_name"] = weight("given_name", g, roll_given)
-    weights["family_name"] = weight("family_name", f, roll_family)
+    weights["given_name"] = weight("given_name", g, roll_given, written[0])
+    weights["family_name"] = weight("family_name", f, roll_family, written[1])
     if swapped:
         weights["family_name"] -= model.swap_penalty
     if weights["postcode"] > 0 and weights["address"] > 0:

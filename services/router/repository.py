@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.episode import ChildV1
-from schemas.messages import OrgKind
+from services.router import directory_cache
 from services.router.blocking import probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
@@ -68,36 +68,12 @@ async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
     return [RollRecord(**row._mapping) for row in rows]
 
 
-def _organisation(row: Any) -> Organisation:
-    return Organisation(
-        code=row.code,
-        kind=OrgKind(row.kind),
-        name=row.name,
-        email=row.email,
-        escalation_email=row.escalation_email,
-        phone=row.phone,
-        la_code=row.la_code,
-        out_of_hours_email=row.out_of_hours_email,
-    )
-
-
-# The given organisations plus every local authority, MSET panel and police force.
-_FOR_ROUTING = select(organisations).where(
-    or_(
-        organisations.c.code.in_(bindparam("codes", expanding=True)),
-        organisations.c.kind.in_(
-            [OrgKind.LOCAL_AUTHORITY.value, OrgKind.MSET_PANEL.value, OrgKind.POLICE_FORCE.value]
-        ),
-    )
-)
-
-
 async def organisations_for_routing(
     session: AsyncSession, codes: Iterable[str]
 ) -> dict[str, Organisation]:
-    """The given organisations plus every local authority, MSET panel and police force."""
-    rows = (await session.execute(_FOR_ROUTING, {"codes": sorted(codes)})).all()
-    return {row.code: _organisation(row) for row in rows}
+    """The given organisations plus every local authority, MSET panel and police force
+    (kept between events while the directory's version stands: directory_cache.py)."""
+    return await directory_cache.organisations_for_routing(session, codes)
 
 
 async def organisation_codes(session: AsyncSession) -> set[str]:
@@ -118,6 +94,7 @@ async def upsert_organisations(session: AsyncSession, rows: Sequence[dict[str, A
             )
         ).all()
     )
+    await directory_cache.bump(session)
     new = [{**r, "updated_at": now} for r in rows if r["code"] not in existing]
     if new:
         await session.execute(organisations.insert(), new)
@@ -199,12 +176,12 @@ async def directory_stats(session: AsyncSession) -> dict[str, Any]:
 async def directory_organisations(session: AsyncSession) -> list[Organisation]:
     """Every organisation in the directory, without rolls (coverage.authority_gaps)."""
     rows = (await session.execute(select(organisations).order_by(organisations.c.code))).all()
-    return [_organisation(row) for row in rows]
+    return [directory_cache.organisation(row) for row in rows]
 
 
 async def organisation(session: AsyncSession, code: str) -> Organisation | None:
     row = (await session.execute(select(organisations).where(organisations.c.code == code))).first()
-    return _organisation(row) if row is not None else None
+    return directory_cache.organisation(row) if row is not None else None
 
 
 async def roll_dates_of_birth(session: AsyncSession, org_code: str) -> dict[str, date]:

@@ -49,6 +49,15 @@ organisations = Table(
     Index("ix_router_organisations_kind", "kind"),
 )
 
+# One row: moved on by every change to the organisations, in the same transaction, so a
+# router's cache of them (services/router/directory_cache.py) knows when to read again.
+directory_version = Table(
+    "router_directory_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
 roll = Table(
     "router_roll",
     metadata,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -82,6 +83,13 @@ async def first_delivery(
     return True
 
 
+@functools.cache
+def _inbox_lookup(inbox: Table) -> Any:
+    return select(inbox.c.message_id, inbox.c.topic).where(
+        inbox.c.message_id.in_(bindparam("ids", expanding=True))
+    )
+
+
 async def unseen_deliveries(
     session: AsyncSession, tables: MessagingTables, deliveries: Sequence[tuple[str, str]]
 ) -> list[bool]:
@@ -89,19 +97,15 @@ async def unseen_deliveries(
     topic, without recording anything (:func:`record_deliveries` does): per delivery,
     False when its id is in the inbox or came earlier in the batch (skip it). An empty id
     is never recorded, so never skipped."""
-    inbox = tables.inbox
-    wanted: dict[str, set[str]] = {}
-    for message_id, topic in deliveries:
-        if message_id:
-            wanted.setdefault(topic, set()).add(message_id)
+    wanted = {(message_id, topic) for message_id, topic in deliveries if message_id}
     seen: set[tuple[str, str]] = set()
-    for topic, ids in wanted.items():
-        found = await session.scalars(
-            select(inbox.c.message_id).where(
-                inbox.c.topic == topic, inbox.c.message_id.in_(sorted(ids))
-            )
+    if wanted:
+        # One look-up for every topic of the batch (the primary key leads with the id);
+        # an id stored under another topic only is not this delivery.
+        found = await session.execute(
+            _inbox_lookup(tables.inbox), {"ids": sorted({m for m, _ in wanted})}
         )
-        seen.update((message_id, topic) for message_id in found)
+        seen.update((m, t) for m, t in found.tuples() if (m, t) in wanted)
     first: list[bool] = []
     for message_id, topic in deliveries:
         fresh = not message_id or (message_id, topic) not in seen

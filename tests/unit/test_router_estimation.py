@@ -133,3 +133,31 @@ def test_train_and_evaluate_from_files_report_bad_rows_with_their_line(tmp_path:
     figures = json.loads(evaluated.stdout[evaluated.stdout.index("{") :])
     assert figures["records"] == 150
     assert figures["precision"] >= 0.99
+
+
+def test_misses_and_the_baseline_report_counts_only(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from relay.cli import app
+    from relay.corruption import HELD_OUT, write_set
+
+    data = generate(seed=3, children=600, records=150, mix=HELD_OUT)
+    roll, records, labels = write_set(tmp_path, data)
+    runner = CliRunner()
+    model = Path(__file__).resolve().parents[2] / "deploy" / "matching-model.json"
+    files = ["--roll", str(roll), "--records", str(records), "--labels", str(labels)]
+    missed = runner.invoke(app, ["matching", "misses", *files, "--model", str(model)])
+    assert missed.exit_code == 0, missed.output
+    first = missed.stdout.splitlines()[0]
+    assert first.endswith("children on the roll not matched automatically")
+    causes = missed.stdout.splitlines()[1:]
+    assert sum(int(line.split()[0]) for line in causes) <= int(first.split()[0])
+    tune = ["--tune-roll", str(roll), "--tune-records", str(records), "--tune-labels", str(labels)]
+    plain = runner.invoke(app, ["matching", "baseline", *files, *tune, "--json"])
+    assert plain.exit_code == 0, plain.output
+    figures = json.loads(plain.stdout[plain.stdout.index("{") :])
+    assert figures["records"] == 150 and figures["precision"] >= 0.999
+    # No child's name in either report.
+    names = {row["family_name"] for row in data.records} | {r["given_name"] for r in data.records}
+    for output in (missed.stdout, plain.stdout):
+        assert not any(name in output for name in names if len(name) > 3)

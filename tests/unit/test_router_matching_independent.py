@@ -7,10 +7,12 @@ more sound-alike, scanning and whole-name errors), and the project's own generat
 sets (nicknames, swapped names, twins: tests/unit/test_router_matching_quality.py).
 
 The issue's targets for the held-out mix (recall 0.93, review share 8%) are not reached
-(README, matching): about 7% of its records carry a given name replaced by another
-common name, which the twin rules (a different given name is never automatic) send to
-review by design. What is asserted is what the model holds to: precision, no wrong
-twin or sibling, and recall and review share no worse than measured (with a margin).
+(README, matching): about 9% of its records of children on the roll carry a given name
+replaced by another common name, which at the same home, birth date and sex is what an
+off-roll twin's record looks like; matching them automatically would meet both targets
+and match 15 twins wrongly. What is asserted is what the model holds to: precision, no
+wrong twin or sibling, and recall and review share no worse than measured (with a
+margin).
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ def test_the_deployed_model_on_a_held_out_corruption_model() -> None:
     assert e.records == 1500
     assert e.precision >= 0.999, e.as_dict()
     assert e.twin_wrong == e.sibling_wrong == 0, e.as_dict()
-    # Measured 0.816 and 14.9% (README: 0.811 and 16.6% on the larger set); the issue
-    # asks 0.93 and 8%.
-    assert e.recall >= 0.80, e.as_dict()
-    assert e.review_share <= 0.16, e.as_dict()
+    # Measured 0.853 and 11.8% (README: 0.855 and 12.7% on the larger set; before the
+    # rules and weights of this change 0.816 and 14.9%); the issue asks 0.93 and 8%.
+    assert e.recall >= 0.84, e.as_dict()
+    assert e.review_share <= 0.13, e.as_dict()
 
 
 def test_the_deployed_model_on_the_projects_own_sets() -> None:

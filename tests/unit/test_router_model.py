@@ -4,6 +4,7 @@ refuses to start on a file that does not load; the scorer weighs a common name l
 from __future__ import annotations
 
 from datetime import date
+from math import log2
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,33 @@ def test_a_common_name_agreeing_weighs_less_than_a_rare_one() -> None:
     # Without a table, the level's average weight.
     plain = compare(_child("Oliver", "Smith"), _record("Oliver", "Smith"))
     assert plain.weights["given_name"] == BASELINE.weight("given_name", "exact")
+
+
+def test_a_likeness_to_a_common_name_weighs_no_more_than_the_name_itself() -> None:
+    # Issue 22: a roll where one boy in eleven is a Muhammad and one child in seven a
+    # Smith. Muhamad for Muhammad says no more than Muhammad; and Mia for Amelia (on the
+    # roll) no more than Amelia written by the police would on Amelia's twin's row.
+    tf = {
+        "given_name": TermFrequencies(0.0005, {"muhammad": 0.09, "amelia": 0.05}),
+        "family_name": TermFrequencies(0.0005, {"smith": 0.14}),
+    }
+    model = BASELINE.__class__(BASELINE.m_u, BASELINE.thresholds, term_frequencies=tf)
+    exact = compare(_child("Muhammad", "Smith"), _record("Muhammad", "Smith"), model)
+    slip = compare(_child("Muhamad", "Smiht"), _record("Muhammad", "Smith"), model)
+    assert slip.levels["given_name"] != "exact" and slip.levels["family_name"] != "exact"
+    # The exact name weighs by its share, not raised to a misspelling's average weight.
+    m_exact = BASELINE.m_u["given_name"]["exact"][0]
+    assert exact.weights["given_name"] == pytest.approx(log2(m_exact / 0.09))
+    assert exact.weights["given_name"] < BASELINE.weight("given_name", "jw")
+    assert slip.weights["given_name"] <= exact.weights["given_name"]
+    assert slip.weights["family_name"] <= exact.weights["family_name"]
+    amelia = compare(_child("Amelia", "Ward"), _record("Amelia", "Ward"), model)
+    mia = compare(_child("Amelia", "Ward"), _record("Mia", "Ward"), model)
+    assert mia.levels["given_name"] == "nickname"
+    assert mia.weights["given_name"] <= amelia.weights["given_name"]
+    # A rare name keeps its level's weight: the cap is how common the name is.
+    rare = compare(_child("Ptolemyy", "Ward"), _record("Ptolemy", "Ward"), model)
+    assert rare.weights["given_name"] == BASELINE.weight("given_name", rare.levels["given_name"])
 
 
 def test_a_fuzzy_likeness_to_another_common_name_is_a_disagreement() -> None:

@@ -1,0 +1,109 @@
+"""The organisations the router routes to, kept in memory between events (issue 18).
+
+Every event needs every local authority, MSET panel and police force (who is
+responsible, which panel, where answers go) and the organisations its child matched.
+They change only when the directory is imported, so the router keeps them per database
+and checks one number per event: ``router_directory_version``, which every change to
+the organisations moves on in its own transaction (:func:`bump`). When it has moved,
+they are read again; an import is seen by the next event after its commit, by every
+copy of the router.
+
+The version is read before the rows, in the event's transaction: rows read under a
+version are never older than it (on PostgreSQL's read committed they may be newer,
+which the next event's check puts right). Without the version row (a database not
+upgraded), nothing is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.messages import OrgKind
+from services.router.directory import Organisation
+from services.router.tables import directory_version, organisations
+
+_ROW = 1
+_VERSION = select(directory_version.c.version).where(directory_version.c.id == _ROW)
+_BUMP = (
+    update(directory_version)
+    .where(directory_version.c.id == _ROW)
+    .values(version=directory_version.c.version + 1)
+)
+_ALWAYS_KINDS = (
+    OrgKind.LOCAL_AUTHORITY.value,
+    OrgKind.MSET_PANEL.value,
+    OrgKind.POLICE_FORCE.value,
+)
+_ALWAYS = select(organisations).where(organisations.c.kind.in_(_ALWAYS_KINDS))
+_BY_CODE = select(organisations).where(organisations.c.code.in_(bindparam("codes", expanding=True)))
+
+
+@dataclass
+class _Kept:
+    version: int
+    always: dict[str, Organisation]  # every authority, panel and force
+    looked_up: dict[str, Organisation | None] = field(default_factory=dict)  # None: no such
+
+
+# Per database (the session's engine): a process may open several (tests, benches).
+_KEPT: WeakKeyDictionary[Any, _Kept] = WeakKeyDictionary()
+
+
+def organisation(row: Any) -> Organisation:
+    return Organisation(
+        code=row.code,
+        kind=OrgKind(row.kind),
+        name=row.name,
+        email=row.email,
+        escalation_email=row.escalation_email,
+        phone=row.phone,
+        la_code=row.la_code,
+        out_of_hours_email=row.out_of_hours_email,
+    )
+
+
+async def organisations_for_routing(
+    session: AsyncSession, codes: Iterable[str]
+) -> dict[str, Organisation]:
+    """The given organisations plus every local authority, MSET panel and police force."""
+    kept = await _current(session)
+    missing = sorted(c for c in set(codes) if c not in kept.always and c not in kept.looked_up)
+    if missing:
+        found = {
+            row.code: organisation(row)
+            for row in (await session.execute(_BY_CODE, {"codes": missing})).all()
+        }
+        for code in missing:
+            kept.looked_up[code] = found.get(code)
+    chosen = dict(kept.always)
+    for code in codes:
+        org = kept.looked_up.get(code)
+        if org is not None:
+            chosen[code] = org
+    return chosen
+
+
+async def _current(session: AsyncSession) -> _Kept:
+    version = await session.scalar(_VERSION)
+    engine = session.get_bind()
+    kept = _KEPT.get(engine)
+    if kept is not None and version is not None and kept.version == version:
+        return kept
+    rows = (await session.execute(_ALWAYS)).all()
+    kept = _Kept(version if version is not None else -1, {r.code: organisation(r) for r in rows})
+    if version is not None:
+        _KEPT[engine] = kept
+    return kept
+
+
+async def bump(session: AsyncSession) -> None:
+    """The organisations changed in this transaction: every router reads them again."""
+    moved = await session.execute(_BUMP)
+    if not getattr(moved, "rowcount", 1):
+        await session.execute(insert(directory_version).values(id=_ROW, version=1))
