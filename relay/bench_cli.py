@@ -13,7 +13,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from relay import analytics_bench, console_bench, hop_bench, identity_bench, returns_bench
+from relay import (
+    analytics_bench,
+    console_bench,
+    delivery_bench,
+    hop_bench,
+    identity_bench,
+    returns_bench,
+)
 from relay.bench import run_matching
 from relay.pipeline_bench import run_pipeline
 from relay.pipeline_bench import targets as pipeline_targets
@@ -59,6 +66,7 @@ def register(app: typer.Typer) -> None:
     returns_bench.register(bench_app)  # `relay bench returns` (relay/returns_bench.py)
     identity_bench.register(bench_app)  # `relay bench identity` (relay/identity_bench.py)
     hop_bench.register(bench_app)  # `relay bench hops` (relay/hop_bench.py)
+    delivery_bench.register(bench_app)  # `relay bench delivery` (relay/delivery_bench.py)
     console_bench.register(bench_app)  # `relay bench console` (relay/console_bench.py)
     analytics_bench.register(bench_app)  # `relay bench analytics` (relay/analytics_bench.py)
 

@@ -129,13 +129,28 @@ async def notifier_hop(db: Database, alerts: list[AlertRequestedV1]) -> tuple[fl
     return time.process_time() - started, out
 
 
-async def _round(router_url: str, notifier_url: str, area_dir: Path, events: list[Any]) -> HopRound:
+async def _routed(
+    router_url: str, area_dir: Path, events: list[Any]
+) -> tuple[float, Collected, int]:
     async with one_off_database(router_url) as db:
         await importing.import_organisations(db, area_dir / "organisations.csv")
         await importing.import_rolls(
             db, [area_dir / f"roll_{kind}.csv" for kind in ("schools", "gps", "yot")]
         )
-        router_s, routed, refused = await router_hop(db, events)
+        return await router_hop(db, events)
+
+
+async def routed_alerts(
+    router_url: str, area_dir: Path, events: list[Any]
+) -> list[AlertRequestedV1]:
+    """The alerts the router asks for when ``events`` go through it (``relay bench
+    delivery``'s input), on a fresh router database at ``router_url``."""
+    _cpu, routed, _refused = await _routed(router_url, area_dir, events)
+    return [m for m in routed.messages if isinstance(m, AlertRequestedV1)]
+
+
+async def _round(router_url: str, notifier_url: str, area_dir: Path, events: list[Any]) -> HopRound:
+    router_s, routed, refused = await _routed(router_url, area_dir, events)
     alerts = [m for m in routed.messages if isinstance(m, AlertRequestedV1)]
     async with one_off_database(notifier_url) as db:
         notifier_s, notified = await notifier_hop(db, alerts)

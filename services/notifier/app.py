@@ -3,6 +3,7 @@ mailer)``; nothing happens at import time."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -104,15 +105,29 @@ def create_app(
         app.state.runtime = runtime
         app.state.scheduler = scheduler
         await runtime.start()
+        preparing = asyncio.create_task(_prepare(scheduler.renderer, parts.now))
         try:
             yield
         finally:
+            preparing.cancel()
+            await asyncio.gather(preparing, return_exceptions=True)
             await runtime.stop()
             await sender.close()
 
     app = FastAPI(title="Missing Episode Relay — notifier", lifespan=lifespan)
     mount_health(app)
     return app
+
+
+async def _prepare(renderer: Renderer, now: Callable[[], datetime]) -> None:
+    """The one-off work of the first emails done at start, a step a turn of the loop:
+    the bank holidays of this year and the next loaded, every template compiled
+    (issue 18: about 1.5 s of CPU that the first alerts otherwise waited for)."""
+    year = now().year
+    renderer.policy.calendar.prepare((year, year + 1))
+    for folder in renderer.folders():
+        await asyncio.sleep(0)
+        renderer.prepare(folder)
 
 
 def _scheduler(runtime: ServiceRuntime, parts: _Parts, mailer: Mailer) -> DeliveryScheduler:

@@ -55,16 +55,27 @@ class FollowUps:
         self.raised = 0
 
     async def run_once(self) -> int:
-        """Raise what is due; returns how many alerts were raised or chains ended."""
-        return await self.escalate_due() + await self.remind_due()
+        """Raise what is due, in one transaction (the delivery loop asks before every
+        batch, and mostly nothing is due); returns how many alerts were raised or chains
+        ended."""
+        now = self.now()
+        async with self.db.transaction() as session:
+            out = Outbox(session, self.tables, self.settings)
+            return await self._escalate_due(session, out, now) + await self._remind_due(
+                session, out, now
+            )
 
     async def escalate_due(self) -> int:
         now = self.now()
         async with self.db.transaction() as session:
-            out = Outbox(session, self.tables, self.settings)
-            rows = await repository.due_for_escalation(session, now, self.batch_size)
-            for alert in rows:
-                await self._escalate(session, out, alert, now)
+            return await self._escalate_due(
+                session, Outbox(session, self.tables, self.settings), now
+            )
+
+    async def _escalate_due(self, session: AsyncSession, out: Outbox, now: datetime) -> int:
+        rows = await repository.due_for_escalation(session, now, self.batch_size)
+        for alert in rows:
+            await self._escalate(session, out, alert, now)
         return len(rows)
 
     async def _escalate(
@@ -123,15 +134,17 @@ class FollowUps:
 
     async def remind_due(self) -> int:
         now = self.now()
-        count = 0
         async with self.db.transaction() as session:
-            out = Outbox(session, self.tables, self.settings)
-            for task in await repository.tasks_to_remind(session, now, self.batch_size):
-                await self._raise_for_task(session, out, task, AlertKind.RHI_REMINDER, now)
-                count += 1
-            for task in await repository.tasks_to_escalate(session, now, self.batch_size):
-                await self._raise_for_task(session, out, task, AlertKind.RHI_ESCALATION, now)
-                count += 1
+            return await self._remind_due(session, Outbox(session, self.tables, self.settings), now)
+
+    async def _remind_due(self, session: AsyncSession, out: Outbox, now: datetime) -> int:
+        count = 0
+        for task in await repository.tasks_to_remind(session, now, self.batch_size):
+            await self._raise_for_task(session, out, task, AlertKind.RHI_REMINDER, now)
+            count += 1
+        for task in await repository.tasks_to_escalate(session, now, self.batch_size):
+            await self._raise_for_task(session, out, task, AlertKind.RHI_ESCALATION, now)
+            count += 1
         return count
 
     async def _raise_for_task(

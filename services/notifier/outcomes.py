@@ -5,7 +5,10 @@ A sent alert's outcome is four writes: its attempt finished, its disclosure appe
 the audit chain, the alert marked sent (unless it moved on meanwhile), and its
 ``alert-status``. The first three go for the whole group at once: an executemany, the
 chain's three statements (services/runtime/audit_chain.py), and one UPDATE that returns
-the alerts it marked. A failure is rarer and stays one by one (scheduler.py).
+the alerts it marked; then the ``alert-status`` of each alert marked, in one
+executemany. All of it runs on the session's synchronous side in one hand-over
+(:func:`record_group`): SQLAlchemy's ``AsyncSession`` otherwise spawns a greenlet for each
+statement. A failure is rarer and stays one by one (scheduler.py).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, tuple_, update
+from sqlalchemy import Table, bindparam, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from schemas.messages import AlertState
 from services.notifier.delivery import MESSAGE_ID_DOMAIN, message_id
@@ -46,11 +51,9 @@ class Disclosed:
     fields: tuple[str, ...]
 
 
-async def finish_attempts(
-    session: AsyncSession, finished: Sequence[Finished], now: datetime
-) -> None:
+def _finish_attempts(connection: Connection, finished: Sequence[Finished], now: datetime) -> None:
     if finished:
-        await session.execute(
+        connection.execute(
             FINISH_ATTEMPT,
             [
                 {
@@ -96,6 +99,9 @@ _NOW = bindparam("b_now", type_=alerts.c.updated_at.type)
 _RECORD_SENT = (
     update(alerts)
     .where(
+        # By primary key: with the attempt fence alone SQLite took the index on state and
+        # read every queued alert for each outcome (a backlog made each cost more).
+        alerts.c.alert_id.in_(bindparam("b_ids", expanding=True)),
         tuple_(alerts.c.alert_id, alerts.c.attempts).in_(bindparam("b_claims", expanding=True)),
         alerts.c.state.in_((AlertState.SENDING.value, AlertState.QUEUED.value)),
     )
@@ -111,20 +117,55 @@ _RECORD_SENT = (
 )
 
 
-async def record_sent(session: AsyncSession, sent: Sequence[Disclosed], now: datetime) -> set[str]:
+def _record_sent(connection: Connection, sent: Sequence[Disclosed], now: datetime) -> set[str]:
     """Disclosures chained and alerts marked sent for a group of sent attempts; the ids
     of the alerts marked (not one that moved on meanwhile: acknowledged, or claimed
     again by another copy). Disclosed whether or not it moved on: the email went."""
     if not sent:
         return set()
-    await audit_chain.append_many(
-        session,
+    audit_chain.append_many_on(
+        connection,
         audit_chains,
         disclosures,
         [disclosure(s.alert, s.fields, now) for s in sent],
     )
-    marked = await session.scalars(
+    marked = connection.execute(
         _RECORD_SENT,
-        {"b_claims": [(s.alert.alert_id, s.attempt) for s in sent], "b_now": now},
-    )
+        {
+            "b_ids": [s.alert.alert_id for s in sent],
+            "b_claims": [(s.alert.alert_id, s.attempt) for s in sent],
+            "b_now": now,
+        },
+    ).scalars()
     return set(marked)
+
+
+@dataclass(frozen=True)
+class Group:
+    """What one outcome transaction writes: every attempt finished, the sent ones
+    disclosed and marked, and for each alert marked sent its ``alert-status`` row
+    (``statuses``, by alert id, for ``outbox``)."""
+
+    finished: Sequence[Finished]
+    sent: Sequence[Disclosed]
+    statuses: dict[str, dict[str, Any]]
+    outbox: Table
+    now: datetime
+
+
+def record_group(session: Session, group: Group) -> set[str]:
+    """The group's writes on the session's synchronous side (``AsyncSession.run_sync``:
+    one greenlet for the whole transaction's statements, on SQLite and PostgreSQL
+    alike); the ids of the alerts marked sent."""
+    connection = session.connection()
+    _finish_attempts(connection, group.finished, group.now)
+    marked = _record_sent(connection, group.sent, group.now)
+    rows = [row for alert_id, row in group.statuses.items() if alert_id in marked]
+    if rows:
+        connection.execute(group.outbox.insert(), rows)
+    return marked
+
+
+async def record(session: AsyncSession, group: Group) -> set[str]:
+    """:func:`record_group` in ``session``'s transaction."""
+    return await session.run_sync(record_group, group)

@@ -10,7 +10,7 @@ DESIGN's.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from functools import cached_property
@@ -44,6 +44,13 @@ class Calendar:
 
     def is_bank_holiday(self, day: date) -> bool:
         return day in self._bank_holidays
+
+    def prepare(self, years: Iterable[int]) -> None:
+        """Load the bank holidays of ``years`` now rather than on the first deadline
+        worked out: the ``holidays`` package imports its country tables and computes a
+        year on first use, about a second's CPU."""
+        for year in years:
+            self.is_bank_holiday(date(year, 1, 1))
 
     def is_school_day(self, day: date) -> bool:
         if day.weekday() >= 5 or day in self.closures or self.is_bank_holiday(day):

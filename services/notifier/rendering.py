@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    meta,
+    select_autoescape,
+)
 from markupsafe import Markup, escape
 
 from schemas.messages import NOTIFIER_KINDS, AlertKind, OrgKind
@@ -128,6 +134,10 @@ def _paragraphs(text: str) -> Markup:
     return Markup("\n").join(Markup("<p>{}</p>").format(escape(p)) for p in parts if p)
 
 
+# The folders an alert's email comes from (Renderer.folder).
+_EMAIL_FOLDERS = frozenset({k.value for k in NOTIFIER_KINDS} | {k.value for k in OrgKind})
+
+
 class Renderer:
     """Renders alerts with one Jinja2 environment. ``template_dirs`` (a partnership's
     own templates) are searched before the built-in ones."""
@@ -165,6 +175,21 @@ class Renderer:
 
     def link(self, alert_id: str) -> str:
         return self._link(alert_id)
+
+    def folders(self) -> list[str]:
+        """Every folder of templates (the built-in ones and a partnership's)."""
+        return sorted({n.split("/")[0] for n in self.env.list_templates() if "/" in n})
+
+    def prepare(self, folder: str) -> None:
+        """Compile every template of ``folder`` (and, for a folder emails come from, read
+        what they refer to) now rather than on the first email that uses it: a one-off
+        of about 0.1 s a folder (Jinja2's parse and compile), which a service otherwise
+        pays while its first alerts wait. Templates that include or extend others load
+        them when they render, so the shared ones are compiled here too."""
+        for name in self.env.list_templates(filter_func=lambda n: n.startswith(f"{folder}/")):
+            self.env.get_template(name)
+        if folder in _EMAIL_FOLDERS:
+            self._variables(folder)
 
     def context(self, alert: AlertContent, now: datetime | None = None) -> dict[str, Any]:
         """What the templates see; ``now`` (when the email is written) decides wording

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.catalogue import ALERT_STATUS
 from schemas.messages import AlertState
 from services.notifier import outcomes, repository
 from services.notifier.content import AlertContent
@@ -31,10 +32,10 @@ from services.notifier.outcomes import Disclosed, Finished
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import Renderer, RenderError
 from services.notifier.smtp import Mailer, MailSession
-from services.notifier.statuses import publish_alert_status
+from services.notifier.statuses import alert_status, publish_alert_status
 from services.runtime.database import Database, utcnow
 from services.runtime.handling import Outbox
-from services.runtime.messaging import MessagingTables, OutboxRelay
+from services.runtime.messaging import MessagingTables, OutboxRelay, outbox_row
 from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
@@ -270,8 +271,9 @@ class DeliveryScheduler:
         self, session: AsyncSession, out: Outbox, group: list[Attempted]
     ) -> None:
         """The outcomes of ``group`` in the caller's transaction: every attempt
-        finished and every sent alert recorded in a few statements for the group
-        (outcomes.py), then the statuses, and the failures one by one."""
+        finished, every sent alert recorded and its status queued in a few statements
+        for the group, in one hand-over to the session's synchronous side
+        (outcomes.py), then the failures one by one."""
         now = self.now()
         sent = [a for a in group if a.failure is None]
         failed = [a for a in group if a.failure is not None]
@@ -281,30 +283,25 @@ class DeliveryScheduler:
             attempted.step = after_failure(
                 attempted.failure, attempted.attempt, first, now, self.rng, self.policy.retry
             )
-        await outcomes.finish_attempts(
-            session,
-            [Finished(a.alert.alert_id, a.attempt, AlertState.SENT.value) for a in sent]
-            + [
-                Finished(
-                    a.alert.alert_id,
-                    a.attempt,
-                    a.step.state.value,
-                    a.failure.code,
-                    a.failure.detail,
-                )
-                for a in failed
-                if a.step is not None and a.failure is not None
-            ],
-            now,
+        finished = [Finished(a.alert.alert_id, a.attempt, AlertState.SENT.value) for a in sent]
+        finished += [
+            Finished(
+                a.alert.alert_id, a.attempt, a.step.state.value, a.failure.code, a.failure.detail
+            )
+            for a in failed
+            if a.step is not None and a.failure is not None
+        ]
+        topic = self.settings.topic(ALERT_STATUS.wire)
+        statuses = {
+            a.alert.alert_id: outbox_row(
+                topic, a.alert.alert_id, alert_status(a.alert, AlertState.SENT, now, a.attempt)
+            )
+            for a in sent
+        }
+        disclosed = [Disclosed(a.alert, a.attempt, a.fields) for a in sent]
+        await outcomes.record(
+            session, outcomes.Group(finished, disclosed, statuses, self.tables.outbox, now)
         )
-        marked = await outcomes.record_sent(
-            session, [Disclosed(a.alert, a.attempt, a.fields) for a in sent], now
-        )
-        for attempted in sent:
-            if attempted.alert.alert_id in marked:
-                await publish_alert_status(
-                    out, attempted.alert, AlertState.SENT, now, attempted.attempt
-                )
         for attempted in failed:
             await self._record_failure(session, out, attempted, now)
 

@@ -29,7 +29,18 @@ async def publish_alert_status(
     attempt: int = 0,
     detail: str | None = None,
 ) -> None:
-    message = AlertStatusV1(
+    await out.publish(ALERT_STATUS, alert.alert_id, alert_status(alert, state, at, attempt, detail))
+
+
+def alert_status(
+    alert: Alert,
+    state: AlertState,
+    at: datetime,
+    attempt: int = 0,
+    detail: str | None = None,
+) -> AlertStatusV1:
+    """The ``alert-status`` message of ``alert`` moving to ``state``."""
+    return AlertStatusV1(
         message_id=status_message_id(alert.alert_id, state.value, attempt),
         alert_id=alert.alert_id,
         state=state,
@@ -45,7 +56,6 @@ async def publish_alert_status(
         recipient_name=alert.recipient_name,
         event_type=EventType(alert.event_type),
     )
-    await out.publish(ALERT_STATUS, alert.alert_id, message)
 
 
 async def publish_task_status(

@@ -153,16 +153,19 @@ async def publish_later(
     message: BaseModel,
 ) -> None:
     """Queue ``message`` for the outbox relay, inside the caller's transaction."""
-    await session.execute(
-        tables.outbox.insert(),  # values as parameters: one compiled statement
-        {
-            "topic": topic,
-            "key": key,
-            "message_id": getattr(message, "message_id", ""),
-            "payload": message.model_dump_json(),
-            "created_at": utcnow(),
-        },
-    )
+    # Values as parameters: one compiled statement.
+    await session.execute(tables.outbox.insert(), outbox_row(topic, key, message))
+
+
+def outbox_row(topic: str, key: str | None, message: BaseModel) -> dict[str, Any]:
+    """The outbox row that queues ``message`` (for a caller inserting rows itself)."""
+    return {
+        "topic": topic,
+        "key": key,
+        "message_id": getattr(message, "message_id", ""),
+        "payload": message.model_dump_json(),
+        "created_at": utcnow(),
+    }
 
 
 class Publisher(Protocol):
@@ -192,6 +195,19 @@ class OutboxRelay:
         self._batch = batch_size
         self._wake = asyncio.Event()
         self.published = 0
+        outbox = tables.outbox
+        # Built once: the relay runs them on every wake.
+        self._pending = (
+            select(outbox)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(batch_size)
+        )
+        self._mark = (
+            update(outbox)
+            .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
+            .values(published_at=bindparam("b_now", type_=outbox.c.published_at.type))
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -220,29 +236,24 @@ class OutboxRelay:
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def publish_pending(self) -> int:
-        """Publish what is pending now; returns how many rows went out."""
+        """Publish what is pending now; returns how many rows went out. A short batch
+        ends it without one more look: a row committed meanwhile woke the relay, which
+        looks again at once (:meth:`run`)."""
         total = 0
         while True:
             async with self._db.transaction() as session:
-                rows = (
-                    await session.execute(
-                        select(self._outbox)
-                        .where(self._outbox.c.published_at.is_(None))
-                        .order_by(self._outbox.c.id)
-                        .limit(self._batch)
-                    )
-                ).all()
+                rows = (await session.execute(self._pending)).all()
             if not rows:
                 return total
             await self._send_all(rows)
             async with self._db.transaction() as session:
                 await session.execute(
-                    update(self._outbox)
-                    .where(self._outbox.c.id.in_([row.id for row in rows]))
-                    .values(published_at=utcnow())
+                    self._mark, {"b_ids": [row.id for row in rows], "b_now": utcnow()}
                 )
             total += len(rows)
             self.published += len(rows)
+            if len(rows) < self._batch:
+                return total
 
     async def _send_all(self, rows: Sequence[Row[Any]]) -> None:
         """Hand every row to the producer, then await the acknowledgements together; raise

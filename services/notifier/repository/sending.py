@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from schemas.messages import AlertState
 from services.notifier.delivery import NextStep
@@ -31,27 +32,24 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Cl
     """Take up to ``limit`` due alerts, oldest first, mark them ``sending`` and open an
     attempt row for each. Commit before sending: a crash then leaves a visible trace.
     The claim is a lease: ``updated_at`` is when it was taken or last renewed
-    (:func:`renew_claims`), and the attempt number fences it (:func:`record_sent`)."""
-    rows = (
-        await session.execute(
-            select(alerts)
-            .where(alerts.c.state.in_(DUE_STATES), alerts.c.due_at <= now)
-            .order_by(alerts.c.due_at, alerts.c.created_at)
-            .limit(limit)
-            # Copies of the notifier skip each other's rows (PostgreSQL); SQLite serialises.
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
+    (:func:`renew_claims`), and the attempt number fences it (:func:`record_sent`).
+    Its three statements run in one hand-over to the session's synchronous side."""
+    return await session.run_sync(_claim_due, now, limit)
+
+
+def _claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
+    connection = session.connection()
+    rows = connection.execute(_DUE, {"b_now": now, "b_limit": limit}).all()
     if not rows:
         return []
     claimed = [Claimed(alert, alert.attempts + 1) for alert in map(as_alert, rows)]
     # Two statements for the whole batch, each executed for every row (executemany).
-    await session.execute(
+    connection.execute(
         _CLAIM,
         [{"b_alert_id": c.alert.alert_id, "b_attempt": c.attempt, "b_now": now} for c in claimed],
     )
-    await session.execute(
-        attempts.insert(),
+    connection.execute(
+        _OPEN_ATTEMPT,
         [
             {
                 "alert_id": c.alert.alert_id,
@@ -70,6 +68,15 @@ def _now_param() -> Any:
     return bindparam("b_now", type_=alerts.c.updated_at.type)
 
 
+_DUE = (
+    select(alerts)
+    .where(alerts.c.state.in_(DUE_STATES), alerts.c.due_at <= _now_param())
+    .order_by(alerts.c.due_at, alerts.c.created_at)
+    .limit(bindparam("b_limit"))
+    # Copies of the notifier skip each other's rows (PostgreSQL); SQLite serialises.
+    .with_for_update(skip_locked=True)
+)
+_OPEN_ATTEMPT = attempts.insert()
 _CLAIM = (
     update(alerts)
     .where(alerts.c.alert_id == bindparam("b_alert_id"))
