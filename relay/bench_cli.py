@@ -22,6 +22,7 @@ from relay import (
     returns_bench,
 )
 from relay.bench import run_matching
+from relay.hop_bench import span
 from relay.pipeline_bench import run_pipeline
 from relay.pipeline_bench import targets as pipeline_targets
 from relay.statement_bench import run_statements
@@ -137,7 +138,7 @@ def statements(
     table.add_column(f"per INSERT (of {statements:,} in a transaction)", justify="right")
     table.add_column("per transaction of one INSERT", justify="right")
     for mode, f in figures["modes"].items():
-        table.add_row(mode, _span(f["statement_us"]), _span(f["transaction_us"]))
+        table.add_row(mode, span(f["statement_us"], 1), span(f["transaction_us"], 1))
     Console().print(table)
 
 
@@ -182,11 +183,6 @@ def matching(
             for f in figures["false_matches"][:20]
         )
         Console().print(f"false matches (ids only): {ids}")
-
-
-def _span(values: list[float]) -> str:
-    low, high = min(values), max(values)
-    return f"{low:,.1f}" if len(values) == 1 else f"{low:,.1f} to {high:,.1f}"
 
 
 def _pipeline_table(f: dict[str, Any]) -> Table:

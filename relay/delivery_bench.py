@@ -40,7 +40,7 @@ from sqlalchemy import update
 from relay import demo_data
 from relay.bench_databases import temporary_database
 from relay.embedded import free_port
-from relay.hop_bench import NOW, routed_alerts
+from relay.hop_bench import NOW, routed_alerts, span
 from relay.identity_bench import accepted
 from schemas.messages import AlertRequestedV1
 from services.notifier import repository
@@ -244,11 +244,6 @@ def run_delivery(
     return figures
 
 
-def _span(values: list[float]) -> str:
-    low, high = min(values), max(values)
-    return f"{low:.3f}" if len(values) == 1 else f"{low:.3f} to {high:.3f}"
-
-
 def delivery(
     children: Annotated[int, typer.Option(min=100, help="children in the synthetic area")] = 1000,
     seed: Annotated[int, typer.Option(help="the area's random seed")] = 0,
@@ -273,9 +268,9 @@ def delivery(
     table.add_column("notifier's code", justify="right")
     table.add_column("lean (sqlite3)", justify="right")
     for stage in (*STAGES, "total"):
-        project = _span([r[stage] for r in figures["project_ms_per_alert"]])
+        project = span([r[stage] for r in figures["project_ms_per_alert"]], 3)
         reference = figures["lean_ms_per_alert"]
-        table.add_row(stage, project, _span([r[stage] for r in reference]) if reference else "")
+        table.add_row(stage, project, span([r[stage] for r in reference], 3) if reference else "")
     Console().print(table)
 
 

@@ -199,9 +199,10 @@ def run_hops(
     }
 
 
-def _span(values: list[float]) -> str:
+def span(values: list[float], digits: int = 2) -> str:
+    """A bench's figures over its rounds: the one figure, or the least to the most."""
     low, high = min(values), max(values)
-    return f"{low:.2f}" if len(values) == 1 else f"{low:.2f} to {high:.2f}"
+    return f"{low:,.{digits}f}" if len(values) == 1 else f"{low:,.{digits}f} to {high:,.{digits}f}"
 
 
 def hops(
@@ -237,13 +238,13 @@ def hops(
         "router: episode-events",
         f"{first['events']:,} ({first['router_refused']} refused)",
         f"{first['router_published']:,}",
-        _span(figures["router_ms_per_event"]),
+        span(figures["router_ms_per_event"]),
     )
     table.add_row(
         "notifier: alerts-requested",
         f"{first['alerts']:,}",
         f"{first['notifier_published']:,}",
-        _span(figures["notifier_ms_per_alert"]),
+        span(figures["notifier_ms_per_alert"]),
     )
     Console().print(table)
 

@@ -33,6 +33,10 @@ RollOpt = Annotated[Path, typer.Option("--roll", exists=True, dir_okay=False, he
 RecordsOpt = Annotated[
     Path, typer.Option("--records", exists=True, dir_okay=False, help="police records CSV")
 ]
+LabelsOpt = Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")]
+ModelOpt = Annotated[
+    Path | None, typer.Option("--model", help="default: RELAY_MATCHING_MODEL_FILE")
+]
 OnOpt = Annotated[
     str | None, typer.Option("--on", help="on-roll date, YYYY-MM-DD (default 2026-03-10)")
 ]
@@ -165,10 +169,8 @@ def train(
 def evaluate(
     roll: RollOpt,
     records: RecordsOpt,
-    labels: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")],
-    model_file: Annotated[
-        Path | None, typer.Option("--model", help="default: RELAY_MATCHING_MODEL_FILE")
-    ] = None,
+    labels: LabelsOpt,
+    model_file: ModelOpt = None,
     on: OnOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -219,7 +221,7 @@ def generate(
 def baseline(
     roll: RollOpt,
     records: RecordsOpt,
-    labels: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")],
+    labels: LabelsOpt,
     tune_roll: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
     tune_records: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
     tune_labels: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
@@ -245,10 +247,8 @@ def baseline(
 def misses(
     roll: RollOpt,
     records: RecordsOpt,
-    labels: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="labels CSV")],
-    model_file: Annotated[
-        Path | None, typer.Option("--model", help="default: RELAY_MATCHING_MODEL_FILE")
-    ] = None,
+    labels: LabelsOpt,
+    model_file: ModelOpt = None,
     on: OnOpt = None,
     top: Annotated[int, typer.Option(help="how many causes to list")] = 25,
 ) -> None:
