@@ -32,6 +32,9 @@ from math import log2
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
 from services.router.comparisons import (
     ADDRESS_LEVELS,
     AGREEMENT,
@@ -72,6 +75,7 @@ TOP_LEVEL = {
 # Fields whose exact level is adjusted for how common the name is.
 TF_FIELDS = ("given_name", "family_name")
 TF_LEVEL = "exact"
+_NEAREST_CACHE = 65_536
 
 
 class ModelFileError(ValueError):
@@ -92,12 +96,28 @@ class TermFrequencies:
 
     minimum: float
     values: Mapping[str, float] = field(default_factory=dict)
+    # spelling -> its two nearest names in ``values`` by edits (a cache: the police
+    # spellings that need it are few and repeat).
+    _nearest: dict[str, tuple[tuple[int, str], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def share(self, name: str) -> float:
         return max(self.values.get(name, self.minimum), self.minimum)
 
     def holds(self, name: str) -> bool:
         return name in self.values
+
+    def fewest_edits_besides(self, spelling: str, name: str) -> int | None:
+        """The fewest edits (insert, delete, substitute, transpose) from ``spelling`` to
+        a name in the table other than ``name`` (None: the table holds no other)."""
+        nearest = self._nearest.get(spelling)
+        if nearest is None:
+            if len(self._nearest) >= _NEAREST_CACHE:
+                self._nearest.clear()
+            found = process.extract(spelling, list(self.values), scorer=OSA.distance, limit=2)
+            nearest = self._nearest[spelling] = tuple((int(d), n) for n, d, _ in found)
+        return next((d for d, n in nearest if n != name), None)
 
 
 @dataclass(frozen=True)
@@ -153,6 +173,20 @@ class MatchingModel:
             return otherwise
         exact = self.weights[field_name][TF_LEVEL]
         return min(log2(self.m_u[field_name][TF_LEVEL][0] / tf.share(name)), exact + TF_MAX_BOOST)
+
+    def nearest_is(self, field_name: str, spelling: str, name: str, limit: int) -> bool:
+        """Whether ``spelling`` (no name the table holds) is within ``limit`` edits of
+        ``name`` and nearer to it than to any other name in the table: a name mangled
+        past recognition by rule (Gaddrge for George), yet written from this name rather
+        than from another child's."""
+        tf = self.term_frequencies.get(field_name)
+        if tf is None or tf.holds(spelling):
+            return False
+        edits = OSA.distance(spelling, name, score_cutoff=limit)
+        if edits > limit or edits >= len(name):
+            return False
+        other = tf.fewest_edits_besides(spelling, name)
+        return other is None or edits < other
 
     def known_name(self, field_name: str, name: str) -> bool:
         """Whether ``name`` is a name several children on the roll hold (so, written by

@@ -67,6 +67,15 @@ def _first(name: str) -> str:
     return name.split(" ", 1)[0]
 
 
+# A given name mangled this far (edits) can still be read as the roll's, when no other
+# name is as near: another child's name (a twin's) mangled as far would be nearer its own.
+MANGLED_EDITS = 3
+
+
+def _written_from(model: MatchingModel, spelling: str, roll_name: str) -> bool:
+    return len(spelling) >= 2 and model.nearest_is("given_name", spelling, roll_name, MANGLED_EDITS)
+
+
 def compare(child: ChildV1, record: RollRecord, model: MatchingModel = BASELINE) -> Comparison:
     """Every field of ``child`` against ``record`` (given and family names also crosswise,
     for police records that swapped them), weighed by ``model``."""
@@ -78,6 +87,8 @@ def compare(child: ChildV1, record: RollRecord, model: MatchingModel = BASELINE)
         g = "disagree"
     if f == "fuzzy" and model.known_name("family_name", family):
         f = "disagree"
+    if g == "disagree" and _written_from(model, _first(given), _first(record.norm_given)):
+        g = "fuzzy"
     roll_given, roll_family = _first(record.norm_given), record.norm_family
     written = (_first(given), family)
     names = weight("given_name", g, roll_given, written[0]) + weight(

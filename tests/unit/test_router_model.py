@@ -178,6 +178,27 @@ def test_a_fuzzy_likeness_to_another_common_name_is_a_disagreement() -> None:
     ] in ("fuzzy", "edit", "jw")
 
 
+def test_a_name_mangled_past_a_slip_is_the_roll_name_only_when_nearest_to_it() -> None:
+    tf = {"given_name": TermFrequencies(0.0005, {"george": 0.02, "grace": 0.02, "leo": 0.02,
+                                                  "ali": 0.01, "oscar": 0.02})}  # fmt: skip
+    model = BASELINE.__class__(BASELINE.m_u, BASELINE.thresholds, term_frequencies=tf)
+
+    def level(police: str, roll: str) -> str:
+        return compare(_child(police, "Ward"), _record(roll, "Ward"), model).levels["given_name"]
+
+    # Three edits from George, five from any other name: George written badly (issue 22).
+    assert level("Gaddrge", "George") == "fuzzy"
+    # As near another name as the roll's (La: Leo or Ali), or nearer another (Oscqr on
+    # George's row: Oscar's twin mangled): another child's name, as before.
+    assert level("La", "Leo") == "disagree"
+    assert level("Oscqr", "George") == "disagree"
+    # A name the table holds is another child's, however near; and four edits is too far.
+    assert level("Grace", "George") == "disagree"
+    assert level("Gxxxxe", "George") == "disagree"
+    # A rare name on the roll (not in the table) is met the same way.
+    assert level("Ptxlmmy", "Ptolemy") == "fuzzy"
+
+
 def test_a_record_with_its_optional_fields_empty_still_gets_a_decision() -> None:
     model = read_model(DEPLOYED)
     roll = _record("Amelia", "Hart", postcode="LS6 2AB", address="3 Mill Lane", sex="female")
