@@ -253,11 +253,13 @@ def misses(
     top: Annotated[int, typer.Option(help="how many causes to list")] = 25,
 ) -> None:
     """Children on the roll not matched automatically, counted by cause (the rule or
-    threshold that decided, or blocking) and by the modifications their records carry
-    (the labels' ``modifications`` column, when the generator wrote one). Counts only."""
+    threshold that decided, or blocking), then the records sent to review, by whether
+    the child is on the roll and the rule; each with the modifications the records
+    carry (the labels' ``modifications`` column, when the generator wrote one). Counts
+    only."""
     from collections import Counter
 
-    from services.router.evaluation import miss_cause
+    from services.router.evaluation import miss_cause, review_cause
     from services.router.model import read_model
 
     model = read_model(model_file or RouterSettings().matching_model_file)
@@ -267,15 +269,30 @@ def misses(
         mods = {row["record_id"]: row.get("modifications") or "" for row in csv.DictReader(handle)}
     causes: Counter[str] = Counter()
     kinds: dict[str, Counter[str]] = {}
+    reviews: Counter[str] = Counter()
+    review_kinds: dict[str, Counter[str]] = {}
     for rid, by_org in _compared(index, children, _day(on), model):
         label = known.get(rid)
-        cause = miss_cause(label, by_org, model) if label else None
-        if cause is None:
+        if label is None:
             continue
-        causes[cause] += 1
         # Each kind once per record ("ocr:given_name" twice counts once).
-        kinds.setdefault(cause, Counter()).update(set(filter(None, mods[rid].split("+"))))
+        carried = set(filter(None, mods[rid].split("+")))
+        cause = miss_cause(label, by_org, model)
+        if cause is not None:
+            causes[cause] += 1
+            kinds.setdefault(cause, Counter()).update(carried)
+        why = review_cause(label, by_org, model)
+        if why is not None:
+            reviews[why] += 1
+            review_kinds.setdefault(why, Counter()).update(carried)
     typer.echo(f"{sum(causes.values())} children on the roll not matched automatically")
+    _counts(causes, kinds, top)
+    share = sum(reviews.values()) / max(len(children), 1)
+    typer.echo(f"{sum(reviews.values())} records sent to review ({share:.1%} of records)")
+    _counts(reviews, review_kinds, top)
+
+
+def _counts(causes: Any, kinds: dict[str, Any], top: int) -> None:
     for cause, n in causes.most_common(top):
         common = ", ".join(f"{k} {v}" for k, v in kinds[cause].most_common(4))
         typer.echo(f"{n:>5}  {cause}  [{common}]")

@@ -201,6 +201,26 @@ def miss_cause(
     return cause
 
 
+def review_cause(
+    label: Label, by_org: dict[str, list[Comparison]], model: MatchingModel
+) -> str | None:
+    """Why a record went to a person (None: it did not): whether its child is on the
+    roll (and the reviewed row is the child's), the rule that made the review, and the
+    given name and birth date levels of the reviewed row with the highest score."""
+    decisions = decide_compared(by_org, model)
+    if outcome(label.record_id, by_org, model).decision != "review":
+        return None
+    d = max((d for d in decisions if d.decision == "review"), key=lambda d: d.score)
+    if label.roll_record_id is None:
+        whose = "child on no roll"
+    elif any(x.roll_record_id == label.roll_record_id for x in decisions if x.decision == "review"):
+        whose = "child on the roll"
+    else:
+        whose = "child on the roll, its row not in review"
+    given, born = d.explanation["given_name"], d.explanation["date_of_birth"]
+    return f"{whose}: {d.explanation['rule']} given={given} dob={born}"
+
+
 __all__ = [
     "Evaluation",
     "Label",
@@ -209,4 +229,5 @@ __all__ = [
     "evaluate",
     "miss_cause",
     "outcome",
+    "review_cause",
 ]

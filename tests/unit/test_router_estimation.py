@@ -148,10 +148,14 @@ def test_misses_and_the_baseline_report_counts_only(tmp_path: Path) -> None:
     files = ["--roll", str(roll), "--records", str(records), "--labels", str(labels)]
     missed = runner.invoke(app, ["matching", "misses", *files, "--model", str(model)])
     assert missed.exit_code == 0, missed.output
-    first = missed.stdout.splitlines()[0]
+    lines = missed.stdout.splitlines()
+    first = lines[0]
     assert first.endswith("children on the roll not matched automatically")
-    causes = missed.stdout.splitlines()[1:]
-    assert sum(int(line.split()[0]) for line in causes) <= int(first.split()[0])
+    split = next(i for i, line in enumerate(lines) if "records sent to review" in line)
+    assert sum(int(line.split()[0]) for line in lines[1:split]) <= int(first.split()[0])
+    reviewed = lines[split + 1 :]
+    assert sum(int(line.split()[0]) for line in reviewed) <= int(lines[split].split()[0])
+    assert all("child on" in line for line in reviewed)
     tune = ["--tune-roll", str(roll), "--tune-records", str(records), "--tune-labels", str(labels)]
     plain = runner.invoke(app, ["matching", "baseline", *files, *tune, "--json"])
     assert plain.exit_code == 0, plain.output
