@@ -52,8 +52,9 @@ REVIEW_THRESHOLD = 8.0
 AMBIGUITY_MARGIN = 5.0
 
 # Given-name levels that tell twins apart, when the twin's own name disagrees: a
-# misspelling of one twin's name that is nothing like the other's.
-_GIVEN_FOR_TWINS = ("exact", "nickname", "jw", "edit")
+# misspelling of one twin's name (or the name cut short or mangled further, ``fuzzy``)
+# that is nothing like the other's.
+_GIVEN_FOR_TWINS = ("exact", "nickname", "jw", "edit", "fuzzy")
 
 
 @dataclass(frozen=True)
