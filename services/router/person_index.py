@@ -7,6 +7,7 @@ are services/router/person_moves.py."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ from services.router.tables import (
     person_roll_links,
 )
 from services.router.weights import BASELINE
+from services.runtime import conflicts
 
 P = person_episodes
 ANNOUNCE_BATCH = 500
@@ -66,17 +68,17 @@ async def child_of(session: AsyncSession, force_code: str, episode_ref: str) -> 
     return row.child_id if row is not None else None
 
 
-# A roll link's statements, built once (issue 18); the link's key goes as parameters.
-_L = person_roll_links
-_LINK_KEY = and_(  # "k_": an UPDATE's parameters may not take its columns' names
-    *(
-        _L.c[name] == bindparam(f"k_{name}")
-        for name in ("org_code", "record_id", "force_code", "episode_ref")
+@functools.cache
+def _link_upsert(dialect: str) -> Any:
+    """A roll link inserted, or an existing one made sure by a sure one (a sole-candidate
+    link never weakens a sure one): one statement where a SELECT and an INSERT or UPDATE
+    were two (issue 18). Built once per dialect; the links go as parameters."""
+    statement = conflicts.dialect_insert(dialect, person_roll_links)
+    return statement.on_conflict_do_update(
+        index_elements=[c.name for c in person_roll_links.primary_key.columns],
+        set_={"sure": True},
+        where=statement.excluded.sure.is_(True),
     )
-)
-_LINK_EXISTS = select(_L.c.org_code).where(_LINK_KEY)
-_LINK_SURE = update(_L).where(_LINK_KEY).values(sure=True)
-_LINK_INSERT = _L.insert()
 
 
 async def add_roll_links(
@@ -87,18 +89,33 @@ async def add_roll_links(
     sure: bool = True,
 ) -> None:
     """Link the episode to roll records; a sure link replaces a sole-candidate one."""
-    for org_code, record_id in records:
-        row = {
+    await _upsert_links(session, force_code, episode_ref, ((*r, sure) for r in records))
+
+
+async def _upsert_links(
+    session: AsyncSession,
+    force_code: str,
+    episode_ref: str,
+    links: Iterable[tuple[str, str, bool]],
+) -> None:
+    """Links (org code, record id, sure) in one statement; a record given twice is
+    sure when either says so (a statement may not change one row twice)."""
+    merged: dict[tuple[str, str], bool] = {}
+    for org_code, record_id, sure in links:
+        merged[(org_code, record_id)] = merged.get((org_code, record_id), False) or sure
+    rows = [
+        {
             "org_code": org_code,
             "record_id": record_id,
             "force_code": force_code,
             "episode_ref": episode_ref,
+            "sure": sure,
         }
-        key = {f"k_{name}": value for name, value in row.items()}
-        if await session.scalar(_LINK_EXISTS, key) is None:
-            await session.execute(_LINK_INSERT, {**row, "sure": sure})
-        elif sure:
-            await session.execute(_LINK_SURE, key)
+        for (org_code, record_id), sure in merged.items()
+    ]
+    if rows:
+        statement = _link_upsert(session.get_bind().dialect.name)
+        await session.execute(statement, rows if len(rows) > 1 else rows[0])
 
 
 def announcement(
@@ -212,9 +229,9 @@ async def _add_identifiers(session: AsyncSession, row: Any, event: EpisodeEventV
 async def _link_rolls(
     session: AsyncSession, event: EpisodeEventV1, decisions: Sequence[MatchDecision]
 ) -> None:
-    ref = (session, event.force_code, event.episode_ref)
-    await add_roll_links(*ref, matched_records(decisions))
-    await add_roll_links(*ref, sole_candidates(decisions), sure=False)
+    links = [(*r, True) for r in matched_records(decisions)]
+    links += [(*r, False) for r in sole_candidates(decisions)]
+    await _upsert_links(session, event.force_code, event.episode_ref, links)
 
 
 def review_id_for(event: EpisodeEventV1) -> str:
