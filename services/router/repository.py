@@ -22,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,7 +31,7 @@ from services.router import directory_cache
 from services.router.blocking import KEY_COLUMNS, probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
-from services.runtime import conflicts
+from services.runtime import conflicts, on_connection
 from services.runtime.database import utcnow
 
 _ROLL_COLUMNS = (
@@ -115,9 +116,14 @@ _CANDIDATES_ANY = (
 async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
     """Every roll record that could be ``child``: the same NHS number or UPN, or sharing a
     blocking key with it (blocking.probe_keys). A few rows, whatever the roll's size."""
+    return await on_connection.run(session, candidates_on, child)
+
+
+def candidates_on(connection: Connection, child: ChildV1) -> list[RollRecord]:
+    """:func:`candidates` on the session's synchronous side (services/runtime/on_connection.py)."""
     probes = probe_keys(child.given_name, child.family_name, child.date_of_birth, child.postcode)
     params: dict[str, Any]
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         params = {column: sorted(probes[column]) for column in KEY_COLUMNS}
         params["nhs_number"], params["upn"] = child.nhs_number, child.upn
         statement = _CANDIDATES_ANY
@@ -132,7 +138,7 @@ async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
     params.update(
         born_year=born.year, born_month=born.month, born_day=born.day, postcode=child.postcode
     )
-    rows = (await session.execute(statement, params)).all()
+    rows = connection.execute(statement, params).all()
     return [RollRecord(**row._mapping) for row in rows]
 
 
@@ -181,7 +187,8 @@ async def record_reported(
     """Remember a reported episode once (a second ``reported`` for it changes nothing);
     whose it is, the person index says (services/router/person_index.py). One INSERT …
     ON CONFLICT DO NOTHING on the episode's reference."""
-    await session.execute(
+    await on_connection.execute(
+        session,
         conflicts.insert_or_skip(session, episodes),
         {
             "force_code": force_code,
