@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime import on_connection
 from services.runtime.database import Database, UtcDateTime, utcnow
 from services.runtime.deferred_writes import deferred
 
@@ -175,7 +176,7 @@ class HeldOutboxRows:
     async def flush(self, session: AsyncSession) -> None:
         held, self.rows = self.rows, {}
         for name, rows in held.items():
-            await session.execute(self.tables[name].insert(), rows)
+            await on_connection.execute(session, self.tables[name].insert(), rows)
 
 
 def publish_at_commit(
