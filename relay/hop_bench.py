@@ -83,7 +83,9 @@ class Collected:
         self.marks: list[int] = []  # how many messages there were after each input
 
     def into(self, session: AsyncSession) -> Outbox:
-        return _KeepingOutbox(session, self.tables, self.settings, self.messages, self.topics)
+        return _KeepingOutbox(
+            session, self.tables, self.settings, kept=self.messages, topics=self.topics
+        )
 
 
 @dataclass(frozen=True)

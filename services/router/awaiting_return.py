@@ -24,7 +24,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +33,7 @@ from schemas.catalogue import RHI_TASKS_REQUESTED
 from schemas.messages import RhiTaskRequestedV1
 from services.router.policy import AwaitedRhiTask
 from services.router.tables import awaiting_return
+from services.runtime import on_connection
 from services.runtime.database import Database
 from services.runtime.messaging import MessagingTables, OutboxRelay, publish_later
 from services.runtime.settings import RelaySettings
@@ -75,31 +77,47 @@ async def wait(session: AsyncSession, awaited: AwaitedRhiTask, now: datetime) ->
     return True
 
 
+# A ``returned``'s statements, built once (issue 18); the episode goes as parameters.
+_A = awaiting_return.c
+_THIS_EPISODE = and_(_A.force_code == bindparam("k_force"), _A.episode_ref == bindparam("k_ref"))
+_SETTLE_RETURNED = (
+    update(awaiting_return)
+    .where(_THIS_EPISODE, _A.state == WAITING)
+    .values(state=RETURNED, task=None, settled_at=bindparam("b_now", type_=_A.settled_at.type))
+)
+_STATE = select(_A.state).where(_THIS_EPISODE)
+_REMEMBER = awaiting_return.insert()
+
+
 async def returned(
     session: AsyncSession, force_code: str, episode_ref: str, now: datetime, remember: bool
 ) -> bool:
     """A ``returned``: True when it opens its own task, False when a task was opened
     from the ``found`` already. ``remember`` (under ``rhi_trigger = "found"``) leaves a
-    row when there is none, so that a ``found`` arriving later does not wait."""
-    settled = await session.execute(
-        update(awaiting_return)
-        .where(_episode(force_code, episode_ref), awaiting_return.c.state == WAITING)
-        .values(state=RETURNED, task=None, settled_at=now)
-    )
-    if getattr(settled, "rowcount", 0):
+    row when there is none, so that a ``found`` arriving later does not wait. Its
+    statements go in one hand-over to the session's synchronous side."""
+    return await on_connection.run(session, _returned, force_code, episode_ref, now, remember)
+
+
+def _returned(
+    connection: Connection, force_code: str, episode_ref: str, now: datetime, remember: bool
+) -> bool:
+    episode = {"k_force": force_code, "k_ref": episode_ref}
+    if connection.execute(_SETTLE_RETURNED, {**episode, "b_now": now}).rowcount:
         return True
-    state = await _state(session, force_code, episode_ref)
+    state = connection.execute(_STATE, episode).scalar()
     if state is None and remember:
-        await session.execute(
-            awaiting_return.insert().values(
-                force_code=force_code,
-                episode_ref=episode_ref,
-                state=RETURNED,
-                created_at=now,
-                settled_at=now,
-            )
+        connection.execute(
+            _REMEMBER,
+            {
+                "force_code": force_code,
+                "episode_ref": episode_ref,
+                "state": RETURNED,
+                "created_at": now,
+                "settled_at": now,
+            },
         )
-    return state != OPENED
+    return bool(state != OPENED)
 
 
 async def withdraw(session: AsyncSession, force_code: str, episode_ref: str, now: datetime) -> None:

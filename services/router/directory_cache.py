@@ -8,10 +8,10 @@ the organisations moves on in its own transaction (:func:`bump`). When it has mo
 they are read again; an import is seen by the next event after its commit, by every
 copy of the router.
 
-The version is read before the rows, in the event's transaction: rows read under a
-version are never older than it (on PostgreSQL's read committed they may be newer,
-which the next event's check puts right). Without the version row (a database not
-upgraded), nothing is kept.
+The version is read before the rows, once per transaction (a consumer batch's events
+share it): rows read under a version are never older than it (on PostgreSQL's read
+committed they may be newer, which the next transaction's check puts right). Without
+the version row (a database not upgraded), nothing is kept.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import OrgKind
 from services.router.directory import Organisation
 from services.router.tables import directory_version, organisations
+from services.runtime import on_connection
 
 _ROW = 1
 _VERSION = select(directory_version.c.version).where(directory_version.c.id == _ROW)
@@ -53,6 +55,8 @@ class _Kept:
 
 # Per database (the session's engine): a process may open several (tests, benches).
 _KEPT: WeakKeyDictionary[Any, _Kept] = WeakKeyDictionary()
+# What this transaction checked the version of (session.info: one session a transaction).
+_CHECKED = "router.directory_checked"
 
 
 def organisation(row: Any) -> Organisation:
@@ -72,13 +76,14 @@ async def organisations_for_routing(
     session: AsyncSession, codes: Iterable[str]
 ) -> dict[str, Organisation]:
     """The given organisations plus every local authority, MSET panel and police force."""
-    kept = await _current(session)
-    missing = sorted(c for c in set(codes) if c not in kept.always and c not in kept.looked_up)
+    kept = session.info.get(_CHECKED)
+    if kept is None:
+        kept = session.info[_CHECKED] = await on_connection.run(session, _current)
+    codes = list(codes)  # iterated twice, in the caller's order
+    missing = sorted({c for c in codes if c not in kept.always and c not in kept.looked_up})
     if missing:
-        found = {
-            row.code: organisation(row)
-            for row in (await session.execute(_BY_CODE, {"codes": missing})).all()
-        }
+        rows = await on_connection.all_rows(session, _BY_CODE, {"codes": missing})
+        found = {row.code: organisation(row) for row in rows}
         for code in missing:
             kept.looked_up[code] = found.get(code)
     chosen = dict(kept.always)
@@ -89,13 +94,13 @@ async def organisations_for_routing(
     return chosen
 
 
-async def _current(session: AsyncSession) -> _Kept:
-    version = await session.scalar(_VERSION)
-    engine = session.get_bind()
+def _current(connection: Connection) -> _Kept:
+    version = connection.execute(_VERSION).scalar()
+    engine = connection.engine
     kept = _KEPT.get(engine)
     if kept is not None and version is not None and kept.version == version:
         return kept
-    rows = (await session.execute(_ALWAYS)).all()
+    rows = connection.execute(_ALWAYS).all()
     kept = _Kept(version if version is not None else -1, {r.code: organisation(r) for r in rows})
     if version is not None:
         _KEPT[engine] = kept
@@ -104,6 +109,7 @@ async def _current(session: AsyncSession) -> _Kept:
 
 async def bump(session: AsyncSession) -> None:
     """The organisations changed in this transaction: every router reads them again."""
+    session.info.pop(_CHECKED, None)
     moved = await session.execute(_BUMP)
     if not getattr(moved, "rowcount", 1):
         await session.execute(insert(directory_version).values(id=_ROW, version=1))

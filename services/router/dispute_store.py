@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.messages import AlertAnswerV1
 from services.router.deciding import CONFIRMED, DISPUTED, REFUTED
 from services.router.tables import disputes
+from services.runtime import on_connection
 
 
 async def open_dispute(
@@ -46,12 +47,12 @@ async def states_for_episode(
     """Organisation code -> the state of its dispute for this episode (a refuted one
     stands over a later dispute, a confirmed one over both)."""
     params = {"force_code": force_code, "episode_ref": episode_ref}
-    rows = await session.execute(_EPISODE_DISPUTES, params)
+    rows = await on_connection.all_rows(session, _EPISODE_DISPUTES, params)
     rank = {DISPUTED: 0, REFUTED: 1, CONFIRMED: 2}
     states: dict[str, str] = {}
-    for org_code, state in rows:
-        if rank[state] >= rank.get(states.get(org_code, DISPUTED), 0):
-            states[org_code] = state
+    for row in rows:
+        if rank[row.state] >= rank.get(states.get(row.org_code, DISPUTED), 0):
+            states[row.org_code] = row.state
     return states
 
 

@@ -36,7 +36,7 @@ from services.router.sql_decision_store import SqlDecisionStore
 from services.router.sql_routing_store import SqlRoutingStore
 from services.router.weights import BASELINE
 from services.runtime.database import utcnow
-from services.runtime.handling import Outbox, Publisher, UnprocessableError
+from services.runtime.handling import Outbox, Publisher, UnprocessableError, at_commit
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,10 @@ async def on_episode_event(
     policy: Policy | None = None,
     model: MatchingModel | None = None,
 ) -> None:
-    """:func:`route_episode_event` in the consumer's transaction. ``model``: the router's
-    loaded matching model (app.py); tests may leave it out for the hand-set one."""
-    await route_episode_event(SqlRoutingStore(session), event, out, policy, model)
+    """:func:`route_episode_event` in the consumer's transaction, its messages written at
+    the commit (one statement). ``model``: the router's loaded matching model (app.py);
+    tests may leave it out for the hand-set one."""
+    await route_episode_event(SqlRoutingStore(session), event, at_commit(out), policy, model)
 
 
 async def route_episode_event(
@@ -167,7 +168,7 @@ async def _announce(out: Publisher, links: Iterable[ChildIdentityV1]) -> None:
 async def on_child_identity_change(
     session: AsyncSession, change: ChildIdentityChangeV1, out: Outbox
 ) -> None:
-    await change_identity(SqlDecisionStore(session), change, out)
+    await change_identity(SqlDecisionStore(session), change, at_commit(out))
 
 
 async def change_identity(
@@ -196,7 +197,7 @@ async def change_identity(
 async def on_identity_decision(
     session: AsyncSession, decision: IdentityDecisionV1, out: Outbox
 ) -> None:
-    await apply_decision(SqlDecisionStore(session), decision, out)
+    await apply_decision(SqlDecisionStore(session), decision, at_commit(out))
 
 
 async def apply_decision(

@@ -1,7 +1,8 @@
 """What the person index knows that may be an episode's child (issue 20), by kind of
 evidence: the same police person id or NHS number, a roll record linked to another
-episode, or similar names and dates of birth (queries over an AsyncSession; the index
-itself is services/router/person_index.py, the decision services/router/identity.py)."""
+episode, or similar names and dates of birth (queries on the session's synchronous side,
+services/runtime/on_connection.py, inside person_index.link_episode's hand-over; the
+index itself is services/router/person_index.py, the decision services/router/identity.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, or_, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.episode import EpisodeEventV1
@@ -47,10 +48,10 @@ def _children_where(*where: Any) -> Select[Any]:
     return select(P.c.child_id).where(P.c.withdrawn.is_(False), or_(*where)).distinct().limit(200)
 
 
-async def _children_found(
-    session: AsyncSession, statement: Select[Any], params: dict[str, Any]
+def _children_found(
+    connection: Connection, statement: Select[Any], params: dict[str, Any]
 ) -> set[str]:
-    return {child_id for (child_id,) in await session.execute(statement, params)}
+    return {child_id for (child_id,) in connection.execute(statement, params)}
 
 
 # Each kind of evidence's query, built once (issue 18); an episode's own key is left out.
@@ -86,18 +87,19 @@ def _similar(columns: tuple[str, ...], upn: bool) -> Select[Any]:
     return _children_where(and_(or_(*conditions), _OTHER))
 
 
-async def records_of(session: AsyncSession, child_ids: Iterable[str]) -> list[PersonRecord]:
+_RECORDS_OF = (
+    select(P)
+    .where(P.c.child_id.in_(bindparam("ids", expanding=True)), P.c.withdrawn.is_(False))
+    .order_by(P.c.child_id, P.c.first_seen_at.desc())
+)  # built once
+
+
+def records_of(connection: Connection, child_ids: Iterable[str]) -> list[PersonRecord]:
     """Every standing record of the children (the latest few per child)."""
     ids = sorted(set(child_ids))
     if not ids:
         return []
-    rows = (
-        await session.execute(
-            select(P)
-            .where(P.c.child_id.in_(ids), P.c.withdrawn.is_(False))
-            .order_by(P.c.child_id, P.c.first_seen_at.desc())
-        )
-    ).all()
+    rows = connection.execute(_RECORDS_OF, {"ids": ids}).all()
     kept: dict[str, int] = {}
     out = []
     for row in rows:
@@ -107,8 +109,8 @@ async def records_of(session: AsyncSession, child_ids: Iterable[str]) -> list[Pe
     return out
 
 
-async def _children_of_records(
-    session: AsyncSession,
+def _children_of_records(
+    connection: Connection,
     event: EpisodeEventV1,
     records: Sequence[tuple[str, str]],
     sure: bool | None = True,
@@ -118,11 +120,11 @@ async def _children_of_records(
     if not records:
         return set()
     params = {"records": list(records), "force_code": event.force_code, "ref": event.episode_ref}
-    return await _children_found(session, _by_records(sure), params)
+    return _children_found(connection, _by_records(sure), params)
 
 
-async def evidence(
-    session: AsyncSession,
+def evidence(
+    connection: Connection,
     event: EpisodeEventV1,
     roll_matches: Sequence[tuple[str, str]],
     sole_roll_candidates: Sequence[tuple[str, str]] = (),
@@ -131,24 +133,24 @@ async def evidence(
     child = event.child
     episode = {"force_code": event.force_code, "ref": event.episode_ref}
     by_police = (
-        await _children_found(
-            session, _BY_POLICE, {**episode, "police_person_id": child.police_person_id}
+        _children_found(
+            connection, _BY_POLICE, {**episode, "police_person_id": child.police_person_id}
         )
         if child.police_person_id
         else set()
     )
     by_nhs = (
-        await _children_found(session, _BY_NHS, {**episode, "nhs_number": child.nhs_number})
+        _children_found(connection, _BY_NHS, {**episode, "nhs_number": child.nhs_number})
         if child.nhs_number
         else set()
     )
-    by_roll = await _children_of_records(session, event, roll_matches)
+    by_roll = _children_of_records(connection, event, roll_matches)
     by_sole: set[str] = set()
     if not (by_police or by_nhs or by_roll):
         # A record one side matched and the other had as its sole candidate.
-        by_sole = await _children_of_records(
-            session, event, sole_roll_candidates, sure=None
-        ) | await _children_of_records(session, event, roll_matches, sure=False)
+        by_sole = _children_of_records(
+            connection, event, sole_roll_candidates, sure=None
+        ) | _children_of_records(connection, event, roll_matches, sure=False)
         if len(by_sole) != 1:
             by_sole = set()  # several children behind the records: no evidence of one
     similar: set[str] = set()
@@ -160,8 +162,8 @@ async def evidence(
         statement = _similar(tuple(params), bool(child.upn))
         if child.upn:
             params["upn"] = child.upn
-        similar = await _children_found(session, statement, {**params, **episode})
-    records = await records_of(session, by_police | by_nhs | by_roll | by_sole | similar)
+        similar = _children_found(connection, statement, {**params, **episode})
+    records = records_of(connection, by_police | by_nhs | by_roll | by_sole | similar)
     return Evidence(
         by_police_id=[r for r in records if r.child_id in by_police],
         by_nhs_number=[r for r in records if r.child_id in by_nhs],

@@ -7,11 +7,13 @@ are services/router/person_moves.py."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
@@ -40,6 +42,7 @@ from services.router.tables import (
     person_roll_links,
 )
 from services.router.weights import BASELINE
+from services.runtime import conflicts, on_connection
 
 P = person_episodes
 ANNOUNCE_BATCH = 500
@@ -66,17 +69,17 @@ async def child_of(session: AsyncSession, force_code: str, episode_ref: str) -> 
     return row.child_id if row is not None else None
 
 
-# A roll link's statements, built once (issue 18); the link's key goes as parameters.
-_L = person_roll_links
-_LINK_KEY = and_(  # "k_": an UPDATE's parameters may not take its columns' names
-    *(
-        _L.c[name] == bindparam(f"k_{name}")
-        for name in ("org_code", "record_id", "force_code", "episode_ref")
+@functools.cache
+def _link_upsert(dialect: str) -> Any:
+    """A roll link inserted, or an existing one made sure by a sure one (a sole-candidate
+    link never weakens a sure one): one statement where a SELECT and an INSERT or UPDATE
+    were two (issue 18). Built once per dialect; the links go as parameters."""
+    statement = conflicts.dialect_insert(dialect, person_roll_links)
+    return statement.on_conflict_do_update(
+        index_elements=[c.name for c in person_roll_links.primary_key.columns],
+        set_={"sure": True},
+        where=statement.excluded.sure.is_(True),
     )
-)
-_LINK_EXISTS = select(_L.c.org_code).where(_LINK_KEY)
-_LINK_SURE = update(_L).where(_LINK_KEY).values(sure=True)
-_LINK_INSERT = _L.insert()
 
 
 async def add_roll_links(
@@ -87,18 +90,34 @@ async def add_roll_links(
     sure: bool = True,
 ) -> None:
     """Link the episode to roll records; a sure link replaces a sole-candidate one."""
-    for org_code, record_id in records:
-        row = {
+    links = [(*r, sure) for r in records]
+    await on_connection.run(session, _upsert_links, force_code, episode_ref, links)
+
+
+def _upsert_links(
+    connection: Connection,
+    force_code: str,
+    episode_ref: str,
+    links: Iterable[tuple[str, str, bool]],
+) -> None:
+    """Links (org code, record id, sure) in one statement; a record given twice is
+    sure when either says so (a statement may not change one row twice)."""
+    merged: dict[tuple[str, str], bool] = {}
+    for org_code, record_id, sure in links:
+        merged[(org_code, record_id)] = merged.get((org_code, record_id), False) or sure
+    rows = [
+        {
             "org_code": org_code,
             "record_id": record_id,
             "force_code": force_code,
             "episode_ref": episode_ref,
+            "sure": sure,
         }
-        key = {f"k_{name}": value for name, value in row.items()}
-        if await session.scalar(_LINK_EXISTS, key) is None:
-            await session.execute(_LINK_INSERT, {**row, "sure": sure})
-        elif sure:
-            await session.execute(_LINK_SURE, key)
+        for (org_code, record_id), sure in merged.items()
+    ]
+    if rows:
+        statement = _link_upsert(connection.dialect.name)
+        connection.execute(statement, rows if len(rows) > 1 else rows[0])
 
 
 def announcement(
@@ -133,21 +152,25 @@ async def link_episode(
 ) -> Linked:
     """The child of ``event``'s episode: the one it has (later events add identifiers and
     roll links, never move it), or one :func:`link_child` decides for its first event,
-    comparing records with ``model`` (the router's, as for its roll matching)."""
+    comparing records with ``model`` (the router's, as for its roll matching). Its
+    statements go in one hand-over to the session's synchronous side (issue 18)."""
+    return await on_connection.run(session, _link_episode, event, decisions, now, model)
+
+
+def _link_episode(
+    connection: Connection,
+    event: EpisodeEventV1,
+    decisions: Sequence[MatchDecision],
+    now: datetime,
+    model: MatchingModel,
+) -> Linked:
     child = event.child
     matched = matched_records(decisions)
-    row = await episode_row(session, event.force_code, event.episode_ref)
-    if row is not None:
-        await _add_identifiers(session, row, event)
-        await _link_rolls(session, event, decisions)
-        if event.type is EventType.WITHDRAWN:
-            await session.execute(
-                update(P)
-                .where(P.c.force_code == event.force_code, P.c.episode_ref == event.episode_ref)
-                .values(withdrawn=True, updated_at=now)
-            )
-        return Linked(row.child_id)
-    found = await evidence(session, event, matched, sole_candidates(decisions))
+    known = _touch(connection, event, now)
+    if known is not None:
+        _link_rolls(connection, event, decisions)
+        return Linked(known)
+    found = evidence(connection, event, matched, sole_candidates(decisions))
     decision = link_child(child, event.force_code, found, model)
     child_id = decision.child_id or new_child_id(event.force_code, event.episode_ref)
     keys = roll_key_values(
@@ -180,49 +203,77 @@ async def link_episode(
         "updated_at": now,
         "last_event_at": event.occurred_at,
     }
-    await session.execute(P.insert().values(**values))
-    await _link_rolls(session, event, decisions)
-    review = await _ask(session, event, child_id, decision, now) if decision.review else None
+    connection.execute(_INSERT_EPISODE, values)
+    _link_rolls(connection, event, decisions)
+    review = _ask(connection, event, child_id, decision, now) if decision.review else None
     return Linked(child_id, (announcement(values, now),), review)
 
 
-async def _add_identifiers(session: AsyncSession, row: Any, event: EpisodeEventV1) -> None:
-    """Identifiers a later event of the episode gives and the first did not, and the
-    time of its latest event (which retention goes by)."""
-    child = event.child
-    added: dict[str, Any] = {
-        name: value
-        for name, value in (
-            ("nhs_number", child.nhs_number),
-            ("upn", child.upn),
-            ("police_person_id", child.police_person_id),
-        )
-        if value and getattr(row, name) is None
+def _touch_statement(withdrawn: bool) -> Any:
+    kept = {
+        # Identifiers a later event gives and the first did not (a falsy one goes as NULL).
+        name: func.coalesce(P.c[name], bindparam(f"b_{name}", type_=P.c[name].type))
+        for name in ("nhs_number", "upn", "police_person_id")
     }
-    if row.last_event_at is None or event.occurred_at > row.last_event_at:
-        added["last_event_at"] = event.occurred_at
-    if added:
-        await session.execute(
-            update(P)
-            .where(P.c.force_code == row.force_code, P.c.episode_ref == row.episode_ref)
-            .values(**added)
+    occurred = bindparam("b_occurred", type_=P.c.last_event_at.type)
+    latest = case(
+        (or_(P.c.last_event_at.is_(None), P.c.last_event_at < occurred), occurred),
+        else_=P.c.last_event_at,
+    )
+    statement = (
+        update(P)
+        .where(P.c.force_code == bindparam("k_force"), P.c.episode_ref == bindparam("k_ref"))
+        .values(**kept, last_event_at=latest)
+        .returning(P.c.child_id)
+    )
+    if withdrawn:
+        statement = statement.values(
+            withdrawn=True, updated_at=bindparam("b_now", type_=P.c.updated_at.type)
         )
+    return statement
 
 
-async def _link_rolls(
-    session: AsyncSession, event: EpisodeEventV1, decisions: Sequence[MatchDecision]
+_INSERT_EPISODE = P.insert()  # the values as parameters: one compiled statement
+
+# A known episode's later event, in one statement (issue 18: a SELECT of the row, then
+# an UPDATE when something changed): the identifiers it adds, the time of its latest
+# event (which retention goes by), withdrawn for a ``withdrawn``; its child comes back.
+_TOUCH = _touch_statement(withdrawn=False)
+_TOUCH_WITHDRAWN = _touch_statement(withdrawn=True)
+
+
+def _touch(connection: Connection, event: EpisodeEventV1, now: datetime) -> str | None:
+    """The child of ``event``'s episode, updated for the event; None for a new episode."""
+    child = event.child
+    params: dict[str, Any] = {
+        "k_force": event.force_code,
+        "k_ref": event.episode_ref,
+        "b_nhs_number": child.nhs_number or None,
+        "b_upn": child.upn or None,
+        "b_police_person_id": child.police_person_id or None,
+        "b_occurred": event.occurred_at,
+    }
+    withdrawn = event.type is EventType.WITHDRAWN
+    if withdrawn:
+        params["b_now"] = now
+    found = connection.execute(_TOUCH_WITHDRAWN if withdrawn else _TOUCH, params).scalar()
+    return None if found is None else str(found)
+
+
+def _link_rolls(
+    connection: Connection, event: EpisodeEventV1, decisions: Sequence[MatchDecision]
 ) -> None:
-    ref = (session, event.force_code, event.episode_ref)
-    await add_roll_links(*ref, matched_records(decisions))
-    await add_roll_links(*ref, sole_candidates(decisions), sure=False)
+    links = [(*r, True) for r in matched_records(decisions)]
+    links += [(*r, False) for r in sole_candidates(decisions)]
+    _upsert_links(connection, event.force_code, event.episode_ref, links)
 
 
 def review_id_for(event: EpisodeEventV1) -> str:
     return derived_id(event.message_id, "same-child", "review")
 
 
-async def _ask(
-    session: AsyncSession,
+def _ask(
+    connection: Connection,
     event: EpisodeEventV1,
     child_id: str,
     decision: LinkDecision,
@@ -231,14 +282,14 @@ async def _ask(
     """ "The same child as …?": a review of the doubtful candidates, held here until a
     person decides (a replayed event finds it held and asks nothing new)."""
     review_id = review_id_for(event)
-    if await session.scalar(
+    if connection.execute(
         select(child_reviews.c.review_id).where(child_reviews.c.review_id == review_id)
-    ):
+    ).scalar():
         return None
     candidates = [c for c in decision.review if c.child_id != child_id]
     if not candidates:
         return None
-    await session.execute(
+    connection.execute(
         child_reviews.insert().values(
             review_id=review_id,
             force_code=event.force_code,
@@ -302,7 +353,7 @@ async def reported_history(
 ) -> tuple[list[datetime], bool]:
     """When the child's episodes were reported, and whether this episode was already
     flagged as repeat missing."""
-    rows = (await session.execute(_REPORTED_HISTORY, {"child_id": child_id})).all()
+    rows = await on_connection.all_rows(session, _REPORTED_HISTORY, {"child_id": child_id})
     flagged = any(
         r.repeat_flagged for r in rows if (r.force_code, r.episode_ref) == (force_code, episode_ref)
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Integer,
-    Select,
     String,
     and_,
     any_,
@@ -22,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,7 +30,7 @@ from services.router import directory_cache
 from services.router.blocking import KEY_COLUMNS, probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
-from services.runtime import conflicts
+from services.runtime import conflicts, on_connection
 from services.runtime.database import utcnow
 
 _ROLL_COLUMNS = (
@@ -63,31 +63,35 @@ def _names_fit() -> ColumnElement[bool]:
     )
 
 
-def _key_condition(column: str, values: ColumnElement[Any]) -> ColumnElement[bool]:
-    if column == "key_names":
-        return and_(roll.c[column] == values, _names_fit())
-    return roll.c[column] == values
+def _key_condition(column: str, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A key column's ``condition``; a names-key row only when it could be the child's."""
+    return and_(condition, _names_fit()) if column == "key_names" else condition
 
 
-@functools.cache
-def _candidates_statement(columns: tuple[str, ...], nhs: bool, upn: bool) -> Select[Any]:
-    """The candidates query for one shape of probe (which key columns have values, and
-    whether the record has an NHS number or UPN), built once: the values go as
-    parameters (issue 18: building a statement costs more than running it). SQLite's
-    form: an expanding IN per key (SQLite has no arrays)."""
-    conditions: list[ColumnElement[bool]] = [
-        roll.c[column].in_(bindparam(column, expanding=True)) for column in columns
-    ]
-    if "key_names" in columns:
-        at = columns.index("key_names")
-        conditions[at] = and_(conditions[at], _names_fit())
-    if nhs:
-        conditions.append(roll.c.nhs_number == bindparam("nhs_number"))
-    if upn:
-        conditions.append(roll.c.upn == bindparam("upn"))
-    return (
-        select(*_ROLL_COLUMNS).where(or_(*conditions)).order_by(roll.c.org_code, roll.c.record_id)
+def _json_values(column: str) -> Any:
+    """The values of a key given as one JSON array (SQLite: ``json_each``)."""
+    each = func.json_each(bindparam(column, type_=String)).table_valued("value")
+    return select(each.c.value).scalar_subquery()
+
+
+# SQLite's form (issue 18): one text for every lookup as on PostgreSQL, each key's values
+# one JSON array read by ``json_each``; an expanding IN made SQLAlchemy render the text
+# again for every lookup, about half of the lookup's CPU. SQLite still looks each value
+# up in the key's index (EXPLAIN QUERY PLAN: a MULTI-INDEX OR of the key indexes).
+_CANDIDATES_JSON = (
+    select(*_ROLL_COLUMNS)
+    .where(
+        or_(
+            *(
+                _key_condition(column, roll.c[column].in_(_json_values(column)))
+                for column in KEY_COLUMNS
+            ),
+            roll.c.nhs_number == bindparam("nhs_number", type_=String),
+            roll.c.upn == bindparam("upn", type_=String),
+        )
     )
+    .order_by(roll.c.org_code, roll.c.record_id)
+)
 
 
 # PostgreSQL's form (issue 22): one text for every lookup, each key's values as one
@@ -101,7 +105,9 @@ _CANDIDATES_ANY = (
     .where(
         or_(
             *(
-                _key_condition(column, any_(bindparam(column, type_=ARRAY(String))))
+                _key_condition(
+                    column, roll.c[column] == any_(bindparam(column, type_=ARRAY(String)))
+                )
                 for column in KEY_COLUMNS
             ),
             roll.c.nhs_number == bindparam("nhs_number", type_=String),
@@ -115,25 +121,27 @@ _CANDIDATES_ANY = (
 async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
     """Every roll record that could be ``child``: the same NHS number or UPN, or sharing a
     blocking key with it (blocking.probe_keys). A few rows, whatever the roll's size."""
+    return await on_connection.run(session, candidates_on, child)
+
+
+def candidates_on(connection: Connection, child: ChildV1) -> list[RollRecord]:
+    """:func:`candidates` on the session's synchronous side (services/runtime/on_connection.py)."""
     probes = probe_keys(child.given_name, child.family_name, child.date_of_birth, child.postcode)
     params: dict[str, Any]
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         params = {column: sorted(probes[column]) for column in KEY_COLUMNS}
         params["nhs_number"], params["upn"] = child.nhs_number, child.upn
         statement = _CANDIDATES_ANY
     else:
-        params = {column: sorted(values) for column, values in probes.items() if values}
-        statement = _candidates_statement(tuple(params), bool(child.nhs_number), bool(child.upn))
-        if child.nhs_number:
-            params["nhs_number"] = child.nhs_number
-        if child.upn:
-            params["upn"] = child.upn
+        params = {column: json.dumps(sorted(probes[column])) for column in KEY_COLUMNS}
+        params["nhs_number"], params["upn"] = child.nhs_number or None, child.upn or None
+        statement = _CANDIDATES_JSON
     born = child.date_of_birth
     params.update(
         born_year=born.year, born_month=born.month, born_day=born.day, postcode=child.postcode
     )
-    rows = (await session.execute(statement, params)).all()
-    return [RollRecord(**row._mapping) for row in rows]
+    # By position: _ROLL_COLUMNS are RollRecord's fields in their order.
+    return [RollRecord(*row) for row in connection.execute(statement, params)]
 
 
 async def organisations_for_routing(
@@ -181,7 +189,8 @@ async def record_reported(
     """Remember a reported episode once (a second ``reported`` for it changes nothing);
     whose it is, the person index says (services/router/person_index.py). One INSERT …
     ON CONFLICT DO NOTHING on the episode's reference."""
-    await session.execute(
+    await on_connection.execute(
+        session,
         conflicts.insert_or_skip(session, episodes),
         {
             "force_code": force_code,

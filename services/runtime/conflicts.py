@@ -18,7 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def _insert(dialect: str, table: Table) -> Any:
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """The INSERT of ``dialect`` (its ``on_conflict_…`` methods) into ``table``."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -28,7 +29,7 @@ def _insert(dialect: str, table: Table) -> Any:
 
 @functools.cache
 def _insert_or_skip(dialect: str, table: Table, returning: tuple[str, ...]) -> Any:
-    stmt = _insert(dialect, table).on_conflict_do_nothing()
+    stmt = dialect_insert(dialect, table).on_conflict_do_nothing()
     if returning:
         stmt = stmt.returning(*(table.c[name] for name in returning))
     return stmt
@@ -49,7 +50,7 @@ async def inserted(session: AsyncSession, table: Table, values: dict[str, Any]) 
 
 @functools.cache
 def _upsert(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
-    stmt = _insert(dialect, table)
+    stmt = dialect_insert(dialect, table)
     keys = [c.name for c in table.primary_key.columns]
     changes = {name: stmt.excluded[name] for name in names if name not in keys}
     return stmt.on_conflict_do_update(index_elements=keys, set_=changes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.base import derived_id
 from schemas.catalogue import Topic
-from services.runtime.messaging import MessagingTables, publish_later
+from services.runtime.messaging import MessagingTables, publish_at_commit, publish_later
 from services.runtime.settings import RelaySettings
 
 
@@ -38,11 +38,22 @@ class Outbox:
     session: AsyncSession
     tables: MessagingTables
     settings: RelaySettings
+    # Rows written just before the commit, all of a transaction's in one statement
+    # (messaging.publish_at_commit): for a handler that never reads its own outbox.
+    at_commit: bool = False
 
     async def publish(self, topic: Topic, key: str | None, message: BaseModel) -> None:
-        await publish_later(
-            self.session, self.tables, self.settings.topic(topic.wire), key, message
-        )
+        wire = self.settings.topic(topic.wire)
+        if self.at_commit:
+            publish_at_commit(self.session, self.tables, wire, key, message)
+        else:
+            await publish_later(self.session, self.tables, wire, key, message)
+
+
+def at_commit(out: Publisher) -> Publisher:
+    """``out`` writing its rows at the commit when it is an :class:`Outbox` (a test's
+    in-memory publisher is left as it is)."""
+    return replace(out, at_commit=True) if isinstance(out, Outbox) else out
 
 
 Handler = Callable[[AsyncSession, Any, Outbox], Awaitable[None]]

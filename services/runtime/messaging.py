@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -34,7 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime import on_connection
 from services.runtime.database import Database, UtcDateTime, utcnow
+from services.runtime.deferred_writes import deferred
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,38 @@ async def publish_later(
     """Queue ``message`` for the outbox relay, inside the caller's transaction."""
     # Values as parameters: one compiled statement.
     await session.execute(tables.outbox.insert(), outbox_row(topic, key, message))
+
+
+@dataclass
+class HeldOutboxRows:
+    """Outbox rows held to the end of their transaction (services/runtime/deferred_writes.py):
+    each outbox's rows in one executemany, in the order they were published, where a
+    statement a message cost one each (issue 18). Nothing reads an outbox in the
+    transaction that writes it: the relay reads committed rows only."""
+
+    tables: dict[str, Table] = field(default_factory=dict)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, outbox: Table, row: dict[str, Any]) -> None:
+        self.tables.setdefault(outbox.name, outbox)
+        self.rows.setdefault(outbox.name, []).append(row)
+
+    async def flush(self, session: AsyncSession) -> None:
+        held, self.rows = self.rows, {}
+        for name, rows in held.items():
+            await on_connection.execute(session, self.tables[name].insert(), rows)
+
+
+def publish_at_commit(
+    session: AsyncSession,
+    tables: MessagingTables,
+    topic: str,
+    key: str | None,
+    message: BaseModel,
+) -> None:
+    """:func:`publish_later`, its row written with the transaction's others just before
+    it commits (:class:`~services.runtime.database.Database` flushes deferred writes)."""
+    deferred(session, HeldOutboxRows).add(tables.outbox, outbox_row(topic, key, message))
 
 
 def outbox_row(topic: str, key: str | None, message: BaseModel) -> dict[str, Any]:
