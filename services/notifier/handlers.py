@@ -29,6 +29,7 @@ from services.notifier.sql_alert_store import SqlAlertStore
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.notifier.tasks import state_for_outcome, task_due_at
 from services.runtime.database import utcnow
+from services.runtime.hand_over import in_one_hand_over
 from services.runtime.handling import Outbox, Publisher, UnprocessableError
 
 Clock = Callable[[], datetime]
@@ -58,7 +59,11 @@ async def on_alert_requested(
 ) -> None:
     """:func:`queue_alert` in the consumer's transaction; ``wake`` (the scheduler) once
     it has committed a new alert."""
-    queued = await queue_alert(SqlAlertStore(session), message, out, now=now, policy=policy)
+    # The store's statements in one hand-over to the session's synchronous side.
+    queued = await in_one_hand_over(
+        session,
+        lambda s: queue_alert(SqlAlertStore(s), message, out.on(s), now=now, policy=policy),
+    )
     if queued and wake is not None:
         after_commit(session, wake)
 
@@ -132,7 +137,10 @@ async def on_rhi_task_requested(
     now: Clock = utcnow,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
-    await open_task(SqlAlertStore(session), message, out, now=now, policy=policy)
+    await in_one_hand_over(
+        session,
+        lambda core: open_task(SqlAlertStore(core), message, out.on(core), now=now, policy=policy),
+    )
 
 
 async def open_task(
@@ -163,7 +171,9 @@ async def on_acknowledgement(
     *,
     now: Clock = utcnow,
 ) -> None:
-    await acknowledge_alert(SqlAlertStore(session), message, out, now=now)
+    await in_one_hand_over(
+        session, lambda core: acknowledge_alert(SqlAlertStore(core), message, out.on(core), now=now)
+    )
 
 
 async def acknowledge_alert(
@@ -199,7 +209,9 @@ async def on_rhi_task_outcome(
     *,
     now: Clock = utcnow,
 ) -> None:
-    await close_task(SqlAlertStore(session), message, out, now=now)
+    await in_one_hand_over(
+        session, lambda core: close_task(SqlAlertStore(core), message, out.on(core), now=now)
+    )
 
 
 async def close_task(

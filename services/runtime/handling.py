@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -43,6 +43,11 @@ class Outbox:
         await publish_later(
             self.session, self.tables, self.settings.topic(topic.wire), key, message
         )
+
+    def on(self, session: AsyncSession) -> Outbox:
+        """This outbox writing through ``session`` (the same transaction seen another
+        way: services/runtime/hand_over.py)."""
+        return replace(self, session=session)
 
 
 Handler = Callable[[AsyncSession, Any, Outbox], Awaitable[None]]
