@@ -48,6 +48,12 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
 
 
+def _through(out: Outbox, session: AsyncSession) -> Publisher:
+    """``out`` writing through ``session`` (services/runtime/hand_over.py); an in-memory
+    publisher (a test's) as it is."""
+    return out.on(session) if isinstance(out, Outbox) else out
+
+
 async def on_alert_requested(
     session: AsyncSession,
     message: AlertRequestedV1,
@@ -62,7 +68,7 @@ async def on_alert_requested(
     # The store's statements in one hand-over to the session's synchronous side.
     queued = await in_one_hand_over(
         session,
-        lambda s: queue_alert(SqlAlertStore(s), message, out.on(s), now=now, policy=policy),
+        lambda s: queue_alert(SqlAlertStore(s), message, _through(out, s), now=now, policy=policy),
     )
     if queued and wake is not None:
         after_commit(session, wake)
@@ -139,7 +145,7 @@ async def on_rhi_task_requested(
 ) -> None:
     await in_one_hand_over(
         session,
-        lambda core: open_task(SqlAlertStore(core), message, out.on(core), now=now, policy=policy),
+        lambda s: open_task(SqlAlertStore(s), message, _through(out, s), now=now, policy=policy),
     )
 
 
@@ -172,7 +178,7 @@ async def on_acknowledgement(
     now: Clock = utcnow,
 ) -> None:
     await in_one_hand_over(
-        session, lambda core: acknowledge_alert(SqlAlertStore(core), message, out.on(core), now=now)
+        session, lambda s: acknowledge_alert(SqlAlertStore(s), message, _through(out, s), now=now)
     )
 
 
@@ -210,7 +216,7 @@ async def on_rhi_task_outcome(
     now: Clock = utcnow,
 ) -> None:
     await in_one_hand_over(
-        session, lambda core: close_task(SqlAlertStore(core), message, out.on(core), now=now)
+        session, lambda s: close_task(SqlAlertStore(s), message, _through(out, s), now=now)
     )
 
 
