@@ -1,6 +1,6 @@
 """Statements compiled once and run on the driver's cursor (issue 18).
 
-A Core statement run through ``Connection.execute`` costs SQLAlchemy 40 to 90 µs around
+A Core statement run through ``Connection.execute`` costs SQLAlchemy tens of µs around
 the driver's own few: an execution context, the cache look-up of its compiled form, its
 parameters processed into a new dict, its result wrapped. For the statements a hot path
 runs on every alert that is most of their cost. A :class:`Prepared` statement keeps,
