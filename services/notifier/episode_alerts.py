@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import MISSING_EVENTS
@@ -45,11 +45,12 @@ _AWAITING_BEFORE = (
         alerts.c.force_code == bindparam("force_code"),
         alerts.c.episode_ref == bindparam("episode_ref"),
         alerts.c.parent_alert_id == "",
-        alerts.c.event_type.in_(_MISSING_TYPES),
+        # Equalities, not IN lists: SQLAlchemy expands those on every execution.
+        or_(*(alerts.c.event_type == t for t in _MISSING_TYPES)),
         alerts.c.kind != AlertKind.REPEAT_MISSING.value,
         alerts.c.occurred_at <= bindparam("until"),
         alerts.c.acknowledged_at.is_(None),
-        alerts.c.state.in_(_AWAITING),
+        or_(*(alerts.c.state == state for state in _AWAITING)),
     )
     .order_by(alerts.c.created_at, alerts.c.alert_id)
     .with_for_update()
@@ -74,16 +75,22 @@ async def set_state(
     loses its deadline all the same."""
     if not alert_ids:
         return
-    await session.execute(
-        update(alerts)
-        .where(alerts.c.alert_id.in_(alert_ids), alerts.c.state != AlertState.SENDING.value)
-        .values(state=state.value, ack_due_at=None, updated_at=now)
-    )
-    await session.execute(
-        update(alerts)
-        .where(alerts.c.alert_id.in_(alert_ids), alerts.c.state == AlertState.SENDING.value)
-        .values(ack_due_at=None, updated_at=now)
-    )
+    params = {"ids": list(alert_ids), "state": state.value, "now": now}
+    await session.execute(_SET_STATE, params)
+    await session.execute(_SET_STATE_SENDING, params)
+
+
+_IDS = alerts.c.alert_id.in_(bindparam("ids", expanding=True))
+_SET_STATE = (
+    update(alerts)
+    .where(_IDS, alerts.c.state != AlertState.SENDING.value)
+    .values(state=bindparam("state"), ack_due_at=None, updated_at=bindparam("now"))
+)
+_SET_STATE_SENDING = (
+    update(alerts)
+    .where(_IDS, alerts.c.state == AlertState.SENDING.value)
+    .values(ack_due_at=None, updated_at=bindparam("now"))
+)
 
 
 async def unsent_follow_ups(session: AsyncSession, parent_ids: Sequence[str]) -> list[Alert]:

@@ -29,6 +29,7 @@ from services.notifier.sql_alert_store import SqlAlertStore
 from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.notifier.tasks import state_for_outcome, task_due_at
 from services.runtime.database import utcnow
+from services.runtime.hand_over import in_one_hand_over
 from services.runtime.handling import Outbox, Publisher, UnprocessableError
 
 Clock = Callable[[], datetime]
@@ -47,6 +48,12 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
 
 
+def _through(out: Outbox, session: AsyncSession) -> Publisher:
+    """``out`` writing through ``session`` (services/runtime/hand_over.py); an in-memory
+    publisher (a test's) as it is."""
+    return out.on(session) if isinstance(out, Outbox) else out
+
+
 async def on_alert_requested(
     session: AsyncSession,
     message: AlertRequestedV1,
@@ -58,7 +65,11 @@ async def on_alert_requested(
 ) -> None:
     """:func:`queue_alert` in the consumer's transaction; ``wake`` (the scheduler) once
     it has committed a new alert."""
-    queued = await queue_alert(SqlAlertStore(session), message, out, now=now, policy=policy)
+    # The store's statements in one hand-over to the session's synchronous side.
+    queued = await in_one_hand_over(
+        session,
+        lambda s: queue_alert(SqlAlertStore(s), message, _through(out, s), now=now, policy=policy),
+    )
     if queued and wake is not None:
         after_commit(session, wake)
 
@@ -132,7 +143,10 @@ async def on_rhi_task_requested(
     now: Clock = utcnow,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
-    await open_task(SqlAlertStore(session), message, out, now=now, policy=policy)
+    await in_one_hand_over(
+        session,
+        lambda s: open_task(SqlAlertStore(s), message, _through(out, s), now=now, policy=policy),
+    )
 
 
 async def open_task(
@@ -163,7 +177,9 @@ async def on_acknowledgement(
     *,
     now: Clock = utcnow,
 ) -> None:
-    await acknowledge_alert(SqlAlertStore(session), message, out, now=now)
+    await in_one_hand_over(
+        session, lambda s: acknowledge_alert(SqlAlertStore(s), message, _through(out, s), now=now)
+    )
 
 
 async def acknowledge_alert(
@@ -199,7 +215,9 @@ async def on_rhi_task_outcome(
     *,
     now: Clock = utcnow,
 ) -> None:
-    await close_task(SqlAlertStore(session), message, out, now=now)
+    await in_one_hand_over(
+        session, lambda s: close_task(SqlAlertStore(s), message, _through(out, s), now=now)
+    )
 
 
 async def close_task(

@@ -13,15 +13,15 @@ statement. A failure is rarer and stays one by one (scheduler.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, tuple_, update
+from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from schemas.messages import AlertState
 from services.notifier.delivery import MESSAGE_ID_DOMAIN, message_id
@@ -29,6 +29,7 @@ from services.notifier.model import Alert
 from services.notifier.repository.sending import FINISH_ATTEMPT
 from services.notifier.tables import alerts, audit_chains, disclosures
 from services.runtime import audit_chain
+from services.runtime.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,13 @@ class Disclosed:
     fields: tuple[str, ...]
 
 
+_FINISH_ATTEMPT = Prepared(FINISH_ATTEMPT)
+
+
 def _finish_attempts(connection: Connection, finished: Sequence[Finished], now: datetime) -> None:
     if finished:
-        connection.execute(
-            FINISH_ATTEMPT,
+        _FINISH_ATTEMPT.run_many(
+            connection,
             [
                 {
                     "b_alert_id": f.alert_id,
@@ -94,16 +98,20 @@ def disclosure(alert: Alert, fields: Sequence[str], now: datetime) -> dict[str, 
 
 _NOW = bindparam("b_now", type_=alerts.c.updated_at.type)
 
-# Marks sent the alerts whose claim still holds (repository/sending.py, _claim_still_held): the
-# attempt number fences a claim another copy took over since.
-_RECORD_SENT = (
+# Marks sent an alert whose claim still holds (repository/sending.py, _claim_still_held): the
+# attempt number fences a claim another copy took over since. By primary key, one alert
+# a statement (a group is about one alert): with the attempt fence alone SQLite took the
+# index on state and read every queued alert for each outcome. No IN lists, whose
+# parameters SQLAlchemy expands on every execution.
+_RECORD_SENT = Prepared(
     update(alerts)
     .where(
-        # By primary key: with the attempt fence alone SQLite took the index on state and
-        # read every queued alert for each outcome (a backlog made each cost more).
-        alerts.c.alert_id.in_(bindparam("b_ids", expanding=True)),
-        tuple_(alerts.c.alert_id, alerts.c.attempts).in_(bindparam("b_claims", expanding=True)),
-        alerts.c.state.in_((AlertState.SENDING.value, AlertState.QUEUED.value)),
+        alerts.c.alert_id == bindparam("b_alert_id"),
+        alerts.c.attempts == bindparam("b_attempt"),
+        or_(
+            alerts.c.state == AlertState.SENDING.value,
+            alerts.c.state == AlertState.QUEUED.value,
+        ),
     )
     .values(
         state=AlertState.SENT.value,
@@ -129,15 +137,11 @@ def _record_sent(connection: Connection, sent: Sequence[Disclosed], now: datetim
         disclosures,
         [disclosure(s.alert, s.fields, now) for s in sent],
     )
-    marked = connection.execute(
-        _RECORD_SENT,
-        {
-            "b_ids": [s.alert.alert_id for s in sent],
-            "b_claims": [(s.alert.alert_id, s.attempt) for s in sent],
-            "b_now": now,
-        },
-    ).scalars()
-    return set(marked)
+    marked: set[str] = set()
+    for s in sent:
+        params = {"b_alert_id": s.alert.alert_id, "b_attempt": s.attempt, "b_now": now}
+        marked.update(row[0] for row in _RECORD_SENT.run(connection, params))
+    return marked
 
 
 @dataclass(frozen=True)
@@ -153,19 +157,22 @@ class Group:
     now: datetime
 
 
-def record_group(session: Session, group: Group) -> set[str]:
-    """The group's writes on the session's synchronous side (``AsyncSession.run_sync``:
-    one greenlet for the whole transaction's statements, on SQLite and PostgreSQL
-    alike); the ids of the alerts marked sent."""
-    connection = session.connection()
+def record_group(connection: Connection, group: Group) -> set[str]:
+    """The group's writes on a connection's synchronous side (one greenlet for the
+    whole transaction's statements, on SQLite and PostgreSQL alike); the ids of the
+    alerts marked sent."""
     _finish_attempts(connection, group.finished, group.now)
     marked = _record_sent(connection, group.sent, group.now)
     rows = [row for alert_id, row in group.statuses.items() if alert_id in marked]
-    if rows:
-        connection.execute(group.outbox.insert(), rows)
+    _inserts(group.outbox).run_many(connection, rows)
     return marked
+
+
+@functools.cache
+def _inserts(table: Table) -> Prepared:
+    return Prepared(table.insert())
 
 
 async def record(session: AsyncSession, group: Group) -> set[str]:
     """:func:`record_group` in ``session``'s transaction."""
-    return await session.run_sync(record_group, group)
+    return await session.run_sync(lambda sync: record_group(sync.connection(), group))

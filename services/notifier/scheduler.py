@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections import deque
@@ -247,10 +248,7 @@ class DeliveryScheduler:
         delay = RECORD_RETRY_FIRST_S
         while True:
             try:
-                async with self.db.transaction(urgent=True) as session:
-                    await self._record_group(
-                        session, Outbox(session, self.tables, self.settings), group
-                    )
+                await self._record_once(group)
             except (DBAPIError, OSError) as exc:
                 log.warning(
                     "notifier: cannot record %d attempt(s) yet (%s), first alert %s; "
@@ -267,13 +265,12 @@ class DeliveryScheduler:
                 self._log_outcome(attempted)
             return
 
-    async def _record_group(
-        self, session: AsyncSession, out: Outbox, group: list[Attempted]
-    ) -> None:
-        """The outcomes of ``group`` in the caller's transaction: every attempt
-        finished, every sent alert recorded and its status queued in a few statements
-        for the group, in one hand-over to the session's synchronous side
-        (outcomes.py), then the failures one by one."""
+    async def _record_once(self, group: list[Attempted]) -> None:
+        """The outcomes of ``group`` in one transaction: every attempt finished, every
+        sent alert recorded and its status queued in a few statements for the group
+        (outcomes.py), then the failures one by one. A group with no failure (nearly
+        every one) is one hand-over to the database's synchronous side, begin to commit
+        (:meth:`Database.run`)."""
         now = self.now()
         sent = [a for a in group if a.failure is None]
         failed = [a for a in group if a.failure is not None]
@@ -299,11 +296,15 @@ class DeliveryScheduler:
             for a in sent
         }
         disclosed = [Disclosed(a.alert, a.attempt, a.fields) for a in sent]
-        await outcomes.record(
-            session, outcomes.Group(finished, disclosed, statuses, self.tables.outbox, now)
-        )
-        for attempted in failed:
-            await self._record_failure(session, out, attempted, now)
+        outcome = outcomes.Group(finished, disclosed, statuses, self.tables.outbox, now)
+        if not failed:
+            await self.db.run(functools.partial(outcomes.record_group, group=outcome), urgent=True)
+            return
+        async with self.db.transaction(urgent=True) as session:
+            await outcomes.record(session, outcome)
+            out = Outbox(session, self.tables, self.settings)
+            for attempted in failed:
+                await self._record_failure(session, out, attempted, now)
 
     async def _record_failure(
         self, session: AsyncSession, out: Outbox, attempted: Attempted, now: datetime

@@ -41,6 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime.prepared import Prepared
+
 GENESIS = "0" * 64  # the "previous hash" of a chain's first entry
 CHAIN_COLUMNS = ("seq", "prev_hash", "entry_hash")
 
@@ -100,25 +102,32 @@ def content_of(table: Table, row: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _HeadStatements:
-    """A chain head's two statements, built once per heads table: SQLAlchemy compiles
-    each once, where building them per entry cost more than running them."""
+class _Statements:
+    """A chain's statements, built once per heads and chained table and run on the
+    driver (:mod:`services.runtime.prepared`): SQLAlchemy's execution around them cost
+    more than running them."""
 
-    advance: Any  # take the head's lock, move it on by ``b_count``: (last_seq, last_hash)
-    create: Any  # the head of a chain's first entries (the migration makes it otherwise)
-    seal: Any  # the hash of the entry now last
+    advance: Prepared  # take the head's lock, move it on by ``b_count``: (last_seq, last_hash)
+    create: Prepared  # the head of a chain's first entries (the migration makes it otherwise)
+    entries: Prepared  # the entries themselves
+    seal: Prepared  # the hash of the entry now last
 
 
 @functools.cache
-def _head_statements(heads: Table) -> _HeadStatements:
+def _statements(heads: Table, table: Table) -> _Statements:
     chain = heads.c.chain == bindparam("b_chain")
-    return _HeadStatements(
-        advance=update(heads)
-        .where(chain)
-        .values(last_seq=heads.c.last_seq + bindparam("b_count", type_=BigInteger))
-        .returning(heads.c.last_seq, heads.c.last_hash),
-        create=insert(heads),
-        seal=update(heads).where(chain).values(last_hash=bindparam("b_hash", type_=String)),
+    return _Statements(
+        advance=Prepared(
+            update(heads)
+            .where(chain)
+            .values(last_seq=heads.c.last_seq + bindparam("b_count", type_=BigInteger))
+            .returning(heads.c.last_seq, heads.c.last_hash)
+        ),
+        create=Prepared(insert(heads)),
+        entries=Prepared(insert(table)),
+        seal=Prepared(
+            update(heads).where(chain).values(last_hash=bindparam("b_hash", type_=String))
+        ),
     )
 
 
@@ -150,11 +159,11 @@ def append_many_on(
     if not entries:
         return []
     chain, count = table.name, len(entries)
-    statements = _head_statements(heads)
-    head = connection.execute(statements.advance, {"b_chain": chain, "b_count": count}).first()
-    if head is None:  # the first entries ever: the head is made (the migration makes it)
-        connection.execute(
-            statements.create,
+    statements = _statements(heads, table)
+    head = statements.advance.run(connection, {"b_chain": chain, "b_count": count})
+    if not head:  # the first entries ever: the head is made (the migration makes it)
+        statements.create.run(
+            connection,
             {
                 "chain": chain,
                 "last_seq": count,
@@ -165,14 +174,14 @@ def append_many_on(
         )
         last_seq, prev = count, GENESIS
     else:
-        last_seq, prev = int(head.last_seq), str(head.last_hash)
+        last_seq, prev = int(head[0][0]), str(head[0][1])
     rows: list[dict[str, Any]] = []
     for seq, values in enumerate(entries, start=last_seq - count + 1):
         digest = entry_hash(prev, seq, values)
         rows.append({**values, "seq": seq, "prev_hash": prev, "entry_hash": digest})
         prev = digest
-    connection.execute(insert(table), rows)
-    connection.execute(statements.seal, {"b_chain": chain, "b_hash": prev})
+    statements.entries.run_many(connection, rows)
+    statements.seal.run(connection, {"b_chain": chain, "b_hash": prev})
     return [row["seq"] for row in rows]
 
 

@@ -49,6 +49,11 @@ class Outbox:
         else:
             await publish_later(self.session, self.tables, wire, key, message)
 
+    def on(self, session: AsyncSession) -> Outbox:
+        """This outbox writing through ``session`` (the same transaction seen another
+        way: services/runtime/hand_over.py)."""
+        return replace(self, session=session)
+
 
 def at_commit(out: Publisher) -> Publisher:
     """``out`` writing its rows at the commit when it is an :class:`Outbox` (a test's

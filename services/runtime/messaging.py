@@ -155,8 +155,13 @@ async def publish_later(
     message: BaseModel,
 ) -> None:
     """Queue ``message`` for the outbox relay, inside the caller's transaction."""
-    # Values as parameters: one compiled statement.
-    await session.execute(tables.outbox.insert(), outbox_row(topic, key, message))
+    # Values as parameters: one compiled statement, built once.
+    await session.execute(_insert(tables.outbox), outbox_row(topic, key, message))
+
+
+@functools.cache
+def _insert(table: Table) -> Any:
+    return table.insert()
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import RhiTaskOutcomeV1, RhiTaskState
@@ -60,8 +60,10 @@ async def record_outcome(session: AsyncSession, m: RhiTaskOutcomeV1, now: dateti
     return bool(getattr(result, "rowcount", 0))
 
 
-async def _tasks(session: AsyncSession, query: Any) -> list[RhiTask]:
-    return [as_task(row) for row in (await session.execute(query)).all()]
+async def _tasks(
+    session: AsyncSession, query: Any, params: dict[str, Any] | None = None
+) -> list[RhiTask]:
+    return [as_task(row) for row in (await session.execute(query, params)).all()]
 
 
 async def tasks_to_remind(session: AsyncSession, now: datetime, limit: int) -> list[RhiTask]:
@@ -109,6 +111,34 @@ async def mark_task(
     await session.execute(update(rhi_tasks).where(rhi_tasks.c.task_id == task_id).values(**values))
 
 
+# open_tasks_for_child's two queries, built once (issue 18: a reported alert to a local
+# authority runs one); the open states as equalities, not an IN list SQLAlchemy expands
+# on every execution.
+def _open(states: Any) -> Any:
+    return or_(*(states == state for state in OPEN_TASK_STATES))
+
+
+_OPEN_FOR_CHILD = (
+    select(rhi_tasks)
+    .join(
+        child_links,
+        (child_links.c.force_code == rhi_tasks.c.force_code)
+        & (child_links.c.episode_ref == rhi_tasks.c.episode_ref),
+    )
+    .where(
+        child_links.c.child_id == bindparam("child_id"),
+        rhi_tasks.c.authority_code == bindparam("authority_code"),
+        _open(rhi_tasks.c.state),
+    )
+)
+_OPEN_FOR_BIRTH_DATE = select(rhi_tasks).where(
+    rhi_tasks.c.authority_code == bindparam("authority_code"),
+    rhi_tasks.c.child_date_of_birth
+    == bindparam("date_of_birth", type_=rhi_tasks.c.child_date_of_birth.type),
+    _open(rhi_tasks.c.state),
+)
+
+
 async def open_tasks_for_child(
     session: AsyncSession,
     authority_code: str,
@@ -122,28 +152,15 @@ async def open_tasks_for_child(
     exact name and date of birth (compared without case). A new episode before the
     interview is noted on them."""
     if child_id is not None:
-        links = child_links.c
         return await _tasks(
             session,
-            select(rhi_tasks)
-            .join(
-                child_links,
-                (links.force_code == rhi_tasks.c.force_code)
-                & (links.episode_ref == rhi_tasks.c.episode_ref),
-            )
-            .where(
-                links.child_id == child_id,
-                rhi_tasks.c.authority_code == authority_code,
-                rhi_tasks.c.state.in_(OPEN_TASK_STATES),
-            ),
+            _OPEN_FOR_CHILD,
+            {"child_id": child_id, "authority_code": authority_code},
         )
     tasks = await _tasks(
         session,
-        select(rhi_tasks).where(
-            rhi_tasks.c.authority_code == authority_code,
-            rhi_tasks.c.child_date_of_birth == date_of_birth,
-            rhi_tasks.c.state.in_(OPEN_TASK_STATES),
-        ),
+        _OPEN_FOR_BIRTH_DATE,
+        {"authority_code": authority_code, "date_of_birth": date_of_birth},
     )
     return [
         t

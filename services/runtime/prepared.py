@@ -1,0 +1,139 @@
+"""Statements compiled once and run on the driver's cursor (issue 18).
+
+A Core statement run through ``Connection.execute`` costs SQLAlchemy tens of µs around
+the driver's own few: an execution context, the cache look-up of its compiled form, its
+parameters processed into a new dict, its result wrapped. For the statements a hot path
+runs on every alert that is most of their cost. A :class:`Prepared` statement keeps,
+per dialect and set of parameter names, the SQL text, the order of its parameters and
+SQLAlchemy's own bind processors (so a ``UtcDateTime`` is the same text in the file as
+on any other path), and on SQLite runs it on the DBAPI cursor through the dialect's
+``do_execute`` (its cooperative busy waits and turns of the loop,
+:mod:`services.runtime.sqlite_inline`). Elsewhere (PostgreSQL over asyncpg, where each
+statement is a round trip anyway) it goes through ``Connection.execute`` as before.
+
+Only statements whose every parameter is known at compile time go to the driver: no
+expanding ``IN`` (rendered per execution), no Python-side column defaults; others (found
+when first compiled) go through ``Connection.execute`` everywhere. Callers run on a
+connection's synchronous side (``AsyncSession.run_sync``, :meth:`Database.run`), in the
+transaction of that connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql import ClauseElement, Executable
+
+# The SQLite dialects whose connection is the standard ``sqlite3`` module's.
+_SQLITE_DRIVERS = frozenset({"relayinline", "pysqlite"})
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # the parameters in the order of the SQL's placeholders
+    processors: tuple[Processor, ...]
+    fixed: Mapping[str, Any]  # values the statement itself holds (``.values(state=...)``)
+    results: tuple[Processor, ...]  # for RETURNING's columns
+
+
+def _direct(dialect: Dialect) -> bool:
+    return dialect.name == "sqlite" and dialect.driver in _SQLITE_DRIVERS
+
+
+class Prepared:
+    """One Core statement, compiled once per dialect and set of parameter names."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, str, tuple[str, ...]], _Compiled | None] = {}
+
+    def run(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Execute with ``params`` in ``connection``'s transaction; the rows it returns
+        (RETURNING), as tuples."""
+        dialect = connection.dialect
+        compiled = self._for(dialect, tuple(params))
+        if compiled is None:
+            result = connection.execute(self.statement, dict(params))
+            return [tuple(row) for row in result] if result.returns_rows else []
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            dialect.do_execute(cursor, compiled.sql, _values(compiled, params), None)
+            if not compiled.results:
+                return []
+            return [_row(compiled.results, raw) for raw in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute once for each of ``rows`` (all with the same names), as an
+        executemany, in ``connection``'s transaction."""
+        if not rows:
+            return
+        dialect = connection.dialect
+        compiled = self._for(dialect, tuple(rows[0]))
+        if compiled is None:
+            connection.execute(self.statement, [dict(row) for row in rows])
+            return
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            dialect.do_executemany(
+                cursor, compiled.sql, [_values(compiled, row) for row in rows], None
+            )
+        finally:
+            cursor.close()
+
+    def _for(self, dialect: Dialect, names: tuple[str, ...]) -> _Compiled | None:
+        """The statement compiled for the driver; None: through ``Connection.execute``."""
+        key = (dialect.name, str(dialect.driver), names)
+        try:
+            return self._compiled[key]
+        except KeyError:
+            compiled = _compile(self.statement, dialect, names) if _direct(dialect) else None
+            self._compiled[key] = compiled
+            return compiled
+
+
+def _compile(statement: Executable, dialect: Dialect, names: tuple[str, ...]) -> _Compiled | None:
+    compiled: Any = cast(ClauseElement, statement).compile(dialect=dialect, column_keys=list(names))
+    if (
+        not compiled.positional
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.post_compile_params
+        or compiled.literal_execute_params
+        or compiled.escaped_bind_names
+    ):
+        return None
+    binds = compiled.binds
+    order = tuple(compiled.positiontup)
+    processors = tuple(
+        binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
+    )
+    fixed = {name: bind.effective_value for name, bind in binds.items() if not bind.required}
+    # What it returns: a SELECT's columns, or RETURNING's (none for other DML).
+    results = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in getattr(statement, "exported_columns", ())
+    )
+    return _Compiled(compiled.string, order, processors, fixed, results)
+
+
+def _values(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
+    values = []
+    for name, process in zip(compiled.names, compiled.processors, strict=True):
+        value = params[name] if name in params else compiled.fixed[name]
+        values.append(value if process is None else process(value))
+    return tuple(values)
+
+
+def _row(processors: tuple[Processor, ...], raw: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(
+        value if process is None else process(value)
+        for process, value in zip(processors, raw, strict=True)
+    )
