@@ -19,6 +19,7 @@ from schemas.catalogue import ALERT_ANSWERS, ALERT_STATUS, POLICE_EVENTS_RAW
 from services.ingest import api, episodes_api, repository
 from services.ingest.handlers import on_alert_answer, on_alert_status, on_police_event
 from services.ingest.intake import Intake
+from services.ingest.lean_route import IngestApp
 from services.ingest.publishing import DEFAULT_ACK_TIMEOUT_S, DirectPublisher
 from services.ingest.rate_limits import KeyRateLimits
 from services.ingest.replay import replay
@@ -64,7 +65,7 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(
+    app = IngestApp(
         title="Missing Episode Relay: ingest",
         version="1",
         lifespan=lifespan,

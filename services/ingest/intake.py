@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from schemas.catalogue import EPISODE_EVENTS, INGEST_REJECTED
 from schemas.episode import EpisodeEventV1
@@ -173,11 +174,8 @@ class Intake:
         check were two (issue 18)."""
         decided = Decided(key_force, decide_all(items, key_force)) if key_force else None
         async with self.db.transaction() as session:
-            key = await repository.active_key(session, key_hash)
-            if key is None or decided is None or key.force_code != key_force:
-                return key, None
-            decided.known = await repository.seen(session, _pairs(decided.decisions))
-        return key, decided
+            # Both statements in one hand-over to the session's synchronous side.
+            return await session.run_sync(_key_and_seen, key_hash, decided)
 
     async def _keep_rejects(
         self, items: list[Item], invalid: dict[int, Invalid], source: str, channel: Channel
@@ -271,6 +269,16 @@ class Decided:
     key_force: str | None
     decisions: list[Decision]
     known: set[tuple[str, str]] | None = None
+
+
+def _key_and_seen(
+    session: Session, key_hash: str, decided: Decided | None
+) -> tuple[ApiKey | None, Decided | None]:
+    key = repository.active_key_on(session, key_hash)
+    if key is None or decided is None or key.force_code != decided.key_force:
+        return key, None
+    decided.known = repository.seen_on(session, _pairs(decided.decisions))
+    return key, decided
 
 
 def decide_all(items: list[Item], key_force: str | None) -> list[Decision]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from schemas.episode import EpisodeEventV1
 from services.ingest.acceptance import Reject as Reject
@@ -56,9 +57,16 @@ async def active_key(
 ) -> ApiKey | None:
     """The key with this hash, unless revoked (a rotated key works until its
     ``revoked_at``, which is then in the future)."""
+    return await session.run_sync(active_key_on, key_hash, now)
+
+
+def active_key_on(session: Session, key_hash: str, now: datetime | None = None) -> ApiKey | None:
+    """:func:`active_key` on the session's synchronous side (``AsyncSession.run_sync``)."""
     row = (
-        await session.execute(_ACTIVE_KEY, {"b_key_hash": key_hash, "b_now": now or utcnow()})
-    ).first()
+        session.connection()
+        .execute(_ACTIVE_KEY, {"b_key_hash": key_hash, "b_now": now or utcnow()})
+        .first()
+    )
     return _key(row) if row else None
 
 
@@ -73,6 +81,12 @@ _ACTIVE_KEY = select(api_keys).where(
 _SEEN = select(events.c.force_code, events.c.event_id).where(
     tuple_(events.c.force_code, events.c.event_id).in_(bindparam("b_pairs", expanding=True))
 )
+# One event (the single-event endpoint): no IN list to expand on every call.
+_SEEN_ONE = select(events.c.force_code, events.c.event_id).where(
+    events.c.force_code == bindparam("b_force_code"),
+    events.c.event_id == bindparam("b_event_id"),
+)
+_ADD_EVENT = events.insert()
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
@@ -126,10 +140,20 @@ def _key(row: Any) -> ApiKey:
 
 async def seen(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (force_code, event_id) pairs are already in the log."""
+    return await session.run_sync(seen_on, pairs)
+
+
+def seen_on(session: Session, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """:func:`seen` on the session's synchronous side (``AsyncSession.run_sync``)."""
     wanted = list(dict.fromkeys(pairs))
+    connection = session.connection()
+    if len(wanted) == 1:
+        [(force_code, event_id)] = wanted
+        rows = connection.execute(_SEEN_ONE, {"b_force_code": force_code, "b_event_id": event_id})
+        return {(row.force_code, row.event_id) for row in rows}
     found: set[tuple[str, str]] = set()
     for start in range(0, len(wanted), 500):  # keep the IN list within every backend's limit
-        rows = await session.execute(_SEEN, {"b_pairs": wanted[start : start + 500]})
+        rows = connection.execute(_SEEN, {"b_pairs": wanted[start : start + 500]})
         found.update((row.force_code, row.event_id) for row in rows)
     return found
 
@@ -153,7 +177,7 @@ async def add_events(session: AsyncSession, accepted: Iterable[EpisodeEventV1]) 
         for event in accepted
     ]
     if rows:
-        await session.execute(events.insert(), rows)
+        await session.run_sync(lambda sync: sync.connection().execute(_ADD_EVENT, rows))
 
 
 async def add_event(session: AsyncSession, event: EpisodeEventV1) -> None:

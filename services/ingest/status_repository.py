@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from schemas.episode import EventType
 from schemas.episode_status import AcceptedEventV1
@@ -20,16 +21,26 @@ from services.ingest.episode_status import AlertRecord, AnswerRecord
 from services.ingest.tables import alert_answers, episode_alerts, events
 from services.runtime import conflicts
 
-# Built once (values as parameters): on every alert-status message.
+# Built once (values as parameters): on every alert-status (and alert-answers) message.
 _ALERT = (
     select(episode_alerts)
     .where(episode_alerts.c.alert_id == bindparam("b_alert_id"))
     .with_for_update()
 )
+_ANSWER = (
+    select(alert_answers)
+    .where(alert_answers.c.alert_id == bindparam("b_alert_id"))
+    .with_for_update()
+)
 
 
 async def alert(session: AsyncSession, alert_id: str) -> AlertRecord | None:
-    row = (await session.execute(_ALERT, {"b_alert_id": alert_id})).first()
+    return await session.run_sync(_alert_on, alert_id)
+
+
+def _alert_on(session: Session, alert_id: str) -> AlertRecord | None:
+    # On the session's synchronous side (``run_sync``): Core's execute, not the ORM's.
+    row = session.connection().execute(_ALERT, {"b_alert_id": alert_id}).first()
     return _alert(row) if row else None
 
 
@@ -56,11 +67,11 @@ async def save_alert(session: AsyncSession, record: AlertRecord) -> None:
 
 
 async def answer(session: AsyncSession, alert_id: str) -> AnswerRecord | None:
-    row = (
-        await session.execute(
-            select(alert_answers).where(alert_answers.c.alert_id == alert_id).with_for_update()
-        )
-    ).first()
+    return await session.run_sync(_answer_on, alert_id)
+
+
+def _answer_on(session: Session, alert_id: str) -> AnswerRecord | None:
+    row = session.connection().execute(_ANSWER, {"b_alert_id": alert_id}).first()
     return _answer(row) if row else None
 
 
@@ -150,4 +161,5 @@ def _answer(row: Any) -> AnswerRecord:
 
 
 async def _upsert(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
-    await session.execute(conflicts.upsert(session, table, tuple(row)), row)
+    statement = conflicts.upsert(session, table, tuple(row))
+    await session.run_sync(lambda sync: sync.connection().execute(statement, row))
