@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import Response
@@ -23,6 +23,11 @@ from services.runtime.settings import RelaySettings, ServiceName
 log = logging.getLogger(__name__)
 
 Loop = Callable[[], Awaitable[None]]
+
+# How long a stopping service waits for a cancelled background loop to end. A loop that
+# does not (one seen in tests: waiting inside a Kafka client's close) is logged and left,
+# so that SIGTERM still ends the process instead of hanging it.
+LOOP_STOP_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -85,9 +90,11 @@ class ServiceRuntime:
         except Exception as exc:  # the loop below keeps trying
             log.warning("%s: broker epoch not read at start (%s)", self.name, type(exc).__name__)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox")
-        self._tasks.append(asyncio.create_task(_forever(self.name, self.watch.run)))
-        for loop in self.loops:
-            self._tasks.append(asyncio.create_task(_forever(self.name, loop)))
+        named: list[tuple[str, Loop]] = [("broker-watch", self.watch.run)]
+        named += [(str(getattr(loop, "__name__", "loop")), loop) for loop in self.loops]
+        for loop_name, loop in named:
+            task = asyncio.create_task(_forever(self.name, loop), name=f"{self.name}-{loop_name}")
+            self._tasks.append(task)
         self.started = True
         log.info("%s: started", self.name)
 
@@ -97,13 +104,10 @@ class ServiceRuntime:
         # schedulers, then empty the outbox while the producer still runs, then close.
         for subscriber in self.broker.subscribers:
             await subscriber.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_loops(self.name, self._tasks, LOOP_STOP_TIMEOUT_S)
         self._tasks.clear()
         if self._relay_task is not None:
-            self._relay_task.cancel()
-            await asyncio.gather(self._relay_task, return_exceptions=True)
+            await stop_loops(self.name, [self._relay_task], LOOP_STOP_TIMEOUT_S)
             self._relay_task = None
             try:
                 await asyncio.wait_for(self.relay.publish_pending(), timeout=10)
@@ -158,6 +162,40 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 lines.append(f'relay_{name}{{service="{self.name}"}} {await gauge()}')
         return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+async def stop_loops(service: str, tasks: Sequence[asyncio.Task[None]], timeout_s: float) -> None:
+    """Cancel ``tasks`` and wait up to ``timeout_s`` for them to end. One still running
+    then is logged as an error, with where it waits, and left behind: a service that
+    hangs on its way out is worse than one that stops with a loop still closing."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in pending:
+        log.error(
+            "%s: loop %s did not stop within %g s of being cancelled; left waiting in %s",
+            service,
+            task.get_name(),
+            timeout_s,
+            waiting_in(task),
+        )
+
+
+def waiting_in(task: asyncio.Task[None]) -> str:
+    """Where a suspended task waits: its chain of awaited coroutines, outermost first
+    (code names only, never values). ``Task.get_stack`` gives only the outermost frame."""
+    names: list[str] = []
+    awaited: object = task.get_coro()
+    while awaited is not None and len(names) < 30:
+        code = getattr(awaited, "cr_code", None) or getattr(awaited, "gi_code", None)
+        if code is None:
+            names.append(type(awaited).__name__)
+            break
+        names.append(code.co_qualname)
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return " > ".join(names)
 
 
 async def _forever(service: str, loop: Loop) -> None:
