@@ -7,7 +7,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertState
@@ -64,26 +64,30 @@ _OPEN_FOR_ACK = (
     AlertState.PERMANENT_FAILURE.value,
     AlertState.ESCALATED.value,
 )
+# The same states said the other way round, for the query: SQLite would search
+# ``ix_notifier_alerts_due`` with an IN over the open states and sort every alert not
+# closed (250 ms a look at 395,000 alerts in a backlog, before every delivery batch);
+# with NOT IN it takes the deadline's index, which holds only what is due.
+_CLOSED_FOR_ACK = tuple(sorted(s.value for s in AlertState if s.value not in _OPEN_FOR_ACK))
 
 
 async def due_for_escalation(session: AsyncSession, now: datetime, limit: int) -> list[Alert]:
     """Alerts nobody acknowledged by their deadline, oldest deadline first."""
-    return [
-        as_alert(row)
-        for row in (
-            await session.execute(
-                select(alerts)
-                .where(
-                    alerts.c.ack_due_at <= now,
-                    alerts.c.acknowledged_at.is_(None),
-                    alerts.c.state.in_(_OPEN_FOR_ACK),
-                )
-                .order_by(alerts.c.ack_due_at, alerts.c.alert_id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-    ]
+    params = {"b_now": now, "b_limit": limit}
+    return [as_alert(row) for row in (await session.execute(ESCALATION_DUE, params)).all()]
+
+
+ESCALATION_DUE = (
+    select(alerts)
+    .where(
+        alerts.c.ack_due_at <= bindparam("b_now", type_=alerts.c.ack_due_at.type),
+        alerts.c.acknowledged_at.is_(None),
+        alerts.c.state.not_in(_CLOSED_FOR_ACK),
+    )
+    .order_by(alerts.c.ack_due_at, alerts.c.alert_id)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
 async def mark_escalated(

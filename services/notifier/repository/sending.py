@@ -39,7 +39,18 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Cl
 
 def _claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
     connection = session.connection()
-    rows = connection.execute(_DUE, {"b_now": now, "b_limit": limit}).all()
+    # The oldest of each due state, then the oldest of those: SQLite reads one state's
+    # alerts from ``ix_notifier_alerts_due`` in order and stops at ``limit``, where an IN
+    # over the states made it sort every queued alert (190 ms a claim at 328,000 queued
+    # in a backlog). PostgreSQL locks at most ``limit`` more rows until the commit.
+    rows = sorted(
+        (
+            row
+            for state in DUE_STATES
+            for row in connection.execute(_DUE, {"b_state": state, "b_now": now, "b_limit": limit})
+        ),
+        key=lambda row: (row.due_at, row.created_at),
+    )[:limit]
     if not rows:
         return []
     claimed = [Claimed(alert, alert.attempts + 1) for alert in map(as_alert, rows)]
@@ -70,7 +81,7 @@ def _now_param() -> Any:
 
 _DUE = (
     select(alerts)
-    .where(alerts.c.state.in_(DUE_STATES), alerts.c.due_at <= _now_param())
+    .where(alerts.c.state == bindparam("b_state"), alerts.c.due_at <= _now_param())
     .order_by(alerts.c.due_at, alerts.c.created_at)
     .limit(bindparam("b_limit"))
     # Copies of the notifier skip each other's rows (PostgreSQL); SQLite serialises.
