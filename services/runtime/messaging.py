@@ -181,7 +181,7 @@ class HeldOutboxRows:
     async def flush(self, session: AsyncSession) -> None:
         held, self.rows = self.rows, {}
         for name, rows in held.items():
-            await on_connection.execute(session, self.tables[name].insert(), rows)
+            await on_connection.execute(session, _insert(self.tables[name]), rows)
 
 
 def publish_at_commit(
