@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.episode import ChildV1
-from services.router.blocking import names_row_fits, probe_keys, roll_keys
+from services.router.blocking import ADDRESS_KEY, address_key, names_row_fits, probe_keys, roll_keys
 from services.router.directory import RollRecord, RowIssue
 from services.router.matching import MatchDecision, match_child
 from services.router.model import MatchingModel
@@ -30,6 +30,8 @@ from services.router.weights import BASELINE
 DECISION_COLUMNS = ("record_id", "decision", "roll_record_id", "org_code", "score")
 
 _RANK = {"match": 2, "review": 1, "no-match": 0}
+# Key columns whose rows are compared only when blocking.names_row_fits.
+_FITTED = ("key_names", ADDRESS_KEY)
 
 
 class _Anything:
@@ -57,6 +59,9 @@ class RollIndex:
         for column, value in keys.as_dict().items():
             if value is not None:
                 self._keys[(column, value)].append(record)
+        address = address_key(record.address)
+        if address is not None:
+            self._keys[(ADDRESS_KEY, address)].append(record)
         if record.nhs_number:
             self._keys[("nhs_number", record.nhs_number)].append(record)
         if record.upn:
@@ -69,12 +74,16 @@ class RollIndex:
             child.given_name, child.family_name, child.date_of_birth, child.postcode
         )
         wanted = [(column, value) for column, values in probes.items() for value in values]
+        address = address_key(child.address)
+        if address is not None:
+            wanted.append((ADDRESS_KEY, address))
         if child.nhs_number:
             wanted.append(("nhs_number", child.nhs_number))
         if child.upn:
             wanted.append(("upn", child.upn))
-        # As the router's query does: a row only the names key finds is compared when
-        # its date or postcode could be the child's (blocking.names_row_fits).
+        # As the router's query does: a row only the names or address key finds is
+        # compared when its date or postcode could be the child's
+        # (blocking.names_row_fits).
         born, postcode = child.date_of_birth, child.postcode
         return self._lookup(
             wanted, lambda r: names_row_fits(born, postcode, r.date_of_birth, r.postcode)
@@ -96,7 +105,7 @@ class RollIndex:
         found: dict[int, RollRecord] = {}
         for key in wanted:
             for record in self._keys.get(key, ()):
-                if key[0] == "key_names" and names_fit is not None and not names_fit(record):
+                if key[0] in _FITTED and names_fit is not None and not names_fit(record):
                     continue
                 found.setdefault(id(record), record)
         return list(found.values())

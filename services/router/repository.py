@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.episode import ChildV1
 from services.router import directory_cache
-from services.router.blocking import KEY_COLUMNS, probe_keys
+from services.router.blocking import KEY_COLUMNS, address_key, probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
 from services.runtime import conflicts, on_connection
@@ -68,6 +68,13 @@ def _key_condition(column: str, condition: ColumnElement[bool]) -> ColumnElement
     return and_(condition, _names_fit()) if column == "key_names" else condition
 
 
+def _address_condition() -> ColumnElement[bool]:
+    """``key_address`` (blocking.address_key, NULL when the record has none: it equals
+    nothing): the household's rows, compared when they could be the child's as a
+    names-key row is."""
+    return and_(roll.c.key_address == bindparam("key_address", type_=String), _names_fit())
+
+
 def _json_values(column: str) -> Any:
     """The values of a key given as one JSON array (SQLite: ``json_each``)."""
     each = func.json_each(bindparam(column, type_=String)).table_valued("value")
@@ -86,6 +93,7 @@ _CANDIDATES_JSON = (
                 _key_condition(column, roll.c[column].in_(_json_values(column)))
                 for column in KEY_COLUMNS
             ),
+            _address_condition(),
             roll.c.nhs_number == bindparam("nhs_number", type_=String),
             roll.c.upn == bindparam("upn", type_=String),
         )
@@ -110,6 +118,7 @@ _CANDIDATES_ANY = (
                 )
                 for column in KEY_COLUMNS
             ),
+            _address_condition(),
             roll.c.nhs_number == bindparam("nhs_number", type_=String),
             roll.c.upn == bindparam("upn", type_=String),
         )
@@ -138,7 +147,11 @@ def candidates_on(connection: Connection, child: ChildV1) -> list[RollRecord]:
         statement = _CANDIDATES_JSON
     born = child.date_of_birth
     params.update(
-        born_year=born.year, born_month=born.month, born_day=born.day, postcode=child.postcode
+        born_year=born.year,
+        born_month=born.month,
+        born_day=born.day,
+        postcode=child.postcode,
+        key_address=address_key(child.address),
     )
     # By position: _ROLL_COLUMNS are RollRecord's fields in their order.
     return [RollRecord(*row) for row in connection.execute(statement, params)]

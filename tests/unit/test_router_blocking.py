@@ -1,12 +1,12 @@
-"""The blocking rule a row found only by the names key must meet (issue 22): it keeps
-every date of birth the matcher could auto-match on."""
+"""The blocking rule a row found only by the names or address key must meet (issue 22):
+it keeps every date of birth the matcher could auto-match on; the address key."""
 
 from __future__ import annotations
 
 import random
 from datetime import date, timedelta
 
-from services.router.blocking import names_row_fits
+from services.router.blocking import address_key, names_row_fits
 from services.router.comparisons import compare_dob
 from services.router.matching import _NOT_FOR_MATCH
 
@@ -58,3 +58,19 @@ def test_one_shared_part_fits() -> None:
     assert names_row_fits(BORN, None, date(2013, 11, 20), None)  # the year
     assert names_row_fits(BORN, None, date(2008, 3, 30), None)  # the month
     assert names_row_fits(BORN, None, date(2010, 12, 9), None)  # the day
+
+
+def test_the_address_key_is_the_house_number_street_sound_and_town_initial() -> None:
+    key = address_key("63 School Lane, Wakefield")
+    assert key == "63|SXL|w"
+    # Case, a misspelt town past its first letter, the street's second word, spaces.
+    assert address_key("63  school lne,  WAKEFELD") == key
+    assert address_key("Flat 2, 12a Church St, Leeds") == "12a|XRX|l"  # not the flat
+    assert address_key("12 Church Street") == "12|XRX|"  # no town
+    for other in ("36 School Lane, Wakefield", "63 School Lane, Leeds", "63 Mill Lane, Wakefield"):
+        assert address_key(other) != key
+    for none in (None, "", "School Lane, Wakefield", "63, Wakefield", "63"):
+        assert address_key(none) is None
+    # At most 21 characters: the column holds 24.
+    long = address_key("1234567890123 Abcdefghijklmnopqrstuvwxyz Road, Zed")
+    assert long is not None and len(long) <= 24
