@@ -2,8 +2,8 @@
 touching any store, so a partnership can measure matching on its own data.
 
 The roll is held in memory behind the same blocking keys the router stores per roll row
-(:func:`services.router.blocking.roll_keys`, probed with
-:func:`~services.router.blocking.probe_keys`) plus NHS number and UPN, and every record
+(:func:`services.router.blocking.roll_keys` and the roll's own, probed with
+:func:`~services.router.blocking.roll_probe_keys`) plus NHS number and UPN, and every record
 is decided by the router's own :func:`services.router.matching.match_child`: what
 ``relay link`` measures is what the router does. The records file is streamed.
 """
@@ -20,7 +20,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.episode import ChildV1
-from services.router.blocking import ADDRESS_KEY, address_key, names_row_fits, probe_keys, roll_keys
+from services.router.blocking import (
+    ADDRESS_KEY,
+    address_key,
+    initials_key,
+    names_row_fits,
+    probe_keys,
+    roll_keys,
+    roll_probe_keys,
+)
 from services.router.directory import RollRecord, RowIssue
 from services.router.matching import MatchDecision, match_child
 from services.router.model import MatchingModel
@@ -62,6 +70,10 @@ class RollIndex:
         address = address_key(record.address)
         if address is not None:
             self._keys[(ADDRESS_KEY, address)].append(record)
+        born = record.date_of_birth.isoformat()
+        initials = initials_key(record.given_name, record.family_name, born)
+        if initials is not None:
+            self._keys[("key_initials_dob", initials)].append(record)
         if record.nhs_number:
             self._keys[("nhs_number", record.nhs_number)].append(record)
         if record.upn:
@@ -70,7 +82,7 @@ class RollIndex:
     def candidates(self, child: ChildV1) -> list[RollRecord]:
         """Every roll record sharing a blocking key, the NHS number or the UPN with
         ``child`` (each once)."""
-        probes = probe_keys(
+        probes = roll_probe_keys(
             child.given_name, child.family_name, child.date_of_birth, child.postcode
         )
         wanted = [(column, value) for column, values in probes.items() for value in values]

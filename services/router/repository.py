@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.episode import ChildV1
 from services.router import directory_cache
-from services.router.blocking import KEY_COLUMNS, address_key, probe_keys
+from services.router.blocking import ROLL_KEY_COLUMNS, address_key, roll_probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
 from services.runtime import conflicts, on_connection
@@ -91,7 +91,7 @@ _CANDIDATES_JSON = (
         or_(
             *(
                 _key_condition(column, roll.c[column].in_(_json_values(column)))
-                for column in KEY_COLUMNS
+                for column in ROLL_KEY_COLUMNS
             ),
             _address_condition(),
             roll.c.nhs_number == bindparam("nhs_number", type_=String),
@@ -116,7 +116,7 @@ _CANDIDATES_ANY = (
                 _key_condition(
                     column, roll.c[column] == any_(bindparam(column, type_=ARRAY(String)))
                 )
-                for column in KEY_COLUMNS
+                for column in ROLL_KEY_COLUMNS
             ),
             _address_condition(),
             roll.c.nhs_number == bindparam("nhs_number", type_=String),
@@ -129,20 +129,23 @@ _CANDIDATES_ANY = (
 
 async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
     """Every roll record that could be ``child``: the same NHS number or UPN, or sharing a
-    blocking key with it (blocking.probe_keys). A few rows, whatever the roll's size."""
+    blocking key with it (blocking.roll_probe_keys, blocking.address_key). A few rows,
+    whatever the roll's size."""
     return await on_connection.run(session, candidates_on, child)
 
 
 def candidates_on(connection: Connection, child: ChildV1) -> list[RollRecord]:
     """:func:`candidates` on the session's synchronous side (services/runtime/on_connection.py)."""
-    probes = probe_keys(child.given_name, child.family_name, child.date_of_birth, child.postcode)
+    probes = roll_probe_keys(
+        child.given_name, child.family_name, child.date_of_birth, child.postcode
+    )
     params: dict[str, Any]
     if connection.dialect.name == "postgresql":
-        params = {column: sorted(probes[column]) for column in KEY_COLUMNS}
+        params = {column: sorted(probes[column]) for column in ROLL_KEY_COLUMNS}
         params["nhs_number"], params["upn"] = child.nhs_number, child.upn
         statement = _CANDIDATES_ANY
     else:
-        params = {column: json.dumps(sorted(probes[column])) for column in KEY_COLUMNS}
+        params = {column: json.dumps(sorted(probes[column])) for column in ROLL_KEY_COLUMNS}
         params["nhs_number"], params["upn"] = child.nhs_number or None, child.upn or None
         statement = _CANDIDATES_JSON
     born = child.date_of_birth

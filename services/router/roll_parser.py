@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from schemas.identifiers import normalise_postcode, validate_nhs_number, validate_upn
-from services.router.blocking import address_key, roll_key_values
+from services.router.blocking import address_key, initials_key, roll_key_values
 from services.router.directory import (
     ROLL_COLUMNS,
     ROLL_OPTIONAL,
@@ -73,6 +73,7 @@ ROLL_VALUE_COLUMNS = (
     "key_place",
     "key_given_dob",
     "key_address",
+    "key_initials_dob",
 )
 
 
@@ -163,6 +164,7 @@ class RollParser:
             normalise_name(family),
             *roll_key_values(given, family, born_iso, checked_postcode),
             address_key(address),
+            initials_key(given, family, born_iso),
         )
         return values, issues
 

@@ -416,6 +416,13 @@ async def test_a_record_with_no_postcode_and_mangled_names_finds_its_household(
         index, issues = await asyncio.to_thread(load_roll, rolls)
         assert issues == []
         assert {r.record_id for r in index.candidates(police)} == {"lily", "sister-same-month"}
+        # Both names cut short, no address: their first letters and the date find her.
+        async with db.transaction() as session:
+            found = await repository.candidates(session, _child("Lil", "Jo", "2014-01-14"))
+        assert {r.record_id for r in found} == {"lily", "other-town", "other-house", "no-address"}
+        assert {r.record_id for r in index.candidates(_child("Lil", "Jo", "2014-01-14"))} == {
+            r.record_id for r in found
+        }
     finally:
         await db.dispose()
 

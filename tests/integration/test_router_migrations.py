@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.router.blocking import address_key
+from services.router.blocking import address_key, initials_key
 from services.router.roll_parser import ROLL_VALUE_COLUMNS, RollParser
 from services.router.tables import metadata, organisations, roll
 from services.runtime.database import Database
@@ -64,11 +64,11 @@ async def test_the_roll_keeps_its_rows_through_the_unique_index_migration(
         await db.dispose()
 
 
-async def test_the_address_key_is_filled_for_rows_imported_before_it(
+async def test_the_roll_only_keys_are_filled_for_rows_imported_before_them(
     tmp_path: Path, database_url: Callable[[str], str]
 ) -> None:
-    """Migration 0009 computes blocking.address_key for the rows already there; down
-    and up again, the same."""
+    """Migration 0009 computes blocking.address_key and blocking.initials_key for the
+    rows already there; down and up again, the same."""
     url = await asyncio.to_thread(database_url, "router")
     await asyncio.to_thread(upgrade, "router", url, "0008")
     rolls = tmp_path / "roll.csv"
@@ -85,10 +85,27 @@ async def test_the_address_key_is_filled_for_rows_imported_before_it(
         for _ in range(2):
             await asyncio.to_thread(upgrade, "router", url)
             async with db.transaction() as session:
-                rows = (await session.execute(select(roll.c.address, roll.c.key_address))).all()
+                rows = (
+                    await session.execute(
+                        select(
+                            roll.c.address,
+                            roll.c.key_address,
+                            roll.c.given_name,
+                            roll.c.family_name,
+                            roll.c.date_of_birth,
+                            roll.c.key_initials_dob,
+                        )
+                    )
+                ).all()
             assert len(rows) == 600
-            assert all(key == address_key(address) for address, key in rows)
-            assert sum(key is None for _, key in rows) == 1
+            assert all(r.key_address == address_key(r.address) for r in rows)
+            assert sum(r.key_address is None for r in rows) == 1
+            assert all(
+                r.key_initials_dob
+                == initials_key(r.given_name, r.family_name, r.date_of_birth.isoformat())
+                is not None
+                for r in rows
+            )
             assert await schema_drift(db, metadata) == []
             await db.dispose()
             await asyncio.to_thread(command.downgrade, alembic_config("router", url), "0008")
@@ -114,13 +131,13 @@ async def _organisations(db: Database, orgs: list[str]) -> None:
 
 
 async def _insert_without_later_keys(db: Database, rolls: Path, orgs: list[str]) -> None:
-    """The roll file's rows as revisions 0002 to 0008 held them: no ``key_address``
-    (today's importer writes it)."""
+    """The roll file's rows as revisions 0002 to 0008 held them: no ``key_address`` nor
+    ``key_initials_dob`` (today's importer writes them)."""
     with rolls.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         parser = RollParser(next(reader), set(orgs))
         parsed = [parser.parse(row, line).values for line, row in enumerate(reader, 2)]
-    columns = [c for c in ROLL_VALUE_COLUMNS if c != "key_address"]
+    columns = [c for c in ROLL_VALUE_COLUMNS if c not in ("key_address", "key_initials_dob")]
     async with db.transaction() as session:
         await session.execute(
             roll.insert(), [{c: values[c] for c in columns} for values in parsed if values]

@@ -68,9 +68,9 @@ def test_alerts_due_for_escalation_are_found_through_their_deadline() -> None:
 
 
 def test_a_roll_lookup_reads_each_blocking_key_through_its_index() -> None:
-    # Issue 22: the address key is one more branch of the OR, through its own index;
-    # a scan of the roll would cost 1,000,000 rows a lookup.
-    params: dict[str, Any] = {column: '["x"]' for column in blocking.KEY_COLUMNS}
+    # Issue 22: the address and initials keys are more branches of the OR, each through
+    # its own index; a scan of the roll would cost 1,000,000 rows a lookup.
+    params: dict[str, Any] = {column: '["x"]' for column in blocking.ROLL_KEY_COLUMNS}
     params.update(
         key_address="63|SXL|w",
         nhs_number=None,
@@ -83,5 +83,5 @@ def test_a_roll_lookup_reads_each_blocking_key_through_its_index() -> None:
     plan = _plan(router_metadata, router_repository._CANDIDATES_JSON, params)
     assert not any(step.startswith("SCAN router_roll") for step in plan), plan
     assert any("ix_router_roll_key_address (key_address=?)" in step for step in plan), plan
-    for column in blocking.KEY_COLUMNS:
+    for column in blocking.ROLL_KEY_COLUMNS:
         assert any(f"ix_router_roll_{column}" in step for step in plan), (column, plan)

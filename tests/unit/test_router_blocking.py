@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from services.router.blocking import address_key, names_row_fits
+from services.router.blocking import address_key, initials_key, names_row_fits, roll_probe_keys
 from services.router.comparisons import compare_dob
 from services.router.matching import _NOT_FOR_MATCH
 
@@ -74,3 +74,18 @@ def test_the_address_key_is_the_house_number_street_sound_and_town_initial() -> 
     # At most 21 characters: the column holds 24.
     long = address_key("1234567890123 Abcdefghijklmnopqrstuvwxyz Road, Zed")
     assert long is not None and len(long) <= 24
+
+
+def test_names_misspelt_or_cut_short_meet_their_row_through_their_initials() -> None:
+    # Rily Ev for Riley Evans: no sound, canonical name or address key agrees (issue 22).
+    stored = initials_key("Riley", "Evans", "2021-01-11")
+    assert stored == "re|2021-01-11"
+    assert stored in roll_probe_keys("Rily", "Ev", date(2021, 1, 11), None)["key_initials_dob"]
+    # Names swapped, day and month swapped.
+    assert stored in roll_probe_keys("Ev", "Rily", date(2021, 1, 11), None)["key_initials_dob"]
+    assert stored in roll_probe_keys("Rily", "Ev", date(2021, 11, 1), None)["key_initials_dob"]
+    # Another initial or another date is another key.
+    assert stored not in roll_probe_keys("Ily", "Ev", date(2021, 1, 11), None)["key_initials_dob"]
+    assert stored not in roll_probe_keys("Rily", "Ev", date(2021, 1, 12), None)["key_initials_dob"]
+    assert initials_key("Zoë", "O'Brien", "2012-05-31") == "zo|2012-05-31"
+    assert initials_key("-", "Evans", "2021-01-11") is None
