@@ -1,7 +1,8 @@
 """Blocking keys: how a lookup finds a few candidate roll records, not the whole roll
-(pure). Each roll row stores four keys at import; a police record probes them with its
-own values and the variants police records get wrong (given and family names swapped,
-day and month swapped, a double-barrelled surname given in part).
+(pure). Each roll row stores six keys at import (the person index's episodes the first
+four); a police record probes them with its own values and the variants police records
+get wrong (given and family names swapped, day and month swapped, a double-barrelled
+surname given in part).
 
 - ``key_family_dob``: phonetic last part of the family name + date of birth (typos in
   names, nicknames)
