@@ -2,8 +2,8 @@
 touching any store, so a partnership can measure matching on its own data.
 
 The roll is held in memory behind the same blocking keys the router stores per roll row
-(:func:`services.router.blocking.roll_keys`, probed with
-:func:`~services.router.blocking.probe_keys`) plus NHS number and UPN, and every record
+(:func:`services.router.blocking.roll_keys` and the roll's own, probed with
+:func:`~services.router.blocking.roll_probe_keys`) plus NHS number and UPN, and every record
 is decided by the router's own :func:`services.router.matching.match_child`: what
 ``relay link`` measures is what the router does. The records file is streamed.
 """
@@ -20,7 +20,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.episode import ChildV1
-from services.router.blocking import names_row_fits, probe_keys, roll_keys
+from services.router.blocking import (
+    ADDRESS_KEY,
+    address_key,
+    initials_key,
+    names_row_fits,
+    probe_keys,
+    roll_keys,
+    roll_probe_keys,
+)
 from services.router.directory import RollRecord, RowIssue
 from services.router.matching import MatchDecision, match_child
 from services.router.model import MatchingModel
@@ -30,6 +38,8 @@ from services.router.weights import BASELINE
 DECISION_COLUMNS = ("record_id", "decision", "roll_record_id", "org_code", "score")
 
 _RANK = {"match": 2, "review": 1, "no-match": 0}
+# Key columns whose rows are compared only when blocking.names_row_fits.
+_FITTED = ("key_names", ADDRESS_KEY)
 
 
 class _Anything:
@@ -57,6 +67,13 @@ class RollIndex:
         for column, value in keys.as_dict().items():
             if value is not None:
                 self._keys[(column, value)].append(record)
+        address = address_key(record.address)
+        if address is not None:
+            self._keys[(ADDRESS_KEY, address)].append(record)
+        born = record.date_of_birth.isoformat()
+        initials = initials_key(record.given_name, record.family_name, born)
+        if initials is not None:
+            self._keys[("key_initials_dob", initials)].append(record)
         if record.nhs_number:
             self._keys[("nhs_number", record.nhs_number)].append(record)
         if record.upn:
@@ -65,16 +82,20 @@ class RollIndex:
     def candidates(self, child: ChildV1) -> list[RollRecord]:
         """Every roll record sharing a blocking key, the NHS number or the UPN with
         ``child`` (each once)."""
-        probes = probe_keys(
+        probes = roll_probe_keys(
             child.given_name, child.family_name, child.date_of_birth, child.postcode
         )
         wanted = [(column, value) for column, values in probes.items() for value in values]
+        address = address_key(child.address)
+        if address is not None:
+            wanted.append((ADDRESS_KEY, address))
         if child.nhs_number:
             wanted.append(("nhs_number", child.nhs_number))
         if child.upn:
             wanted.append(("upn", child.upn))
-        # As the router's query does: a row only the names key finds is compared when
-        # its date or postcode could be the child's (blocking.names_row_fits).
+        # As the router's query does: a row only the names or address key finds is
+        # compared when its date or postcode could be the child's
+        # (blocking.names_row_fits).
         born, postcode = child.date_of_birth, child.postcode
         return self._lookup(
             wanted, lambda r: names_row_fits(born, postcode, r.date_of_birth, r.postcode)
@@ -96,7 +117,7 @@ class RollIndex:
         found: dict[int, RollRecord] = {}
         for key in wanted:
             for record in self._keys.get(key, ()):
-                if key[0] == "key_names" and names_fit is not None and not names_fit(record):
+                if key[0] in _FITTED and names_fit is not None and not names_fit(record):
                     continue
                 found.setdefault(id(record), record)
         return list(found.values())

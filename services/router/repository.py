@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.episode import ChildV1
 from services.router import directory_cache
-from services.router.blocking import KEY_COLUMNS, probe_keys
+from services.router.blocking import ROLL_KEY_COLUMNS, address_key, roll_probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
 from services.runtime import conflicts, on_connection
@@ -68,6 +68,13 @@ def _key_condition(column: str, condition: ColumnElement[bool]) -> ColumnElement
     return and_(condition, _names_fit()) if column == "key_names" else condition
 
 
+def _address_condition() -> ColumnElement[bool]:
+    """``key_address`` (blocking.address_key, NULL when the record has none: it equals
+    nothing): the household's rows, compared when they could be the child's as a
+    names-key row is."""
+    return and_(roll.c.key_address == bindparam("key_address", type_=String), _names_fit())
+
+
 def _json_values(column: str) -> Any:
     """The values of a key given as one JSON array (SQLite: ``json_each``)."""
     each = func.json_each(bindparam(column, type_=String)).table_valued("value")
@@ -84,8 +91,9 @@ _CANDIDATES_JSON = (
         or_(
             *(
                 _key_condition(column, roll.c[column].in_(_json_values(column)))
-                for column in KEY_COLUMNS
+                for column in ROLL_KEY_COLUMNS
             ),
+            _address_condition(),
             roll.c.nhs_number == bindparam("nhs_number", type_=String),
             roll.c.upn == bindparam("upn", type_=String),
         )
@@ -108,8 +116,9 @@ _CANDIDATES_ANY = (
                 _key_condition(
                     column, roll.c[column] == any_(bindparam(column, type_=ARRAY(String)))
                 )
-                for column in KEY_COLUMNS
+                for column in ROLL_KEY_COLUMNS
             ),
+            _address_condition(),
             roll.c.nhs_number == bindparam("nhs_number", type_=String),
             roll.c.upn == bindparam("upn", type_=String),
         )
@@ -120,25 +129,32 @@ _CANDIDATES_ANY = (
 
 async def candidates(session: AsyncSession, child: ChildV1) -> list[RollRecord]:
     """Every roll record that could be ``child``: the same NHS number or UPN, or sharing a
-    blocking key with it (blocking.probe_keys). A few rows, whatever the roll's size."""
+    blocking key with it (blocking.roll_probe_keys, blocking.address_key). A few rows,
+    whatever the roll's size."""
     return await on_connection.run(session, candidates_on, child)
 
 
 def candidates_on(connection: Connection, child: ChildV1) -> list[RollRecord]:
     """:func:`candidates` on the session's synchronous side (services/runtime/on_connection.py)."""
-    probes = probe_keys(child.given_name, child.family_name, child.date_of_birth, child.postcode)
+    probes = roll_probe_keys(
+        child.given_name, child.family_name, child.date_of_birth, child.postcode
+    )
     params: dict[str, Any]
     if connection.dialect.name == "postgresql":
-        params = {column: sorted(probes[column]) for column in KEY_COLUMNS}
+        params = {column: sorted(probes[column]) for column in ROLL_KEY_COLUMNS}
         params["nhs_number"], params["upn"] = child.nhs_number, child.upn
         statement = _CANDIDATES_ANY
     else:
-        params = {column: json.dumps(sorted(probes[column])) for column in KEY_COLUMNS}
+        params = {column: json.dumps(sorted(probes[column])) for column in ROLL_KEY_COLUMNS}
         params["nhs_number"], params["upn"] = child.nhs_number or None, child.upn or None
         statement = _CANDIDATES_JSON
     born = child.date_of_birth
     params.update(
-        born_year=born.year, born_month=born.month, born_day=born.day, postcode=child.postcode
+        born_year=born.year,
+        born_month=born.month,
+        born_day=born.day,
+        postcode=child.postcode,
+        key_address=address_key(child.address),
     )
     # By position: _ROLL_COLUMNS are RollRecord's fields in their order.
     return [RollRecord(*row) for row in connection.execute(statement, params)]

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from schemas.identifiers import normalise_postcode, validate_nhs_number, validate_upn
-from services.router.blocking import roll_key_values
+from services.router.blocking import address_key, initials_key, roll_key_values
 from services.router.directory import (
     ROLL_COLUMNS,
     ROLL_OPTIONAL,
@@ -72,6 +72,8 @@ ROLL_VALUE_COLUMNS = (
     "key_names",
     "key_place",
     "key_given_dob",
+    "key_address",
+    "key_initials_dob",
 )
 
 
@@ -144,6 +146,7 @@ class RollParser:
         nhs_number, checked_upn, checked_postcode = _identifiers(nhs, upn, postcode, line, issues)
         given, family = _same(given), _same(family)
         to_date = self._date
+        address = address[:300]
         values = (
             org_code,
             record_id,
@@ -154,12 +157,14 @@ class RollParser:
             nhs_number,
             checked_upn,
             checked_postcode,
-            address[:300] or None,
+            address or None,
             start and to_date(valid_from),
             end and to_date(valid_to),
             normalise_name(given),
             normalise_name(family),
             *roll_key_values(given, family, born_iso, checked_postcode),
+            address_key(address),
+            initials_key(given, family, born_iso),
         )
         return values, issues
 

@@ -87,6 +87,11 @@ roll = Table(
     Column("key_place", _code(20), nullable=True),
     # Null only on rows imported before this key existed (migration 0002 fills them).
     Column("key_given_dob", _code(120), nullable=True),
+    # blocking.address_key (None without a house number and street; on rows imported
+    # before migration 0009, which fills it).
+    Column("key_address", _code(24), nullable=True),
+    # blocking.initials_key (None only on rows imported before migration 0009).
+    Column("key_initials_dob", _code(16), nullable=True),
     # Also the org_code index: org_code leads it (replacing a roll deletes by org_code).
     # An index rather than a constraint, so that a bulk import can drop it and build it
     # once at the end (SQLite cannot drop a table's constraint).
@@ -112,6 +117,13 @@ roll = Table(
         "key_place",
         sqlite_where=text("key_place IS NOT NULL"),
         postgresql_where=text("key_place IS NOT NULL"),
+    ),
+    Index("ix_router_roll_key_initials_dob", "key_initials_dob"),
+    Index(
+        "ix_router_roll_key_address",
+        "key_address",
+        sqlite_where=text("key_address IS NOT NULL"),
+        postgresql_where=text("key_address IS NOT NULL"),
     ),
 )
 

@@ -36,6 +36,7 @@ from schemas.episode import ChildV1
 from schemas.identifiers import nhs_number_check_digit
 from services.router import importing, repository, roll_parsing
 from services.router.directory import ROLL_COLUMNS, ColumnsError, FileRefusedError
+from services.router.linking import load_roll
 from services.router.tables import metadata, roll
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
@@ -313,13 +314,16 @@ async def _index_names(db: Database) -> set[str]:
         )
 
 
-def _child(given: str, family: str, born: str, postcode: str | None = None) -> ChildV1:
+def _child(
+    given: str, family: str, born: str, postcode: str | None = None, address: str | None = None
+) -> ChildV1:
     return ChildV1.model_validate(
         {
             "given_name": given,
             "family_name": family,
             "date_of_birth": born,
             **({"postcode": postcode} if postcode else {}),
+            **({"address": address} if address else {}),
         }
     )
 
@@ -367,6 +371,58 @@ async def test_a_names_only_row_is_a_candidate_when_its_date_or_postcode_could_b
             "same-postcode",
         }
         assert {r.record_id for r in without} == {"same-year", "same-month", "same-day"}
+    finally:
+        await db.dispose()
+
+
+async def test_a_record_with_no_postcode_and_mangled_names_finds_its_household(
+    tmp_path: Path, database_url: Callable[[str], str]
+) -> None:
+    """Issue 22: "Ily Jone5" with no postcode meets no name key; the address key (house
+    number, street sound, town initial) finds the rows at her address whose date could
+    be hers (blocking.names_row_fits), in SQL as in Python (relay link)."""
+    url = await asyncio.to_thread(database_url, "router")
+    await asyncio.to_thread(upgrade, "router", url)
+    orgs_file, rolls = tmp_path / "orgs.csv", tmp_path / "roll.csv"
+    write_organisations(orgs_file, ["100001"])
+    rows = {
+        "lily": ("Lily", "2014-01-14", "63 School Lane, Wakefield"),
+        "sister-same-month": ("Ava", "2011-01-20", "63 School Lane, Wakefield"),
+        "sister-nothing-shared": ("Ava", "2016-05-30", "63 School Lane, Wakefield"),
+        "other-town": ("Lily", "2014-01-14", "63 School Lane, Leeds"),
+        "other-house": ("Lily", "2014-01-14", "36 School Lane, Wakefield"),
+        "no-address": ("Lily", "2014-01-14", ""),
+    }
+    rolls.write_text(
+        ",".join(ROLL_HEADER)
+        + "\n"
+        + "".join(
+            f'100001,{rid},{given},Jones,{born},F,,,WF2 5LT,"{address}",,\n'
+            for rid, (given, born, address) in rows.items()
+        ),
+        encoding="utf-8",
+    )
+    police = _child("Ily", "Jone5", "2014-01-14", address="63 School Lne, Wakefeld")
+    db = Database(url)
+    try:
+        await importing.import_organisations(db, orgs_file)
+        await importing.import_roll(db, rolls)
+        async with db.transaction() as session:
+            found = await repository.candidates(session, police)
+            no_address = police.model_copy(update={"address": None})
+            without = await repository.candidates(session, no_address)
+        assert {r.record_id for r in found} == {"lily", "sister-same-month"}
+        assert without == []
+        index, issues = await asyncio.to_thread(load_roll, rolls)
+        assert issues == []
+        assert {r.record_id for r in index.candidates(police)} == {"lily", "sister-same-month"}
+        # Both names cut short, no address: their first letters and the date find her.
+        async with db.transaction() as session:
+            found = await repository.candidates(session, _child("Lil", "Jo", "2014-01-14"))
+        assert {r.record_id for r in found} == {"lily", "other-town", "other-house", "no-address"}
+        assert {r.record_id for r in index.candidates(_child("Lil", "Jo", "2014-01-14"))} == {
+            r.record_id for r in found
+        }
     finally:
         await db.dispose()
 

@@ -18,7 +18,8 @@ from services.ingest.tables import metadata as ingest_metadata
 from services.notifier.repository import alerts as notifier_alerts
 from services.notifier.repository import sending
 from services.notifier.tables import metadata as notifier_metadata
-from services.router import person_evidence
+from services.router import blocking, person_evidence
+from services.router import repository as router_repository
 from services.router.tables import metadata as router_metadata
 
 
@@ -64,3 +65,23 @@ def test_alerts_due_for_escalation_are_found_through_their_deadline() -> None:
     params = {"b_now": datetime.now(UTC), "b_limit": 50}
     plan = _plan(notifier_metadata, notifier_alerts.ESCALATION_DUE, params)
     assert any("ix_notifier_alerts_ack_due (ack_due_at<?)" in step for step in plan), plan
+
+
+def test_a_roll_lookup_reads_each_blocking_key_through_its_index() -> None:
+    # Issue 22: the address and initials keys are more branches of the OR, each through
+    # its own index; a scan of the roll would cost 1,000,000 rows a lookup.
+    params: dict[str, Any] = {column: '["x"]' for column in blocking.ROLL_KEY_COLUMNS}
+    params.update(
+        key_address="63|SXL|w",
+        nhs_number=None,
+        upn=None,
+        born_year=2014,
+        born_month=1,
+        born_day=14,
+        postcode=None,
+    )
+    plan = _plan(router_metadata, router_repository._CANDIDATES_JSON, params)
+    assert not any(step.startswith("SCAN router_roll") for step in plan), plan
+    assert any("ix_router_roll_key_address (key_address=?)" in step for step in plan), plan
+    for column in blocking.ROLL_KEY_COLUMNS:
+        assert any(f"ix_router_roll_{column}" in step for step in plan), (column, plan)

@@ -1,12 +1,12 @@
-"""The blocking rule a row found only by the names key must meet (issue 22): it keeps
-every date of birth the matcher could auto-match on."""
+"""The blocking rule a row found only by the names or address key must meet (issue 22):
+it keeps every date of birth the matcher could auto-match on; the address key."""
 
 from __future__ import annotations
 
 import random
 from datetime import date, timedelta
 
-from services.router.blocking import names_row_fits
+from services.router.blocking import address_key, initials_key, names_row_fits, roll_probe_keys
 from services.router.comparisons import compare_dob
 from services.router.matching import _NOT_FOR_MATCH
 
@@ -58,3 +58,34 @@ def test_one_shared_part_fits() -> None:
     assert names_row_fits(BORN, None, date(2013, 11, 20), None)  # the year
     assert names_row_fits(BORN, None, date(2008, 3, 30), None)  # the month
     assert names_row_fits(BORN, None, date(2010, 12, 9), None)  # the day
+
+
+def test_the_address_key_is_the_house_number_street_sound_and_town_initial() -> None:
+    key = address_key("63 School Lane, Wakefield")
+    assert key == "63|SXL|w"
+    # Case, a misspelt town past its first letter, the street's second word, spaces.
+    assert address_key("63  school lne,  WAKEFELD") == key
+    assert address_key("Flat 2, 12a Church St, Leeds") == "12a|XRX|l"  # not the flat
+    assert address_key("12 Church Street") == "12|XRX|"  # no town
+    for other in ("36 School Lane, Wakefield", "63 School Lane, Leeds", "63 Mill Lane, Wakefield"):
+        assert address_key(other) != key
+    for none in (None, "", "School Lane, Wakefield", "63, Wakefield", "63"):
+        assert address_key(none) is None
+    # At most 21 characters: the column holds 24.
+    long = address_key("1234567890123 Abcdefghijklmnopqrstuvwxyz Road, Zed")
+    assert long is not None and len(long) <= 24
+
+
+def test_names_misspelt_or_cut_short_meet_their_row_through_their_initials() -> None:
+    # Rily Ev for Riley Evans: no sound, canonical name or address key agrees (issue 22).
+    stored = initials_key("Riley", "Evans", "2021-01-11")
+    assert stored == "re|2021-01-11"
+    assert stored in roll_probe_keys("Rily", "Ev", date(2021, 1, 11), None)["key_initials_dob"]
+    # Names swapped, day and month swapped.
+    assert stored in roll_probe_keys("Ev", "Rily", date(2021, 1, 11), None)["key_initials_dob"]
+    assert stored in roll_probe_keys("Rily", "Ev", date(2021, 11, 1), None)["key_initials_dob"]
+    # Another initial or another date is another key.
+    assert stored not in roll_probe_keys("Ily", "Ev", date(2021, 1, 11), None)["key_initials_dob"]
+    assert stored not in roll_probe_keys("Rily", "Ev", date(2021, 1, 12), None)["key_initials_dob"]
+    assert initials_key("Zoë", "O'Brien", "2012-05-31") == "zo|2012-05-31"
+    assert initials_key("-", "Evans", "2021-01-11") is None

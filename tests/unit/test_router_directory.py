@@ -70,6 +70,9 @@ def test_a_good_row_becomes_normalised_columns() -> None:
         "key_names": "zoe|OBRN",
         "key_place": "NE61 1AA|2012",
         "key_given_dob": "zoe|2012-05-31",
+        # house number, street sound, town initial (none: "1 High St" has no town)
+        "key_address": "1|H|",
+        "key_initials_dob": "zo|2012-05-31",
     }
 
 

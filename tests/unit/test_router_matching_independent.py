@@ -49,10 +49,11 @@ def test_the_deployed_model_on_a_held_out_corruption_model() -> None:
     assert e.records == 1500
     assert e.precision >= 0.999, e.as_dict()
     assert e.twin_wrong == e.sibling_wrong == 0, e.as_dict()
-    # Measured 0.856 and 11.5% (0.853 and 11.8% before a name mangled past a slip was
-    # read as the roll's; README: 0.859 and 12.3% on the larger set; before the rules and
-    # weights of the change before 0.816 and 14.9%); the issue asks 0.93 and 8%.
-    assert e.recall >= 0.84, e.as_dict()
+    # Measured 0.871 and 12.1% (0.856 and 11.5% before the address and initials keys
+    # found children no other key did; 0.853 and 11.8% before a name mangled past a slip
+    # was read as the roll's; README: 0.872 and 12.8% on the larger set; before the rules
+    # and weights of issue 22 0.816 and 14.9%); the issue asks 0.93 and 8%.
+    assert e.recall >= 0.86, e.as_dict()
     assert e.review_share <= 0.13, e.as_dict()
 
 
