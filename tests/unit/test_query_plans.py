@@ -14,6 +14,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.sql import ClauseElement
 
 from services.ingest import repository as ingest_repository
+from services.ingest import status_repository
 from services.ingest.tables import metadata as ingest_metadata
 from services.notifier.repository import alerts as notifier_alerts
 from services.notifier.repository import sending
@@ -64,3 +65,11 @@ def test_alerts_due_for_escalation_are_found_through_their_deadline() -> None:
     params = {"b_now": datetime.now(UTC), "b_limit": 50}
     plan = _plan(notifier_metadata, notifier_alerts.ESCALATION_DUE, params)
     assert any("ix_notifier_alerts_ack_due (ack_due_at<?)" in step for step in plan), plan
+
+
+def test_a_batch_of_statuses_reads_its_alerts_through_their_key() -> None:
+    params = {"b_alert_ids": ["a1", "a2", "a3"]}
+    plan = _plan(ingest_metadata, status_repository._ALERTS, params)
+    assert not any(step.startswith("SCAN ingest_episode_alerts") for step in plan), plan
+    assert any("ingest_episode_alerts" in step and "(alert_id=?)" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
