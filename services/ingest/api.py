@@ -75,7 +75,7 @@ async def _allowed(request: Request, key: ApiKey | None) -> ApiKey:
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     limits: KeyRateLimits = request.app.state.rate_limits
-    if full := await limits.retry_after(key.id):
+    if full := limits.retry_after(key.id):
         wait, limit = full
         raise RequestError(
             429,

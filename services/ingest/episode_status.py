@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -106,6 +106,22 @@ def record_status(current: AlertRecord | None, status: AlertStatusV1) -> AlertRe
     if _moves_state(current, status):
         updated = replace(updated, state=status.state, state_at=status.at)
     return updated
+
+
+def record_statuses(
+    current: Mapping[str, AlertRecord], statuses: Iterable[AlertStatusV1]
+) -> list[AlertRecord]:
+    """The alerts ``statuses`` change, each as :func:`record_status` leaves it when they
+    are taken in one at a time, in order (``current``: the alerts stored before, by id;
+    an alert not in it is new). An alert that no status changes is not among them."""
+    records = dict(current)
+    changed: dict[str, AlertRecord] = {}
+    for status in statuses:
+        before = records.get(status.alert_id)
+        after = record_status(before, status)
+        if after != before:
+            records[status.alert_id] = changed[status.alert_id] = after
+    return list(changed.values())
 
 
 def _moves_state(current: AlertRecord, status: AlertStatusV1) -> bool:

@@ -5,7 +5,8 @@ to see who knows. Each consumer's handler runs its use case over the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,8 @@ from services.ingest.ingest_store import IngestStore
 from services.ingest.intake import record_reject
 from services.ingest.sql_ingest_store import SqlIngestStore
 from services.runtime.database import utcnow
+from services.runtime.deferred_writes import deferred
+from services.runtime.hand_over import in_one_hand_over
 from services.runtime.handling import Outbox, Publisher, RawMessage
 
 
@@ -61,14 +64,39 @@ async def accept_police_event(
 
 
 async def on_alert_status(session: AsyncSession, message: AlertStatusV1, out: Outbox) -> None:
-    await take_alert_status(SqlIngestStore(session), message)
+    # Held to the end of the transaction, for the whole consumer batch at once.
+    deferred(session, HeldStatuses).statuses.append(message)
+
+
+@dataclass
+class HeldStatuses:
+    """The ``alert-status`` messages of one transaction (a consumer batch), taken in at
+    its commit (services/runtime/deferred_writes.py): one read of their alerts and one
+    executemany of those they change, in one hand-over to the session's synchronous side,
+    where one message at a time was a read and an upsert each (issue 18). Nothing else
+    in ingest's consumer transactions reads or writes these alerts, and the statuses are
+    taken in in the order they came, so the rows are the ones one at a time would leave."""
+
+    statuses: list[AlertStatusV1] = field(default_factory=list)
+
+    async def flush(self, session: AsyncSession) -> None:
+        statuses, self.statuses = self.statuses, []
+        if statuses:
+            await in_one_hand_over(
+                session, lambda core: take_alert_statuses(SqlIngestStore(core), statuses)
+            )
 
 
 async def take_alert_status(store: IngestStore, message: AlertStatusV1) -> None:
-    current = await store.alert(message.alert_id)
-    updated = episode_status.record_status(current, message)
-    if updated != current:
-        await store.save_alert(updated)
+    await take_alert_statuses(store, [message])
+
+
+async def take_alert_statuses(store: IngestStore, messages: Sequence[AlertStatusV1]) -> None:
+    """Fold ``messages``, in order, into their alerts; keep those that change."""
+    current = await store.stored_alerts({m.alert_id for m in messages})
+    changed = episode_status.record_statuses(current, messages)
+    if changed:
+        await store.save_alerts(changed)
 
 
 async def on_alert_answer(session: AsyncSession, message: AlertAnswerV1, out: Outbox) -> None:

@@ -11,6 +11,7 @@ database. Every write lands in the caller's transaction, with the messages it pu
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from schemas.episode import EpisodeEventV1
@@ -43,11 +44,14 @@ class IngestStore(Protocol):
         """Keep refused input with its raw payload; the reject, received now."""
         ...
 
-    async def alert(self, alert_id: str) -> AlertRecord | None:
-        """The alert as its statuses so far describe it (locked for this transaction)."""
+    async def stored_alerts(self, alert_ids: Collection[str]) -> dict[str, AlertRecord]:
+        """The stored alerts among ``alert_ids`` as their statuses so far describe them,
+        by id (locked for this transaction)."""
         ...
 
-    async def save_alert(self, record: AlertRecord) -> None: ...
+    async def save_alerts(self, records: Sequence[AlertRecord]) -> None:
+        """Keep each of ``records`` (one per alert), new or replacing the stored one."""
+        ...
 
     async def answer(self, alert_id: str) -> AnswerRecord | None:
         """The recipient's latest answer to the alert."""

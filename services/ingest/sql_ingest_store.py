@@ -3,6 +3,7 @@ operation is ingest's existing query, in the caller's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,11 +44,11 @@ class SqlIngestStore:
             payload=payload,
         )
 
-    async def alert(self, alert_id: str) -> AlertRecord | None:
-        return await status_repository.alert(self.session, alert_id)
+    async def stored_alerts(self, alert_ids: Collection[str]) -> dict[str, AlertRecord]:
+        return await status_repository.alerts_for_update(self.session, alert_ids)
 
-    async def save_alert(self, record: AlertRecord) -> None:
-        await status_repository.save_alert(self.session, record)
+    async def save_alerts(self, records: Sequence[AlertRecord]) -> None:
+        await status_repository.save_alerts(self.session, records)
 
     async def answer(self, alert_id: str) -> AnswerRecord | None:
         return await status_repository.answer(self.session, alert_id)

@@ -1,5 +1,7 @@
 """Reads and writes of who knows about an episode (services/ingest/episode_status.py),
-inside a caller's transaction.
+inside a caller's transaction. Alerts are read and written a consumer batch at a time
+(services/ingest/handlers.py ``HeldStatuses``): one SELECT of the batch's alerts, one
+executemany of those its statuses change (issue 18).
 
 A write is an upsert (``INSERT … ON CONFLICT``): copies of ingest share the topics'
 partitions, and for a moment after a rebalance two may handle one alert; an insert that
@@ -8,9 +10,12 @@ raced into an IntegrityError would be taken by the runtime for a bad message.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -19,12 +24,15 @@ from schemas.episode_status import AcceptedEventV1
 from schemas.messages import AlertKind, AlertState, Answer, OrgKind
 from services.ingest.episode_status import AlertRecord, AnswerRecord
 from services.ingest.tables import alert_answers, episode_alerts, events
-from services.runtime import conflicts
+from services.runtime import conflicts, on_connection
+from services.runtime.prepared import Prepared
 
-# Built once (values as parameters): on every alert-status (and alert-answers) message.
-_ALERT = (
+# Built once (values as parameters): on every consumer batch of alert-status (and every
+# alert-answers message).
+_ALERTS = (
     select(episode_alerts)
-    .where(episode_alerts.c.alert_id == bindparam("b_alert_id"))
+    .where(episode_alerts.c.alert_id.in_(bindparam("b_alert_ids", expanding=True)))
+    .order_by(episode_alerts.c.alert_id)
     .with_for_update()
 )
 _ANSWER = (
@@ -32,38 +40,60 @@ _ANSWER = (
     .where(alert_answers.c.alert_id == bindparam("b_alert_id"))
     .with_for_update()
 )
+# The alerts of a batch read in groups of at most this many ids (well under SQLite's
+# limit of bound parameters).
+_IDS_A_READ = 500
+_ALERT_COLUMNS = tuple(c.name for c in episode_alerts.columns)
 
 
-async def alert(session: AsyncSession, alert_id: str) -> AlertRecord | None:
-    return await session.run_sync(_alert_on, alert_id)
+async def alerts_for_update(
+    session: AsyncSession, alert_ids: Collection[str]
+) -> dict[str, AlertRecord]:
+    """The stored alerts among ``alert_ids``, by id, locked for the transaction."""
+    return await on_connection.run(session, _alerts_on, sorted(set(alert_ids)))
 
 
-def _alert_on(session: Session, alert_id: str) -> AlertRecord | None:
-    # On the session's synchronous side (``run_sync``): Core's execute, not the ORM's.
-    row = session.connection().execute(_ALERT, {"b_alert_id": alert_id}).first()
-    return _alert(row) if row else None
+def _alerts_on(connection: Connection, alert_ids: list[str]) -> dict[str, AlertRecord]:
+    found: dict[str, AlertRecord] = {}
+    for start in range(0, len(alert_ids), _IDS_A_READ):
+        ids = alert_ids[start : start + _IDS_A_READ]
+        for row in connection.execute(_ALERTS, {"b_alert_ids": ids}):
+            found[row.alert_id] = _alert(row)
+    return found
 
 
-async def save_alert(session: AsyncSession, record: AlertRecord) -> None:
-    await _upsert(
-        session,
-        episode_alerts,
-        {
-            "alert_id": record.alert_id,
-            "force_code": record.force_code,
-            "episode_ref": record.episode_ref,
-            "recipient_code": record.recipient_code,
-            "recipient_kind": record.recipient_kind.value,
-            "recipient_name": record.recipient_name,
-            "kind": record.kind.value,
-            "event_type": record.event_type.value if record.event_type else None,
-            "state": record.state.value,
-            "state_at": record.state_at,
-            "first_at": record.first_at,
-            "sent_at": record.sent_at,
-            "acknowledged_at": record.acknowledged_at,
-        },
-    )
+async def save_alerts(session: AsyncSession, records: Sequence[AlertRecord]) -> None:
+    """Each of ``records`` (one per alert) inserted or replacing the stored row, in one
+    executemany."""
+    if records:
+        await on_connection.run(session, _save_alerts_on, [_alert_row(r) for r in records])
+
+
+def _save_alerts_on(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    _alert_upsert(connection.dialect.name).run_many(connection, rows)
+
+
+@functools.cache
+def _alert_upsert(dialect: str) -> Prepared:
+    return Prepared(conflicts.upsert_statement(dialect, episode_alerts, _ALERT_COLUMNS))
+
+
+def _alert_row(record: AlertRecord) -> dict[str, Any]:
+    return {
+        "alert_id": record.alert_id,
+        "force_code": record.force_code,
+        "episode_ref": record.episode_ref,
+        "recipient_code": record.recipient_code,
+        "recipient_kind": record.recipient_kind.value,
+        "recipient_name": record.recipient_name,
+        "kind": record.kind.value,
+        "event_type": record.event_type.value if record.event_type else None,
+        "state": record.state.value,
+        "state_at": record.state_at,
+        "first_at": record.first_at,
+        "sent_at": record.sent_at,
+        "acknowledged_at": record.acknowledged_at,
+    }
 
 
 async def answer(session: AsyncSession, alert_id: str) -> AnswerRecord | None:

@@ -56,6 +56,12 @@ def _upsert(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
     return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
+def upsert_statement(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
+    """:func:`upsert` for ``dialect`` (built once), e.g. for a
+    :class:`~services.runtime.prepared.Prepared` statement."""
+    return _upsert(dialect, table, names)
+
+
 def upsert(session: AsyncSession, table: Table, names: tuple[str, ...]) -> Any:
     """Insert a row of ``names`` (the primary key among them), or update the existing
     row's other columns of ``names``; the values go as parameters."""

@@ -321,3 +321,59 @@ async def test_who_knows_goes_with_the_events_at_their_retention(
         assert left == [(0, 0), (1, 1)]
     finally:
         await db.dispose()
+
+
+async def test_a_batch_of_statuses_leaves_the_rows_one_at_a_time_leaves(
+    database_url: Callable[[str], str],
+) -> None:
+    """The consumer's batch writes its statuses at the commit (handlers.HeldStatuses):
+    the stored alerts are those of one status a transaction, a stored alert included."""
+    ep = Episode("R-BATCH", "E-BATCH")
+    first = [ep.status(SCHOOL, AlertState.QUEUED, 1), ep.status(YOT, AlertState.QUEUED, 3)]
+    batch = [
+        ep.status(SCHOOL, AlertState.SENT, 2),
+        ep.status(GP, AlertState.QUEUED, 2),
+        ep.status(SCHOOL, AlertState.ACKNOWLEDGED, 9),
+        ep.status(GP, AlertState.SENT, 3),
+        ep.status(SCHOOL, AlertState.SENT, 10, attempt=1),  # a replay: changes nothing
+        ep.status(YOT, AlertState.SENDING, 4),
+        ep.status(GP, AlertState.STOOD_DOWN, 30),
+        ep.status(YOT, AlertState.TEMPORARY_FAILURE, 4, attempt=1),
+        ep.status(LA, AlertState.QUEUED, 4),
+        ep.status(POLICE, AlertState.SENT, 10, kind=AlertKind.ANSWER),
+    ]
+
+    async def stored(db: Database) -> list[Any]:
+        async with db.transaction() as session:
+            rows = await status_repository.alerts_of(session, "10", ep.ref)
+        return sorted(rows, key=lambda r: r.alert_id)
+
+    async def take(db: Database, messages: list[AlertStatusV1]) -> None:
+        async with db.transaction() as session:
+            out = Outbox(session, messaging, RelaySettings())
+            for message in messages:
+                await on_alert_status(session, message, out)
+
+    dbs = []
+    try:
+        for name in ("ingest_batch", "ingest_single"):
+            url = await asyncio.to_thread(database_url, name)
+            await asyncio.to_thread(upgrade, "ingest", url)
+            dbs.append(Database(url))
+        together, alone = dbs
+        for db in dbs:
+            await take(db, first)
+        await take(together, batch)
+        for message in batch:
+            await take(alone, [message])
+        rows = await stored(together)
+        assert rows == await stored(alone)
+        assert len(rows) == 5
+        by_code = {r.recipient_code: r for r in rows}
+        assert by_code[SCHOOL[1]].state is AlertState.ACKNOWLEDGED
+        assert by_code[SCHOOL[1]].sent_at == at(2)
+        assert by_code[GP[1]].state is AlertState.STOOD_DOWN
+        assert by_code[YOT[1]].state is AlertState.TEMPORARY_FAILURE
+    finally:
+        for db in dbs:
+            await db.dispose()

@@ -6,6 +6,7 @@ tests/unit/fake_outbox.py). The real store's queries are tested on a database
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -48,12 +49,15 @@ class MemoryIngestStore:
         self.rejects.append((reject, payload))
         return reject
 
-    async def alert(self, alert_id: str) -> AlertRecord | None:
-        return self.alerts.get(alert_id)
+    async def stored_alerts(self, alert_ids: Collection[str]) -> dict[str, AlertRecord]:
+        return {i: self.alerts[i] for i in alert_ids if i in self.alerts}
 
-    async def save_alert(self, record: AlertRecord) -> None:
-        self.alerts[record.alert_id] = record
-        self.saves += 1
+    async def save_alerts(self, records: Sequence[AlertRecord]) -> None:
+        ids = [r.alert_id for r in records]
+        assert len(set(ids)) == len(ids), "one record an alert"
+        for record in records:
+            self.alerts[record.alert_id] = record
+        self.saves += len(records)
 
     async def answer(self, alert_id: str) -> AnswerRecord | None:
         return self.answers.get(alert_id)

@@ -22,6 +22,7 @@ from services.ingest.episode_status import (
     episode_status,
     record_answer,
     record_status,
+    record_statuses,
 )
 
 T0 = datetime(2026, 3, 1, 21, 45, tzinfo=UTC)
@@ -130,6 +131,36 @@ def test_statuses_of_one_instant_keep_their_order_but_queued_comes_first() -> No
 def test_a_status_without_a_name_keeps_the_name_known() -> None:
     record = fold(status(AlertState.QUEUED, 1), status(AlertState.SENT, 2, name=None))
     assert (record.recipient_name, record.event_type) == ("Hillside Primary", EventType.REPORTED)
+
+
+def _one_at_a_time(
+    current: dict[str, AlertRecord], statuses: list[AlertStatusV1]
+) -> dict[str, AlertRecord]:
+    records = dict(current)
+    for message in statuses:
+        records[message.alert_id] = record_status(records.get(message.alert_id), message)
+    return records
+
+
+def test_a_batch_of_statuses_leaves_what_one_at_a_time_leaves() -> None:
+    stored = {"A1": fold(status(AlertState.QUEUED, 0), status(AlertState.SENT, 1))}
+    replay_of_sent = status(AlertState.SENT, 1)
+    batch = [
+        status(AlertState.QUEUED, 2, alert_id="A2", code="A81001"),
+        status(AlertState.ACKNOWLEDGED, 9),
+        status(AlertState.SENDING, 3, alert_id="A2", code="A81001", name=None),
+        replay_of_sent,  # changes nothing now
+        status(AlertState.SENT, 4, alert_id="A2", code="A81001"),
+        status(AlertState.QUEUED, 5, alert_id="A3", code="E08000022", name=None),
+        status(AlertState.QUEUED, 5, alert_id="A3", code="E08000022", name=None),  # again
+    ]
+    expected = _one_at_a_time(stored, batch)
+    changed = record_statuses(stored, batch)
+    # One record an alert, the last each changed to, and none for an unchanged alert.
+    assert [r.alert_id for r in changed] == ["A2", "A1", "A3"]
+    assert {r.alert_id: r for r in changed} == {i: expected[i] for i in ("A1", "A2", "A3")}
+    assert expected["A2"].state is AlertState.SENT and expected["A1"].acknowledged_at
+    assert record_statuses(expected, [replay_of_sent, batch[-1]]) == []
 
 
 def test_the_latest_answer_stands_and_its_text_is_not_kept() -> None:

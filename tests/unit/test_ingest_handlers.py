@@ -12,7 +12,12 @@ from typing import Any
 from schemas.catalogue import EPISODE_EVENTS, INGEST_REJECTED
 from schemas.episode import EpisodeEventV1, episode_message_id
 from schemas.messages import AlertState, Answer, IngestRejectedV1
-from services.ingest.handlers import accept_police_event, take_alert_answer, take_alert_status
+from services.ingest.handlers import (
+    accept_police_event,
+    take_alert_answer,
+    take_alert_status,
+    take_alert_statuses,
+)
 from services.runtime.handling import RawMessage
 from tests.unit.fake_outbox import FakeOutbox
 from tests.unit.ingest_fakes import MemoryIngestStore
@@ -97,6 +102,24 @@ async def test_statuses_fold_into_the_alert_and_a_replay_changes_nothing() -> No
     saves = store.saves
     await take_alert_status(store, sent)  # a replay of an older status
     assert store.alerts["A1"] == record and store.saves == saves
+
+
+async def test_a_batch_of_statuses_is_one_read_and_one_save_an_alert() -> None:
+    batch = [
+        status(AlertState.QUEUED, 0),
+        status(AlertState.QUEUED, 0, alert_id="A2"),
+        status(AlertState.SENT, 1),
+        status(AlertState.SENT, 2, alert_id="A2"),
+        status(AlertState.ACKNOWLEDGED, 9),
+    ]
+    one_by_one = MemoryIngestStore()
+    for message in batch:
+        await take_alert_status(one_by_one, message)
+    together = MemoryIngestStore()
+    await take_alert_statuses(together, batch)
+    assert together.alerts == one_by_one.alerts and together.saves == 2
+    await take_alert_statuses(together, batch)  # the whole batch again: nothing changes
+    assert together.alerts == one_by_one.alerts and together.saves == 2
 
 
 async def test_the_latest_answer_stands() -> None:

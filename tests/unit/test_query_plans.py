@@ -14,6 +14,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.sql import ClauseElement
 
 from services.ingest import repository as ingest_repository
+from services.ingest import status_repository
 from services.ingest.tables import metadata as ingest_metadata
 from services.notifier.repository import alerts as notifier_alerts
 from services.notifier.repository import sending
@@ -85,3 +86,11 @@ def test_a_roll_lookup_reads_each_blocking_key_through_its_index() -> None:
     assert any("ix_router_roll_key_address (key_address=?)" in step for step in plan), plan
     for column in blocking.ROLL_KEY_COLUMNS:
         assert any(f"ix_router_roll_{column}" in step for step in plan), (column, plan)
+
+
+def test_a_batch_of_statuses_reads_its_alerts_through_their_key() -> None:
+    params = {"b_alert_ids": ["a1", "a2", "a3"]}
+    plan = _plan(ingest_metadata, status_repository._ALERTS, params)
+    assert not any(step.startswith("SCAN ingest_episode_alerts") for step in plan), plan
+    assert any("ingest_episode_alerts" in step and "(alert_id=?)" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
