@@ -36,11 +36,22 @@ class Received:
 @dataclass
 class SinkHandler:
     """Keeps every accepted message in ``received``; writes it to ``folder`` if given.
-    ``refuse`` maps an address to an SMTP reply, to act out a bad mailbox."""
+    ``refuse`` maps an address to an SMTP reply, to act out a bad mailbox. It offers
+    PIPELINING (RFC 2920), as mail servers do: aiosmtpd reads commands in turn, however
+    they arrive, but does not say so itself."""
 
     folder: Path | None = None
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
+    pipelining: bool = True
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does when no handler answers EHLO
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]

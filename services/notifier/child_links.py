@@ -6,48 +6,49 @@ child's episodes here, so a merge or split made later is followed too."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import functools
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.child_identity import ChildIdentityV1
 from services.notifier.tables import child_links
-from services.runtime import conflicts
+from services.runtime import conflicts, on_connection
 from services.runtime.handling import Outbox
 
 L = child_links
 
 
-async def _revision(session: AsyncSession, force_code: str, episode_ref: str) -> int | None:
-    return await session.scalar(
-        select(L.c.revision)
-        .where(L.c.force_code == force_code, L.c.episode_ref == episode_ref)
-        .with_for_update()
-    )
+@functools.cache
+def _keep(dialect: str) -> Any:
+    """The link inserted, or its child and revision replaced by a higher revision's;
+    a row back only when it was written. One statement, built once per dialect."""
+    stmt = conflicts.dialect_insert(dialect, L)
+    return stmt.on_conflict_do_update(
+        index_elements=[L.c.force_code, L.c.episode_ref],
+        set_={"child_id": stmt.excluded.child_id, "revision": stmt.excluded.revision},
+        where=stmt.excluded.revision > L.c.revision,
+    ).returning(L.c.revision)
 
 
 async def keep(
     session: AsyncSession, force_code: str, episode_ref: str, child_id: str, revision: int
 ) -> bool:
-    """The episode's child as of ``revision``, unless a higher one is kept; True if kept."""
-    current = await _revision(session, force_code, episode_ref)
-    if current is None:
-        await session.execute(
-            L.insert().values(
-                force_code=force_code,
-                episode_ref=episode_ref,
-                child_id=child_id,
-                revision=revision,
-            )
-        )
-        return True
-    if current >= revision:
-        return False
-    await session.execute(
-        update(L)
-        .where(L.c.force_code == force_code, L.c.episode_ref == episode_ref)
-        .values(child_id=child_id, revision=revision)
+    """The episode's child as of ``revision``, unless a higher one (or this one) is kept
+    already; True if kept. One INSERT … ON CONFLICT DO UPDATE … WHERE (a SELECT … FOR
+    UPDATE, then an INSERT or UPDATE, were two, each built at every message)."""
+    row = await on_connection.first_row(
+        session,
+        _keep(session.get_bind().dialect.name),
+        {
+            "force_code": force_code,
+            "episode_ref": episode_ref,
+            "child_id": child_id,
+            "revision": revision,
+        },
     )
-    return True
+    return row is not None
 
 
 async def adopt(

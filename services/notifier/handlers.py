@@ -30,7 +30,7 @@ from services.notifier.statuses import publish_alert_status, publish_task_status
 from services.notifier.tasks import state_for_outcome, task_due_at
 from services.runtime.database import utcnow
 from services.runtime.hand_over import in_one_hand_over
-from services.runtime.handling import Outbox, Publisher, UnprocessableError
+from services.runtime.handling import Outbox, Publisher, UnprocessableError, at_commit
 
 Clock = Callable[[], datetime]
 DEFAULT_POLICY = DeliveryPolicy()
@@ -48,7 +48,7 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
 
 
-def _through(out: Outbox, session: AsyncSession) -> Publisher:
+def _through(out: Publisher, session: AsyncSession) -> Publisher:
     """``out`` writing through ``session`` (services/runtime/hand_over.py); an in-memory
     publisher (a test's) as it is."""
     return out.on(session) if isinstance(out, Outbox) else out
@@ -65,10 +65,15 @@ async def on_alert_requested(
 ) -> None:
     """:func:`queue_alert` in the consumer's transaction; ``wake`` (the scheduler) once
     it has committed a new alert."""
-    # The store's statements in one hand-over to the session's synchronous side.
+    # The store's statements in one hand-over to the session's synchronous side; the
+    # statuses it publishes written at the commit, a batch's in one statement (nothing
+    # here reads the outbox).
+    statuses = at_commit(out)
     queued = await in_one_hand_over(
         session,
-        lambda s: queue_alert(SqlAlertStore(s), message, _through(out, s), now=now, policy=policy),
+        lambda s: queue_alert(
+            SqlAlertStore(s), message, _through(statuses, s), now=now, policy=policy
+        ),
     )
     if queued and wake is not None:
         after_commit(session, wake)

@@ -20,6 +20,7 @@ import aiosmtplib
 
 from services.notifier.delivery import FailureKind, SendFailure, classify_smtp_code
 from services.notifier.rendering import OutgoingEmail
+from services.notifier.smtp_pipelining import can_pipeline, send_pipelined
 
 log = logging.getLogger(__name__)
 
@@ -228,9 +229,7 @@ class _SmtpSession:
         try:
             client = await self._client_for_send()
             try:
-                errors, _reply = await client.sendmail(
-                    message.envelope_from, [recipient], message.raw
-                )
+                errors = await _transmit(client, message, recipient)
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                 if not self._pooled:
                     raise
@@ -239,9 +238,7 @@ class _SmtpSession:
                 self.drop()
                 self._pooled = False
                 self._client = client = await self._mailer._connect()
-                errors, _reply = await client.sendmail(
-                    message.envelope_from, [recipient], message.raw
-                )
+                errors = await _transmit(client, message, recipient)
         except Exception as exc:
             self.drop()
             return classify_exception(exc)
@@ -262,6 +259,24 @@ class _SmtpSession:
         client, self._client = self._client, None
         if client is not None:
             self._mailer._give_back(client)
+
+
+async def _transmit(
+    client: aiosmtplib.SMTP, message: OutgoingEmail, recipient: str
+) -> dict[str, aiosmtplib.SMTPResponse]:
+    """One mail transaction; the recipients refused (none: one recipient). Pipelined
+    when the server offers it (smtp_pipelining.py), else aiosmtplib's own exchange (for
+    a server that does not offer it)."""
+    if client.is_ehlo_or_helo_needed:
+        # A fresh connection: EHLO now, to know whether it pipelines (a server that
+        # refuses EHLO gets HELO from ``sendmail``, as before).
+        with contextlib.suppress(aiosmtplib.SMTPHeloError):
+            await client.ehlo()
+    if can_pipeline(client):
+        await send_pipelined(client, message.envelope_from, recipient, message.raw)
+        return {}
+    errors, _reply = await client.sendmail(message.envelope_from, [recipient], message.raw)
+    return errors
 
 
 def classify_exception(exc: BaseException) -> SendFailure:

@@ -17,6 +17,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime.prepared import hot
+
 
 def dialect_insert(dialect: str, table: Table) -> Any:
     """The INSERT of ``dialect`` (its ``on_conflict_…`` methods) into ``table``."""
@@ -32,7 +34,7 @@ def _insert_or_skip(dialect: str, table: Table, returning: tuple[str, ...]) -> A
     stmt = dialect_insert(dialect, table).on_conflict_do_nothing()
     if returning:
         stmt = stmt.returning(*(table.c[name] for name in returning))
-    return stmt
+    return hot(stmt)  # a handler's step runs it on the driver (prepared.py)
 
 
 def insert_or_skip(session: AsyncSession, table: Table, *returning: str) -> Any:

@@ -17,13 +17,15 @@ the greenlet, as it does under ``AsyncSession``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util.concurrency import await_
+
+from services.runtime.prepared import hot_prepared
 
 T = TypeVar("T")
 
@@ -44,6 +46,10 @@ class CoreSession:
         return cast(Engine, self.sync_session.get_bind())
 
     async def execute(self, statement: Any, params: Any = None) -> Any:
+        prepared = hot_prepared(statement)
+        if prepared is not None and isinstance(params, Mapping):
+            # Built once and marked (services/runtime/prepared.py): on the driver.
+            return prepared.result(self.sync_session.connection(), params)
         return self.sync_session.connection().execute(statement, params)
 
     async def scalar(self, statement: Any, params: Any = None) -> Any:

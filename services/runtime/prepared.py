@@ -22,15 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, Result
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.sql import ClauseElement, Executable
 
 # The SQLite dialects whose connection is the standard ``sqlite3`` module's.
 _SQLITE_DRIVERS = frozenset({"relayinline", "pysqlite"})
 
 Processor = Callable[[Any], Any] | None
+S = TypeVar("S", bound=Executable)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,16 @@ class Prepared:
             return [_row(compiled.results, raw) for raw in cursor.fetchall()]
         finally:
             cursor.close()
+
+    def result(self, connection: Connection, params: Mapping[str, Any]) -> Result[Any]:
+        """:meth:`run`, its rows as a SQLAlchemy ``Result`` (``first``, ``all``,
+        ``scalar``, rows read by column name), as ``Connection.execute`` gives them."""
+        rows = self.run(connection, params)
+        return IteratorResult(SimpleResultMetaData(self._keys), iter(rows))
+
+    @property
+    def _keys(self) -> list[str]:
+        return [column.key for column in getattr(self.statement, "exported_columns", ())]
 
     def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once for each of ``rows`` (all with the same names), as an
@@ -137,3 +149,23 @@ def _row(processors: tuple[Processor, ...], raw: Sequence[Any]) -> tuple[Any, ..
         value if process is None else process(value)
         for process, value in zip(processors, raw, strict=True)
     )
+
+
+# Statements built once (cached by their builders) that a handler's step runs through a
+# ``CoreSession`` (services/runtime/hand_over.py), by identity: see :func:`hot`.
+_HOT: dict[int, Prepared] = {}
+
+
+def hot(statement: S) -> S:
+    """``statement`` (built once and kept, as ``functools.cache``'s builders keep
+    theirs) marked to run as a :class:`Prepared` when a handler's step executes it with
+    one set of parameters through a ``CoreSession``: the same rows, without
+    SQLAlchemy's execution path around the driver."""
+    _HOT.setdefault(id(statement), Prepared(statement))
+    return statement
+
+
+def hot_prepared(statement: object) -> Prepared | None:
+    """The :class:`Prepared` of a statement marked :func:`hot`; None for any other."""
+    prepared = _HOT.get(id(statement))
+    return prepared if prepared is not None and prepared.statement is statement else None

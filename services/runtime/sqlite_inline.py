@@ -23,7 +23,8 @@ Two things a thread gave for free are made explicit:
   statement, so a long one (a consumer batch of a hundred messages) would hold it for its
   whole length, and the notifier's urgent turn (:attr:`Database.urgent_waiting`) could not
   even ask. A statement run more than :data:`SLICE_S` after the loop's last turn in this
-  transaction gives it one first.
+  transaction gives it one first, of :data:`TURN_S`, long enough for a woken task's
+  steps to run one after another.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ from sqlalchemy.util.concurrency import await_, in_greenlet
 DRIVER = "relayinline"
 BUSY_WAIT_S = 30.0  # as long as the thread path's busy timeout
 SLICE_S = 0.005  # the longest a transaction's statements keep the loop to themselves
+# A turn given is a short timer, not ``sleep(0)``: a task the loop wakes for I/O meanwhile
+# (an SMTP reply) needs more than one pass of the loop to go on (the socket's callback,
+# then the task's step, each scheduled by the one before), and after ``sleep(0)`` the
+# transaction's own resumption ran first at every pass, so each of those steps waited a
+# whole slice: the notifier's delivery crawled while its consumer stored a backlog.
+TURN_S = 0.0002
 # Pauses between tries on a lock, about SQLite's own busy handler's steps.
 _PAUSES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
 
@@ -118,7 +125,7 @@ def _await_once(connection: Any) -> None:
     if not in_greenlet():
         return
     if time.monotonic() - connection.turn_at > SLICE_S:
-        await_(asyncio.sleep(0))
+        await_(asyncio.sleep(TURN_S))
         connection.turn_at = time.monotonic()
     else:
         await_(_nothing())

@@ -29,9 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime import conflicts
 from services.runtime.database import Database, UtcDateTime
 from services.runtime.hand_over import in_one_hand_over
-from services.runtime.prepared import Prepared
+from services.runtime.prepared import Prepared, hot_prepared
 
 T0 = datetime(2026, 12, 4, 9, 0, 0, 123456, tzinfo=UTC)
 metadata = MetaData()
@@ -146,5 +147,48 @@ async def test_a_step_in_one_hand_over_may_still_wait(
         async with db.transaction() as session:
             names = (await session.execute(select(things.c.name))).scalars().all()
         assert names == ["w0"]
+    finally:
+        await db.dispose()
+
+
+async def test_a_statement_marked_hot_runs_on_the_driver_in_a_hand_over_with_the_same_result(
+    database_url: Callable[[str], str],
+) -> None:
+    """``conflicts.insert_or_skip`` (marked :func:`hot`) through a ``CoreSession``: the
+    row written is the one the unmarked statement writes through SQLAlchemy, RETURNING
+    read by column name when inserted, nothing returned on a conflict."""
+    db = await _database(database_url)
+    try:
+        dialect = db.engine.dialect.name
+        marked = conflicts._insert_or_skip(dialect, things, ("name", "at"))
+        unmarked = conflicts.dialect_insert(dialect, things).on_conflict_do_nothing()
+        unmarked = unmarked.returning(things.c.name, things.c.at)
+        assert hot_prepared(marked) is not None and hot_prepared(unmarked) is None
+        row = {"state": "new", "at": T0, "count": 7}
+
+        kinds = set()
+
+        async def step(session: AsyncSession) -> list[Any]:
+            results = []
+            for statement, name in ((marked, "h"), (unmarked, "u")):
+                for _twice in range(2):
+                    result = await session.execute(statement, {**row, "name": name})
+                    kinds.add((name, type(result).__name__))
+                    first = result.first()
+                    results.append(None if first is None else (first.name, first._mapping["at"]))
+            return results
+
+        async with db.transaction() as session:
+            results = await in_one_hand_over(session, step)
+        assert results == [("h", T0), None, ("u", T0), None]
+        assert kinds == {("h", "IteratorResult"), ("u", "CursorResult")}  # the driver's way
+        async with db.transaction() as session:
+            rows = (await session.execute(select(things).order_by(things.c.name))).all()
+            stored = await session.execute(
+                text("SELECT name, CAST(at AS TEXT) FROM prepared_things ORDER BY name")
+            )
+            as_text = dict(stored.tuples().all())
+        assert [tuple(r)[1:] for r in rows] == [("new", T0, 7), ("new", T0, 7)]
+        assert as_text["h"] == as_text["u"]
     finally:
         await db.dispose()

@@ -102,8 +102,12 @@ async def test_starttls_verifies_the_server_against_the_given_ca(
         trusted = SmtpMailer(f"smtp://127.0.0.1:{port}?starttls=true&cafile={cafile}")
         async with trusted.session() as smtp:
             assert await smtp.send(message(1), "r1@school.example") is None
+            assert await smtp.send(message(4), "r4@school.example") is None
         await trusted.close()
-        assert len(handler.received) == 1
+        assert [r.rcpt_tos for r in handler.received] == [
+            ["r1@school.example"],
+            ["r4@school.example"],
+        ]
 
         untrusted = SmtpMailer(f"smtp://127.0.0.1:{port}?starttls=true")
         async with untrusted.session() as smtp:
@@ -114,7 +118,7 @@ async def test_starttls_verifies_the_server_against_the_given_ca(
         async with plain.session() as smtp:
             refused = await smtp.send(message(3), "r3@school.example")
         assert refused is not None
-        assert len(handler.received) == 1
+        assert len(handler.received) == 2
     finally:
         controller.stop()
 
@@ -127,9 +131,16 @@ async def test_implicit_tls(ca: tuple[trustme.CA, Path, ssl.SSLContext]) -> None
     try:
         mailer = SmtpMailer(f"smtps://127.0.0.1:{port}?cafile={cafile}")
         async with mailer.session() as smtp:
+            # The sink offers PIPELINING: the exchange pipelined over TLS, twice.
             assert await smtp.send(message(1), "r1@school.example") is None
+            assert await smtp.send(message(2), "r2@school.example") is None
         await mailer.close()
-        assert [r.rcpt_tos for r in handler.received] == [["r1@school.example"]]
+        assert [r.rcpt_tos for r in handler.received] == [
+            ["r1@school.example"],
+            ["r2@school.example"],
+        ]
+        assert [r.message["Message-ID"] for r in handler.received] == ["<1@test>", "<2@test>"]
+        assert mailer.connections_opened == 1
     finally:
         controller.stop()
 

@@ -6,7 +6,9 @@ stays selectable."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -135,6 +137,30 @@ async def test_a_long_transaction_gives_the_loop_turns(db: Database) -> None:
         ticker.stop()
     assert during >= 1
     assert len(await _names(db)) == 3000
+
+
+async def test_a_task_woken_meanwhile_takes_several_steps_at_each_turn(db: Database) -> None:
+    """A turn of the loop long enough for a chain of steps (a woken task's socket
+    callback, then its own step, then the next): with ``sleep(0)`` the transaction's
+    resumption went first at every pass, one step of the chain a slice."""
+    stamps: list[float] = []
+
+    async def chain() -> None:
+        while True:
+            stamps.append(time.monotonic())
+            await asyncio.sleep(0)  # one step, the next scheduled by this one
+
+    async with db.transaction() as session:
+        await asyncio.sleep(0)
+        task = asyncio.create_task(chain())
+        await asyncio.sleep(0)
+        for n in range(3000):  # some tens of milliseconds of statements
+            await session.execute(insert(_rows).values(name=f"row {n}"))
+        task.cancel()
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    turns = sum(gap > sqlite_inline.SLICE_S / 2 for gap in gaps)  # the transaction's slices
+    assert turns >= 2
+    assert len(stamps) >= 3 * turns  # several steps at each turn, not one
 
 
 async def test_a_failed_transaction_is_rolled_back_and_the_connection_reused(
