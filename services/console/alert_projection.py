@@ -32,11 +32,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import alert_rows, repository
 from services.console.projections import Row
 from services.console.tables import alert_states, alerts, child_links, episodes
+from services.runtime.prepared import Prepared
 
 
 def _rank(state: Any) -> Any:
@@ -101,6 +103,10 @@ _EPISODE = (
 )
 
 
+_STATE_PREPARED = Prepared(_STATE)
+_EPISODE_PREPARED = Prepared(_EPISODE)
+
+
 def _latest_per_alert(states: list[Row]) -> list[Row]:
     best: dict[str, Row] = {}
     for state in states:
@@ -161,41 +167,56 @@ class AlertWrites:
         self.states.append(state)
 
     async def flush(self, session: AsyncSession) -> None:
-        # In the order one message at a time would leave them: an episode exists before
-        # it is updated, a status is stored before it is offered to its alert.
         placeholders, self.placeholders = self.placeholders, []
         episode_updates, self.episode_updates = self.episode_updates, []
         requests, self.requests = self.requests, []
         skeletons, self.skeletons = self.skeletons, []
         states, self.states = self.states, []
-        if placeholders:
-            await repository.insert_ignore_many(
-                session, episodes, _by_key(placeholders, "episode_key", first=True)
-            )
-        if episode_updates:
-            await session.execute(_EPISODE, episode_updates)
-        if requests:
-            await repository.upsert_many(
-                session, alerts, _by_key(requests, "alert_id", first=False)
-            )
-        if states:
-            await repository.insert_ignore_many(
-                session, alerts, _by_key(skeletons, "alert_id", first=True)
-            )
-            await repository.insert_ignore_many(
-                session, alert_states, _by_key(states, "message_id", first=True)
-            )
-            await session.execute(
-                _STATE,
-                [
-                    {
-                        "b_alert_id": s["alert_id"],
-                        "b_at": s["at"],
-                        "b_rank": alert_rows.alert_state_rank(s["state"]),
-                        "b_message_id": s["message_id"],
-                        "b_state": s["state"],
-                        "b_attempt": s["attempt"],
-                    }
-                    for s in _latest_per_alert(states)
-                ],
-            )
+        if placeholders or episode_updates or requests or states:
+            held = _Held(placeholders, episode_updates, requests, skeletons, states)
+            await session.run_sync(lambda sync: held.write(sync.connection()))
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What :class:`AlertWrites` held, written in one hand-over to the session's
+    synchronous side, each statement prepared (on SQLite on the driver, issue 18)."""
+
+    placeholders: list[Row]
+    episode_updates: list[Row]
+    requests: list[Row]
+    skeletons: list[Row]
+    states: list[Row]
+
+    def write(self, connection: Connection) -> None:
+        # In the order one message at a time would leave them: an episode exists before
+        # it is updated, a status is stored before it is offered to its alert.
+        repository.write_many(
+            connection, episodes, "ignore", _by_key(self.placeholders, "episode_key", first=True)
+        )
+        _EPISODE_PREPARED.run_many(connection, self.episode_updates)
+        repository.write_many(
+            connection, alerts, "upsert", _by_key(self.requests, "alert_id", first=False)
+        )
+        if not self.states:
+            return
+        repository.write_many(
+            connection, alerts, "ignore", _by_key(self.skeletons, "alert_id", first=True)
+        )
+        repository.write_many(
+            connection, alert_states, "ignore", _by_key(self.states, "message_id", first=True)
+        )
+        _STATE_PREPARED.run_many(
+            connection,
+            [
+                {
+                    "b_alert_id": s["alert_id"],
+                    "b_at": s["at"],
+                    "b_rank": alert_rows.alert_state_rank(s["state"]),
+                    "b_message_id": s["message_id"],
+                    "b_state": s["state"],
+                    "b_attempt": s["attempt"],
+                }
+                for s in _latest_per_alert(self.states)
+            ],
+        )
