@@ -95,6 +95,11 @@ class Consumers:
     retry_delay_s: float = 1.0
     routes: dict[str, tuple[Topic, Handler, bool]] = field(default_factory=dict)
     attached: bool = False
+    # How much the broker gathers before it answers a fetch: by default it answers as
+    # soon as one record is there. A service off the alerts' path (the console) may wait
+    # for more (:meth:`gather_fetches`).
+    fetch_min_bytes: int = 1
+    fetch_max_wait_ms: int = 500
 
     @property
     def group_id(self) -> str:
@@ -105,6 +110,12 @@ class Consumers:
         the handler gets a :class:`RawMessage` and does its own validation (ingest turns
         bad police input into rejects the police can see, not dead letters)."""
         self.routes[self.settings.topic(topic.wire)] = (topic, handler, raw)
+
+    def gather_fetches(self, min_bytes: int, max_wait_ms: int) -> None:
+        """Let the broker hold each fetch until ``min_bytes`` are there or ``max_wait_ms``
+        passed (call before the runtime starts): fewer, larger fetches and batches while
+        messages stream in, each record at most ``max_wait_ms`` later (issue 18)."""
+        self.fetch_min_bytes, self.fetch_max_wait_ms = min_bytes, max_wait_ms
 
     def attach(self) -> None:
         """Register the one subscriber for every subscribed topic (at start)."""
@@ -120,6 +131,8 @@ class Consumers:
             max_records=self.settings.consumer_batch,
             batch_timeout_ms=BATCH_WAIT_MS,
             max_poll_interval_ms=600_000,
+            fetch_min_bytes=self.fetch_min_bytes,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             decoder=batch_records,
             title=f"{self.service}:consumer",
         )
