@@ -5,7 +5,7 @@ and transactions; a service on the path (the router here) is answered at once.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import MetaData
 
@@ -24,7 +24,7 @@ from services.runtime.settings import RelaySettings
 def _fetch_args(runtime: ServiceRuntime) -> dict[str, Any]:
     runtime.consumers.attach()
     (subscriber,) = runtime.broker.subscribers
-    args: dict[str, Any] = subscriber._connection_args  # what the aiokafka consumer gets
+    args: dict[str, Any] = cast(Any, subscriber)._connection_args  # aiokafka's consumer's
     return {k: args[k] for k in ("fetch_min_bytes", "fetch_max_wait_ms")}
 
 
