@@ -118,6 +118,23 @@ def _latest_per_alert(states: list[Row]) -> list[Row]:
     return list(best.values())
 
 
+def _merged_updates(updates: list[Row]) -> list[Row]:
+    """One :data:`_EPISODE` update per episode, leaving what the updates one after
+    another leave: each value the last one given (an update gives a value or leaves the
+    column as it is), the child the link's when there is one (no link changes between
+    them: a flush writes them together)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for update_ in updates:
+        held = merged.get(update_["b_episode_key"])
+        if held is None:
+            merged[update_["b_episode_key"]] = dict(update_)
+            continue
+        for name in ("b_authority_code", "b_resident_la", "b_child_id"):
+            if update_[name] is not None:
+                held[name] = update_[name]
+    return list(merged.values())
+
+
 def _by_key(rows: list[Row], key: str, first: bool) -> list[Row]:
     """One row per primary key (an executemany may become one multi-row INSERT, which
     PostgreSQL refuses to let touch a row twice): the first for an insert-ignore, the
@@ -194,14 +211,23 @@ class _Held:
         repository.write_many(
             connection, episodes, "ignore", _by_key(self.placeholders, "episode_key", first=True)
         )
-        _EPISODE_PREPARED.run_many(connection, self.episode_updates)
-        repository.write_many(
-            connection, alerts, "upsert", _by_key(self.requests, "alert_id", first=False)
-        )
+        _EPISODE_PREPARED.run_many(connection, _merged_updates(self.episode_updates))
+        requests = _by_key(self.requests, "alert_id", first=False)
+        repository.write_many(connection, alerts, "upsert", requests)
         if not self.states:
             return
+        # A status's skeleton only makes the alert's row when there is none: the rows of
+        # the alerts requested in this flush are there now.
+        requested = {row["alert_id"] for row in requests}
         repository.write_many(
-            connection, alerts, "ignore", _by_key(self.skeletons, "alert_id", first=True)
+            connection,
+            alerts,
+            "ignore",
+            [
+                row
+                for row in _by_key(self.skeletons, "alert_id", first=True)
+                if row["alert_id"] not in requested
+            ],
         )
         repository.write_many(
             connection, alert_states, "ignore", _by_key(self.states, "message_id", first=True)
