@@ -32,11 +32,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import alert_rows, repository
 from services.console.projections import Row
 from services.console.tables import alert_states, alerts, child_links, episodes
+from services.runtime.prepared import Prepared
 
 
 def _rank(state: Any) -> Any:
@@ -101,6 +103,10 @@ _EPISODE = (
 )
 
 
+_STATE_PREPARED = Prepared(_STATE)
+_EPISODE_PREPARED = Prepared(_EPISODE)
+
+
 def _latest_per_alert(states: list[Row]) -> list[Row]:
     best: dict[str, Row] = {}
     for state in states:
@@ -110,6 +116,23 @@ def _latest_per_alert(states: list[Row]) -> list[Row]:
         ):
             best[state["alert_id"]] = state
     return list(best.values())
+
+
+def _merged_updates(updates: list[Row]) -> list[Row]:
+    """One :data:`_EPISODE` update per episode, leaving what the updates one after
+    another leave: each value the last one given (an update gives a value or leaves the
+    column as it is), the child the link's when there is one (no link changes between
+    them: a flush writes them together)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for update_ in updates:
+        held = merged.get(update_["b_episode_key"])
+        if held is None:
+            merged[update_["b_episode_key"]] = dict(update_)
+            continue
+        for name in ("b_authority_code", "b_resident_la", "b_child_id"):
+            if update_[name] is not None:
+                held[name] = update_[name]
+    return list(merged.values())
 
 
 def _by_key(rows: list[Row], key: str, first: bool) -> list[Row]:
@@ -161,41 +184,65 @@ class AlertWrites:
         self.states.append(state)
 
     async def flush(self, session: AsyncSession) -> None:
-        # In the order one message at a time would leave them: an episode exists before
-        # it is updated, a status is stored before it is offered to its alert.
         placeholders, self.placeholders = self.placeholders, []
         episode_updates, self.episode_updates = self.episode_updates, []
         requests, self.requests = self.requests, []
         skeletons, self.skeletons = self.skeletons, []
         states, self.states = self.states, []
-        if placeholders:
-            await repository.insert_ignore_many(
-                session, episodes, _by_key(placeholders, "episode_key", first=True)
-            )
-        if episode_updates:
-            await session.execute(_EPISODE, episode_updates)
-        if requests:
-            await repository.upsert_many(
-                session, alerts, _by_key(requests, "alert_id", first=False)
-            )
-        if states:
-            await repository.insert_ignore_many(
-                session, alerts, _by_key(skeletons, "alert_id", first=True)
-            )
-            await repository.insert_ignore_many(
-                session, alert_states, _by_key(states, "message_id", first=True)
-            )
-            await session.execute(
-                _STATE,
-                [
-                    {
-                        "b_alert_id": s["alert_id"],
-                        "b_at": s["at"],
-                        "b_rank": alert_rows.alert_state_rank(s["state"]),
-                        "b_message_id": s["message_id"],
-                        "b_state": s["state"],
-                        "b_attempt": s["attempt"],
-                    }
-                    for s in _latest_per_alert(states)
-                ],
-            )
+        if placeholders or episode_updates or requests or states:
+            held = _Held(placeholders, episode_updates, requests, skeletons, states)
+            await session.run_sync(lambda sync: held.write(sync.connection()))
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What :class:`AlertWrites` held, written in one hand-over to the session's
+    synchronous side, each statement prepared (on SQLite on the driver, issue 18)."""
+
+    placeholders: list[Row]
+    episode_updates: list[Row]
+    requests: list[Row]
+    skeletons: list[Row]
+    states: list[Row]
+
+    def write(self, connection: Connection) -> None:
+        # In the order one message at a time would leave them: an episode exists before
+        # it is updated, a status is stored before it is offered to its alert.
+        repository.write_many(
+            connection, episodes, "ignore", _by_key(self.placeholders, "episode_key", first=True)
+        )
+        _EPISODE_PREPARED.run_many(connection, _merged_updates(self.episode_updates))
+        requests = _by_key(self.requests, "alert_id", first=False)
+        repository.write_many(connection, alerts, "upsert", requests)
+        if not self.states:
+            return
+        # A status's skeleton only makes the alert's row when there is none: the rows of
+        # the alerts requested in this flush are there now.
+        requested = {row["alert_id"] for row in requests}
+        repository.write_many(
+            connection,
+            alerts,
+            "ignore",
+            [
+                row
+                for row in _by_key(self.skeletons, "alert_id", first=True)
+                if row["alert_id"] not in requested
+            ],
+        )
+        repository.write_many(
+            connection, alert_states, "ignore", _by_key(self.states, "message_id", first=True)
+        )
+        _STATE_PREPARED.run_many(
+            connection,
+            [
+                {
+                    "b_alert_id": s["alert_id"],
+                    "b_at": s["at"],
+                    "b_rank": alert_rows.alert_state_rank(s["state"]),
+                    "b_message_id": s["message_id"],
+                    "b_state": s["state"],
+                    "b_attempt": s["attempt"],
+                }
+                for s in _latest_per_alert(self.states)
+            ],
+        )

@@ -134,6 +134,10 @@ def create_app(
     return app
 
 
+CONSOLE_FETCH_MIN_BYTES = 64 * 1024
+CONSOLE_FETCH_MAX_WAIT_MS = 250
+
+
 def _runtime(
     settings: ConsoleSettings,
     db: Database | None,
@@ -144,6 +148,9 @@ def _runtime(
     runtime = ServiceRuntime.build("console", settings, metadata, db=db, broker=broker)
     for topic, handler in handlers.subscriptions():
         runtime.consumers.subscribe(topic, handler)
+    # The console is not on an alert's path: a page may show a message up to this much
+    # later, for fewer fetches and transactions of the whole stream (issue 18).
+    runtime.consumers.gather_fetches(CONSOLE_FETCH_MIN_BYTES, CONSOLE_FETCH_MAX_WAIT_MS)
     runtime.loops.append(
         retention_loop(
             "console",

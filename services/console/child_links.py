@@ -14,11 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import String, bindparam, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import repository
 from services.console.projections import Row
 from services.console.tables import child_links, child_merges, episodes
+from services.runtime.prepared import Prepared
 
 _EPISODE_KEY = bindparam("b_episode_key", type_=String)
 
@@ -67,17 +69,19 @@ class LinkWrites:
 
     async def flush(self, session: AsyncSession) -> None:
         rows, self.rows = self.rows, {}
-        if not rows:
-            return
-        stored = dict((await session.execute(_REVISIONS, {"b_keys": list(rows)})).tuples().all())
-        kept = [
-            row
-            for key, row in rows.items()
-            if stored.get(key) is None or row["revision"] > stored[key]
-        ]
-        if kept:
-            await repository.upsert_many(session, child_links, kept)
-            await follow_many(session, [row["episode_key"] for row in kept])
+        if rows:
+            await session.run_sync(lambda sync: _write(sync.connection(), rows))
+
+
+def _write(connection: Connection, rows: dict[str, Row]) -> None:
+    """:meth:`LinkWrites.flush` in one hand-over to the session's synchronous side."""
+    stored = dict(connection.execute(_REVISIONS, {"b_keys": list(rows)}).tuples().all())
+    kept = [
+        row for key, row in rows.items() if stored.get(key) is None or row["revision"] > stored[key]
+    ]
+    if kept:
+        repository.write_many(connection, child_links, "upsert", kept)
+        follow_all(connection, [row["episode_key"] for row in kept])
 
 
 async def record_link(session: AsyncSession, row: Row) -> bool:
@@ -116,12 +120,15 @@ async def follow(session: AsyncSession, episode_key: str) -> None:
     await _take_link(session, episode_key, None)
 
 
-async def follow_many(session: AsyncSession, episode_keys: list[str]) -> None:
-    """:func:`follow` for each of ``episode_keys``, in one executemany."""
-    if episode_keys:
-        await session.execute(
-            _TAKE_LINK, [{"b_episode_key": key, "b_child_id": None} for key in episode_keys]
-        )
+_TAKE_LINK_PREPARED = Prepared(_TAKE_LINK)
+
+
+def follow_all(connection: Connection, episode_keys: list[str]) -> None:
+    """:func:`follow` for each of ``episode_keys``, in one executemany on a connection's
+    synchronous side (prepared: on SQLite on the driver, issue 18)."""
+    _TAKE_LINK_PREPARED.run_many(
+        connection, [{"b_episode_key": key, "b_child_id": None} for key in episode_keys]
+    )
 
 
 async def merged_into(session: AsyncSession, child_id: str) -> str | None:
@@ -152,7 +159,7 @@ __all__ = [
     "adopt",
     "episodes_of",
     "follow",
-    "follow_many",
+    "follow_all",
     "merged_into",
     "record_link",
 ]

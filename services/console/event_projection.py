@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.console import child_links, projections, repository
@@ -47,20 +48,25 @@ class EventWrites:
     async def flush(self, session: AsyncSession) -> None:
         rows, self.rows = self.rows, []
         keyed, self.episodes = self.episodes, {}
-        if not rows:
-            return
-        await repository.insert_ignore_many(session, episode_events, _first_per_id(rows))
-        found: dict[str, list[Any]] = {key: [] for key in keyed}
-        for event in (await session.execute(_EVENTS_OF, {"b_keys": list(keyed)})).mappings():
-            found[event["episode_key"]].append(event)
-        now = utcnow()
-        summaries: dict[tuple[str, ...], list[Row]] = {}
-        for key, (force_code, ref) in keyed.items():
-            summary = projections.summarise_episode(force_code, ref, found[key], now)
-            summaries.setdefault(tuple(summary), []).append(summary)
-        for same_columns in summaries.values():
-            await repository.upsert_many(session, episodes, same_columns)
-        await child_links.follow_many(session, list(keyed))
+        if rows:
+            await session.run_sync(lambda sync: _write(sync.connection(), rows, keyed))
+
+
+def _write(connection: Connection, rows: list[Row], keyed: dict[str, tuple[str, str]]) -> None:
+    """The events, their episodes' summaries and links, in one hand-over to the session's
+    synchronous side, the writes prepared (on SQLite on the driver, issue 18)."""
+    repository.write_many(connection, episode_events, "ignore", _first_per_id(rows))
+    found: dict[str, list[Any]] = {key: [] for key in keyed}
+    for event in connection.execute(_EVENTS_OF, {"b_keys": list(keyed)}).mappings():
+        found[event["episode_key"]].append(event)
+    now = utcnow()
+    summaries: dict[tuple[str, ...], list[Row]] = {}
+    for key, (force_code, ref) in keyed.items():
+        summary = projections.summarise_episode(force_code, ref, found[key], now)
+        summaries.setdefault(tuple(summary), []).append(summary)
+    for same_columns in summaries.values():
+        repository.write_many(connection, episodes, "upsert", same_columns)
+    child_links.follow_all(connection, list(keyed))
 
 
 def _first_per_id(rows: list[Row]) -> list[Row]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertRequestedV1, RhiTaskRequestedV1
@@ -32,6 +33,7 @@ from services.console.tables import (
     rejects,
     rhi_tasks,
 )
+from services.runtime.prepared import Prepared
 
 Row = Mapping[Any, Any]
 
@@ -39,8 +41,7 @@ Row = Mapping[Any, Any]
 # --- writes -------------------------------------------------------------------------
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
+def _insert(dialect: str, table: Table) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -52,13 +53,17 @@ def _insert(session: AsyncSession, table: Table) -> Any:
 # as parameters: SQLAlchemy then compiles each once, where ``.values(**row)`` would build
 # and compile a new statement for every message.
 _STATEMENTS: dict[tuple[str, str, str, tuple[str, ...]], Any] = {}
+# The same as Prepared statements (services/runtime/prepared.py), for the batch writes.
+_PREPARED: dict[tuple[str, str, str, tuple[str, ...]], Prepared] = {}
+
+WriteKind = Literal["ignore", "upsert"]
 
 
-def _statement(session: AsyncSession, table: Table, kind: str, names: tuple[str, ...]) -> Any:
-    key = (session.get_bind().dialect.name, table.name, kind, names)
+def _built(dialect: str, table: Table, kind: str, names: tuple[str, ...]) -> Any:
+    key = (dialect, table.name, kind, names)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        stmt = _insert(session, table)
+        stmt = _insert(dialect, table)
         if kind == "ignore":
             stmt = stmt.on_conflict_do_nothing()
         else:
@@ -67,6 +72,26 @@ def _statement(session: AsyncSession, table: Table, kind: str, names: tuple[str,
             stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes)
         _STATEMENTS[key] = stmt
     return stmt
+
+
+def _statement(session: AsyncSession, table: Table, kind: str, names: tuple[str, ...]) -> Any:
+    return _built(session.get_bind().dialect.name, table, kind, names)
+
+
+def write_many(connection: Connection, table: Table, kind: WriteKind, rows: Sequence[Row]) -> None:
+    """:func:`insert_ignore_many` (``ignore``) or :func:`upsert_many` (``upsert``) on a
+    connection's synchronous side, in its transaction: on SQLite one ``executemany`` on
+    the driver, without SQLAlchemy's execution context and parameters per row (issue 18);
+    elsewhere through ``Connection.execute``."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    dialect, shape = connection.dialect.name, names if kind == "upsert" else ()
+    key = (dialect, table.name, kind, shape)
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        prepared = _PREPARED[key] = Prepared(_built(dialect, table, kind, shape))
+    prepared.run_many(connection, rows)
 
 
 async def insert_ignore(session: AsyncSession, table: Table, row: Row) -> None:

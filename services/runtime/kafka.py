@@ -113,7 +113,9 @@ def _no_passphrase() -> str:
 
 def create_broker(settings: RelaySettings, client_id: str) -> KafkaBroker:
     # Idempotent producers are off: the embedded Tansu broker does not support them, and
-    # every consumer de-duplicates on message id anyway.
+    # every consumer de-duplicates on message id anyway. No FastDepends (``apply_types``):
+    # the one subscriber (services/runtime/consumer.py) takes the batch's records as they
+    # are, where FastDepends handed a sync context look-up to a worker thread per batch.
     return KafkaBroker(
         settings.bootstrap,
         security=broker_security(settings),
@@ -123,6 +125,7 @@ def create_broker(settings: RelaySettings, client_id: str) -> KafkaBroker:
         graceful_timeout=30.0,
         log_level=logging.DEBUG,  # per-message "Received"/"Processed" lines: debug only
         logger=logging.getLogger(f"relay.{client_id}.kafka"),
+        apply_types=False,
     )
 
 

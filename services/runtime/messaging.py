@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.runtime import on_connection
 from services.runtime.database import Database, UtcDateTime, utcnow
 from services.runtime.deferred_writes import deferred
+from services.runtime.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,15 @@ async def record_deliveries(
         if fresh and message_id
     ]
     if rows:
-        await session.execute(tables.inbox.insert(), rows)
+        insert = _inbox_insert(tables.inbox)
+        await session.run_sync(lambda sync: insert.run_many(sync.connection(), rows))
+
+
+@functools.cache
+def _inbox_insert(inbox: Table) -> Prepared:
+    """The inbox's insert, prepared: on SQLite one ``executemany`` on the driver, without
+    SQLAlchemy's parameters per row (issue 18)."""
+    return Prepared(inbox.insert())
 
 
 async def in_inbox(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Connection, Dialect, Result
@@ -42,6 +43,10 @@ class _Compiled:
     processors: tuple[Processor, ...]
     fixed: Mapping[str, Any]  # values the statement itself holds (``.values(state=...)``)
     results: tuple[Processor, ...]  # for RETURNING's columns
+    # Built from the above, for a batch's rows: every name's value at once (C's
+    # ``itemgetter``), then the processors of the places that have one.
+    get: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 def _direct(dialect: Dialect) -> bool:
@@ -133,15 +138,32 @@ def _compile(statement: Executable, dialect: Dialect, names: tuple[str, ...]) ->
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in getattr(statement, "exported_columns", ())
     )
-    return _Compiled(compiled.string, order, processors, fixed, results)
+    processed = tuple((n, p) for n, p in enumerate(processors) if p is not None)
+    return _Compiled(compiled.string, order, processors, fixed, results, _getter(order), processed)
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if len(names) == 1:
+        (name,) = names
+        return lambda params: (params[name],)
+    if not names:
+        return lambda params: ()
+    return cast(Callable[[Mapping[str, Any]], tuple[Any, ...]], itemgetter(*names))
 
 
 def _values(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = []
-    for name, process in zip(compiled.names, compiled.processors, strict=True):
-        value = params[name] if name in params else compiled.fixed[name]
-        values.append(value if process is None else process(value))
-    return tuple(values)
+    try:
+        values = compiled.get(params)
+    except KeyError:  # a value the statement holds, which ``params`` does not give
+        values = tuple(
+            params[name] if name in params else compiled.fixed[name] for name in compiled.names
+        )
+    if not compiled.processed:
+        return values
+    processed = list(values)
+    for n, process in compiled.processed:
+        processed[n] = process(processed[n])
+    return tuple(processed)
 
 
 def _row(processors: tuple[Processor, ...], raw: Sequence[Any]) -> tuple[Any, ...]:

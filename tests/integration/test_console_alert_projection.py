@@ -13,7 +13,7 @@ from sqlalchemy import select
 from schemas.messages import AlertState
 from services.console import alert_rows
 from services.console.alert_projection import AlertWrites
-from services.console.tables import alert_states, alerts, metadata
+from services.console.tables import alert_states, alerts, episodes, metadata
 from services.runtime.database import Database
 from services.runtime.deferred_writes import deferred
 
@@ -85,3 +85,53 @@ async def test_any_order_and_batching_ends_in_the_latest_state(
             } == alert_rows.latest_alert_state(by_alert[row["alert_id"]])
     finally:
         await db.dispose()
+
+
+def _placeholder() -> dict[str, object]:
+    return {
+        "episode_key": "10:E1",
+        "force_code": "10",
+        "episode_ref": "E1",
+        "event_count": 0,
+        "updated_at": T0,
+    }
+
+
+# What messages say of one episode, in order: (authority, resident LA, child); None
+# leaves the column as it is.
+_SAID: list[tuple[str | None, str | None, str | None]] = [
+    ("E10000001", None, "c-1"),
+    (None, "E10000002", None),
+    (None, None, "c-2"),
+    ("E10000003", None, None),
+    (None, None, None),
+]
+
+
+async def test_an_episode_updated_by_several_messages_in_one_flush_ends_as_one_by_one(
+    database_url: Callable[[str], str],
+) -> None:
+    """The flush writes one update per episode (alert_projection._merged_updates): the
+    last value each column was given, the child the last named."""
+    ended: list[dict[str, object]] = []
+    for together in (False, True):
+        db = Database(database_url(f"console-{together}"))
+        try:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+            async with db.transaction() as session:
+                deferred(session, AlertWrites).placeholder(_placeholder())
+            for start in range(0, len(_SAID), len(_SAID) if together else 1):
+                async with db.transaction() as session:
+                    for authority, resident, child in _SAID[start : start + (5 if together else 1)]:
+                        deferred(session, AlertWrites).episode(
+                            "10:E1", {"authority_code": authority, "resident_la": resident}, child
+                        )
+            async with db.transaction() as session:
+                row = (await session.execute(select(episodes))).mappings().one()
+            ended.append({k: row[k] for k in ("authority_code", "resident_la", "child_id")})
+        finally:
+            await db.dispose()
+    last = {"authority_code": "E10000003", "resident_la": "E10000002", "child_id": "c-2"}
+    assert ended[0] == last
+    assert ended[1] == ended[0]

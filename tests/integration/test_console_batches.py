@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Table, select
 
 from relay.console_bench import console_consumers, console_stream, records
@@ -26,6 +27,7 @@ from services.console.tables import (
     rhi_tasks,
 )
 from services.runtime.database import Database
+from services.runtime.prepared import Prepared
 from services.runtime.settings import RelaySettings
 
 _TABLES: tuple[tuple[Table, str], ...] = (
@@ -41,7 +43,11 @@ _TABLES: tuple[tuple[Table, str], ...] = (
 _WRITE_TIMES = {"updated_at", "received_at", "created_at", "requested_at_console"}
 
 
-async def _consume(url: str, fed: list[Any], sizes: list[int]) -> dict[str, list[Any]]:
+async def _consume(
+    url: str, fed: list[Any], sizes: list[int], stored: bool = False
+) -> dict[str, list[Any]]:
+    """The read model's rows after ``fed`` in batches of ``sizes``; with ``stored``, as
+    the database keeps them (the driver's values: on SQLite a time's text)."""
     db = Database(url)
     try:
         async with db.engine.begin() as conn:
@@ -54,9 +60,14 @@ async def _consume(url: str, fed: list[Any], sizes: list[int]) -> dict[str, list
         assert start >= len(fed)
         assert consumers.counters.dead_lettered == 0
         read: dict[str, list[Any]] = {}
-        async with db.transaction() as session:
+        async with db.engine.connect() as conn:
             for table, key in _TABLES:
-                rows = (await session.execute(select(table).order_by(table.c[key]))).mappings()
+                if stored:
+                    rows = (
+                        await conn.exec_driver_sql(f"SELECT * FROM {table.name} ORDER BY {key}")
+                    ).mappings()
+                else:
+                    rows = (await conn.execute(select(table).order_by(table.c[key]))).mappings()
                 read[table.name] = [
                     {k: v for k, v in row.items() if k not in _WRITE_TIMES} for row in rows
                 ]
@@ -80,3 +91,21 @@ def test_batches_end_as_one_message_at_a_time(
         batched = asyncio.run(_consume(database_url(name), fed, sizes))
         for table, _ in _TABLES:
             assert batched[table.name] == one_by_one[table.name], table.name
+
+
+def test_prepared_writes_store_what_sqlalchemy_stores(
+    database_url: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch writes run as Prepared statements (issue 18: on SQLite on the driver,
+    services/runtime/prepared.py): the read model holds, as stored, what SQLAlchemy's own
+    execution of the same statements leaves, times' text included."""
+    _, stream, _ = console_stream(300, 7, tmp_path, None)
+    fed = records(stream, RelaySettings())
+    sizes = [50] * (len(fed) // 50 + 1)
+    prepared = asyncio.run(_consume(database_url("prepared"), fed, sizes, stored=True))
+    with monkeypatch.context() as patch:
+        patch.setattr(Prepared, "_for", lambda self, dialect, names: None)
+        executed = asyncio.run(_consume(database_url("executed"), fed, sizes, stored=True))
+    assert len(prepared["console_alert_states"]) > 100
+    for table, _ in _TABLES:
+        assert prepared[table.name] == executed[table.name], table.name

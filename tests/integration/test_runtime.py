@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fast_depends import utils as fast_depends_utils
+from faststream.kafka.parser import AioKafkaBatchParser
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -261,6 +263,29 @@ async def test_a_batch_applies_each_message_once_in_one_transaction(
         assert counters.by_topic == {ALERT_STATUS.wire: 3}
         out = await read_topic(settings, runtime, EPISODE_EVENTS.wire, 3)
         assert sorted(message_id(r) for r in out) == sorted(f"out-{i}" for i in (m1, m2, m3))
+
+
+async def test_a_batch_reaches_the_handlers_without_faststream_decoding_it(
+    settings: RelaySettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The subscriber hands the batch's records on as they came (consumer.batch_records):
+    FastStream's per-record message objects and ``json.loads`` (issue 18: a sixth of the
+    console's CPU, never read) and FastDepends' worker thread per batch are not run."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("FastStream decoded the batch")
+
+    monkeypatch.setattr(AioKafkaBatchParser, "decode_batch", refuse)
+    monkeypatch.setattr(fast_depends_utils, "run_in_threadpool", refuse)
+    m1, m2 = ids(2)
+    probe = Probe()
+    await publish_first(settings, [status(i).model_dump_json().encode() for i in (m1, m2)])
+    async with consuming(settings, probe) as runtime:
+        await runtime.start()
+        counters = runtime.consumers.counters
+        await eventually(lambda: counters.processed == 2, 60)
+        assert await applied(runtime) == {m1: 1, m2: 1}
+        assert counters.dead_lettered == 0 and counters.retried == 0
 
 
 async def test_an_unprocessable_message_in_a_batch_is_dead_lettered_alone(
