@@ -78,7 +78,8 @@ def _alert_upsert(dialect: str) -> Prepared:
     return Prepared(conflicts.upsert_statement(dialect, episode_alerts, _ALERT_COLUMNS))
 
 
-def _alert_row(record: AlertRecord) -> dict[str, Any]:
+def _recipient_of(record: AlertRecord | AnswerRecord) -> dict[str, Any]:
+    """The columns naming an alert and its recipient, alike in alerts and answers."""
     return {
         "alert_id": record.alert_id,
         "force_code": record.force_code,
@@ -86,6 +87,12 @@ def _alert_row(record: AlertRecord) -> dict[str, Any]:
         "recipient_code": record.recipient_code,
         "recipient_kind": record.recipient_kind.value,
         "recipient_name": record.recipient_name,
+    }
+
+
+def _alert_row(record: AlertRecord) -> dict[str, Any]:
+    return {
+        **_recipient_of(record),
         "kind": record.kind.value,
         "event_type": record.event_type.value if record.event_type else None,
         "state": record.state.value,
@@ -110,12 +117,7 @@ async def save_answer(session: AsyncSession, record: AnswerRecord) -> None:
         session,
         alert_answers,
         {
-            "alert_id": record.alert_id,
-            "force_code": record.force_code,
-            "episode_ref": record.episode_ref,
-            "recipient_code": record.recipient_code,
-            "recipient_kind": record.recipient_kind.value,
-            "recipient_name": record.recipient_name,
+            **_recipient_of(record),
             "answer": record.answer.value,
             "answered_at": record.answered_at,
         },
