@@ -7,6 +7,7 @@ which the runtime takes for a duplicate message (and so would lose the message).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,8 +54,6 @@ def _insert(dialect: str, table: Table) -> Any:
 # as parameters: SQLAlchemy then compiles each once, where ``.values(**row)`` would build
 # and compile a new statement for every message.
 _STATEMENTS: dict[tuple[str, str, str, tuple[str, ...]], Any] = {}
-# The same as Prepared statements (services/runtime/prepared.py), for the batch writes.
-_PREPARED: dict[tuple[str, str, str, tuple[str, ...]], Prepared] = {}
 
 WriteKind = Literal["ignore", "upsert"]
 
@@ -79,19 +78,20 @@ def _statement(session: AsyncSession, table: Table, kind: str, names: tuple[str,
 
 
 def write_many(connection: Connection, table: Table, kind: WriteKind, rows: Sequence[Row]) -> None:
-    """:func:`insert_ignore_many` (``ignore``) or :func:`upsert_many` (``upsert``) on a
-    connection's synchronous side, in its transaction: on SQLite one ``executemany`` on
-    the driver, without SQLAlchemy's execution context and parameters per row (issue 18);
-    elsewhere through ``Connection.execute``."""
-    if not rows:
-        return
-    names = tuple(rows[0])
-    dialect, shape = connection.dialect.name, names if kind == "upsert" else ()
-    key = (dialect, table.name, kind, shape)
-    prepared = _PREPARED.get(key)
-    if prepared is None:
-        prepared = _PREPARED[key] = Prepared(_built(dialect, table, kind, shape))
-    prepared.run_many(connection, rows)
+    """Insert ``rows`` (the same columns) unless their primary key exists (``ignore``),
+    or insert them or update the existing rows' columns they name (``upsert``, one row
+    per key), on a connection's synchronous side, in its transaction: on SQLite one
+    ``executemany`` on the driver, without SQLAlchemy's execution context and parameters
+    per row (issue 18); elsewhere through ``Connection.execute``."""
+    if rows:
+        names = tuple(rows[0]) if kind == "upsert" else ()
+        _prepared(connection.dialect.name, table, kind, names).run_many(connection, rows)
+
+
+@functools.cache
+def _prepared(dialect: str, table: Table, kind: WriteKind, names: tuple[str, ...]) -> Prepared:
+    """:func:`_built`'s statement as a Prepared one (services/runtime/prepared.py)."""
+    return Prepared(_built(dialect, table, kind, names))
 
 
 async def insert_ignore(session: AsyncSession, table: Table, row: Row) -> None:
@@ -102,20 +102,6 @@ async def insert_ignore(session: AsyncSession, table: Table, row: Row) -> None:
 async def upsert(session: AsyncSession, table: Table, row: Row) -> None:
     """Insert ``row``, or update the existing row's columns that ``row`` names."""
     await session.execute(_statement(session, table, "upsert", tuple(row)), dict(row))
-
-
-async def insert_ignore_many(session: AsyncSession, table: Table, rows: Sequence[Row]) -> None:
-    """:func:`insert_ignore` for each of ``rows`` (the same columns), in one executemany."""
-    if rows:
-        await session.execute(_statement(session, table, "ignore", ()), [dict(r) for r in rows])
-
-
-async def upsert_many(session: AsyncSession, table: Table, rows: Sequence[Row]) -> None:
-    """:func:`upsert` for each of ``rows`` (the same columns, one row per key), in one
-    executemany."""
-    if rows:
-        names = tuple(rows[0])
-        await session.execute(_statement(session, table, "upsert", names), [dict(r) for r in rows])
 
 
 async def update_episode(

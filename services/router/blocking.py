@@ -43,6 +43,8 @@ KEY_COLUMNS = ("key_family_dob", "key_names", "key_place", "key_given_dob")
 # probed with one value, and the columns probed with a set (roll_probe_keys).
 ADDRESS_KEY = "key_address"
 ROLL_KEY_COLUMNS = (*KEY_COLUMNS, "key_initials_dob")
+# The keys a roll row holds beyond KEY_COLUMNS, in the order roll_only_keys gives them.
+ROLL_ONLY_COLUMNS = (ADDRESS_KEY, "key_initials_dob")
 
 
 @lru_cache(maxsize=131_072)
@@ -156,6 +158,14 @@ def initials_key(given: str, family: str, born_iso: str) -> str | None:
     retrieve about 3 rows (the bench's, mean; p99 10)."""
     initials = _initials(given, family)
     return f"{initials}|{born_iso}" if initials else None
+
+
+def roll_only_keys(
+    given: str, family: str, born_iso: str, address: str | None
+) -> tuple[str | None, str | None]:
+    """A roll row's keys of :data:`ROLL_ONLY_COLUMNS`: :func:`address_key` and
+    :func:`initials_key` (stored at import, held by ``relay link``'s index)."""
+    return address_key(address), initials_key(given, family, born_iso)
 
 
 def roll_probe_keys(

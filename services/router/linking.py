@@ -22,11 +22,12 @@ from pydantic import ValidationError
 from schemas.episode import ChildV1
 from services.router.blocking import (
     ADDRESS_KEY,
+    ROLL_ONLY_COLUMNS,
     address_key,
-    initials_key,
     names_row_fits,
     probe_keys,
     roll_keys,
+    roll_only_keys,
     roll_probe_keys,
 )
 from services.router.directory import RollRecord, RowIssue
@@ -67,13 +68,15 @@ class RollIndex:
         for column, value in keys.as_dict().items():
             if value is not None:
                 self._keys[(column, value)].append(record)
-        address = address_key(record.address)
-        if address is not None:
-            self._keys[(ADDRESS_KEY, address)].append(record)
-        born = record.date_of_birth.isoformat()
-        initials = initials_key(record.given_name, record.family_name, born)
-        if initials is not None:
-            self._keys[("key_initials_dob", initials)].append(record)
+        roll_only = roll_only_keys(
+            record.given_name,
+            record.family_name,
+            record.date_of_birth.isoformat(),
+            record.address,
+        )
+        for column, value in zip(ROLL_ONLY_COLUMNS, roll_only, strict=True):
+            if value is not None:
+                self._keys[(column, value)].append(record)
         if record.nhs_number:
             self._keys[("nhs_number", record.nhs_number)].append(record)
         if record.upn:

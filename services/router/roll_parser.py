@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from schemas.identifiers import normalise_postcode, validate_nhs_number, validate_upn
-from services.router.blocking import address_key, initials_key, roll_key_values
+from services.router.blocking import roll_key_values, roll_only_keys
 from services.router.directory import (
     ROLL_COLUMNS,
     ROLL_OPTIONAL,
@@ -163,8 +163,7 @@ class RollParser:
             normalise_name(given),
             normalise_name(family),
             *roll_key_values(given, family, born_iso, checked_postcode),
-            address_key(address),
-            initials_key(given, family, born_iso),
+            *roll_only_keys(given, family, born_iso, address),
         )
         return values, issues
 

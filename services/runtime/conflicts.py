@@ -51,20 +51,16 @@ async def inserted(session: AsyncSession, table: Table, values: dict[str, Any]) 
 
 
 @functools.cache
-def _upsert(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
+def upsert_statement(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
+    """:func:`upsert` for ``dialect``, built once (e.g. for a
+    :class:`~services.runtime.prepared.Prepared` statement)."""
     stmt = dialect_insert(dialect, table)
     keys = [c.name for c in table.primary_key.columns]
     changes = {name: stmt.excluded[name] for name in names if name not in keys}
     return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
-def upsert_statement(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
-    """:func:`upsert` for ``dialect`` (built once), e.g. for a
-    :class:`~services.runtime.prepared.Prepared` statement."""
-    return _upsert(dialect, table, names)
-
-
 def upsert(session: AsyncSession, table: Table, names: tuple[str, ...]) -> Any:
     """Insert a row of ``names`` (the primary key among them), or update the existing
     row's other columns of ``names``; the values go as parameters."""
-    return _upsert(session.get_bind().dialect.name, table, names)
+    return upsert_statement(session.get_bind().dialect.name, table, names)
