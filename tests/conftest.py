@@ -39,7 +39,7 @@ def _docker_answers() -> bool:
 
 
 # Consumer group session timeout on the embedded broker (and for `relay up`, which starts
-# one): Tansu holds a first join for half of it in whole seconds (1 s here, 5 s at
+# one): Tansu holds a group's join for half of it in whole seconds (1 s here, 5 s at
 # aiokafka's default), a member killed is replaced within 2 s. Heartbeats go every 0.67 s,
 # so only a process whose event loop stalls for over 2 s is taken for gone (and its
 # batch comes again: the services are made for that). Kafka itself refuses less than 6 s
@@ -52,6 +52,8 @@ EMBEDDED_GROUP_ENV = {"RELAY_KAFKA_SESSION_TIMEOUT_MS": str(EMBEDDED_SESSION_TIM
 
 @dataclass(frozen=True)
 class SessionKafka:
+    """The session's broker, and the session timeout its consumer groups take."""
+
     bootstrap: str
     session_timeout_ms: int
 

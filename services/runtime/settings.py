@@ -127,7 +127,7 @@ class RelaySettings(BaseSettings):
         le=300_000,
         description="a consumer the broker has not heard from for this long leaves its "
         "group and its partitions go to the others; Tansu (the embedded broker) also "
-        "holds a group's first join for half of it, waiting for more members",
+        "holds each join of a group for half of it, waiting for more members",
     )
     consumer_batch: int = Field(
         default=100,
