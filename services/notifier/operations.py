@@ -55,7 +55,7 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import Mailer
 from services.runtime.database import Database
 from services.runtime.dead_letters import RETRIED_TOPIC
-from services.runtime.kafka import ensure_topic, security_options
+from services.runtime.kafka import ensure_topic, group_options, security_options
 from services.runtime.policy_file import read_policy_file
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
@@ -132,6 +132,7 @@ class DeadLetterWatch:
             client_id="relay-notifier-operations",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **group_options(settings),
             **security_options(settings),
         )
         await consumer.start()

@@ -131,6 +131,8 @@ class Consumers:
             max_records=self.settings.consumer_batch,
             batch_timeout_ms=BATCH_WAIT_MS,
             max_poll_interval_ms=600_000,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             fetch_min_bytes=self.fetch_min_bytes,
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             decoder=batch_records,

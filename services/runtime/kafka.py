@@ -73,6 +73,14 @@ def security_options(settings: RelaySettings) -> dict[str, Any]:
     return {"security_protocol": "PLAINTEXT", **parse_security(broker_security(settings))}
 
 
+def group_options(settings: RelaySettings) -> dict[str, int]:
+    """A consumer group member's timing, as keyword arguments of aiokafka's consumer."""
+    return {
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+    }
+
+
 def tls_context(settings: RelaySettings) -> ssl.SSLContext:
     return _tls_context(
         settings.kafka_ssl_cafile,

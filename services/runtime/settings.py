@@ -121,6 +121,14 @@ class RelaySettings(BaseSettings):
         "`relay up` after starting a fresh memory-only broker",
     )
     poll_interval_s: float = 0.5
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        le=300_000,
+        description="a consumer the broker has not heard from for this long leaves its "
+        "group and its partitions go to the others; Tansu (the embedded broker) also "
+        "holds each join of a group for half of it, waiting for more members",
+    )
     consumer_batch: int = Field(
         default=100,
         ge=1,
@@ -164,6 +172,11 @@ class RelaySettings(BaseSettings):
     @property
     def bootstrap(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.embedded_kafka_port}"
+
+    @property
+    def kafka_heartbeat_interval_ms(self) -> int:
+        # At most 3 s apart as by aiokafka's default, and three to a session.
+        return min(3000, self.kafka_session_timeout_ms // 3)
 
     @property
     def smtp(self) -> str:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import EMBEDDED_GROUP_ENV
+
 pytestmark = pytest.mark.e2e
 
 ARGS = ("--events", "30", "--children", "200", "--rate", "20")
@@ -32,6 +34,7 @@ SERVICES = {"ingest", "router", "notifier", "console"}
 
 def test_bench_pipeline_reports_every_figure_for_a_small_feed(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env.update(EMBEDDED_GROUP_ENV)
     if server := os.environ.get("RELAY_TEST_DATABASE_URL"):
         env["RELAY_DATABASE_URL"] = server
     out = tmp_path / "pipeline.json"

@@ -25,6 +25,7 @@ import pytest
 
 from relay.demo_panel import signed_in
 from relay.embedded import free_port
+from tests.conftest import EMBEDDED_GROUP_ENV
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +72,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     ports = {name: free_port() for name in PORTS}
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update({f"RELAY_{name}_PORT": str(port) for name, port in ports.items()})
-    env.update(RELAY_VAR_DIR=str(var), PYTHONUNBUFFERED="1")
+    env.update(RELAY_VAR_DIR=str(var), PYTHONUNBUFFERED="1", **EMBEDDED_GROUP_ENV)
     log = var.parent / "up.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(

@@ -28,6 +28,7 @@ import pytest
 
 from relay.embedded import free_port
 from schemas.episode import episode_message_id
+from tests.conftest import EMBEDDED_GROUP_ENV
 from tests.e2e import test_relay_up
 from tests.e2e.test_relay_up import Stack, event, post, to, wait_for_mail
 
@@ -100,6 +101,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         RELAY_POLL_INTERVAL_S="0.2",
         RELAY_LOG_LEVEL="DEBUG",
         PYTHONUNBUFFERED="1",
+        **EMBEDDED_GROUP_ENV,
     )
     up_log = var.parent / "up.log"
     with up_log.open("wb") as out:

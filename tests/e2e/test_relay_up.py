@@ -24,7 +24,7 @@ import pytest
 
 from relay.embedded import free_port
 from services.runtime.settings import RelaySettings
-from tests.conftest import eventually
+from tests.conftest import EMBEDDED_GROUP_ENV, eventually
 from tests.settled import pipeline_settled
 
 pytestmark = pytest.mark.e2e
@@ -93,6 +93,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update({f"RELAY_{name}_PORT": str(port) for name, port in ports.items()})
     env.update(RELAY_VAR_DIR=str(var), RELAY_POLL_INTERVAL_S="0.2", PYTHONUNBUFFERED="1")
+    env.update(EMBEDDED_GROUP_ENV)
     log = open(var.parent / "up.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "relay", "up"], env=env, stdout=log, stderr=subprocess.STDOUT

@@ -41,7 +41,7 @@ from services.runtime.database import Database
 from services.runtime.kafka import security_options, wire_names
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings, ServiceName
-from tests.conftest import eventually
+from tests.conftest import SessionKafka, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -298,14 +298,15 @@ async def notifier_rows(db: Database) -> tuple[dict[str, str], list[Any]]:
 
 
 async def test_two_copies_each_share_six_partitions_and_survive_a_sigkill(
-    kafka_bootstrap: str,
+    kafka: SessionKafka,
     database_urls: dict[str, str],
     mailbox: tuple[str, Mailbox],
     tmp_path: Path,
 ) -> None:
     smtp_url, sink = mailbox
     settings = RelaySettings(
-        kafka_bootstrap=kafka_bootstrap,
+        kafka_bootstrap=kafka.bootstrap,
+        kafka_session_timeout_ms=kafka.session_timeout_ms,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
         partitions=PARTITIONS,
         var_dir=tmp_path / "var",
@@ -314,6 +315,7 @@ async def test_two_copies_each_share_six_partitions_and_survive_a_sigkill(
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update(
         RELAY_KAFKA_BOOTSTRAP=settings.bootstrap,
+        RELAY_KAFKA_SESSION_TIMEOUT_MS=str(settings.kafka_session_timeout_ms),
         RELAY_TOPIC_PREFIX=settings.topic_prefix,
         RELAY_PARTITIONS=str(PARTITIONS),
         RELAY_INGEST_DATABASE_URL=settings.database_url_for("ingest"),

@@ -27,6 +27,10 @@ from tests.conftest import eventually
 from tests.settled import nothing_left_to_send
 
 CHILDREN = 60
+# How long the killed notifier's claims on the alerts it was sending hold before the
+# restarted one takes them over: short, so the test does not wait out the 30 s default,
+# but well above the stalls of a loaded two-core machine (as in tests/e2e/test_scale_out).
+SENDING_LEASE_S = 10
 # Distinct, realistic names: the matcher rightly holds look-alikes for review.
 GIVEN = [
     "Amelia",
@@ -130,12 +134,14 @@ def env_for(settings: RelaySettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update(
         RELAY_KAFKA_BOOTSTRAP=settings.bootstrap,
+        RELAY_KAFKA_SESSION_TIMEOUT_MS=str(settings.kafka_session_timeout_ms),
         RELAY_ROUTER_DATABASE_URL=settings.database_url_for("router"),
         RELAY_NOTIFIER_DATABASE_URL=settings.database_url_for("notifier"),
         RELAY_SMTP_URL=settings.smtp,
         RELAY_TOPIC_PREFIX=settings.topic_prefix,
         RELAY_VAR_DIR=str(settings.var_dir),
         RELAY_POLL_INTERVAL_S="0.1",
+        RELAY_NOTIFIER_SENDING_LEASE_S=str(SENDING_LEASE_S),
         RELAY_ROUTER_PORT=str(free_port()),
         RELAY_NOTIFIER_PORT=str(free_port()),
     )

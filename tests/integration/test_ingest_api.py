@@ -27,6 +27,7 @@ from services.ingest.keys import generate_key, hash_key
 from services.ingest.replay import replay
 from services.ingest.tables import events
 from services.ingest.upload import upload
+from services.runtime.kafka import group_options
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
@@ -100,6 +101,7 @@ async def read_topic(
         bootstrap_servers=settings.bootstrap,
         auto_offset_reset="earliest",
         group_id=f"probe-{uuid.uuid4().hex}",
+        **group_options(settings),
     )
     await consumer.start()
     got: list[Any] = []

@@ -30,7 +30,7 @@ from services.runtime.dead_letters import list_letters
 from services.runtime.kafka import create_broker, ensure_topics
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
-from tests.conftest import eventually
+from tests.conftest import EMBEDDED_SESSION_TIMEOUT_MS, eventually
 from tests.integration.test_runtime import status
 from tests.kafka_front import KafkaTlsFront
 
@@ -96,6 +96,7 @@ def pem(tmp_path: Path, name: str, blob: trustme.Blob) -> Path:
 def relay_settings(tmp_path: Path, front_port: int, **security: Any) -> RelaySettings:
     return RelaySettings(
         kafka_bootstrap=f"127.0.0.1:{front_port}",
+        kafka_session_timeout_ms=EMBEDDED_SESSION_TIMEOUT_MS,  # Tansu behind the front
         var_dir=tmp_path / "var",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'router.db'}",
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",

@@ -45,6 +45,7 @@ from schemas.messages import (
 from services.notifier import repository
 from services.notifier.app import create_app
 from services.notifier.scheduler import DeliveryScheduler
+from services.runtime.kafka import group_options
 from services.runtime.migrations import upgrade
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
@@ -131,6 +132,7 @@ async def read_topics(
         bootstrap_servers=settings.bootstrap,
         auto_offset_reset="earliest",
         group_id=f"probe-{uuid.uuid4().hex}",
+        **group_options(settings),
     )
     await consumer.start()
     got: list[dict[str, Any]] = []

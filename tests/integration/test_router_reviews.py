@@ -25,6 +25,7 @@ from services.router.app import create_app
 from services.router.handlers import on_episode_event, on_identity_decision
 from services.runtime.database import Database, utcnow
 from services.runtime.handling import UnprocessableError
+from services.runtime.kafka import group_options
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
@@ -175,6 +176,7 @@ async def test_a_reviewed_child_reaches_the_school_once_decided(
         bootstrap_servers=settings.bootstrap,
         auto_offset_reset="earliest",
         group_id=f"probe-{uuid.uuid4().hex}",
+        **group_options(settings),
     )
     got: dict[str, list[dict[str, Any]]] = {"alerts": [], "reviews": [], "dlq": []}
 

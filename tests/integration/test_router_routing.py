@@ -17,6 +17,7 @@ from relay.cli import app as relay_cli
 from schemas.catalogue import ALERTS_REQUESTED, EPISODE_EVENTS, RHI_TASKS_REQUESTED
 from schemas.episode import EpisodeEventV1
 from services.router.app import create_app
+from services.runtime.kafka import group_options
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 from tests.conftest import eventually
@@ -94,6 +95,7 @@ async def test_events_become_alerts_and_rhi_tasks_exactly_once(
         bootstrap_servers=settings.bootstrap,
         auto_offset_reset="earliest",
         group_id=f"probe-{uuid.uuid4().hex}",
+        **group_options(settings),
     )
     got: dict[str, list[dict[str, Any]]] = {"alerts": [], "rhi": [], "dlq": []}
     names = {

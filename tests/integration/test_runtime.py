@@ -25,7 +25,7 @@ from schemas.catalogue import ALERT_STATUS, EPISODE_EVENTS
 from schemas.messages import AlertKind, AlertState, AlertStatusV1, DeadLetterV1, OrgKind
 from services.runtime.database import Database, utcnow
 from services.runtime.handling import Outbox, UnprocessableError
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_topics, group_options
 from services.runtime.messaging import OutboxRelay, messaging_tables, publish_later
 from services.runtime.service import ServiceRuntime
 from services.runtime.settings import RelaySettings
@@ -99,6 +99,7 @@ async def test_consumer_applies_each_message_once_and_publishes_after_commit(
             bootstrap_servers=settings.bootstrap,
             auto_offset_reset="earliest",
             group_id=f"probe-{uuid.uuid4().hex}",
+            **group_options(settings),
         )
         await consumer.start()
         got: list[str] = []

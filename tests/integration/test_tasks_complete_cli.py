@@ -21,7 +21,7 @@ from schemas.messages import ChildSummaryV1, EpisodeRefV1, OrgKind, RecipientV1,
 from services.notifier import repository
 from services.notifier.model import RhiTask
 from services.runtime.database import Database, utcnow
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_topics, group_options
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
 
@@ -75,6 +75,7 @@ async def published(settings: RelaySettings) -> dict[str, list[dict[str, Any]]]:
         bootstrap_servers=settings.bootstrap,
         auto_offset_reset="earliest",
         group_id=f"probe-{uuid.uuid4().hex}",
+        **group_options(settings),
     )
     got: dict[str, list[dict[str, Any]]] = {wire: [] for wire in names.values()}
     await consumer.start()
