@@ -201,6 +201,7 @@ class WatchingMailer:
         self.in_flight = 0
         self.most_in_flight = 0
         self.unrecorded_at_send: list[int] = []
+        self.both_busy = asyncio.Event()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[WatchingMailer]:
@@ -215,6 +216,13 @@ class WatchingMailer:
         self.unrecorded_at_send.append(self.accepted - int(recorded or 0))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if self.in_flight == self.connections:
+            self.both_busy.set()
+        # The server holds the first email until the other connection sends too (at most
+        # 5 s): on a busy machine two 50 ms sends need not overlap by chance, and a pool
+        # that sends on one connection at a time still fails the test below.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.both_busy.wait(), 5)
         await asyncio.sleep(0.05)  # long beside the look-up above, even on a busy machine
         self.in_flight -= 1
         self.accepted += 1
