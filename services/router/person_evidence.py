@@ -19,6 +19,8 @@ from services.router.blocking import probe_keys
 from services.router.identity import Evidence, PersonRecord
 from services.router.matching import MatchDecision
 from services.router.tables import person_episodes, person_roll_links
+from services.runtime import prepared
+from services.runtime.prepared import hot
 
 P = person_episodes
 # The records read of one candidate child: enough to judge it, whatever its history.
@@ -51,19 +53,21 @@ def _children_where(*where: Any) -> Select[Any]:
 def _children_found(
     connection: Connection, statement: Select[Any], params: dict[str, Any]
 ) -> set[str]:
-    return {child_id for (child_id,) in connection.execute(statement, params)}
+    return {child_id for (child_id,) in prepared.execute(connection, statement, params)}
 
 
 # Each kind of evidence's query, built once (issue 18); an episode's own key is left out.
 _OTHER = ~and_(P.c.force_code == bindparam("force_code"), P.c.episode_ref == bindparam("ref"))
-_BY_POLICE = _children_where(
-    and_(
-        P.c.force_code == bindparam("force_code"),
-        P.c.police_person_id == bindparam("police_person_id"),
-        _OTHER,
+_BY_POLICE = hot(
+    _children_where(
+        and_(
+            P.c.force_code == bindparam("force_code"),
+            P.c.police_person_id == bindparam("police_person_id"),
+            _OTHER,
+        )
     )
 )
-_BY_NHS = _children_where(and_(P.c.nhs_number == bindparam("nhs_number"), _OTHER))
+_BY_NHS = hot(_children_where(and_(P.c.nhs_number == bindparam("nhs_number"), _OTHER)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -83,6 +87,12 @@ def _by_records(sure: bool | None, count: int) -> Select[Any]:
     if sure is not None:
         linked = linked.where(links.c.sure.is_(sure))
     return _children_where(and_(tuple_(P.c.force_code, P.c.episode_ref).in_(linked), _OTHER))
+
+
+@functools.lru_cache(maxsize=64)
+def _by_records_prepared(sure: bool | None, count: int) -> prepared.Prepared:
+    """:func:`_by_records` on the driver (services/runtime/prepared.py); kept with it."""
+    return prepared.Prepared(_by_records(sure, count))
 
 
 @functools.cache
@@ -130,7 +140,8 @@ def _children_of_records(
     params: dict[str, Any] = {"force_code": event.force_code, "ref": event.episode_ref}
     for i, (org_code, record_id) in enumerate(records):
         params[f"org_{i}"], params[f"record_{i}"] = org_code, record_id
-    return _children_found(connection, _by_records(sure, len(records)), params)
+    rows = _by_records_prepared(sure, len(records)).result(connection, params)
+    return {child_id for (child_id,) in rows}
 
 
 def evidence(

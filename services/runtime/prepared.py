@@ -191,3 +191,27 @@ def hot_prepared(statement: object) -> Prepared | None:
     """The :class:`Prepared` of a statement marked :func:`hot`; None for any other."""
     prepared = _HOT.get(id(statement))
     return prepared if prepared is not None and prepared.statement is statement else None
+
+
+def execute(
+    connection: Connection, statement: Executable, params: Mapping[str, Any]
+) -> Result[Any]:
+    """``connection.execute(statement, params)`` on a connection's synchronous side, as
+    a :class:`Prepared` when ``statement`` is marked :func:`hot`: the same rows (read
+    by position, by column name, ``first``, ``all``, ``scalar``), not its ``rowcount``."""
+    prepared = hot_prepared(statement)
+    if prepared is None:
+        return connection.execute(statement, dict(params))
+    return prepared.result(connection, params)
+
+
+def execute_many(
+    connection: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """``connection.execute(statement, rows)`` (an executemany), as a :class:`Prepared`
+    when ``statement`` is marked :func:`hot`."""
+    prepared = hot_prepared(statement)
+    if prepared is None:
+        connection.execute(statement, [dict(row) for row in rows])
+    else:
+        prepared.run_many(connection, rows)
