@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.ingest import repository
 from services.ingest.acceptance import accepted_event
@@ -22,7 +22,7 @@ from services.runtime.database import Database, utcnow
 from services.runtime.messaging import OutboxRelay
 from services.runtime.migrations import upgrade
 from services.runtime.settings import RelaySettings
-from tests.integration.test_ingest_api import event
+from tests.integration.test_ingest_api import event, running
 
 
 class _Acknowledging:
@@ -84,3 +84,19 @@ def test_an_event_logged_meanwhile_is_a_duplicate(database_url: Callable[[str], 
         "logged": ["RACE-2", "RACE-3", "RACE-4"],
         "sources": {"RACE-2": "test", "RACE-3": "other", "RACE-4": "test"},
     }
+
+
+async def test_a_store_that_fails_gives_503(settings: RelaySettings) -> None:
+    """The key look-up's and the log's statements failing (on SQLite the driver's own
+    errors, the statements running on it) answer 503 "retry", as SQLAlchemy's do."""
+    async with running(settings) as r:
+        db = r.app.state.runtime.db
+        async with db.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE ingest_events RENAME TO ingest_events_away"))
+        answer = await r.client.post("/v1/episode-events", json=event("S-1"), headers=r.auth())
+        assert answer.status_code == 503
+        assert "retry" in answer.json()["error"]
+        async with db.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE ingest_api_keys RENAME TO ingest_keys_away"))
+        answer = await r.client.post("/v1/episode-events", json=event("S-2"), headers=r.auth())
+        assert answer.status_code == 503
