@@ -4,6 +4,7 @@ nothing at import."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ def create_app(
     mount_health(app)
     app.exception_handler(api.RequestError)(_request_error)
     app.add_exception_handler(DBAPIError, _store_unavailable)
+    # The statements run on SQLite's driver (services/runtime/prepared.py) raise its own.
+    app.add_exception_handler(sqlite3.Error, _store_unavailable)
     app.add_exception_handler(OSError, _store_unavailable)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

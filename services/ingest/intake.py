@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from schemas.catalogue import EPISODE_EVENTS, INGEST_REJECTED
 from schemas.episode import EpisodeEventV1
@@ -173,9 +172,9 @@ class Intake:
         log has already: one short transaction where the key look-up and the duplicate
         check were two (issue 18)."""
         decided = Decided(key_force, decide_all(items, key_force)) if key_force else None
-        async with self.db.transaction() as session:
-            # Both statements in one hand-over to the session's synchronous side.
-            return await session.run_sync(_key_and_seen, key_hash, decided)
+        # Both statements in one hand-over to a connection's synchronous side, with no
+        # ORM session (Database.run: on SQLite begin, statements and commit in one).
+        return await self.db.run(lambda connection: _key_and_seen(connection, key_hash, decided))
 
     async def _keep_rejects(
         self, items: list[Item], invalid: dict[int, Invalid], source: str, channel: Channel
@@ -247,17 +246,19 @@ class Intake:
     async def _log(self, acked: dict[int, EpisodeEventV1], results: list[ItemResult]) -> None:
         if not acked:
             return
+        events = list(acked.values())
+        # One hand-over a transaction, with no ORM session (Database.run, issue 18).
         try:
-            async with self.db.transaction() as session:
-                await repository.add_events(session, acked.values())
+            await self.db.run(lambda connection: repository.add_events_on(connection, events))
             return
-        except IntegrityError:
+        except repository.DUPLICATE_ERRORS:
             pass  # a concurrent request logged one of them first: sort them out one by one
         for index, event in acked.items():
             try:
-                async with self.db.transaction() as session:
-                    await repository.add_event(session, event)
-            except IntegrityError:
+                await self.db.run(
+                    lambda connection: repository.add_events_on(connection, [event])  # noqa: B023
+                )
+            except repository.DUPLICATE_ERRORS:
                 results[index].status = "duplicate"
 
 
@@ -272,12 +273,12 @@ class Decided:
 
 
 def _key_and_seen(
-    session: Session, key_hash: str, decided: Decided | None
+    connection: Connection, key_hash: str, decided: Decided | None
 ) -> tuple[ApiKey | None, Decided | None]:
-    key = repository.active_key_on(session, key_hash)
+    key = repository.active_key_on(connection, key_hash)
     if key is None or decided is None or key.force_code != decided.key_force:
         return key, None
-    decided.known = repository.seen_on(session, _pairs(decided.decisions))
+    decided.known = repository.seen_on(connection, _pairs(decided.decisions))
     return key, decided
 
 

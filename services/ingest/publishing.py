@@ -33,18 +33,21 @@ class DirectPublisher:
         """Send every message, then await every acknowledgement; per message, None when
         the broker acknowledged it, else the error. Messages are handed to the producer
         one after another so that one episode's events keep their order on its partition;
-        the acknowledgements are awaited together."""
+        the acknowledgements are awaited together. The deadline bounds each wait with
+        ``asyncio.timeout_at`` (no task a wait, as ``wait_for`` made), and one message's
+        acknowledgement (the single-event endpoint's) is awaited without ``gather``
+        (issue 18)."""
         if not messages:
             return []
-        deadline = asyncio.get_running_loop().time() + self.ack_timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ack_timeout_s
         pending: list[asyncio.Future[object] | BaseException] = []
         for message in messages:
-            remaining = deadline - asyncio.get_running_loop().time()
             try:
-                if remaining <= 0:
+                if deadline - loop.time() <= 0:
                     raise TimeoutError("no room in the producer in time")
-                future = await asyncio.wait_for(
-                    self.broker.publish(
+                async with asyncio.timeout_at(deadline):
+                    future = await self.broker.publish(
                         message.payload,
                         topic=message.topic,
                         key=message.key.encode(),
@@ -53,31 +56,36 @@ class DirectPublisher:
                             "content-type": "application/json",
                         },
                         no_confirm=True,
-                    ),
-                    remaining,
-                )
+                    )
                 # A late failure after we gave up must not warn "never retrieved".
                 future.add_done_callback(_retrieve)  # type: ignore[union-attr]
                 pending.append(future)  # type: ignore[arg-type]
             except Exception as exc:
                 pending.append(BrokerUnavailableError(_describe(exc)))
-
-        async def ack(item: asyncio.Future[object] | BaseException) -> BaseException | None:
-            if isinstance(item, BaseException):
-                return item
-            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-            try:
-                await asyncio.wait_for(asyncio.shield(item), remaining)
-            except Exception as exc:
-                return BrokerUnavailableError(_describe(exc))
-            return None
-
-        return list(await asyncio.gather(*(ack(item) for item in pending)))
+        if len(pending) == 1:
+            return [await _acknowledged(pending[0], deadline)]
+        return list(await asyncio.gather(*(_acknowledged(item, deadline) for item in pending)))
 
     async def send(self, message: Outgoing) -> None:
         [error] = await self.send_all([message])
         if error is not None:
             raise error
+
+
+async def _acknowledged(
+    item: asyncio.Future[object] | BaseException, deadline: float
+) -> BaseException | None:
+    """None once the broker acknowledged ``item`` (by ``deadline``, the loop's time),
+    else the error. The producer's future is shielded: giving up on it does not cancel
+    the send."""
+    if isinstance(item, BaseException):
+        return item
+    try:
+        async with asyncio.timeout_at(deadline):
+            await asyncio.shield(item)
+    except Exception as exc:
+        return BrokerUnavailableError(_describe(exc))
+    return None
 
 
 def _retrieve(future: asyncio.Future[object]) -> None:

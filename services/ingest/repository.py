@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, replace
@@ -11,13 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from schemas.episode import EpisodeEventV1
 from services.ingest.acceptance import Reject as Reject
 from services.ingest.tables import alert_answers, api_keys, episode_alerts, events, rejects
+from services.runtime import prepared
 from services.runtime.database import Database, utcnow
+from services.runtime.prepared import hot
 from services.runtime.retention import RetentionPolicy
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -57,26 +61,28 @@ async def active_key(
 ) -> ApiKey | None:
     """The key with this hash, unless revoked (a rotated key works until its
     ``revoked_at``, which is then in the future)."""
-    return await session.run_sync(active_key_on, key_hash, now)
+    return await session.run_sync(lambda sync: active_key_on(sync.connection(), key_hash, now))
 
 
-def active_key_on(session: Session, key_hash: str, now: datetime | None = None) -> ApiKey | None:
-    """:func:`active_key` on the session's synchronous side (``AsyncSession.run_sync``)."""
-    row = (
-        session.connection()
-        .execute(_ACTIVE_KEY, {"b_key_hash": key_hash, "b_now": now or utcnow()})
-        .first()
-    )
+def active_key_on(
+    connection: Connection, key_hash: str, now: datetime | None = None
+) -> ApiKey | None:
+    """:func:`active_key` on a connection's synchronous side (``Database.run``)."""
+    params = {"b_key_hash": key_hash, "b_now": now or utcnow()}
+    row = prepared.execute(connection, _ACTIVE_KEY, params).first()
     return _key(row) if row else None
 
 
 # Statements run for every request or event are built once; values go as parameters.
-_ACTIVE_KEY = select(api_keys).where(
-    api_keys.c.key_hash == bindparam("b_key_hash"),
-    or_(
-        api_keys.c.revoked_at.is_(None),
-        api_keys.c.revoked_at > bindparam("b_now", type_=api_keys.c.revoked_at.type),
-    ),
+# Those marked hot run on SQLite's driver (services/runtime/prepared.py, issue 18).
+_ACTIVE_KEY = hot(
+    select(api_keys).where(
+        api_keys.c.key_hash == bindparam("b_key_hash"),
+        or_(
+            api_keys.c.revoked_at.is_(None),
+            api_keys.c.revoked_at > bindparam("b_now", type_=api_keys.c.revoked_at.type),
+        ),
+    )
 )
 # Forces and event ids as two IN lists, the pairs picked out in Python: SQLite searches
 # the unique index with them, where a row-value IN over a list scanned the whole log
@@ -86,11 +92,16 @@ _SEEN = select(events.c.force_code, events.c.event_id).where(
     events.c.event_id.in_(bindparam("b_event_ids", expanding=True)),
 )
 # One event (the single-event endpoint): no IN list to expand on every call.
-_SEEN_ONE = select(events.c.force_code, events.c.event_id).where(
-    events.c.force_code == bindparam("b_force_code"),
-    events.c.event_id == bindparam("b_event_id"),
+_SEEN_ONE = hot(
+    select(events.c.force_code, events.c.event_id).where(
+        events.c.force_code == bindparam("b_force_code"),
+        events.c.event_id == bindparam("b_event_id"),
+    )
 )
-_ADD_EVENT = events.insert()
+_ADD_EVENT = hot(events.insert())
+# What logging an event the log has already raises: SQLAlchemy's error, or on SQLite,
+# where the insert runs on the driver, the driver's own.
+DUPLICATE_ERRORS: tuple[type[Exception], ...] = (IntegrityError, sqlite3.IntegrityError)
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
@@ -144,16 +155,16 @@ def _key(row: Any) -> ApiKey:
 
 async def seen(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (force_code, event_id) pairs are already in the log."""
-    return await session.run_sync(seen_on, pairs)
+    return await session.run_sync(lambda sync: seen_on(sync.connection(), pairs))
 
 
-def seen_on(session: Session, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """:func:`seen` on the session's synchronous side (``AsyncSession.run_sync``)."""
+def seen_on(connection: Connection, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """:func:`seen` on a connection's synchronous side (``Database.run``)."""
     wanted = list(dict.fromkeys(pairs))
-    connection = session.connection()
     if len(wanted) == 1:
         [(force_code, event_id)] = wanted
-        rows = connection.execute(_SEEN_ONE, {"b_force_code": force_code, "b_event_id": event_id})
+        one = {"b_force_code": force_code, "b_event_id": event_id}
+        rows = prepared.execute(connection, _SEEN_ONE, one)
         return {(row.force_code, row.event_id) for row in rows}
     found: set[tuple[str, str]] = set()
     wanted_set = set(wanted)
@@ -175,6 +186,12 @@ async def is_seen(session: AsyncSession, force_code: str, event_id: str) -> bool
 
 
 async def add_events(session: AsyncSession, accepted: Iterable[EpisodeEventV1]) -> None:
+    await session.run_sync(lambda sync: add_events_on(sync.connection(), accepted))
+
+
+def add_events_on(connection: Connection, accepted: Iterable[EpisodeEventV1]) -> None:
+    """Log ``accepted`` (on a connection's synchronous side: ``Database.run``); one
+    the log has already raises one of :data:`DUPLICATE_ERRORS`."""
     rows = [
         {
             "message_id": event.message_id,
@@ -188,8 +205,10 @@ async def add_events(session: AsyncSession, accepted: Iterable[EpisodeEventV1]) 
         }
         for event in accepted
     ]
-    if rows:
-        await session.run_sync(lambda sync: sync.connection().execute(_ADD_EVENT, rows))
+    if len(rows) == 1:
+        prepared.execute(connection, _ADD_EVENT, rows[0])
+    elif rows:
+        prepared.execute_many(connection, _ADD_EVENT, rows)
 
 
 async def add_event(session: AsyncSession, event: EpisodeEventV1) -> None:

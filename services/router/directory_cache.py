@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.messages import OrgKind
 from services.router.directory import Organisation
 from services.router.tables import directory_version, organisations
-from services.runtime import on_connection
+from services.runtime import on_connection, prepared
+from services.runtime.prepared import hot
 
 _ROW = 1
-_VERSION = select(directory_version.c.version).where(directory_version.c.id == _ROW)
+_VERSION = hot(select(directory_version.c.version).where(directory_version.c.id == _ROW))
 _BUMP = (
     update(directory_version)
     .where(directory_version.c.id == _ROW)
@@ -95,7 +96,7 @@ async def organisations_for_routing(
 
 
 def _current(connection: Connection) -> _Kept:
-    version = connection.execute(_VERSION).scalar()
+    version = prepared.execute(connection, _VERSION, {}).scalar()
     engine = connection.engine
     kept = _KEPT.get(engine)
     if kept is not None and version is not None and kept.version == version:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.messages import AlertAnswerV1
 from services.router.deciding import CONFIRMED, DISPUTED, REFUTED
 from services.router.tables import disputes
-from services.runtime import on_connection
+from services.runtime.prepared import hot
 
 
 async def open_dispute(
@@ -35,10 +35,12 @@ async def open_dispute(
     return True
 
 
-_EPISODE_DISPUTES = select(disputes.c.org_code, disputes.c.state).where(
-    disputes.c.force_code == bindparam("force_code"),
-    disputes.c.episode_ref == bindparam("episode_ref"),
-)  # built once (issue 18)
+_EPISODE_DISPUTES = hot(
+    select(disputes.c.org_code, disputes.c.state).where(
+        disputes.c.force_code == bindparam("force_code"),
+        disputes.c.episode_ref == bindparam("episode_ref"),
+    )
+)  # built once, on the driver in a handler's step (issue 18)
 
 
 async def states_for_episode(
@@ -47,7 +49,7 @@ async def states_for_episode(
     """Organisation code -> the state of its dispute for this episode (a refuted one
     stands over a later dispute, a confirmed one over both)."""
     params = {"force_code": force_code, "episode_ref": episode_ref}
-    rows = await on_connection.all_rows(session, _EPISODE_DISPUTES, params)
+    rows = (await session.execute(_EPISODE_DISPUTES, params)).all()
     rank = {DISPUTED: 0, REFUTED: 1, CONFIRMED: 2}
     states: dict[str, str] = {}
     for row in rows:

@@ -36,6 +36,7 @@ from services.router.sql_decision_store import SqlDecisionStore
 from services.router.sql_routing_store import SqlRoutingStore
 from services.router.weights import BASELINE
 from services.runtime.database import utcnow
+from services.runtime.hand_over import in_one_hand_over
 from services.runtime.handling import Outbox, Publisher, UnprocessableError, at_commit
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,17 @@ async def on_episode_event(
     model: MatchingModel | None = None,
 ) -> None:
     """:func:`route_episode_event` in the consumer's transaction, its messages written at
-    the commit (one statement). ``model``: the router's loaded matching model (app.py);
-    tests may leave it out for the hand-set one."""
-    await route_episode_event(SqlRoutingStore(session), event, at_commit(out), policy, model)
+    the commit (one statement), its statements in one hand-over to the session's
+    synchronous side (services/runtime/hand_over.py: the marked ones on the driver,
+    issue 18). ``model``: the router's loaded matching model (app.py); tests may leave
+    it out for the hand-set one."""
+    # The messages' rows are held in the transaction's session.info (the same dict
+    # seen through ``core``) and written at the commit.
+    published = at_commit(out)
+    await in_one_hand_over(
+        session,
+        lambda core: route_episode_event(SqlRoutingStore(core), event, published, policy, model),
+    )
 
 
 async def route_episode_event(

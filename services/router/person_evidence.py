@@ -7,10 +7,11 @@ index itself is services/router/person_index.py, the decision services/router/id
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, or_, select, tuple_
+from sqlalchemy import Select, String, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -19,6 +20,8 @@ from services.router.blocking import probe_keys
 from services.router.identity import Evidence, PersonRecord
 from services.router.matching import MatchDecision
 from services.router.tables import person_episodes, person_roll_links
+from services.runtime import prepared
+from services.runtime.prepared import hot
 
 P = person_episodes
 # The records read of one candidate child: enough to judge it, whatever its history.
@@ -51,19 +54,21 @@ def _children_where(*where: Any) -> Select[Any]:
 def _children_found(
     connection: Connection, statement: Select[Any], params: dict[str, Any]
 ) -> set[str]:
-    return {child_id for (child_id,) in connection.execute(statement, params)}
+    return {child_id for (child_id,) in prepared.execute(connection, statement, params)}
 
 
 # Each kind of evidence's query, built once (issue 18); an episode's own key is left out.
 _OTHER = ~and_(P.c.force_code == bindparam("force_code"), P.c.episode_ref == bindparam("ref"))
-_BY_POLICE = _children_where(
-    and_(
-        P.c.force_code == bindparam("force_code"),
-        P.c.police_person_id == bindparam("police_person_id"),
-        _OTHER,
+_BY_POLICE = hot(
+    _children_where(
+        and_(
+            P.c.force_code == bindparam("force_code"),
+            P.c.police_person_id == bindparam("police_person_id"),
+            _OTHER,
+        )
     )
 )
-_BY_NHS = _children_where(and_(P.c.nhs_number == bindparam("nhs_number"), _OTHER))
+_BY_NHS = hot(_children_where(and_(P.c.nhs_number == bindparam("nhs_number"), _OTHER)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,8 +90,25 @@ def _by_records(sure: bool | None, count: int) -> Select[Any]:
     return _children_where(and_(tuple_(P.c.force_code, P.c.episode_ref).in_(linked), _OTHER))
 
 
+@functools.lru_cache(maxsize=64)
+def _by_records_prepared(sure: bool | None, count: int) -> prepared.Prepared:
+    """:func:`_by_records` on the driver (services/runtime/prepared.py); kept with it."""
+    return prepared.Prepared(_by_records(sure, count))
+
+
+def _json_values(name: str) -> Any:
+    """The values of parameter ``name`` given as one JSON array (SQLite: ``json_each``),
+    as the roll's candidates are (repository.py): one text for every count of values,
+    where an expanding IN was rendered again by SQLAlchemy for every query (issue 18).
+    SQLite still searches the child_id index for each (EXPLAIN QUERY PLAN)."""
+    each = func.json_each(bindparam(name, type_=String)).table_valued("value")
+    return select(each.c.value).scalar_subquery()
+
+
 @functools.cache
 def _similar(columns: tuple[str, ...], upn: bool) -> Select[Any]:
+    # An expanding IN still: SQLite scans this one's child_id index whatever the form
+    # (DISTINCT), and reading JSON arrays made that scan about a fifth slower.
     conditions: list[ColumnElement[bool]] = [
         P.c[column].in_(bindparam(column, expanding=True)) for column in columns
     ]
@@ -95,11 +117,21 @@ def _similar(columns: tuple[str, ...], upn: bool) -> Select[Any]:
     return _children_where(and_(or_(*conditions), _OTHER))
 
 
-_RECORDS_OF = (
-    select(P)
-    .where(P.c.child_id.in_(bindparam("ids", expanding=True)), P.c.withdrawn.is_(False))
-    .order_by(P.c.child_id, P.c.first_seen_at.desc())
-)  # built once
+def _records_of(ids: Any) -> Select[Any]:
+    return (
+        select(P)
+        .where(P.c.child_id.in_(ids), P.c.withdrawn.is_(False))
+        .order_by(P.c.child_id, P.c.first_seen_at.desc())
+    )
+
+
+_RECORDS_OF = _records_of(bindparam("ids", expanding=True))  # built once
+_RECORDS_OF_JSON = hot(_records_of(_json_values("ids")))  # SQLite's: on the driver
+
+
+def _arrays(connection: Connection) -> bool:
+    """Whether lists go as one JSON array (SQLite) rather than an expanding IN."""
+    return connection.dialect.name == "sqlite"
 
 
 def records_of(connection: Connection, child_ids: Iterable[str]) -> list[PersonRecord]:
@@ -107,7 +139,10 @@ def records_of(connection: Connection, child_ids: Iterable[str]) -> list[PersonR
     ids = sorted(set(child_ids))
     if not ids:
         return []
-    rows = connection.execute(_RECORDS_OF, {"ids": ids}).all()
+    if _arrays(connection):
+        rows = prepared.execute(connection, _RECORDS_OF_JSON, {"ids": json.dumps(ids)}).all()
+    else:
+        rows = connection.execute(_RECORDS_OF, {"ids": ids}).all()
     kept: dict[str, int] = {}
     out = []
     for row in rows:
@@ -130,7 +165,8 @@ def _children_of_records(
     params: dict[str, Any] = {"force_code": event.force_code, "ref": event.episode_ref}
     for i, (org_code, record_id) in enumerate(records):
         params[f"org_{i}"], params[f"record_{i}"] = org_code, record_id
-    return _children_found(connection, _by_records(sure, len(records)), params)
+    rows = _by_records_prepared(sure, len(records)).result(connection, params)
+    return {child_id for (child_id,) in rows}
 
 
 def evidence(

@@ -42,7 +42,8 @@ from services.router.tables import (
     person_roll_links,
 )
 from services.router.weights import BASELINE
-from services.runtime import conflicts, on_connection
+from services.runtime import conflicts, on_connection, prepared
+from services.runtime.prepared import hot
 
 P = person_episodes
 ANNOUNCE_BATCH = 500
@@ -75,10 +76,12 @@ def _link_upsert(dialect: str) -> Any:
     link never weakens a sure one): one statement where a SELECT and an INSERT or UPDATE
     were two (issue 18). Built once per dialect; the links go as parameters."""
     statement = conflicts.dialect_insert(dialect, person_roll_links)
-    return statement.on_conflict_do_update(
-        index_elements=[c.name for c in person_roll_links.primary_key.columns],
-        set_={"sure": True},
-        where=statement.excluded.sure.is_(True),
+    return hot(
+        statement.on_conflict_do_update(
+            index_elements=[c.name for c in person_roll_links.primary_key.columns],
+            set_={"sure": True},
+            where=statement.excluded.sure.is_(True),
+        )
     )
 
 
@@ -117,7 +120,10 @@ def _upsert_links(
     ]
     if rows:
         statement = _link_upsert(connection.dialect.name)
-        connection.execute(statement, rows if len(rows) > 1 else rows[0])
+        if len(rows) > 1:
+            prepared.execute_many(connection, statement, rows)
+        else:
+            prepared.execute(connection, statement, rows[0])
 
 
 def announcement(
@@ -203,7 +209,7 @@ def _link_episode(
         "updated_at": now,
         "last_event_at": event.occurred_at,
     }
-    connection.execute(_INSERT_EPISODE, values)
+    prepared.execute(connection, _INSERT_EPISODE, values)
     _link_rolls(connection, event, decisions)
     review = _ask(connection, event, child_id, decision, now) if decision.review else None
     return Linked(child_id, (announcement(values, now),), review)
@@ -233,13 +239,14 @@ def _touch_statement(withdrawn: bool) -> Any:
     return statement
 
 
-_INSERT_EPISODE = P.insert()  # the values as parameters: one compiled statement
+# Built once, their values as parameters, and run on the driver (services/runtime/prepared.py).
+_INSERT_EPISODE = hot(P.insert())
 
 # A known episode's later event, in one statement (issue 18: a SELECT of the row, then
 # an UPDATE when something changed): the identifiers it adds, the time of its latest
 # event (which retention goes by), withdrawn for a ``withdrawn``; its child comes back.
-_TOUCH = _touch_statement(withdrawn=False)
-_TOUCH_WITHDRAWN = _touch_statement(withdrawn=True)
+_TOUCH = hot(_touch_statement(withdrawn=False))
+_TOUCH_WITHDRAWN = hot(_touch_statement(withdrawn=True))
 
 
 def _touch(connection: Connection, event: EpisodeEventV1, now: datetime) -> str | None:
@@ -256,7 +263,7 @@ def _touch(connection: Connection, event: EpisodeEventV1, now: datetime) -> str 
     withdrawn = event.type is EventType.WITHDRAWN
     if withdrawn:
         params["b_now"] = now
-    found = connection.execute(_TOUCH_WITHDRAWN if withdrawn else _TOUCH, params).scalar()
+    found = prepared.execute(connection, _TOUCH_WITHDRAWN if withdrawn else _TOUCH, params).scalar()
     return None if found is None else str(found)
 
 
@@ -328,7 +335,7 @@ def _candidate_message(c: Candidate) -> IdentityCandidateV1:
     )
 
 
-_REPORTED_HISTORY = (
+_REPORTED_HISTORY = hot(
     select(
         episodes.c.reported_at,
         episodes.c.force_code,
@@ -353,7 +360,7 @@ async def reported_history(
 ) -> tuple[list[datetime], bool]:
     """When the child's episodes were reported, and whether this episode was already
     flagged as repeat missing."""
-    rows = await on_connection.all_rows(session, _REPORTED_HISTORY, {"child_id": child_id})
+    rows = (await session.execute(_REPORTED_HISTORY, {"child_id": child_id})).all()
     flagged = any(
         r.repeat_flagged for r in rows if (r.force_code, r.episode_ref) == (force_code, episode_ref)
     )

@@ -30,8 +30,9 @@ from services.router import directory_cache
 from services.router.blocking import ROLL_KEY_COLUMNS, address_key, roll_probe_keys
 from services.router.directory import Organisation, RollRecord
 from services.router.tables import episodes, organisations, roll
-from services.runtime import conflicts, on_connection
+from services.runtime import conflicts, on_connection, prepared
 from services.runtime.database import utcnow
+from services.runtime.prepared import hot
 
 _ROLL_COLUMNS = (
     roll.c.org_code,
@@ -85,7 +86,7 @@ def _json_values(column: str) -> Any:
 # one JSON array read by ``json_each``; an expanding IN made SQLAlchemy render the text
 # again for every lookup, about half of the lookup's CPU. SQLite still looks each value
 # up in the key's index (EXPLAIN QUERY PLAN: a MULTI-INDEX OR of the key indexes).
-_CANDIDATES_JSON = (
+_CANDIDATES_JSON = hot(
     select(*_ROLL_COLUMNS)
     .where(
         or_(
@@ -157,7 +158,8 @@ def candidates_on(connection: Connection, child: ChildV1) -> list[RollRecord]:
         key_address=address_key(child.address),
     )
     # By position: _ROLL_COLUMNS are RollRecord's fields in their order.
-    return [RollRecord(*row) for row in connection.execute(statement, params)]
+    rows: Sequence[Any] = prepared.execute(connection, statement, params).all()
+    return [RollRecord(*row) for row in rows]
 
 
 async def organisations_for_routing(
@@ -205,9 +207,8 @@ async def record_reported(
     """Remember a reported episode once (a second ``reported`` for it changes nothing);
     whose it is, the person index says (services/router/person_index.py). One INSERT …
     ON CONFLICT DO NOTHING on the episode's reference."""
-    await on_connection.execute(
-        session,
-        conflicts.insert_or_skip(session, episodes),
+    await session.execute(
+        conflicts.insert_or_skip(session, episodes),  # marked hot: on the driver in a step
         {
             "force_code": force_code,
             "episode_ref": episode_ref,
@@ -217,23 +218,21 @@ async def record_reported(
     )
 
 
+# An episode's statements, built once and marked hot (issue 18): built on every call,
+# SQLAlchemy walked each one for its cache key, more than the statement's own cost.
+_THIS_EPISODE = and_(
+    episodes.c.force_code == bindparam("k_force"), episodes.c.episode_ref == bindparam("k_ref")
+)
+_FORGET = hot(delete(episodes).where(_THIS_EPISODE))
+_FLAG_REPEAT = hot(update(episodes).where(_THIS_EPISODE).values(repeat_flagged=True))
+
+
 async def forget_episode(session: AsyncSession, force_code: str, episode_ref: str) -> None:
-    await session.execute(
-        delete(episodes).where(
-            episodes.c.force_code == force_code, episodes.c.episode_ref == episode_ref
-        )
-    )
+    await session.execute(_FORGET, {"k_force": force_code, "k_ref": episode_ref})
 
 
 async def mark_repeat_flagged(session: AsyncSession, force_code: str, episode_ref: str) -> None:
-    await session.execute(
-        update(episodes)
-        .where(
-            episodes.c.force_code == force_code,
-            episodes.c.episode_ref == episode_ref,
-        )
-        .values(repeat_flagged=True)
-    )
+    await session.execute(_FLAG_REPEAT, {"k_force": force_code, "k_ref": episode_ref})
 
 
 async def directory_stats(session: AsyncSession) -> dict[str, Any]:

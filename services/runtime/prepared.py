@@ -20,6 +20,7 @@ transaction of that connection.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -81,11 +82,14 @@ class Prepared:
         """:meth:`run`, its rows as a SQLAlchemy ``Result`` (``first``, ``all``,
         ``scalar``, rows read by column name), as ``Connection.execute`` gives them."""
         rows = self.run(connection, params)
-        return IteratorResult(SimpleResultMetaData(self._keys), iter(rows))
+        return IteratorResult(self._metadata, iter(rows))
 
-    @property
-    def _keys(self) -> list[str]:
-        return [column.key for column in getattr(self.statement, "exported_columns", ())]
+    @functools.cached_property
+    def _metadata(self) -> SimpleResultMetaData:
+        """The names of its rows' columns, read once (results share it, as SQLAlchemy's
+        cached statements share theirs)."""
+        keys = [column.key for column in getattr(self.statement, "exported_columns", ())]
+        return SimpleResultMetaData(keys)
 
     def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once for each of ``rows`` (all with the same names), as an
@@ -191,3 +195,27 @@ def hot_prepared(statement: object) -> Prepared | None:
     """The :class:`Prepared` of a statement marked :func:`hot`; None for any other."""
     prepared = _HOT.get(id(statement))
     return prepared if prepared is not None and prepared.statement is statement else None
+
+
+def execute(
+    connection: Connection, statement: Executable, params: Mapping[str, Any]
+) -> Result[Any]:
+    """``connection.execute(statement, params)`` on a connection's synchronous side, as
+    a :class:`Prepared` when ``statement`` is marked :func:`hot`: the same rows (read
+    by position, by column name, ``first``, ``all``, ``scalar``), not its ``rowcount``."""
+    prepared = hot_prepared(statement)
+    if prepared is None:
+        return connection.execute(statement, dict(params))
+    return prepared.result(connection, params)
+
+
+def execute_many(
+    connection: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """``connection.execute(statement, rows)`` (an executemany), as a :class:`Prepared`
+    when ``statement`` is marked :func:`hot`."""
+    prepared = hot_prepared(statement)
+    if prepared is None:
+        connection.execute(statement, [dict(row) for row in rows])
+    else:
+        prepared.run_many(connection, rows)
