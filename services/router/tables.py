@@ -193,6 +193,12 @@ person_episodes = Table(
         sqlite_where=text("police_person_id IS NOT NULL"),
         postgresql_where=text("police_person_id IS NOT NULL"),
     ),
+    Index(
+        "ix_router_person_episodes_upn",
+        "upn",
+        sqlite_where=text("upn IS NOT NULL"),
+        postgresql_where=text("upn IS NOT NULL"),
+    ),
     Index("ix_router_person_episodes_family_dob", "key_family_dob"),
     Index("ix_router_person_episodes_names", "key_names"),
     Index("ix_router_person_episodes_place", "key_place"),
