@@ -173,6 +173,13 @@ def _insert(table: Table) -> Any:
     return table.insert()
 
 
+@functools.cache
+def _insert_prepared(table: Table) -> Prepared:
+    """An outbox's insert, prepared: on SQLite a transaction's held rows go in one
+    ``executemany`` on the driver (services/runtime/prepared.py)."""
+    return Prepared(_insert(table))
+
+
 @dataclass
 class HeldOutboxRows:
     """Outbox rows held to the end of their transaction (services/runtime/deferred_writes.py):
@@ -190,7 +197,7 @@ class HeldOutboxRows:
     async def flush(self, session: AsyncSession) -> None:
         held, self.rows = self.rows, {}
         for name, rows in held.items():
-            await on_connection.execute(session, _insert(self.tables[name]), rows)
+            await on_connection.run(session, _insert_prepared(self.tables[name]).run_many, rows)
 
 
 def publish_at_commit(

@@ -20,6 +20,7 @@ transaction of that connection.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -81,11 +82,14 @@ class Prepared:
         """:meth:`run`, its rows as a SQLAlchemy ``Result`` (``first``, ``all``,
         ``scalar``, rows read by column name), as ``Connection.execute`` gives them."""
         rows = self.run(connection, params)
-        return IteratorResult(SimpleResultMetaData(self._keys), iter(rows))
+        return IteratorResult(self._metadata, iter(rows))
 
-    @property
-    def _keys(self) -> list[str]:
-        return [column.key for column in getattr(self.statement, "exported_columns", ())]
+    @functools.cached_property
+    def _metadata(self) -> SimpleResultMetaData:
+        """The names of the rows :meth:`result` gives, built once (a statement's columns
+        do not change; results only read their metadata)."""
+        keys = [column.key for column in getattr(self.statement, "exported_columns", ())]
+        return SimpleResultMetaData(keys)
 
     def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once for each of ``rows`` (all with the same names), as an
