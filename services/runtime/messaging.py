@@ -105,10 +105,10 @@ async def unseen_deliveries(
     if wanted:
         # One look-up for every topic of the batch (the primary key leads with the id);
         # an id stored under another topic only is not this delivery.
-        found = await session.execute(
-            _inbox_lookup(tables.inbox), {"ids": sorted({m for m, _ in wanted})}
+        found = await on_connection.all_rows(
+            session, _inbox_lookup(tables.inbox), {"ids": sorted({m for m, _ in wanted})}
         )
-        seen.update((m, t) for m, t in found.tuples() if (m, t) in wanted)
+        seen.update(wanted & {(row.message_id, row.topic) for row in found})
     first: list[bool] = []
     for message_id, topic in deliveries:
         fresh = not message_id or (message_id, topic) not in seen
