@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -31,6 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -251,8 +253,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.published = 0
         outbox = tables.outbox
-        # Built once: the relay runs them on every wake.
-        self._pending = (
+        # Built once: the relay runs them on every wake (the look-up prepared: on
+        # SQLite on the driver, services/runtime/prepared.py).
+        self._pending = Prepared(
             select(outbox)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
@@ -296,19 +299,23 @@ class OutboxRelay:
         looks again at once (:meth:`run`)."""
         total = 0
         while True:
-            async with self._db.transaction() as session:
-                rows = (await session.execute(self._pending)).all()
+            # Each a short transaction of its own on the connection, without a session
+            # (Database.run: on SQLite one hand-over each; issue 18).
+            rows = await self._db.run(self._pending_rows)
             if not rows:
                 return total
             await self._send_all(rows)
-            async with self._db.transaction() as session:
-                await session.execute(
-                    self._mark, {"b_ids": [row.id for row in rows], "b_now": utcnow()}
-                )
+            await self._db.run(partial(self._marked, [row.id for row in rows], utcnow()))
             total += len(rows)
             self.published += len(rows)
             if len(rows) < self._batch:
                 return total
+
+    def _pending_rows(self, connection: Connection) -> Sequence[Row[Any]]:
+        return self._pending.result(connection, {}).all()
+
+    def _marked(self, ids: list[int], now: datetime, connection: Connection) -> None:
+        connection.execute(self._mark, {"b_ids": ids, "b_now": now})
 
     async def _send_all(self, rows: Sequence[Row[Any]]) -> None:
         """Hand every row to the producer, then await the acknowledgements together; raise
