@@ -16,6 +16,7 @@ from schemas.child_identity import ChildIdentityV1
 from services.notifier.tables import child_links
 from services.runtime import conflicts, on_connection
 from services.runtime.handling import Outbox
+from services.runtime.prepared import Prepared
 
 L = child_links
 
@@ -38,9 +39,9 @@ async def keep(
     """The episode's child as of ``revision``, unless a higher one (or this one) is kept
     already; True if kept. One INSERT … ON CONFLICT DO UPDATE … WHERE (a SELECT … FOR
     UPDATE, then an INSERT or UPDATE, were two, each built at every message)."""
-    row = await on_connection.first_row(
+    rows = await on_connection.run(
         session,
-        _keep(session.get_bind().dialect.name),
+        _kept(session.get_bind().dialect.name).run,
         {
             "force_code": force_code,
             "episode_ref": episode_ref,
@@ -48,7 +49,14 @@ async def keep(
             "revision": revision,
         },
     )
-    return row is not None
+    return bool(rows)
+
+
+@functools.cache
+def _kept(dialect: str) -> Prepared:
+    """:func:`_keep` prepared: on SQLite run on the driver, without SQLAlchemy's
+    execution path (services/runtime/prepared.py)."""
+    return Prepared(_keep(dialect))
 
 
 async def adopt(

@@ -18,6 +18,7 @@ from services.notifier.repository.alerts import as_alert
 from services.notifier.repository.tasks import OPEN_TASK_STATES, as_task
 from services.notifier.tables import alerts, audit_chains, disclosures, rhi_tasks
 from services.runtime import audit_chain
+from services.runtime.prepared import hot
 
 # An alert still waiting for its recipient's acknowledgement (sending: on its way).
 _AWAITING = (
@@ -38,8 +39,9 @@ def _of_episode(force_code: str, episode_ref: str) -> Any:
     return (alerts.c.force_code == force_code) & (alerts.c.episode_ref == episode_ref)
 
 
-# Built once (issue 18: building a statement costs more than running it here).
-_AWAITING_BEFORE = (
+# Built once (issue 18: building a statement costs more than running it here), and run
+# on the driver in the consumer's step (services/runtime/prepared.py).
+_AWAITING_BEFORE = hot(
     select(alerts)
     .where(
         alerts.c.force_code == bindparam("force_code"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from schemas.episode import ENDING_EVENTS
 from schemas.messages import (
@@ -37,15 +39,34 @@ DEFAULT_POLICY = DeliveryPolicy()
 log = logging.getLogger(__name__)
 
 
+_AFTER_COMMIT = "relay.after_commit"
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     """Run ``callback`` once this session's transaction has committed (not before: the
     scheduler must be able to see the row it is woken for). Once per transaction: a
-    batch of alerts wakes the scheduler once (and registering a listener is not free)."""
-    registered: set[Callable[[], None]] = session.info.setdefault("relay.after_commit", set())
-    if callback in registered:
-        return
-    registered.add(callback)
-    event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
+    batch of alerts wakes the scheduler once. The callbacks wait in the session's
+    ``info``; one listener on every ``Session`` runs them (issue 18: a listener
+    registered on each transaction's session cost about 50 µs)."""
+    waiting: dict[Callable[[], None], None] | None = session.info.get(_AFTER_COMMIT)
+    if waiting is None:
+        _listen_for_commits()
+        waiting = session.info[_AFTER_COMMIT] = {}
+    waiting[callback] = None  # an ordered set
+
+
+@functools.cache
+def _listen_for_commits() -> None:
+    """The one listener (registered on first use: nothing at import)."""
+    event.listen(Session, "after_commit", _committed)
+
+
+def _committed(session: Session) -> None:
+    """A transaction committed: its callbacks run, once (a session that commits again
+    has none left)."""
+    waiting: dict[Callable[[], None], None] | None = session.info.pop(_AFTER_COMMIT, None)
+    for callback in waiting or ():
+        callback()
 
 
 def _through(out: Publisher, session: AsyncSession) -> Publisher:

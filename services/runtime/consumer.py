@@ -173,12 +173,21 @@ class Consumers:
         """Handle ``deliveries`` in as few transactions as they need, adding each one's
         freshness to ``committed`` (and to the counters) as its transaction commits. A
         transaction ends after the message in hand when an urgent one waits for SQLite's
-        writer (the notifier's delivery loop), so a batch never holds the sending back."""
+        writer (the notifier's delivery loop), so a batch never holds the sending back.
+        The inbox is looked up once, in the first transaction: what it found holds for
+        the batch's later ones (a copy that commits one of the ids meanwhile makes the
+        inbox insert fail, and the rest goes one by one, looked up again)."""
+        start = len(committed)
+        all_ids = [(d.message_id, d.topic.wire) for d in deliveries[start:]]
+        unseen: list[bool] | None = None
         while len(committed) < len(deliveries):
+            done = len(committed) - start
             rest = deliveries[len(committed) :]
-            ids = [(d.message_id, d.topic.wire) for d in rest]
+            ids = all_ids[done:]
             async with self.db.transaction() as session:
-                fresh = await unseen_deliveries(session, self.tables, ids)
+                if unseen is None:
+                    unseen = await unseen_deliveries(session, self.tables, all_ids)
+                fresh = unseen[done:]
                 out = Outbox(session, self.tables, self.settings)
                 handled = 0
                 for delivery, new in zip(rest, fresh, strict=True):

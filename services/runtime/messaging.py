@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -31,6 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,10 +107,10 @@ async def unseen_deliveries(
     if wanted:
         # One look-up for every topic of the batch (the primary key leads with the id);
         # an id stored under another topic only is not this delivery.
-        found = await session.execute(
-            _inbox_lookup(tables.inbox), {"ids": sorted({m for m, _ in wanted})}
+        found = await on_connection.all_rows(
+            session, _inbox_lookup(tables.inbox), {"ids": sorted({m for m, _ in wanted})}
         )
-        seen.update((m, t) for m, t in found.tuples() if (m, t) in wanted)
+        seen.update(wanted & {(row.message_id, row.topic) for row in found})
     first: list[bool] = []
     for message_id, topic in deliveries:
         fresh = not message_id or (message_id, topic) not in seen
@@ -173,6 +175,13 @@ def _insert(table: Table) -> Any:
     return table.insert()
 
 
+@functools.cache
+def _insert_prepared(table: Table) -> Prepared:
+    """An outbox's insert, prepared: on SQLite a transaction's held rows go in one
+    ``executemany`` on the driver (services/runtime/prepared.py)."""
+    return Prepared(_insert(table))
+
+
 @dataclass
 class HeldOutboxRows:
     """Outbox rows held to the end of their transaction (services/runtime/deferred_writes.py):
@@ -190,7 +199,7 @@ class HeldOutboxRows:
     async def flush(self, session: AsyncSession) -> None:
         held, self.rows = self.rows, {}
         for name, rows in held.items():
-            await on_connection.execute(session, _insert(self.tables[name]), rows)
+            await on_connection.run(session, _insert_prepared(self.tables[name]).run_many, rows)
 
 
 def publish_at_commit(
@@ -244,8 +253,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.published = 0
         outbox = tables.outbox
-        # Built once: the relay runs them on every wake.
-        self._pending = (
+        # Built once: the relay runs them on every wake (the look-up prepared: on
+        # SQLite on the driver, services/runtime/prepared.py).
+        self._pending = Prepared(
             select(outbox)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
@@ -289,19 +299,23 @@ class OutboxRelay:
         looks again at once (:meth:`run`)."""
         total = 0
         while True:
-            async with self._db.transaction() as session:
-                rows = (await session.execute(self._pending)).all()
+            # Each a short transaction of its own on the connection, without a session
+            # (Database.run: on SQLite one hand-over each; issue 18).
+            rows = await self._db.run(self._pending_rows)
             if not rows:
                 return total
             await self._send_all(rows)
-            async with self._db.transaction() as session:
-                await session.execute(
-                    self._mark, {"b_ids": [row.id for row in rows], "b_now": utcnow()}
-                )
+            await self._db.run(partial(self._marked, [row.id for row in rows], utcnow()))
             total += len(rows)
             self.published += len(rows)
             if len(rows) < self._batch:
                 return total
+
+    def _pending_rows(self, connection: Connection) -> Sequence[Row[Any]]:
+        return self._pending.result(connection, {}).all()
+
+    def _marked(self, ids: list[int], now: datetime, connection: Connection) -> None:
+        connection.execute(self._mark, {"b_ids": ids, "b_now": now})
 
     async def _send_all(self, rows: Sequence[Row[Any]]) -> None:
         """Hand every row to the producer, then await the acknowledgements together; raise

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.catalogue import ALERT_STATUS, EPISODE_EVENTS
 from schemas.messages import AlertKind, AlertState, AlertStatusV1, DeadLetterV1, OrgKind
+from services.runtime import consumer as consumer_module
 from services.runtime.database import Database, utcnow
 from services.runtime.handling import Outbox, UnprocessableError
 from services.runtime.kafka import ensure_topics, group_options
@@ -389,6 +390,54 @@ async def test_a_batch_commits_what_it_has_when_an_urgent_transaction_waits(
         assert counters.duplicates == 0
         out = await read_topic(settings, runtime, EPISODE_EVENTS.wire, 3)
         assert sorted(message_id(r) for r in out) == sorted(f"out-{i}" for i in (m1, m2, m3))
+
+
+async def test_a_batch_in_parts_looks_its_inbox_up_once(
+    settings: RelaySettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts of a batch an urgent transaction splits use the first part's look-up of
+    the inbox: a message repeated after the split is still skipped, once applied."""
+    m1, m2, m3 = ids(3)
+    probe = Probe()
+    lookups: list[int] = []
+    looked_up = consumer_module.unseen_deliveries
+
+    async def counted(session: AsyncSession, tables: Any, deliveries: Any) -> list[bool]:
+        lookups.append(len(deliveries))
+        return await looked_up(session, tables, deliveries)
+
+    monkeypatch.setattr(consumer_module, "unseen_deliveries", counted)
+    settings = settings.model_copy(
+        update={"router_database_url": f"sqlite+aiosqlite:///{tmp_path / 'parts.db'}"}
+    )
+    bodies = [status(i).model_dump_json().encode() for i in (m1, m2, m1, m3)]
+    await publish_first(settings, bodies)
+    urgent_tasks: list[asyncio.Task[None]] = []
+    async with consuming(settings, probe) as runtime:
+
+        async def urgent() -> None:
+            async with runtime.db.transaction(urgent=True):
+                pass
+
+        async def second_starts_urgent(
+            session: AsyncSession, message: AlertStatusV1, out: Outbox
+        ) -> None:
+            await probe(session, message, out)
+            if message.message_id == m2:
+                urgent_tasks.append(asyncio.create_task(urgent()))
+                await eventually(lambda: runtime.db.urgent_waiting, 10, 0.001)
+
+        runtime.consumers.subscribe(ALERT_STATUS, second_starts_urgent)
+        await runtime.start()
+        counters = runtime.consumers.counters
+        await eventually(lambda: counters.processed + counters.duplicates == 4, 60)
+        await asyncio.gather(*urgent_tasks)
+
+        assert await applied(runtime) == {m1: 1, m2: 1, m3: 1}
+        assert [message_id for message_id, _ in probe.calls] == [m1, m2, m3]
+        assert len(probe.sessions([m1, m2, m3])) == 2  # m1 and m2, then m3
+        assert counters.duplicates == 1  # m1 again, in the second part
+        assert lookups == [4]
 
 
 # --- outbox relay -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.messages import RhiTaskOutcomeV1, RhiTaskState
 from services.notifier.model import RhiTask
 from services.notifier.tables import child_links, rhi_tasks
+from services.runtime.prepared import hot
 
 TASK_COLUMNS = tuple(f.name for f in fields(RhiTask))
 
@@ -113,12 +114,13 @@ async def mark_task(
 
 # open_tasks_for_child's two queries, built once (issue 18: a reported alert to a local
 # authority runs one); the open states as equalities, not an IN list SQLAlchemy expands
-# on every execution.
+# on every execution; marked hot, so the consumer's step runs them on the driver
+# (services/runtime/prepared.py).
 def _open(states: Any) -> Any:
     return or_(*(states == state for state in OPEN_TASK_STATES))
 
 
-_OPEN_FOR_CHILD = (
+_OPEN_FOR_CHILD = hot(
     select(rhi_tasks)
     .join(
         child_links,
@@ -131,11 +133,13 @@ _OPEN_FOR_CHILD = (
         _open(rhi_tasks.c.state),
     )
 )
-_OPEN_FOR_BIRTH_DATE = select(rhi_tasks).where(
-    rhi_tasks.c.authority_code == bindparam("authority_code"),
-    rhi_tasks.c.child_date_of_birth
-    == bindparam("date_of_birth", type_=rhi_tasks.c.child_date_of_birth.type),
-    _open(rhi_tasks.c.state),
+_OPEN_FOR_BIRTH_DATE = hot(
+    select(rhi_tasks).where(
+        rhi_tasks.c.authority_code == bindparam("authority_code"),
+        rhi_tasks.c.child_date_of_birth
+        == bindparam("date_of_birth", type_=rhi_tasks.c.child_date_of_birth.type),
+        _open(rhi_tasks.c.state),
+    )
 )
 
 
