@@ -59,12 +59,26 @@ def _mailbox(address: str) -> bytes:
     return quoted
 
 
+def _line_ends_normalized(message: bytes) -> bytes:
+    """``normalize_message_line_endings(message)``: a message whose every CR and LF are
+    already pairs, ending in one (rendering.compose writes them so), is returned as it
+    is, without the regular expression's substitution at every line end."""
+    pairs = message.count(b"\r\n")
+    if (
+        message.count(b"\n") == pairs
+        and message.count(b"\r") == pairs
+        and message.endswith(b"\r\n")
+    ):
+        return message
+    return normalize_message_line_endings(message)
+
+
 async def send_pipelined(
     client: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes
 ) -> None:
     """Send ``message`` from ``sender`` to ``recipient`` on ``client`` (whose server
     pipelines: :func:`can_pipeline`); raises what ``client.sendmail`` would."""
-    body = normalize_message_line_endings(message)
+    body = _line_ends_normalized(message)
     mail = b"MAIL FROM:" + _mailbox(sender)
     if client.supports_extension("size"):
         mail += b" size=%d" % len(body)
