@@ -318,9 +318,9 @@ class Renderer:
         )
 
     def _template(self, folder: str, name: str) -> Template:
-        """A folder's template, loaded once (the environment's own look-up takes a
-        lock and a cache's bookkeeping on every call); one that is missing is not kept,
-        and raises each time as the environment does."""
+        """A folder's template, looked up once (the environment's own look-up builds
+        its name and cache key, a weak reference to the loader, on every call); one that
+        is missing is not kept, and raises each time as the environment does."""
         key = (folder, name)
         template = self._templates.get(key)
         if template is None:
