@@ -172,8 +172,10 @@ async def project_delivery(db: Database, smtp_url: str, render: Renderer) -> tup
             with clock.stage("poll"):
                 await scheduler.follow_ups.run_once()
             with clock.stage("claim"):
-                async with db.transaction(urgent=True) as session:
-                    claimed = await repository.claim_due(session, utcnow(), BATCH)
+                # As the scheduler claims (DeliveryScheduler._claim).
+                claimed = await db.run(
+                    lambda c: repository.claim_due_on(c, utcnow(), BATCH), urgent=True
+                )
             if not claimed:
                 break
             for item in claimed:

@@ -68,6 +68,8 @@ def _word(data: bytes) -> str:
 
 def header(name: str, value: str) -> bytes:
     """One header, folded at spaces to lines of at most 78 characters where it can be."""
+    if len(name) + 2 + len(value) <= MAX_LINE:  # one line: what folding would give
+        return f"{name}: {value}\r\n".encode("ascii")
     tokens = value.split(" ")
     lines = [f"{name}: {tokens[0]}"]
     for token in tokens[1:]:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -180,8 +181,7 @@ class DeliveryScheduler:
             self.relay.wake()
         # The delivery loop's transactions are urgent (ahead of consumer batches on
         # SQLite): every connection waits on its outcome's commit before sending again.
-        async with self.db.transaction(urgent=True) as session:
-            claimed = await repository.claim_due(session, self.now(), self.batch_size)
+        claimed = await self.db.run(self._claim, urgent=True)
         if not claimed:
             return 0
         self._renewed_at = asyncio.get_running_loop().time()
@@ -208,6 +208,10 @@ class DeliveryScheduler:
         if self.relay is not None:
             self.relay.wake()
         return len(claimed)
+
+    def _claim(self, connection: Connection) -> list[repository.Claimed]:
+        # The clock read once the transaction holds SQLite's writer, as the lease's start.
+        return repository.claim_due_on(connection, self.now(), self.batch_size)
 
     async def _send_from(self, todo: deque[repository.Claimed], recorder: _Recorder) -> None:
         loop = asyncio.get_running_loop()

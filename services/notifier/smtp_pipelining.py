@@ -59,12 +59,26 @@ def _mailbox(address: str) -> bytes:
     return quoted
 
 
+def _line_ends_normalized(message: bytes) -> bytes:
+    """``normalize_message_line_endings(message)``: a message whose every CR and LF are
+    already pairs, ending in one (rendering.compose writes them so), is returned as it
+    is, without the regular expression's substitution at every line end."""
+    pairs = message.count(b"\r\n")
+    if (
+        message.count(b"\n") == pairs
+        and message.count(b"\r") == pairs
+        and message.endswith(b"\r\n")
+    ):
+        return message
+    return normalize_message_line_endings(message)
+
+
 async def send_pipelined(
     client: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes
 ) -> None:
     """Send ``message`` from ``sender`` to ``recipient`` on ``client`` (whose server
     pipelines: :func:`can_pipeline`); raises what ``client.sendmail`` would."""
-    body = normalize_message_line_endings(message)
+    body = _line_ends_normalized(message)
     mail = b"MAIL FROM:" + _mailbox(sender)
     if client.supports_extension("size"):
         mail += b" size=%d" % len(body)
@@ -148,16 +162,21 @@ class _Replies(asyncio.Protocol):
         """The next ``count`` replies, waiting at most ``within_s`` for them."""
         if len(self._replies) < count and self._error is None:
             self._wanted = count
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            # A timer that fails the waiter, not ``asyncio.timeout`` (its context manager
+            # and the task's cancel bookkeeping cost more than the wait, twice a message).
+            expiry = None if within_s is None else loop.call_later(within_s, _expire, waiter)
             try:
-                async with asyncio.timeout(within_s):
-                    await self._waiter
+                await waiter
             except TimeoutError as exc:
                 raise aiosmtplib.SMTPReadTimeoutError(
                     "Timed out waiting for server response"
                 ) from exc
             finally:
                 self._waiter = None
+                if expiry is not None:
+                    expiry.cancel()
         if len(self._replies) < count:
             assert self._error is not None
             raise self._error
@@ -198,6 +217,11 @@ class _Replies(asyncio.Protocol):
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _reply(buffer: bytearray) -> SMTPResponse | None:

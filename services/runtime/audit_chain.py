@@ -111,6 +111,9 @@ class _Statements:
     create: Prepared  # the head of a chain's first entries (the migration makes it otherwise)
     entries: Prepared  # the entries themselves
     seal: Prepared  # the hash of the entry now last
+    # The head moved from the one this process left to a new one, if it is still that
+    # one: its lock, its check and its new values in one statement (``move``, below).
+    move: Prepared
 
 
 @functools.cache
@@ -128,7 +131,30 @@ def _statements(heads: Table, table: Table) -> _Statements:
         seal=Prepared(
             update(heads).where(chain).values(last_hash=bindparam("b_hash", type_=String))
         ),
+        move=Prepared(
+            update(heads)
+            .where(
+                chain,
+                heads.c.last_seq == bindparam("b_seq", type_=BigInteger),
+                heads.c.last_hash == bindparam("b_hash", type_=String),
+            )
+            .values(
+                last_seq=bindparam("b_new_seq", type_=BigInteger),
+                last_hash=bindparam("b_new_hash", type_=String),
+            )
+            .returning(heads.c.chain)
+        ),
     )
+
+
+# The head each chain had after this process last appended to it, by heads table and
+# chain. The next append takes it as its starting point and moves the head in one
+# statement that also checks it (:func:`append_many_on`); a head moved meanwhile (by
+# another copy of the service, or a transaction of ours rolled back) fails the check,
+# and the head is read and moved as when nothing is known. The check is on the head's
+# sequence number and hash, which are the chain's whole state, so a stale or foreign
+# entry here can cost one statement but never a wrong link.
+_known_heads: dict[tuple[str, str], tuple[int, str]] = {}
 
 
 async def append(session: AsyncSession, heads: Table, table: Table, values: dict[str, Any]) -> int:
@@ -154,12 +180,24 @@ def append_many_on(
 ) -> list[int]:
     """Add ``entries`` to ``table``'s chain, in order, in ``connection``'s transaction;
     their sequence numbers. The head is locked and moved on in one statement, the
-    entries written in one, and the head's hash set in a third, whatever their number.
-    Synchronous: for a caller already on a session's synchronous side (``run_sync``)."""
+    entries written in one, and the head's hash set in a third, whatever their number;
+    two when the head is still where this process left it (:data:`_known_heads`): moved,
+    checked and locked in one, then the entries. Synchronous: for a caller already on a
+    session's synchronous side (``run_sync``)."""
     if not entries:
         return []
     chain, count = table.name, len(entries)
     statements = _statements(heads, table)
+    key = (heads.name, chain)
+    known = _known_heads.get(key)
+    if known is not None:
+        rows = _linked(entries, known[0] + 1, known[1])
+        last = (known[0] + count, rows[-1]["entry_hash"])
+        params = {"b_chain": chain, "b_seq": known[0], "b_hash": known[1]}
+        if statements.move.run(connection, {**params, "b_new_seq": last[0], "b_new_hash": last[1]}):
+            statements.entries.run_many(connection, rows)
+            _known_heads[key] = last
+            return [row["seq"] for row in rows]
     head = statements.advance.run(connection, {"b_chain": chain, "b_count": count})
     if not head:  # the first entries ever: the head is made (the migration makes it)
         statements.create.run(
@@ -175,14 +213,21 @@ def append_many_on(
         last_seq, prev = count, GENESIS
     else:
         last_seq, prev = int(head[0][0]), str(head[0][1])
+    rows = _linked(entries, last_seq - count + 1, prev)
+    statements.entries.run_many(connection, rows)
+    statements.seal.run(connection, {"b_chain": chain, "b_hash": rows[-1]["entry_hash"]})
+    _known_heads[key] = (last_seq, rows[-1]["entry_hash"])
+    return [row["seq"] for row in rows]
+
+
+def _linked(entries: Sequence[dict[str, Any]], first_seq: int, prev: str) -> list[dict[str, Any]]:
+    """``entries`` as the chain's rows from ``first_seq`` on, after the entry ``prev``."""
     rows: list[dict[str, Any]] = []
-    for seq, values in enumerate(entries, start=last_seq - count + 1):
+    for seq, values in enumerate(entries, start=first_seq):
         digest = entry_hash(prev, seq, values)
         rows.append({**values, "seq": seq, "prev_hash": prev, "entry_hash": digest})
         prev = digest
-    statements.entries.run_many(connection, rows)
-    statements.seal.run(connection, {"b_chain": chain, "b_hash": prev})
-    return [row["seq"] for row in rows]
+    return rows
 
 
 @dataclass(frozen=True)

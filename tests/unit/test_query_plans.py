@@ -57,7 +57,7 @@ def test_a_batch_of_events_is_checked_for_duplicates_through_the_unique_index() 
 
 def test_the_next_due_alerts_are_read_in_order_from_the_due_index() -> None:
     params = {"b_state": "queued", "b_now": datetime.now(UTC), "b_limit": 8}
-    plan = _plan(notifier_metadata, sending._DUE, params)
+    plan = _plan(notifier_metadata, sending._DUE.statement, params)
     assert any("ix_notifier_alerts_due (state=? AND due_at<?)" in step for step in plan), plan
     assert not any(step == "USE TEMP B-TREE FOR ORDER BY" for step in plan), plan
 

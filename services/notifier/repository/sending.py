@@ -10,14 +10,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from schemas.messages import AlertState
 from services.notifier.delivery import NextStep
 from services.notifier.model import Alert
 from services.notifier.repository.alerts import DUE_STATES, as_alert
 from services.notifier.tables import alerts, attempts
+from services.runtime.prepared import Prepared
 
 INTERRUPTED = "interrupted"
 
@@ -33,12 +34,15 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Cl
     attempt row for each. Commit before sending: a crash then leaves a visible trace.
     The claim is a lease: ``updated_at`` is when it was taken or last renewed
     (:func:`renew_claims`), and the attempt number fences it (:func:`record_sent`).
-    Its three statements run in one hand-over to the session's synchronous side."""
-    return await session.run_sync(_claim_due, now, limit)
+    Its statements run in one hand-over to the session's synchronous side
+    (:func:`claim_due_on`)."""
+    return await session.run_sync(lambda sync: claim_due_on(sync.connection(), now, limit))
 
 
-def _claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
-    connection = session.connection()
+def claim_due_on(connection: Connection, now: datetime, limit: int) -> list[Claimed]:
+    """:func:`claim_due` in ``connection``'s transaction (the delivery loop's own, from
+    :meth:`Database.run`: no ``Session`` for it), its statements compiled once and run
+    on the driver (services/runtime/prepared.py)."""
     # The oldest of each due state, then the oldest of those: SQLite reads one state's
     # alerts from ``ix_notifier_alerts_due`` in order and stops at ``limit``, where an IN
     # over the states made it sort every queued alert (190 ms a claim at 328,000 queued
@@ -47,7 +51,7 @@ def _claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
         (
             row
             for state in DUE_STATES
-            for row in connection.execute(_DUE, {"b_state": state, "b_now": now, "b_limit": limit})
+            for row in _DUE.result(connection, {"b_state": state, "b_now": now, "b_limit": limit})
         ),
         key=lambda row: (row.due_at, row.created_at),
     )[:limit]
@@ -55,12 +59,12 @@ def _claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
         return []
     claimed = [Claimed(alert, alert.attempts + 1) for alert in map(as_alert, rows)]
     # Two statements for the whole batch, each executed for every row (executemany).
-    connection.execute(
-        _CLAIM,
+    _CLAIM.run_many(
+        connection,
         [{"b_alert_id": c.alert.alert_id, "b_attempt": c.attempt, "b_now": now} for c in claimed],
     )
-    connection.execute(
-        _OPEN_ATTEMPT,
+    _OPEN_ATTEMPT.run_many(
+        connection,
         [
             {
                 "alert_id": c.alert.alert_id,
@@ -79,7 +83,7 @@ def _now_param() -> Any:
     return bindparam("b_now", type_=alerts.c.updated_at.type)
 
 
-_DUE = (
+_DUE = Prepared(
     select(alerts)
     .where(alerts.c.state == bindparam("b_state"), alerts.c.due_at <= _now_param())
     .order_by(alerts.c.due_at, alerts.c.created_at)
@@ -87,8 +91,8 @@ _DUE = (
     # Copies of the notifier skip each other's rows (PostgreSQL); SQLite serialises.
     .with_for_update(skip_locked=True)
 )
-_OPEN_ATTEMPT = attempts.insert()
-_CLAIM = (
+_OPEN_ATTEMPT = Prepared(attempts.insert())
+_CLAIM = Prepared(
     update(alerts)
     .where(alerts.c.alert_id == bindparam("b_alert_id"))
     .values(
