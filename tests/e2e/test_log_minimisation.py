@@ -116,7 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         yield Stack(env, var, f"http://127.0.0.1:{ports['INGEST']}", process)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # drains as Ctrl-C does; see below
         try:
             process.wait(timeout=90)
         except subprocess.TimeoutExpired:
@@ -284,8 +284,10 @@ def test_no_child_details_in_any_log(stack: Stack, api_key: str, tmp_path: Path)
         assert time.monotonic() < deadline, "the decided review's alert never came"
         time.sleep(0.3)
 
-    # Stop the stack (Ctrl-C), so what the services log as they drain is read too.
-    stack.process.send_signal(signal.SIGINT)
+    # Stop the stack, so what the services log as they drain is read too. SIGTERM drains
+    # as Ctrl-C does (relay/up.py); a SIGINT is ignored by a stack whose test run was
+    # started in the background without job control (it inherits SIGINT ignored).
+    stack.process.send_signal(signal.SIGTERM)
     stack.process.wait(timeout=90)
 
     logs = log_files(stack)

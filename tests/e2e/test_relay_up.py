@@ -107,7 +107,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         yield Stack(env, var, ingest, process)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # drains as Ctrl-C does (relay/up.py)
         try:
             process.wait(timeout=90)
         except subprocess.TimeoutExpired:
