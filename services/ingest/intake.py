@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
@@ -249,15 +250,13 @@ class Intake:
         events = list(acked.values())
         # One hand-over a transaction, with no ORM session (Database.run, issue 18).
         try:
-            await self.db.run(lambda connection: repository.add_events_on(connection, events))
+            await self.db.run(partial(repository.add_events_on, accepted=events))
             return
         except repository.DUPLICATE_ERRORS:
             pass  # a concurrent request logged one of them first: sort them out one by one
         for index, event in acked.items():
             try:
-                await self.db.run(
-                    lambda connection: repository.add_events_on(connection, [event])  # noqa: B023
-                )
+                await self.db.run(partial(repository.add_events_on, accepted=[event]))
             except repository.DUPLICATE_ERRORS:
                 results[index].status = "duplicate"
 

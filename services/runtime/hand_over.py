@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util.concurrency import await_
 
-from services.runtime.prepared import hot_prepared
+from services.runtime import prepared
 
 T = TypeVar("T")
 
@@ -46,11 +46,11 @@ class CoreSession:
         return cast(Engine, self.sync_session.get_bind())
 
     async def execute(self, statement: Any, params: Any = None) -> Any:
-        prepared = hot_prepared(statement)
-        if prepared is not None and isinstance(params, Mapping):
-            # Built once and marked (services/runtime/prepared.py): on the driver.
-            return prepared.result(self.sync_session.connection(), params)
-        return self.sync_session.connection().execute(statement, params)
+        connection = self.sync_session.connection()
+        if isinstance(params, Mapping):
+            # A statement built once and marked hot runs on the driver (prepared.py).
+            return prepared.execute(connection, statement, params)
+        return connection.execute(statement, params)
 
     async def scalar(self, statement: Any, params: Any = None) -> Any:
         return self.sync_session.connection().scalar(statement, params)
