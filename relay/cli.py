@@ -3,13 +3,13 @@ commands through ``services/<service>/cli.py:register``."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 from typing import Annotated
 
 import typer
 
+from services.runtime import event_loop
 from services.runtime.settings import SERVICES, RelaySettings, ServiceName
 
 app = typer.Typer(
@@ -80,7 +80,13 @@ def serve(
             forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     )
-    asyncio.run(server.serve())
+    try:
+        loop = event_loop.loop_name(settings.event_loop)
+    except event_loop.EventLoopUnavailable as exc:
+        typer.echo(f"relay serve {name}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    logging.getLogger("relay.serve").info("%s runs on the %s event loop", name, loop)
+    event_loop.run(server.serve(), loop)
 
 
 @app.command()

@@ -24,6 +24,7 @@ import pytest
 
 from relay.embedded import EmbeddedBroker, free_port
 from relay.smtp_sink import SinkHandler, start_sink
+from services.runtime import event_loop
 from services.runtime.settings import RelaySettings
 from tests.databases import DatabasePool
 
@@ -56,6 +57,18 @@ class SessionKafka:
 
     bootstrap: str
     session_timeout_ms: int
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    """The loop the services run on (``RELAY_EVENT_LOOP``'s default: uvloop where
+    installed) for every async test; ``RELAY_TEST_EVENT_LOOP=asyncio`` gives asyncio's."""
+    choice = os.environ.get("RELAY_TEST_EVENT_LOOP", "auto")
+    if event_loop.loop_name(choice) == "uvloop":  # type: ignore[arg-type]
+        import uvloop
+
+        return uvloop.EventLoopPolicy()
+    return asyncio.DefaultEventLoopPolicy()
 
 
 @pytest.fixture(scope="session")

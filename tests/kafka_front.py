@@ -9,7 +9,11 @@ to Tansu, which advertises the front's address so every client connection goes t
 
 With ``users`` set the front acts as a broker requiring SASL: it answers SaslHandshake and
 SaslAuthenticate itself (PLAIN, or SCRAM-SHA-256/512 per RFC 5802, verifying the client's
-proof), and closes a connection that sends anything but ApiVersions before logging in."""
+proof), and closes a connection that sends anything but ApiVersions before logging in.
+
+The front runs on asyncio's own loop in a thread of its own, whatever loop the test runs
+the services on: under uvloop, ``StreamWriter.start_tls`` drops a ClientHello the stream
+had already read, and the handshake hangs (MagicStack/uvloop#707)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ import hmac
 import os
 import ssl
 import struct
+import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +55,35 @@ class KafkaTlsFront:
     logins: list[Login] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
 
     async def __aenter__(self) -> KafkaTlsFront:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self._loop = asyncio.DefaultEventLoopPolicy().new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="kafka-tls-front", daemon=True
+        )
+        self._thread.start()
+        await self._on_own_loop(self._start())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._thread is not None
+        try:
+            await self._on_own_loop(self._stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            await asyncio.to_thread(self._thread.join)
+            self._loop.close()
+
+    async def _on_own_loop(self, work: Coroutine[Any, Any, None]) -> None:
+        assert self._loop is not None
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    async def _stop(self) -> None:
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):

@@ -17,6 +17,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from services.runtime.event_loop import EventLoopChoice
+
 ServiceName = Literal["ingest", "router", "notifier", "console"]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "router", "notifier", "console")
 
@@ -128,6 +130,11 @@ class RelaySettings(BaseSettings):
         description="a consumer the broker has not heard from for this long leaves its "
         "group and its partitions go to the others; Tansu (the embedded broker) also "
         "holds each join of a group for half of it, waiting for more members",
+    )
+    event_loop: EventLoopChoice = Field(
+        default="auto",
+        description="the event loop a service runs on: uvloop where installed (auto), "
+        "or asyncio's own",
     )
     consumer_batch: int = Field(
         default=100,

@@ -23,8 +23,8 @@ Two things a thread gave for free are made explicit:
   statement, so a long one (a consumer batch of a hundred messages) would hold it for its
   whole length, and the notifier's urgent turn (:attr:`Database.urgent_waiting`) could not
   even ask. A statement run more than :data:`SLICE_S` after the loop's last turn in this
-  transaction gives it one first, of :data:`TURN_S`, long enough for a woken task's
-  steps to run one after another.
+  transaction gives it one first, of :data:`TURN_PASSES` passes, enough for a woken
+  task's steps to run one after another.
 """
 
 from __future__ import annotations
@@ -45,12 +45,14 @@ from sqlalchemy.util.concurrency import await_, in_greenlet
 DRIVER = "relayinline"
 BUSY_WAIT_S = 30.0  # as long as the thread path's busy timeout
 SLICE_S = 0.005  # the longest a transaction's statements keep the loop to themselves
-# A turn given is a short timer, not ``sleep(0)``: a task the loop wakes for I/O meanwhile
-# (an SMTP reply) needs more than one pass of the loop to go on (the socket's callback,
-# then the task's step, each scheduled by the one before), and after ``sleep(0)`` the
-# transaction's own resumption ran first at every pass, so each of those steps waited a
-# whole slice: the notifier's delivery crawled while its consumer stored a backlog.
-TURN_S = 0.0002
+# A turn given is several passes of the loop, not one ``sleep(0)``: a task the loop wakes
+# for I/O meanwhile (an SMTP reply) needs more than one pass to go on (the socket's
+# callback, then the task's step, each scheduled by the one before), and after a single
+# ``sleep(0)`` the transaction resumed at the next pass, so each of those steps waited a
+# whole slice: the notifier's delivery crawled while its consumer stored a backlog. Passes,
+# not a short timer: uvloop's timers count whole milliseconds, so a 0.2 ms timer there is
+# one pass again.
+TURN_PASSES = 8
 # Pauses between tries on a lock, about SQLite's own busy handler's steps.
 _PAUSES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
 
@@ -118,6 +120,11 @@ async def _nothing() -> None:
     pass
 
 
+async def _turn() -> None:
+    for _ in range(TURN_PASSES):
+        await asyncio.sleep(0)
+
+
 def _await_once(connection: Any) -> None:
     """Each statement awaits once: SQLAlchemy's ``AsyncConnection.execute`` refuses a
     driver that never awaits (``AwaitRequired``). A coroutine that returns at once costs
@@ -125,7 +132,7 @@ def _await_once(connection: Any) -> None:
     if not in_greenlet():
         return
     if time.monotonic() - connection.turn_at > SLICE_S:
-        await_(asyncio.sleep(TURN_S))
+        await_(_turn())
         connection.turn_at = time.monotonic()
     else:
         await_(_nothing())

@@ -289,6 +289,13 @@ def test_the_console_yields_the_cores_to_the_delivery_path(stack: Stack) -> None
     }
 
 
+def test_every_service_runs_on_uvloop(stack: Stack) -> None:
+    """``RELAY_EVENT_LOOP``'s default: uvloop, installed with the project on Linux."""
+    for service in ("ingest", "router", "notifier", "console"):
+        log = (stack.var / "logs" / f"{service}.log").read_text()
+        assert f"{service} runs on the uvloop event loop" in log, service
+
+
 def test_relay_status_says_all_is_well_and_names_what_is_not(stack: Stack, api_key: str) -> None:
     status = json.loads(stack.relay("status", "--json"))
     assert status["needs_attention"] is False, status["problems"]
