@@ -255,8 +255,9 @@ class OutboxRelay:
         outbox = tables.outbox
         # Built once: the relay runs them on every wake (the look-up prepared: on
         # SQLite on the driver, services/runtime/prepared.py).
+        # Only what is sent: the row's times are neither read nor parsed.
         self._pending = Prepared(
-            select(outbox)
+            select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.message_id, outbox.c.payload)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
             .limit(batch_size)
