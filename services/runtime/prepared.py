@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, TypeVar, cast
 
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.engine import Connection, Dialect, Result
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.sql import ClauseElement, Executable
@@ -192,6 +193,21 @@ def _row(
     for n, process in processors:
         row[n] = process(row[n])
     return tuple(row)
+
+
+def json_values(name: str) -> Any:
+    """A subquery of the values of parameter ``name`` given as one JSON array (SQLite's
+    ``json_each``): one text whatever the count of values, so a :class:`Prepared`
+    statement can take a list, where an expanding ``IN`` is rendered again by SQLAlchemy
+    on every execution."""
+    each = func.json_each(bindparam(name, type_=String)).table_valued("value")
+    return select(each.c.value).scalar_subquery()
+
+
+def sends_arrays(connection: Connection) -> bool:
+    """Whether lists go to this connection as one JSON array (:func:`json_values`) rather
+    than an expanding ``IN``: on SQLite."""
+    return connection.dialect.name == "sqlite"
 
 
 # Statements built once (cached by their builders) that a handler's step runs through a
