@@ -7,6 +7,7 @@ risk factors, locations, associates or police free text. Every id derives from t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,7 +65,10 @@ class RoutingPlan:
         )
 
 
+@functools.lru_cache(maxsize=1024)
 def recipient(org: Organisation) -> RecipientV1:
+    """The message's form of ``org`` (kept per organisation's values: an event's alerts
+    name the same few, its authority and police force in each; issue 18)."""
     return RecipientV1(
         code=org.code,
         kind=org.kind,
@@ -95,7 +99,10 @@ def urgent(event: EpisodeEventV1, kind: AlertKind) -> bool:
     return kind in _URGENT_KINDS and high_risk(event)
 
 
-def summaries(event: EpisodeEventV1) -> tuple[ChildSummaryV1, EpisodeRefV1]:
+Summaries = tuple[ChildSummaryV1, EpisodeRefV1]
+
+
+def summaries(event: EpisodeEventV1) -> Summaries:
     child = ChildSummaryV1(
         given_name=event.child.given_name,
         family_name=event.child.family_name,
@@ -122,11 +129,13 @@ def build_alert(
     now: datetime,
     authority: Organisation | None = None,
     police_force: Organisation | None = None,
+    summarised: Summaries | None = None,
 ) -> AlertRequestedV1:
     """One alert; its id derives from (event, organisation, kind), so the same facts
     routed twice (a replay, a decision delivered again) give the same alert.
-    ``authority`` (the responsible local authority) is told last if nobody acknowledges."""
-    child, episode = summaries(event)
+    ``authority`` (the responsible local authority) is told last if nobody acknowledges.
+    ``summarised``: ``summaries(event)``, made once for an event's alerts."""
+    child, episode = summarised or summaries(event)
     if org.kind is OrgKind.GP_PRACTICE and event.child.nhs_number:
         # How a practice finds its patient for sure; no other recipient is sent it.
         child = child.model_copy(update={"nhs_number": event.child.nhs_number})
@@ -194,11 +203,13 @@ def identity_reviews(
     """One review per organisation with undecided candidates; that organisation is not
     alerted until a person decides. Each candidate carries the roll record's name, date
     of birth and postcode, for the reviewer to set beside the police record."""
-    child, episode = summaries(event)
     by_org: dict[str, list[IdentityCandidateV1]] = {}
     for d in matches:
         if d.decision == "review":
             by_org.setdefault(d.org_code, []).append(_candidate(d, organisations))
+    if not by_org:
+        return []
+    child, episode = summaries(event)
     reviews = []
     for org_code, candidates in by_org.items():
         review_id = derived_id(event.message_id, org_code, "review")

@@ -6,6 +6,7 @@ index itself is services/router/person_index.py, the decision services/router/id
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Iterable, Sequence
@@ -26,25 +27,6 @@ from services.runtime.prepared import hot
 P = person_episodes
 # The records read of one candidate child: enough to judge it, whatever its history.
 RECORDS_PER_CHILD = 50
-
-
-def _record(row: Any) -> PersonRecord:
-    return PersonRecord(
-        force_code=row.force_code,
-        episode_ref=row.episode_ref,
-        child_id=row.child_id,
-        given_name=row.given_name,
-        family_name=row.family_name,
-        date_of_birth=row.date_of_birth,
-        norm_given=row.norm_given,
-        norm_family=row.norm_family,
-        sex=row.sex,
-        postcode=row.postcode,
-        address=row.address,
-        nhs_number=row.nhs_number,
-        upn=row.upn,
-        police_person_id=row.police_person_id,
-    )
 
 
 def _children_where(*where: Any) -> Select[Any]:
@@ -117,9 +99,14 @@ def _similar(columns: tuple[str, ...], upn: bool) -> Select[Any]:
     return _children_where(and_(or_(*conditions), _OTHER))
 
 
+# What a record is read as: PersonRecord's fields, in their order (rows become records
+# by position); the episode's times and keys are not read and not parsed (issue 18).
+_RECORD_COLUMNS = tuple(P.c[f.name] for f in dataclasses.fields(PersonRecord))
+
+
 def _records_of(ids: Any) -> Select[Any]:
     return (
-        select(P)
+        select(*_RECORD_COLUMNS)
         .where(P.c.child_id.in_(ids), P.c.withdrawn.is_(False))
         .order_by(P.c.child_id, P.c.first_seen_at.desc())
     )
@@ -145,10 +132,11 @@ def records_of(connection: Connection, child_ids: Iterable[str]) -> list[PersonR
         rows = connection.execute(_RECORDS_OF, {"ids": ids}).all()
     kept: dict[str, int] = {}
     out = []
+    row: Any
     for row in rows:
         kept[row.child_id] = kept.get(row.child_id, 0) + 1
         if kept[row.child_id] <= RECORDS_PER_CHILD:
-            out.append(_record(row))
+            out.append(PersonRecord(*row))
     return out
 
 

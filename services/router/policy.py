@@ -11,6 +11,7 @@ where callers know them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,10 +23,12 @@ from services.router.matching import MatchDecision
 from services.router.outgoing import (
     AwaitedRhiTask,
     RoutingPlan,
+    Summaries,
     build_alert,
     high_risk,
     identity_reviews,
     rhi_task,
+    summaries,
 )
 from services.router.outgoing import recipient as recipient
 from services.router.policy_file import SUPPORT_EVENTS, Policy, RhiTrigger
@@ -262,8 +265,14 @@ class _Routing:
                 self.now,
                 self.authority(),
                 self.force,
+                self.summarised,
             )
         )
+
+    @functools.cached_property
+    def summarised(self) -> Summaries:
+        """The child and the episode as every alert of the event names them."""
+        return summaries(self.event)
 
     def tell_matched(self) -> None:
         """The organisations the child matched that the policy says are told."""

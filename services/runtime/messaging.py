@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.runtime import on_connection
 from services.runtime.database import Database, UtcDateTime, utcnow
 from services.runtime.deferred_writes import deferred
-from services.runtime.prepared import Prepared
+from services.runtime.prepared import Prepared, json_values, sends_arrays
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,24 @@ def _inbox_lookup(inbox: Table) -> Any:
     )
 
 
+@functools.cache
+def _inbox_lookup_array(inbox: Table) -> Prepared:
+    """:func:`_inbox_lookup` with the ids as one JSON array, prepared: on SQLite on the
+    driver, one text for every batch (issue 18)."""
+    return Prepared(
+        select(inbox.c.message_id, inbox.c.topic).where(inbox.c.message_id.in_(json_values("ids")))
+    )
+
+
+def _seen_on(connection: Connection, inbox: Table, ids: list[str]) -> set[tuple[str, str]]:
+    """The ``(message_id, topic)`` pairs in ``inbox`` among ``ids``."""
+    if sends_arrays(connection):
+        rows = _inbox_lookup_array(inbox).run(connection, {"ids": json.dumps(ids)})
+    else:
+        rows = [tuple(row) for row in connection.execute(_inbox_lookup(inbox), {"ids": ids})]
+    return {(message_id, topic) for message_id, topic in rows}
+
+
 async def unseen_deliveries(
     session: AsyncSession, tables: MessagingTables, deliveries: Sequence[tuple[str, str]]
 ) -> list[bool]:
@@ -107,10 +126,10 @@ async def unseen_deliveries(
     if wanted:
         # One look-up for every topic of the batch (the primary key leads with the id);
         # an id stored under another topic only is not this delivery.
-        found = await on_connection.all_rows(
-            session, _inbox_lookup(tables.inbox), {"ids": sorted({m for m, _ in wanted})}
+        found = await on_connection.run(
+            session, _seen_on, tables.inbox, sorted({m for m, _ in wanted})
         )
-        seen.update(wanted & {(row.message_id, row.topic) for row in found})
+        seen.update(wanted & found)
     first: list[bool] = []
     for message_id, topic in deliveries:
         fresh = not message_id or (message_id, topic) not in seen
@@ -255,17 +274,16 @@ class OutboxRelay:
         outbox = tables.outbox
         # Built once: the relay runs them on every wake (the look-up prepared: on
         # SQLite on the driver, services/runtime/prepared.py).
+        # Only what is sent: the row's times are neither read nor parsed.
         self._pending = Prepared(
-            select(outbox)
+            select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.message_id, outbox.c.payload)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
             .limit(batch_size)
         )
-        self._mark = (
-            update(outbox)
-            .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
-            .values(published_at=bindparam("b_now", type_=outbox.c.published_at.type))
-        )
+        self._mark = self._marking(bindparam("b_ids", expanding=True))
+        # SQLite's: the ids as one JSON array, prepared (on the driver).
+        self._mark_array = Prepared(self._marking(json_values("b_ids")))
 
     def wake(self) -> None:
         self._wake.set()
@@ -314,8 +332,20 @@ class OutboxRelay:
     def _pending_rows(self, connection: Connection) -> Sequence[Row[Any]]:
         return self._pending.result(connection, {}).all()
 
+    def _marking(self, ids: Any) -> Any:
+        """The UPDATE marking the rows whose id is among ``ids`` published."""
+        outbox = self._outbox
+        return (
+            update(outbox)
+            .where(outbox.c.id.in_(ids))
+            .values(published_at=bindparam("b_now", type_=outbox.c.published_at.type))
+        )
+
     def _marked(self, ids: list[int], now: datetime, connection: Connection) -> None:
-        connection.execute(self._mark, {"b_ids": ids, "b_now": now})
+        if sends_arrays(connection):
+            self._mark_array.run(connection, {"b_ids": json.dumps(ids), "b_now": now})
+        else:
+            connection.execute(self._mark, {"b_ids": ids, "b_now": now})
 
     async def _send_all(self, rows: Sequence[Row[Any]]) -> None:
         """Hand every row to the producer, then await the acknowledgements together; raise

@@ -21,11 +21,12 @@ transaction of that connection.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, TypeVar, cast
 
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.engine import Connection, Dialect, Result
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.sql import ClauseElement, Executable
@@ -41,9 +42,11 @@ S = TypeVar("S", bound=Executable)
 class _Compiled:
     sql: str
     names: tuple[str, ...]  # the parameters in the order of the SQL's placeholders
-    processors: tuple[Processor, ...]
     fixed: Mapping[str, Any]  # values the statement itself holds (``.values(state=...)``)
-    results: tuple[Processor, ...]  # for RETURNING's columns
+    # The result processors of the columns that have one (a SELECT's, RETURNING's), by
+    # position; most columns have none, and their values stay as the driver gave them.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    returns_rows: bool
     # Built from the above, for a batch's rows: every name's value at once (C's
     # ``itemgetter``), then the processors of the places that have one.
     get: Callable[[Mapping[str, Any]], tuple[Any, ...]]
@@ -72,9 +75,10 @@ class Prepared:
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             dialect.do_execute(cursor, compiled.sql, _values(compiled, params), None)
-            if not compiled.results:
+            if not compiled.returns_rows:
                 return []
-            return [_row(compiled.results, raw) for raw in cursor.fetchall()]
+            rows = cast(list[tuple[Any, ...]], cursor.fetchall())  # sqlite3 gives tuples
+            return [_row(compiled.results, raw) for raw in rows] if compiled.results else rows
         finally:
             cursor.close()
 
@@ -138,12 +142,24 @@ def _compile(statement: Executable, dialect: Dialect, names: tuple[str, ...]) ->
     )
     fixed = {name: bind.effective_value for name, bind in binds.items() if not bind.required}
     # What it returns: a SELECT's columns, or RETURNING's (none for other DML).
-    results = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in getattr(statement, "exported_columns", ())
+    columns = tuple(getattr(statement, "exported_columns", ()))
+    results = _present(
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
     )
-    processed = tuple((n, p) for n, p in enumerate(processors) if p is not None)
-    return _Compiled(compiled.string, order, processors, fixed, results, _getter(order), processed)
+    return _Compiled(
+        compiled.string,
+        order,
+        fixed,
+        results,
+        bool(columns),
+        _getter(order),
+        _present(processors),
+    )
+
+
+def _present(processors: Iterable[Processor]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """The processors that are there, each with its position."""
+    return tuple((n, p) for n, p in enumerate(processors) if p is not None)
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -170,11 +186,28 @@ def _values(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(processed)
 
 
-def _row(processors: tuple[Processor, ...], raw: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(
-        value if process is None else process(value)
-        for process, value in zip(processors, raw, strict=True)
-    )
+def _row(
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...], raw: Sequence[Any]
+) -> tuple[Any, ...]:
+    row = list(raw)
+    for n, process in processors:
+        row[n] = process(row[n])
+    return tuple(row)
+
+
+def json_values(name: str) -> Any:
+    """A subquery of the values of parameter ``name`` given as one JSON array (SQLite's
+    ``json_each``): one text whatever the count of values, so a :class:`Prepared`
+    statement can take a list, where an expanding ``IN`` is rendered again by SQLAlchemy
+    on every execution."""
+    each = func.json_each(bindparam(name, type_=String)).table_valued("value")
+    return select(each.c.value).scalar_subquery()
+
+
+def sends_arrays(connection: Connection) -> bool:
+    """Whether lists go to this connection as one JSON array (:func:`json_values`) rather
+    than an expanding ``IN``: on SQLite."""
+    return connection.dialect.name == "sqlite"
 
 
 # Statements built once (cached by their builders) that a handler's step runs through a

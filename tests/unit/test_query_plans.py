@@ -8,7 +8,7 @@ PLAN on the services' real tables."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine
 from sqlalchemy.sql import ClauseElement
@@ -22,6 +22,8 @@ from services.notifier.tables import metadata as notifier_metadata
 from services.router import blocking, person_evidence
 from services.router import repository as router_repository
 from services.router.tables import metadata as router_metadata
+from services.runtime import messaging
+from services.runtime.database import Database
 
 
 def _plan(metadata: Any, statement: ClauseElement, params: dict[str, Any]) -> list[str]:
@@ -105,3 +107,28 @@ def test_a_new_episodes_similar_children_are_found_through_each_keys_index() -> 
     plan = _plan(router_metadata, person_evidence._similar(columns, True), params)
     assert not any(step.startswith("SCAN router_person_episodes") for step in plan), plan
     assert any("ix_router_person_episodes_upn (upn=?)" in step for step in plan), plan
+
+
+def test_a_batch_is_looked_up_in_the_inbox_through_its_key() -> None:
+    inbox = router_metadata.tables["router_inbox"]
+    plan = _plan(
+        router_metadata, messaging._inbox_lookup_array(inbox).statement, {"ids": '["a", "b"]'}
+    )
+    assert not any(step.startswith("SCAN router_inbox") for step in plan), plan
+    assert any("router_inbox" in step and "INDEX" in step for step in plan), plan
+
+
+def test_the_relay_marks_its_rows_through_the_outbox_key() -> None:
+    outbox = router_metadata.tables["router_outbox"]
+    relay = messaging.OutboxRelay(
+        cast(Database, None),
+        messaging.MessagingTables(router_metadata.tables["router_inbox"], outbox),
+        cast(messaging.Publisher, None),
+    )
+    plan = _plan(
+        router_metadata,
+        relay._mark_array.statement,
+        {"b_ids": "[1, 2]", "b_now": datetime.now(UTC)},
+    )
+    assert not any(step.startswith("SCAN router_outbox") for step in plan), plan
+    assert any("router_outbox" in step and "PRIMARY KEY" in step for step in plan), plan
