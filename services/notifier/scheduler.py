@@ -34,10 +34,10 @@ from services.notifier.outcomes import Disclosed, Finished
 from services.notifier.policy import DeliveryPolicy
 from services.notifier.rendering import Renderer, RenderError
 from services.notifier.smtp import Mailer, MailSession
-from services.notifier.statuses import alert_status, publish_alert_status
+from services.notifier.statuses import alert_status_json, publish_alert_status
 from services.runtime.database import Database, utcnow
 from services.runtime.handling import Outbox
-from services.runtime.messaging import MessagingTables, OutboxRelay, outbox_row
+from services.runtime.messaging import MessagingTables, OutboxRelay, outbox_json_row
 from services.runtime.settings import RelaySettings
 
 log = logging.getLogger(__name__)
@@ -294,8 +294,10 @@ class DeliveryScheduler:
         ]
         topic = self.settings.topic(ALERT_STATUS.wire)
         statuses = {
-            a.alert.alert_id: outbox_row(
-                topic, a.alert.alert_id, alert_status(a.alert, AlertState.SENT, now, a.attempt)
+            a.alert.alert_id: outbox_json_row(
+                topic,
+                a.alert.alert_id,
+                *alert_status_json(a.alert, AlertState.SENT, now, a.attempt),
             )
             for a in sent
         }

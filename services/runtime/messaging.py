@@ -235,11 +235,18 @@ def publish_at_commit(
 
 def outbox_row(topic: str, key: str | None, message: BaseModel) -> dict[str, Any]:
     """The outbox row that queues ``message`` (for a caller inserting rows itself)."""
+    return outbox_json_row(
+        topic, key, getattr(message, "message_id", ""), message.model_dump_json()
+    )
+
+
+def outbox_json_row(topic: str, key: str | None, message_id: str, payload: str) -> dict[str, Any]:
+    """The outbox row that queues a message already written as JSON (``payload``)."""
     return {
         "topic": topic,
         "key": key,
-        "message_id": getattr(message, "message_id", ""),
-        "payload": message.model_dump_json(),
+        "message_id": message_id,
+        "payload": payload,
         "created_at": utcnow(),
     }
 

@@ -1,20 +1,24 @@
 """``alert_status`` builds the model (and so the outbox payload, byte for byte) that the
-model built field by field with its enums made in Python gave, for every kind, state and
-recipient and for awkward text; and what the model refused it still refuses."""
+model built field by field with its enums made in Python gave, and ``alert_status_json``
+writes that model's JSON without it, for every kind, state and recipient and for awkward
+text and clocks; and what the model refused they still refuse."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.episode import EventType
 from schemas.messages import AlertKind, AlertState, AlertStatusV1, OrgKind
 from services.notifier.delivery import status_message_id
 from services.notifier.model import Alert
-from services.notifier.statuses import alert_status
+from services.notifier.statuses import alert_status, alert_status_json
 from services.runtime.messaging import outbox_row
 from tests.unit.notifier_examples import SCHOOL, episode, request, sent
 
@@ -56,6 +60,10 @@ def _same(alert: Alert, state: AlertState, at: datetime, attempt: int, detail: s
     row = outbox_row("alert-status", alert.alert_id, built)
     assert row["payload"] == before.model_dump_json()
     assert row["message_id"] == before.message_id
+    assert alert_status_json(alert, state, at, attempt, detail) == (
+        before.message_id,
+        before.model_dump_json(),
+    )
 
 
 @pytest.mark.parametrize("kind", list(AlertKind))
@@ -111,3 +119,19 @@ def test_what_the_model_refused_is_still_refused(changes: dict[str, str]) -> Non
         _field_by_field(alert, AlertState.SENT, AT)
     with pytest.raises(ValidationError):
         alert_status(alert, AlertState.SENT, AT)
+    with pytest.raises(ValidationError):
+        alert_status_json(alert, AlertState.SENT, AT)
+
+
+@given(
+    st.text(st.characters(blacklist_categories=["Cs"])),
+    st.text(st.characters(blacklist_categories=["Cs"])),
+    st.one_of(st.none(), st.text(st.characters(blacklist_categories=["Cs"]), max_size=600)),
+)
+def test_any_text(name: str, reference: str, detail: str | None) -> None:
+    _same(_alert(recipient_name=name, episode_ref=reference), AlertState.SENT, AT, 1, detail)
+
+
+def test_the_json_has_the_models_fields_in_its_order() -> None:
+    _message_id, payload = alert_status_json(_alert(), AlertState.SENT, AT, 1)
+    assert list(json.loads(payload)) == list(AlertStatusV1.model_fields)
