@@ -45,24 +45,32 @@ def alert_status(
     """The ``alert-status`` message of ``alert`` moving to ``state``. Its kinds go in as
     the stored text, made members of their enums by the model's validation (in
     pydantic's core, at half the CPU of ``AlertKind(...)`` and the others here)."""
+    detail = detail[:500] if detail else None
     return AlertStatusV1.model_validate(
-        {
-            "message_id": status_message_id(alert.alert_id, state.value, attempt),
-            "alert_id": alert.alert_id,
-            "state": state,
-            "kind": alert.kind,
-            "recipient_code": alert.recipient_code,
-            "recipient_kind": alert.recipient_kind,
-            "force_code": alert.force_code,
-            "episode_ref": alert.episode_ref,
-            "event_message_id": alert.event_message_id,
-            "attempt": attempt,
-            "detail": detail[:500] if detail else None,
-            "at": at,
-            "recipient_name": alert.recipient_name,
-            "event_type": alert.event_type,
-        }
+        _fields(alert, status_message_id(alert.alert_id, state.value, attempt), attempt, detail)
+        | {"state": state, "at": at}
     )
+
+
+def _fields(alert: Alert, message_id: str, attempt: int, detail: str | None) -> dict[str, object]:
+    """An ``alert-status`` message's fields but its state and time, in the model's order
+    (the JSON written without the model keeps it)."""
+    return {
+        "message_id": message_id,
+        "alert_id": alert.alert_id,
+        "state": None,
+        "kind": alert.kind,
+        "recipient_code": alert.recipient_code,
+        "recipient_kind": alert.recipient_kind,
+        "force_code": alert.force_code,
+        "episode_ref": alert.episode_ref,
+        "event_message_id": alert.event_message_id,
+        "attempt": attempt,
+        "detail": detail,
+        "at": None,
+        "recipient_name": alert.recipient_name,
+        "event_type": alert.event_type,
+    }
 
 
 _ALERT_KINDS = frozenset(AlertKind)
@@ -89,21 +97,9 @@ def alert_status_json(
         message = alert_status(alert, state, at, attempt, detail)
         return message.message_id, message.model_dump_json()
     message_id = status_message_id(alert.alert_id, state.value, attempt)
-    fields = {
-        "message_id": message_id,
-        "alert_id": alert.alert_id,
+    fields = _fields(alert, message_id, attempt, detail) | {
         "state": state.value,
-        "kind": alert.kind,
-        "recipient_code": alert.recipient_code,
-        "recipient_kind": alert.recipient_kind,
-        "force_code": alert.force_code,
-        "episode_ref": alert.episode_ref,
-        "event_message_id": alert.event_message_id,
-        "attempt": attempt,
-        "detail": detail,
         "at": _TIME.dump_python(at, mode="json"),
-        "recipient_name": alert.recipient_name,
-        "event_type": alert.event_type,
     }
     return message_id, json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
