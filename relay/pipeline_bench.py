@@ -14,7 +14,8 @@ delivered sent with aiosmtplib over as many connections as the notifier uses, to
 same sink. The two overlap in the pipeline, so the floor is the slower of them. The
 durable floor adds the least the delivery rules cost, fsync'd SQLite transactions
 (:mod:`relay.pipeline_floors`). CPU per alert is each service process's user and system
-time (``/proc``) from the first post to the last mail, over the mails.
+time (``/proc``) from the first post to the last mail, over the mails; the host's speed
+(:mod:`relay.host_speed`) is taken before and after, so that runs of different days compare.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import psutil
 from relay.bench_databases import temporary_database
 from relay.bench_scoring import percentile
 from relay.embedded import EmbeddedBroker, free_port
+from relay.host_speed import measure as host_speed
 from relay.pipeline_floors import kafka_floor, smtp_floor
 from relay.pipeline_load import REF, Progress, post_events, school_roll_events, wait_for_mail
 from relay.pipeline_stack import BenchStack, prepare, stack_settings
@@ -118,12 +120,17 @@ def _run(
             stack.settings = stack.settings.model_copy(update=update)
         area, key = prepare(stack, folder, kind, url, children, copies, progress)
         batch = school_roll_events(area, count, seed)
+        host_before = host_speed()
         delivery = _deliver(stack, handler, key, batch, rate, progress)
+        host_ms = {"before": host_before, "after": host_speed()}
         size = len(json.dumps(batch[0]).encode())
         floors = _floors(
             stack.settings, folder, smtp_port, handler, delivery, count, size, progress
         )
-        return _figures(kind, bootstrap, count, rate, copies, delivery, floors)
+        return {
+            **_figures(kind, bootstrap, count, rate, copies, delivery, floors),
+            "host_ms": host_ms,
+        }
     finally:
         stack.stopping.set()
         stack.stop_services()

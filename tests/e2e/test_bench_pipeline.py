@@ -28,6 +28,7 @@ KEYS = {
     "durable_floor_s",
     "ratio_durable",
     "cpu_ms_per_alert",
+    "host_ms",
 }
 SERVICES = {"ingest", "router", "notifier", "console"}
 
@@ -72,6 +73,10 @@ def test_bench_pipeline_reports_every_figure_for_a_small_feed(tmp_path: Path) ->
     assert set(cpu) == SERVICES | {"total"}
     assert all(0 < cpu[s] < 1000 for s in SERVICES)
     assert cpu["total"] == pytest.approx(sum(cpu[s] for s in SERVICES), abs=0.05)
+    # The host's speed, taken around the run, for comparing runs of different days.
+    assert set(figures["host_ms"]) == {"before", "after"}
+    assert all(0 < ms < 10_000 for ms in figures["host_ms"].values())
+    assert "host speed" in done.stdout
     assert "relay bench pipeline" in done.stdout and "pipeline / floor" in done.stdout
     assert "pipeline / durable floor" in done.stdout and "CPU ms / alert" in done.stdout
     assert figures["targets"]["latency_p99_ms"]["text"].startswith("p99 from 202")
