@@ -1,3 +1,3 @@
-from relay.cli import app
+from relay.serve_cli import main
 
-app()
+main()

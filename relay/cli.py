@@ -4,40 +4,21 @@ commands through ``services/<service>/cli.py:register``."""
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Annotated
 
 import typer
 
-from services.runtime import event_loop
-from services.runtime.settings import SERVICES, RelaySettings, ServiceName
+from relay.serve_cli import HELP, serve, service_settings
+from services.runtime.settings import SERVICES, RelaySettings
 
 app = typer.Typer(
     name="relay",
     no_args_is_help=True,
     add_completion=False,
-    help="Missing Episode Relay: tell a missing child's school, GP, YOT and council.",
+    help=HELP,
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 app.add_typer(db_app, name="db")
-
-
-def configure_logging(settings: RelaySettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    # At DEBUG aiosqlite logs every statement with its parameters: children's details.
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)
-
-
-def service_settings(name: ServiceName) -> RelaySettings:
-    """One service's settings from the environment: the shared ones and its own
-    (``services/<service>/settings.py``)."""
-    module = importlib.import_module(f"services.{name}.settings")
-    settings: RelaySettings = getattr(module, f"{name.capitalize()}Settings")()
-    return settings
 
 
 @db_app.command("upgrade")
@@ -53,40 +34,7 @@ def db_upgrade(
         typer.echo(f"{name}: database at head")
 
 
-@app.command()
-def serve(
-    service: Annotated[str, typer.Argument(help="ingest | router | notifier | console")],
-    port: Annotated[int | None, typer.Option(help="HTTP port; 0 picks a free one")] = None,
-) -> None:
-    """Run one service against RELAY_KAFKA_BOOTSTRAP, RELAY_DATABASE_URL, RELAY_SMTP_URL."""
-    import uvicorn
-
-    if service not in SERVICES:
-        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    name: ServiceName = service  # type: ignore[assignment]
-    settings = service_settings(name)
-    configure_logging(settings)
-    host, default_port = settings.listen(name)
-    module = importlib.import_module(f"services.{name}.app")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            module.create_app(settings),
-            host=host,
-            port=default_port if port is None else port,
-            log_level="warning",
-            lifespan="on",
-            timeout_graceful_shutdown=30,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
-        )
-    )
-    try:
-        loop = event_loop.loop_name(settings.event_loop)
-    except event_loop.EventLoopUnavailable as exc:
-        typer.echo(f"relay serve {name}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    logging.getLogger("relay.serve").info("%s runs on the %s event loop", name, loop)
-    event_loop.run(server.serve(), loop)
+app.command()(serve)
 
 
 @app.command()
