@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import log2
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,9 @@ TOP_LEVEL = {
 # Fields whose exact level is adjusted for how common the name is.
 TF_FIELDS = ("given_name", "family_name")
 TF_LEVEL = "exact"
+# A table lists names held by at least this many roll rows (unless the model file says
+# otherwise: ``trained.tf_min_count``); rarer names count as the table's floor.
+TF_MIN_COUNT = 5
 _NEAREST_CACHE = 65_536
 
 
@@ -145,6 +148,16 @@ class MatchingModel:
                     if level != top:
                         weights[f][level] = min(weights[f][level], cap)
         object.__setattr__(self, "weights", weights)
+
+    @property
+    def tf_min_count(self) -> int:
+        """The fewest roll rows a name of its tables is held by."""
+        return int(self.trained.get("tf_min_count", TF_MIN_COUNT))
+
+    def with_term_frequencies(self, tables: Mapping[str, TermFrequencies]) -> MatchingModel:
+        """This model with other name tables (another roll's); ``weights`` are worked
+        out afresh and each table keeps its own cache of nearest names."""
+        return replace(self, term_frequencies=dict(tables))
 
     def weight(
         self, field_name: str, level: str, name: str | None = None, written: str | None = None
@@ -305,6 +318,7 @@ def write_model(model: MatchingModel, path: Path) -> None:
 __all__ = [
     "LEVELS",
     "MODEL_VERSION",
+    "TF_MIN_COUNT",
     "MatchingModel",
     "ModelFileError",
     "TermFrequencies",
