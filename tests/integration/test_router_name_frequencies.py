@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from schemas.catalogue import ALERTS_REQUESTED, IDENTITY_REVIEWS
-from schemas.episode import EpisodeEventV1
 from schemas.messages import AlertRequestedV1, IdentityReviewV1
 from services.router import frequency_store, importing
 from services.router.handlers import on_episode_event
@@ -25,7 +23,7 @@ from services.router.name_frequencies import LIVE_MIN_ROWS, of_roll
 from services.router.settings import RouterSettings
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
-from tests.integration.test_router_handler import AT, NLD, FakeOutbox
+from tests.integration.test_router_handler import AT, NLD, FakeOutbox, reported
 
 SCHOOL = "100001"
 ORGS = f"""code,kind,name,email,la_code
@@ -66,29 +64,12 @@ def _write_roll(path: Path, rows: int, common: float) -> Path:
     return path
 
 
-def _reported(ref: str) -> EpisodeEventV1:
-    return EpisodeEventV1.model_validate(
-        {
-            "message_id": str(uuid.uuid4()),
-            "event_id": str(uuid.uuid4()),
-            "type": "reported",
-            "occurred_at": AT.isoformat(),
-            "force_code": "10",
-            "episode_ref": ref,
-            "child": CHILD,
-            "accepted_at": AT.isoformat(),
-            "source": "test",
-            "risk": {"grade": "low"},
-        }
-    )
-
-
 async def _route(db: Database, ref: str, model: MatchingModel) -> tuple[bool, list[float]]:
     """Whether the school is told of the child, and the scores of S1 a reviewer is
     asked about (what the router's users see of the decision)."""
     out = FakeOutbox()
     async with db.transaction() as session:
-        await on_episode_event(session, _reported(ref), out, model=model)  # type: ignore[arg-type]
+        await on_episode_event(session, reported(ref, AT, child=CHILD), out, model=model)  # type: ignore[arg-type]
     alerted = any(
         isinstance(m, AlertRequestedV1) and m.recipient.code == SCHOOL
         for t, _, m in out.sent
