@@ -61,7 +61,7 @@ async def recompute(
                 "min_count": live.min_count,
                 "minimum": tf.minimum,
                 "shares": dict(tf.values),
-                "computed_at": now,
+                "updated_at": now,
             }
             for field_name, tf in live.tables.items()
         ],

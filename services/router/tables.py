@@ -142,7 +142,7 @@ name_frequencies = Table(
     Column("min_count", Integer, nullable=False),
     Column("minimum", Float, nullable=False),
     Column("shares", JSON, nullable=False),
-    Column("computed_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 episodes = Table(

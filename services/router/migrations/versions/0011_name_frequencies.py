@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("min_count", sa.Integer(), nullable=False),
         sa.Column("minimum", sa.Float(), nullable=False),
         sa.Column("shares", sa.JSON(), nullable=False),
-        sa.Column("computed_at", UtcDateTime(), nullable=False),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
     )
 
 
