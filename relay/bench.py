@@ -155,8 +155,9 @@ async def _lookups(
         child = ChildV1.model_validate(record["child"])
         started = time.perf_counter()
         async with db.transaction() as session:  # one transaction per lookup, as the handler
+            live = await repository.matching_model(session, model)  # the roll's names
             candidates = await repository.candidates(session, child)
-            decisions = match_child(child, candidates, area.on, model)
+            decisions = match_child(child, candidates, area.on, live)
         latencies.append((time.perf_counter() - started) * 1000)
         outcomes += [
             Outcome(record["record_id"], d.org_code, d.decision, d.roll_record_id)

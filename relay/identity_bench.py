@@ -185,9 +185,10 @@ async def _link_all(
     for message in events:
         async with db.transaction() as session:
             on = message.occurred_at.astimezone(LOCAL_TIME).date()
+            live = await repository.matching_model(session, model)  # as the handler
             candidates = await repository.candidates(session, message.child)
-            decisions = match_child(message.child, candidates, on, model)
-            await person_index.link_episode(session, message, decisions, datetime.now(UTC), model)
+            decisions = match_child(message.child, candidates, on, live)
+            await person_index.link_episode(session, message, decisions, datetime.now(UTC), live)
     seconds = time.perf_counter() - started
     async with db.transaction() as session:
         rows = await session.execute(

@@ -77,6 +77,17 @@ def _load(roll: Path, records: Path) -> tuple[Any, list[tuple[str, Any]]]:
     return index, children
 
 
+def _for_roll(model: Any, index: Any) -> Any:
+    """``model`` with the name frequencies of the roll file, as the router would weigh
+    names with that roll imported (services/router/name_frequencies.py); says which on
+    stderr (counts only)."""
+    from services.router.name_frequencies import for_matching, of_roll
+
+    chosen = for_matching(model, of_roll(index.records))
+    typer.echo(f"name frequencies from the {chosen.describe()}", err=True)
+    return chosen.model
+
+
 def _day(on: str | None) -> date:
     return date.fromisoformat(on) if on else ON
 
@@ -145,8 +156,9 @@ def train(
     )
     figures: dict[str, Any] = {"thresholds": "given"}
     if labels is not None:
+        live = _for_roll(model, index)
         thresholds, tuned = choose_thresholds(
-            _compared(index, children, _day(on), model), read_labels(labels), model
+            _compared(index, children, _day(on), live), read_labels(labels), live
         )
         model = replace(
             model,
@@ -185,6 +197,7 @@ def evaluate(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     index, children = _load(roll, records)
+    model = _for_roll(model, index)
     compared = _compared(index, children, _day(on), model)
     result = score((outcome(rid, c, model) for rid, c in compared), read_labels(labels))
     _print(
@@ -262,8 +275,8 @@ def misses(
     from services.router.evaluation import miss_cause, review_cause
     from services.router.model import read_model
 
-    model = read_model(model_file or RouterSettings().matching_model_file)
     index, children = _load(roll, records)
+    model = _for_roll(read_model(model_file or RouterSettings().matching_model_file), index)
     known = read_labels(labels)
     with labels.open(encoding="utf-8-sig", newline="") as handle:
         mods = {row["record_id"]: row.get("modifications") or "" for row in csv.DictReader(handle)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from services.router.comparisons import AGREEMENT
+from services.router.comparisons import AGREEMENT, same_home
 from services.router.model import MatchingModel
 from services.router.record_comparison import Comparison
 
@@ -82,7 +82,7 @@ def _doubtful(c: Comparison) -> bool:
 
 
 def _same_home(c: Comparison) -> bool:
-    return c.levels["postcode"] == "unit" or c.levels["address"] == "same"
+    return same_home(c.levels["postcode"], c.levels["address"])
 
 
 # Levels that say "same place" or "same identifier" (a postcode area or district is

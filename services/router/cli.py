@@ -72,6 +72,7 @@ def link(
     from services.router.linking import DECISION_COLUMNS, load_roll
     from services.router.linking import link as link_records
     from services.router.model import ModelFileError, read_model
+    from services.router.name_frequencies import for_matching, of_roll
 
     err = Console(stderr=True)
     try:
@@ -88,6 +89,10 @@ def link(
     except ColumnsError as exc:
         err.print(f"[red]{roll}: refused: {exc}[/red]")
         raise typer.Exit(2) from exc
+    # The roll file's own name frequencies, as the router would use it imported.
+    chosen = for_matching(model, of_roll(index.records))
+    err.print(f"name frequencies from the {chosen.describe()}", highlight=False)
+    model = chosen.model
     counts: Counter[str] = Counter()
     issues = [f"{roll.name}: {i}" for i in roll_issues]
     try:

@@ -265,6 +265,12 @@ def _sex(value: str) -> str:
     return value.strip().casefold()[:1]
 
 
+def same_home(postcode: str, address: str) -> bool:
+    """Whether the postcode and address levels place both records at one home: the
+    postcode is the same, or the address agrees."""
+    return postcode == "unit" or address == "same"
+
+
 def compare_sex(ours: str | None, theirs: str | None) -> str:
     """Sex as recorded (female/male/f/m; anything else, e.g. unknown, is missing)."""
     a, b = _sex(ours or ""), _sex(theirs or "")

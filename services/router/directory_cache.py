@@ -8,6 +8,11 @@ the organisations moves on in its own transaction (:func:`bump`). When it has mo
 they are read again; an import is seen by the next event after its commit, by every
 copy of the router.
 
+The roll's name frequencies (services/router/name_frequencies.py) are kept the same
+way: every roll import stores them and moves the version on, and the matching model the
+router scores with (:func:`matching_model`: the loaded model with the live roll's
+tables, or as it is) is worked out again once per version, not once per event.
+
 The version is read before the rows, once per transaction (a consumer batch's events
 share it): rows read under a version are never older than it (on PostgreSQL's read
 committed they may be newer, which the next transaction's check puts right). Without
@@ -16,6 +21,7 @@ the version row (a database not upgraded), nothing is kept.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,10 +32,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import OrgKind
+from services.router import frequency_store
 from services.router.directory import Organisation
+from services.router.model import MatchingModel
+from services.router.name_frequencies import RollFrequencies, for_matching
 from services.router.tables import directory_version, organisations
 from services.runtime import on_connection, prepared
 from services.runtime.prepared import hot
+
+log = logging.getLogger(__name__)
 
 _ROW = 1
 _VERSION = hot(select(directory_version.c.version).where(directory_version.c.id == _ROW))
@@ -51,7 +62,10 @@ _BY_CODE = select(organisations).where(organisations.c.code.in_(bindparam("codes
 class _Kept:
     version: int
     always: dict[str, Organisation]  # every authority, panel and force
+    frequencies: RollFrequencies | None  # the live roll's name tables; None: none stored
     looked_up: dict[str, Organisation | None] = field(default_factory=dict)  # None: no such
+    # The loaded model this version's was made from, and that model (one router loads one).
+    model: tuple[MatchingModel, MatchingModel] | None = None
 
 
 # Per database (the session's engine): a process may open several (tests, benches).
@@ -73,13 +87,31 @@ def organisation(row: Any) -> Organisation:
     )
 
 
+async def _checked(session: AsyncSession) -> _Kept:
+    kept: _Kept | None = session.info.get(_CHECKED)
+    if kept is None:
+        kept = session.info[_CHECKED] = await on_connection.run(session, _current)
+    return kept
+
+
+async def matching_model(session: AsyncSession, loaded: MatchingModel) -> MatchingModel:
+    """``loaded`` with the live roll's name tables when they apply
+    (:func:`~services.router.name_frequencies.for_matching`); logged when it changes
+    (the source and how many names, never a name)."""
+    kept = await _checked(session)
+    if kept.model is not None and kept.model[0] is loaded:
+        return kept.model[1]
+    chosen = for_matching(loaded, kept.frequencies)
+    log.info("router: name frequencies from the %s", chosen.describe())
+    kept.model = (loaded, chosen.model)
+    return chosen.model
+
+
 async def organisations_for_routing(
     session: AsyncSession, codes: Iterable[str]
 ) -> dict[str, Organisation]:
     """The given organisations plus every local authority, MSET panel and police force."""
-    kept = session.info.get(_CHECKED)
-    if kept is None:
-        kept = session.info[_CHECKED] = await on_connection.run(session, _current)
+    kept = await _checked(session)
     codes = list(codes)  # iterated twice, in the caller's order
     missing = sorted({c for c in codes if c not in kept.always and c not in kept.looked_up})
     if missing:
@@ -102,14 +134,19 @@ def _current(connection: Connection) -> _Kept:
     if kept is not None and version is not None and kept.version == version:
         return kept
     rows = connection.execute(_ALWAYS).all()
-    kept = _Kept(version if version is not None else -1, {r.code: organisation(r) for r in rows})
+    kept = _Kept(
+        version if version is not None else -1,
+        {r.code: organisation(r) for r in rows},
+        frequency_store.load(connection),
+    )
     if version is not None:
         _KEPT[engine] = kept
     return kept
 
 
 async def bump(session: AsyncSession) -> None:
-    """The organisations changed in this transaction: every router reads them again."""
+    """The organisations or the roll changed in this transaction: every router reads
+    them again."""
     session.info.pop(_CHECKED, None)
     moved = await session.execute(_BUMP)
     if not getattr(moved, "rowcount", 1):

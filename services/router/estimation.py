@@ -11,7 +11,8 @@ Fellegi-Sunter method as Splink does it, over our own comparison levels.
   half the hand-set model's ``m`` (:data:`PRIOR_SHARE`).
 - Term frequencies: each given and family name's share of the roll, kept for names held
   by at least ``min_count`` roll rows (rarer names are not listed: no child is singled
-  out by the table, and a rare name's weight is bounded by the floor ``tf_minimum``).
+  out by the table, and a rare name's weight is bounded by the floor ``tf_minimum``);
+  services/router/name_frequencies.py, which the router also uses on the live roll.
 
 NHS number and UPN keep the hand-set ``m``/``u`` of the baseline: few police records
 carry them, and their rules (services/router/matching.py) decide more than their weight.
@@ -29,7 +30,8 @@ from schemas.episode import ChildV1
 from services.router.comparisons import MISSING
 from services.router.directory import RollRecord
 from services.router.matching import compare
-from services.router.model import LEVELS, MatchingModel, TermFrequencies, Thresholds
+from services.router.model import LEVELS, TF_MIN_COUNT, MatchingModel, Thresholds
+from services.router.name_frequencies import of_roll, term_frequencies
 from services.router.weights import BASELINE
 
 ESTIMATED = ("given_name", "family_name", "date_of_birth", "postcode", "address", "sex")
@@ -166,17 +168,6 @@ def floored(m: Mapping[str, float], prior: Mapping[str, float] | None = None) ->
     return {lv: p / total for lv, p in raised.items()}
 
 
-def term_frequencies(names: Iterable[str], min_count: int = 5) -> TermFrequencies:
-    """Each name's share of ``names``; names rarer than ``min_count`` are left out and
-    count as the floor ``min_count / len(names)``."""
-    counts = Counter(names)
-    total = max(sum(counts.values()), 1)
-    return TermFrequencies(
-        min(min_count / total, 1.0),
-        {name: n / total for name, n in counts.items() if n >= min_count and name},
-    )
-
-
 def train(
     roll: Sequence[RollRecord],
     children: Sequence[ChildV1],
@@ -184,7 +175,7 @@ def train(
     rng: Random,
     thresholds: Thresholds,
     random_pairs: int = 200_000,
-    min_count: int = 5,
+    min_count: int = TF_MIN_COUNT,
 ) -> MatchingModel:
     """A model estimated from ``roll`` and unlabelled police ``children``."""
     u = estimate_u(children, roll, random_pairs, rng)
@@ -199,10 +190,7 @@ def train(
         m_u[f] = {lv: (m[lv], u[f][lv]) for lv in LEVELS[f]}
     for f in ("nhs_number", "upn"):
         m_u[f] = dict(BASELINE.m_u[f])
-    tf = {
-        "given_name": term_frequencies((r.norm_given.split(" ", 1)[0] for r in roll), min_count),
-        "family_name": term_frequencies((r.norm_family for r in roll), min_count),
-    }
+    tf = of_roll(roll, min_count).tables
     trained = {
         "roll_rows": len(roll),
         "records": len(children),

@@ -72,7 +72,8 @@ async def route_episode_event(
     clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """Load, decide (services/router/deciding.py), persist and publish."""
-    policy, model = policy or Policy(), model or BASELINE
+    policy = policy or Policy()
+    model = await store.matching_model(model or BASELINE)
     decisions = identify(
         event,
         await store.candidates(event.child),

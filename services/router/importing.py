@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.router import repository, roll_load
+from services.router import directory_cache, frequency_store, repository, roll_load
 from services.router.directory import (
     ORGANISATION_OPTIONAL,
     ORGANISATION_REQUIRED,
@@ -39,7 +39,7 @@ from services.router.roll_parsing import (
     size_and_header,
     split_parts,
 )
-from services.runtime.database import Database
+from services.runtime.database import Database, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +271,15 @@ async def _import_files(
         load = await roll_load.start_load(session, bulk)
         await _load_jobs(jobs, known, iso, load, summaries, progress)
         replaced = await load.finish()
+        # The roll's name frequencies changed with it: the router's matching reads them
+        # again (directory_cache), by the same version as the organisations.
+        live = await frequency_store.recompute(session, utcnow())
+        await directory_cache.bump(session)
+    log.info(
+        "roll import: name frequencies over %d roll rows: %s",
+        live.rows,
+        ", ".join(f"{n} {f}s" for f, n in live.names().items()),
+    )
     for summary in summaries:
         summary.replaced = {
             org: replaced[org] for org in summary.per_organisation if org in replaced

@@ -8,7 +8,8 @@ A level's weight is ``log2(m / u)``; a missing value weighs 0. Term frequencies:
 exact given or family name the table holds, ``u`` is the name's share of the roll instead
 of the level's average (two Olivers agree by chance far more often than two Saoirses),
 floored at ``minimum`` and at most :data:`TF_MAX_BOOST` bits above the average; a name
-the table does not hold keeps the average.
+the table does not hold keeps the average, and so does the family name at the police
+record's home (a household shares it: :meth:`MatchingModel.weight`).
 
 File format (``version`` 1)::
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import log2
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,9 @@ LEVELS: dict[str, tuple[str, ...]] = {
 # and a name unknown there says nothing about how common it is here. For the same reason
 # a listed rare name weighs at most this many bits above the average.
 TF_MAX_BOOST = 3.0
+# The name a household shares: at the police record's home it agrees because of the
+# household, not by chance (:meth:`MatchingModel.weight`).
+HOUSEHOLD_FIELD = "family_name"
 # Each field's full agreement.
 TOP_LEVEL = {
     "given_name": "exact",
@@ -75,6 +79,9 @@ TOP_LEVEL = {
 # Fields whose exact level is adjusted for how common the name is.
 TF_FIELDS = ("given_name", "family_name")
 TF_LEVEL = "exact"
+# A table lists names held by at least this many roll rows (unless the model file says
+# otherwise: ``trained.tf_min_count``); rarer names count as the table's floor.
+TF_MIN_COUNT = 5
 _NEAREST_CACHE = 65_536
 
 
@@ -146,17 +153,44 @@ class MatchingModel:
                         weights[f][level] = min(weights[f][level], cap)
         object.__setattr__(self, "weights", weights)
 
+    @property
+    def tf_min_count(self) -> int:
+        """The fewest roll rows a name of its tables is held by."""
+        return int(self.trained.get("tf_min_count", TF_MIN_COUNT))
+
+    def with_term_frequencies(self, tables: Mapping[str, TermFrequencies]) -> MatchingModel:
+        """This model with other name tables (another roll's); ``weights`` are worked
+        out afresh and each table keeps its own cache of nearest names."""
+        return replace(self, term_frequencies=dict(tables))
+
     def weight(
-        self, field_name: str, level: str, name: str | None = None, written: str | None = None
+        self,
+        field_name: str,
+        level: str,
+        name: str | None = None,
+        written: str | None = None,
+        *,
+        at_home: bool = False,
     ) -> float:
         """The match weight of ``field_name`` at ``level``; for an exact name with a
         term-frequency table, adjusted for how common ``name`` (the roll's) is. A partial
         agreement weighs no more than an exact one would on either name, the roll's or
         the one ``written`` on the police record: Muhamad for Muhammad says no more than
-        Muhammad (one child in eleven here), and Mia for Amelia no more than Amelia."""
+        Muhammad (one child in eleven here), and Mia for Amelia no more than Amelia.
+
+        ``at_home``: the roll record is at the police record's home (the same postcode,
+        or the address agrees). There the family name weighs its level's average, as a
+        name the table does not hold, however rare or common: households share family
+        names, so at the same home a sibling agrees on it because of the household, not
+        by chance, and how rare the name is says nothing more about which child this is
+        (the independence Fellegi-Sunter assumes does not hold within a household; a
+        rare family name weighed up to :data:`TF_MAX_BOOST` bits more there and lifted
+        siblings at home over the review threshold)."""
         if level == MISSING:
             return 0.0
         average = self.weights[field_name][level]
+        if at_home and field_name == HOUSEHOLD_FIELD:
+            return average
         if level == TF_LEVEL:
             return self._exact(field_name, name, average)
         if AGREEMENT[level] != "partial":
@@ -305,6 +339,7 @@ def write_model(model: MatchingModel, path: Path) -> None:
 __all__ = [
     "LEVELS",
     "MODEL_VERSION",
+    "TF_MIN_COUNT",
     "MatchingModel",
     "ModelFileError",
     "TermFrequencies",

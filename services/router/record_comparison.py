@@ -17,6 +17,7 @@ from services.router.comparisons import (
     compare_identifier,
     compare_postcode,
     compare_sex,
+    same_home,
 )
 from services.router.directory import RollRecord
 from services.router.model import MatchingModel
@@ -79,7 +80,15 @@ def _written_from(model: MatchingModel, spelling: str, roll_name: str) -> bool:
 def compare(child: ChildV1, record: RollRecord, model: MatchingModel = BASELINE) -> Comparison:
     """Every field of ``child`` against ``record`` (given and family names also crosswise,
     for police records that swapped them), weighed by ``model``."""
-    weight = model.weight
+    postcode = compare_postcode(child.postcode, record.postcode)
+    address = compare_address(child.address, record.address)
+    home = same_home(postcode, address)
+
+    def weight(
+        field_name: str, level: str, name: str | None = None, written: str | None = None
+    ) -> float:
+        return model.weight(field_name, level, name, written, at_home=home)
+
     given, family = _names(child.given_name, child.family_name)
     g, f = compare_given(given, record.norm_given), compare_family(family, record.norm_family)
     # A "fuzzy" likeness to a name other children hold (Ella for Eliza) is another name.
@@ -112,12 +121,13 @@ def compare(child: ChildV1, record: RollRecord, model: MatchingModel = BASELINE)
         "given_name": g,
         "family_name": f,
         "date_of_birth": compare_dob(child.date_of_birth, record.date_of_birth),
-        "postcode": compare_postcode(child.postcode, record.postcode),
-        "address": compare_address(child.address, record.address),
+        "postcode": postcode,
+        "address": address,
         "sex": compare_sex(child.sex, record.sex),
     }
     weights = {name: weight(name, level) for name, level in levels.items()}
-    # How common the name is: two Olivers agree by chance more often than two Saoirses.
+    # How common the name is: two Olivers agree by chance more often than two Saoirses
+    # (not the family name at the child's home, where a household shares it).
     weights["given_name"] = weight("given_name", g, roll_given, written[0])
     weights["family_name"] = weight("family_name", f, roll_family, written[1])
     if swapped:

@@ -29,6 +29,7 @@ from schemas.episode import ChildV1
 from services.router import directory_cache
 from services.router.blocking import ROLL_KEY_COLUMNS, address_key, roll_probe_keys
 from services.router.directory import Organisation, RollRecord
+from services.router.model import MatchingModel
 from services.router.tables import episodes, organisations, roll
 from services.runtime import conflicts, on_connection, prepared
 from services.runtime.database import utcnow
@@ -168,6 +169,11 @@ async def organisations_for_routing(
     """The given organisations plus every local authority, MSET panel and police force
     (kept between events while the directory's version stands: directory_cache.py)."""
     return await directory_cache.organisations_for_routing(session, codes)
+
+
+async def matching_model(session: AsyncSession, loaded: MatchingModel) -> MatchingModel:
+    """``loaded`` with the live roll's name frequencies when they apply."""
+    return await directory_cache.matching_model(session, loaded)
 
 
 async def organisation_codes(session: AsyncSession) -> set[str]:

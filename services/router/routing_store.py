@@ -37,6 +37,11 @@ class RoutingStore(Protocol):
     the episode's disputes, the person index, the child's episode history, RHI tasks
     waiting for a return and identity reviews held for a person."""
 
+    async def matching_model(self, loaded: MatchingModel) -> MatchingModel:
+        """The model to score this event with: ``loaded`` with the name frequencies of
+        the roll the candidates come from (services/router/name_frequencies.py)."""
+        ...
+
     async def candidates(self, child: ChildV1) -> list[RollRecord]:
         """Every roll record that could be ``child`` (a superset: the matcher decides)."""
         ...

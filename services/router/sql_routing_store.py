@@ -23,6 +23,9 @@ from services.router.routing_store import Linked
 class SqlRoutingStore:
     session: AsyncSession
 
+    async def matching_model(self, loaded: MatchingModel) -> MatchingModel:
+        return await repository.matching_model(self.session, loaded)
+
     async def candidates(self, child: ChildV1) -> list[RollRecord]:
         return await repository.candidates(self.session, child)
 

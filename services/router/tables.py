@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -49,8 +50,9 @@ organisations = Table(
     Index("ix_router_organisations_kind", "kind"),
 )
 
-# One row: moved on by every change to the organisations, in the same transaction, so a
-# router's cache of them (services/router/directory_cache.py) knows when to read again.
+# One row: moved on by every change to the organisations and every roll import, in the
+# same transaction, so a router's cache of the organisations and of the roll's name
+# frequencies (services/router/directory_cache.py) knows when to read again.
 directory_version = Table(
     "router_directory_version",
     metadata,
@@ -125,6 +127,22 @@ roll = Table(
         sqlite_where=text("key_address IS NOT NULL"),
         postgresql_where=text("key_address IS NOT NULL"),
     ),
+)
+
+# The live roll's name tables (services/router/name_frequencies.py): one row per name
+# field, worked out again over the whole roll by every roll import, in its transaction
+# (services/router/frequency_store.py). ``shares``: {name: share of the roll's rows},
+# for names held by at least ``min_count`` rows; ``minimum``: the share rarer names
+# count as.
+name_frequencies = Table(
+    "router_name_frequencies",
+    metadata,
+    Column("field", String(20), primary_key=True),
+    Column("roll_rows", BigInteger, nullable=False),
+    Column("min_count", Integer, nullable=False),
+    Column("minimum", Float, nullable=False),
+    Column("shares", JSON, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 episodes = Table(

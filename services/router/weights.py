@@ -17,9 +17,10 @@ floored where the sample saw nothing (no level is ever proof). ``u`` is measured
 random pairs, not over the candidates blocking retrieves: within blocks the fields
 blocked on agree by construction, and the independence the sum assumes breaks.
 Known dependences are handled in :mod:`services.router.matching` instead: postcode and
-address count once (a household), and siblings and twins, who share family name and
-place, are kept from a ``match`` by rules. Re-estimate on a partnership's own data with
-``relay link`` before going live.
+address count once (a household), at the same home the family name weighs its average
+whatever its term frequency (:meth:`MatchingModel.weight`), and siblings and twins, who
+share family name and place, are kept from a ``match`` by rules. Re-estimate on a
+partnership's own data with ``relay link`` before going live.
 
 ======================  =====  ======  =========  =====================================
 field: level              m      u     weight     reading

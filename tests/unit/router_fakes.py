@@ -20,6 +20,7 @@ from services.router.directory import Organisation, RollRecord
 from services.router.held_review import HeldReview
 from services.router.matching import MatchDecision
 from services.router.model import MatchingModel
+from services.router.name_frequencies import for_matching, of_roll
 from services.router.outgoing import AwaitedRhiTask
 from services.router.person_index import new_child_id
 from services.router.person_moves import RefusedChangeError
@@ -45,6 +46,9 @@ class MemoryRoutingStore:
     awaiting: dict[Episode, tuple[str, AwaitedRhiTask | None]] = field(default_factory=dict)
     held: dict[str, tuple[IdentityReviewV1, EpisodeEventV1]] = field(default_factory=dict)
     people: dict[str, ChildV1] = field(default_factory=dict)
+
+    async def matching_model(self, loaded: MatchingModel) -> MatchingModel:
+        return for_matching(loaded, of_roll(self.rolls)).model
 
     async def candidates(self, child: ChildV1) -> list[RollRecord]:
         return list(self.rolls)

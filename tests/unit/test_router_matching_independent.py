@@ -25,6 +25,7 @@ from services.router.evaluation import Label, evaluate, outcome
 from services.router.linking import RollIndex
 from services.router.matching import compare_candidates
 from services.router.model import read_model
+from services.router.name_frequencies import for_matching, of_roll
 from tests.unit.test_router_matching_quality import measure
 
 DEPLOYED = Path(__file__).resolve().parents[2] / "deploy" / "matching-model.json"
@@ -37,6 +38,7 @@ def test_the_deployed_model_on_a_held_out_corruption_model() -> None:
     index = RollIndex()
     for record in data.roll_records():
         index.add(record)
+    model = for_matching(model, of_roll(index.records)).model  # as the router weighs names
     labels = {
         row["record_id"]: Label(row["record_id"], row["roll_record_id"] or None, row["group"])
         for row in data.labels

@@ -28,6 +28,7 @@ from services.router.directory import RollRecord
 from services.router.linking import RollIndex
 from services.router.matching import match_child
 from services.router.model import MatchingModel
+from services.router.name_frequencies import for_matching, of_roll
 from services.router.names import normalise_name
 from services.router.nicknames import _GROUPS
 from services.router.weights import BASELINE
@@ -483,6 +484,7 @@ def measure(households: int = 2500, seed: int = 7, model: MatchingModel = BASELI
     index = RollIndex()
     for r in w.roll:
         index.add(r)
+    model = for_matching(model, of_roll(index.records)).model  # the roll's names, as routed
     rng = random.Random(seed + 1)
     twins = {p.pid for p in w.people if p.twin_of} | {p.twin_of for p in w.people if p.twin_of}
     q = Quality()

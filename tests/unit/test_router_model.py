@@ -16,6 +16,8 @@ from services.router.directory import RollRecord
 from services.router.matching import compare, match_child
 from services.router.model import (
     MODEL_VERSION,
+    TF_MAX_BOOST,
+    MatchingModel,
     ModelFileError,
     TermFrequencies,
     model_from_dict,
@@ -24,6 +26,7 @@ from services.router.model import (
     write_model,
 )
 from services.router.names import normalise_name
+from services.router.record_comparison import Comparison
 from services.router.settings import RouterSettings
 from services.router.weights import BASELINE
 
@@ -162,6 +165,48 @@ def test_a_likeness_to_a_common_name_weighs_no_more_than_the_name_itself() -> No
     # A rare name keeps its level's weight: the cap is how common the name is.
     rare = compare(_child("Ptolemyy", "Ward"), _record("Ptolemy", "Ward"), model)
     assert rare.weights["given_name"] == BASELINE.weight("given_name", rare.levels["given_name"])
+
+
+HOME = {"postcode": "NE61 1AA", "address": "4 Bridge Street, Morpeth"}
+ELSEWHERE = {"postcode": "NE1 4XD", "address": "17 Percy Street, Newcastle"}
+# A family name a twentieth of a percent of the roll holds: the most the table raises.
+RARE_FAMILY = {"family_name": TermFrequencies(0.0005, {"quennell": 0.0005})}
+
+
+def _sibling_of(family: str, at: dict[str, str], model: MatchingModel) -> Comparison:
+    """The police record's child against a sibling's roll row: another given name and
+    birth date, the same family name, the roll row at ``at``."""
+    child = _child("Ptolemy", family, date_of_birth=date(2014, 2, 3), **HOME)
+    sibling = _record("Octavia", family, date_of_birth=date(2016, 7, 9), **at)
+    return compare(child, sibling, model)
+
+
+@pytest.mark.parametrize(
+    "home",
+    [HOME, {"postcode": HOME["postcode"]}, {"address": HOME["address"]}],
+    ids=["postcode-and-address", "postcode", "address"],
+)
+def test_a_rare_family_name_at_the_child_s_home_weighs_no_more_than_an_average_one(
+    home: dict[str, str],
+) -> None:
+    # Households share family names: a sibling at the child's home agrees on it because
+    # of the household, so its rarity is no evidence there (the bench's siblings at
+    # home went from 8 bits to 10-11, over the review threshold).
+    model = MatchingModel(BASELINE.m_u, BASELINE.thresholds, term_frequencies=RARE_FAMILY)
+    rare = _sibling_of("Quennell", home, model)
+    average = _sibling_of("Ward", home, model)  # a name the table does not hold
+    assert rare.levels["family_name"] == average.levels["family_name"] == "exact"
+    assert rare.weights["family_name"] == BASELINE.weight("family_name", "exact")
+    assert rare.total <= average.total
+
+
+def test_a_rare_family_name_away_from_the_child_s_home_keeps_its_weight() -> None:
+    model = MatchingModel(BASELINE.m_u, BASELINE.thresholds, term_frequencies=RARE_FAMILY)
+    rare = _sibling_of("Quennell", ELSEWHERE, model)
+    average = _sibling_of("Ward", ELSEWHERE, model)
+    boosted = BASELINE.weight("family_name", "exact") + TF_MAX_BOOST
+    assert rare.weights["family_name"] == pytest.approx(boosted)
+    assert rare.total == pytest.approx(average.total + TF_MAX_BOOST)
 
 
 def test_a_fuzzy_likeness_to_another_common_name_is_a_disagreement() -> None:
