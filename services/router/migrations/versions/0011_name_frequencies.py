@@ -2,7 +2,7 @@
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-08 09:00:00
+Create Date: 2026-12-05 05:40:00
 
 Each given and family name's share of the router's whole roll, for names held by at
 least five rows, worked out again by every roll import in its own transaction (issue 22;
