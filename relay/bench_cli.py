@@ -18,6 +18,7 @@ from relay import (
     console_bench,
     delivery_bench,
     hop_bench,
+    host_speed,
     identity_bench,
     returns_bench,
 )
@@ -233,7 +234,7 @@ def _pipeline_table(f: dict[str, Any]) -> Table:
         (
             "host speed (ms, before / after)",
             f"{f['host_ms']['before']} / {f['host_ms']['after']}",
-            "fixed Python work; CPU figures compare after scaling by it",
+            host_speed.MEANING,
         ),
     ]
     for row in rows:

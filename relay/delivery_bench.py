@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import update
 
-from relay import demo_data
+from relay import demo_data, host_speed
 from relay.bench_databases import temporary_database
 from relay.embedded import free_port
 from relay.hop_bench import NOW, routed_alerts, span
@@ -215,6 +215,7 @@ def run_delivery(
     project_rounds: list[dict[str, float]] = []
     lean_rounds: list[dict[str, float]] = []
     figures: dict[str, Any] = {"children": children, "seed": seed}
+    host_before = host_speed.measure()
     with (
         tempfile.TemporaryDirectory(prefix="relay-bench-delivery-") as tmp,
         sink_in_child() as smtp,
@@ -243,6 +244,7 @@ def run_delivery(
                     figures["requested"] = len(alerts)
     figures["project_ms_per_alert"] = project_rounds
     figures["lean_ms_per_alert"] = lean_rounds
+    figures["host_ms"] = {"before": host_before, "after": host_speed.measure()}
     return figures
 
 
@@ -264,7 +266,8 @@ def delivery(
         json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     table = Table(
         title=f"relay bench delivery ({figures['database']}, {figures['sent']:,} alerts sent, "
-        f"{figures['batches']} batches, {rounds} rounds: least to most), ms CPU per alert"
+        f"{figures['batches']} batches, {rounds} rounds: least to most), ms CPU per alert",
+        caption=host_speed.caption(figures["host_ms"]),
     )
     table.add_column("stage")
     table.add_column("notifier's code", justify="right")

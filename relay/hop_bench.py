@@ -36,7 +36,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay import demo_data
+from relay import demo_data, host_speed
 from relay.bench_databases import temporary_database
 from relay.identity_bench import accepted
 from schemas.catalogue import Topic
@@ -172,6 +172,7 @@ def run_hops(
     area = demo_data.generate(children, seed=seed, now=NOW)
     events = accepted(area)
     done: list[HopRound] = []
+    host_before = host_speed.measure()
     with tempfile.TemporaryDirectory(prefix="relay-bench-hops-") as tmp:
         folder = Path(tmp)
         demo_data.write_area(area, folder / "area")
@@ -190,6 +191,7 @@ def run_hops(
         if progress is not None:
             progress("rounds", rounds, rounds)
     return {
+        "host_ms": {"before": host_before, "after": host_speed.measure()},
         "database": kind,
         "children": children,
         "seed": seed,
@@ -231,7 +233,10 @@ def hops(
     if json_out is not None:
         json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     first = figures["rounds"][0]
-    table = Table(title=f"relay bench hops ({figures['database']}, {rounds} rounds: least to most)")
+    table = Table(
+        title=f"relay bench hops ({figures['database']}, {rounds} rounds: least to most)",
+        caption=host_speed.caption(figures["host_ms"]),
+    )
     table.add_column("hop")
     table.add_column("messages in", justify="right")
     table.add_column("published", justify="right")

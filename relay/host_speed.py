@@ -76,4 +76,13 @@ def measure(rounds: int = ROUNDS, repeats: int = REPEATS) -> float:
     return round(best * 1000, 1)
 
 
-__all__ = ["ROUNDS", "measure"]
+# What a bench's table says of the figure.
+MEANING = "fixed Python work (relay/host_speed.py); CPU figures compare after scaling by it"
+
+
+def caption(host_ms: dict[str, float]) -> str:
+    """A bench table's line for its ``host_ms`` figures."""
+    return f"host speed {host_ms['before']} / {host_ms['after']} ms before / after: {MEANING}"
+
+
+__all__ = ["MEANING", "ROUNDS", "caption", "measure"]

@@ -22,6 +22,9 @@ def test_the_delivery_bench_sends_every_alert_both_ways() -> None:
     for stage in (*STAGES, "total"):
         assert project[stage] > 0 and lean[stage] > 0, stage
     assert abs(project["total"] - sum(project[s] for s in STAGES)) < 0.01
+    # The host's speed around the rounds, for comparing runs of different days.
+    assert set(figures["host_ms"]) == {"before", "after"}
+    assert all(ms > 0 for ms in figures["host_ms"].values())
 
 
 def test_the_command_prints_its_table() -> None:
@@ -30,3 +33,4 @@ def test_the_command_prints_its_table() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "outcome" in result.output and "lean (sqlite3)" in result.output
+    assert "host speed" in result.output

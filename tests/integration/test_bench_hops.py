@@ -20,9 +20,11 @@ def test_the_hops_bench_runs_the_feed_through_both_handlers() -> None:
     assert first["alerts"] > first["events"] - first["router_refused"]  # several per event
     assert first["notifier_published"] >= first["alerts"]  # each alert's status at least
     assert all(ms > 0 for ms in figures["router_ms_per_event"] + figures["notifier_ms_per_alert"])
+    assert set(figures["host_ms"]) == {"before", "after"}  # the host's speed around them
 
 
 def test_the_command_prints_its_table() -> None:
     result = CliRunner().invoke(app, ["bench", "hops", "--children", "200", "--rounds", "1"])
     assert result.exit_code == 0, result.output
     assert "router: episode-events" in result.output and "ms CPU per message" in result.output
+    assert "host speed" in result.output
