@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.serializer import Serializer
 
 from services.runtime.database import utcnow
 from services.runtime.settings import RelaySettings
@@ -42,6 +44,16 @@ class AckLinkExpiredError(AckLinkError):
         self.issued_at = issued_at
 
 
+class _Uncompressed(URLSafeSerializer):
+    """itsdangerous' URL-safe serializer without its zlib attempt on dumping: it keeps
+    the compressed payload only when shorter, which a link's payload (a UUID and a time)
+    never is, and trying cost about half of each token's CPU (issue 18): 18 -> 9 µs. The
+    same tokens, byte for byte; loading still reads a compressed one."""
+
+    def dump_payload(self, obj: object) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 class AckLinks:
     def __init__(
         self,
@@ -52,7 +64,7 @@ class AckLinks:
     ) -> None:
         if len(secret) < 16:
             raise ValueError("RELAY_SECRET_KEY: at least 16 characters")
-        self._serializer = URLSafeSerializer(secret, salt=_SALT)
+        self._serializer = _Uncompressed(secret, salt=_SALT)
         self.public_url = public_url.rstrip("/")
         self.max_age = max_age
         self.now = now

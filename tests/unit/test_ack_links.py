@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from schemas.base import derived_id
 from services.runtime.ack_links import (
     AckLinkExpiredError,
     AckLinkInvalidError,
@@ -63,3 +64,22 @@ def test_the_secret_comes_from_the_environment_or_one_shared_key_file(tmp_path: 
     given = settings.model_copy(update={"secret_key": SecretStr(SECRET)})
     assert secret_key(given) == SECRET
     assert SECRET not in repr(given)
+
+
+def test_tokens_are_itsdangerous_own_and_a_compressed_one_still_verifies() -> None:
+    """Dumping skips itsdangerous' zlib attempt (issue 18): the same token as the stock
+    serializer's for an alert id, and a link it compressed (a long, repetitive payload)
+    still acknowledges."""
+    from itsdangerous import URLSafeSerializer
+
+    clock = MovableClock(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    links = AckLinks(SECRET, "https://console.example/", timedelta(days=14), clock)
+    stock = URLSafeSerializer(SECRET, salt="relay.acknowledgement.v1")
+    issued = int(clock().timestamp())
+    for n in range(200):  # alert ids are UUIDs (schemas.base.derived_id)
+        alert_id = derived_id("event", str(n), "school")
+        assert links.token(alert_id) == stock.dumps([alert_id, issued])
+    assert links.verify(links.token("A" * 200)) == "A" * 200  # would have compressed
+    compressed = stock.dumps(["a" * 200, issued])
+    assert compressed.startswith(".")  # itsdangerous' mark of a compressed payload
+    assert links.verify(compressed) == "a" * 200
