@@ -28,6 +28,7 @@ from typing import Any
 
 import psutil
 
+from relay import host_speed
 from relay.bench_databases import postgres_bytes, sqlite_bytes, temporary_database
 from relay.bench_scoring import Outcome, percentile, score
 from relay.demo_data import BenchArea, write_bench_area
@@ -184,6 +185,7 @@ def run_matching(
     speed reported beside every run's: a shared machine's speed varies by a sixth or
     more from one minute to the next. The lookups run against the last import."""
     server_url = server_url if server_url is not None else os.environ.get("RELAY_DATABASE_URL")
+    host_before = host_speed.measure()
     with tempfile.TemporaryDirectory(prefix="relay-bench-", dir=workdir) as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
@@ -218,6 +220,7 @@ def run_matching(
                 "seed": seed,
             }
         )
+    figures["host_ms"] = {"before": host_before, "after": host_speed.measure()}
     figures["targets"] = targets(figures)
     return figures
 

@@ -243,7 +243,10 @@ def _pipeline_table(f: dict[str, Any]) -> Table:
 
 
 def _table(f: dict[str, Any]) -> Table:
-    table = Table(title=f"relay bench matching ({f['database']}, {f['roll_rows']:,} roll rows)")
+    table = Table(
+        title=f"relay bench matching ({f['database']}, {f['roll_rows']:,} roll rows)",
+        caption=host_speed.caption(f["host_ms"]),
+    )
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("target")

@@ -84,6 +84,8 @@ def test_bench_matching_writes_sane_figures(
     }
     for name in figures["targets"]:
         assert ("PASS" if figures["targets"][name]["pass"] else "MISS") in result.output
+    host = figures["host_ms"]  # the host's speed around the run (relay/host_speed.py)
+    assert host["before"] > 0 and host["after"] > 0 and "host speed" in result.output
     # No personal data in the figures: ids only.
     text = out.read_text(encoding="utf-8")
     assert "given_name" not in text and "date_of_birth" not in text
