@@ -18,6 +18,11 @@ Households hold one to four children at one address; some hold twins. Some child
 on no roll (the police record must then match nothing), many of them a rolled child's
 sibling. The labels say which roll row each record is, and whether the child is a twin
 or has a sibling (``group``).
+
+With a ``gp_coverage`` the roll also holds GP practices' registration lists, as a live
+directory does: each child, whatever its school, is on its household's practice's list
+with that probability, under the same ``record_id`` as its school row (a match to either
+row is the child's), so a child on no school roll but on a GP list is on the roll.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ RECORD_COLUMNS = ROLL_COLUMNS[1:]
 # for breaking misses down by cause; no matcher reads it.
 LABEL_COLUMNS = ("record_id", "roll_record_id", "group", "modifications")
 ON = date(2026, 3, 10)
+SCHOOLS = tuple(f"{140001 + i}" for i in range(12))
+GP_PRACTICES = tuple(f"A8100{i}" for i in range(1, 5))  # ODS codes' shape
 
 
 _INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
@@ -115,7 +122,8 @@ class Child:
     group: str = ""  # twin | sibling | ""
     household: tuple[str, ...] = ()  # the given names of the child's household
     roll_id: str = ""
-    org_code: str = ""
+    org_code: str = ""  # the school's
+    household_id: int = 0
 
 
 @dataclass
@@ -123,6 +131,16 @@ class TestSet:
     roll: list[dict[str, str]] = field(default_factory=list)
     records: list[dict[str, str]] = field(default_factory=list)
     labels: list[dict[str, str]] = field(default_factory=list)
+    population: int = 0  # children the set was drawn from (0: not known)
+
+    @property
+    def gp_rows(self) -> int:
+        return sum(row["org_code"] in GP_PRACTICES for row in self.roll)
+
+    @property
+    def unlisted(self) -> int:
+        """Children of the population on no school roll and no GP list."""
+        return self.population - len({row["record_id"] for row in self.roll})
 
     def roll_records(self) -> list[RollRecord]:
         """The roll as the matcher holds it (normalised names, no NHS number or UPN)."""
@@ -182,7 +200,9 @@ def _place(rng: Random, taken: set[str]) -> tuple[str, str]:
 def _households(rng: Random, children: int) -> list[Child]:
     out: list[Child] = []
     taken: set[str] = set()
+    household = 0
     while len(out) < children:
+        household += 1
         family = _zipf(rng, SURNAMES)
         if rng.random() < 0.04:  # a double-barrelled name
             family = f"{family}-{_zipf(rng, SURNAMES)}"
@@ -206,6 +226,7 @@ def _households(rng: Random, children: int) -> list[Child]:
         for c in members:
             c.group = "sibling" if len(members) > 1 else ""
             c.household = tuple(used)
+            c.household_id = household
         if twins and len(members) >= 2:
             members[0].group = members[1].group = "twin"
     return out[:children]
@@ -310,30 +331,61 @@ def corrupt(
     return v
 
 
-def generate(seed: int, children: int, records: int, mix: Mix) -> TestSet:
-    """A roll of about ``children`` x (1 - off_roll) rows in 12 schools, and ``records``
-    police records of children drawn from the whole population."""
+def _roll_row(c: Child, org_code: str, no_address: bool, no_postcode: bool) -> dict[str, str]:
+    return {
+        "org_code": org_code,
+        "record_id": c.roll_id,
+        "given_name": _title(c.given),
+        "family_name": _title(c.family),
+        "date_of_birth": c.born.isoformat(),
+        "sex": c.sex,
+        "postcode": "" if no_postcode else c.postcode,
+        "address": "" if no_address else c.address,
+    }
+
+
+def _gp_lists(
+    rng: Random, population: Sequence[Child], roll_id: str, mix: Mix, coverage: float
+) -> list[dict[str, str]]:
+    """GP rows: a practice per household (families register together), each child on
+    its list with probability ``coverage`` and given its ``roll_id`` (formatted with its
+    ``child_id``, as its school row's) if no school gave it one. Every child draws the
+    same whatever the coverage, so a higher one only adds rows."""
+    practice: dict[int, str] = {}
+    rows = []
+    for c in population:
+        code = practice.setdefault(c.household_id, rng.choice(GP_PRACTICES))
+        listed = rng.random() < coverage
+        missing = rng.random() < mix.missing_on_roll  # as on school rows, drawn apart
+        no_postcode = rng.random() < 0.5
+        if listed:
+            c.roll_id = roll_id.format(c.child_id)
+            rows.append(_roll_row(c, code, missing, missing and no_postcode))
+    return rows
+
+
+def generate(seed: int, children: int, records: int, mix: Mix, gp_coverage: float = 0.0) -> TestSet:
+    """A roll of about ``children`` x (1 - off_roll) rows in 12 schools plus about
+    ``children`` x ``gp_coverage`` rows on 4 GP practices' lists, and ``records`` police
+    records of children drawn from the whole population.
+
+    The GP lists draw from a stream of their own: a seed's school rows and records are
+    the same whatever the coverage (at 0 the set is the one before GP lists existed),
+    and only the labels of children on no school roll but on a GP list change."""
+    if not 0.0 <= gp_coverage <= 1.0:
+        raise ValueError(f"gp_coverage {gp_coverage} is not a share between 0 and 1")
     rng = Random(seed)
     population = _households(rng, children)
-    out = TestSet()
-    schools = [f"{140001 + i}" for i in range(12)]
+    out = TestSet(population=len(population))
+    roll_id = f"R{seed}-{{:07d}}"
     for c in population:
         if rng.random() < mix.off_roll:
             continue
-        c.org_code, c.roll_id = rng.choice(schools), f"R{seed}-{c.child_id:07d}"
+        c.org_code, c.roll_id = rng.choice(SCHOOLS), roll_id.format(c.child_id)
         missing = rng.random() < mix.missing_on_roll
-        out.roll.append(
-            {
-                "org_code": c.org_code,
-                "record_id": c.roll_id,
-                "given_name": _title(c.given),
-                "family_name": _title(c.family),
-                "date_of_birth": c.born.isoformat(),
-                "sex": c.sex,
-                "postcode": "" if missing and rng.random() < 0.5 else c.postcode,
-                "address": "" if missing else c.address,
-            }
-        )
+        # The postcode's draw only when missing: the order the seeds' sets were made in.
+        out.roll.append(_roll_row(c, c.org_code, missing, missing and rng.random() < 0.5))
+    out.roll += _gp_lists(Random(f"{seed}-gp"), population, roll_id, mix, gp_coverage)
     for n, c in enumerate(rng.sample(population, min(records, len(population)))):
         record_id = f"Q{seed}-{n:06d}"
         applied: list[str] = []

@@ -218,16 +218,27 @@ def generate(
     seed: int = 2,
     children: Annotated[int, typer.Option(min=10)] = 20_000,
     records: Annotated[int, typer.Option(min=1)] = 4_000,
+    gp_coverage: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="share of children also on a GP practice's list (4 practices, one per"
+            " household), whether on a school roll or not, under the same record id as"
+            " their school row; 0: school rolls only, the set as before",
+        ),
+    ] = 0.0,
 ) -> None:
     """An independent labelled test set (not the demo's corruption model)."""
     from relay.corruption import MIXES, generate, write_set
 
     if mix not in MIXES:
         raise typer.BadParameter(f"one of {', '.join(MIXES)}", param_hint="--mix")
-    data = generate(seed, children, records, MIXES[mix])
+    data = generate(seed, children, records, MIXES[mix], gp_coverage)
     paths = write_set(out, data)
     typer.echo(
-        f"{len(data.roll)} roll rows, {len(data.records)} records: "
+        f"{len(data.roll)} roll rows ({data.gp_rows} on GP lists), {len(data.records)}"
+        f" records, {data.unlisted} of {data.population} children on no roll or list: "
         + ", ".join(str(p) for p in paths),
         file=sys.stdout,
     )
