@@ -19,6 +19,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from random import Random
@@ -67,15 +69,31 @@ def _load(roll: Path, records: Path) -> tuple[Any, list[tuple[str, Any]]]:
     from services.router.linking import load_roll, read_records
 
     index, issues = load_roll(roll)
-    for issue in issues:
-        typer.echo(f"{roll}: {issue}", err=True)
+    _problems(roll, issues)
     children: list[tuple[str, Any]] = []
+    refused: list[RowIssue] = []
     for item in read_records(records):
         if isinstance(item, RowIssue):
-            typer.echo(f"{records}: {item}", err=True)
+            refused.append(item)
         else:
             children.append(item)
+    _problems(records, refused)
     return index, children
+
+
+def _problems(path: Path, issues: Sequence[Any]) -> None:
+    """The first problems of a file with their lines on stderr, then how many more and
+    in which columns (FEBRL's dataset4 has 578 records the router would refuse)."""
+    from services.router.cli import ISSUES_SHOWN
+
+    for issue in issues[:ISSUES_SHOWN]:
+        typer.echo(f"{path}: {issue}", err=True)
+    if len(issues) > ISSUES_SHOWN:
+        by_column = Counter(i.column for i in issues[ISSUES_SHOWN:])
+        columns = ", ".join(f"{column} {n}" for column, n in by_column.most_common())
+        typer.echo(
+            f"{path}: ... and {len(issues) - ISSUES_SHOWN} more problem(s) ({columns})", err=True
+        )
 
 
 def _for_roll(model: Any, index: Any) -> Any:
