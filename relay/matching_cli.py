@@ -3,8 +3,10 @@
 - ``train``: estimate a model from a roll and unlabelled police records
   (:mod:`services.router.estimation`) and write it (``deploy/matching-model.json`` by
   default: the file the router loads). With ``--labels`` the thresholds are chosen on
-  that labelled set; without, they are kept from ``--match``/``--review``.
-- ``evaluate``: precision, recall and review share of a model on a labelled set.
+  that labelled set; without, they are kept from ``--match``/``--review``. The file's
+  ``rules`` are the owner's choice: kept from the file replaced (the defaults if none).
+- ``evaluate``: precision, recall and review share of a model on a labelled set
+  (``--other-given-name review|match`` in place of the model file's rule, to measure it).
 - ``generate``: an independent labelled test set (:mod:`relay.corruption`).
 - ``febrl``: FEBRL's public benchmark recast as such a set (:mod:`relay.febrl`).
 
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from random import Random
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -42,6 +44,14 @@ ModelOpt = Annotated[
 ]
 OnOpt = Annotated[
     str | None, typer.Option("--on", help="on-roll date, YYYY-MM-DD (default 2026-03-10)")
+]
+OtherGivenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--other-given-name",
+        help="review | match: the rule rules.other_given_name_at_home for this run "
+        "(default: the model file's)",
+    ),
 ]
 
 
@@ -107,6 +117,35 @@ def _for_roll(model: Any, index: Any) -> Any:
     return chosen.model
 
 
+def _with_rule(model: Any, other_given_name: str | None) -> Any:
+    """``model`` with ``--other-given-name`` in place of its file's rule, if given."""
+    from dataclasses import replace
+
+    from services.router.model import OtherGivenNameAtHome, Rules
+
+    if other_given_name is None:
+        return model
+    allowed = get_args(OtherGivenNameAtHome)
+    for choice in allowed:
+        if other_given_name == choice:
+            return replace(model, rules=Rules(other_given_name_at_home=choice))
+    raise typer.BadParameter(f"one of {', '.join(allowed)}", param_hint="--other-given-name")
+
+
+def _kept_rules(target: Path) -> Any:
+    """The rules of the model file ``train`` replaces (the owner chose them), else the
+    defaults; says which on stderr."""
+    from services.router.model import ModelFileError, Rules, read_model
+
+    try:
+        rules = read_model(target).rules
+    except ModelFileError:
+        typer.echo(f"rules: the defaults ({target} is missing or does not load)", err=True)
+        return Rules()
+    typer.echo(f"rules: kept from {target}", err=True)
+    return rules
+
+
 def _day(on: str | None) -> date:
     return date.fromisoformat(on) if on else ON
 
@@ -166,6 +205,7 @@ def train(
     if not index.size or not children:
         typer.echo("nothing to train on: the roll or the records file is empty", err=True)
         raise typer.Exit(2)
+    target = out or RouterSettings().matching_model_file
     model = estimate(
         index.records,
         [c for _, c in children],
@@ -174,6 +214,9 @@ def train(
         Thresholds(match, review),
         random_pairs,
     )
+    # Retraining re-estimates m, u and the thresholds, not the owner's choice of rules
+    # (and thresholds chosen on --labels are chosen under them).
+    model = replace(model, rules=_kept_rules(target))
     figures: dict[str, Any] = {"thresholds": "given"}
     if labels is not None:
         live = _for_roll(model, index)
@@ -186,13 +229,13 @@ def train(
             trained={**model.trained, "thresholds_chosen_on": tuned.as_dict()},
         )
         figures = {"thresholds": "chosen on --labels", **tuned.as_dict()}
-    target = out or RouterSettings().matching_model_file
     write_model(model, target)
     figures.update(
         {
             "model": str(target),
             "match": model.thresholds.match,
             "review": model.thresholds.review,
+            "other_given_name_at_home": model.rules.other_given_name_at_home,
         }
     )
     _print(figures, as_json)
@@ -204,6 +247,7 @@ def evaluate(
     labels: LabelsOpt,
     model_file: ModelOpt = None,
     on: OnOpt = None,
+    other_given_name: OtherGivenOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Precision, recall and review share of the model at its thresholds."""
@@ -216,6 +260,7 @@ def evaluate(
     except ModelFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
+    model = _with_rule(model, other_given_name)
     index, children = _load(roll, records)
     model = _for_roll(model, index)
     compared = _compared(index, children, _day(on), model)
@@ -225,6 +270,7 @@ def evaluate(
             **result.as_dict(),
             "match_threshold": model.thresholds.match,
             "review_threshold": model.thresholds.review,
+            "other_given_name_at_home": model.rules.other_given_name_at_home,
         },
         as_json,
     )
@@ -323,6 +369,7 @@ def misses(
     model_file: ModelOpt = None,
     on: OnOpt = None,
     top: Annotated[int, typer.Option(help="how many causes to list")] = 25,
+    other_given_name: OtherGivenOpt = None,
 ) -> None:
     """Children on the roll not matched automatically, counted by cause (the rule or
     threshold that decided, or blocking), then the records sent to review, by whether
@@ -334,8 +381,11 @@ def misses(
     from services.router.evaluation import miss_cause, review_cause
     from services.router.model import read_model
 
+    chosen = _with_rule(
+        read_model(model_file or RouterSettings().matching_model_file), other_given_name
+    )
     index, children = _load(roll, records)
-    model = _for_roll(read_model(model_file or RouterSettings().matching_model_file), index)
+    model = _for_roll(chosen, index)
     known = read_labels(labels)
     with labels.open(encoding="utf-8-sig", newline="") as handle:
         mods = {row["record_id"]: row.get("modifications") or "" for row in csv.DictReader(handle)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from services.router.comparisons import AGREEMENT, same_home
-from services.router.model import MatchingModel
+from services.router.model import MatchingModel, Rules
 from services.router.record_comparison import Comparison
 
 Decision = Literal["match", "review", "no-match"]
@@ -46,20 +46,21 @@ def decide_candidate(c: Comparison, model: MatchingModel) -> tuple[Decision, str
             return "review", "identifier-conflict"
         return "no-match", "threshold"
     if total >= match_threshold:
-        return ("review", "threshold") if _doubtful(c) else ("match", "threshold")
+        return ("review", "threshold") if _doubtful(c, model.rules) else ("match", "threshold")
     if total >= review_threshold and not _uncorroborated_other_family(c):
         return "review", "threshold"
     return "no-match", "threshold"
 
 
-def _doubtful(c: Comparison) -> bool:
+def _doubtful(c: Comparison, rules: Rules) -> bool:
     """Above the match threshold, yet a pattern that fits another child as well: a
     person decides."""
     given, born = c.levels["given_name"], c.levels["date_of_birth"]
     family = c.levels["family_name"]
-    if given in _NOT_FOR_MATCH:
+    if given in _NOT_FOR_MATCH and not _other_given_name_at_home(c, rules):
         # Another given name at the same place and family: a twin at another school or
-        # on no roll, an off-roll sibling, or a changed name. Never automatic.
+        # on no roll, an off-roll sibling, or a changed name. Never automatic, unless the
+        # model file opts in to the one pattern below.
         return True
     if born in _NOT_FOR_MATCH:
         # Another birth date: a sibling, unless the same given and family names at the
@@ -79,6 +80,24 @@ def _doubtful(c: Comparison) -> bool:
     # A misspelt family name and a wrong birth date with nothing to place the child fit
     # any namesake born near that day (Muhammad Smith, 2010 or 2020).
     return AGREEMENT[family] == "partial" and AGREEMENT[born] == "partial" and not _same_place(c)
+
+
+def _other_given_name_at_home(c: Comparison, rules: Rules) -> bool:
+    """Opt-in (``rules.other_given_name_at_home: match``): another given name altogether
+    with the birth date and family name exact at the row's home, and the sex not
+    disagreeing, is the child under another name (the commonest miss on FEBRL and our
+    sets). It is also exactly the child's twin on no roll; a twin of the row anywhere in
+    the directory still sends it to a person (:mod:`services.router.matching`), one on
+    no list cannot. Only ``disagree``: a given name swapped with the family name, cut to
+    an initial or a nickname of several names stays a person's."""
+    return (
+        rules.other_given_name_at_home == "match"
+        and c.levels["given_name"] == "disagree"
+        and not c.swapped
+        and c.levels["date_of_birth"] == c.levels["family_name"] == "exact"
+        and c.levels["sex"] != "disagree"
+        and _same_home(c)
+    )
 
 
 def _same_home(c: Comparison) -> bool:

@@ -14,7 +14,8 @@ evidence first:
    organisation, when an earlier child matched that record and compares at least at
    review level: the roll says there is no twin or namesake it could be instead;
 5. a confident probabilistic match (:mod:`services.router.matching`, the same field
-   comparisons and thresholds as roll matching, twins and ambiguity rules included)
+   comparisons and thresholds as roll matching, twins and ambiguity rules included;
+   never the opt-in rule "another given name at home", see :func:`_probabilistic`)
    against earlier episodes' children.
 
 Precision first: an identifier with names and date of birth that plainly disagree, two
@@ -27,7 +28,7 @@ merges the two.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from schemas.child_identity import LinkBasis
@@ -39,7 +40,7 @@ from services.router.matching import (
     compare,
     decide_among,
 )
-from services.router.model import MatchingModel
+from services.router.model import MatchingModel, Rules
 from services.router.weights import BASELINE
 
 # The org_code of a person record seen as a roll record by the matcher.
@@ -254,7 +255,11 @@ def _probabilistic(
             records_of[child_id] = records
     if not best:
         return LinkDecision(None, LinkBasis.NEW)
-    decisions = decide_among(best, model)
+    # The roll matcher's opt-in "another given name at home" rests on twins being found
+    # anywhere in the directory; earlier episodes hold no twin who never went missing
+    # (siblings of one home often do), so the index links on it never.
+    plain = model if model.rules == Rules() else replace(model, rules=Rules())
+    decisions = decide_among(best, plain)
     doubted = {
         d.roll_record_id
         for d in decisions

@@ -88,6 +88,7 @@ def _decide_organisation(
     decided = [(c, *decide_candidate(c, model)) for c in ranked]
     best, best_decision, best_rule = decided[0]
     lowered: dict[int, str] = {}  # index in ranked -> rule that lowered it to review
+    told_apart: set[int] = set()  # twins the given name tells from the best
     if best_decision == "match" and best_rule != "identifier":
         # Twins share everything but the given name (and their NHS numbers, so an
         # agreeing identifier already tells them apart).
@@ -97,11 +98,15 @@ def _decide_organisation(
             given_ok and all(decided[i][0].levels["given_name"] == "disagree" for i in twins)
         ):
             lowered.update({0: "twin", **{i: "twin" for i in twins}})
+        elif twins:
+            told_apart.update(twins)
     if best_decision == "match":
         rivals = [
             i
             for i, (c, decision, _) in enumerate(decided[1:], 1)
-            if decision == "match"
+            # A twin told apart is a match on its own only by "another given name at
+            # home" (opt-in): the police record holds the best's name, not another.
+            if (decision == "match" and i not in told_apart)
             or "agree" in (c.levels["nhs_number"], c.levels["upn"])
             or (
                 (decision == "review" or c.total >= model.thresholds.review)
@@ -225,7 +230,9 @@ def _twins_elsewhere(
     matched child's twin and the police's given name is somewhat like the twin's too: a
     misspelt name with a mistyped date (Lenna, a day out) may fit one twin's name best
     and be the other's. A name nothing like the twin's (the twin's level ``disagree``)
-    leaves the match (stricter within one roll, :func:`_decide_organisation`)."""
+    leaves the match (stricter within one roll, :func:`_decide_organisation`), unless the
+    match's own given name disagrees (the opt-in rule "another given name at home"): then
+    the name tells neither twin apart, and any twin holds the match back."""
     out = []
     for d in decisions:
         if d.decision == "match" and d.explanation["rule"] == "threshold" and d.record:
@@ -237,7 +244,12 @@ def _twins_elsewhere(
                 for c in cs
                 if _is_twin(d.record, c.record)
             ]
-            if twins and (best.swapped or any(c.levels["given_name"] != "disagree" for c in twins)):
+            named_otherwise = best.levels["given_name"] == "disagree"
+            if twins and (
+                best.swapped
+                or named_otherwise
+                or any(c.levels["given_name"] != "disagree" for c in twins)
+            ):
                 d = replace(d, decision="review", explanation={**d.explanation, "rule": "twin"})
         out.append(d)
     return out

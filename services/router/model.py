@@ -19,9 +19,12 @@ File format (``version`` 1)::
      "swap_penalty": 2.0,
      "fields": {"given_name": {"exact": {"m": 0.88, "u": 0.01}, ...}, ...},
      "term_frequencies": {"given_name": {"minimum": 0.0005, "values": {"oliver": 0.012}},
-                          "family_name": {...}}}
+                          "family_name": {...}},
+     "rules": {"other_given_name_at_home": "review"}}                  # optional
 
-Every field and level of :data:`LEVELS` must be present with ``0 < m, u <= 1``.
+Every field and level of :data:`LEVELS` must be present with ``0 < m, u <= 1``. ``rules``
+holds the decision rules an owner opts in to (:class:`Rules`); a rule absent keeps
+today's behaviour, and a rule or value the router does not know does not load.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from math import log2
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -127,6 +130,23 @@ class TermFrequencies:
         return next((d for d, n in nearest if n != name), None)
 
 
+OtherGivenNameAtHome = Literal["review", "match"]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Decision rules the model file's owner chooses (the defaults: today's behaviour).
+
+    ``other_given_name_at_home``: a police record whose given name is another name
+    altogether, with the birth date and family name exact at the roll row's home and the
+    sex not disagreeing. ``review`` (default): a person decides, since that is also what
+    the child's twin on no roll looks like. ``match``: matched above the match threshold,
+    unless the directory holds a twin of the row anywhere
+    (:mod:`services.router.candidate_rules`, :mod:`services.router.matching`)."""
+
+    other_given_name_at_home: OtherGivenNameAtHome = "review"
+
+
 @dataclass(frozen=True)
 class MatchingModel:
     m_u: Mapping[str, Mapping[str, tuple[float, float]]]
@@ -134,6 +154,7 @@ class MatchingModel:
     swap_penalty: float = 2.0
     term_frequencies: Mapping[str, TermFrequencies] = field(default_factory=dict)
     trained: Mapping[str, Any] = field(default_factory=dict)
+    rules: Rules = field(default_factory=Rules)
     weights: Mapping[str, Mapping[str, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +268,7 @@ def model_to_dict(model: MatchingModel) -> dict[str, Any]:
             f: {"minimum": tf.minimum, "values": dict(sorted(tf.values.items()))}
             for f, tf in model.term_frequencies.items()
         },
+        "rules": {"other_given_name_at_home": model.rules.other_given_name_at_home},
     }
 
 
@@ -267,6 +289,21 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ModelFileError(f"{where}: expected an object")
     return value
+
+
+def _rules(data: Any) -> Rules:
+    rules = _object(data, "rules")
+    unknown = sorted(rules.keys() - {"other_given_name_at_home"})
+    if unknown:
+        raise ModelFileError(f"rules.{unknown[0]}: not a rule (known: other_given_name_at_home)")
+    value = rules.get("other_given_name_at_home", "review")
+    allowed = get_args(OtherGivenNameAtHome)
+    if value not in allowed:
+        raise ModelFileError(
+            f"rules.other_given_name_at_home: {value!r} is not one of "
+            + ", ".join(repr(a) for a in allowed)
+        )
+    return Rules(other_given_name_at_home=value)
 
 
 def model_from_dict(data: Any) -> MatchingModel:
@@ -312,6 +349,7 @@ def model_from_dict(data: Any) -> MatchingModel:
         _number(data.get("swap_penalty", 2.0), "swap_penalty"),
         tfs,
         _object(data.get("trained", {}), "trained"),
+        _rules(data.get("rules", {})),
     )
 
 
@@ -342,6 +380,8 @@ __all__ = [
     "TF_MIN_COUNT",
     "MatchingModel",
     "ModelFileError",
+    "OtherGivenNameAtHome",
+    "Rules",
     "TermFrequencies",
     "Thresholds",
     "model_from_dict",

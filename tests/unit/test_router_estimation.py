@@ -165,3 +165,54 @@ def test_misses_and_the_baseline_report_counts_only(tmp_path: Path) -> None:
     names = {row["family_name"] for row in data.records} | {r["given_name"] for r in data.records}
     for output in (missed.stdout, plain.stdout):
         assert not any(name in output for name in names if len(name) > 3)
+
+
+def test_train_keeps_the_rules_of_the_file_it_replaces_and_evaluate_overrides_them(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from relay.cli import app
+    from relay.corruption import write_set
+
+    roll, records, labels = write_set(
+        tmp_path, generate(seed=3, children=600, records=150, mix=TUNING)
+    )
+    model = tmp_path / "model.json"
+    runner = CliRunner()
+    files = ["--roll", str(roll), "--records", str(records)]
+    train_args = ["matching", "train", *files, "--out", str(model), "--random-pairs", "5000"]
+
+    def rule(output: str) -> str:
+        return str(json.loads(output[output.index("{") :])["other_given_name_at_home"])
+
+    fresh = runner.invoke(app, [*train_args, "--json"])
+    assert fresh.exit_code == 0, fresh.output
+    assert rule(fresh.stdout) == "review"
+    data = json.loads(model.read_text(encoding="utf-8"))
+    assert data["rules"] == {"other_given_name_at_home": "review"}
+    data["rules"]["other_given_name_at_home"] = "match"  # the owner's choice
+    model.write_text(json.dumps(data), encoding="utf-8")
+    again = runner.invoke(app, [*train_args, "--json"])
+    assert again.exit_code == 0, again.output
+    assert rule(again.stdout) == "match"
+    assert json.loads(model.read_text(encoding="utf-8"))["rules"]["other_given_name_at_home"] == (
+        "match"
+    )
+    evaluate = ["matching", "evaluate", *files, "--labels", str(labels), "--model", str(model)]
+    as_filed = runner.invoke(app, [*evaluate, "--json"])
+    assert as_filed.exit_code == 0, as_filed.output
+    assert rule(as_filed.stdout) == "match"
+    overridden = runner.invoke(app, [*evaluate, "--other-given-name", "review", "--json"])
+    assert overridden.exit_code == 0, overridden.output
+    assert rule(overridden.stdout) == "review"
+    assert json.loads(model.read_text(encoding="utf-8"))["rules"]["other_given_name_at_home"] == (
+        "match"
+    )  # a run's override leaves the file alone
+    wrong = runner.invoke(app, [*evaluate, "--other-given-name", "always"])
+    assert wrong.exit_code == 2
+    assert "--other-given-name" in wrong.output
+    misses = ["matching", "misses", *files, "--labels", str(labels), "--model", str(model)]
+    listed = runner.invoke(app, [*misses, "--other-given-name", "review"])
+    assert listed.exit_code == 0, listed.output
+    assert runner.invoke(app, [*misses, "--other-given-name", "always"]).exit_code == 2

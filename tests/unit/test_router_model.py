@@ -19,6 +19,7 @@ from services.router.model import (
     TF_MAX_BOOST,
     MatchingModel,
     ModelFileError,
+    Rules,
     TermFrequencies,
     model_from_dict,
     model_to_dict,
@@ -69,6 +70,24 @@ def test_a_model_survives_writing_and_reading(tmp_path: Path) -> None:
     assert again.term_frequencies["given_name"].share("oliver") == 0.02
 
 
+def test_the_rule_for_another_given_name_at_home_is_review_unless_the_file_says_match(
+    tmp_path: Path,
+) -> None:
+    data = model_to_dict(BASELINE)
+    assert data["rules"] == {"other_given_name_at_home": "review"}
+    del data["rules"]
+    assert model_from_dict(data).rules == Rules(other_given_name_at_home="review")
+    data["rules"] = {}
+    assert model_from_dict(data).rules == Rules(other_given_name_at_home="review")
+    data["rules"] = {"other_given_name_at_home": "match"}
+    model = model_from_dict(data)
+    assert model.rules == Rules(other_given_name_at_home="match")
+    write_model(model, tmp_path / "m.json")
+    assert read_model(tmp_path / "m.json").rules == model.rules
+    # Carried with another roll's name tables, as the router weighs names.
+    assert model.with_term_frequencies({}).rules == model.rules
+
+
 def test_the_deployed_model_loads() -> None:
     model = read_model(DEPLOYED)
     assert model.thresholds.review <= model.thresholds.match
@@ -91,6 +110,13 @@ def _broken(change: Any) -> dict[str, Any]:
         (lambda d: d["fields"]["sex"]["agree"].update(m=0), "fields.sex.agree.m: 0.0 is not"),
         (lambda d: d["fields"]["sex"]["agree"].update(u="x"), "expected a number"),
         (lambda d: d["thresholds"].update(review=99), "review is above"),
+        (
+            lambda d: d.update(rules={"other_given_name_at_home": "always"}),
+            "rules.other_given_name_at_home: 'always' is not one of 'review', 'match'",
+        ),
+        (lambda d: d.update(rules={"other_given_name_at_home": None}), "None is not one of"),
+        (lambda d: d.update(rules={"twins": "match"}), "rules.twins: not a rule"),
+        (lambda d: d.update(rules="match"), "rules: expected an object"),
     ],
 )
 def test_a_model_that_does_not_load_names_the_problem(change: Any, reason: str) -> None:
