@@ -14,7 +14,9 @@ child than for a different candidate). Its ``explanation`` maps each field to
 ``agree:<level>``, ``partial:<level>``, ``disagree`` or ``missing``, and ``rule`` to
 what decided (``threshold``, ``identifier``, ``identifier-conflict``, ``twin``,
 ``ambiguous``, ``outranked``: another record of the organisation is the match;
-``conflict``: the record matched on another roll is plainly another child).
+``conflict``: the record matched on another roll is plainly another child;
+``elsewhere``: the row holds no place, and the same child's row on another roll places
+it away from the police record's).
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ def decide_compared(
     records = {
         (c.record.org_code, c.record.record_id): c.record for cs in by_org.values() for c in cs
     }
-    return _one_child(_twins_elsewhere(decisions, by_org), records)
+    return _one_child(_placed_elsewhere(_twins_elsewhere(decisions, by_org), by_org), records)
 
 
 def _twins_elsewhere(
@@ -253,6 +255,43 @@ def _twins_elsewhere(
                 d = replace(d, decision="review", explanation={**d.explanation, "rule": "twin"})
         out.append(d)
     return out
+
+
+def _placed_elsewhere(
+    decisions: list[MatchDecision], by_org: dict[str, list[Comparison]]
+) -> list[MatchDecision]:
+    """A match on a row that holds no place (postcode and address both missing: a GP
+    list's row without them, say) is in doubt when another roll holds a row of the same
+    child (:func:`_same_person`) whose place is not the police record's: the directory
+    does know where that child lives, and it is elsewhere. Weighed alone, the row's
+    missing place costs nothing, and a namesake born that day matched (Amelia for Mia
+    Smith, a town away: held-out seed 3 with GP lists)."""
+    out = []
+    for d in decisions:
+        if d.decision == "match" and d.explanation["rule"] == "threshold" and d.record:
+            placeless = d.explanation["postcode"] == d.explanation["address"] == "missing"
+            if placeless and any(
+                _same_person(d.record, c.record) and _placed_apart(c)
+                for org, cs in by_org.items()
+                if org != d.org_code
+                for c in cs
+            ):
+                d = replace(
+                    d, decision="review", explanation={**d.explanation, "rule": "elsewhere"}
+                )
+        out.append(d)
+    return out
+
+
+def _placed_apart(c: Comparison) -> bool:
+    """The row's place is known and is not the police record's."""
+    levels = (c.levels["postcode"], c.levels["address"])
+    return "disagree" in levels and not any(level in _SAME_PLACE for level in levels)
+
+
+# Postcode and address levels that put the police record's child at the row's home or
+# next to it (candidate_rules' corroborating places).
+_SAME_PLACE = ("unit", "sector", "same", "similar")
 
 
 def _same_person(a: RollRecord, b: RollRecord) -> bool:
