@@ -84,20 +84,27 @@ def _doubtful(c: Comparison, rules: Rules) -> bool:
 
 def _other_given_name_at_home(c: Comparison, rules: Rules) -> bool:
     """Opt-in (``rules.other_given_name_at_home: match``): another given name altogether
-    with the birth date and family name exact at the row's home, and the sex not
-    disagreeing, is the child under another name (the commonest miss on FEBRL and our
-    sets). It is also exactly the child's twin on no roll; a twin of the row anywhere in
-    the directory still sends it to a person (:mod:`services.router.matching`), one on
-    no list cannot. Only ``disagree``: a given name swapped with the family name, cut to
-    an initial or a nickname of several names stays a person's."""
+    with the birth date exact, the family name exact or one slip of typing or sound
+    away, at the row's home, and the sex not disagreeing, is the child under another
+    name (the commonest miss on FEBRL and our sets). It is also exactly the child's twin
+    on no roll; a twin of the row anywhere in the directory still sends it to a person
+    (:mod:`services.router.matching`), one on no list cannot. Only ``disagree``: a given
+    name swapped with the family name, cut to an initial or a nickname of several names
+    stays a person's."""
     return (
         rules.other_given_name_at_home == "match"
         and c.levels["given_name"] == "disagree"
         and not c.swapped
-        and c.levels["date_of_birth"] == c.levels["family_name"] == "exact"
+        and c.levels["date_of_birth"] == "exact"
+        and c.levels["family_name"] in _FAMILY_AT_HOME
         and c.levels["sex"] != "disagree"
         and _same_home(c)
     )
+
+
+# The family name of the household: as written, or one slip away (not a part of a
+# double-barrelled name, nor mangled further: another family's as well).
+_FAMILY_AT_HOME = ("exact", "jw", "edit", "phonetic")
 
 
 def _same_home(c: Comparison) -> bool:

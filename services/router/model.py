@@ -138,10 +138,10 @@ class Rules:
     """Decision rules the model file's owner chooses (the defaults: today's behaviour).
 
     ``other_given_name_at_home``: a police record whose given name is another name
-    altogether, with the birth date and family name exact at the roll row's home and the
-    sex not disagreeing. ``review`` (default): a person decides, since that is also what
-    the child's twin on no roll looks like. ``match``: matched above the match threshold,
-    unless the directory holds a twin of the row anywhere
+    altogether, with the birth date exact, the family name exact or one slip away, at the
+    roll row's home, and the sex not disagreeing. ``review`` (default): a person decides,
+    since that is also what the child's twin on no roll looks like. ``match``: matched
+    above the match threshold, unless the directory holds a twin of the row anywhere
     (:mod:`services.router.candidate_rules`, :mod:`services.router.matching`)."""
 
     other_given_name_at_home: OtherGivenNameAtHome = "review"
