@@ -52,10 +52,18 @@ def load_matching_model(settings: RouterSettings) -> MatchingModel:
     stops the router, naming the problem: matching with defaults nobody chose would
     disclose children to the wrong school more often than the partnership agreed to."""
     try:
-        return read_model(settings.matching_model_file)
+        model = read_model(settings.matching_model_file)
     except ModelFileError as exc:
         log.error("router: refusing to start: %s", exc)
         raise
+    log.info(
+        "router: matching model %s: match %s, review %s bits; other_given_name_at_home=%s",
+        settings.matching_model_file,
+        model.thresholds.match,
+        model.thresholds.review,
+        model.rules.other_given_name_at_home,
+    )
+    return model
 
 
 async def directory_gaps(db: Database, policy: Policy) -> list[str]:

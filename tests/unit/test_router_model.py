@@ -3,6 +3,8 @@ refuses to start on a file that does not load; the scorer weighs a common name l
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import date
 from math import log2
 from pathlib import Path
@@ -145,10 +147,18 @@ def test_the_router_refuses_to_start_on_a_model_that_does_not_load(
     assert "router: refusing to start" in caplog.text
 
 
-def test_the_router_starts_with_a_model_that_loads(tmp_path: Path) -> None:
+def test_the_router_starts_with_a_model_that_loads(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "m.json"
-    write_model(BASELINE, path)
-    create_app(RouterSettings(matching_model_file=path, var_dir=tmp_path))
+    write_model(replace(BASELINE, rules=Rules(other_given_name_at_home="match")), path)
+    with caplog.at_level(logging.INFO):
+        create_app(RouterSettings(matching_model_file=path, var_dir=tmp_path))
+    # The engineer on call sees which model and which opt-in rules the router runs with.
+    assert (
+        f"router: matching model {path}: match 18.0, review 8.0 bits; "
+        "other_given_name_at_home=match"
+    ) in caplog.text
 
 
 def test_a_common_name_agreeing_weighs_less_than_a_rare_one() -> None:
