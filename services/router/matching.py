@@ -102,6 +102,14 @@ def _decide_organisation(
             lowered.update({0: "twin", **{i: "twin" for i in twins}})
         elif twins:
             told_apart.update(twins)
+    elif best_decision == "match":
+        # Matched on an agreeing NHS number or UPN: a twin under another given name is
+        # not the child, whatever the opt-in rule makes of it alone.
+        told_apart.update(
+            i
+            for i, (c, _, _) in enumerate(decided[1:], 1)
+            if _is_twin(best.record, c.record) and c.levels["given_name"] == "disagree"
+        )
     if best_decision == "match":
         rivals = [
             i
