@@ -1,7 +1,7 @@
 """The deployed matching model on records it was not tuned on (issue 22).
 
 ``deploy/matching-model.json`` was trained on the independent generator's tuning set
-(relay/corruption.py, mix ``tuning``, seed 1) and its thresholds chosen there; here it
+(relay/corruption/, mix ``tuning``, seed 1) and its thresholds chosen there; here it
 meets a set of the ``held-out`` mix (another seed, more records with 3-5 modifications,
 more sound-alike, scanning and whole-name errors), and the project's own generated
 sets (nicknames, swapped names, twins: tests/unit/test_router_matching_quality.py).
