@@ -33,7 +33,8 @@ from relay.bench_databases import postgres_bytes, sqlite_bytes, temporary_databa
 from relay.bench_scoring import Outcome, percentile, score
 from relay.demo_data import BenchArea, write_bench_area
 from schemas.episode import ChildV1
-from services.router import importing, repository
+from services.router import gp_coverage_store, importing, repository
+from services.router.gp_coverage import resolve
 from services.router.matching import match_child
 from services.router.model import read_model
 from services.router.settings import RouterSettings
@@ -254,6 +255,8 @@ async def _measure(
         imported, import_s, issues = await _import(db, area, progress)
         latencies, outcomes = await _lookups(db, area, progress)
         size = await postgres_bytes(db) if kind == "postgresql" else sqlite_bytes(folder)
+        async with db.transaction() as session:
+            coverage = await gp_coverage_store.stored(session)
     quality = score(area.truth, outcomes)
     return {
         "database": kind,
@@ -269,6 +272,14 @@ async def _measure(
             "mean": round(statistics.fmean(latencies), 2),
         },
         "database_mb": round(size / 2**20, 1),
+        # What the rule other_given_name_at_home: auto would be with this area's rolls.
+        "gp_coverage": None
+        if coverage is None
+        else {
+            "school_children": coverage.school_children,
+            "on_gp_list": coverage.on_gp_list,
+            "auto": resolve("auto", coverage).rule,
+        },
         **quality,
     }
 

@@ -242,6 +242,18 @@ def _pipeline_table(f: dict[str, Any]) -> Table:
     return table
 
 
+def _gp_row(figure: dict[str, Any]) -> tuple[str, str, str]:
+    from services.router.gp_coverage import GpCoverage
+
+    coverage = GpCoverage(figure["school_children"], figure["on_gp_list"])
+    # The rule other_given_name_at_home: auto by it (services/router/gp_coverage.py).
+    return (
+        "school children on GP lists",
+        f"{coverage.percent()} of {coverage.school_children:,}",
+        f"auto: {figure['auto']}",
+    )
+
+
 def _table(f: dict[str, Any]) -> Table:
     table = Table(
         title=f"relay bench matching ({f['database']}, {f['roll_rows']:,} roll rows)",
@@ -279,6 +291,7 @@ def _table(f: dict[str, Any]) -> Table:
         ("lookup p99 / max (ms)", f"{ms['p99']} / {ms['max']}", mark("lookup_p99_ms")),
         ("peak RSS (MB)", f"{f['peak_rss_mb']:,}", mark("peak_rss_mb")),
         ("database size (MB)", f"{f['database_mb']:,}", ""),
+        *([_gp_row(f["gp_coverage"])] if f.get("gp_coverage") else []),
         ("police records", f"{f['records']:,} ({f['true_pairs']:,} true pairs)", ""),
         ("precision of match", f"{f['precision']:.4%} of {f['matches']:,}", mark("precision")),
         ("recall of match", f"{f['recall']:.2%}", mark("recall")),

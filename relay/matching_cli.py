@@ -6,7 +6,8 @@
   that labelled set; without, they are kept from ``--match``/``--review``. The file's
   ``rules`` are the owner's choice: kept from the file replaced (the defaults if none).
 - ``evaluate``: precision, recall and review share of a model on a labelled set
-  (``--other-given-name review|match`` in place of the model file's rule, to measure it).
+  (``--other-given-name review|match|auto`` in place of the model file's rule, to
+  measure it; ``auto`` is resolved by the roll file's GP coverage, as the router would).
 - ``generate``: an independent labelled test set (:mod:`relay.corruption`).
 - ``febrl``: FEBRL's public benchmark recast as such a set (:mod:`relay.febrl`).
 
@@ -49,8 +50,9 @@ OtherGivenOpt = Annotated[
     str | None,
     typer.Option(
         "--other-given-name",
-        help="review | match: the rule rules.other_given_name_at_home for this run "
-        "(default: the model file's)",
+        help="review | match | auto: the rule rules.other_given_name_at_home for this run "
+        "(default: the model file's; auto: match when the roll's GP lists hold at least 98 %"
+        " of its 1,000 or more school children)",
     ),
 ]
 
@@ -108,13 +110,20 @@ def _problems(path: Path, issues: Sequence[Any]) -> None:
 
 def _for_roll(model: Any, index: Any) -> Any:
     """``model`` with the name frequencies of the roll file, as the router would weigh
-    names with that roll imported (services/router/name_frequencies.py); says which on
-    stderr (counts only)."""
+    names with that roll imported (services/router/name_frequencies.py), and its rule
+    ``other_given_name_at_home: auto`` resolved by the file's GP coverage
+    (services/router/gp_coverage.py); says which on stderr (counts only)."""
+    from services.router import gp_coverage
     from services.router.name_frequencies import for_matching, of_roll
 
     chosen = for_matching(model, of_roll(index.records))
     typer.echo(f"name frequencies from the {chosen.describe()}", err=True)
-    return chosen.model
+    resolved, resolution = gp_coverage.for_matching(
+        chosen.model, gp_coverage.of_records(index.records)
+    )
+    if resolution.configured == "auto":
+        typer.echo(f"other_given_name_at_home=auto: {resolution.describe()}", err=True)
+    return resolved
 
 
 def _with_rule(model: Any, other_given_name: str | None) -> Any:

@@ -115,7 +115,7 @@ def create_app(
         runtime = _runtime(parts, db, broker)
         app.state.runtime = runtime
         await _refuse_authority_gaps(runtime, parts.policy)
-        await _name_frequencies(runtime.db, parts.model)
+        await _live_model(runtime.db, parts.model)
         announced = await announce_unannounced(runtime)
         if announced:
             log.info("router: %d episode link(s) of before the person index announced", announced)
@@ -192,10 +192,11 @@ async def _pending_reviews(db: Database) -> float:
         )
 
 
-async def _name_frequencies(db: Database, model: MatchingModel) -> None:
+async def _live_model(db: Database, model: MatchingModel) -> None:
     """Which name frequencies the router starts matching with (the live roll's or the
-    model file's), logged by the directory cache as it works the model out; again at
-    each import that changes them."""
+    model file's) and what ``other_given_name_at_home: auto`` is with the stored GP
+    coverage, logged by the directory cache as it works the model out; again at each
+    import that changes them."""
     async with db.transaction() as session:
         await repository.matching_model(session, model)
 

@@ -69,6 +69,7 @@ def link(
     ] = None,
 ) -> None:
     """Match records against a roll file without touching any store (DESIGN §5)."""
+    from services.router import gp_coverage
     from services.router.linking import DECISION_COLUMNS, load_roll
     from services.router.linking import link as link_records
     from services.router.model import ModelFileError, read_model
@@ -89,10 +90,18 @@ def link(
     except ColumnsError as exc:
         err.print(f"[red]{roll}: refused: {exc}[/red]")
         raise typer.Exit(2) from exc
-    # The roll file's own name frequencies, as the router would use it imported.
+    # The roll file's own name frequencies and GP coverage, as the router would use it
+    # imported.
     chosen = for_matching(model, of_roll(index.records))
     err.print(f"name frequencies from the {chosen.describe()}", highlight=False)
-    model = chosen.model
+    coverage = gp_coverage.of_records(index.records)
+    model, resolution = gp_coverage.for_matching(chosen.model, coverage)
+    if resolution.configured == "auto":
+        err.print(
+            f"other_given_name_at_home=auto: {resolution.describe()}",
+            highlight=False,
+            soft_wrap=True,  # one line, as the router logs it
+        )
     counts: Counter[str] = Counter()
     issues = [f"{roll.name}: {i}" for i in roll_issues]
     try:

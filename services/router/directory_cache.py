@@ -8,10 +8,12 @@ the organisations moves on in its own transaction (:func:`bump`). When it has mo
 they are read again; an import is seen by the next event after its commit, by every
 copy of the router.
 
-The roll's name frequencies (services/router/name_frequencies.py) are kept the same
-way: every roll import stores them and moves the version on, and the matching model the
-router scores with (:func:`matching_model`: the loaded model with the live roll's
-tables, or as it is) is worked out again once per version, not once per event.
+The roll's name frequencies (services/router/name_frequencies.py) and how completely
+its GP lists hold the school children (services/router/gp_coverage.py) are kept the
+same way: every roll import stores them and moves the version on, and the matching
+model the router scores with (:func:`matching_model`: the loaded model with the live
+roll's tables, or as it is, and its rule ``other_given_name_at_home: auto`` resolved)
+is worked out again once per version, not once per event.
 
 The version is read before the rows, once per transaction (a consumer batch's events
 share it): rows read under a version are never older than it (on PostgreSQL's read
@@ -32,7 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import OrgKind
-from services.router import frequency_store
+from services.router import frequency_store, gp_coverage, gp_coverage_store
 from services.router.directory import Organisation
 from services.router.model import MatchingModel
 from services.router.name_frequencies import RollFrequencies, for_matching
@@ -63,6 +65,7 @@ class _Kept:
     version: int
     always: dict[str, Organisation]  # every authority, panel and force
     frequencies: RollFrequencies | None  # the live roll's name tables; None: none stored
+    coverage: gp_coverage.GpCoverage | None  # None: no roll import since migration 0012
     looked_up: dict[str, Organisation | None] = field(default_factory=dict)  # None: no such
     # The loaded model this version's was made from, and that model (one router loads one).
     model: tuple[MatchingModel, MatchingModel] | None = None
@@ -96,15 +99,20 @@ async def _checked(session: AsyncSession) -> _Kept:
 
 async def matching_model(session: AsyncSession, loaded: MatchingModel) -> MatchingModel:
     """``loaded`` with the live roll's name tables when they apply
-    (:func:`~services.router.name_frequencies.for_matching`); logged when it changes
-    (the source and how many names, never a name)."""
+    (:func:`~services.router.name_frequencies.for_matching`) and its rule
+    ``other_given_name_at_home: auto`` resolved by the stored GP coverage
+    (:func:`~services.router.gp_coverage.for_matching`); logged when it changes (the
+    source, how many names, how many children: never a name)."""
     kept = await _checked(session)
     if kept.model is not None and kept.model[0] is loaded:
         return kept.model[1]
     chosen = for_matching(loaded, kept.frequencies)
     log.info("router: name frequencies from the %s", chosen.describe())
-    kept.model = (loaded, chosen.model)
-    return chosen.model
+    model, resolution = gp_coverage.for_matching(chosen.model, kept.coverage)
+    if resolution.configured == "auto":
+        log.info("router: other_given_name_at_home=auto: %s", resolution.describe())
+    kept.model = (loaded, model)
+    return model
 
 
 async def organisations_for_routing(
@@ -138,6 +146,7 @@ def _current(connection: Connection) -> _Kept:
         version if version is not None else -1,
         {r.code: organisation(r) for r in rows},
         frequency_store.load(connection),
+        gp_coverage_store.load(connection),
     )
     if version is not None:
         _KEPT[engine] = kept

@@ -23,13 +23,15 @@ from services.router.name_frequencies import RollFrequencies, of_counts
 from services.router.tables import name_frequencies, roll
 
 
-def _first_given(dialect: str) -> ColumnElement[str]:
+def first_given(
+    dialect: str, norm_given: ColumnElement[str] = roll.c.norm_given
+) -> ColumnElement[str]:
     """The first of the normalised given names (name_frequencies.first_given) in SQL:
     normalised names have single spaces and none at either end."""
     if dialect == "postgresql":
-        return func.split_part(roll.c.norm_given, " ", 1)
+        return func.split_part(norm_given, " ", 1)
     # SQLite: up to the first space of the name with one added at its end.
-    return func.substr(roll.c.norm_given, 1, func.instr(roll.c.norm_given + " ", " ") - 1)
+    return func.substr(norm_given, 1, func.instr(norm_given + " ", " ") - 1)
 
 
 async def _counts(
@@ -48,7 +50,7 @@ async def recompute(
     transaction."""
     conn = await session.connection()
     rows = int(await session.scalar(select(func.count()).select_from(roll)) or 0)
-    given = await _counts(session, _first_given(conn.dialect.name), min_count)
+    given = await _counts(session, first_given(conn.dialect.name), min_count)
     family = await _counts(session, roll.c.norm_family, min_count)
     live = of_counts(rows, min_count, given, family)
     await session.execute(delete(name_frequencies))

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.router import directory_cache, frequency_store, repository, roll_load
+from services.router import (
+    directory_cache,
+    frequency_store,
+    gp_coverage_store,
+    repository,
+    roll_load,
+)
 from services.router.directory import (
     ORGANISATION_OPTIONAL,
     ORGANISATION_REQUIRED,
@@ -271,15 +277,18 @@ async def _import_files(
         load = await roll_load.start_load(session, bulk)
         await _load_jobs(jobs, known, iso, load, summaries, progress)
         replaced = await load.finish()
-        # The roll's name frequencies changed with it: the router's matching reads them
-        # again (directory_cache), by the same version as the organisations.
+        # The roll's name frequencies and GP coverage changed with it: the router's
+        # matching reads them again (directory_cache), by the same version as the
+        # organisations.
         live = await frequency_store.recompute(session, utcnow())
+        coverage = await gp_coverage_store.recompute(session, utcnow())
         await directory_cache.bump(session)
     log.info(
         "roll import: name frequencies over %d roll rows: %s",
         live.rows,
         ", ".join(f"{n} {f}s" for f, n in live.names().items()),
     )
+    log.info("roll import: %s", coverage.describe())
     for summary in summaries:
         summary.replaced = {
             org: replaced[org] for org in summary.per_organisation if org in replaced

@@ -130,7 +130,7 @@ class TermFrequencies:
         return next((d for d, n in nearest if n != name), None)
 
 
-OtherGivenNameAtHome = Literal["review", "match"]
+OtherGivenNameAtHome = Literal["review", "match", "auto"]
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,10 @@ class Rules:
     roll row's home, and the sex not disagreeing. ``review`` (default): a person decides,
     since that is also what the child's twin on no roll looks like. ``match``: matched
     above the match threshold, unless the directory holds a twin of the row anywhere
-    (:mod:`services.router.candidate_rules`, :mod:`services.router.matching`)."""
+    (:mod:`services.router.candidate_rules`, :mod:`services.router.matching`). ``auto``:
+    ``match`` where the directory's GP lists hold nearly every school child, else
+    ``review`` (:mod:`services.router.gp_coverage` resolves it before a model scores;
+    unresolved, it acts as ``review``)."""
 
     other_given_name_at_home: OtherGivenNameAtHome = "review"
 

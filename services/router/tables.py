@@ -145,6 +145,18 @@ name_frequencies = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# How completely the GP lists hold the school children (services/router/gp_coverage.py):
+# one row, worked out again over the whole roll by every roll import, in its transaction
+# (services/router/gp_coverage_store.py). No row: no roll import since migration 0012.
+gp_coverage = Table(
+    "router_gp_coverage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("school_children", BigInteger, nullable=False),
+    Column("on_gp_list", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 episodes = Table(
     "router_episodes",
     metadata,

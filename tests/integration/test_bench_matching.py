@@ -69,6 +69,11 @@ def test_bench_matching_writes_sane_figures(
     assert 0.9 <= figures["precision"] <= 1 and 0.5 <= figures["recall"] <= 1
     assert figures["reviews"] >= 0 and isinstance(figures["false_matches"], list)
     assert figures["twins"]["cases"] > 0
+    # The area's GP lists hold every child: auto would match there.
+    coverage = figures["gp_coverage"]
+    assert coverage["school_children"] > 5_000 and coverage["auto"] == "match"
+    assert coverage["on_gp_list"] >= 0.98 * coverage["school_children"]
+    assert "school children on GP" in result.output and "auto: match" in result.output
     assert (
         sum(figures["twins"][k] for k in ("right", "review", "wrong", "missed"))
         == (figures["twins"]["cases"])

@@ -14,6 +14,7 @@ from typing import Literal
 from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1, LinkBasis
 from schemas.episode import ChildV1, EpisodeEventV1, EventType
 from schemas.messages import AlertAnswerV1, IdentityDecisionV1, IdentityReviewV1, OrgKind
+from services.router import gp_coverage
 from services.router.awaiting_return import OPENED, RETURNED, WAITING, WITHDRAWN
 from services.router.deciding import CONFIRMED, DISPUTED, REFUTED
 from services.router.directory import Organisation, RollRecord
@@ -48,7 +49,8 @@ class MemoryRoutingStore:
     people: dict[str, ChildV1] = field(default_factory=dict)
 
     async def matching_model(self, loaded: MatchingModel) -> MatchingModel:
-        return for_matching(loaded, of_roll(self.rolls)).model
+        named = for_matching(loaded, of_roll(self.rolls)).model
+        return gp_coverage.for_matching(named, gp_coverage.of_records(self.rolls))[0]
 
     async def candidates(self, child: ChildV1) -> list[RollRecord]:
         return list(self.rolls)
