@@ -1,5 +1,5 @@
 """``rules.other_given_name_at_home: auto`` (services/router/gp_coverage.py): the rule
-matches only where the directory's GP lists hold at least 98 % of 1,000 or more school
+matches only where the directory's GP lists hold at least 99 % of 1,000 or more school
 children; the measure counts distinct school children by exact key, and a roll file's
 organisations are told apart by their codes' shapes."""
 
@@ -59,19 +59,19 @@ def test_the_share_is_of_the_school_children_and_none_is_no_share() -> None:
 @pytest.mark.parametrize(
     ("children", "listed", "rule"),
     [
-        (1_000, 980, "match"),  # 98 % exactly
-        (1_000, 979, "review"),
-        (50_000, 49_000, "match"),
-        (50_000, 48_999, "review"),
+        (1_000, 990, "match"),  # 99 % exactly
+        (1_000, 989, "review"),
+        (50_000, 49_500, "match"),
+        (50_000, 49_499, "review"),
         (AUTO_MIN_CHILDREN, AUTO_MIN_CHILDREN, "match"),
         (AUTO_MIN_CHILDREN - 1, AUTO_MIN_CHILDREN - 1, "review"),  # too few, all listed
         (0, 0, "review"),
     ],
 )
-def test_auto_matches_from_98_percent_of_1000_school_children(
+def test_auto_matches_from_99_percent_of_1000_school_children(
     children: int, listed: int, rule: str
 ) -> None:
-    assert (AUTO_MIN_SHARE, AUTO_MIN_CHILDREN) == (0.98, 1_000)
+    assert (AUTO_MIN_SHARE, AUTO_MIN_CHILDREN) == (0.99, 1_000)
     assert resolve("auto", GpCoverage(children, listed)).rule == rule
 
 
@@ -87,8 +87,8 @@ def test_describe_gives_counts_and_never_rounds_up_to_the_threshold() -> None:
     assert resolve("auto", GpCoverage(18_012, 17_850)).describe() == (
         "GP lists hold 99.1 % of 18,012 school children: match"
     )
-    assert resolve("auto", GpCoverage(10_000, 9_796)).describe() == (
-        "GP lists hold 97.9 % of 10,000 school children, fewer than 98 %: review"
+    assert resolve("auto", GpCoverage(10_000, 9_896)).describe() == (
+        "GP lists hold 98.9 % of 10,000 school children, fewer than 99 %: review"
     )
     assert resolve("auto", GpCoverage(412, 412)).describe() == (
         "GP lists hold 100.0 % of 412 school children, too few to judge (fewer than 1,000): review"
