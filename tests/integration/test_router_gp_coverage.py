@@ -128,8 +128,12 @@ async def test_auto_matches_once_the_gp_lists_hold_99_percent_and_not_below(
             caplog.text
         )
         # The file's own choices stand whatever the coverage.
-        async with router.transaction() as session:
-            assert (await directory_cache.matching_model(session, loaded)).rules == loaded.rules
+        for own in ("review", "match"):
+            chosen = replace(loaded, rules=Rules(other_given_name_at_home=own))
+            async with router.transaction() as session:
+                assert (await directory_cache.matching_model(session, chosen)).rules == (
+                    chosen.rules
+                )
 
         # A database upgraded to 0012 with its roll already in: no coverage stored, so
         # review, and said so, until the next roll import.
