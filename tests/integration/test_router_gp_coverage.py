@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from services.router.settings import RouterSettings
 from services.router.tables import gp_coverage
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
+from tests import made_up
 from tests.integration.test_router_handler import AT, NLD, FakeOutbox, reported
 
 SCHOOL, OTHER_SCHOOL, GP, OTHER_GP, YOT = "100001", "100002", "A81001", "B82002", "YOT-NLD"
@@ -53,19 +54,10 @@ CHILD = {
 }
 
 
-def _names() -> Iterator[str]:
-    """Made-up names, each once."""
-    letters = "bcdfghjklmnprstvz"
-    for a in letters:
-        for b in letters:
-            for c in letters:
-                yield f"{a.upper()}a{b}o{c}"
-
-
 def _children(count: int) -> list[str]:
     """Oliver Hart and ``count - 1`` other children (names and birth dates their own),
     as roll lines without the organisation's code and record id."""
-    names, day = _names(), date(2010, 1, 1)
+    names, day = made_up.names(), date(2010, 1, 1)
     lines = [f"Oliver,Hart,{BORN.isoformat()},{HOME}"]
     for _ in range(count - 1):
         day += timedelta(days=1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from services.router.name_frequencies import LIVE_MIN_ROWS, of_roll
 from services.router.settings import RouterSettings
 from services.runtime.database import Database
 from services.runtime.migrations import upgrade
+from tests import made_up
 from tests.integration.test_router_handler import AT, NLD, FakeOutbox, reported
 
 SCHOOL = "100001"
@@ -35,20 +36,11 @@ BORN = date(2012, 5, 31)
 CHILD = {"given_name": "Zainab", "family_name": "Okafor", "date_of_birth": BORN.isoformat()}
 
 
-def _names() -> Iterator[str]:
-    """Made-up names, each once: a roll's rare names."""
-    letters = "bcdfghjklmnprstvz"
-    for a in letters:
-        for b in letters:
-            for c in letters:
-                yield f"{a.upper()}a{b}o{c}"
-
-
 def _write_roll(path: Path, rows: int, common: float) -> Path:
     """A roll of ``rows`` rows for the school: the child (S1) and, of the others,
     ``common`` named Zainab (other family names) and as many Okafor (other given names),
     born on other days than the child."""
-    names = _names()
+    names = made_up.names()
     lines = ["org_code,record_id,given_name,family_name,date_of_birth"]
     lines.append(f"{SCHOOL},S1,Zainab,Okafor,{BORN.isoformat()}")
     shared = round(common * rows)
