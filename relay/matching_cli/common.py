@@ -107,6 +107,21 @@ def for_roll(model: Any, index: Any) -> Any:
     return resolved
 
 
+def chosen_model(model_file: Path | None, other_given_name: str | None) -> Any:
+    """The model file (``--model``, else ``RELAY_MATCHING_MODEL_FILE``) with
+    ``--other-given-name`` in place of its rule; a file that does not load ends the
+    command, naming the problem."""
+    from services.router.model import ModelFileError, read_model
+    from services.router.settings import RouterSettings
+
+    try:
+        model = read_model(model_file or RouterSettings().matching_model_file)
+    except ModelFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    return with_rule(model, other_given_name)
+
+
 def with_rule(model: Any, other_given_name: str | None) -> Any:
     """``model`` with ``--other-given-name`` in place of its file's rule, if given."""
     from dataclasses import replace

@@ -17,15 +17,14 @@ from relay.matching_cli.common import (
     OtherGivenOpt,
     RecordsOpt,
     RollOpt,
+    chosen_model,
     compared_records,
     day,
     for_roll,
     load,
     read_labels,
     show,
-    with_rule,
 )
-from services.router.settings import RouterSettings
 
 
 def evaluate(
@@ -40,16 +39,9 @@ def evaluate(
     """Precision, recall and review share of the model at its thresholds."""
     from services.router.evaluation import evaluate as score
     from services.router.evaluation import outcome
-    from services.router.model import ModelFileError, read_model
 
-    try:
-        model = read_model(model_file or RouterSettings().matching_model_file)
-    except ModelFileError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    model = with_rule(model, other_given_name)
     index, children = load(roll, records)
-    model = for_roll(model, index)
+    model = for_roll(chosen_model(model_file, other_given_name), index)
     compared = compared_records(index, children, day(on), model)
     result = score((outcome(rid, c, model) for rid, c in compared), read_labels(labels))
     show(
@@ -106,13 +98,9 @@ def misses(
     from collections import Counter
 
     from services.router.evaluation import miss_cause, review_cause
-    from services.router.model import read_model
 
-    chosen = with_rule(
-        read_model(model_file or RouterSettings().matching_model_file), other_given_name
-    )
     index, children = load(roll, records)
-    model = for_roll(chosen, index)
+    model = for_roll(chosen_model(model_file, other_given_name), index)
     known = read_labels(labels)
     with labels.open(encoding="utf-8-sig", newline="") as handle:
         mods = {row["record_id"]: row.get("modifications") or "" for row in csv.DictReader(handle)}
