@@ -191,7 +191,7 @@ def _pipeline_table(f: dict[str, Any]) -> Table:
     copies = f", {f['copies']} copies of router and notifier" if f["copies"] > 1 else ""
     table = Table(
         title=f"relay bench pipeline ({f['database']}, {f['broker']} broker, "
-        f"{f['events']:,} events {rate}{copies})"
+        f"{f['events']:,} events {rate}{copies}, {f['smtp_connections']} SMTP connections)"
     )
     table.add_column("figure", no_wrap=True)  # names the tests look for
     table.add_column("value", justify="right")

@@ -34,7 +34,6 @@ from services.runtime.kafka import group_options, security_options
 from services.runtime.settings import RelaySettings
 
 CONCURRENT_POSTS = 8  # as fast as possible: this many requests in flight
-SMTP_CONNECTIONS = 2  # the notifier's default pool (RELAY_SMTP_URL ?pool=)
 
 
 class Journal:
@@ -171,8 +170,11 @@ async def _first(
         await asyncio.gather(*sends)
 
 
-async def smtp_floor(port: int, count: int, sample: bytes, journal: Path | None = None) -> float:
-    """``count`` emails like ``sample`` sent raw over SMTP_CONNECTIONS connections. With
+async def smtp_floor(
+    port: int, count: int, sample: bytes, connections: int, journal: Path | None = None
+) -> float:
+    """``count`` emails like ``sample`` sent raw over ``connections`` connections (the
+    notifier's pool, RELAY_SMTP_URL ``?pool=``). With
     ``journal`` (a file), each connection commits an outcome there after each email,
     before it sends the next (the durable floor)."""
     message = EmailMessage()
@@ -193,8 +195,8 @@ async def smtp_floor(port: int, count: int, sample: bytes, journal: Path | None 
         finally:
             await smtp.quit()
 
-    each, extra = divmod(count, SMTP_CONNECTIONS)
-    shares = [each + (n < extra) for n in range(SMTP_CONNECTIONS)]
+    each, extra = divmod(count, connections)
+    shares = [each + (n < extra) for n in range(connections)]
     try:
         started = time.monotonic()
         await asyncio.gather(*(connection(s) for s in shares if s))

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _QUERY_KEYS = ("starttls", "cafile", "verify", "pool")
+# Connections kept open, one alert in flight on each (issue 18: 4 rather than 2 lets a
+# burst's outcomes share transactions and keeps the notifier busy while each connection
+# waits for the server's reply and its outcome's commit). A crash can repeat at most one
+# email per connection, with the same Message-ID.
+DEFAULT_POOL = 4
 
 
 class SmtpUrlError(ValueError):
@@ -43,7 +48,7 @@ class SmtpTarget:
     start_tls: bool = False
     cafile: str | None = None
     verify: bool = True
-    pool: int = 2
+    pool: int = DEFAULT_POOL
 
     def __repr__(self) -> str:  # never show the password in logs
         return (
@@ -93,7 +98,7 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         port = parts.port or (465 if implicit else 25)
     except ValueError as exc:
         raise SmtpUrlError(f"RELAY_SMTP_URL: bad port: {exc}") from exc
-    pool_text = lowered.get("pool", "2")
+    pool_text = lowered.get("pool", str(DEFAULT_POOL))
     if not pool_text.isdigit() or not 1 <= int(pool_text) <= 50:
         raise SmtpUrlError(f"RELAY_SMTP_URL: pool={pool_text!r}: a whole number from 1 to 50")
     cafile = query.get("cafile") or None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from services.notifier.smtp import DEFAULT_POOL
 from tests.conftest import EMBEDDED_GROUP_ENV
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +30,7 @@ KEYS = {
     "ratio_durable",
     "cpu_ms_per_alert",
     "host_ms",
+    "smtp_connections",
 }
 SERVICES = {"ingest", "router", "notifier", "console"}
 
@@ -68,6 +70,8 @@ def test_bench_pipeline_reports_every_figure_for_a_small_feed(tmp_path: Path) ->
     assert figures["ratio_durable"] == pytest.approx(
         figures["pipeline_s"] / figures["durable_floor_s"], 0.01
     )
+    # The SMTP floors use as many connections as the notifier keeps (its default pool).
+    assert figures["smtp_connections"] == DEFAULT_POOL == 4
     # Every service worked for its alerts; the total is their sum.
     cpu = figures["cpu_ms_per_alert"]
     assert set(cpu) == SERVICES | {"total"}
