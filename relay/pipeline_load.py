@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import random
 import re
 import time
@@ -13,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from relay.bench_poster import Poster
 from relay.pipeline_floors import CONCURRENT_POSTS
 
 Progress = Callable[[str, int, int], None]
@@ -59,26 +59,27 @@ async def post_events(
     posting took."""
     accepted: dict[str, float] = {}
     started = time.monotonic()
-    limit = asyncio.Semaphore(CONCURRENT_POSTS if rate is None else 64)
-    async with httpx.AsyncClient(
-        base_url=ingest, headers={"Authorization": f"Bearer {key}"}, timeout=60
-    ) as client:
+    in_flight = CONCURRENT_POSTS if rate is None else 64
+    poster = Poster(ingest, {"Authorization": f"Bearer {key}"}, in_flight)
 
-        async def one(n: int, event: dict[str, Any]) -> None:
-            if rate is not None:
-                await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
-            async with limit:
-                while True:
-                    answer = await client.post("/v1/episode-events", json=event)
-                    if answer.status_code != 429 and answer.status_code != 503:
-                        break
-                    await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
-            if answer.status_code != 202:
-                raise RuntimeError(f"event {event['event_id']}: HTTP {answer.status_code}")
-            accepted[event["episode_ref"]] = time.time()
-            progress("post", len(accepted), len(events))
+    async def one(n: int, event: dict[str, Any]) -> None:
+        if rate is not None:
+            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+        body = json.dumps(event).encode()
+        while True:
+            answer = await poster.post("/v1/episode-events", body)
+            if answer.status != 429 and answer.status != 503:
+                break
+            await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
+        if answer.status != 202:
+            raise RuntimeError(f"event {event['event_id']}: HTTP {answer.status}")
+        accepted[event["episode_ref"]] = time.time()
+        progress("post", len(accepted), len(events))
 
+    try:
         await asyncio.gather(*(one(n, e) for n, e in enumerate(events)))
+    finally:
+        await poster.close()
     return accepted, time.monotonic() - started
 
 
