@@ -126,14 +126,14 @@ def with_rule(model: Any, other_given_name: str | None) -> Any:
     """``model`` with ``--other-given-name`` in place of its file's rule, if given."""
     from dataclasses import replace
 
-    from services.router.model import OtherGivenNameAtHome, Rules
+    from services.router.model import OtherGivenNameAtHome
 
     if other_given_name is None:
         return model
     allowed = get_args(OtherGivenNameAtHome)
     for choice in allowed:
         if other_given_name == choice:
-            return replace(model, rules=Rules(other_given_name_at_home=choice))
+            return replace(model, rules=replace(model.rules, other_given_name_at_home=choice))
     raise typer.BadParameter(f"one of {', '.join(allowed)}", param_hint="--other-given-name")
 
 

@@ -50,6 +50,7 @@ def evaluate(
             "match_threshold": model.thresholds.match,
             "review_threshold": model.thresholds.review,
             "other_given_name_at_home": model.rules.other_given_name_at_home,
+            "birth_date_wrong_at_home": model.rules.birth_date_wrong_at_home,
         },
         as_json,
     )

@@ -81,6 +81,7 @@ def train(
             "match": model.thresholds.match,
             "review": model.thresholds.review,
             "other_given_name_at_home": model.rules.other_given_name_at_home,
+            "birth_date_wrong_at_home": model.rules.birth_date_wrong_at_home,
         }
     )
     show(figures, as_json)

@@ -57,11 +57,13 @@ def load_matching_model(settings: RouterSettings) -> MatchingModel:
         log.error("router: refusing to start: %s", exc)
         raise
     log.info(
-        "router: matching model %s: match %s, review %s bits; other_given_name_at_home=%s",
+        "router: matching model %s: match %s, review %s bits; other_given_name_at_home=%s, "
+        "birth_date_wrong_at_home=%s",
         settings.matching_model_file,
         model.thresholds.match,
         model.thresholds.review,
         model.rules.other_given_name_at_home,
+        model.rules.birth_date_wrong_at_home,
     )
     return model
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from services.router.comparisons import AGREEMENT, same_home
+from services.router.comparisons import AGREEMENT, MISSING, same_home
 from services.router.model import MatchingModel, Rules
 from services.router.record_comparison import Comparison
 
@@ -47,6 +47,8 @@ def decide_candidate(c: Comparison, model: MatchingModel) -> tuple[Decision, str
         return "no-match", "threshold"
     if total >= match_threshold:
         return ("review", "threshold") if _doubtful(c, model.rules) else ("match", "threshold")
+    if total >= review_threshold and _birth_date_wrong_at_home(c, model.rules):
+        return "match", "date-wrong-at-home"
     if total >= review_threshold and not _uncorroborated_other_family(c):
         return "review", "threshold"
     return "no-match", "threshold"
@@ -99,6 +101,26 @@ def _other_given_name_at_home(c: Comparison, rules: Rules) -> bool:
         and c.levels["family_name"] in _FAMILY_AT_HOME
         and c.levels["sex"] != "disagree"
         and _same_home(c)
+    )
+
+
+def _birth_date_wrong_at_home(c: Comparison, rules: Rules) -> bool:
+    """Opt-in (``rules.birth_date_wrong_at_home: match``): the given and family names as
+    written, at the row's very address (the postcode not disagreeing), the sex not
+    disagreeing, and the birth date any other: the child with the date mistyped, above
+    the review threshold though below the match one. Siblings never share a first name,
+    and a twin shares the date; a namesake in the same postcode, but not at the same
+    address, stays a person's. Roll-level rules still apply (a rival within the
+    ambiguity margin, or a better candidate sent to review, leaves it to a person)."""
+    return (
+        rules.birth_date_wrong_at_home == "match"
+        and c.levels["given_name"] == c.levels["family_name"] == "exact"
+        and not c.swapped
+        and c.levels["date_of_birth"] != "exact"
+        and c.levels["date_of_birth"] != MISSING
+        and c.levels["sex"] != "disagree"
+        and c.levels["address"] == "same"
+        and c.levels["postcode"] != "disagree"
     )
 
 

@@ -20,7 +20,8 @@ File format (``version`` 1)::
      "fields": {"given_name": {"exact": {"m": 0.88, "u": 0.01}, ...}, ...},
      "term_frequencies": {"given_name": {"minimum": 0.0005, "values": {"oliver": 0.012}},
                           "family_name": {...}},
-     "rules": {"other_given_name_at_home": "review"}}                  # optional
+     "rules": {"other_given_name_at_home": "review",                   # optional
+               "birth_date_wrong_at_home": "review"}}
 
 Every field and level of :data:`LEVELS` must be present with ``0 < m, u <= 1``. ``rules``
 holds the decision rules an owner opts in to (:class:`Rules`); a rule absent keeps
@@ -131,6 +132,7 @@ class TermFrequencies:
 
 
 OtherGivenNameAtHome = Literal["review", "match", "auto"]
+BirthDateWrongAtHome = Literal["review", "match"]
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,17 @@ class Rules:
     (:mod:`services.router.candidate_rules`, :mod:`services.router.matching`). ``auto``:
     ``match`` where the directory's GP lists hold nearly every school child, else
     ``review`` (:mod:`services.router.gp_coverage` resolves it before a model scores;
-    unresolved, it acts as ``review``)."""
+    unresolved, it acts as ``review``).
+
+    ``birth_date_wrong_at_home``: a police record with the row's given and family names
+    as written, at its very address, and another birth date, scoring between the review
+    and match thresholds. ``review`` (default): a person decides. ``match``: matched,
+    since siblings do not share a first name and a twin shares the date
+    (:func:`services.router.candidate_rules._birth_date_wrong_at_home`). The person
+    index never links on either rule."""
 
     other_given_name_at_home: OtherGivenNameAtHome = "review"
+    birth_date_wrong_at_home: BirthDateWrongAtHome = "review"
 
 
 @dataclass(frozen=True)
@@ -271,7 +281,10 @@ def model_to_dict(model: MatchingModel) -> dict[str, Any]:
             f: {"minimum": tf.minimum, "values": dict(sorted(tf.values.items()))}
             for f, tf in model.term_frequencies.items()
         },
-        "rules": {"other_given_name_at_home": model.rules.other_given_name_at_home},
+        "rules": {
+            "other_given_name_at_home": model.rules.other_given_name_at_home,
+            "birth_date_wrong_at_home": model.rules.birth_date_wrong_at_home,
+        },
     }
 
 
@@ -296,17 +309,21 @@ def _object(value: Any, where: str) -> dict[str, Any]:
 
 def _rules(data: Any) -> Rules:
     rules = _object(data, "rules")
-    unknown = sorted(rules.keys() - {"other_given_name_at_home"})
+    known = ("other_given_name_at_home", "birth_date_wrong_at_home")
+    unknown = sorted(rules.keys() - set(known))
     if unknown:
-        raise ModelFileError(f"rules.{unknown[0]}: not a rule (known: other_given_name_at_home)")
-    value = rules.get("other_given_name_at_home", "review")
-    allowed = get_args(OtherGivenNameAtHome)
-    if value not in allowed:
-        raise ModelFileError(
-            f"rules.other_given_name_at_home: {value!r} is not one of "
-            + ", ".join(repr(a) for a in allowed)
-        )
-    return Rules(other_given_name_at_home=value)
+        raise ModelFileError(f"rules.{unknown[0]}: not a rule (known: {', '.join(known)})")
+    other_given = rules.get("other_given_name_at_home", "review")
+    birth_date = rules.get("birth_date_wrong_at_home", "review")
+    for name, value, allowed in (
+        ("other_given_name_at_home", other_given, get_args(OtherGivenNameAtHome)),
+        ("birth_date_wrong_at_home", birth_date, get_args(BirthDateWrongAtHome)),
+    ):
+        if value not in allowed:
+            raise ModelFileError(
+                f"rules.{name}: {value!r} is not one of " + ", ".join(repr(a) for a in allowed)
+            )
+    return Rules(other_given_name_at_home=other_given, birth_date_wrong_at_home=birth_date)
 
 
 def model_from_dict(data: Any) -> MatchingModel:

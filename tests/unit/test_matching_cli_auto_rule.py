@@ -114,4 +114,7 @@ def test_train_chooses_thresholds_under_the_resolved_rule_and_keeps_auto(tmp_pat
         "(fewer than 1,000): review"
     ) in result.stderr
     written = json.loads(model.read_text(encoding="utf-8"))
-    assert written["rules"] == {"other_given_name_at_home": "auto"}
+    assert written["rules"] == {
+        "other_given_name_at_home": "auto",
+        "birth_date_wrong_at_home": "review",
+    }

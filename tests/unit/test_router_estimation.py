@@ -190,8 +190,12 @@ def test_train_keeps_the_rules_of_the_file_it_replaces_and_evaluate_overrides_th
     assert fresh.exit_code == 0, fresh.output
     assert rule(fresh.stdout) == "review"
     data = json.loads(model.read_text(encoding="utf-8"))
-    assert data["rules"] == {"other_given_name_at_home": "review"}
-    data["rules"]["other_given_name_at_home"] = "match"  # the owner's choice
+    assert data["rules"] == {
+        "other_given_name_at_home": "review",
+        "birth_date_wrong_at_home": "review",
+    }
+    data["rules"]["other_given_name_at_home"] = "match"  # the owner's choices
+    data["rules"]["birth_date_wrong_at_home"] = "match"
     model.write_text(json.dumps(data), encoding="utf-8")
     again = runner.invoke(app, [*train_args, "--json"])
     assert again.exit_code == 0, again.output
@@ -206,6 +210,9 @@ def test_train_keeps_the_rules_of_the_file_it_replaces_and_evaluate_overrides_th
     overridden = runner.invoke(app, [*evaluate, "--other-given-name", "review", "--json"])
     assert overridden.exit_code == 0, overridden.output
     assert rule(overridden.stdout) == "review"
+    # The override is of that rule alone: the file's other rule holds.
+    shown = json.loads(overridden.stdout[overridden.stdout.index("{") :])
+    assert shown["birth_date_wrong_at_home"] == "match"
     assert json.loads(model.read_text(encoding="utf-8"))["rules"]["other_given_name_at_home"] == (
         "match"
     )  # a run's override leaves the file alone

@@ -145,7 +145,10 @@ def test_a_model_file_may_say_auto_and_the_router_resolves_it() -> None:
     data["rules"] = {"other_given_name_at_home": "auto"}
     loaded = model_from_dict(data)
     assert loaded.rules.other_given_name_at_home == "auto"
-    assert model_to_dict(loaded)["rules"] == {"other_given_name_at_home": "auto"}
+    assert model_to_dict(loaded)["rules"] == {
+        "other_given_name_at_home": "auto",
+        "birth_date_wrong_at_home": "review",
+    }
     matched, resolution = for_matching(loaded, GpCoverage(2_000, 1_990))
     assert (matched.rules.other_given_name_at_home, resolution.rule) == ("match", "match")
     reviewed, _ = for_matching(loaded, GpCoverage(2_000, 1_900))

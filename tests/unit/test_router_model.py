@@ -76,7 +76,10 @@ def test_the_rule_for_another_given_name_at_home_is_review_unless_the_file_says_
     tmp_path: Path,
 ) -> None:
     data = model_to_dict(BASELINE)
-    assert data["rules"] == {"other_given_name_at_home": "review"}
+    assert data["rules"] == {
+        "other_given_name_at_home": "review",
+        "birth_date_wrong_at_home": "review",
+    }
     del data["rules"]
     assert model_from_dict(data).rules == Rules(other_given_name_at_home="review")
     data["rules"] = {}
@@ -88,6 +91,19 @@ def test_the_rule_for_another_given_name_at_home_is_review_unless_the_file_says_
     assert read_model(tmp_path / "m.json").rules == model.rules
     # Carried with another roll's name tables, as the router weighs names.
     assert model.with_term_frequencies({}).rules == model.rules
+
+
+def test_the_rule_for_a_birth_date_wrong_at_home_is_review_unless_the_file_says_match() -> None:
+    data = model_to_dict(BASELINE)
+    del data["rules"]
+    assert model_from_dict(data).rules.birth_date_wrong_at_home == "review"
+    data["rules"] = {"birth_date_wrong_at_home": "match"}
+    assert model_from_dict(data).rules == Rules(birth_date_wrong_at_home="match")
+    data["rules"] = {"birth_date_wrong_at_home": "auto"}
+    with pytest.raises(ModelFileError, match=r"rules.birth_date_wrong_at_home: 'auto' is not"):
+        model_from_dict(data)
+    # The deployed model opts in.
+    assert read_model(DEPLOYED).rules.birth_date_wrong_at_home == "match"
 
 
 def test_the_deployed_model_loads() -> None:
