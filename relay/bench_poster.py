@@ -65,9 +65,12 @@ class _Connection:
 
 
 class Poster:
-    """POSTs to one server over at most ``connections`` connections, each reused."""
+    """POSTs to one server over at most ``connections`` connections, each reused; an
+    answer not complete within ``timeout_s`` is an error (TimeoutError), as httpx's was."""
 
-    def __init__(self, base_url: str, headers: dict[str, str], connections: int) -> None:
+    def __init__(
+        self, base_url: str, headers: dict[str, str], connections: int, timeout_s: float = 60.0
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"{base_url!r}: the benchmark's client speaks plain http only")
@@ -83,6 +86,7 @@ class Poster:
         )
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(connections)
+        self.timeout_s = timeout_s
 
     async def post(self, path: str, body: bytes) -> Answer:
         request = (
@@ -91,7 +95,8 @@ class Poster:
         async with self._slots:
             connection = self._idle.pop() if self._idle else await self._open()
             try:
-                answer, again = await connection.exchange(request)
+                async with asyncio.timeout(self.timeout_s):
+                    answer, again = await connection.exchange(request)
             except BaseException:
                 connection.close()
                 raise

@@ -89,6 +89,23 @@ async def test_connections_are_capped_and_reused(
     assert len(peers) <= 4  # three at once, and one reopened after the server's close
 
 
+async def test_a_server_that_never_answers_is_an_error_not_a_hang() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # takes the request, never answers
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    poster = Poster(f"http://127.0.0.1:{port}", {}, connections=1, timeout_s=0.2)
+    try:
+        with pytest.raises(TimeoutError):
+            await poster.post("/v1/episode-events", b"{}")
+    finally:
+        await poster.close()
+        server.close()
+
+
 def test_a_url_it_cannot_speak_is_refused() -> None:
     with pytest.raises(ValueError, match="plain http only"):
         Poster("https://ingest.example", {}, connections=1)
