@@ -5,7 +5,6 @@ ids, label the children they hold, and change nothing else a seed gives."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import replace
 from hashlib import sha256
@@ -23,6 +22,7 @@ from relay.corruption import (
     write_set,
 )
 from relay.corruption import TestSet as GeneratedSet  # "Test*": pytest would collect it
+from tests.matching_files import evaluated
 
 KINDS = {"date_digit", "no_postcode", "no_address"}
 FIELDS = {"given_name", "family_name", "address"}
@@ -138,13 +138,7 @@ def test_the_cli_says_how_many_are_on_gp_lists_and_refuses_a_share_above_one(
     assert made.exit_code == 0, made.output
     assert "(300 on GP lists)" in made.stdout
     assert "0 of 300 children on no roll or list" in made.stdout
-    model = Path(__file__).resolve().parents[2] / "deploy" / "matching-model.json"
-    files = [f"--{n}={out / f'{n}.csv'}" for n in ("roll", "records", "labels")]
-    evaluated = runner.invoke(
-        app, ["matching", "evaluate", *files, "--model", str(model), "--json"]
-    )
-    assert evaluated.exit_code == 0, evaluated.output
-    figures = json.loads(evaluated.stdout[evaluated.stdout.index("{") :])
+    figures, _ = evaluated(runner, out)
     assert figures["on_roll"] == figures["records"] == 300
     refused = runner.invoke(app, [*args, "--gp-coverage", "1.5"])
     assert refused.exit_code != 0 and "--gp-coverage" in refused.output

@@ -5,7 +5,6 @@ and ``relay matching evaluate`` reads what ``relay matching febrl`` writes."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from itertools import product
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from relay.febrl import FEBRL_COLUMNS, child_date, child_year, read_febrl, recast, uk_postcode
 from schemas.identifiers import normalise_postcode
 from services.router.comparisons import compare_postcode
+from tests.matching_files import evaluated
 
 # Made-up rows in FEBRL's layout (a space after each comma, as its files have).
 ROWS = [
@@ -145,16 +145,10 @@ def test_the_cli_writes_what_evaluate_reads(tmp_path: Path) -> None:
     )  # fmt: skip
     assert made.exit_code == 0, made.output
     assert "27  roll rows" in made.stdout
-    model = Path(__file__).resolve().parents[2] / "deploy" / "matching-model.json"
-    files = [f"--{n}={out / f'{n}.csv'}" for n in ("roll", "records", "labels")]
-    evaluated = runner.invoke(
-        app, ["matching", "evaluate", *files, "--model", str(model), "--json"]
-    )
-    assert evaluated.exit_code == 0, evaluated.output
-    figures = json.loads(evaluated.stdout[evaluated.stdout.index("{") :])
+    figures, printed = evaluated(runner, out)
     assert figures["records"] == 31 and figures["on_roll"] == 27
     assert figures["right_matches"] == 27 and figures["wrong_matches"] == 0
-    for output in (made.stdout, evaluated.stdout):
+    for output in (made.stdout, printed):
         assert "cara" not in output and "cedar" not in output and "una" not in output
 
 
