@@ -105,8 +105,8 @@ IDENTITY_DECISIONS = Topic(
     "identity-decisions",
     1,
     IdentityDecisionV1,
-    ("console",),
-    ("router",),
+    ("console", "router"),
+    ("router", "console"),
     "<review_id>",
     "A person's decision on an identity review.",
 )

@@ -78,6 +78,10 @@ class DecisionStore(Protocol):
         """The episode's child in the person index, if it is linked."""
         ...
 
+    async def pending_reviews_of_child(self, child_id: str, org_code: str) -> list[HeldReview]:
+        """The child's pending reviews at ``org_code`` (any episode), oldest first."""
+        ...
+
     async def add_roll_links(
         self, force_code: str, episode_ref: str, records: Iterable[tuple[str, str]]
     ) -> None:

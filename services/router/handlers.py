@@ -8,16 +8,18 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.base import derived_id
 from schemas.catalogue import (
     ALERTS_REQUESTED,
     CHILD_IDENTITIES,
+    IDENTITY_DECISIONS,
     IDENTITY_REVIEWS,
     RHI_TASKS_REQUESTED,
 )
 from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import AlertRequestedV1, IdentityDecisionV1, RhiTaskRequestedV1
-from services.router import person_moves, review_store
+from services.router import person_decisions, person_moves, review_store
 from services.router.deciding import LOCAL_TIME as LOCAL_TIME
 from services.router.deciding import EpisodeFacts, decide_episode, decide_match, identify
 from services.router.decision_store import DecisionStore
@@ -74,13 +76,10 @@ async def route_episode_event(
     """Load, decide (services/router/deciding.py), persist and publish."""
     policy = policy or Policy()
     model = await store.matching_model(model or BASELINE)
-    decisions = identify(
-        event,
-        await store.candidates(event.child),
-        await store.dispute_states(event.force_code, event.episode_ref),
-        model,
-    )
+    disputes = await store.dispute_states(event.force_code, event.episode_ref)
+    decisions = identify(event, await store.candidates(event.child), disputes, model)
     linked = await store.link_episode(event, decisions, clock(), model)
+    decisions = await _follow_person_decisions(store, event, decisions, disputes, linked.child_id)
     await _announce(out, linked.announcements)
     if linked.review is not None:
         await out.publish(IDENTITY_REVIEWS, event.episode_key, linked.review)
@@ -101,6 +100,41 @@ async def route_episode_event(
         len(plan.rhi_tasks),
         len(plan.reviews) + (linked.review is not None),
     )
+
+
+async def _follow_person_decisions(
+    store: RoutingStore,
+    event: EpisodeEventV1,
+    decisions: list[MatchDecision],
+    disputes: dict[str, str],
+    child_id: str,
+) -> list[MatchDecision]:
+    """The reviews a person already decided for this child settled as the person
+    decided (services/router/person_decisions.py); the matches it makes linked in the
+    person index as a person's decision is. The store is asked only when the matcher
+    left a review."""
+    if not person_decisions.needs_person_decisions(decisions):
+        return decisions
+    earlier = person_decisions.latest_by_organisation(await store.person_decisions(child_id))
+    followed = person_decisions.follow(decisions, earlier, disputes)
+    matched = person_decisions.newly_matched(decisions, followed)
+    if matched:
+        await store.add_roll_links(event.force_code, event.episode_ref, matched)
+    settled = sorted(
+        {
+            (f.org_code, f.explanation["decided_in"])
+            for d, f in zip(decisions, followed, strict=True)
+            if d.decision == "review" and f.explanation.get("rule") == person_decisions.DECIDED
+        }
+    )
+    for org_code, review_id in settled:  # ids only
+        log.info(
+            "router: event %s: %s as a person decided in review %s",
+            event.message_id,
+            org_code,
+            review_id,
+        )
+    return followed
 
 
 async def _remember_episode(store: RoutingStore, event: EpisodeEventV1) -> None:
@@ -219,8 +253,9 @@ async def apply_decision(
     """A person decided a review: ``match`` routes the held event to the organisation,
     as :func:`route` would have had the child matched; ``no-match`` tells nobody.
 
-    Only the held event is routed. Later events of the same episode that were held for
-    the same organisation are reviews of their own.
+    The child's other reviews at that organisation which the decision answers are
+    decided with it (:func:`_decide_alike`), and its later events follow it
+    (:func:`_follow_person_decisions`).
     """
     if await store.is_child_review(decision.review_id):
         await _decide_same_child(store, decision, out, clock)
@@ -259,6 +294,62 @@ async def apply_decision(
         decision.roll_record_id or "-",
         len(alerts),
     )
+    await _decide_alike(store, held, decision, out, clock)
+
+
+async def _decide_alike(
+    store: DecisionStore,
+    held: HeldReview,
+    decision: IdentityDecisionV1,
+    out: Publisher,
+    clock: Callable[[], datetime],
+) -> None:
+    """The child's other pending reviews at the same organisation that ``decision``
+    answers (services/router/person_decisions.py ``settles``: the ``found`` held while
+    its ``reported`` waited for a person, an episode since) are decided with it, their
+    events routed as the person's match routes them, and the decision published for the
+    console's queue."""
+    event = held.event()
+    child_id = await store.child_of(event.force_code, event.episode_ref)
+    if child_id is None:
+        return
+    match = decision.decision == "match"
+    person = person_decisions.PersonDecision(
+        held.org_code,
+        decision.roll_record_id if match else None,
+        frozenset(c.roll_record_id for c in held.candidates),
+        held.review_id,
+    )
+    for other in await store.pending_reviews_of_child(child_id, held.org_code):
+        candidates = [c.roll_record_id for c in other.candidates]
+        if other.review_id == held.review_id or not person_decisions.settles(person, candidates):
+            continue
+        alerts = await _release(store, other, decision, out, clock) if match else []
+        alike = IdentityDecisionV1(
+            message_id=derived_id(decision.message_id, other.review_id, "alike"),
+            review_id=other.review_id,
+            decision=decision.decision,
+            roll_record_id=decision.roll_record_id,
+            decided_by=f"{decision.decided_by} (review {held.review_id})"[:200],
+            decided_at=decision.decided_at,
+        )
+        await store.decide_review(
+            other.review_id,
+            "matched" if match else "no-match",
+            alike.roll_record_id,
+            alike.decided_by,
+            alike.decided_at,
+        )
+        # The console's queue learns it as it learns a person's (the router finds the
+        # review decided when the message comes back, and leaves it).
+        await out.publish(IDENTITY_DECISIONS, other.review_id, alike)
+        log.info(
+            "router: review %s decided %s with review %s -> %d alert(s)",
+            other.review_id,
+            decision.decision,
+            held.review_id,
+            len(alerts),
+        )
 
 
 async def _decide_same_child(

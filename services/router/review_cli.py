@@ -157,8 +157,10 @@ def reviews_decide(
     """Decide a pending identity review.
 
     Publishes the decision to identity-decisions; the router then routes the held event
-    to the organisation (--record) or tells nobody (--none); for a same-child review
-    (issue 20) --child merges the episode's child into the earlier child chosen.
+    to the organisation (--record) or tells nobody (--none), decides the child's other
+    pending reviews at that organisation that the decision answers alike, and holds no
+    review there again for the child's later events that it answers; for a same-child
+    review (issue 20) --child merges the episode's child into the earlier child chosen.
     """
     import getpass
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EpisodeEventV1
@@ -19,6 +19,7 @@ from services.router.held_review import Candidate as Candidate
 from services.router.held_review import HeldReview as HeldReview
 from services.router.held_review import ReviewKind as ReviewKind
 from services.router.held_review import ReviewState as ReviewState
+from services.router.person_decisions import PersonDecision
 from services.router.tables import child_reviews, person_episodes, reviews
 
 
@@ -57,6 +58,54 @@ async def hold(
         )
     )
     return True
+
+
+async def decided_for_child(session: AsyncSession, child_id: str) -> list[PersonDecision]:
+    """The reviews a person decided for the person index's child ``child_id``, in any of
+    its episodes not withdrawn, oldest decision first (ids only; the store's half of
+    services/router/person_decisions.py)."""
+    episodes = select(person_episodes.c.force_code, person_episodes.c.episode_ref).where(
+        person_episodes.c.child_id == child_id, person_episodes.c.withdrawn.is_(False)
+    )
+    rows = await session.execute(
+        select(
+            reviews.c.review_id, reviews.c.org_code, reviews.c.roll_record_id, reviews.c.candidates
+        )
+        .where(
+            reviews.c.state != "pending",
+            tuple_(reviews.c.force_code, reviews.c.episode_ref).in_(episodes),
+        )
+        .order_by(reviews.c.decided_at, reviews.c.review_id)
+    )
+    return [
+        PersonDecision(
+            org_code=row.org_code,
+            roll_record_id=row.roll_record_id,
+            shown=frozenset(c["roll_record_id"] for c in row.candidates),
+            review_id=row.review_id,
+        )
+        for row in rows
+    ]
+
+
+async def pending_for_child(
+    session: AsyncSession, child_id: str, org_code: str
+) -> list[HeldReview]:
+    """The pending reviews at ``org_code`` of the person index's child ``child_id``, in
+    any of its episodes not withdrawn, oldest first."""
+    episodes = select(person_episodes.c.force_code, person_episodes.c.episode_ref).where(
+        person_episodes.c.child_id == child_id, person_episodes.c.withdrawn.is_(False)
+    )
+    rows = await session.execute(
+        select(reviews)
+        .where(
+            reviews.c.state == "pending",
+            reviews.c.org_code == org_code,
+            tuple_(reviews.c.force_code, reviews.c.episode_ref).in_(episodes),
+        )
+        .order_by(reviews.c.created_at, reviews.c.review_id)
+    )
+    return [_held(row) for row in rows]
 
 
 def _held(row: Any) -> HeldReview:

@@ -21,6 +21,7 @@ from services.router.directory import Organisation, RollRecord
 from services.router.matching import MatchDecision
 from services.router.model import MatchingModel
 from services.router.outgoing import AwaitedRhiTask
+from services.router.person_decisions import PersonDecision
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,18 @@ class RoutingStore(Protocol):
         model: MatchingModel,
     ) -> Linked:
         """The episode's child in the person index (linked on its first event)."""
+        ...
+
+    async def person_decisions(self, child_id: str) -> list[PersonDecision]:
+        """The reviews a person decided for the child, oldest decision first
+        (services/router/person_decisions.py)."""
+        ...
+
+    async def add_roll_links(
+        self, force_code: str, episode_ref: str, records: Iterable[tuple[str, str]]
+    ) -> None:
+        """Link the episode to roll records (organisation, record) a person's earlier
+        decision matched: the same record is the same child."""
         ...
 
     async def record_reported(

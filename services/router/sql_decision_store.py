@@ -64,6 +64,9 @@ class SqlDecisionStore:
     async def child_of(self, force_code: str, episode_ref: str) -> str | None:
         return await person_index.child_of(self.session, force_code, episode_ref)
 
+    async def pending_reviews_of_child(self, child_id: str, org_code: str) -> list[HeldReview]:
+        return await review_store.pending_for_child(self.session, child_id, org_code)
+
     async def add_roll_links(
         self, force_code: str, episode_ref: str, records: Iterable[tuple[str, str]]
     ) -> None:

@@ -16,6 +16,7 @@ from services.router.directory import Organisation, RollRecord
 from services.router.matching import MatchDecision
 from services.router.model import MatchingModel
 from services.router.outgoing import AwaitedRhiTask
+from services.router.person_decisions import PersonDecision
 from services.router.routing_store import Linked
 
 
@@ -40,6 +41,14 @@ class SqlRoutingStore:
         model: MatchingModel,
     ) -> Linked:
         return await person_index.link_episode(self.session, event, decisions, now, model)
+
+    async def person_decisions(self, child_id: str) -> list[PersonDecision]:
+        return await review_store.decided_for_child(self.session, child_id)
+
+    async def add_roll_links(
+        self, force_code: str, episode_ref: str, records: Iterable[tuple[str, str]]
+    ) -> None:
+        await person_index.add_roll_links(self.session, force_code, episode_ref, records)
 
     async def record_reported(
         self, force_code: str, episode_ref: str, reported_at: datetime

@@ -103,13 +103,23 @@ async def test_handlers_hold_decide_once_and_refuse_unknown_reviews(
     await load_directory(url, tmp_path)
     db = Database(url)
     try:
-        held_events = [event("reported", "MP/1", CHILD), event("reported", "MP/2", CHILD)]
+        # Two children (the same NHS number, mistyped for one of them: names and date of
+        # birth plainly differ), or a decision on one would answer the other's review too
+        # (tests/integration/test_router_decided_reviews.py).
+        other = {
+            **CHILD,
+            "given_name": "Amy",
+            "family_name": "Brown",
+            "date_of_birth": "2010-01-01",
+        }
+        held_events = [event("reported", "MP/1", CHILD), event("reported", "MP/2", other)]
         review_ids = []
         for e in held_events:
             out = Published()
             async with db.transaction() as session:
                 await on_episode_event(session, e, out)  # type: ignore[arg-type]
-            [review] = out.on("identity-reviews")
+            # (Amy's NHS number also asks whether she is Zoe: a same-child review.)
+            [review] = [r for r in out.on("identity-reviews") if r.question == "roll-record"]
             assert [a.recipient.code for a in out.on("alerts-requested")] == [NLD]
             review_ids.append(review.review_id)
         async with db.transaction() as session:

@@ -23,6 +23,7 @@ from services.router.matching import MatchDecision
 from services.router.model import MatchingModel
 from services.router.name_frequencies import for_matching, of_roll
 from services.router.outgoing import AwaitedRhiTask
+from services.router.person_decisions import PersonDecision
 from services.router.person_index import new_child_id
 from services.router.person_moves import RefusedChangeError
 from services.router.routing_store import Linked
@@ -47,6 +48,8 @@ class MemoryRoutingStore:
     awaiting: dict[Episode, tuple[str, AwaitedRhiTask | None]] = field(default_factory=dict)
     held: dict[str, tuple[IdentityReviewV1, EpisodeEventV1]] = field(default_factory=dict)
     people: dict[str, ChildV1] = field(default_factory=dict)
+    # What a person decided for a child (the real store reads the decided reviews).
+    decided: dict[str, list[PersonDecision]] = field(default_factory=dict)
 
     async def matching_model(self, loaded: MatchingModel) -> MatchingModel:
         named = for_matching(loaded, of_roll(self.rolls)).model
@@ -97,6 +100,15 @@ class MemoryRoutingStore:
             if (known.given_name, known.family_name, known.date_of_birth) == same:
                 return child_id
         return None
+
+    async def person_decisions(self, child_id: str) -> list[PersonDecision]:
+        return list(self.decided.get(child_id, []))
+
+    async def add_roll_links(
+        self, force_code: str, episode_ref: str, records: Iterable[tuple[str, str]]
+    ) -> None:
+        for org_code, record_id in records:
+            self.roll_links.add(((force_code, episode_ref), org_code, record_id))
 
     async def record_reported(
         self, force_code: str, episode_ref: str, reported_at: datetime
@@ -342,6 +354,16 @@ class MemoryDecisionStore:
     async def child_of(self, force_code: str, episode_ref: str) -> str | None:
         found = self.index.get((force_code, episode_ref))
         return found[0] if found is not None else None
+
+    async def pending_reviews_of_child(self, child_id: str, org_code: str) -> list[HeldReview]:
+        episodes = set(self.episodes_of(child_id))
+        return [
+            r
+            for r in sorted(self.reviews.values(), key=lambda r: (r.created_at, r.review_id))
+            if r.state == "pending"
+            and r.org_code == org_code
+            and (r.force_code, r.episode_ref) in episodes
+        ]
 
     async def add_roll_links(
         self, force_code: str, episode_ref: str, records: Iterable[tuple[str, str]]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from schemas.base import derived_id
-from schemas.catalogue import ALERTS_REQUESTED, CHILD_IDENTITIES
+from schemas.catalogue import ALERTS_REQUESTED, CHILD_IDENTITIES, IDENTITY_DECISIONS
 from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1, EpisodeKeyV1, LinkBasis
 from schemas.messages import (
     AlertAnswerV1,
@@ -267,3 +267,74 @@ async def test_a_refuted_dispute_stays_refuted() -> None:
     await decide(s, decision(review_id, "no-match"))
     await decide(s, decision(review_id, "match", roll_record_id=None))
     assert s.disputes[review_id] == ("100001", REFUTED)
+
+
+def held_found(review_id: str, episode_ref: str, candidates: tuple[str, ...]) -> HeldReview:
+    """A later event of the child held for the same school: ``found`` of ``episode_ref``."""
+    e = event("found", child={"responsible_la": NLD}, episode_ref=episode_ref)
+    return HeldReview(
+        review_id=review_id,
+        event_message_id=e.message_id,
+        org_code="100001",
+        force_code=e.force_code,
+        episode_ref=e.episode_ref,
+        event_type=e.type.value,
+        candidates=tuple(Candidate(c, 0.5) for c in candidates),
+        state="pending",
+        created_at=AT + timedelta(minutes=5),
+        event_json=e.model_dump(mode="json"),
+    )
+
+
+async def test_a_match_decides_the_childs_other_reviews_it_answers_and_routes_them() -> None:
+    s = store(
+        held(),
+        held_found("rev-found", "MP/1", ("R2", "R1")),
+        held_found("rev-next", "MP/2", ("R2",)),
+        held_found("rev-without", "MP/2", ("R1",)),  # R2 not shown: still a person's
+        held_found("rev-stranger", "MP/9", ("R2",)),  # another child's episode
+    )
+    s.link(CHILD, ("10", "MP/2"))
+    s.link(EARLIER, ("10", "MP/9"))
+    out = await decide(s, decision())
+    alerts = out.on(ALERTS_REQUESTED, AlertRequestedV1)
+    assert sorted((a.kind, a.roll_record_id, a.child_id) for a in alerts) == [
+        (AlertKind.FOUND, "R2", CHILD),
+        (AlertKind.FOUND, "R2", CHILD),
+        (AlertKind.REPORTED, "R2", CHILD),
+    ]
+    states = {r.review_id: (r.state, r.roll_record_id, r.decided_by) for r in s.reviews.values()}
+    by = "reviewer@council.example (review rev-1)"
+    assert states == {
+        "rev-1": ("matched", "R2", "reviewer@council.example"),
+        "rev-found": ("matched", "R2", by),
+        "rev-next": ("matched", "R2", by),
+        "rev-without": ("pending", None, None),
+        "rev-stranger": ("pending", None, None),
+    }
+    assert (("10", "MP/2"), "100001", "R2") in s.roll_links
+    # The console's queue hears of each, as of a person's decision.
+    published = out.on(IDENTITY_DECISIONS, IdentityDecisionV1)
+    assert sorted((p.review_id, p.decision, p.roll_record_id, p.decided_by) for p in published) == [
+        ("rev-found", "match", "R2", by),
+        ("rev-next", "match", "R2", by),
+    ]
+    # Consumed back by the router: already decided, nothing more.
+    assert (await decide(s, published[0])).sent == []
+
+
+async def test_no_match_decides_the_reviews_of_candidates_the_person_saw_and_tells_nobody() -> None:
+    s = store(
+        held(),
+        held_found("rev-found", "MP/1", ("R1",)),
+        held_found("rev-new-row", "MP/1", ("R1", "R7")),  # R7 never shown
+    )
+    out = await decide(s, decision(decided="no-match"))
+    [published] = out.on(IDENTITY_DECISIONS, IdentityDecisionV1)
+    assert (published.review_id, published.decision) == ("rev-found", "no-match")
+    assert out.on(ALERTS_REQUESTED, AlertRequestedV1) == [] and s.roll_links == set()
+    assert {r.review_id: r.state for r in s.reviews.values()} == {
+        "rev-1": "no-match",
+        "rev-found": "no-match",
+        "rev-new-row": "pending",
+    }

@@ -20,6 +20,7 @@ from schemas.child_identity import ChildIdentityV1
 from schemas.episode import EpisodeEventV1
 from schemas.messages import AlertKind, AlertRequestedV1, IdentityReviewV1, RhiTaskRequestedV1
 from services.router.handlers import route_episode_event
+from services.router.person_decisions import PersonDecision
 from services.router.person_index import new_child_id
 from services.router.policy import Policy, RhiTrigger
 from services.runtime.handling import UnprocessableError
@@ -121,6 +122,24 @@ async def test_a_disputed_school_match_is_a_review_again() -> None:
     assert set(alerts(out)) == {NLD}
     [review] = out.on(IDENTITY_REVIEWS, IdentityReviewV1)
     assert [c.roll_record_id for c in review.candidates] == ["R1"]
+
+
+async def test_a_review_a_person_decided_for_the_child_is_not_held_again() -> None:
+    # Twin rows: a person said the child is R2. The episode's next event goes to the
+    # school on R2, as the person decided, with nothing held.
+    s = store(rolls=[record(), record(record_id="R2")])
+    child = new_child_id("10", "MP/1")
+    s.decided[child] = [PersonDecision("100001", "R2", frozenset({"R1", "R2"}), "rev-1")]
+    out = await handle(s, event("found", child={"responsible_la": NLD}))
+    assert out.on(IDENTITY_REVIEWS, IdentityReviewV1) == [] and s.held == {}
+    school = alerts(out)["100001"]
+    assert (school.policy_rule, school.roll_record_id) == ("found.school", "R2")
+    assert (("10", "MP/1"), "100001", "R2") in s.roll_links
+    # Had the school disputed the episode's match, a person decides that first.
+    disputed = store(rolls=[record(), record(record_id="R2")], decided=dict(s.decided))
+    disputed.dispute("10", "MP/1", "100001")
+    out = await handle(disputed, event("found", child={"responsible_la": NLD}))
+    assert set(alerts(out)) == {NLD} and len(out.on(IDENTITY_REVIEWS, IdentityReviewV1)) == 1
 
 
 async def test_an_event_no_authority_can_take_is_unprocessable() -> None:

@@ -1,0 +1,109 @@
+"""A person's decision on a review follows the child (services/router/person_decisions.py)
+on the real database (SQLite, or PostgreSQL when RELAY_TEST_DATABASE_URL is set): the
+episode's ``found`` held while its ``reported`` waited is decided with it, and the
+episode's later events and the child's next episode reach the school with no review; a
+``no-match`` tells the school nothing again; a withdrawn episode's decision counts no
+more."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.router import review_store
+from services.router.handlers import on_episode_event, on_identity_decision
+from services.runtime.database import Database
+from tests.integration.test_router_reviews import (
+    CHILD,
+    NLD,
+    Published,
+    decision,
+    load_directory,
+)
+from tests.integration.test_router_routing import event
+
+SCHOOL = "100001"
+# The NHS number agrees with S9's, the names and date of birth do not: always a review.
+ZOE = {**CHILD, "police_person_id": "N77"}
+
+
+async def routed(db: Database, e: Any) -> Published:
+    out = Published()
+    async with db.transaction() as session:
+        await on_episode_event(session, e, out)  # type: ignore[arg-type]
+    return out
+
+
+async def decided(db: Database, review_id: str, record: str | None) -> Published:
+    out = Published()
+    async with db.transaction() as session:
+        await on_identity_decision(session, decision(review_id, record), out)  # type: ignore[arg-type]
+    return out
+
+
+def told(out: Published) -> list[tuple[str, str]]:
+    return sorted((a.recipient.code, a.policy_rule) for a in out.on("alerts-requested"))
+
+
+async def states(db: Database) -> dict[str, tuple[str, str | None]]:
+    async with db.transaction() as session:
+        held = await review_store.listing(session)
+    return {(r.episode_ref + ":" + r.event_type): (r.state, r.roll_record_id) for r in held}
+
+
+@pytest.fixture
+async def db(tmp_path: Path, database_url: Callable[[str], str]) -> Any:
+    url = await asyncio.to_thread(database_url, "router")
+    await load_directory(url, tmp_path)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+async def test_a_match_a_person_made_follows_the_episode_and_the_child(db: Database) -> None:
+    reported = await routed(db, event("reported", "R1", ZOE))
+    [review] = reported.on("identity-reviews")
+    assert told(reported) == [(NLD, "reported.la")]
+    # Found before anyone decided: held too, the authority told.
+    found = await routed(db, event("found", "R1", ZOE))
+    assert len(found.on("identity-reviews")) == 1
+    assert told(found) == [(NLD, "found.la")]
+
+    out = await decided(db, review.review_id, "S9")
+    # The school hears of both events, each once; the found's review is decided with it.
+    assert told(out) == [(SCHOOL, "found.school"), (SCHOOL, "reported.school")]
+    assert await states(db) == {"R1:reported": ("matched", "S9"), "R1:found": ("matched", "S9")}
+    [alike] = out.on("identity-decisions")  # for the console's queue
+    assert (alike.review_id, alike.roll_record_id) == (
+        found.on("identity-reviews")[0].review_id,
+        "S9",
+    )
+
+    # The episode's next event and the child's next episode: no review, the school told.
+    returned = await routed(db, event("returned", "R1", ZOE))
+    assert returned.on("identity-reviews") == []
+    assert (SCHOOL, "returned.school") in told(returned)
+    again = await routed(db, event("reported", "R2", ZOE))
+    assert again.on("identity-reviews") == []
+    assert told(again) == [(SCHOOL, "reported.school"), (NLD, "reported.la")]
+    [alert] = [a for a in again.on("alerts-requested") if a.recipient.code == SCHOOL]
+    assert alert.roll_record_id == "S9"
+    assert len(await states(db)) == 2  # no review was held for R1:returned or R2
+
+
+async def test_no_match_is_not_asked_again_and_a_withdrawn_episode_decides_nothing(
+    db: Database,
+) -> None:
+    [review] = (await routed(db, event("reported", "W1", ZOE))).on("identity-reviews")
+    assert told(await decided(db, review.review_id, None)) == []
+    found = await routed(db, event("found", "W1", ZOE))
+    assert found.on("identity-reviews") == [] and told(found) == [(NLD, "found.la")]
+    # The police withdraw the episode (the wrong child): its decision counts no more.
+    await routed(db, event("withdrawn", "W1", ZOE, reason="raised for the wrong child"))
+    later = await routed(db, event("reported", "W2", ZOE))
+    assert len(later.on("identity-reviews")) == 1
+    assert told(later) == [(NLD, "reported.la")]
