@@ -319,6 +319,7 @@ async def _decide_alike(
         decision.roll_record_id if match else None,
         frozenset(c.roll_record_id for c in held.candidates),
         held.review_id,
+        decision.decided_at,
     )
     for other in await store.pending_reviews_of_child(child_id, held.org_code):
         candidates = [c.roll_record_id for c in other.candidates]

@@ -20,14 +20,18 @@ episode, services/router/person_index.py) at that organisation:
   goes to a person.
 
 An organisation that disputed the episode's match (services/router/disputes.py) is
-left as the disputes made it: a person decides that dispute. The latest decision at an
-organisation counts; a withdrawn episode's decisions do not (the store leaves them out).
+left as the disputes made it: a person decides that dispute. A dispute in any of the
+child's episodes counts as a decision at its organisation too: undecided, it settles
+nothing (:func:`disputed`); refuted, it is a ``no-match`` of the record disputed;
+confirmed, a ``match`` of it. The latest decision at an organisation counts; a
+withdrawn episode's decisions do not (the store leaves them out).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from services.router.matching import MatchDecision
 
@@ -37,17 +41,24 @@ DECIDED = "decided"
 @dataclass(frozen=True)
 class PersonDecision:
     """What a person decided for the child at one organisation, in review ``review_id``
-    (ids only)."""
+    (ids only), at ``at``."""
 
     org_code: str
     roll_record_id: str | None  # None: none of the candidates shown is the child
     shown: frozenset[str]  # the roll records the person was shown
     review_id: str
+    at: datetime
+
+
+def disputed(org_code: str, review_id: str, at: datetime) -> PersonDecision:
+    """An organisation's "we do not know this child" that nobody has decided yet: it
+    settles nothing, and a match decided before it no longer counts there."""
+    return PersonDecision(org_code, None, frozenset(), review_id, at)
 
 
 def latest_by_organisation(decisions: Iterable[PersonDecision]) -> dict[str, PersonDecision]:
-    """The last decision at each organisation, from ``decisions`` oldest first."""
-    return {d.org_code: d for d in decisions}
+    """The latest decision at each organisation."""
+    return {d.org_code: d for d in sorted(decisions, key=lambda d: (d.at, d.review_id))}
 
 
 def settles(person: PersonDecision, candidates: Iterable[str]) -> bool:

@@ -13,14 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EpisodeEventV1
 from schemas.messages import IdentityReviewV1
+from services.router.deciding import CONFIRMED, DISPUTED
 from services.router.held_review import KINDS as KINDS
 from services.router.held_review import STATES as STATES
 from services.router.held_review import Candidate as Candidate
 from services.router.held_review import HeldReview as HeldReview
 from services.router.held_review import ReviewKind as ReviewKind
 from services.router.held_review import ReviewState as ReviewState
-from services.router.person_decisions import PersonDecision
-from services.router.tables import child_reviews, person_episodes, reviews
+from services.router.person_decisions import PersonDecision, disputed
+from services.router.tables import child_reviews, disputes, person_episodes, reviews
 
 
 async def hold(
@@ -60,32 +61,60 @@ async def hold(
     return True
 
 
-async def decided_for_child(session: AsyncSession, child_id: str) -> list[PersonDecision]:
-    """The reviews a person decided for the person index's child ``child_id``, in any of
-    its episodes not withdrawn, oldest decision first (ids only; the store's half of
-    services/router/person_decisions.py)."""
-    episodes = select(person_episodes.c.force_code, person_episodes.c.episode_ref).where(
+def _episodes_of(child_id: str) -> Any:
+    """The (force, episode) keys of the child's episodes the police have not withdrawn."""
+    return select(person_episodes.c.force_code, person_episodes.c.episode_ref).where(
         person_episodes.c.child_id == child_id, person_episodes.c.withdrawn.is_(False)
     )
+
+
+async def decided_for_child(session: AsyncSession, child_id: str) -> list[PersonDecision]:
+    """What people decided of the person index's child ``child_id`` at organisations,
+    in any of its episodes not withdrawn (ids only; the store's half of
+    services/router/person_decisions.py): its decided reviews, and its organisations'
+    disputes of a match ("we do not know this child"), decided or not."""
+    episodes = _episodes_of(child_id)
     rows = await session.execute(
         select(
-            reviews.c.review_id, reviews.c.org_code, reviews.c.roll_record_id, reviews.c.candidates
-        )
-        .where(
+            reviews.c.review_id,
+            reviews.c.org_code,
+            reviews.c.roll_record_id,
+            reviews.c.candidates,
+            reviews.c.decided_at,
+        ).where(
             reviews.c.state != "pending",
             tuple_(reviews.c.force_code, reviews.c.episode_ref).in_(episodes),
         )
-        .order_by(reviews.c.decided_at, reviews.c.review_id)
     )
-    return [
+    decided = [
         PersonDecision(
             org_code=row.org_code,
             roll_record_id=row.roll_record_id,
             shown=frozenset(c["roll_record_id"] for c in row.candidates),
             review_id=row.review_id,
+            at=row.decided_at,
         )
         for row in rows
     ]
+    answers = await session.execute(
+        select(
+            disputes.c.review_id,
+            disputes.c.org_code,
+            disputes.c.roll_record_id,
+            disputes.c.state,
+            func.coalesce(disputes.c.decided_at, disputes.c.created_at).label("at"),
+        ).where(tuple_(disputes.c.force_code, disputes.c.episode_ref).in_(episodes))
+    )
+    for row in answers:
+        if row.state == DISPUTED or row.roll_record_id is None:
+            decided.append(disputed(row.org_code, row.review_id, row.at))
+        else:
+            record = row.roll_record_id
+            chosen = record if row.state == CONFIRMED else None
+            decided.append(
+                PersonDecision(row.org_code, chosen, frozenset({record}), row.review_id, row.at)
+            )
+    return decided
 
 
 async def pending_for_child(
@@ -93,15 +122,12 @@ async def pending_for_child(
 ) -> list[HeldReview]:
     """The pending reviews at ``org_code`` of the person index's child ``child_id``, in
     any of its episodes not withdrawn, oldest first."""
-    episodes = select(person_episodes.c.force_code, person_episodes.c.episode_ref).where(
-        person_episodes.c.child_id == child_id, person_episodes.c.withdrawn.is_(False)
-    )
     rows = await session.execute(
         select(reviews)
         .where(
             reviews.c.state == "pending",
             reviews.c.org_code == org_code,
-            tuple_(reviews.c.force_code, reviews.c.episode_ref).in_(episodes),
+            tuple_(reviews.c.force_code, reviews.c.episode_ref).in_(_episodes_of(child_id)),
         )
         .order_by(reviews.c.created_at, reviews.c.review_id)
     )

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 
 from services.router import review_store
+from services.router.disputes import dispute_id, on_alert_answer
 from services.router.handlers import on_episode_event, on_identity_decision
 from services.runtime.database import Database
+from tests.integration.test_router_episode_loop import not_known
 from tests.integration.test_router_reviews import (
     CHILD,
     NLD,
@@ -107,3 +109,24 @@ async def test_no_match_is_not_asked_again_and_a_withdrawn_episode_decides_nothi
     later = await routed(db, event("reported", "W2", ZOE))
     assert len(later.on("identity-reviews")) == 1
     assert told(later) == [(NLD, "reported.la")]
+
+
+async def test_a_school_that_does_not_know_the_child_stops_the_decision_following(
+    db: Database,
+) -> None:
+    [review] = (await routed(db, event("reported", "D1", ZOE))).on("identity-reviews")
+    [alert] = (await decided(db, review.review_id, "S9")).on("alerts-requested")
+    # The school answers "we do not know this child": the next episode is a person's
+    # again, not the earlier match followed.
+    async with db.transaction() as session:
+        await on_alert_answer(session, not_known(alert), Published())  # type: ignore[arg-type]
+    again = await routed(db, event("reported", "D2", ZOE))
+    assert len(again.on("identity-reviews")) == 1
+    assert told(again) == [(NLD, "reported.la")]
+    # A person agrees with the school (the dispute refuted): not S9, and nothing asked of
+    # anyone about S9 again.
+    async with db.transaction() as session:
+        await on_identity_decision(session, decision(dispute_id(alert.alert_id), None), Published())  # type: ignore[arg-type]
+    third = await routed(db, event("reported", "D3", ZOE))
+    assert third.on("identity-reviews") == []
+    assert SCHOOL not in {code for code, _ in told(third)}  # (the third episode: repeat.mset)

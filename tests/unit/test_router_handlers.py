@@ -129,7 +129,7 @@ async def test_a_review_a_person_decided_for_the_child_is_not_held_again() -> No
     # school on R2, as the person decided, with nothing held.
     s = store(rolls=[record(), record(record_id="R2")])
     child = new_child_id("10", "MP/1")
-    s.decided[child] = [PersonDecision("100001", "R2", frozenset({"R1", "R2"}), "rev-1")]
+    s.decided[child] = [PersonDecision("100001", "R2", frozenset({"R1", "R2"}), "rev-1", AT)]
     out = await handle(s, event("found", child={"responsible_la": NLD}))
     assert out.on(IDENTITY_REVIEWS, IdentityReviewV1) == [] and s.held == {}
     school = alerts(out)["100001"]

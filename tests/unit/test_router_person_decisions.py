@@ -3,11 +3,14 @@ which reviews an earlier decision settles, and which it leaves to a person."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from services.router.deciding import DISPUTED
 from services.router.matching import Decision, MatchDecision
 from services.router.person_decisions import (
     DECIDED,
     PersonDecision,
+    disputed,
     follow,
     latest_by_organisation,
     needs_person_decisions,
@@ -15,6 +18,7 @@ from services.router.person_decisions import (
     settles,
 )
 
+AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 SCHOOL, GP = "100001", "A81001"
 
 
@@ -25,9 +29,9 @@ def d(decision: Decision, org: str, record: str) -> MatchDecision:
 
 
 def person(
-    record: str | None, *shown: str, org: str = SCHOOL, review: str = "rev-1"
+    record: str | None, *shown: str, org: str = SCHOOL, review: str = "rev-1", hour: int = 9
 ) -> PersonDecision:
-    return PersonDecision(org, record, frozenset(shown), review)
+    return PersonDecision(org, record, frozenset(shown), review, AT.replace(hour=hour))
 
 
 def test_a_match_a_person_made_settles_the_review_of_that_record() -> None:
@@ -71,7 +75,17 @@ def test_an_organisation_with_a_match_is_the_matchers() -> None:
 
 
 def test_the_latest_decision_at_an_organisation_counts() -> None:
-    older, newer = person("S1", "S1", review="rev-1"), person(None, "S1", review="rev-2")
-    assert latest_by_organisation([older, newer]) == {SCHOOL: newer}
+    older, newer = person("S1", "S1", review="rev-1"), person(None, "S1", review="rev-2", hour=10)
+    assert latest_by_organisation([newer, older]) == {SCHOOL: newer}
     assert settles(newer, ["S1"]) and not settles(newer, ["S1", "S2"])
     assert settles(older, ["S2", "S1"]) and not settles(older, ["S2"]) and not settles(older, [])
+
+
+def test_an_undecided_dispute_after_a_match_leaves_the_review_to_a_person() -> None:
+    # The school said "we do not know this child" after a person matched S1: until a
+    # person decides the dispute, the match is followed no more.
+    before = [d("review", SCHOOL, "S1")]
+    matched = person("S1", "S1", "S2")
+    answered = disputed(SCHOOL, "dispute-1", AT.replace(hour=11))
+    assert follow(before, latest_by_organisation([matched, answered]), {}) == before
+    assert not settles(answered, ["S1"])
