@@ -16,7 +16,7 @@ from schemas.catalogue import (
     IDENTITY_REVIEWS,
     RHI_TASKS_REQUESTED,
 )
-from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
+from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1, LinkBasis
 from schemas.episode import EpisodeEventV1, EventType
 from schemas.messages import AlertRequestedV1, IdentityDecisionV1, RhiTaskRequestedV1
 from services.router import person_decisions, person_moves, review_store
@@ -33,7 +33,7 @@ from services.router.policy import (
     RhiTrigger,
     RoutingPlan,
 )
-from services.router.routing_store import RoutingStore
+from services.router.routing_store import Linked, RoutingStore
 from services.router.sql_decision_store import SqlDecisionStore
 from services.router.sql_routing_store import SqlRoutingStore
 from services.router.weights import BASELINE
@@ -79,7 +79,7 @@ async def route_episode_event(
     disputes = await store.dispute_states(event.force_code, event.episode_ref)
     decisions = identify(event, await store.candidates(event.child), disputes, model)
     linked = await store.link_episode(event, decisions, clock(), model)
-    decisions = await _follow_person_decisions(store, event, decisions, disputes, linked.child_id)
+    decisions = await _follow_person_decisions(store, event, decisions, disputes, linked)
     await _announce(out, linked.announcements)
     if linked.review is not None:
         await out.publish(IDENTITY_REVIEWS, event.episode_key, linked.review)
@@ -107,33 +107,35 @@ async def _follow_person_decisions(
     event: EpisodeEventV1,
     decisions: list[MatchDecision],
     disputes: dict[str, str],
-    child_id: str,
+    linked: Linked,
 ) -> list[MatchDecision]:
-    """The reviews a person already decided for this child settled as the person
-    decided (services/router/person_decisions.py); the matches it makes linked in the
-    person index as a person's decision is. The store is asked only when the matcher
-    left a review."""
-    if not person_decisions.needs_person_decisions(decisions):
+    """What people decided of this child at organisations, applied
+    (services/router/person_decisions.py): reviews they answered settled, the matches
+    that makes linked in the person index as a person's decision is, and matches of a
+    record they ruled out sent to a person. The store is asked only when that could
+    change something."""
+    new_child = any(a.basis is LinkBasis.NEW for a in linked.announcements)
+    if not person_decisions.needs_person_decisions(decisions, new_child):
         return decisions
-    earlier = person_decisions.latest_by_organisation(await store.person_decisions(child_id))
-    followed = person_decisions.follow(decisions, earlier, disputes)
+    earlier = await store.person_decisions(linked.child_id)
+    if not earlier:
+        return decisions
+    latest = person_decisions.latest_by_organisation(earlier)
+    followed = person_decisions.follow(decisions, latest, disputes)
     matched = person_decisions.newly_matched(decisions, followed)
     if matched:
         await store.add_roll_links(event.force_code, event.episode_ref, matched)
-    settled = sorted(
-        {
-            (f.org_code, f.explanation["decided_in"])
-            for d, f in zip(decisions, followed, strict=True)
-            if d.decision == "review" and f.explanation.get("rule") == person_decisions.DECIDED
-        }
-    )
-    for org_code, review_id in settled:  # ids only
-        log.info(
-            "router: event %s: %s as a person decided in review %s",
-            event.message_id,
-            org_code,
-            review_id,
-        )
+    for d, f in zip(decisions, followed, strict=True):
+        if f.decision != d.decision and f.explanation.get("decided_in"):  # ids only
+            log.info(
+                "router: event %s: %s record %s %s -> %s as decided in review %s",
+                event.message_id,
+                f.org_code,
+                f.roll_record_id,
+                d.decision,
+                f.decision,
+                f.explanation["decided_in"],
+            )
     return followed
 
 

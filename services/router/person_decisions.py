@@ -8,9 +8,9 @@ somebody decided the same thing a second time, and the children the matcher can 
 settle alone (another given name at home, issue 22) cost a person's time at every
 event of every episode (about 2.9 episodes a child, DOMAIN.md).
 
-:func:`follow` lowers nothing and raises only ``review`` decisions, one organisation at
-a time, when a person decided for the same child (the person index's child of the
-episode, services/router/person_index.py) at that organisation:
+:func:`follow` works one organisation at a time, where a person decided for the same
+child (the person index's child of the episode, services/router/person_index.py). A
+``review`` is settled as the person decided:
 
 - ``match`` on a record that is among this event's review candidates there: that
   record is the match (rule ``decided``), the organisation's other candidates
@@ -18,6 +18,10 @@ episode, services/router/person_index.py) at that organisation:
 - ``no-match`` and every review candidate there is one the person was shown: no match
   (rule ``decided``). A candidate the person never saw (a roll imported since) still
   goes to a person.
+
+A ``match`` of a record the person said is not the child (another record chosen, or
+none of those shown) goes to a person (rule ``decided-otherwise``): the matcher's
+reading and a person's disagree, and the school a person ruled out must not be told.
 
 An organisation that disputed the episode's match (services/router/disputes.py) is
 left as the disputes made it: a person decides that dispute. A dispute in any of the
@@ -36,6 +40,9 @@ from datetime import datetime
 from services.router.matching import MatchDecision
 
 DECIDED = "decided"
+# The matcher matched a record a person (or the organisation, undecided) said is not the
+# child: a person looks again.
+DECIDED_OTHERWISE = "decided-otherwise"
 
 
 @dataclass(frozen=True)
@@ -48,12 +55,17 @@ class PersonDecision:
     shown: frozenset[str]  # the roll records the person was shown
     review_id: str
     at: datetime
+    # An organisation's "we do not know this child" (of the records ``shown``) that
+    # nobody has decided yet.
+    undecided: bool = False
 
 
-def disputed(org_code: str, review_id: str, at: datetime) -> PersonDecision:
+def disputed(org_code: str, record: str | None, review_id: str, at: datetime) -> PersonDecision:
     """An organisation's "we do not know this child" that nobody has decided yet: it
-    settles nothing, and a match decided before it no longer counts there."""
-    return PersonDecision(org_code, None, frozenset(), review_id, at)
+    settles nothing, a match decided before it no longer counts there, and a match of
+    the record disputed goes to a person."""
+    shown = frozenset({record}) if record else frozenset()
+    return PersonDecision(org_code, None, shown, review_id, at, undecided=True)
 
 
 def latest_by_organisation(decisions: Iterable[PersonDecision]) -> dict[str, PersonDecision]:
@@ -66,16 +78,31 @@ def settles(person: PersonDecision, candidates: Iterable[str]) -> bool:
     organisation: the record matched is one of them, or the person said none and saw
     every one."""
     shown = set(candidates)
-    if not shown:
+    if not shown or person.undecided:
         return False
     if person.roll_record_id is not None:
         return person.roll_record_id in shown
     return shown <= person.shown
 
 
-def needs_person_decisions(decisions: Sequence[MatchDecision]) -> bool:
-    """Whether :func:`follow` could change anything (the store is asked only then)."""
-    return any(d.decision == "review" for d in decisions)
+def rejects(person: PersonDecision, record: str) -> bool:
+    """Whether ``person``'s decision says ``record`` is not the child (or an organisation
+    said so and nobody has decided yet): another record chosen, or ``record`` shown and
+    none chosen."""
+    if person.undecided:
+        return not person.shown or record in person.shown
+    if person.roll_record_id is not None:
+        return person.roll_record_id != record
+    return record in person.shown
+
+
+def needs_person_decisions(decisions: Sequence[MatchDecision], new_child: bool) -> bool:
+    """Whether :func:`follow` could change anything (the store is asked only then): a
+    review, or a match of a child the person index already knew (a child first seen
+    with this event has no decision yet)."""
+    return any(
+        d.decision == "review" or (d.decision == "match" and not new_child) for d in decisions
+    )
 
 
 def follow(
@@ -94,7 +121,13 @@ def follow(
         if person is None or org_code in disputes:
             continue
         at_org = [decisions[i] for i in indexes]
-        if any(d.decision == "match" for d in at_org):
+        matched = [i for i in indexes if decisions[i].decision == "match"]
+        for i in matched:
+            d = decisions[i]
+            if rejects(person, d.roll_record_id):
+                why = {"rule": DECIDED_OTHERWISE, "decided_in": person.review_id}
+                settled[i] = replace(d, decision="review", explanation={**d.explanation, **why})
+        if matched:
             continue
         reviewed = {d.roll_record_id for d in at_org if d.decision == "review"}
         if not settles(person, reviewed):

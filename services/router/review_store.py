@@ -107,7 +107,7 @@ async def decided_for_child(session: AsyncSession, child_id: str) -> list[Person
     )
     for row in answers:
         if row.state == DISPUTED or row.roll_record_id is None:
-            decided.append(disputed(row.org_code, row.review_id, row.at))
+            decided.append(disputed(row.org_code, row.roll_record_id, row.review_id, row.at))
         else:
             record = row.roll_record_id
             chosen = record if row.state == CONFIRMED else None

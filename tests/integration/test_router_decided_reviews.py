@@ -130,3 +130,25 @@ async def test_a_school_that_does_not_know_the_child_stops_the_decision_followin
     third = await routed(db, event("reported", "D3", ZOE))
     assert third.on("identity-reviews") == []
     assert SCHOOL not in {code for code, _ in told(third)}  # (the third episode: repeat.mset)
+
+
+async def test_a_match_a_person_ruled_out_is_not_sent_again_in_the_next_episode(
+    db: Database,
+) -> None:
+    jack = {"given_name": "Jack", "family_name": "Smith", "date_of_birth": "2011-01-01"}
+    jack["police_person_id"] = "N12"
+    first = await routed(db, event("reported", "J1", jack))
+    [alert] = [a for a in first.on("alerts-requested") if a.recipient.code == SCHOOL]
+    assert alert.roll_record_id == "S2"  # the matcher's own match
+    async with db.transaction() as session:
+        await on_alert_answer(session, not_known(alert), Published())  # type: ignore[arg-type]
+    refuted = decision(dispute_id(alert.alert_id), None)
+    async with db.transaction() as session:
+        await on_identity_decision(session, refuted, Published())  # type: ignore[arg-type]
+    # The school said it does not know Jack and a person agreed: his next episode's match
+    # of S2 goes to a person, and the school hears nothing of it meanwhile.
+    second = await routed(db, event("reported", "J2", jack))
+    assert told(second) == [(NLD, "reported.la")]
+    [review] = second.on("identity-reviews")
+    [candidate] = review.candidates
+    assert (candidate.roll_record_id, candidate.explanation["rule"]) == ("S2", "decided-otherwise")

@@ -9,6 +9,7 @@ from services.router.deciding import DISPUTED
 from services.router.matching import Decision, MatchDecision
 from services.router.person_decisions import (
     DECIDED,
+    DECIDED_OTHERWISE,
     PersonDecision,
     disputed,
     follow,
@@ -67,11 +68,23 @@ def test_a_disputed_organisation_and_another_organisation_are_left_alone() -> No
     assert follow(before, {GP: person("G2", "G2", org=GP)}, {}) == before
 
 
-def test_an_organisation_with_a_match_is_the_matchers() -> None:
+def test_a_match_stands_unless_a_person_ruled_its_record_out() -> None:
     before = [d("match", SCHOOL, "S1"), d("no-match", SCHOOL, "S2")]
-    assert follow(before, {SCHOOL: person("S2", "S1", "S2")}, {}) == before
-    assert not needs_person_decisions(before)
-    assert needs_person_decisions([*before, d("review", GP, "G1")])
+    assert follow(before, {SCHOOL: person("S1", "S1", "S2")}, {}) == before
+    assert follow(before, {SCHOOL: person(None, "S3")}, {}) == before  # S1 never shown
+    for ruled_out in (person("S2", "S1", "S2"), person(None, "S1")):
+        after = follow(before, {SCHOOL: ruled_out}, {})
+        assert [(x.decision, x.explanation["rule"]) for x in after] == [
+            ("review", DECIDED_OTHERWISE),
+            ("no-match", "threshold"),
+        ]
+        assert newly_matched(before, after) == []
+    # The store is asked only when a decision could change: a review, or a match of a
+    # child the person index knew before this event.
+    assert not needs_person_decisions(before, new_child=True)
+    assert needs_person_decisions(before, new_child=False)
+    assert needs_person_decisions([*before, d("review", GP, "G1")], new_child=True)
+    assert not needs_person_decisions([d("no-match", SCHOOL, "S1")], new_child=False)
 
 
 def test_the_latest_decision_at_an_organisation_counts() -> None:
@@ -86,6 +99,11 @@ def test_an_undecided_dispute_after_a_match_leaves_the_review_to_a_person() -> N
     # person decides the dispute, the match is followed no more.
     before = [d("review", SCHOOL, "S1")]
     matched = person("S1", "S1", "S2")
-    answered = disputed(SCHOOL, "dispute-1", AT.replace(hour=11))
-    assert follow(before, latest_by_organisation([matched, answered]), {}) == before
+    answered = disputed(SCHOOL, "S1", "dispute-1", AT.replace(hour=11))
+    latest = latest_by_organisation([matched, answered])
+    assert follow(before, latest, {}) == before
     assert not settles(answered, ["S1"])
+    # The matcher's own match of the record disputed goes to a person; another does not.
+    [doubted] = follow([d("match", SCHOOL, "S1")], latest, {})
+    assert (doubted.decision, doubted.explanation["decided_in"]) == ("review", "dispute-1")
+    assert follow([d("match", SCHOOL, "S2")], latest, {})[0].decision == "match"
