@@ -119,9 +119,13 @@ async def test_a_refuted_match_never_reaches_the_school_again(
         found = await routed(db, event("found", "MP/8", CHILD))
         assert [a.recipient.code for a in found.on("alerts-requested")] == [NLD]
         assert found.on("identity-reviews") == []
-        # Another episode of the same child is not disputed: the school hears of it.
+        # Nor in the child's next episode: a person agreed the school does not know the
+        # child, so the matcher's match of that record goes to a person
+        # (services/router/person_decisions.py), and the authority is told meanwhile.
         other = await routed(db, event("reported", "MP/9", CHILD))
-        assert "100001" in {a.recipient.code for a in other.on("alerts-requested")}
+        assert {a.recipient.code for a in other.on("alerts-requested")} == {NLD}
+        [review] = other.on("identity-reviews")
+        assert [c.explanation["rule"] for c in review.candidates] == ["decided-otherwise"]
     finally:
         await db.dispose()
 
