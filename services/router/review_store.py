@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.episode import EpisodeEventV1
@@ -22,6 +22,7 @@ from services.router.held_review import ReviewKind as ReviewKind
 from services.router.held_review import ReviewState as ReviewState
 from services.router.person_decisions import PersonDecision, disputed
 from services.router.tables import child_reviews, disputes, person_episodes, reviews
+from services.runtime.prepared import hot
 
 
 async def hold(
@@ -61,11 +62,43 @@ async def hold(
     return True
 
 
-def _episodes_of(child_id: str) -> Any:
+def _episodes_of(child_id: Any) -> Any:
     """The (force, episode) keys of the child's episodes the police have not withdrawn."""
     return select(person_episodes.c.force_code, person_episodes.c.episode_ref).where(
         person_episodes.c.child_id == child_id, person_episodes.c.withdrawn.is_(False)
     )
+
+
+# What people decided of one child (parameter ``child_id``), built once and run on the
+# driver (services/runtime/prepared.py): asked on most events of a known child.
+_DECIDED_REVIEWS = hot(
+    select(
+        reviews.c.review_id,
+        reviews.c.org_code,
+        reviews.c.roll_record_id,
+        reviews.c.candidates,
+        reviews.c.decided_at,
+    ).where(
+        reviews.c.state != "pending",
+        tuple_(reviews.c.force_code, reviews.c.episode_ref).in_(
+            _episodes_of(bindparam("child_id"))
+        ),
+    )
+)
+_DISPUTES = hot(
+    select(
+        disputes.c.review_id,
+        disputes.c.org_code,
+        disputes.c.roll_record_id,
+        disputes.c.state,
+        disputes.c.decided_at,
+        disputes.c.created_at,
+    ).where(
+        tuple_(disputes.c.force_code, disputes.c.episode_ref).in_(
+            _episodes_of(bindparam("child_id"))
+        )
+    )
+)
 
 
 async def decided_for_child(session: AsyncSession, child_id: str) -> list[PersonDecision]:
@@ -73,19 +106,7 @@ async def decided_for_child(session: AsyncSession, child_id: str) -> list[Person
     in any of its episodes not withdrawn (ids only; the store's half of
     services/router/person_decisions.py): its decided reviews, and its organisations'
     disputes of a match ("we do not know this child"), decided or not."""
-    episodes = _episodes_of(child_id)
-    rows = await session.execute(
-        select(
-            reviews.c.review_id,
-            reviews.c.org_code,
-            reviews.c.roll_record_id,
-            reviews.c.candidates,
-            reviews.c.decided_at,
-        ).where(
-            reviews.c.state != "pending",
-            tuple_(reviews.c.force_code, reviews.c.episode_ref).in_(episodes),
-        )
-    )
+    params = {"child_id": child_id}
     decided = [
         PersonDecision(
             org_code=row.org_code,
@@ -94,25 +115,17 @@ async def decided_for_child(session: AsyncSession, child_id: str) -> list[Person
             review_id=row.review_id,
             at=row.decided_at,
         )
-        for row in rows
+        for row in await session.execute(_DECIDED_REVIEWS, params)
     ]
-    answers = await session.execute(
-        select(
-            disputes.c.review_id,
-            disputes.c.org_code,
-            disputes.c.roll_record_id,
-            disputes.c.state,
-            func.coalesce(disputes.c.decided_at, disputes.c.created_at).label("at"),
-        ).where(tuple_(disputes.c.force_code, disputes.c.episode_ref).in_(episodes))
-    )
-    for row in answers:
+    for row in await session.execute(_DISPUTES, params):
+        at = row.decided_at or row.created_at
         if row.state == DISPUTED or row.roll_record_id is None:
-            decided.append(disputed(row.org_code, row.roll_record_id, row.review_id, row.at))
+            decided.append(disputed(row.org_code, row.roll_record_id, row.review_id, at))
         else:
             record = row.roll_record_id
             chosen = record if row.state == CONFIRMED else None
             decided.append(
-                PersonDecision(row.org_code, chosen, frozenset({record}), row.review_id, row.at)
+                PersonDecision(row.org_code, chosen, frozenset({record}), row.review_id, at)
             )
     return decided
 
