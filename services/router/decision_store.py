@@ -11,6 +11,7 @@ publishes (services/runtime/handling.py ``Publisher``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -18,6 +19,16 @@ from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.messages import AlertAnswerV1, IdentityDecisionV1
 from services.router.directory import Organisation
 from services.router.held_review import HeldReview
+
+
+@dataclass(frozen=True)
+class DisputedMatch:
+    """An organisation's "we do not know this child" of one roll match (ids only)."""
+
+    force_code: str
+    episode_ref: str
+    org_code: str
+    roll_record_id: str | None
 
 
 class DecisionStore(Protocol):
@@ -63,6 +74,10 @@ class DecisionStore(Protocol):
 
     async def open_dispute(self, review_id: str, answer: AlertAnswerV1, now: datetime) -> bool:
         """Keep the dispute of ``answer``'s roll match; False when it is kept already."""
+        ...
+
+    async def dispute(self, review_id: str) -> DisputedMatch | None:
+        """The dispute ``review_id``; None when it is no dispute."""
         ...
 
     async def decide_dispute(self, review_id: str, match: bool, by: str, at: datetime) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.messages import AlertAnswerV1
 from services.router.deciding import CONFIRMED, DISPUTED, REFUTED
+from services.router.decision_store import DisputedMatch
 from services.router.tables import disputes
 from services.runtime.prepared import hot
 
@@ -56,6 +57,22 @@ async def states_for_episode(
         if rank[row.state] >= rank.get(states.get(row.org_code, DISPUTED), 0):
             states[row.org_code] = row.state
     return states
+
+
+async def get(session: AsyncSession, review_id: str) -> DisputedMatch | None:
+    row = (
+        await session.execute(
+            select(
+                disputes.c.force_code,
+                disputes.c.episode_ref,
+                disputes.c.org_code,
+                disputes.c.roll_record_id,
+            ).where(disputes.c.review_id == review_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return DisputedMatch(row.force_code, row.episode_ref, row.org_code, row.roll_record_id)
 
 
 async def decide(session: AsyncSession, review_id: str, match: bool, by: str, at: datetime) -> bool:

@@ -264,7 +264,7 @@ async def apply_decision(
         return
     held = await store.held_review(decision.review_id)
     if held is None and await store.is_dispute(decision.review_id):
-        await _decide_dispute(store, decision)
+        await _decide_dispute(store, decision, out, clock)
         return
     if held is not None and held.state != "pending":
         # A second decision (another reviewer, a replay): the first stands.
@@ -296,26 +296,7 @@ async def apply_decision(
         decision.roll_record_id or "-",
         len(alerts),
     )
-    await _decide_alike(store, held, decision, out, clock)
-
-
-async def _decide_alike(
-    store: DecisionStore,
-    held: HeldReview,
-    decision: IdentityDecisionV1,
-    out: Publisher,
-    clock: Callable[[], datetime],
-) -> None:
-    """The child's other pending reviews at the same organisation that ``decision``
-    answers (services/router/person_decisions.py ``settles``: the ``found`` held while
-    its ``reported`` waited for a person, an episode since) are decided with it, their
-    events routed as the person's match routes them, and the decision published for the
-    console's queue."""
     event = held.event()
-    child_id = await store.child_of(event.force_code, event.episode_ref)
-    if child_id is None:
-        return
-    match = decision.decision == "match"
     person = person_decisions.PersonDecision(
         held.org_code,
         decision.roll_record_id if match else None,
@@ -323,17 +304,37 @@ async def _decide_alike(
         held.review_id,
         decision.decided_at,
     )
-    for other in await store.pending_reviews_of_child(child_id, held.org_code):
+    child_id = await store.child_of(event.force_code, event.episode_ref)
+    await _decide_alike(store, child_id, person, decision, out, clock)
+
+
+async def _decide_alike(
+    store: DecisionStore,
+    child_id: str | None,
+    person: person_decisions.PersonDecision,
+    decision: IdentityDecisionV1,
+    out: Publisher,
+    clock: Callable[[], datetime],
+) -> None:
+    """The child's other pending reviews at ``person``'s organisation that the decision
+    answers (services/router/person_decisions.py ``settles``: the ``found`` held while
+    its ``reported`` waited for a person, an episode since) are decided with it, their
+    events routed as the person's match routes them (``decision.roll_record_id``), and
+    the decision published for the console's queue."""
+    if child_id is None:
+        return
+    match = decision.decision == "match"
+    for other in await store.pending_reviews_of_child(child_id, person.org_code):
         candidates = [c.roll_record_id for c in other.candidates]
-        if other.review_id == held.review_id or not person_decisions.settles(person, candidates):
+        if other.review_id == person.review_id or not person_decisions.settles(person, candidates):
             continue
         alerts = await _release(store, other, decision, out, clock) if match else []
         alike = IdentityDecisionV1(
             message_id=derived_id(decision.message_id, other.review_id, "alike"),
             review_id=other.review_id,
             decision=decision.decision,
-            roll_record_id=decision.roll_record_id,
-            decided_by=f"{decision.decided_by} (review {held.review_id})"[:200],
+            roll_record_id=decision.roll_record_id if match else None,
+            decided_by=f"{decision.decided_by} (review {person.review_id})"[:200],
             decided_at=decision.decided_at,
         )
         await store.decide_review(
@@ -350,7 +351,7 @@ async def _decide_alike(
             "router: review %s decided %s with review %s -> %d alert(s)",
             other.review_id,
             decision.decision,
-            held.review_id,
+            person.review_id,
             len(alerts),
         )
 
@@ -374,7 +375,15 @@ async def _decide_same_child(
     )
 
 
-async def _decide_dispute(store: DecisionStore, decision: IdentityDecisionV1) -> None:
+async def _decide_dispute(
+    store: DecisionStore,
+    decision: IdentityDecisionV1,
+    out: Publisher,
+    clock: Callable[[], datetime],
+) -> None:
+    """A person decided an organisation's "we do not know this child": confirmed, the
+    match stands again; refuted, the record is not the child's. Either way the child's
+    pending reviews there that it answers are decided with it (:func:`_decide_alike`)."""
     decided = await store.decide_dispute(
         decision.review_id,
         decision.decision == "match",
@@ -387,6 +396,21 @@ async def _decide_dispute(store: DecisionStore, decision: IdentityDecisionV1) ->
         f"decided {decision.decision}" if decided else "already decided; kept",
         decision.message_id,
     )
+    disputed = await store.dispute(decision.review_id) if decided else None
+    if disputed is None or disputed.roll_record_id is None:
+        return
+    match = decision.decision == "match"
+    record = disputed.roll_record_id
+    person = person_decisions.PersonDecision(
+        disputed.org_code,
+        record if match else None,
+        frozenset({record}),
+        decision.review_id,
+        decision.decided_at,
+    )
+    child_id = await store.child_of(disputed.force_code, disputed.episode_ref)
+    settled = decision.model_copy(update={"roll_record_id": record if match else None})
+    await _decide_alike(store, child_id, person, settled, out, clock)
 
 
 async def _release(

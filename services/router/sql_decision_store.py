@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.child_identity import ChildIdentityChangeV1, ChildIdentityV1
 from schemas.messages import AlertAnswerV1, IdentityDecisionV1
 from services.router import dispute_store, person_index, person_moves, repository, review_store
+from services.router.decision_store import DisputedMatch
 from services.router.directory import Organisation
 from services.router.held_review import HeldReview
 
@@ -54,6 +55,9 @@ class SqlDecisionStore:
 
     async def open_dispute(self, review_id: str, answer: AlertAnswerV1, now: datetime) -> bool:
         return await dispute_store.open_dispute(self.session, review_id, answer, now)
+
+    async def dispute(self, review_id: str) -> DisputedMatch | None:
+        return await dispute_store.get(self.session, review_id)
 
     async def decide_dispute(self, review_id: str, match: bool, by: str, at: datetime) -> bool:
         return await dispute_store.decide(self.session, review_id, match, by, at)

@@ -121,12 +121,17 @@ async def test_a_school_that_does_not_know_the_child_stops_the_decision_followin
     async with db.transaction() as session:
         await on_alert_answer(session, not_known(alert), Published())  # type: ignore[arg-type]
     again = await routed(db, event("reported", "D2", ZOE))
-    assert len(again.on("identity-reviews")) == 1
+    [pending] = again.on("identity-reviews")
     assert told(again) == [(NLD, "reported.la")]
     # A person agrees with the school (the dispute refuted): not S9, and nothing asked of
     # anyone about S9 again.
+    refuted = Published()
     async with db.transaction() as session:
-        await on_identity_decision(session, decision(dispute_id(alert.alert_id), None), Published())  # type: ignore[arg-type]
+        await on_identity_decision(session, decision(dispute_id(alert.alert_id), None), refuted)  # type: ignore[arg-type]
+    # D2's review of S9 alone is answered by it, and decided with it.
+    [alike] = refuted.on("identity-decisions")
+    assert (alike.review_id, alike.decision) == (pending.review_id, "no-match")
+    assert refuted.on("alerts-requested") == []
     third = await routed(db, event("reported", "D3", ZOE))
     assert third.on("identity-reviews") == []
     assert SCHOOL not in {code for code, _ in told(third)}  # (the third episode: repeat.mset)

@@ -95,9 +95,14 @@ async def test_a_not_known_answer_holds_the_school_until_a_person_confirms(
         [review] = still.on("identity-reviews")
         assert [c.org_code for c in review.candidates] == ["100001"]
 
-        # The mash user confirms the match (the console's review of the answer).
+        # The mash user confirms the match (the console's review of the answer): the
+        # still-missing held for the school meanwhile is decided with it and goes out.
         review_id = derived_id(school.alert_id, "not-known")
-        assert (await routed(db, decision(review_id, "S1"), on_identity_decision)).messages == []
+        confirmed = await routed(db, decision(review_id, "S1"), on_identity_decision)
+        [held] = confirmed.on("alerts-requested")
+        assert (held.recipient.code, held.policy_rule) == ("100001", "still-missing.school")
+        [alike] = confirmed.on("identity-decisions")
+        assert (alike.review_id, alike.roll_record_id) == (review.review_id, "S1")
         found = await routed(db, event("found", "MP/7", CHILD))
         assert {a.recipient.code for a in found.on("alerts-requested")} == {NLD, "100001"}
     finally:

@@ -17,6 +17,7 @@ from schemas.messages import AlertAnswerV1, IdentityDecisionV1, IdentityReviewV1
 from services.router import gp_coverage
 from services.router.awaiting_return import OPENED, RETURNED, WAITING, WITHDRAWN
 from services.router.deciding import CONFIRMED, DISPUTED, REFUTED
+from services.router.decision_store import DisputedMatch
 from services.router.directory import Organisation, RollRecord
 from services.router.held_review import HeldReview
 from services.router.matching import MatchDecision
@@ -205,6 +206,7 @@ class MemoryDecisionStore:
     reviews: dict[str, HeldReview] = field(default_factory=dict)
     child_reviews: dict[str, ChildReview] = field(default_factory=dict)
     disputes: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (org, state)
+    disputed: dict[str, DisputedMatch] = field(default_factory=dict)  # id -> its match
     roll_links: set[tuple[Episode, str, str]] = field(default_factory=set)
     changes: set[str] = field(default_factory=set)
 
@@ -339,7 +341,13 @@ class MemoryDecisionStore:
         if review_id in self.disputes:
             return False
         self.disputes[review_id] = (answer.recipient_code, DISPUTED)
+        self.disputed[review_id] = DisputedMatch(
+            answer.force_code, answer.episode_ref, answer.recipient_code, answer.roll_record_id
+        )
         return True
+
+    async def dispute(self, review_id: str) -> DisputedMatch | None:
+        return self.disputed.get(review_id)
 
     async def decide_dispute(self, review_id: str, match: bool, by: str, at: datetime) -> bool:
         if review_id not in self.disputes or self.disputes[review_id][1] != DISPUTED:
