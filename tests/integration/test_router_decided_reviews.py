@@ -7,24 +7,17 @@ more."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
-import pytest
-
 from services.router import review_store
 from services.router.disputes import dispute_id, on_alert_answer
-from services.router.handlers import on_episode_event, on_identity_decision
+from services.router.handlers import on_identity_decision
 from services.runtime.database import Database
 from tests.integration.test_router_episode_loop import not_known
+from tests.integration.test_router_person_index import db, routed  # noqa: F401
 from tests.integration.test_router_reviews import (
     CHILD,
     NLD,
     Published,
     decision,
-    load_directory,
 )
 from tests.integration.test_router_routing import event
 
@@ -33,16 +26,9 @@ SCHOOL = "100001"
 ZOE = {**CHILD, "police_person_id": "N77"}
 
 
-async def routed(db: Database, e: Any) -> Published:
+async def decided(database: Database, review_id: str, record: str | None) -> Published:
     out = Published()
-    async with db.transaction() as session:
-        await on_episode_event(session, e, out)  # type: ignore[arg-type]
-    return out
-
-
-async def decided(db: Database, review_id: str, record: str | None) -> Published:
-    out = Published()
-    async with db.transaction() as session:
+    async with database.transaction() as session:
         await on_identity_decision(session, decision(review_id, record), out)  # type: ignore[arg-type]
     return out
 
@@ -51,22 +37,13 @@ def told(out: Published) -> list[tuple[str, str]]:
     return sorted((a.recipient.code, a.policy_rule) for a in out.on("alerts-requested"))
 
 
-async def states(db: Database) -> dict[str, tuple[str, str | None]]:
-    async with db.transaction() as session:
+async def states(database: Database) -> dict[str, tuple[str, str | None]]:
+    async with database.transaction() as session:
         held = await review_store.listing(session)
     return {(r.episode_ref + ":" + r.event_type): (r.state, r.roll_record_id) for r in held}
 
 
-@pytest.fixture
-async def db(tmp_path: Path, database_url: Callable[[str], str]) -> Any:
-    url = await asyncio.to_thread(database_url, "router")
-    await load_directory(url, tmp_path)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-async def test_a_match_a_person_made_follows_the_episode_and_the_child(db: Database) -> None:
+async def test_a_match_a_person_made_follows_the_episode_and_the_child(db: Database) -> None:  # noqa: F811
     reported = await routed(db, event("reported", "R1", ZOE))
     [review] = reported.on("identity-reviews")
     assert told(reported) == [(NLD, "reported.la")]
@@ -98,7 +75,7 @@ async def test_a_match_a_person_made_follows_the_episode_and_the_child(db: Datab
 
 
 async def test_no_match_is_not_asked_again_and_a_withdrawn_episode_decides_nothing(
-    db: Database,
+    db: Database,  # noqa: F811
 ) -> None:
     [review] = (await routed(db, event("reported", "W1", ZOE))).on("identity-reviews")
     assert told(await decided(db, review.review_id, None)) == []
@@ -112,7 +89,7 @@ async def test_no_match_is_not_asked_again_and_a_withdrawn_episode_decides_nothi
 
 
 async def test_a_school_that_does_not_know_the_child_stops_the_decision_following(
-    db: Database,
+    db: Database,  # noqa: F811
 ) -> None:
     [review] = (await routed(db, event("reported", "D1", ZOE))).on("identity-reviews")
     [alert] = (await decided(db, review.review_id, "S9")).on("alerts-requested")
@@ -138,7 +115,7 @@ async def test_a_school_that_does_not_know_the_child_stops_the_decision_followin
 
 
 async def test_a_match_a_person_ruled_out_is_not_sent_again_in_the_next_episode(
-    db: Database,
+    db: Database,  # noqa: F811
 ) -> None:
     jack = {"given_name": "Jack", "family_name": "Smith", "date_of_birth": "2011-01-01"}
     jack["police_person_id"] = "N12"
