@@ -256,8 +256,8 @@ async def apply_decision(
     as :func:`route` would have had the child matched; ``no-match`` tells nobody.
 
     The child's other reviews at that organisation which the decision answers are
-    decided with it (:func:`_decide_alike`), and its later events follow it
-    (:func:`_follow_person_decisions`).
+    decided with it (:func:`_answered_alike`, their events routed in the order they
+    happened), and its later events follow it (:func:`_follow_person_decisions`).
     """
     if await store.is_child_review(decision.review_id):
         await _decide_same_child(store, decision, out, clock)
@@ -281,7 +281,17 @@ async def apply_decision(
     if refused is not None or held is None:
         raise UnprocessableError(refused or f"no identity review {decision.review_id}")
     match = decision.decision == "match"
-    alerts = await _release(store, held, decision, out, clock) if match else []
+    event = held.event()
+    person = person_decisions.PersonDecision(
+        held.org_code,
+        decision.roll_record_id if match else None,
+        frozenset(c.roll_record_id for c in held.candidates),
+        held.review_id,
+        decision.decided_at,
+    )
+    child_id = await store.child_of(event.force_code, event.episode_ref)
+    alike = await _answered_alike(store, child_id, person)
+    released = await _release_in_order(store, [held, *alike], decision, out, clock) if match else {}
     await store.decide_review(
         held.review_id,
         "matched" if match else "no-match",
@@ -294,42 +304,55 @@ async def apply_decision(
         held.review_id,
         decision.decision,
         decision.roll_record_id or "-",
-        len(alerts),
+        released.get(held.review_id, 0),
     )
-    event = held.event()
-    person = person_decisions.PersonDecision(
-        held.org_code,
-        decision.roll_record_id if match else None,
-        frozenset(c.roll_record_id for c in held.candidates),
-        held.review_id,
-        decision.decided_at,
-    )
-    child_id = await store.child_of(event.force_code, event.episode_ref)
-    await _decide_alike(store, child_id, person, decision, out, clock)
+    await _decide_alike(store, alike, person, decision, out, released)
+
+
+async def _answered_alike(
+    store: DecisionStore, child_id: str | None, person: person_decisions.PersonDecision
+) -> list[HeldReview]:
+    """The child's other pending reviews at ``person``'s organisation that the decision
+    answers (services/router/person_decisions.py ``settles``): the ``found`` held while
+    its ``reported`` waited for a person, an episode since."""
+    if child_id is None:
+        return []
+    return [
+        other
+        for other in await store.pending_reviews_of_child(child_id, person.org_code)
+        if other.review_id != person.review_id
+        and person_decisions.settles(person, [c.roll_record_id for c in other.candidates])
+    ]
+
+
+async def _release_in_order(
+    store: DecisionStore,
+    held: list[HeldReview],
+    decision: IdentityDecisionV1,
+    out: Publisher,
+    clock: Callable[[], datetime],
+) -> dict[str, int]:
+    """The held events of a ``match``, routed in the order they happened (a ``found``
+    after its ``reported``, whichever review was decided: the notifier then stands the
+    earlier alert down rather than send "missing" after "found"); review id -> alerts."""
+    ordered = sorted(held, key=lambda r: (r.event().occurred_at, r.created_at, r.review_id))
+    return {r.review_id: len(await _release(store, r, decision, out, clock)) for r in ordered}
 
 
 async def _decide_alike(
     store: DecisionStore,
-    child_id: str | None,
+    alike: list[HeldReview],
     person: person_decisions.PersonDecision,
     decision: IdentityDecisionV1,
     out: Publisher,
-    clock: Callable[[], datetime],
+    released: dict[str, int],
 ) -> None:
-    """The child's other pending reviews at ``person``'s organisation that the decision
-    answers (services/router/person_decisions.py ``settles``: the ``found`` held while
-    its ``reported`` waited for a person, an episode since) are decided with it, their
-    events routed as the person's match routes them (``decision.roll_record_id``), and
-    the decision published for the console's queue."""
-    if child_id is None:
-        return
+    """``alike`` (:func:`_answered_alike`) decided as ``decision`` (their events routed
+    already, :func:`_release_in_order`), each decision published for the console's
+    queue."""
     match = decision.decision == "match"
-    for other in await store.pending_reviews_of_child(child_id, person.org_code):
-        candidates = [c.roll_record_id for c in other.candidates]
-        if other.review_id == person.review_id or not person_decisions.settles(person, candidates):
-            continue
-        alerts = await _release(store, other, decision, out, clock) if match else []
-        alike = IdentityDecisionV1(
+    for other in alike:
+        settled = IdentityDecisionV1(
             message_id=derived_id(decision.message_id, other.review_id, "alike"),
             review_id=other.review_id,
             decision=decision.decision,
@@ -340,19 +363,19 @@ async def _decide_alike(
         await store.decide_review(
             other.review_id,
             "matched" if match else "no-match",
-            alike.roll_record_id,
-            alike.decided_by,
-            alike.decided_at,
+            settled.roll_record_id,
+            settled.decided_by,
+            settled.decided_at,
         )
         # The console's queue learns it as it learns a person's (the router finds the
         # review decided when the message comes back, and leaves it).
-        await out.publish(IDENTITY_DECISIONS, other.review_id, alike)
+        await out.publish(IDENTITY_DECISIONS, other.review_id, settled)
         log.info(
             "router: review %s decided %s with review %s -> %d alert(s)",
             other.review_id,
             decision.decision,
             person.review_id,
-            len(alerts),
+            released.get(other.review_id, 0),
         )
 
 
@@ -383,7 +406,7 @@ async def _decide_dispute(
 ) -> None:
     """A person decided an organisation's "we do not know this child": confirmed, the
     match stands again; refuted, the record is not the child's. Either way the child's
-    pending reviews there that it answers are decided with it (:func:`_decide_alike`)."""
+    pending reviews there that it answers are decided with it (:func:`_answered_alike`)."""
     decided = await store.decide_dispute(
         decision.review_id,
         decision.decision == "match",
@@ -410,7 +433,9 @@ async def _decide_dispute(
     )
     child_id = await store.child_of(disputed.force_code, disputed.episode_ref)
     settled = decision.model_copy(update={"roll_record_id": record if match else None})
-    await _decide_alike(store, child_id, person, settled, out, clock)
+    alike = await _answered_alike(store, child_id, person)
+    released = await _release_in_order(store, alike, settled, out, clock) if match else {}
+    await _decide_alike(store, alike, person, settled, out, released)
 
 
 async def _release(

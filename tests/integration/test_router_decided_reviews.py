@@ -7,6 +7,8 @@ more."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from services.router import review_store
 from services.router.disputes import dispute_id, on_alert_answer
 from services.router.handlers import on_identity_decision
@@ -19,7 +21,7 @@ from tests.integration.test_router_reviews import (
     Published,
     decision,
 )
-from tests.integration.test_router_routing import event
+from tests.integration.test_router_routing import AT, event
 
 SCHOOL = "100001"
 # The NHS number agrees with S9's, the names and date of birth do not: always a review.
@@ -134,3 +136,17 @@ async def test_a_match_a_person_ruled_out_is_not_sent_again_in_the_next_episode(
     [review] = second.on("identity-reviews")
     [candidate] = review.candidates
     assert (candidate.roll_record_id, candidate.explanation["rule"]) == ("S2", "decided-otherwise")
+
+
+async def test_deciding_the_later_review_first_routes_the_events_in_the_order_they_happened(
+    db: Database,  # noqa: F811
+) -> None:
+    [first] = (await routed(db, event("reported", "O1", ZOE))).on("identity-reviews")
+    found = event("found", "O1", ZOE, occurred_at=(AT + timedelta(hours=3)).isoformat())
+    [later] = (await routed(db, found)).on("identity-reviews")
+    out = await decided(db, later.review_id, "S9")  # the found's review, opened first
+    # The reported goes out before the found, so the notifier stands it down rather than
+    # send "missing" after "found".
+    school = [a.policy_rule for a in out.on("alerts-requested") if a.recipient.code == SCHOOL]
+    assert school == ["reported.school", "found.school"]
+    assert [d.review_id for d in out.on("identity-decisions")] == [first.review_id]
