@@ -60,6 +60,7 @@ async def states_for_episode(
 
 
 async def get(session: AsyncSession, review_id: str) -> DisputedMatch | None:
+    """The dispute ``review_id`` (ids only); None when it is no dispute."""
     row = (
         await session.execute(
             select(

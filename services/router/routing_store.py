@@ -62,8 +62,9 @@ class RoutingStore(Protocol):
         ...
 
     async def person_decisions(self, child_id: str) -> list[PersonDecision]:
-        """The reviews a person decided for the child, oldest decision first
-        (services/router/person_decisions.py)."""
+        """What people decided of the child at organisations: its decided reviews and
+        its organisations' disputes, in any order (services/router/person_decisions.py
+        takes the latest at each)."""
         ...
 
     async def add_roll_links(
