@@ -66,6 +66,11 @@ class AlertStore(Protocol):
         ``until``, not acknowledged and still waiting (not the repeat-missing flag)."""
         ...
 
+    async def ended_after(self, force_code: str, episode_ref: str, after: datetime) -> str | None:
+        """The type of an event after ``after`` that ended the episode (found, returned,
+        closed), when the notifier holds an alert of one; None otherwise."""
+        ...
+
     async def unsent_follow_ups(self, parent_ids: Sequence[str]) -> list[Alert]:
         """Escalations of these alerts that have not gone out yet."""
         ...

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.episode import MISSING_EVENTS
+from schemas.episode import ENDING_EVENTS, MISSING_EVENTS
 from schemas.messages import AlertKind, AlertState, RhiTaskState
 from services.notifier.model import Alert, RhiTask
 from services.notifier.repository.alerts import as_alert
@@ -67,6 +67,29 @@ async def awaiting_before(
     open) for events up to ``until``, not acknowledged, still waiting."""
     params = {"force_code": force_code, "episode_ref": episode_ref, "until": until}
     return [as_alert(row) for row in (await session.execute(_AWAITING_BEFORE, params)).all()]
+
+
+_ENDING_TYPES = tuple(t.value for t in ENDING_EVENTS)
+_ENDED_AFTER = hot(
+    select(alerts.c.event_type)
+    .where(
+        alerts.c.force_code == bindparam("force_code"),
+        alerts.c.episode_ref == bindparam("episode_ref"),
+        or_(*(alerts.c.event_type == t for t in _ENDING_TYPES)),
+        alerts.c.occurred_at > bindparam("after"),
+    )
+    .limit(1)
+)  # built once, on the driver: asked for every alert about a missing child
+
+
+async def ended_after(
+    session: AsyncSession, force_code: str, episode_ref: str, after: datetime
+) -> str | None:
+    """The type of an event after ``after`` that ended the episode, if an alert of one
+    is held (every event alerts its authority, so one is whenever the router routed it)."""
+    params = {"force_code": force_code, "episode_ref": episode_ref, "after": after}
+    found = (await session.execute(_ENDED_AFTER, params)).first()
+    return str(found[0]) if found is not None else None
 
 
 async def set_state(

@@ -46,23 +46,57 @@ async def stand_down_earlier(
     if not waiting:
         return 0
     why = f"{_ENDED.get(episode.event_type.value, 'the episode ended')}: no acknowledgement needed"
-    ids = [row.alert_id for row in waiting]
+    cancelled = await _stand_down(store, waiting, why, out, at)
+    log.info(
+        "notifier: event %s stood down %d alert(s) and cancelled %d escalation(s) of episode %s/%s",
+        episode.event_message_id,
+        len(waiting),
+        cancelled,
+        episode.force_code,
+        episode.episode_ref,
+    )
+    return len(waiting)
+
+
+async def stand_down_if_ended(
+    store: AlertStore, alert: Alert, message: AlertRequestedV1, out: Publisher, at: datetime
+) -> bool:
+    """An alert about the child being missing that arrives after an alert of the
+    episode's end (a review a person decided after the child was found, a dead letter
+    retried late) is stood down at once and never sent: "missing" must not follow
+    "found". True when it was."""
+    episode = message.episode
+    if message.kind is AlertKind.REPEAT_MISSING:
+        return False  # about the pattern, not this episode: it stays open
+    ended = await store.ended_after(episode.force_code, episode.episode_ref, episode.occurred_at)
+    if ended is None:
+        return False
+    why = f"{_ENDED.get(ended, 'the episode ended')} before it went: no acknowledgement needed"
+    await _stand_down(store, [alert], why, out, at)
+    log.info(
+        "notifier: alert %s of event %s stood down on arrival: episode %s/%s ended (%s) after it",
+        alert.alert_id,
+        episode.event_message_id,
+        episode.force_code,
+        episode.episode_ref,
+        ended,
+    )
+    return True
+
+
+async def _stand_down(
+    store: AlertStore, rows: list[Alert], why: str, out: Publisher, at: datetime
+) -> int:
+    """``rows`` stood down and their unsent escalations cancelled; how many were."""
+    ids = [row.alert_id for row in rows]
     await store.set_state(ids, AlertState.STOOD_DOWN, at)
-    for row in waiting:
+    for row in rows:
         await publish_alert_status(out, row, AlertState.STOOD_DOWN, at, detail=why)
     cancelled = await store.unsent_follow_ups(ids)
     await store.set_state([row.alert_id for row in cancelled], AlertState.CANCELLED, at)
     for row in cancelled:
         await publish_alert_status(out, row, AlertState.CANCELLED, at, detail="stood down")
-    log.info(
-        "notifier: event %s stood down %d alert(s) and cancelled %d escalation(s) of episode %s/%s",
-        episode.event_message_id,
-        len(waiting),
-        len(cancelled),
-        episode.force_code,
-        episode.episode_ref,
-    )
-    return len(waiting)
+    return len(cancelled)
 
 
 async def withdraw(

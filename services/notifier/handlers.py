@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from schemas.episode import ENDING_EVENTS
+from schemas.episode import ENDING_EVENTS, MISSING_EVENTS
 from schemas.messages import (
     AcknowledgementV1,
     AlertKind,
@@ -123,6 +123,8 @@ async def queue_alert(
         await episodes.withdraw(store, message, out, at)
     elif message.episode.event_type in ENDING_EVENTS:
         await episodes.stand_down_earlier(store, message, out, at)
+    elif message.episode.event_type in MISSING_EVENTS:
+        await episodes.stand_down_if_ended(store, alert, message, out, at)
     if message.kind is AlertKind.REPORTED and message.recipient.kind is OrgKind.LOCAL_AUTHORITY:
         await note_new_episode(store, message, out, at)
     return True

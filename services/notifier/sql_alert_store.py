@@ -53,6 +53,9 @@ class SqlAlertStore:
     ) -> list[Alert]:
         return await episode_alerts.awaiting_before(self.session, force_code, episode_ref, until)
 
+    async def ended_after(self, force_code: str, episode_ref: str, after: datetime) -> str | None:
+        return await episode_alerts.ended_after(self.session, force_code, episode_ref, after)
+
     async def unsent_follow_ups(self, parent_ids: Sequence[str]) -> list[Alert]:
         return await episode_alerts.unsent_follow_ups(self.session, parent_ids)
 

@@ -110,6 +110,31 @@ async def test_found_before_the_schools_deadline_stands_the_alert_down(
         assert (await n.alert(first.alert_id)).acknowledged_at is not None
 
 
+async def test_a_reported_decided_after_the_found_never_says_missing(
+    notifier_url: str, smtp_server: tuple[str, SinkHandler]
+) -> None:
+    # The school's reported waited for a person, who decided after the child was found
+    # (the found reached the council, and the school on a record matched on its own).
+    smtp_url, sink = smtp_server
+    async with notifier(notifier_url, smtp_url, MONDAY_EVENING) as n:
+        reported = episode(MONDAY_EVENING)
+        found_at = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+        found = school_alert(later(reported, EventType.FOUND, found_at))
+        await n.request(found)
+        await n.at(found_at)
+        decided = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+        late = school_alert(reported, requested_at=decided)
+        await n.request(late)
+        assert (await n.alert(late.alert_id)).state == "stood-down"
+        await n.at(TUESDAY_0830 + timedelta(hours=6))
+        assert [m.message["X-Relay-Alert-Id"] for m in to(sink, "dsl@school.example")] == [
+            found.alert_id
+        ]
+        statuses = [s for s in await n.statuses("alert-status") if s["alert_id"] == late.alert_id]
+        assert [s["state"] for s in statuses] == ["queued", "stood-down"]
+        assert "found before it went" in statuses[-1]["detail"]
+
+
 async def test_a_stood_down_alerts_queued_escalation_is_cancelled(
     notifier_url: str, smtp_server: tuple[str, SinkHandler]
 ) -> None:

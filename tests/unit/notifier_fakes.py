@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from schemas.episode import MISSING_EVENTS
+from schemas.episode import ENDING_EVENTS, MISSING_EVENTS
 from schemas.messages import AlertKind, AlertState, RhiTaskOutcomeV1, RhiTaskState
 from services.notifier.model import Alert, RhiTask
 
@@ -26,6 +26,7 @@ _AWAITING = {
 _UNSENT = {AlertState.QUEUED.value, AlertState.TEMPORARY_FAILURE.value}
 _NOTICES = {AlertKind.WITHDRAWN.value, AlertKind.ANSWER.value}
 _MISSING_TYPES = {t.value for t in MISSING_EVENTS}
+_ENDING_TYPES = {t.value for t in ENDING_EVENTS}
 _OPEN_TASKS = {RhiTaskState.OPEN.value, RhiTaskState.REMINDED.value, RhiTaskState.ESCALATED.value}
 
 
@@ -120,6 +121,18 @@ class MemoryAlertStore:
                 for a in self.alerts.values()
                 if _of(a, force_code, episode_ref) and a.kind not in _NOTICES
             ]
+        )
+
+    async def ended_after(self, force_code: str, episode_ref: str, after: datetime) -> str | None:
+        return next(
+            (
+                a.event_type
+                for a in self.alerts.values()
+                if _of(a, force_code, episode_ref)
+                and a.event_type in _ENDING_TYPES
+                and a.occurred_at > after
+            ),
+            None,
         )
 
     async def awaiting_before(

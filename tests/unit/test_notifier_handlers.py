@@ -96,6 +96,33 @@ async def test_found_stands_down_waiting_alerts_and_cancels_their_escalations() 
     assert store.alerts[escalation.alert_id].state == "cancelled"
 
 
+async def test_a_missing_alert_arriving_after_the_found_is_stood_down_and_never_sent() -> None:
+    # The school's "reported" was held for a person, who decided after the child was
+    # found (the found's alert to the school already in): "missing" must not follow.
+    store = MemoryAlertStore()
+    found_at = MONDAY_EVENING + timedelta(hours=6)
+    found = request(episode(EventType.FOUND, found_at), SCHOOL)
+    await handle(store, found, found_at)
+    late = request(episode(), SCHOOL)
+    out = await handle(store, late, found_at + timedelta(hours=1))
+    assert statuses(out) == [
+        (late.alert_id, AlertState.QUEUED, None),
+        (
+            late.alert_id,
+            AlertState.STOOD_DOWN,
+            "the child was found before it went: no acknowledgement needed",
+        ),
+    ]
+    assert (store.alerts[late.alert_id].state, store.alerts[late.alert_id].ack_due_at) == (
+        "stood-down",
+        None,
+    )
+    # A reported of an episode that has not ended goes out as ever.
+    fresh = request(episode(episode_ref="MP/2"), SCHOOL)
+    await handle(store, fresh, found_at)
+    assert store.alerts[fresh.alert_id].state == "queued"
+
+
 async def test_withdrawn_asks_each_organisation_told_to_disregard_it_once() -> None:
     reported = episode()
     school, council = request(reported, SCHOOL), request(reported, COUNCIL)
