@@ -292,13 +292,7 @@ async def apply_decision(
     child_id = await store.child_of(event.force_code, event.episode_ref)
     alike = await _answered_alike(store, child_id, person)
     released = await _release_in_order(store, [held, *alike], decision, out, clock) if match else {}
-    await store.decide_review(
-        held.review_id,
-        "matched" if match else "no-match",
-        decision.roll_record_id,
-        decision.decided_by,
-        decision.decided_at,
-    )
+    await _record(store, decision)
     log.info(
         "router: review %s decided %s (record %s) -> %d alert(s)",
         held.review_id,
@@ -307,6 +301,17 @@ async def apply_decision(
         released.get(held.review_id, 0),
     )
     await _decide_alike(store, alike, person, decision, out, released)
+
+
+async def _record(store: DecisionStore, decision: IdentityDecisionV1) -> None:
+    """``decision`` kept on its review (a person's, or one decided with it)."""
+    await store.decide_review(
+        decision.review_id,
+        "matched" if decision.decision == "match" else "no-match",
+        decision.roll_record_id,
+        decision.decided_by,
+        decision.decided_at,
+    )
 
 
 async def _answered_alike(
@@ -360,13 +365,7 @@ async def _decide_alike(
             decided_by=f"{decision.decided_by} (review {person.review_id})"[:200],
             decided_at=decision.decided_at,
         )
-        await store.decide_review(
-            other.review_id,
-            "matched" if match else "no-match",
-            settled.roll_record_id,
-            settled.decided_by,
-            settled.decided_at,
-        )
+        await _record(store, settled)
         # The console's queue learns it as it learns a person's (the router finds the
         # review decided when the message comes back, and leaves it).
         await out.publish(IDENTITY_DECISIONS, other.review_id, settled)
