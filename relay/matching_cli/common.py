@@ -32,7 +32,7 @@ OtherGivenOpt = Annotated[
     typer.Option(
         "--other-given-name",
         help="review | match | auto: the rule rules.other_given_name_at_home for this run "
-        "(default: the model file's; auto: match when the roll's GP lists hold at least 98 %"
+        "(default: the model file's; auto: match when the roll's GP lists hold at least 99 %"
         " of its 1,000 or more school children)",
     ),
 ]

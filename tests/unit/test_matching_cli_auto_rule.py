@@ -118,3 +118,12 @@ def test_train_chooses_thresholds_under_the_resolved_rule_and_keeps_auto(tmp_pat
         "other_given_name_at_home": "auto",
         "birth_date_wrong_at_home": "review",
     }
+
+
+def test_the_options_help_gives_the_share_auto_matches_from() -> None:
+    from services.router.gp_coverage import AUTO_MIN_CHILDREN, AUTO_MIN_SHARE
+
+    result = CliRunner().invoke(app, ["matching", "evaluate", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert f"GP lists hold at least {AUTO_MIN_SHARE * 100:.0f} %" in text
+    assert f"of its {AUTO_MIN_CHILDREN:,} or more school children" in text
