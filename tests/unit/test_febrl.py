@@ -5,16 +5,26 @@ and ``relay matching evaluate`` reads what ``relay matching febrl`` writes."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from itertools import product
 from pathlib import Path
 
 import pytest
 
-from relay.febrl import FEBRL_COLUMNS, child_date, child_year, read_febrl, recast, uk_postcode
+from relay.corruption import GP_PRACTICES
+from relay.febrl import (
+    FEBRL_COLUMNS,
+    SCHOOL,
+    child_date,
+    child_year,
+    read_febrl,
+    recast,
+    uk_postcode,
+)
 from schemas.identifiers import normalise_postcode
 from services.router.comparisons import compare_postcode
-from tests.matching_files import evaluated
+from tests.matching_files import DEPLOYED_MODEL, evaluated
 
 # Made-up rows in FEBRL's layout (a space after each comma, as its files have).
 ROWS = [
@@ -159,3 +169,89 @@ def test_a_file_that_is_not_febrl_is_refused(tmp_path: Path) -> None:
     path.write_text("record_id,given_name\nR1,x\n", encoding="utf-8")
     with pytest.raises(FebrlFormatError, match="not a FEBRL dataset"):
         read_febrl(path)
+
+
+def test_gp_lists_add_rows_of_the_originals_and_change_nothing_else() -> None:
+    rows = _rows(_originals(40))
+    before = recast(rows, off_roll=0.25, seed=7)
+    assert recast(rows, off_roll=0.25, seed=7, gp_coverage=0.0) == before
+    after = recast(rows, off_roll=0.25, seed=7, gp_coverage=1.0)
+    assert after.data.roll[:30] == before.data.roll and after.data.records == before.data.records
+    # Every original is on a list, the school's 30 and the 10 left off its roll, each a
+    # row the same as its original's: their duplicates are all on the roll now.
+    gp_rows = after.data.roll[30:]
+    assert {row["org_code"] for row in gp_rows} <= set(GP_PRACTICES)
+    assert {row["record_id"] for row in gp_rows} == {f"rec-{i}-org" for i in range(40)}
+    school = {row["record_id"]: row for row in before.data.roll}
+    for row in gp_rows:
+        if row["record_id"] in school:
+            assert {**row, "org_code": SCHOOL} == school[row["record_id"]]
+    assert [label["roll_record_id"] for label in before.data.labels].count("") == 10
+    assert all(label["roll_record_id"] for label in after.data.labels)
+    assert after.counts["GP list rows"] == 40 and after.counts["originals on no roll or list"] == 0
+    half = recast(rows, off_roll=0.25, seed=7, gp_coverage=0.5)  # a higher share only adds
+    listed = {row["record_id"] for row in half.data.roll[30:]}
+    assert 10 < len(listed) < 30 and {row["org_code"] for row in half.data.roll[30:]} == {
+        row["org_code"] for row in gp_rows if row["record_id"] in listed
+    }
+    # An original that cannot be a roll row is on no list either.
+    incomplete = recast(_rows(ROWS), off_roll=0.0, gp_coverage=1.0)
+    assert [row["record_id"] for row in incomplete.data.roll] == ["rec-0-org", "rec-0-org"]
+    with pytest.raises(ValueError, match=r"gp_coverage 1\.5 is not a share"):
+        recast(rows, gp_coverage=1.5)
+
+
+def _another_name_at_home(n: int) -> tuple[list[str], list[str]]:
+    """``n`` originals at homes of their own, and a duplicate of each of the first 20
+    under another given name altogether: the record the rule ``auto`` decides."""
+    given = ("xanthe", "yusuf", "zebedee", "quentin", "rosalind", "winifred")
+    originals = [
+        f"rec-{i}-org, {GIVEN[i % 16]}, {FAMILY[i % 12]}{'abcdefghij'[i // 120 % 10]}, "
+        f"{i + 1}, mill lane, , town{i % 7}, 2{i % 10}{i // 10 % 10}0, nsw, "
+        f"19{60 + i % 12}{1 + i // 12 % 12:02d}{1 + i // 144 % 28:02d}, 1"
+        for i in range(n)
+    ]
+    duplicates = [
+        line.replace("-org,", "-dup-0,").replace(f", {GIVEN[i % 16]},", f", {given[i % 6]},")
+        for i, line in enumerate(originals[:20])
+    ]
+    return originals, duplicates
+
+
+@pytest.mark.parametrize(
+    ("coverage", "said", "right"),
+    [
+        ("1", "GP lists hold 100.0 % of 1,100 school children: match", 20),
+        ("0", "GP lists hold 0.0 % of 1,100 school children, fewer than 99 %: review", 0),
+    ],
+)
+def test_with_gp_lists_auto_matches_another_given_name_at_home(
+    tmp_path: Path, coverage: str, said: str, right: int
+) -> None:
+    """FEBRL replaces given names and has no twins: the deployed rule ``auto`` matches
+    such a record once the directory holds its GP lists, and sends it to a person
+    without them."""
+    from typer.testing import CliRunner
+
+    from relay.cli import app
+
+    originals, duplicates = _another_name_at_home(1_100)
+    dataset = tmp_path / "febrl.csv"
+    header = ", ".join(FEBRL_COLUMNS)
+    dataset.write_text("\n".join([header, *originals, *duplicates]) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "set"
+    args = ["matching", "febrl", "--dataset", str(dataset), "--out", str(out)]
+    made = runner.invoke(app, [*args, "--off-roll", "0", "--gp-coverage", coverage])
+    assert made.exit_code == 0, made.output
+    files = [f"--{n}={out / f'{n}.csv'}" for n in ("roll", "records", "labels")]
+    result = runner.invoke(
+        app, ["matching", "evaluate", *files, "--model", str(DEPLOYED_MODEL), "--json",
+              "--other-given-name", "auto"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"other_given_name_at_home=auto: {said}" in result.stderr
+    figures = json.loads(result.stdout[result.stdout.index("{") :])
+    assert figures["records"] == figures["on_roll"] == 20
+    assert figures["right_matches"] == right and figures["wrong_matches"] == 0
+    assert figures["reviews"] == 20 - right
