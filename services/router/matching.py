@@ -13,7 +13,8 @@ ratio: +10 means the agreement pattern is about a thousand times likelier for th
 child than for a different candidate). Its ``explanation`` maps each field to
 ``agree:<level>``, ``partial:<level>``, ``disagree`` or ``missing``, and ``rule`` to
 what decided (``threshold``, ``identifier``, ``identifier-conflict``, ``twin``,
-``ambiguous``, ``outranked``: another record of the organisation is the match;
+``ambiguous``: another record of the organisation fits about as well, or another child
+on another roll better; ``outranked``: another record of the organisation is the match;
 ``conflict``: the record matched on another roll is plainly another child;
 ``elsewhere``: the row holds no place, and the same child's row on another roll places
 it away from the police record's).
@@ -230,7 +231,42 @@ def decide_compared(
     records = {
         (c.record.org_code, c.record.record_id): c.record for cs in by_org.values() for c in cs
     }
-    return _one_child(_placed_elsewhere(_twins_elsewhere(decisions, by_org), by_org), records)
+    decisions = _placed_elsewhere(_twins_elsewhere(decisions, by_org), by_org)
+    return _one_child(_rivals_elsewhere(decisions, by_org, model), records)
+
+
+def _rivals_elsewhere(
+    decisions: list[MatchDecision], by_org: dict[str, list[Comparison]], model: MatchingModel
+) -> list[MatchDecision]:
+    """A match is in doubt when another roll holds another child (not the matched row's,
+    :func:`_same_person`) whom the police record fits better, above the review
+    threshold, and who is no match there (matches on two rolls are :func:`_one_child`'s):
+    the best candidate in the directory is not the match, as within one roll
+    (:func:`_decide_organisation`, a lesser match under a best that is no match). One
+    roll alone cannot see it. Thomas Robinson, born the same day as Theo Robinson and
+    living a town away, is the only candidate on his GP's list and matched there, while
+    the school that holds both boys found Theo at the police record's address (27 bits,
+    another given name: review) above Thomas (20 bits, his address another): held-out
+    seed 5 with GP lists."""
+    matches = {(d.org_code, d.roll_record_id) for d in decisions if d.decision == "match"}
+    out = []
+    for d in decisions:
+        if d.decision == "match" and d.explanation["rule"] == "threshold" and d.record:
+            matched = d.record
+            if any(
+                round(c.total, 2) > d.score  # d.score is rounded
+                and c.total >= model.thresholds.review
+                and (org, c.record.record_id) not in matches
+                and not _same_person(matched, c.record)
+                for org, cs in by_org.items()
+                if org != d.org_code
+                for c in cs
+            ):
+                d = replace(
+                    d, decision="review", explanation={**d.explanation, "rule": "ambiguous"}
+                )
+        out.append(d)
+    return out
 
 
 def _twins_elsewhere(
