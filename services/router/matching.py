@@ -247,26 +247,51 @@ def _rivals_elsewhere(
     living a town away, is the only candidate on his GP's list and matched there, while
     the school that holds both boys found Theo at the police record's address (27 bits,
     another given name: review) above Thomas (20 bits, his address another): held-out
-    seed 5 with GP lists."""
+    seed 5 with GP lists.
+
+    A twin whom the given name tells apart (the twin's ``disagree``, the match's own name
+    like the police's) is no rival while the matched row's place is unknown or the
+    police record's: twins share a home, and a twin at the police record's address
+    outscores a row without one (:func:`_twins_elsewhere` decides twins at two schools).
+    Thomas and Theo share a family name and a birthday, but Thomas lives elsewhere."""
     matches = {(d.org_code, d.roll_record_id) for d in decisions if d.decision == "match"}
     out = []
     for d in decisions:
-        if d.decision == "match" and d.explanation["rule"] == "threshold" and d.record:
-            matched = d.record
-            if any(
-                round(c.total, 2) > d.score  # d.score is rounded
-                and c.total >= model.thresholds.review
-                and (org, c.record.record_id) not in matches
-                and not _same_person(matched, c.record)
-                for org, cs in by_org.items()
-                if org != d.org_code
-                for c in cs
-            ):
-                d = replace(
-                    d, decision="review", explanation={**d.explanation, "rule": "ambiguous"}
-                )
+        if (
+            d.decision == "match"
+            and d.explanation["rule"] == "threshold"
+            and _fits_better_elsewhere(d, by_org, matches, model)
+        ):
+            d = replace(d, decision="review", explanation={**d.explanation, "rule": "ambiguous"})
         out.append(d)
     return out
+
+
+def _fits_better_elsewhere(
+    d: MatchDecision,
+    by_org: dict[str, list[Comparison]],
+    matches: set[tuple[str, str]],
+    model: MatchingModel,
+) -> bool:
+    """Whether another roll holds a rival of the match ``d`` (:func:`_rivals_elsewhere`)."""
+    matched = next(c for c in by_org[d.org_code] if c.record.record_id == d.roll_record_id)
+    names_twins = not matched.swapped and matched.levels["given_name"] in _GIVEN_FOR_TWINS
+    twins_share_home = names_twins and not _placed_apart(matched)
+    for org, cs in by_org.items():
+        if org == d.org_code:
+            continue
+        for c in cs:
+            if (
+                round(c.total, 2) <= d.score  # d.score is rounded
+                or c.total < model.thresholds.review
+                or (org, c.record.record_id) in matches
+                or _same_person(matched.record, c.record)
+            ):
+                continue
+            told_apart = _is_twin(matched.record, c.record) and c.levels["given_name"] == "disagree"
+            if not (told_apart and twins_share_home):
+                return True
+    return False
 
 
 def _twins_elsewhere(

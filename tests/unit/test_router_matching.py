@@ -324,6 +324,29 @@ def test_a_match_on_one_roll_under_another_child_who_fits_better_elsewhere_goes_
     assert {d.org_code: d.decision for d in away}["A81003"] == "match"
 
 
+def test_a_twin_the_name_tells_apart_is_no_rival_unless_the_match_lives_elsewhere() -> None:
+    # Isabella's school row holds no place; her twin Millie's, at another school, holds
+    # the police record's postcode and outscores it. The name tells the twins apart and
+    # twins share a home: Isabella's school is told. Were Isabella's row a town away, the
+    # two girls would be namesakes born the same day, not twins, and a person decides.
+    model = read_model(Path(__file__).resolve().parents[2] / "deploy" / "matching-model.json")
+    born = date(2009, 11, 28)
+    police = child(given_name="Isabella", family_name="Harris", date_of_birth=born,
+                   postcode="NE62 6JW")  # fmt: skip
+    millie = record(org_code="200002", record_id="M", given_name="Millie",
+                    family_name="Harris", date_of_birth=born, postcode="NE62 6JW")  # fmt: skip
+    isabella = dict(org_code="200001", record_id="I", given_name="Isabella",
+                    family_name="Harris", date_of_birth=born)  # fmt: skip
+    decisions = {d.roll_record_id: d for d in match_child(police, [record(**isabella), millie],
+                                                          ON, model)}  # fmt: skip
+    assert decisions["M"].score > decisions["I"].score
+    assert (decisions["I"].decision, decisions["M"].decision) == ("match", "review")
+    elsewhere = record(**isabella, postcode="DN4 9RG")
+    assert [d.decision for d in match_child(police, [elsewhere], ON, model)] == ["match"]
+    decisions = {d.roll_record_id: d for d in match_child(police, [elsewhere, millie], ON, model)}
+    assert decisions["I"].decision == "review" and decisions["I"].explanation["rule"] == "ambiguous"
+
+
 def test_a_misspelt_family_name_without_a_postcode_still_finds_the_child() -> None:
     # "Armtrong": a letter missing changes the phonetic code of the family name, and
     # there is no postcode or identifier to fall back on: given name + birth date finds her.
