@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from rapidfuzz.distance import OSA
+
 from schemas.episode import ChildV1
 from services.router.candidate_rules import (
     _NOT_FOR_MATCH,
@@ -58,6 +60,9 @@ AMBIGUITY_MARGIN = 5.0
 # misspelling of one twin's name (or the name cut short or mangled further, ``fuzzy``)
 # that is nothing like the other's.
 _GIVEN_FOR_TWINS = ("exact", "nickname", "jw", "edit", "fuzzy")
+# How many edits further from the twin's name than from the best's a mangled (``fuzzy``)
+# spelling must be to tell twins apart (:func:`_told_apart`).
+_TWIN_EDITS_APART = 2
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,24 @@ def _is_twin(best: RollRecord, other: RollRecord) -> bool:
     )
 
 
+def _told_apart(best: Comparison, twin: Comparison) -> bool:
+    """Whether the police record's given name tells ``best``'s child from ``twin``: the
+    twin's name is nothing like it (``disagree``); and where the best's is only a mangled
+    likeness (``fuzzy``), the spelling starts the best's name and not the twin's (Isab:
+    Isabella, not Ivy), or is at least two edits further from the twin's than from the
+    best's. Evy reads as Ivy, one letter away, but Evie is only two: held-out seed 6 with
+    GP lists matched Ivy for her twin Evie."""
+    if twin.levels["given_name"] != "disagree":
+        return False
+    if best.levels["given_name"] != "fuzzy":
+        return True
+    spelling = best.written_given
+    ours, theirs = (c.record.norm_given.split(" ", 1)[0] for c in (best, twin))
+    if ours.startswith(spelling) or theirs.startswith(spelling):
+        return not theirs.startswith(spelling)
+    return OSA.distance(spelling, theirs) - OSA.distance(spelling, ours) >= _TWIN_EDITS_APART
+
+
 def _decide_organisation(
     comparisons: list[Comparison], model: MatchingModel
 ) -> list[MatchDecision]:
@@ -97,9 +120,7 @@ def _decide_organisation(
         # agreeing identifier already tells them apart).
         twins = [i for i, (c, _, _) in enumerate(decided[1:], 1) if _is_twin(best.record, c.record)]
         given_ok = not best.swapped and best.levels["given_name"] in _GIVEN_FOR_TWINS
-        if twins and not (
-            given_ok and all(decided[i][0].levels["given_name"] == "disagree" for i in twins)
-        ):
+        if twins and not (given_ok and all(_told_apart(best, decided[i][0]) for i in twins)):
             lowered.update({0: "twin", **{i: "twin" for i in twins}})
         elif twins:
             told_apart.update(twins)
@@ -288,7 +309,7 @@ def _fits_better_elsewhere(
                 or _same_person(matched.record, c.record)
             ):
                 continue
-            told_apart = _is_twin(matched.record, c.record) and c.levels["given_name"] == "disagree"
+            told_apart = _is_twin(matched.record, c.record) and _told_apart(matched, c)
             if not (told_apart and twins_share_home):
                 return True
     return False
@@ -317,9 +338,7 @@ def _twins_elsewhere(
             ]
             named_otherwise = best.levels["given_name"] == "disagree"
             if twins and (
-                best.swapped
-                or named_otherwise
-                or any(c.levels["given_name"] != "disagree" for c in twins)
+                best.swapped or named_otherwise or not all(_told_apart(best, c) for c in twins)
             ):
                 d = replace(d, decision="review", explanation={**d.explanation, "rule": "twin"})
         out.append(d)

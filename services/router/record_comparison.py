@@ -35,6 +35,9 @@ class Comparison:
     levels: dict[str, str]
     weights: dict[str, float]
     swapped: bool
+    # The police record's first given name as compared (normalised; the family name
+    # when the names were swapped): what tells twins apart (services/router/matching.py).
+    written_given: str = ""
 
     @property
     def total(self) -> float:
@@ -139,4 +142,4 @@ def compare(child: ChildV1, record: RollRecord, model: MatchingModel = BASELINE)
     elif weights["postcode"] < 0 and weights["address"] < 0:
         # The same the other way: a family that moved changes both at once.
         weights["address"] = min(weights["address"] - weights["postcode"], 0.0)
-    return Comparison(record, levels, weights, swapped)
+    return Comparison(record, levels, weights, swapped, written[0])
