@@ -303,7 +303,7 @@ def _fits_better_elsewhere(
             continue
         for c in cs:
             if (
-                round(c.total, 2) <= d.score  # d.score is rounded
+                c.total <= matched.total
                 or c.total < model.thresholds.review
                 or (org, c.record.record_id) in matches
                 or _same_person(matched.record, c.record)
